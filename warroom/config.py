@@ -1,0 +1,202 @@
+"""The runbook config: every threshold of the runbook as validated data.
+
+The default file (`runbook.default.yaml`, shipped in the package) is the seed runbook's matrix.
+A team points `--runbook` or `WARROOM_RUNBOOK` at its own file to change a threshold without
+touching code. The config travels inside each incident's workflow input, so a running incident
+keeps the thresholds it started with even when the file changes.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from warroom.enums import Duration, Severity
+
+DEFAULT_RUNBOOK = Path(__file__).with_name("runbook.default.yaml")
+RUNBOOK_ENV = "WARROOM_RUNBOOK"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeclareCriteria(_Strict):
+    user_error_ratio_above: float = Field(0.01, ge=0, le=1)
+    burn_rate_above: float = Field(5.0, gt=0)
+    burn_sustained_for: Duration = timedelta(minutes=5)
+    complete_unavailability: bool = True
+    data_loss: bool = True
+
+
+class SeverityDefinition(_Strict):
+    description: str
+    error_ratio_above: float | None = Field(None, ge=0, le=1)
+    burn_rate_above: float | None = Field(None, gt=0)
+    users_affected_above: float | None = Field(None, ge=0, le=1)
+
+
+class Acknowledgement(_Strict):
+    repage_after: Duration = timedelta(minutes=5)
+    escalate_after: Duration = timedelta(minutes=15)
+    escalate_to: str = "engineering-team-lead"
+
+    @model_validator(mode="after")
+    def _order(self) -> "Acknowledgement":
+        if self.escalate_after <= self.repage_after:
+            raise ValueError("escalate_after must be later than repage_after")
+        return self
+
+
+class MatrixRow(_Strict):
+    initial_responder: str = "on-call-engineer"
+    escalate_after: Duration
+    escalate_unless: Literal["mitigated", "resolved"] = "mitigated"
+    escalate_to: str
+    notify_at_start: list[str] = []
+    notify_vp_after: Duration | None = None
+    vp: str = "vp-engineering"
+    customer_comms: Literal["required", "status_page", "optional"] = "optional"
+
+
+class DataLossCase(_Strict):
+    notify_immediately: list[str] = ["engineering-manager", "legal-privacy"]
+    escalate_to: str = "executive-team"
+
+
+class SecurityCase(_Strict):
+    hand_off_to: str = "security-team"
+    public_details: bool = False
+
+
+class VendorCase(_Strict):
+    require_vendor_ticket: bool = True
+
+
+class SpecialCases(_Strict):
+    data_loss: DataLossCase = DataLossCase()
+    security_incident: SecurityCase = SecurityCase()
+    third_party_vendor: VendorCase = VendorCase()
+
+
+class Roles(_Strict):
+    communications_lead_required_for: list[Severity] = [Severity.P1]
+
+
+class Comms(_Strict):
+    internal_update_every: Duration = timedelta(minutes=15)
+    external_update_every: Duration = timedelta(minutes=30)
+    external_prompt_lead: Duration = timedelta(minutes=5)
+    silence_max: Duration = timedelta(minutes=30)
+    status_page_for: list[Severity] = [Severity.P1, Severity.P2]
+    initial_status_page_within: Duration = timedelta(minutes=5)
+    resolved_notice_within: Duration = timedelta(hours=1)
+    customer_email_for: list[Severity] = [Severity.P1]
+    customer_email_within: Duration = timedelta(hours=24)
+
+    @model_validator(mode="after")
+    def _positive(self) -> "Comms":
+        for name in ("internal_update_every", "external_update_every", "silence_max"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be longer than 0s")
+        if self.external_prompt_lead >= self.external_update_every:
+            raise ValueError("external_prompt_lead must be shorter than external_update_every")
+        return self
+
+
+class RollbackRule(_Strict):
+    deploy_within: Duration = timedelta(hours=2)
+    require_errors_above_baseline: bool = True
+    contraindications: list[str] = ["db_migration_applied"]
+
+
+class ResolvePolicy(_Strict):
+    clean_window: Duration = timedelta(minutes=5)
+    monitoring_period: Duration = timedelta(minutes=10)
+
+
+class MttrTargets(_Strict):
+    detection: Duration = timedelta(minutes=5)
+    triage: Duration = timedelta(minutes=10)
+    mitigation: dict[Severity, Duration] = {Severity.P1: timedelta(minutes=30)}
+    resolution: dict[Severity, Duration] = {Severity.P1: timedelta(hours=4)}
+
+
+class Retrospective(_Strict):
+    due_business_days: int = Field(5, ge=1, le=60)
+    required_for: list[Severity] = [Severity.P1, Severity.P2, Severity.P3]
+    holidays_country: str | None = None
+    holidays_subdivision: str | None = None
+    extra_holidays: list[date] = []
+    remind_before: Duration = timedelta(days=1)
+    escalate_to: str = "engineering-manager"
+
+
+class RunbookConfig(_Strict):
+    """The whole runbook. Every section defaults to the seed runbook's values."""
+
+    version: Literal[1] = 1
+    declare: DeclareCriteria = DeclareCriteria()
+    severity: dict[Severity, SeverityDefinition]
+    acknowledgement: Acknowledgement = Acknowledgement()
+    severity_matrix: dict[Severity, MatrixRow]
+    special_cases: SpecialCases = SpecialCases()
+    roles: Roles = Roles()
+    comms: Comms = Comms()
+    rollback: RollbackRule = RollbackRule()
+    resolve: ResolvePolicy = ResolvePolicy()
+    mttr_targets: MttrTargets = MttrTargets()
+    retrospective: Retrospective = Retrospective()
+
+    @model_validator(mode="after")
+    def _every_severity(self) -> "RunbookConfig":
+        for section in ("severity", "severity_matrix"):
+            missing = [s.value for s in Severity if s not in getattr(self, section)]
+            if missing:
+                raise ValueError(f"{section} has no entry for {', '.join(missing)}")
+        return self
+
+    def matrix(self, severity: Severity) -> MatrixRow:
+        return self.severity_matrix[severity]
+
+
+class RunbookError(Exception):
+    """The runbook file cannot be used; the message names the file, the field and the problem."""
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"invalid runbook {source}:"]
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        lines.append(f"  {where}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def parse_runbook(text: str, source: str = "<text>") -> RunbookConfig:
+    """Validate YAML text as a runbook config, raising RunbookError with a readable message."""
+    import yaml  # local: keeps the config models importable inside the workflow sandbox
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RunbookError(f"invalid runbook {source}: not YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise RunbookError(f"invalid runbook {source}: expected a mapping at the top level")
+    try:
+        return RunbookConfig.model_validate(data)
+    except ValidationError as exc:
+        raise RunbookError(_describe(exc, source)) from None
+
+
+def load_runbook(path: str | os.PathLike[str] | None = None) -> RunbookConfig:
+    """Load the runbook from `path`, else $WARROOM_RUNBOOK, else the shipped default."""
+    chosen = Path(path or os.environ.get(RUNBOOK_ENV) or DEFAULT_RUNBOOK)
+    try:
+        text = chosen.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RunbookError(f"cannot read runbook {chosen}: {exc.strerror or exc}") from None
+    return parse_runbook(text, str(chosen))

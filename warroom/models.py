@@ -1,0 +1,342 @@
+"""Pydantic models at every boundary: workflow inputs, update requests, state, timeline.
+
+One model in and one out for each workflow, activity, update and signal, with defaulted fields,
+so a field can be added without breaking running incidents.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from warroom.config import RunbookConfig
+from warroom.enums import Phase, Role, Severity
+
+_PERSON = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def _person(value: str) -> str:
+    if not _PERSON.match(value):
+        raise ValueError("a person is 1-64 characters: letters, digits and . _ @ + - (e.g. alice or alice@example.com)")
+    return value
+
+
+def _key(value: str) -> str:
+    if not _KEY.match(value):
+        raise ValueError("must be 1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
+    return value
+
+
+Person = Annotated[str, AfterValidator(_person)]
+"""Who did something: a user name or e-mail, safe for logs, channels and search attributes."""
+ServiceName = Annotated[str, StringConstraints(to_lower=True, strip_whitespace=True), AfterValidator(_key)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+SYSTEM = "warroom"
+"""The actor recorded for what warroom does by itself (timers, automatic posts)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Inputs from alerts and people -------------------------------------------------------------
+
+
+class ImpactSignals(_Model):
+    """What is known of the impact; drives the declare decision and the severity."""
+
+    user_error_ratio: float | None = Field(None, ge=0, le=1, description="share of users seeing errors")
+    error_ratio: float | None = Field(None, ge=0, le=1, description="share of requests failing")
+    burn_rate: float | None = Field(None, ge=0, description="SLO error-budget burn rate (x)")
+    burn_sustained: timedelta | None = Field(None, description="how long the burn rate has held")
+    complete_unavailability: bool = False
+    partial_outage: bool = False
+    data_loss: bool = False
+    security: bool = False
+    third_party_vendor: bool = False
+
+    def merged(self, other: "ImpactSignals") -> "ImpactSignals":
+        """Newest numbers win; flags stay raised once any source raised them."""
+        data = self.model_dump()
+        for name, value in other.model_dump().items():
+            if isinstance(value, bool):
+                data[name] = data[name] or value
+            elif value is not None:
+                data[name] = value
+        return ImpactSignals.model_validate(data)
+
+
+class Alert(_Model):
+    """One alert, normalized. The intake (a later issue) fills it from each vendor's payload."""
+
+    source: str = Field("generic", max_length=32)
+    fingerprint: str = Field(..., min_length=1, max_length=128)
+    summary: ShortText
+    firing: bool = True
+    starts_at: datetime | None = None
+    signals: ImpactSignals = ImpactSignals()
+    labels: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=256)]] = Field(
+        default_factory=dict, max_length=64
+    )
+
+
+class IncidentInput(_Model):
+    """Starts an IncidentWorkflow. `runbook` is a snapshot: the incident keeps its thresholds."""
+
+    incident_id: str = Field(..., min_length=1, max_length=100)
+    service: ServiceName
+    summary: ShortText
+    runbook: RunbookConfig
+    severity: Severity | None = None
+    declared: bool = False
+    declared_by: Person | None = None
+    signals: ImpactSignals = ImpactSignals()
+    alert: Alert | None = None
+    on_call: Person | None = None
+    commander: Person | None = None
+    publish_search_attributes: bool = True
+
+
+# --- Update requests (human input) ------------------------------------------------------------
+
+
+class Acknowledge(_Model):
+    by: Person
+
+
+class Declare(_Model):
+    """Declare early, downgrade later: a human turns Detection into an incident at once."""
+
+    by: Person
+    severity: Severity | None = None
+    reason: Text = ""
+
+
+class AssignRole(_Model):
+    role: Role
+    person: Person
+    by: Person
+
+
+class SetSeverity(_Model):
+    severity: Severity
+    by: Person
+    reason: ShortText
+
+
+class SetFlags(_Model):
+    """Raise a special case mid-incident (data loss, security, vendor) or record the vendor ticket."""
+
+    by: Person
+    data_loss: bool | None = None
+    security: bool | None = None
+    third_party_vendor: bool | None = None
+    vendor_ticket: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+
+
+class StatusUpdate(_Model):
+    """The IC script's 15-minute update: error rate, hypothesis, next action by whom, ETA."""
+
+    by: Person
+    error_rate: float | None = Field(None, ge=0, le=100, description="percent of requests failing")
+    hypothesis: Text = ""
+    next_action: Text = ""
+    owner: Person | None = None
+    eta: Annotated[str, StringConstraints(max_length=64)] = ""
+    public_status: Literal["investigating", "identified", "monitoring"] | None = Field(
+        None, description="also post this to the status page"
+    )
+    public_message: Text = ""
+
+
+StepAction = Literal["escalate", "page", "rollback", "custom"]
+
+
+class ProposeStep(_Model):
+    """A step that waits for the IC: a rollback, an escalation, paging someone."""
+
+    by: Person
+    action: StepAction
+    target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    description: Text = ""
+    evidence: dict[str, str] = Field(default_factory=dict, max_length=32)
+
+
+class StepDecision(_Model):
+    step_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    by: Person
+    reason: ShortText
+
+
+class MarkMitigated(_Model):
+    by: Person
+    action: ShortText = Field(..., description="what stopped the bleeding, e.g. 'rolled back to v2.14.2'")
+
+
+class Resolve(_Model):
+    by: Person
+    summary: ShortText
+    pir_owner: Person | None = None
+
+
+class ActionItem(_Model):
+    title: ShortText
+    owner: Person
+    due: datetime
+
+
+class CompletePir(_Model):
+    by: Person
+    document: Annotated[str, StringConstraints(max_length=500)] = ""
+    action_items: list[ActionItem] = Field(default_factory=list, max_length=100)
+
+
+# --- State, timeline and answers -------------------------------------------------------------
+
+
+class TimelineEntry(_Model):
+    at: datetime
+    kind: str
+    actor: str = SYSTEM
+    message: str
+    data: dict[str, str] = Field(default_factory=dict)
+
+
+class Step(_Model):
+    step_id: str
+    action: StepAction
+    target: str
+    description: str = ""
+    evidence: dict[str, str] = Field(default_factory=dict)
+    proposed_by: str
+    proposed_at: datetime
+    status: Literal["pending", "approved", "denied", "done", "failed"] = "pending"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+
+
+class Deadline(_Model):
+    """A pending timer: its key fires once; `at` moves when the state it depends on changes."""
+
+    key: str
+    kind: str
+    at: datetime
+    audience: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
+class PirState(_Model):
+    owner: str | None = None
+    due: datetime | None = None
+    completed_at: datetime | None = None
+    document: str = ""
+    action_items: list[ActionItem] = Field(default_factory=list)
+
+
+class IncidentState(_Model):
+    """Everything an IC, a CLI or an audit needs; the workflow's single source of truth."""
+
+    incident_id: str
+    workflow_id: str = ""
+    service: str
+    summary: str
+    channel: str = ""
+    severity: Severity | None = None
+    phase: Phase = Phase.DETECTION
+    signals: ImpactSignals = ImpactSignals()
+    roles: dict[Role, str] = Field(default_factory=dict)
+    on_call: str | None = None
+    vendor_ticket: str | None = None
+    opened_at: datetime
+    declared_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    mitigation_applied_at: datetime | None = None
+    mitigation_action: str | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    last_internal_update_at: datetime | None = None
+    last_external_update_at: datetime | None = None
+    last_firing_alert_at: datetime | None = None
+    alerts_received: int = 0
+    firing_alerts: list[str] = Field(default_factory=list, description="fingerprints firing now (at most 100)")
+    dismissed: bool = False
+    escalated_to: list[str] = Field(default_factory=list)
+    fired: list[str] = Field(default_factory=list, description="keys of deadlines that have fired")
+    steps: list[Step] = Field(default_factory=list)
+    pir: PirState = PirState()
+    deadlines: list[Deadline] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    version: int = 0
+
+    @property
+    def commander(self) -> str | None:
+        return self.roles.get(Role.INCIDENT_COMMANDER)
+
+    def pending_steps(self) -> list[Step]:
+        return [s for s in self.steps if s.status == "pending"]
+
+
+class PhaseEvent(_Model):
+    """What a phase workflow tells the incident: a timer fired, a message went out."""
+
+    kind: str
+    message: str
+    deadline_key: str | None = None
+    escalated_to: list[str] = Field(default_factory=list)
+    data: dict[str, str] = Field(default_factory=dict)
+    public_post: bool = Field(False, description="a status page message went out")
+    mitigated: bool = False
+
+
+class PhaseInput(_Model):
+    """What each phase workflow starts with: the incident as it is and the runbook it follows."""
+
+    parent_workflow_id: str
+    state: IncidentState
+    runbook: RunbookConfig
+
+
+class PhaseResult(_Model):
+    outcome: str
+    message: str = ""
+
+
+# --- Activities ------------------------------------------------------------------------------
+
+Channel = Literal["incident", "page", "status_page", "stakeholders", "email"]
+
+
+class Notification(_Model):
+    """One message out. The activity renders `template` with `context`; no secrets in here."""
+
+    incident_id: str
+    channel: Channel
+    template: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+    audience: list[str] = Field(default_factory=list)
+    context: dict[str, str | int | float | bool | None | list[str]] = Field(default_factory=dict)
+
+
+class Delivery(_Model):
+    channel: Channel
+    destination: str
+    text: str
+    delivered_at: datetime
+
+
+class UpdateResult(_Model):
+    """What a person's update returns at once: the recorded message and where the incident stands."""
+
+    incident_id: str
+    message: str
+    phase: Phase
+    severity: Severity | None = None
+    step_id: str | None = None

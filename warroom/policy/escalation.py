@@ -1,0 +1,94 @@
+"""Who hears about an incident, now and later, from the escalation matrix and its special cases.
+
+The plan is data: the workflow sends each `immediate` notice at once and arms a timer for each
+`timed` escalation, cancelled when the incident reaches its `unless` state first.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from warroom.config import RunbookConfig
+from warroom.enums import Severity, format_duration
+from warroom.models import ImpactSignals
+
+
+_NOUN = {"mitigated": "mitigation", "resolved": "resolution"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Notice(_Model):
+    """Tell `audience` now."""
+
+    audience: list[str]
+    reason: str
+
+
+class TimedEscalation(_Model):
+    """Tell `to` once `after` has passed since the start, unless the incident is `unless` by then."""
+
+    kind: Literal["escalate", "vp_notice"]
+    after: timedelta
+    to: list[str]
+    unless: Literal["mitigated", "resolved"]
+    reason: str
+
+
+class EscalationPlan(_Model):
+    severity: Severity
+    immediate: list[Notice]
+    timed: list[TimedEscalation]
+    public_details: bool = True
+    hand_off_to: str | None = None
+    require_vendor_ticket: bool = False
+
+
+def escalation_plan(severity: Severity, signals: ImpactSignals, runbook: RunbookConfig) -> EscalationPlan:
+    """The severity row's notices and timers, adjusted by every special case the signals raise.
+
+    Data loss skips the P-level system: legal/privacy and the executive team hear at once and the
+    matrix timers are dropped. Security hands off and keeps details out of public channels.
+    """
+    row = runbook.severity_matrix[severity]
+    special = runbook.special_cases
+    immediate: list[Notice] = []
+    timed: list[TimedEscalation] = []
+    hand_off_to: str | None = None
+    public_details = True
+    require_vendor_ticket = False
+
+    if signals.data_loss:
+        immediate.append(Notice(audience=list(special.data_loss.notify_immediately),
+                                reason="data loss suspected: notify engineering manager and legal/privacy immediately"))
+        immediate.append(Notice(audience=[special.data_loss.escalate_to],
+                                reason="data loss: skip the P-level system, go directly to the executive team"))
+    else:
+        timed.append(TimedEscalation(
+            kind="escalate", after=row.escalate_after, to=[row.escalate_to], unless=row.escalate_unless,
+            reason=f"{severity}: {format_duration(row.escalate_after)} without {_NOUN[row.escalate_unless]}"))
+        if row.notify_vp_after is not None:
+            timed.append(TimedEscalation(
+                kind="vp_notice", after=row.notify_vp_after, to=[row.vp], unless="mitigated",
+                reason=f"{severity}: {format_duration(row.notify_vp_after)} without mitigation"))
+
+    if signals.security:
+        hand_off_to = special.security_incident.hand_off_to
+        public_details = special.security_incident.public_details
+        immediate.append(Notice(audience=[hand_off_to], reason="security incident suspected: hand off to the security team"))
+
+    if signals.third_party_vendor:
+        require_vendor_ticket = special.third_party_vendor.require_vendor_ticket
+
+    already = {who for notice in immediate for who in notice.audience}
+    at_start = [who for who in row.notify_at_start if who not in already]
+    if at_start:
+        immediate.append(Notice(audience=at_start, reason=f"{severity} declared: notify at start"))
+
+    return EscalationPlan(severity=severity, immediate=immediate, timed=timed, public_details=public_details,
+                          hand_off_to=hand_off_to, require_vendor_ticket=require_vendor_ticket)

@@ -1,0 +1,100 @@
+"""Every pending deadline of an incident, as a pure function of its state.
+
+Phase workflows sleep until the earliest deadline or a change of state, then fire what is due.
+Because deadlines are recomputed from the state (never stored timers), a severity change, a
+posted update or a mitigation re-plans every pending timer at once, and a deadline key that has
+fired never fires again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from warroom.config import RunbookConfig
+from warroom.enums import Phase, Role, format_duration as _fmt
+from warroom.models import Deadline, IncidentState
+from warroom.policy.escalation import escalation_plan
+
+ACK_KINDS = {"ack_repage", "ack_escalate"}
+LIVE_KINDS = ACK_KINDS | {"escalate", "vp_notice", "internal_update", "external_prompt", "silence", "monitoring_done"}
+RETRO_KINDS = {"pir_reminder", "pir_overdue"}
+
+
+def _stamp(at: datetime) -> str:
+    return at.strftime("%Y%m%dT%H%M%S")
+
+
+def _next_in_series(prefix: str, base: datetime, every: timedelta, fired: set[str], lead: timedelta = timedelta(0)) -> tuple[str, datetime]:
+    """The first unfired occurrence of a repeating reminder counted from `base`."""
+    k = 1
+    while f"{prefix}@{_stamp(base)}#{k}" in fired:
+        k += 1
+    return f"{prefix}@{_stamp(base)}#{k}", base + every * k - lead
+
+
+def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Deadline]:
+    """All deadlines that have not fired yet, earliest first."""
+    if state.phase == Phase.CLOSED:
+        return []
+    fired = set(state.fired)
+    out: list[Deadline] = []
+    matrix = runbook.severity_matrix[state.severity] if state.severity else None
+
+    if state.acknowledged_at is None and state.resolved_at is None:
+        ack = runbook.acknowledgement
+        responder = state.on_call or (matrix.initial_responder if matrix else "on-call-engineer")
+        out.append(Deadline(key="ack_repage", kind="ack_repage", at=state.opened_at + ack.repage_after,
+                            audience=[responder], reason=f"not acknowledged within {_fmt(ack.repage_after)}"))
+        out.append(Deadline(key="ack_escalate", kind="ack_escalate", at=state.opened_at + ack.escalate_after,
+                            audience=[ack.escalate_to], reason=f"not acknowledged within {_fmt(ack.escalate_after)}"))
+
+    if state.declared_at and state.severity and state.resolved_at is None:
+        plan = escalation_plan(state.severity, state.signals, runbook)
+        for timed in plan.timed:
+            done = state.mitigated_at if timed.unless == "mitigated" else state.resolved_at
+            if done is None:
+                out.append(Deadline(key=f"{timed.kind}:{','.join(timed.to)}", kind=timed.kind,
+                                    at=state.declared_at + timed.after, audience=list(timed.to), reason=timed.reason))
+        comms = runbook.comms
+        base = state.last_internal_update_at or state.declared_at
+        key, at = _next_in_series("internal_update", base, comms.internal_update_every, fired)
+        out.append(Deadline(key=key, kind="internal_update", at=at,
+                            audience=[state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")],
+                            reason=f"no update for {_fmt(comms.internal_update_every)}"))
+        if state.severity in comms.status_page_for:
+            base = state.last_external_update_at or state.declared_at
+            comms_lead = state.roles.get(Role.COMMUNICATIONS_LEAD) or state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")
+            key, at = _next_in_series("external_prompt", base, comms.external_update_every, fired, comms.external_prompt_lead)
+            out.append(Deadline(key=key, kind="external_prompt", at=at, audience=[comms_lead],
+                                reason=f"status page update due in {_fmt(comms.external_prompt_lead)}"))
+            key, at = _next_in_series("silence", base, comms.silence_max, fired)
+            out.append(Deadline(key=key, kind="silence", at=at, audience=["status-page"],
+                                reason=f"status page silent for {_fmt(comms.silence_max)}"))
+        if state.mitigated_at:
+            out.append(Deadline(key="monitoring_done", kind="monitoring_done",
+                                at=state.mitigated_at + runbook.resolve.monitoring_period,
+                                audience=[state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")],
+                                reason=f"monitored for {_fmt(runbook.resolve.monitoring_period)} since mitigation"))
+
+    if state.resolved_at and state.pir.due and state.pir.completed_at is None:
+        retro = runbook.retrospective
+        owner = state.pir.owner or state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")
+        out.append(Deadline(key="pir_reminder", kind="pir_reminder", at=state.pir.due - retro.remind_before,
+                            audience=[owner], reason=f"PIR due {state.pir.due:%Y-%m-%d %H:%M} UTC"))
+        out.append(Deadline(key="pir_overdue", kind="pir_overdue", at=state.pir.due,
+                            audience=[retro.escalate_to, owner], reason="PIR past its due date"))
+
+    return sorted((d for d in out if d.key not in fired), key=lambda d: (d.at, d.key))
+
+
+def due_now(deadlines: list[Deadline], now: datetime, kinds: set[str]) -> list[Deadline]:
+    return [d for d in deadlines if d.kind in kinds and d.at <= now]
+
+
+def next_wakeup(deadlines: list[Deadline], now: datetime, kinds: set[str]) -> timedelta | None:
+    """How long to sleep until the next deadline of these kinds; None when there is none."""
+    future = [d.at for d in deadlines if d.kind in kinds and d.at > now]
+    return min(future) - now if future else None
+
+
+__all__ = ["ACK_KINDS", "LIVE_KINDS", "RETRO_KINDS", "pending_deadlines", "due_now", "next_wakeup"]

@@ -1,0 +1,33 @@
+"""Message templates (Jinja2). Overridable by pointing WARROOM_TEMPLATES at a folder of *.j2 files."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+BUILTIN = Path(__file__).with_name("templates")
+
+
+@lru_cache(maxsize=4)
+def _environment(override: str | None) -> jinja2.Environment:
+    folders = [override, str(BUILTIN)] if override else [str(BUILTIN)]
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # plain-text chat and status messages; HTML pages escape on their own
+        keep_trailing_newline=False,
+    )
+
+
+def render(name: str, context: dict[str, Any]) -> str:
+    """Render template `name` (without .j2); a missing variable is an error, not an empty string."""
+    env = _environment(os.environ.get("WARROOM_TEMPLATES"))
+    return env.get_template(f"{name}.j2").render(**context).strip()
+
+
+def template_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN.glob("*.j2"))

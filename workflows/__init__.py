@@ -1,0 +1,1 @@
+"""Deterministic orchestration only: the incident entity and one workflow per lifecycle phase."""

@@ -1,0 +1,119 @@
+"""What every phase workflow shares: its copy of the incident, notifications, and the deadline loop.
+
+A phase keeps the latest incident state the parent sent it (signal `incident_changed`), fires
+the deadlines that `pending_deadlines` says are due, and reports each one back to the parent
+(signal `phase_event`), which owns the timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Callable
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from warroom.config import RunbookConfig
+    from warroom.messages import ContextValue, internal_context, public_context
+    from warroom.models import Channel, Deadline, Delivery, IncidentState, Notification, PhaseEvent, PhaseInput
+    from warroom.policy.escalation import escalation_plan
+    from warroom.policy.timers import due_now, next_wakeup, pending_deadlines
+
+NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                           maximum_interval=timedelta(minutes=1), maximum_attempts=8,
+                           non_retryable_error_types=["TemplateError"])
+
+# What a fired deadline sends: (channel, template).
+DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
+    "ack_repage": ("page", "repage"),
+    "ack_escalate": ("page", "escalation"),
+    "escalate": ("page", "escalation"),
+    "vp_notice": ("stakeholders", "vp_notice"),
+    "internal_update": ("incident", "ic_checklist"),
+    "external_prompt": ("incident", "external_update_due"),
+    "silence": ("status_page", "still_investigating"),
+    "monitoring_done": ("incident", "monitoring_complete"),
+    "pir_reminder": ("incident", "pir_reminder"),
+    "pir_overdue": ("page", "pir_overdue"),
+}
+ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue"}
+
+
+async def send(state: IncidentState, runbook: RunbookConfig, channel: Channel, template: str,
+               audience: list[str] | None = None, public: bool = False, **extra: ContextValue) -> Delivery:
+    """Render-and-deliver as an activity; raises ActivityError once the retries are spent."""
+    now = workflow.now()
+    if public:
+        details = state.severity is not None and escalation_plan(state.severity, state.signals, runbook).public_details
+        context = public_context(state, runbook, now, details, **extra)
+    else:
+        context = internal_context(state, runbook, now, **extra)
+    note = Notification(incident_id=state.incident_id, channel=channel, template=template,
+                        audience=audience or [], context=context)
+    return await workflow.execute_activity(
+        "notify", note, result_type=Delivery, start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=NOTIFY_RETRY, summary=f"{channel}: {template}")
+
+
+class PhaseRuntime:
+    def __init__(self, inp: PhaseInput) -> None:
+        self.parent_id = inp.parent_workflow_id
+        self.runbook = inp.runbook
+        self.state = inp.state
+        self._fired: set[str] = set(inp.state.fired)
+
+    def incident_changed(self, state: IncidentState) -> None:
+        """Adopt the parent's newer state, keeping deadlines this phase fired but the parent has not seen yet."""
+        if state.version < self.state.version:
+            return
+        self._fired |= set(state.fired)
+        self.state = state.model_copy(update={"fired": sorted(self._fired)})
+
+    async def notify(self, channel: Channel, template: str, audience: list[str] | None = None,
+                     public: bool = False, **extra: ContextValue) -> Delivery | None:
+        """Send one message; a delivery that fails after retries is reported, never fatal to the incident."""
+        try:
+            return await send(self.state, self.runbook, channel, template, audience, public, **extra)
+        except ActivityError as err:
+            await self.report(PhaseEvent(kind="notification_failed",
+                                         message=f"{channel} message {template!r} could not be delivered: {err.cause or err}"))
+            return None
+
+    async def report(self, event: PhaseEvent) -> None:
+        await workflow.get_external_workflow_handle(self.parent_id).signal("phase_event", event)
+
+    async def fire(self, deadline: Deadline) -> None:
+        self._fired.add(deadline.key)
+        channel, template = DEADLINE_MESSAGES[deadline.kind]
+        public = channel == "status_page"
+        extra: dict[str, str] = {"reason": deadline.reason, "waited": deadline.reason,
+                                 "due": (deadline.at + self.runbook.comms.external_prompt_lead).strftime("%H:%M")}
+        delivery = await self.notify(channel, template, deadline.audience, public=public, **extra)
+        await self.report(PhaseEvent(
+            kind=deadline.kind, deadline_key=deadline.key, message=deadline.reason,
+            escalated_to=deadline.audience if deadline.kind in ESCALATING else [],
+            data={"audience": ", ".join(deadline.audience), "due_at": deadline.at.isoformat(),
+                  "delivered": "yes" if delivery else "no"},
+            public_post=public and delivery is not None))
+
+    async def run_deadlines(self, kinds: set[str], until: Callable[[], bool]) -> None:
+        """Fire due deadlines of `kinds` until `until()` holds, re-planning on every state change."""
+        while not until():
+            now = workflow.now()
+            state = self.state.model_copy(update={"fired": sorted(self._fired)})
+            planned = pending_deadlines(state, self.runbook)
+            due = due_now(planned, now, kinds)
+            for deadline in due:
+                await self.fire(deadline)
+            if due:
+                continue
+            wait = next_wakeup(planned, now, kinds)
+            version = self.state.version
+            try:
+                await workflow.wait_condition(lambda: until() or self.state.version != version,
+                                              timeout=wait, timeout_summary="next runbook deadline")
+            except asyncio.TimeoutError:
+                pass

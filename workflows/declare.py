@@ -1,0 +1,60 @@
+"""Phase 2, Declare: open the channel, page the IC, publish severity, notify per the matrix.
+
+Also the special cases, at once: data loss notifies the engineering manager and legal/privacy
+and goes straight to the executive team; a security incident is handed to the security team
+and kept out of public channels; a vendor incident asks for the vendor ticket.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from warroom.enums import Role
+    from warroom.models import IncidentState, PhaseEvent, PhaseInput, PhaseResult
+    from warroom.policy.escalation import escalation_plan
+    from workflows._runtime import PhaseRuntime
+
+
+@workflow.defn(name="DeclarePhase")
+class DeclarePhase:
+    @workflow.init
+    def __init__(self, inp: PhaseInput) -> None:
+        self.rt = PhaseRuntime(inp)
+
+    @workflow.signal
+    def incident_changed(self, state: IncidentState) -> None:
+        self.rt.incident_changed(state)
+
+    @workflow.run
+    async def run(self, inp: PhaseInput) -> PhaseResult:
+        rt = self.rt
+        state = rt.state
+        assert state.severity is not None, "the entity assesses severity before Declare"
+        plan = escalation_plan(state.severity, state.signals, rt.runbook)
+
+        opened = await rt.notify("incident", "channel_opened")
+        await rt.report(PhaseEvent(kind="channel_opened", message=f"incident channel {state.channel} opened",
+                                   data={"destination": opened.destination if opened else "undelivered"}))
+
+        commander = state.roles.get(Role.INCIDENT_COMMANDER)
+        await rt.notify("page", "ic_page", [commander or "incident-commander"])
+        await rt.report(PhaseEvent(kind="ic_paged", message=f"paged {commander or 'the incident-commander rotation'}"))
+
+        for notice in plan.immediate:
+            template = "security_handoff" if notice.audience == [plan.hand_off_to] else "stakeholder_notice"
+            await rt.notify("stakeholders", template, notice.audience, reason=notice.reason)
+            await rt.report(PhaseEvent(kind="stakeholders_notified", message=notice.reason,
+                                       escalated_to=notice.audience, data={"audience": ", ".join(notice.audience)}))
+
+        if plan.require_vendor_ticket and not state.vendor_ticket:
+            await rt.notify("incident", "vendor_ticket")
+            await rt.report(PhaseEvent(kind="vendor_ticket_requested", message="vendor support ticket requested"))
+
+        if state.severity in rt.runbook.comms.status_page_for:
+            posted = await rt.notify("status_page", "status_initial", ["status-page"], public=True)
+            await rt.report(PhaseEvent(kind="status_page_initial", message="initial status page update posted",
+                                       public_post=posted is not None))
+
+        await rt.notify("incident", "ic_opening")
+        return PhaseResult(outcome="declared", message=f"{state.severity} declared")

@@ -1,0 +1,423 @@
+"""The incident entity: one workflow per incident that owns its state, roles, timeline and approvals.
+
+It drives Detection → Declare → Command → Resolve → Retrospective as child workflows, forwards
+every change of state to the running phase, and records what phases report. People act through
+updates whose validators reject what the runbook forbids before anything reaches history.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from warroom import search
+    from warroom.enums import Phase, Role, Severity
+    from warroom.models import (
+        SYSTEM, Acknowledge, Alert, AssignRole, CompletePir, Declare, IncidentInput, IncidentState, MarkMitigated,
+        PhaseEvent, PhaseInput, PhaseResult, ProposeStep, Resolve, SetFlags, SetSeverity, StatusUpdate, Step,
+        StepDecision, TimelineEntry, UpdateResult,
+    )
+    from warroom.policy import authority
+    from warroom.policy.declare import should_declare
+    from warroom.policy.escalation import escalation_plan
+    from warroom.policy.pir import pir_due
+    from warroom.policy.severity import classify_severity
+    from warroom.policy.timers import pending_deadlines
+    from workflows.command import CommandPhase
+    from workflows.declare import DeclarePhase
+    from workflows.detection import DetectionPhase
+    from workflows.resolve import ResolvePhase
+    from workflows.retrospective import RetrospectivePhase
+    from workflows._runtime import send
+
+MAX_TRACKED_ALERTS = 100
+
+
+def _reject(err: authority.Rejected) -> ApplicationError:
+    return ApplicationError(str(err), type=err.kind, non_retryable=True)
+
+
+@workflow.defn(name="Incident")
+class IncidentWorkflow:
+    @workflow.init
+    def __init__(self, inp: IncidentInput) -> None:
+        self.runbook = inp.runbook
+        self.publish = inp.publish_search_attributes
+        now = workflow.now()
+        self.state = IncidentState(
+            incident_id=inp.incident_id, workflow_id=workflow.info().workflow_id, service=inp.service,
+            summary=inp.summary, opened_at=now, on_call=inp.on_call, signals=inp.signals,
+            vendor_ticket=None)
+        if inp.commander:
+            self.state.roles[Role.INCIDENT_COMMANDER] = inp.commander
+        self._record("opened", f"incident opened: {inp.summary}", inp.declared_by or SYSTEM,
+                     service=inp.service, source=inp.alert.source if inp.alert else "manual")
+        if inp.alert:
+            self._take_alert(inp.alert)
+        if inp.declared:
+            self._declare(inp.declared_by or SYSTEM, inp.severity, "declared by a person")
+        elif not self.state.declared_at:
+            self._maybe_declare_from_signals()
+        if inp.severity and not self.state.severity:
+            self.state.severity = inp.severity
+
+    # --- The lifecycle --------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: IncidentInput) -> IncidentState:
+        self._publish()
+        if self.state.declared_at is None:
+            detection = await self._phase(DetectionPhase.run, Phase.DETECTION)
+            if detection.outcome == "dismissed":
+                return await self._close(detection.message)
+        await self._phase(DeclarePhase.run, Phase.DECLARE)
+        await self._phase(CommandPhase.run, Phase.COMMAND)
+        await self._phase(ResolvePhase.run, Phase.RESOLVE)
+        assert self.state.severity is not None
+        if self.state.severity in self.runbook.retrospective.required_for:
+            await self._phase(RetrospectivePhase.run, Phase.RETROSPECTIVE)
+        return await self._close("post-incident review complete" if self.state.pir.completed_at else "resolved")
+
+    async def _phase(self, run_fn: Any, phase: Phase) -> PhaseResult:
+        """Run one phase as a child workflow, forwarding every state change to it until it returns."""
+        self._set_phase(phase)
+        child = await workflow.start_child_workflow(
+            run_fn, PhaseInput(parent_workflow_id=self.state.workflow_id, state=self._snapshot(), runbook=self.runbook),
+            id=f"{self.state.workflow_id}--{phase.value}", static_summary=f"{phase.value} phase of {self.state.incident_id}")
+        sent = self.state.version
+        while not child.done():
+            await workflow.wait_condition(lambda: child.done() or self.state.version != sent)
+            if child.done():
+                break
+            sent = self.state.version
+            try:
+                await child.signal("incident_changed", self._snapshot())
+            except Exception:  # the child finished between our check and the signal
+                if not child.done():
+                    raise
+        result: PhaseResult = await child
+        self._record("phase_completed", f"{phase.value} phase: {result.outcome}", phase=phase.value)
+        return result
+
+    async def _close(self, reason: str) -> IncidentState:
+        self.state.closed_at = workflow.now()
+        self._set_phase(Phase.CLOSED)
+        self._record("closed", f"incident closed: {reason}")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state
+
+    # --- Queries and signals --------------------------------------------------------------------
+
+    @workflow.query(description="The incident's state, timeline and next deadlines.")
+    def state(self) -> IncidentState:
+        return self.state.model_copy(update={"deadlines": pending_deadlines(self.state, self.runbook)})
+
+    @workflow.signal(description="A new alert for this incident (firing or resolved).")
+    def alert(self, alert: Alert) -> None:
+        if self.state.phase == Phase.CLOSED:
+            return
+        self._take_alert(alert)
+        if self.state.declared_at is None:
+            self._maybe_declare_from_signals()
+            if not self.state.firing_alerts and not alert.firing and not self.state.acknowledged_at:
+                self.state.dismissed = True
+                self._record("dismissed", "every alert resolved before the incident was declared")
+        self._changed()
+
+    @workflow.signal(description="Internal: a phase workflow reports a fired timer or a message sent.")
+    def phase_event(self, event: PhaseEvent) -> None:
+        if event.deadline_key and event.deadline_key not in self.state.fired:
+            self.state.fired.append(event.deadline_key)
+        for who in event.escalated_to:
+            if who not in self.state.escalated_to:
+                self.state.escalated_to.append(who)
+        now = workflow.now()
+        if event.public_post:
+            self.state.last_external_update_at = now
+        if event.mitigated and self.state.mitigated_at is None:
+            self.state.mitigated_at = now
+            self._publish()
+        self._record(event.kind, event.message, **event.data)
+
+    # --- Updates: human input -------------------------------------------------------------------
+
+    @workflow.update(description='Acknowledge the page. JSON: {"by": "alice"}. Takes command if no IC is assigned.')
+    def acknowledge(self, req: Acknowledge) -> UpdateResult:
+        self.state.acknowledged_at = self.state.acknowledged_at or workflow.now()
+        self.state.acknowledged_by = self.state.acknowledged_by or req.by
+        message = f"acknowledged by {req.by}"
+        if Role.INCIDENT_COMMANDER not in self.state.roles:
+            self.state.roles[Role.INCIDENT_COMMANDER] = req.by
+            message += "; takes command as Incident Commander"
+            self._publish()
+        return self._done("acknowledged", message, req.by)
+
+    @acknowledge.validator
+    def _validate_acknowledge(self, req: Acknowledge) -> None:
+        self._check(authority.require_open, self.state)
+
+    @workflow.update(description='Declare now (declare early, downgrade later). JSON: {"by": "alice", "severity": "P2", "reason": "..."}')
+    def declare(self, req: Declare) -> UpdateResult:
+        self._declare(req.by, req.severity, req.reason or "declared by a person")
+        self._publish()
+        return self._done(None, f"declared {self.state.severity} by {req.by}", req.by)
+
+    @declare.validator
+    def _validate_declare(self, req: Declare) -> None:
+        self._check(authority.require_open, self.state)
+        if self.state.declared_at is not None:
+            raise ApplicationError(f"already declared at {self.state.declared_at:%H:%M:%S} UTC as {self.state.severity}",
+                                   type="AlreadyDeclared", non_retryable=True)
+
+    @workflow.update(description='Assign a role. JSON: {"role": "operations_lead", "person": "bob", "by": "alice"}')
+    def assign_role(self, req: AssignRole) -> UpdateResult:
+        previous = self.state.roles.get(req.role)
+        self.state.roles[req.role] = req.person
+        if req.role == Role.PIR_OWNER:
+            self.state.pir.owner = req.person
+        if req.role == Role.INCIDENT_COMMANDER:
+            self._publish()
+        handover = f" (was {previous})" if previous and previous != req.person else ""
+        return self._done("role_assigned", f"{req.person} is {req.role.value}{handover}", req.by, role=req.role.value,
+                          person=req.person)
+
+    @assign_role.validator
+    def _validate_assign_role(self, req: AssignRole) -> None:
+        self._check(authority.may_assign, self.state, req.by, req.role)
+
+    @workflow.update(description='Change severity; re-plans every pending timer. JSON: {"severity": "P1", "by": "alice", "reason": "..."}')
+    def set_severity(self, req: SetSeverity) -> UpdateResult:
+        before = self.state.severity
+        self.state.severity = req.severity
+        self._publish()
+        return self._done("severity_changed", f"severity {before} → {req.severity}: {req.reason}", req.by,
+                          before=str(before), after=req.severity.value)
+
+    @set_severity.validator
+    def _validate_set_severity(self, req: SetSeverity) -> None:
+        self._check(authority.require_open, self.state)
+        self._check(authority.require_commander, self.state, req.by, "change the severity")
+        if req.severity == self.state.severity:
+            raise ApplicationError(f"severity is already {req.severity}", type="NoChange", non_retryable=True)
+
+    @workflow.update(description='Raise a special case or record the vendor ticket. JSON: {"by": "alice", "data_loss": true, "vendor_ticket": "ZD-123"}')
+    def set_flags(self, req: SetFlags) -> UpdateResult:
+        raised = []
+        for name in ("data_loss", "security", "third_party_vendor"):
+            value = getattr(req, name)
+            if value is not None and value != getattr(self.state.signals, name):
+                self.state.signals = self.state.signals.model_copy(update={name: value})
+                raised.append(f"{name}={'yes' if value else 'no'}")
+        if req.vendor_ticket:
+            self.state.vendor_ticket = req.vendor_ticket
+            raised.append(f"vendor ticket {req.vendor_ticket}")
+        return self._done("flags_changed", "; ".join(raised) or "no change", req.by)
+
+    @set_flags.validator
+    def _validate_set_flags(self, req: SetFlags) -> None:
+        self._check(authority.require_open, self.state)
+        self._check(authority.require_responder, self.state, req.by, "change the incident's flags")
+
+    @workflow.update(description='Post the 15-minute update (and optionally the status page). JSON: {"by": "alice", "error_rate": 8, "hypothesis": "...", "next_action": "...", "owner": "bob", "eta": "14:40"}')
+    async def post_update(self, req: StatusUpdate) -> UpdateResult:
+        now = workflow.now()
+        self.state.last_internal_update_at = now
+        public = req.public_status is not None
+        if public:
+            self.state.last_external_update_at = now
+        result = self._done("status_update", f"update: error rate {req.error_rate if req.error_rate is not None else '?'}%, "
+                            f"hypothesis: {req.hypothesis or 'none'}, next: {req.next_action or '?'}", req.by,
+                            public=req.public_status or "no")
+        await self._post_update_messages(req)
+        return result
+
+    @post_update.validator
+    def _validate_post_update(self, req: StatusUpdate) -> None:
+        self._check(authority.require_open, self.state)
+        self._check(authority.require_responder, self.state, req.by, "post an update")
+        if self.state.declared_at is None:
+            raise ApplicationError("the incident is not declared yet: declare it first", type="NotDeclared", non_retryable=True)
+        if req.public_status and not req.public_message:
+            raise ApplicationError("a status page update needs --public-message", type="InvalidRequest", non_retryable=True)
+
+    @workflow.update(description='Propose a step for the IC to approve. JSON: {"by": "bob", "action": "rollback", "target": "deployment/order-api", "description": "..."}')
+    def propose_step(self, req: ProposeStep) -> UpdateResult:
+        step_id = f"s{len(self.state.steps) + 1}"
+        self.state.steps.append(Step(step_id=step_id, action=req.action, target=req.target, description=req.description,
+                                     evidence=req.evidence, proposed_by=req.by, proposed_at=workflow.now()))
+        return self._done("step_proposed", f"step {step_id} proposed: {req.action} {req.target}", req.by,
+                          step_id=step_id, **req.evidence)
+
+    @propose_step.validator
+    def _validate_propose_step(self, req: ProposeStep) -> None:
+        self._check(authority.require_open, self.state)
+        self._check(authority.require_responder, self.state, req.by, "propose a step")
+
+    @workflow.update(description='The IC approves a proposed step. JSON: {"step_id": "s1", "by": "alice", "reason": "deploy 20 min ago"}')
+    def approve(self, req: StepDecision) -> UpdateResult:
+        return self._decide(req, "approved")
+
+    @approve.validator
+    def _validate_approve(self, req: StepDecision) -> None:
+        self._check(authority.may_decide_step, self.state, req.by, req.step_id)
+
+    @workflow.update(description='The IC denies a proposed step; the denial is recorded. JSON: {"step_id": "s1", "by": "alice", "reason": "..."}')
+    def deny(self, req: StepDecision) -> UpdateResult:
+        return self._decide(req, "denied")
+
+    @deny.validator
+    def _validate_deny(self, req: StepDecision) -> None:
+        self._check(authority.may_decide_step, self.state, req.by, req.step_id)
+
+    @workflow.update(description='Mitigation applied; starts the clean-metrics window. JSON: {"by": "alice", "action": "rolled back to v2.14.2"}')
+    def mark_mitigated(self, req: MarkMitigated) -> UpdateResult:
+        self.state.mitigation_applied_at = workflow.now()
+        self.state.mitigation_action = req.action
+        window = self.runbook.resolve.clean_window
+        return self._done("mitigation_applied", f"mitigation applied: {req.action}; verifying {window} of clean metrics",
+                          req.by)
+
+    @mark_mitigated.validator
+    def _validate_mark_mitigated(self, req: MarkMitigated) -> None:
+        self._check(authority.may_mark_mitigated, self.state, req.by)
+
+    @workflow.update(description='Declare resolution (after verified mitigation). JSON: {"by": "alice", "summary": "...", "pir_owner": "bob"}')
+    def resolve(self, req: Resolve) -> UpdateResult:
+        now = workflow.now()
+        self.state.resolved_at = now
+        owner = req.pir_owner or self.state.roles.get(Role.PIR_OWNER) or self.state.commander
+        self.state.pir.owner = owner
+        if owner:
+            self.state.roles[Role.PIR_OWNER] = owner
+        self.state.pir.due = pir_due(now, self.runbook.retrospective)
+        self._publish()
+        return self._done("resolved", f"resolved: {req.summary}; PIR by {owner} due {self.state.pir.due:%Y-%m-%d}", req.by)
+
+    @resolve.validator
+    def _validate_resolve(self, req: Resolve) -> None:
+        require_ticket = self.runbook.special_cases.third_party_vendor.require_vendor_ticket
+        self._check(authority.may_resolve, self.state, req.by, require_ticket)
+
+    @workflow.update(description='Complete the post-incident review; needs at least one action item with owner and due date.')
+    def complete_pir(self, req: CompletePir) -> UpdateResult:
+        self.state.pir.completed_at = workflow.now()
+        self.state.pir.document = req.document
+        self.state.pir.action_items = list(req.action_items)
+        return self._done("pir_completed", f"PIR completed with {len(req.action_items)} action item(s)", req.by)
+
+    @complete_pir.validator
+    def _validate_complete_pir(self, req: CompletePir) -> None:
+        self._check(authority.require_open, self.state)
+        if self.state.resolved_at is None:
+            raise ApplicationError("the incident is not resolved yet", type="NotResolved", non_retryable=True)
+        owners = {self.state.pir.owner, self.state.commander}
+        if req.by not in owners:
+            raise ApplicationError(f"only the PIR owner ({self.state.pir.owner}) or the IC may complete the PIR",
+                                   type="NotPirOwner", non_retryable=True)
+        if not req.action_items:
+            raise ApplicationError("a PIR with no action items changes nothing: add at least one, with owner and due date",
+                                   type="NoActionItems", non_retryable=True)
+
+    # --- Internals ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check(rule: Any, *args: Any) -> None:
+        try:
+            rule(*args)
+        except authority.Rejected as err:
+            raise _reject(err) from None
+
+    def _decide(self, req: StepDecision, status: str) -> UpdateResult:
+        step = next(s for s in self.state.steps if s.step_id == req.step_id)
+        step.status = status  # type: ignore[assignment]
+        step.decided_by = req.by
+        step.decided_at = workflow.now()
+        step.reason = req.reason
+        return self._done(f"step_{status}", f"step {step.step_id} ({step.action} {step.target}) {status} by {req.by}: {req.reason}",
+                          req.by, step_id=step.step_id, reason=req.reason)
+
+    async def _post_update_messages(self, req: StatusUpdate) -> None:
+        """Post the update to the channel (and the status page) through the same notify path as the phases."""
+        status = "Mitigated" if self.state.mitigated_at else ("Mitigating" if self.state.mitigation_applied_at else "Investigating")
+        try:
+            await send(self._snapshot(), self.runbook, "incident", "internal_update", status=status, error_rate=req.error_rate,
+                       hypothesis=req.hypothesis, next_action=req.next_action, owner=req.owner, eta=req.eta)
+            if req.public_status:
+                await send(self._snapshot(), self.runbook, "status_page", "status_update", ["status-page"], public=True,
+                           public_status=req.public_status, public_message=req.public_message)
+        except ActivityError as err:
+            self._record("notification_failed", f"the update could not be posted: {err.cause or err}")
+
+    def _take_alert(self, alert: Alert) -> None:
+        self.state.alerts_received += 1
+        self.state.signals = self.state.signals.merged(alert.signals)
+        firing = self.state.firing_alerts
+        was_firing = alert.fingerprint in firing
+        if alert.firing:
+            self.state.last_firing_alert_at = workflow.now()
+            if not was_firing and len(firing) < MAX_TRACKED_ALERTS:
+                firing.append(alert.fingerprint)
+                self._record("alert_firing", f"alert firing: {alert.summary}", source=alert.source,
+                             fingerprint=alert.fingerprint)
+        elif was_firing:
+            firing.remove(alert.fingerprint)
+            self._record("alert_resolved", f"alert resolved: {alert.summary}", source=alert.source,
+                         fingerprint=alert.fingerprint)
+
+    def _maybe_declare_from_signals(self) -> None:
+        decision = should_declare(self.state.signals, self.runbook.declare)
+        if decision.declare:
+            self._declare(SYSTEM, None, "; ".join(decision.reasons))
+
+    def _declare(self, by: str, severity: Severity | None, reason: str) -> None:
+        now = workflow.now()
+        assessed = classify_severity(self.state.signals, self.runbook.severity)
+        self.state.severity = severity or self.state.severity or assessed.severity
+        self.state.declared_at = now
+        self.state.channel = f"#incident-{now:%Y-%m-%d}-{self.state.incident_id.removeprefix(self.state.service + '-')}"[:80]
+        basis = "set by hand" if severity else "; ".join(assessed.reasons)
+        self._record("declared", f"declared {self.state.severity} ({basis}): {reason}", by,
+                     severity=self.state.severity.value)
+        plan = escalation_plan(self.state.severity, self.state.signals, self.runbook)
+        if not plan.public_details:
+            self._record("restricted", "security incident: details stay out of public channels")
+        self._changed()
+
+    def _set_phase(self, phase: Phase) -> None:
+        self.state.phase = phase
+        self._publish()
+        self._changed()
+
+    def _publish(self) -> None:
+        """Keep the search attributes current so `temporal workflow list --query` finds incidents."""
+        if not self.publish:
+            return
+        s = self.state
+        workflow.upsert_search_attributes([
+            search.SEVERITY.value_set(s.severity.value if s.severity else "unassessed"),
+            search.SERVICE.value_set(s.service),
+            search.PHASE.value_set(s.phase.value),
+            search.COMMANDER.value_set(s.commander or "none"),
+        ])
+
+    def _snapshot(self) -> IncidentState:
+        return self.state.model_copy(update={"timeline": []})
+
+    def _record(self, kind: str, message: str, actor: str = SYSTEM, **data: str) -> None:
+        self.state.timeline.append(TimelineEntry(at=workflow.now(), kind=kind, actor=actor, message=message,
+                                                 data={k: str(v) for k, v in data.items()}))
+        self._changed()
+
+    def _changed(self) -> None:
+        self.state.version += 1
+
+    def _done(self, kind: str | None, message: str, by: str, **data: str) -> UpdateResult:
+        if kind:
+            self._record(kind, message, by, **data)
+        self._changed()
+        return UpdateResult(incident_id=self.state.incident_id, message=message, phase=self.state.phase,
+                            severity=self.state.severity, step_id=data.get("step_id"))
