@@ -40,13 +40,34 @@ class RecordingSink(LocalSink):
         return self.templates().count(template)
 
 
+class Harness:
+    """A worker on a fresh task queue; incidents started through it are terminated at the end."""
+
+    def __init__(self, client: Client, root: Path) -> None:
+        self.client = client
+        self.queue = f"test-{uuid.uuid4().hex[:8]}"
+        self.sink = RecordingSink(root)
+        self.worker = build_worker(client, self.queue, self.sink)
+        self.handles: list[WorkflowHandle[Any, Any]] = []
+
+    async def start(self, inp: IncidentInput) -> WorkflowHandle[IncidentWorkflow, IncidentState]:
+        handle = await start_incident(self.client, self.queue, inp)
+        self.handles.append(handle)
+        return handle
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        """Unpack as (worker, sink, queue)."""
+        return iter((self.worker, self.sink, self.queue))
+
+
 @asynccontextmanager
-async def running_worker(client: Client, root: Path) -> AsyncIterator[tuple[Worker, RecordingSink, str]]:
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    sink = RecordingSink(root)
-    worker = build_worker(client, queue, sink)
-    async with worker:
-        yield worker, sink, queue
+async def running_worker(client: Client, root: Path) -> AsyncIterator[Harness]:
+    harness = Harness(client, root)
+    async with harness.worker:
+        try:
+            yield harness
+        finally:
+            await terminate_all(harness.handles)
 
 
 def incident_input(incident_id: str | None = None, runbook: RunbookConfig | None = None, **fields: Any) -> IncidentInput:
@@ -86,3 +107,24 @@ def utc(*args: int) -> datetime:
 
 MINUTE = timedelta(minutes=1)
 SECOND = timedelta(seconds=1)
+
+
+async def terminate_all(handles: list[WorkflowHandle[Any, Any]]) -> None:
+    """Stop incidents a test left running: on the time-skipping server an orphan with no worker
+    holds a pending task, which stops the clock for every later test."""
+    from temporalio.service import RPCError
+
+    from warroom.enums import Phase
+
+    if handles:
+        # Let in-flight work settle: the test server keeps a terminated parent's child start pending
+        # forever if the termination lands mid-start, and that too stops its clock.
+        await asyncio.sleep(0.3)
+    for handle in handles:
+        # The Java test server does not apply the parent-close policy, so phase children go explicitly.
+        ids = [f"{handle.id}--{phase.value}" for phase in Phase] + [handle.id]
+        for workflow_id in ids:
+            try:
+                await handle._client.get_workflow_handle(workflow_id).terminate(reason="test finished")
+            except RPCError:
+                pass  # already closed, or never started

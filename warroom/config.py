@@ -187,9 +187,32 @@ def parse_runbook(text: str, source: str = "<text>") -> RunbookConfig:
     if not isinstance(data, dict):
         raise RunbookError(f"invalid runbook {source}: expected a mapping at the top level")
     try:
-        return RunbookConfig.model_validate(data)
+        config = RunbookConfig.model_validate(data)
     except ValidationError as exc:
         raise RunbookError(_describe(exc, source)) from None
+    return _with_country_holidays(config, source)
+
+
+def _with_country_holidays(config: RunbookConfig, source: str) -> RunbookConfig:
+    """Resolve the country's holidays now, into `extra_holidays`.
+
+    The `holidays` package reads locale files, which the workflow sandbox forbids; incidents carry
+    the resolved dates instead (this year and the next), so PIR due dates stay deterministic.
+    """
+    retro = config.retrospective
+    if not retro.holidays_country:
+        return config
+    from datetime import datetime, timezone
+
+    from warroom.policy.pir import holiday_calendar
+
+    year = datetime.now(timezone.utc).year
+    try:
+        calendar = holiday_calendar(retro, range(year, year + 2))
+    except ValueError as exc:
+        raise RunbookError(f"invalid runbook {source}:\n  {exc}") from None
+    resolved = retro.model_copy(update={"extra_holidays": sorted(calendar)})
+    return config.model_copy(update={"retrospective": resolved})
 
 
 def load_runbook(path: str | os.PathLike[str] | None = None) -> RunbookConfig:

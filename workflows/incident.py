@@ -293,7 +293,8 @@ class IncidentWorkflow:
         self.state.pir.owner = owner
         if owner:
             self.state.roles[Role.PIR_OWNER] = owner
-        self.state.pir.due = pir_due(now, self.runbook.retrospective)
+        retro = self.runbook.retrospective
+        self.state.pir.due = pir_due(now, retro, holidays=set(retro.extra_holidays))
         self._publish()
         return self._done("resolved", f"resolved: {req.summary}; PIR by {owner} due {self.state.pir.due:%Y-%m-%d}", req.by)
 

@@ -63,6 +63,14 @@ def test_us_thanksgiving_is_skipped_with_a_country_calendar():
     assert pir_due(closed, us) == datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 
 
+def test_a_calendar_passed_in_replaces_the_configured_one():
+    """Workflow code passes a calendar built outside the sandbox; the country lookup is skipped."""
+    closed = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    cfg = Retrospective(holidays_country="XX")  # would raise if looked up
+    assert pir_due(closed, cfg, holidays={date(2026, 11, 26)}) == datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    assert pir_due(closed, cfg, holidays=set()) == datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+
+
 def test_holiday_calendar_merges_country_and_extra_holidays():
     cfg = Retrospective(holidays_country="US", extra_holidays=[date(2026, 12, 24)])
     calendar = holiday_calendar(cfg, [2026])

@@ -10,9 +10,10 @@ from warroom.models import Acknowledge
 
 
 async def test_p1_escalates_to_team_lead_at_30_minutes(skipping_env: WorkflowEnvironment, tmp_path: Path) -> None:
-    async with running_worker(skipping_env.client, tmp_path) as (_, sink, queue):
+    async with running_worker(skipping_env.client, tmp_path) as harness:
+        sink = harness.sink
         inp = incident_input(declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
-        handle = await start_incident(skipping_env.client, queue, inp)
+        handle = await harness.start(inp)
         await handle.execute_update("acknowledge", Acknowledge(by="alice"))
 
         async def declared() -> None:

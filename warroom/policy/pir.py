@@ -27,8 +27,9 @@ def business_days_after(start: date, days: int, holidays: Container[date]) -> da
 def holiday_calendar(cfg: Retrospective, years: Iterable[int]) -> set[date]:
     """The configured extra holidays plus the country's public holidays for `years`.
 
-    Uses the `holidays` package (static data, though it reads its locale files when built),
-    so call this where file reads are acceptable and pass the set to the pure functions.
+    With a country set, the `holidays` package reads its gettext locale files and calls `locale`,
+    which the Temporal workflow sandbox forbids: build the calendar outside workflow code (client,
+    activity) and pass it to `pir_due(..., holidays=...)`. Without a country this is pure.
     """
     calendar = set(cfg.extra_holidays)
     if cfg.holidays_country:
@@ -49,12 +50,16 @@ def holiday_calendar(cfg: Retrospective, years: Iterable[int]) -> set[date]:
     return calendar
 
 
-def pir_due(closed_at: datetime, cfg: Retrospective) -> datetime:
-    """Same time of day, `cfg.due_business_days` business days after the close; the timezone is kept."""
+def pir_due(closed_at: datetime, cfg: Retrospective, *, holidays: Container[date] | None = None) -> datetime:
+    """Same time of day, `cfg.due_business_days` business days after the close; the timezone is kept.
+
+    `holidays` overrides the calendar built from `cfg`; pass it in workflow code when a country is set.
+    """
     start = closed_at.date()
-    # Up to 60 business days fits within the close's year and the next one.
-    calendar = holiday_calendar(cfg, range(start.year, start.year + 2))
-    due = business_days_after(start, cfg.due_business_days, calendar)
+    if holidays is None:
+        # Up to 60 business days fits within the close's year and the next one.
+        holidays = holiday_calendar(cfg, range(start.year, start.year + 2))
+    due = business_days_after(start, cfg.due_business_days, holidays)
     return datetime.combine(due, closed_at.timetz())
 
 

