@@ -86,6 +86,27 @@ class Alert(_Model):
     )
 
 
+class AlertReceipt(_Model):
+    """What the intake learns once an alert is recorded in the incident's history."""
+
+    incident_id: str
+    workflow_id: str
+    phase: Phase
+    severity: Severity | None = None
+    alerts_received: int
+    new_incident: bool = Field(..., description="this alert opened the incident")
+
+
+class AlertDigest(_Model):
+    """The bounded trace of one alert kept on the incident (the last few only)."""
+
+    at: datetime
+    source: str
+    fingerprint: str
+    summary: str
+    firing: bool
+
+
 class IncidentInput(_Model):
     """Starts an IncidentWorkflow. `runbook` is a snapshot: the incident keeps its thresholds."""
 
@@ -268,6 +289,7 @@ class IncidentState(_Model):
     last_firing_alert_at: datetime | None = None
     alerts_received: int = 0
     firing_alerts: list[str] = Field(default_factory=list, description="fingerprints firing now (at most 100)")
+    recent_alerts: list[AlertDigest] = Field(default_factory=list, description="the last 20 alerts received")
     dismissed: bool = False
     escalated_to: list[str] = Field(default_factory=list)
     fired: list[str] = Field(default_factory=list, description="keys of deadlines that have fired")

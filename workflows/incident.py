@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom import search
     from warroom.enums import Phase, Role, Severity
     from warroom.models import (
-        SYSTEM, Acknowledge, Alert, AssignRole, CompletePir, Declare, IncidentInput, IncidentState, MarkMitigated,
+        SYSTEM, Acknowledge, Alert, AlertDigest, AlertReceipt, AssignRole, CompletePir, Declare, IncidentInput, IncidentState, MarkMitigated,
         PhaseEvent, PhaseInput, PhaseResult, ProposeStep, Resolve, SetFlags, SetSeverity, StatusUpdate, Step,
         StepDecision, TimelineEntry, UpdateResult,
     )
@@ -47,6 +47,7 @@ class IncidentWorkflow:
     def __init__(self, inp: IncidentInput) -> None:
         self.runbook = inp.runbook
         self.publish = inp.publish_search_attributes
+        self._opened_by_alert = not inp.declared
         now = workflow.now()
         self.state = IncidentState(
             incident_id=inp.incident_id, workflow_id=workflow.info().workflow_id, service=inp.service,
@@ -120,6 +121,24 @@ class IncidentWorkflow:
     def alert(self, alert: Alert) -> None:
         if self.state.phase == Phase.CLOSED:
             return
+        self._on_alert(alert)
+
+    @workflow.update(description="The intake's alert (update-with-start): returns once the alert is recorded.")
+    def ingest_alert(self, alert: Alert) -> AlertReceipt:
+        """Start the incident with no alert in its input and deliver the first one here, so every
+        alert (the first included) is counted once and the caller gets a receipt from history."""
+        self._on_alert(alert)
+        return AlertReceipt(incident_id=self.state.incident_id, workflow_id=self.state.workflow_id, phase=self.state.phase,
+                            severity=self.state.severity, alerts_received=self.state.alerts_received,
+                            new_incident=self._opened_by_alert and self.state.alerts_received == 1)
+
+    @ingest_alert.validator
+    def _validate_ingest_alert(self, alert: Alert) -> None:
+        if self.state.phase == Phase.CLOSED:
+            raise ApplicationError("incident closed; the next alert opens a new one", type="IncidentClosed",
+                                   non_retryable=True)
+
+    def _on_alert(self, alert: Alert) -> None:
         self._take_alert(alert)
         if self.state.declared_at is None:
             self._maybe_declare_from_signals()
@@ -355,6 +374,9 @@ class IncidentWorkflow:
 
     def _take_alert(self, alert: Alert) -> None:
         self.state.alerts_received += 1
+        digest = AlertDigest(at=workflow.now(), source=alert.source, fingerprint=alert.fingerprint,
+                             summary=alert.summary, firing=alert.firing)
+        self.state.recent_alerts = [*self.state.recent_alerts[-19:], digest]
         self.state.signals = self.state.signals.merged(alert.signals)
         firing = self.state.firing_alerts
         was_firing = alert.fingerprint in firing
