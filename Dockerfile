@@ -1,0 +1,13 @@
+# warroom worker / intake image. The same code as `make run`, pointed at a Temporal server by env.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md worker.py ./
+COPY warroom ./warroom
+COPY workflows ./workflows
+COPY activities ./activities
+COPY playbooks ./playbooks
+RUN pip install --no-cache-dir . && useradd --create-home warroom
+USER warroom
+ENV WARROOM_DATA_DIR=/home/warroom/data
+ENTRYPOINT ["warroom"]
+CMD ["worker"]
