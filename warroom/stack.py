@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.panel import Panel
 
 from warroom import search
 from warroom.config import RunbookError, load_runbook
@@ -50,10 +49,13 @@ def server_command(binary: str, settings: Settings) -> list[str]:
             "--namespace", settings.temporal_namespace, "--log-level", "warn", *search.dev_server_flags()]
 
 
-async def _wait_for_port(host: str, port: int, server: asyncio.subprocess.Process, seconds: float = 30) -> None:
+async def _wait_for_port(host: str, port: int, server: asyncio.subprocess.Process, stop: asyncio.Event,
+                         seconds: float = 30) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while not _port_open(host, port):
+        if stop.is_set():
+            raise _Interrupted()
         if server.returncode is not None:
             raise RuntimeError(f"the Temporal dev server exited with code {server.returncode}; see {host}:{port} logs above")
         if loop.time() > deadline:
@@ -72,7 +74,11 @@ async def _stop(server: asyncio.subprocess.Process) -> None:
         await server.wait()
 
 
-def _banner(settings: Settings) -> Panel:
+class _Interrupted(Exception):
+    """Ctrl-C arrived while the stack was still starting."""
+
+
+def _banner(settings: Settings) -> str:
     ui = f"http://127.0.0.1:{settings.ui_port}/namespaces/{settings.temporal_namespace}/workflows"
     who = settings.user or "$USER"
     text = (
@@ -86,7 +92,7 @@ def _banner(settings: Settings) -> Panel:
         "  temporal workflow list --query \"IncidentSeverity='P2'\"\n\n"
         "Ctrl-C stops everything."
     )
-    return Panel(text, title="warroom is up", expand=False)
+    return "[bold green]warroom is up[/]\n" + text
 
 
 async def _run(settings: Settings) -> int:
@@ -102,21 +108,22 @@ async def _run(settings: Settings) -> int:
                       "or run only the worker against it with `warroom worker`.")
         return 1
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    server = await asyncio.create_subprocess_exec(*server_command(binary, settings), start_new_session=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # Its own session: a terminal's Ctrl-C reaches only us, and we stop the server in order.
+    server = await asyncio.create_subprocess_exec(*server_command(binary, settings), start_new_session=True)
     worker_task: asyncio.Task[None] | None = None
     try:
-        await _wait_for_port(host, port, server)
+        await _wait_for_port(host, port, server, stop)
         ready = asyncio.Event()
         worker_task = asyncio.create_task(run_worker(settings, ready))
         waiter = asyncio.create_task(ready.wait())
         await asyncio.wait({worker_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         if worker_task.done():
             worker_task.result()
-        console.print(_banner(settings))
+        console.print(_banner(settings), soft_wrap=True)  # never wrap an address mid-way
         stopped = asyncio.create_task(stop.wait())
         server_gone = asyncio.create_task(server.wait())
         done, _ = await asyncio.wait({stopped, server_gone, worker_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -126,6 +133,9 @@ async def _run(settings: Settings) -> int:
         if worker_task in done:
             worker_task.result()
         console.print("stopping: worker, then Temporal …")
+        return 0
+    except _Interrupted:
+        console.print("interrupted during start-up; stopping …")
         return 0
     except Exception as exc:  # report, then fall through to cleanup
         console.print(f"[red]warroom run failed:[/] {exc}")

@@ -7,6 +7,7 @@ updates whose validators reject what the runbook forbids before anything reaches
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from warroom import search
-    from warroom.enums import Phase, Role, Severity
+    from warroom.enums import Phase, Role, Severity, format_duration
     from warroom.models import (
         SYSTEM, Acknowledge, Alert, AlertDigest, AlertReceipt, AssignRole, CompletePir, Declare, IncidentInput, IncidentState, MarkMitigated,
         PhaseEvent, PhaseInput, PhaseResult, ProposeStep, Resolve, SetFlags, SetSeverity, StatusUpdate, Step,
@@ -97,9 +98,13 @@ class IncidentWorkflow:
             sent = self.state.version
             try:
                 await child.signal("incident_changed", self._snapshot())
-            except Exception:  # the child finished between our check and the signal
-                if not child.done():
-                    raise
+            except Exception:
+                # The child completed between our check and the signal (its completion event is
+                # not applied yet); its result arrives next. Anything else is a real failure.
+                try:
+                    await workflow.wait_condition(child.done, timeout=timedelta(minutes=5))
+                except asyncio.TimeoutError:
+                    raise ApplicationError(f"{phase.value} phase stopped answering", type="PhaseLost") from None
         result: PhaseResult = await child
         self._record("phase_completed", f"{phase.value} phase: {result.outcome}", phase=phase.value)
         return result
@@ -296,7 +301,7 @@ class IncidentWorkflow:
     def mark_mitigated(self, req: MarkMitigated) -> UpdateResult:
         self.state.mitigation_applied_at = workflow.now()
         self.state.mitigation_action = req.action
-        window = self.runbook.resolve.clean_window
+        window = format_duration(self.runbook.resolve.clean_window)
         return self._done("mitigation_applied", f"mitigation applied: {req.action}; verifying {window} of clean metrics",
                           req.by)
 
@@ -401,7 +406,7 @@ class IncidentWorkflow:
         assessed = classify_severity(self.state.signals, self.runbook.severity)
         self.state.severity = severity or self.state.severity or assessed.severity
         self.state.declared_at = now
-        self.state.channel = f"#incident-{now:%Y-%m-%d}-{self.state.incident_id.removeprefix(self.state.service + '-')}"[:80]
+        self.state.channel = f"#incident-{now:%Y-%m-%d}-{self.state.service}-{now:%H%M}"[:80]
         basis = "set by hand" if severity else "; ".join(assessed.reasons)
         self._record("declared", f"declared {self.state.severity} ({basis}): {reason}", by,
                      severity=self.state.severity.value)
