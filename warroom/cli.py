@@ -657,6 +657,58 @@ def status(ctx: typer.Context, incident: IncidentId, as_json: JsonOpt = False) -
     _render_state(state, datetime.now(timezone.utc))
 
 
+class AuditFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    MD = "md"
+
+
+@app.command()
+def audit(
+    ctx: typer.Context,
+    incident: IncidentId,
+    format_: Annotated[AuditFormat, typer.Option("--format", help="table for people, json for scripts, md for the PIR")] = AuditFormat.TABLE,
+    verify_: Annotated[bool, typer.Option("--verify", help="also replay the histories against the current workflow code")] = False,
+) -> None:
+    """The full timeline of an incident, read from Temporal history: works on closed incidents, with no worker.
+
+    Every alert, update (who, why, and the caller's identity), activity with its result, timer and
+    message posted, across the incident and its phases. --verify replays them against the current
+    code and exits 1 on any non-determinism.
+
+    Example: warroom audit order-api-20250101-140700 --format md > audit.md
+    """
+    from warroom.audit import audit_rows, incident_histories, short_event, to_markdown, verify
+
+    settings = _settings(ctx)
+
+    async def body() -> tuple[list[Any], list[Any]]:
+        client = await connect(settings, identity="warroom-cli")
+        async with _on_incident(incident, settings):
+            histories = await incident_histories(client, _workflow_id(incident))
+        rows = await audit_rows(histories, client.data_converter)
+        return rows, (await verify(histories) if verify_ else [])
+
+    rows, checks = _run(body())
+    if format_ == AuditFormat.JSON:
+        print(json.dumps({"incident": _incident_id(_workflow_id(incident)), "events": [r.model_dump(mode="json") for r in rows],
+                          "verification": [c.model_dump() for c in checks]}, indent=2))
+    elif format_ == AuditFormat.MD:
+        print(to_markdown(_workflow_id(incident), rows), end="")
+    else:
+        table = _table(None, Column("time", no_wrap=True), Column("phase", no_wrap=True), Column("event", no_wrap=True),
+                       Column("actor", max_width=18, overflow="ellipsis", no_wrap=True), Column("what", overflow="fold", ratio=1))
+        for row in rows:
+            table.add_row(f"{row.at:%H:%M:%S}", row.workflow, short_event(row.event), escape(row.actor), escape(row.summary))
+        out.print(table)
+    if checks:
+        for check in checks:
+            verdict = "[green]replays[/]" if check.ok else f"[red]NON-DETERMINISTIC[/]: {escape(check.problem)}"
+            err.print(f"{check.workflow_id} ({check.events} events): {verdict}")
+        if not all(c.ok for c in checks):
+            raise typer.Exit(1)
+
+
 async def _query_state(settings: Settings, incident: str) -> IncidentState:
     client = await connect(settings, identity="warroom-cli")
     handle = client.get_workflow_handle(_workflow_id(incident))

@@ -1,0 +1,74 @@
+"""The audit trail is the history, event for event, and `verify` catches non-determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from warroom.audit import SKIPPED, audit_rows, to_markdown, verify
+from warroom.models import PhaseInput, PhaseResult
+from worker import WORKFLOWS
+
+HISTORIES = Path(__file__).with_name("histories")
+INCIDENT = "incident-order-api-recorded"
+
+
+def recorded() -> list[WorkflowHistory]:
+    names = [INCIDENT] + [f"{INCIDENT}--{p}" for p in ("declare", "command", "resolve", "retrospective")]
+    return [WorkflowHistory.from_json(n, (HISTORIES / f"{n}.json").read_text()) for n in names]
+
+
+async def test_every_history_event_but_task_bookkeeping_is_one_audit_row() -> None:
+    histories = recorded()
+    rows = await audit_rows(histories, pydantic_data_converter)
+    expected = sum(1 for h in histories for e in h.events if e.event_type not in SKIPPED)
+    assert len(rows) == expected
+    assert [r.at for r in rows] == sorted(r.at for r in rows)
+
+
+async def test_decisions_carry_who_why_and_the_caller_identity() -> None:
+    rows = await audit_rows(recorded(), pydantic_data_converter)
+    approvals = [r for r in rows if r.event == "workflow_execution_update_accepted" and r.summary.startswith("approve:")]
+    assert len(approvals) == 1
+    assert approvals[0].actor == "alice" and "reason=deploy 20 min ago" in approvals[0].summary
+    denial = [r for r in rows if r.summary.startswith("deny:")][0]
+    assert denial.actor == "alice" and "not a DB issue" in denial.summary
+    fired = [r for r in rows if r.summary.startswith("phase_event → ") and "escalate" in r.summary]
+    assert fired, "the 30-minute escalation is in the trail"
+    posted = [r for r in rows if r.event == "activity_task_completed" and "status_initial" not in r.summary]
+    assert any("INVESTIGATING" in r.summary or "PAGE" in r.summary for r in posted)
+
+
+async def test_markdown_has_a_row_per_event() -> None:
+    rows = await audit_rows(recorded(), pydantic_data_converter)
+    assert to_markdown(INCIDENT, rows).count("\n| 20") == len(rows)
+
+
+async def test_the_committed_histories_verify_under_current_code() -> None:
+    results = await verify(recorded())
+    assert [r.ok for r in results] == [True] * 5, [r.problem for r in results if not r.ok]
+
+
+@workflow.defn(name="DeclarePhase")
+class DeclarePhaseThatForgotTheChannel:
+    """A deliberately non-deterministic edit: the Declare phase no longer opens the channel first."""
+
+    @workflow.signal
+    def incident_changed(self, state: object) -> None: ...
+
+    @workflow.run
+    async def run(self, inp: PhaseInput) -> PhaseResult:
+        return PhaseResult(outcome="declared")
+
+
+async def test_verify_reports_a_non_deterministic_change() -> None:
+    broken = [w for w in WORKFLOWS if w.__name__ != "DeclarePhase"] + [DeclarePhaseThatForgotTheChannel]
+    declare_history = [h for h in recorded() if h.workflow_id.endswith("--declare")]
+    results = await verify(declare_history, workflows=broken)
+    assert not results[0].ok
+    assert "nondetermin" in results[0].problem.lower() or "mismatch" in results[0].problem.lower(), results[0].problem
+    assert any(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED for e in declare_history[0].events)
