@@ -38,7 +38,7 @@ class LocalSink:
         self._lock = asyncio.Lock()
 
     def channel_file(self, incident_id: str, channel: str = "incident") -> Path:
-        if not _SAFE_ID.match(incident_id):
+        if not _SAFE_ID.fullmatch(incident_id):
             raise ValueError(f"unsafe incident id for a file name: {incident_id!r}")
         suffix = ".status.log" if channel == "status_page" else ".log"
         return self.root / "channels" / f"{incident_id}{suffix}"

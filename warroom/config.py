@@ -119,6 +119,26 @@ class ResolvePolicy(_Strict):
     monitoring_period: Duration = timedelta(minutes=10)
 
 
+class MetricsQueries(_Strict):
+    """PromQL templates. `$service` and `$window` are the only placeholders; warroom fills them
+    with a validated service name (DNS label) and a duration, never with raw alert text."""
+
+    error_ratio: str = (
+        'sum(rate(http_requests_total{service="$service",code=~"5.."}[$window]))'
+        ' / sum(rate(http_requests_total{service="$service"}[$window]))'
+    )
+    users_affected: str | None = None
+    window: Duration = timedelta(minutes=1)
+    slo_target: float = Field(0.999, gt=0, lt=1, description="availability SLO; burn rate = error ratio / (1 - SLO)")
+    step: Duration = timedelta(seconds=15)
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> "MetricsQueries":
+        if "$service" not in self.error_ratio:
+            raise ValueError("error_ratio must use $service so each incident reads its own service")
+        return self
+
+
 class MttrTargets(_Strict):
     detection: Duration = timedelta(minutes=5)
     triage: Duration = timedelta(minutes=10)
@@ -149,6 +169,7 @@ class RunbookConfig(_Strict):
     comms: Comms = Comms()
     rollback: RollbackRule = RollbackRule()
     resolve: ResolvePolicy = ResolvePolicy()
+    metrics: MetricsQueries = MetricsQueries()
     mttr_targets: MttrTargets = MttrTargets()
     retrospective: Retrospective = Retrospective()
 

@@ -20,13 +20,13 @@ _KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 def _person(value: str) -> str:
-    if not _PERSON.match(value):
+    if not _PERSON.fullmatch(value):
         raise ValueError("a person is 1-64 characters: letters, digits and . _ @ + - (e.g. alice or alice@example.com)")
     return value
 
 
 def _key(value: str) -> str:
-    if not _KEY.match(value):
+    if not _KEY.fullmatch(value):
         raise ValueError("must be 1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
     return value
 

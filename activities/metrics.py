@@ -1,0 +1,153 @@
+"""Metric readings over the Prometheus HTTP API (httpx): error ratio now and at a past instant
+(the pre-deploy baseline), burn rate, and the series behind the clean-metrics window.
+
+PromQL comes from the runbook (`metrics:`) with `$service` and `$window` filled only by values
+validated here, so alert text never reaches a query.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta, timezone
+from string import Template
+
+import httpx
+from pydantic import BaseModel, Field
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from warroom.config import MetricsQueries
+from warroom.enums import format_duration
+from warroom.policy.clean_window import CleanWindowVerdict, MetricSample, clean_window_verdict
+
+_SERVICE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class MetricsUnavailable(Exception):
+    """Prometheus could not answer; a retry may help."""
+
+
+class QueryRejected(Exception):
+    """Prometheus rejected the query (bad PromQL in the runbook); a retry cannot help."""
+
+
+def render_query(template: str, service: str, window: timedelta) -> str:
+    """Fill a runbook PromQL template with a validated service name and a duration."""
+    if not _SERVICE.fullmatch(service):
+        raise ValueError(f"service {service!r} is not a DNS label; refusing to put it in a query")
+    return Template(template).substitute(service=service, window=format_duration(window))
+
+
+class PrometheusSource:
+    """The `MetricsSource` for Prometheus' HTTP API."""
+
+    def __init__(self, base_url: str, queries: MetricsQueries, http: httpx.AsyncClient | None = None,
+                 timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.queries = queries
+        self._http = http or httpx.AsyncClient(timeout=timeout)
+
+    async def _get(self, path: str, params: dict[str, str]) -> list[dict]:
+        try:
+            response = await self._http.get(f"{self.base_url}{path}", params=params)
+        except httpx.HTTPError as exc:
+            raise MetricsUnavailable(f"Prometheus at {self.base_url} unreachable: {exc}") from None
+        if response.status_code in (400, 422):
+            raise QueryRejected(f"Prometheus rejected the query: {response.json().get('error', response.text)[:300]}")
+        if response.status_code >= 400:
+            raise MetricsUnavailable(f"Prometheus answered {response.status_code}")
+        body = response.json()
+        if body.get("status") != "success":
+            raise QueryRejected(f"Prometheus: {body.get('error', 'query failed')}")
+        return body["data"]["result"]
+
+    async def error_ratio(self, service: str, at: datetime | None = None) -> float | None:
+        """The service's error ratio at `at` (default now); None when there is no traffic to judge by."""
+        params = {"query": render_query(self.queries.error_ratio, service, self.queries.window)}
+        if at is not None:
+            params["time"] = f"{at.timestamp():.3f}"
+        result = await self._get("/api/v1/query", params)
+        if not result:
+            return None
+        value = float(result[0]["value"][1])
+        return None if math.isnan(value) else value
+
+    async def error_ratio_series(self, service: str, start: datetime, end: datetime) -> list[MetricSample]:
+        params = {"query": render_query(self.queries.error_ratio, service, self.queries.window),
+                  "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}",
+                  "step": f"{max(1, int(self.queries.step.total_seconds()))}s"}
+        result = await self._get("/api/v1/query_range", params)
+        samples: list[MetricSample] = []
+        for series in result[:1]:
+            for stamp, raw in series["values"]:
+                value = float(raw)
+                if not math.isnan(value):
+                    samples.append(MetricSample(at=datetime.fromtimestamp(float(stamp), tz=start.tzinfo), error_ratio=value))
+        return samples
+
+    def burn_rate(self, error_ratio: float) -> float:
+        return error_ratio / (1 - self.queries.slo_target)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+# --- Activities ------------------------------------------------------------------------------
+
+
+class ErrorRatioRequest(BaseModel):
+    service: str = Field(..., max_length=63)
+    deployed_at: datetime | None = Field(None, description="also read the baseline just before this instant")
+
+
+class ErrorRatioReading(BaseModel):
+    service: str
+    error_ratio: float | None
+    burn_rate: float | None
+    baseline_error_ratio: float | None = None
+    baseline_at: datetime | None = None
+    read_at: datetime
+
+
+class CleanWindowRequest(BaseModel):
+    service: str = Field(..., max_length=63)
+    mitigation_applied_at: datetime
+    baseline_error_ratio: float = Field(..., ge=0, le=1)
+    window: timedelta
+    last_firing_alert_at: datetime | None = None
+
+
+class MetricsActivities:
+    """Activity holder: the worker injects the source chosen by config."""
+
+    def __init__(self, source: PrometheusSource) -> None:
+        self.source = source
+
+    @activity.defn(name="read_error_ratio")
+    async def read_error_ratio(self, req: ErrorRatioRequest) -> ErrorRatioReading:
+        now = datetime.now(timezone.utc)
+        try:
+            current = await self.source.error_ratio(req.service)
+            baseline_at = req.deployed_at - timedelta(minutes=1) if req.deployed_at else None
+            baseline = await self.source.error_ratio(req.service, baseline_at) if baseline_at else None
+        except (QueryRejected, ValueError) as exc:
+            raise ApplicationError(str(exc), type="QueryRejected", non_retryable=True) from None
+        except MetricsUnavailable as exc:
+            raise ApplicationError(str(exc), type="MetricsUnavailable") from None
+        return ErrorRatioReading(service=req.service, error_ratio=current,
+                                 burn_rate=self.source.burn_rate(current) if current is not None else None,
+                                 baseline_error_ratio=baseline, baseline_at=baseline_at, read_at=now)
+
+    @activity.defn(name="check_clean_window")
+    async def check_clean_window(self, req: CleanWindowRequest) -> CleanWindowVerdict:
+        now = datetime.now(timezone.utc)
+        try:
+            samples = await self.source.error_ratio_series(req.service, req.mitigation_applied_at, now)
+        except (QueryRejected, ValueError) as exc:
+            raise ApplicationError(str(exc), type="QueryRejected", non_retryable=True) from None
+        except MetricsUnavailable as exc:
+            raise ApplicationError(str(exc), type="MetricsUnavailable") from None
+        return clean_window_verdict(now=now, window=req.window, mitigation_applied_at=req.mitigation_applied_at,
+                                    baseline_error_ratio=req.baseline_error_ratio, samples=samples,
+                                    last_firing_alert_at=req.last_firing_alert_at)

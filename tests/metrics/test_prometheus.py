@@ -1,0 +1,137 @@
+"""The metrics path against a real Prometheus scraping a real exporter on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily
+from temporalio.testing import ActivityEnvironment
+
+from activities.metrics import (
+    ErrorRatioRequest, MetricsActivities, MetricsUnavailable, PrometheusSource, QueryRejected, render_query,
+)
+from warroom.config import MetricsQueries
+
+PROMETHEUS = shutil.which("prometheus")
+pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)")
+QUERIES = MetricsQueries(window=timedelta(seconds=5), step=timedelta(seconds=1))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OrderApi:
+    """Counters of a service serving 100 req/s; `error_share` of them 503 from `errors_since` on."""
+
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.errors_since: float | None = None
+        self.error_share = 0.05
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        now = time.time()
+        total = 100 * (now - self.started)
+        errors = 100 * self.error_share * (now - self.errors_since) if self.errors_since else 0.0
+        family = CounterMetricFamily("http_requests", "requests served", labels=["service", "code"])
+        family.add_metric(["order-api", "200"], total - errors)
+        family.add_metric(["order-api", "503"], errors)
+        yield family
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def prometheus(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, OrderApi]]:
+    service = OrderApi()
+    registry = CollectorRegistry()
+    registry.register(service)  # type: ignore[arg-type]
+    exporter_port, port = free_port(), free_port()
+    server, thread = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
+    root = tmp_path_factory.mktemp("prometheus")
+    (root / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"scrape_configs:\n  - job_name: order-api\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n")
+    proc = subprocess.Popen([PROMETHEUS, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
+                             f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(100):
+                try:
+                    if (await http.get(f"{base}/-/ready")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+            for _ in range(300):  # Prometheus scrapes a few seconds after it is ready
+                answer = (await http.get(f"{base}/api/v1/query", params={"query": "http_requests_total[10s]"})).json()
+                if answer["data"]["result"] and len(answer["data"]["result"][0]["values"]) >= 3:
+                    break
+                await asyncio.sleep(0.2)
+        await asyncio.sleep(2)            # healthy traffic first: the baseline
+        service.errors_since = time.time()
+        await asyncio.sleep(7)            # then a full window of 5 % errors
+        yield base, service
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        server.shutdown()
+
+
+async def test_error_ratio_now_and_the_pre_deploy_baseline(prometheus) -> None:
+    base, service = prometheus
+    source = PrometheusSource(base, QUERIES)
+    deployed_at = datetime.fromtimestamp(service.errors_since, tz=timezone.utc)
+    assert await source.error_ratio("order-api") == pytest.approx(0.05, abs=0.002)
+    assert await source.error_ratio("order-api", deployed_at - timedelta(seconds=1)) == pytest.approx(0.0, abs=1e-9)
+    assert await source.error_ratio("no-such-service") is None
+
+
+async def test_the_series_since_mitigation_shows_the_errors(prometheus) -> None:
+    base, service = prometheus
+    source = PrometheusSource(base, QUERIES)
+    now = datetime.now(timezone.utc)
+    samples = await source.error_ratio_series("order-api", now - timedelta(seconds=10), now)
+    assert len(samples) >= 5
+    assert max(s.error_ratio for s in samples) == pytest.approx(0.05, abs=0.002)
+    assert min(s.error_ratio for s in samples) < 0.05
+
+
+async def test_the_activity_reads_current_baseline_and_burn_rate(prometheus) -> None:
+    base, service = prometheus
+    deployed_at = datetime.fromtimestamp(service.errors_since, tz=timezone.utc) + timedelta(seconds=59)
+    activities = MetricsActivities(PrometheusSource(base, QUERIES))
+    reading = await ActivityEnvironment().run(activities.read_error_ratio, ErrorRatioRequest(service="order-api", deployed_at=deployed_at))
+    assert reading.error_ratio == pytest.approx(0.05, abs=0.002)
+    assert reading.burn_rate == pytest.approx(50, rel=0.05)  # 5 % errors against a 99.9 % SLO
+    assert reading.baseline_error_ratio == pytest.approx(0.0, abs=1e-9)
+
+
+async def test_bad_promql_in_the_runbook_is_not_retried(prometheus) -> None:
+    base, _ = prometheus
+    broken = QUERIES.model_copy(update={"error_ratio": 'sum(rate(http_requests_total{service="$service"}[$window]'})
+    with pytest.raises(QueryRejected):
+        await PrometheusSource(base, broken).error_ratio("order-api")
+
+
+async def test_prometheus_down_is_retryable() -> None:
+    with pytest.raises(MetricsUnavailable):
+        await PrometheusSource(f"http://127.0.0.1:{free_port()}", QUERIES).error_ratio("order-api")
+
+
+@pytest.mark.parametrize("hostile", ['x"} or vector(1) #', "order-api\n", "../etc", "A" * 70, ""])
+def test_only_a_dns_label_reaches_a_query(hostile: str) -> None:
+    with pytest.raises(ValueError):
+        render_query(QUERIES.error_ratio, hostile, QUERIES.window)
