@@ -21,10 +21,13 @@ from temporalio.testing import WorkflowEnvironment
 from tests.helpers import MINUTE, incident_input, running_worker
 from warroom.enums import Phase, Role, Severity
 from warroom.models import (
-    Acknowledge, ActionItem, AssignRole, CompletePir, IncidentState, MarkMitigated, ProposeStep, Resolve, StatusUpdate, StepDecision,
+    Acknowledge, ActionItem, AssignRole, CompleteActionItem, CompletePir, IncidentState, MarkMitigated, ProposeStep, Resolve, StatusUpdate, StepDecision,
 )
 
 OUT = Path(__file__).with_name("histories")
+NAME = "order-api-action-items"
+"""Each recording gets a new name; older ones (e.g. order-api-recorded, before action items were
+tracked) stay committed so the code keeps replaying what older workers wrote."""
 
 
 async def record() -> list[Path]:
@@ -34,7 +37,7 @@ async def record() -> list[Path]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             async with running_worker(env.client, Path(tmp)) as harness:
-                inp = incident_input("order-api-recorded", declared=True, declared_by="alice", severity=Severity.P1,
+                inp = incident_input(NAME, declared=True, declared_by="alice", severity=Severity.P1,
                                      commander="alice")
                 handle = await harness.start(inp)
                 await handle.execute_update("acknowledge", Acknowledge(by="alice"))
@@ -58,6 +61,8 @@ async def record() -> list[Path]:
                 item = ActionItem(title="canary analysis for order-api deploys", owner="bob",
                                   due=state.pir.due + timedelta(days=14))
                 await handle.execute_update("complete_pir", CompletePir(by="bob", action_items=[item]))
+                await env.sleep(timedelta(days=2))
+                await handle.execute_update("complete_action_item", CompleteActionItem(by="bob", item=1))
                 await handle.result()
                 OUT.mkdir(exist_ok=True)
                 ids = [handle.id] + [f"{handle.id}--{p.value}" for p in Phase if p not in (Phase.DETECTION, Phase.CLOSED)]

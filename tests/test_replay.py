@@ -19,7 +19,7 @@ HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
 
 
 def test_there_are_histories_to_replay() -> None:
-    assert len(HISTORIES) >= 5, "record them with `python -m tests.record_histories`"
+    assert len(HISTORIES) >= 10, "record them with `python -m tests.record_histories`"
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -34,7 +34,7 @@ from warroom.client import ConnectionFailed, connect
 from warroom.config import RunbookError, load_runbook
 from warroom.enums import Phase, Role, Severity, format_duration
 from warroom.models import (
-    Acknowledge, ActionItem, AssignRole, CompletePir, Declare, ImpactSignals, IncidentInput, IncidentState,
+    Acknowledge, ActionItem, AssignRole, CompleteActionItem, CompletePir, Declare, ImpactSignals, IncidentInput, IncidentState,
     MarkMitigated, ProposeStep, Resolve, SetFlags, SetSeverity, StatusUpdate, StepDecision, UpdateResult,
 )
 from warroom.settings import Settings
@@ -632,12 +632,28 @@ def pir_complete(
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Complete the blameless post-incident review with its action items; closes the incident.
+    """Complete the blameless post-incident review with its action items, which are then tracked to done.
 
     Example: warroom pir-complete order-api-20250101-140700 --action-item 'alert on pool saturation|bob|2025-01-15' --document https://wiki/pir-42 --as bob
     """
     _act(ctx, as_, as_json, incident, "complete_pir", lambda who: CompletePir(
         by=who, document=document, action_items=list(action_item or [])))
+
+
+@app.command("action-done")
+def action_done(
+    ctx: typer.Context,
+    incident: IncidentId,
+    item: Annotated[int, typer.Argument(help="the action item's number, as `warroom status` lists them")],
+    note: Annotated[str, typer.Option(help="what was done")] = "",
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark a PIR action item done; the incident closes when the last one is.
+
+    Example: warroom action-done order-api-20250101-140700 1 --note 'canary analysis shipped' --as bob
+    """
+    _act(ctx, as_, as_json, incident, "complete_action_item", lambda who: CompleteActionItem(by=who, item=item, note=note))
 
 
 # --- Reading ---------------------------------------------------------------------------------

@@ -210,6 +210,16 @@ class ActionItem(_Model):
     title: ShortText
     owner: Person
     due: datetime
+    done_at: datetime | None = None
+    done_by: str | None = None
+
+
+class CompleteActionItem(_Model):
+    """Mark a PIR action item done (1-based, as `warroom status` lists them)."""
+
+    by: Person
+    item: int = Field(..., ge=1, le=100)
+    note: Text = ""
 
 
 class CompletePir(_Model):
@@ -287,6 +297,7 @@ class IncidentState(_Model):
     last_internal_update_at: datetime | None = None
     last_external_update_at: datetime | None = None
     last_firing_alert_at: datetime | None = None
+    impact_started_at: datetime | None = Field(None, description="when the symptom began (first alert's start)")
     alerts_received: int = 0
     firing_alerts: list[str] = Field(default_factory=list, description="fingerprints firing now (at most 100)")
     recent_alerts: list[AlertDigest] = Field(default_factory=list, description="the last 20 alerts received")

@@ -38,8 +38,10 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "monitoring_done": ("incident", "monitoring_complete"),
     "pir_reminder": ("incident", "pir_reminder"),
     "pir_overdue": ("page", "pir_overdue"),
+    "action_item_reminder": ("incident", "action_item_reminder"),
+    "action_item_overdue": ("page", "action_item_overdue"),
 }
-ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue"}
+ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue"}
 
 
 async def send(state: IncidentState, runbook: RunbookConfig, channel: Channel, template: str,

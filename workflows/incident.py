@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom import search
     from warroom.enums import Phase, Role, Severity, format_duration
     from warroom.models import (
-        SYSTEM, Acknowledge, Alert, AlertDigest, AlertReceipt, AssignRole, CompletePir, Declare, IncidentInput, IncidentState, MarkMitigated,
+        SYSTEM, Acknowledge, Alert, AlertDigest, AlertReceipt, AssignRole, CompleteActionItem, CompletePir, Declare, IncidentInput, IncidentState, MarkMitigated,
         PhaseEvent, PhaseInput, PhaseResult, ProposeStep, Resolve, SetFlags, SetSeverity, StatusUpdate, Step,
         StepDecision, TimelineEntry, UpdateResult,
     )
@@ -82,6 +82,8 @@ class IncidentWorkflow:
         assert self.state.severity is not None
         if self.state.severity in self.runbook.retrospective.required_for:
             await self._phase(RetrospectivePhase.run, Phase.RETROSPECTIVE)
+        if self.state.pir.action_items and all(i.done_at for i in self.state.pir.action_items):
+            return await self._close("post-incident review complete, every action item done")
         return await self._close("post-incident review complete" if self.state.pir.completed_at else "resolved")
 
     async def _phase(self, run_fn: Any, phase: Phase) -> PhaseResult:
@@ -347,6 +349,33 @@ class IncidentWorkflow:
             raise ApplicationError("a PIR with no action items changes nothing: add at least one, with owner and due date",
                                    type="NoActionItems", non_retryable=True)
 
+    @workflow.update(description='Mark a PIR action item done (1-based). JSON: {"by": "bob", "item": 1, "note": "shipped"}')
+    def complete_action_item(self, req: CompleteActionItem) -> UpdateResult:
+        item = self.state.pir.action_items[req.item - 1]
+        item.done_at = workflow.now()
+        item.done_by = req.by
+        left = sum(1 for i in self.state.pir.action_items if i.done_at is None)
+        return self._done("action_item_done", f"action item {req.item} done: {item.title}; {left} left"
+                          + (f" ({req.note})" if req.note else ""), req.by, item=str(req.item))
+
+    @complete_action_item.validator
+    def _validate_complete_action_item(self, req: CompleteActionItem) -> None:
+        self._check(authority.require_open, self.state)
+        items = self.state.pir.action_items
+        if self.state.pir.completed_at is None:
+            raise ApplicationError("the PIR is not completed yet: its action items are not tracked", type="NoPir",
+                                   non_retryable=True)
+        if req.item > len(items):
+            raise ApplicationError(f"no action item {req.item}: the PIR has {len(items)}", type="UnknownItem",
+                                   non_retryable=True)
+        item = items[req.item - 1]
+        if item.done_at is not None:
+            raise ApplicationError(f"action item {req.item} is already done ({item.done_by})", type="AlreadyDone",
+                                   non_retryable=True)
+        if req.by not in {item.owner, self.state.pir.owner, self.state.commander}:
+            raise ApplicationError(f"only {item.owner} (the owner), the PIR owner or the IC may close action item {req.item}",
+                                   type="NotItemOwner", non_retryable=True)
+
     # --- Internals ------------------------------------------------------------------------------
 
     @staticmethod
@@ -387,6 +416,8 @@ class IncidentWorkflow:
         was_firing = alert.fingerprint in firing
         if alert.firing:
             self.state.last_firing_alert_at = workflow.now()
+            if self.state.impact_started_at is None:
+                self.state.impact_started_at = alert.starts_at or workflow.now()
             if not was_firing and len(firing) < MAX_TRACKED_ALERTS:
                 firing.append(alert.fingerprint)
                 self._record("alert_firing", f"alert firing: {alert.summary}", source=alert.source,

@@ -9,7 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, running_worker, start_incident, state_of
 from warroom.enums import Phase, Severity
-from warroom.models import Acknowledge, ActionItem, CompletePir, MarkMitigated, Resolve, UpdateResult
+from warroom.models import Acknowledge, ActionItem, CompleteActionItem, CompletePir, MarkMitigated, Resolve, UpdateResult
 
 
 async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: WorkflowEnvironment, tmp_path: Path) -> None:
@@ -41,11 +41,42 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
 
         item = ActionItem(title="canary deploys for order-api", owner="bob", due=state.pir.due + timedelta(days=14))
         await handle.execute_update("complete_pir", CompletePir(by="alice", action_items=[item]))
+        now = await skipping_env.get_current_time()
+        await skipping_env.sleep(item.due - timedelta(days=1) + MINUTE - now)  # the reminder: a day before it is due
+        await assert_eventually(lambda: sink.count("action_item_reminder") == 1 or _fail())
+        assert sink.count("action_item_overdue") == 0
+        await handle.execute_update("complete_action_item", CompleteActionItem(by="bob", item=1, note="canary shipped"))
         final = await handle.result()
         assert final.phase == Phase.CLOSED
         kinds = [e.kind for e in final.timeline]
+        assert final.pir.action_items[0].done_by == "bob"
         for expected in ("declared", "acknowledged", "channel_opened", "ic_paged", "status_page_initial",
-                         "mitigation_applied", "mitigated", "resolved", "status_page_resolved", "pir_completed", "closed"):
+                         "mitigation_applied", "mitigated", "resolved", "status_page_resolved", "pir_completed", "action_item_done", "closed"):
             assert expected in kinds, expected
         assert sink.count("status_initial") == 1 and sink.count("status_resolved") == 1
         assert (tmp_path / "channels" / f"{final.incident_id}.log").read_text().count("INCIDENT") >= 0
+
+
+def _fail() -> None:
+    raise AssertionError("not yet")
+
+
+async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(skipping_env: WorkflowEnvironment,
+                                                                              tmp_path: Path) -> None:
+    async with running_worker(skipping_env.client, tmp_path) as harness:
+        handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice"))
+        await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="restart"))
+        await skipping_env.sleep(5 * MINUTE + SECOND)
+        await assert_eventually(lambda: _mitigated(handle))
+        await handle.execute_update("resolve", Resolve(by="alice", summary="restarted"))
+        state = await state_of(handle)
+        item = ActionItem(title="add pool metrics", owner="bob", due=state.resolved_at + timedelta(days=3))
+        await handle.execute_update("complete_pir", CompletePir(by="alice", action_items=[item]))
+        await skipping_env.sleep(timedelta(days=3, minutes=1))
+        await assert_eventually(lambda: harness.sink.count("action_item_overdue") == 1 or _fail())
+        state = await state_of(handle)
+        assert "engineering-manager" in state.escalated_to and state.phase == Phase.RETROSPECTIVE
+
+
+async def _mitigated(handle) -> None:
+    assert (await state_of(handle)).mitigated_at is not None

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.helpers import assert_eventually, incident_input, running_worker, state_of
 from warroom.enums import Phase, Role, Severity
 from warroom.models import (
-    Acknowledge, ActionItem, AssignRole, CompletePir, Declare, ImpactSignals, MarkMitigated, ProposeStep, Resolve,
+    Acknowledge, ActionItem, AssignRole, CompleteActionItem, CompletePir, Declare, ImpactSignals, MarkMitigated, ProposeStep, Resolve,
     SetFlags, StepDecision, UpdateResult,
 )
 
@@ -129,6 +129,11 @@ async def test_a_pir_without_action_items_is_refused(skipping_env: WorkflowEnvir
         state = await state_of(handle)
         item = ActionItem(title="alert on pool exhaustion", owner="bob", due=state.pir.due + timedelta(days=7))
         await handle.execute_update("complete_pir", CompletePir(by="bob", action_items=[item]))
+        kind, _ = await rejection(handle, "complete_action_item", CompleteActionItem(by="mallory", item=1))
+        assert kind == "NotItemOwner"
+        kind, _ = await rejection(handle, "complete_action_item", CompleteActionItem(by="bob", item=2))
+        assert kind == "UnknownItem"
+        await handle.execute_update("complete_action_item", CompleteActionItem(by="bob", item=1))
         assert (await handle.result()).phase == Phase.CLOSED
 
 

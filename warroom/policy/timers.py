@@ -18,6 +18,7 @@ from warroom.policy.escalation import escalation_plan
 ACK_KINDS = {"ack_repage", "ack_escalate"}
 LIVE_KINDS = ACK_KINDS | {"escalate", "vp_notice", "internal_update", "external_prompt", "silence", "monitoring_done"}
 RETRO_KINDS = {"pir_reminder", "pir_overdue"}
+ACTION_KINDS = {"action_item_reminder", "action_item_overdue"}
 
 
 def _stamp(at: datetime) -> str:
@@ -84,6 +85,17 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
         out.append(Deadline(key="pir_overdue", kind="pir_overdue", at=state.pir.due,
                             audience=[retro.escalate_to, owner], reason="PIR past its due date"))
 
+    if state.pir.completed_at:
+        retro = runbook.retrospective
+        for number, item in enumerate(state.pir.action_items, start=1):
+            if item.done_at is not None:
+                continue
+            what = f"action item {number} ({item.title}) due {item.due:%Y-%m-%d}"
+            out.append(Deadline(key=f"action_item_reminder:{number}", kind="action_item_reminder",
+                                at=item.due - retro.remind_before, audience=[item.owner], reason=what))
+            out.append(Deadline(key=f"action_item_overdue:{number}", kind="action_item_overdue", at=item.due,
+                                audience=[item.owner, retro.escalate_to], reason=f"{what} is overdue"))
+
     return sorted((d for d in out if d.key not in fired), key=lambda d: (d.at, d.key))
 
 
@@ -97,4 +109,4 @@ def next_wakeup(deadlines: list[Deadline], now: datetime, kinds: set[str]) -> ti
     return min(future) - now if future else None
 
 
-__all__ = ["ACK_KINDS", "LIVE_KINDS", "RETRO_KINDS", "pending_deadlines", "due_now", "next_wakeup"]
+__all__ = ["ACK_KINDS", "ACTION_KINDS", "LIVE_KINDS", "RETRO_KINDS", "pending_deadlines", "due_now", "next_wakeup"]
