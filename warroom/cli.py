@@ -673,6 +673,32 @@ def status(ctx: typer.Context, incident: IncidentId, as_json: JsonOpt = False) -
     _render_state(state, datetime.now(timezone.utc))
 
 
+@app.command("pir-draft")
+def pir_draft_command(
+    ctx: typer.Context,
+    incident: IncidentId,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write to this file instead of stdout", show_default=False)] = None,
+) -> None:
+    """A blameless PIR draft in Markdown: summary, impact, MTTx against the runbook's targets, timeline, action items.
+
+    Example: warroom pir-draft order-api-20250101-140700 -o pir.md
+    """
+    from warroom.pir_draft import pir_draft
+
+    settings = _settings(ctx)
+    state = _run(_query_state(settings, incident))
+    try:
+        runbook = load_runbook(settings.runbook)
+    except RunbookError as exc:
+        _die(str(exc), 2)
+    text = pir_draft(state, runbook)
+    if output is None:
+        print(text, end="")
+        return
+    output.write_text(text, encoding="utf-8")
+    err.print(f"PIR draft written to {output}")
+
+
 class AuditFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
