@@ -97,6 +97,7 @@ class Comms(_Strict):
     resolved_notice_within: Duration = timedelta(hours=1)
     customer_email_for: list[Severity] = [Severity.P1]
     customer_email_within: Duration = timedelta(hours=24)
+    team_name: str = Field("Our", max_length=80, description="signs customer e-mails: '<team_name> Engineering'")
 
     @model_validator(mode="after")
     def _positive(self) -> "Comms":

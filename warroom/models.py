@@ -177,6 +177,7 @@ class StatusUpdate(_Model):
 
 
 StepAction = Literal["escalate", "page", "rollback", "custom"]
+"""Steps people propose. warroom itself also proposes `customer_email` (the Comms lead approves)."""
 
 
 class ProposeStep(_Model):
@@ -241,8 +242,9 @@ class TimelineEntry(_Model):
 
 class Step(_Model):
     step_id: str
-    action: StepAction
+    action: StepAction | Literal["customer_email"]
     target: str
+    approver_role: Role = Role.INCIDENT_COMMANDER
     description: str = ""
     evidence: dict[str, str] = Field(default_factory=dict)
     proposed_by: str
@@ -327,6 +329,8 @@ class PhaseEvent(_Model):
     escalated_to: list[str] = Field(default_factory=list)
     data: dict[str, str] = Field(default_factory=dict)
     public_post: bool = Field(False, description="a status page message went out")
+    step_id: str | None = None
+    step_status: Literal["done", "failed"] | None = None
     mitigated: bool = False
 
 

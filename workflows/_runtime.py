@@ -40,8 +40,10 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "pir_overdue": ("page", "pir_overdue"),
     "action_item_reminder": ("incident", "action_item_reminder"),
     "action_item_overdue": ("page", "action_item_overdue"),
+    "customer_email_reminder": ("incident", "customer_email_reminder"),
+    "customer_email_overdue": ("page", "escalation"),
 }
-ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue"}
+ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
 
 
 async def send(state: IncidentState, runbook: RunbookConfig, channel: Channel, template: str,
@@ -94,6 +96,9 @@ class PhaseRuntime:
         extra: dict[str, str] = {"reason": deadline.reason, "waited": deadline.reason,
                                  "due": (deadline.at + self.runbook.comms.external_prompt_lead).strftime("%H:%M")}
         delivery = await self.notify(channel, template, deadline.audience, public=public, **extra)
+        if deadline.kind == "escalate" and workflow.patched("ic-stuck-line"):
+            # The IC script's "when the team is stuck" line goes to the channel with the escalation.
+            await self.notify("incident", "ic_stuck", waited=deadline.reason)
         await self.report(PhaseEvent(
             kind=deadline.kind, deadline_key=deadline.key, message=deadline.reason,
             escalated_to=deadline.audience if deadline.kind in ESCALATING else [],

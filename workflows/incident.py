@@ -164,6 +164,10 @@ class IncidentWorkflow:
         now = workflow.now()
         if event.public_post:
             self.state.last_external_update_at = now
+        if event.step_id and event.step_status:
+            for step in self.state.steps:
+                if step.step_id == event.step_id:
+                    step.status = event.step_status
         if event.mitigated and self.state.mitigated_at is None:
             self.state.mitigated_at = now
             self._publish()
@@ -321,6 +325,12 @@ class IncidentWorkflow:
             self.state.roles[Role.PIR_OWNER] = owner
         retro = self.runbook.retrospective
         self.state.pir.due = pir_due(now, retro, holidays=set(retro.extra_holidays))
+        if self.state.severity in self.runbook.comms.customer_email_for:
+            # The runbook's P1 customer e-mail: drafted now, sent once the Comms lead approves.
+            self.state.steps.append(Step(
+                step_id=f"s{len(self.state.steps) + 1}", action="customer_email", target="customers",
+                description=f"customer e-mail, due within {format_duration(self.runbook.comms.customer_email_within)}",
+                approver_role=Role.COMMUNICATIONS_LEAD, proposed_by=SYSTEM, proposed_at=now))
         self._publish()
         return self._done("resolved", f"resolved: {req.summary}; PIR by {owner} due {self.state.pir.due:%Y-%m-%d}", req.by)
 

@@ -49,12 +49,20 @@ def may_assign(state: IncidentState, by: str, role: Role) -> None:
 
 
 def may_decide_step(state: IncidentState, by: str, step_id: str) -> None:
+    """The IC decides steps; a step may name another approver role (the Comms lead approves the
+    customer e-mail), and with that role unassigned the IC decides."""
     require_open(state)
-    require_commander(state, by, "approve or deny a step")
     step = next((s for s in state.steps if s.step_id == step_id), None)
+    if step is None or step.approver_role == Role.INCIDENT_COMMANDER:
+        require_commander(state, by, "approve or deny a step")
     if step is None:
         known = ", ".join(s.step_id for s in state.pending_steps()) or "none pending"
         raise Rejected(f"no step {step_id!r} in incident {state.incident_id} ({known})", "UnknownStep")
+    if step.approver_role != Role.INCIDENT_COMMANDER:
+        approver = state.roles.get(step.approver_role) or state.roles.get(Role.INCIDENT_COMMANDER)
+        if by != approver:
+            raise Rejected(f"only the {step.approver_role.value.replace('_', ' ')} ({approver}) may decide step {step_id}; "
+                           f"{by} may not", "NotApprover")
     if step.status != "pending":
         raise Rejected(f"step {step_id} is already {step.status} by {step.decided_by}", "StepDecided")
 

@@ -19,6 +19,7 @@ ACK_KINDS = {"ack_repage", "ack_escalate"}
 LIVE_KINDS = ACK_KINDS | {"escalate", "vp_notice", "internal_update", "external_prompt", "silence", "monitoring_done"}
 RETRO_KINDS = {"pir_reminder", "pir_overdue"}
 ACTION_KINDS = {"action_item_reminder", "action_item_overdue"}
+CUSTOMER_KINDS = {"customer_email_reminder", "customer_email_overdue"}
 
 
 def _stamp(at: datetime) -> str:
@@ -85,6 +86,20 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
         out.append(Deadline(key="pir_overdue", kind="pir_overdue", at=state.pir.due,
                             audience=[retro.escalate_to, owner], reason="PIR past its due date"))
 
+    if state.resolved_at:
+        for step in state.steps:
+            if step.action == "customer_email" and step.status == "pending":
+                within = runbook.comms.customer_email_within
+                comms_lead = state.roles.get(Role.COMMUNICATIONS_LEAD) or state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")
+                out.append(Deadline(key=f"customer_email_reminder:{step.step_id}", kind="customer_email_reminder",
+                                    at=state.resolved_at + within / 2, audience=[comms_lead],
+                                    reason=f"customer e-mail {step.step_id} awaits approval; due within {_fmt(within)} of resolution"))
+                out.append(Deadline(key=f"customer_email_overdue:{step.step_id}", kind="customer_email_overdue",
+                                    at=state.resolved_at + within,
+                                    audience=[comms_lead, state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander"),
+                                              runbook.retrospective.escalate_to],
+                                    reason=f"customer e-mail {step.step_id} not sent {_fmt(within)} after resolution"))
+
     if state.pir.completed_at:
         retro = runbook.retrospective
         for number, item in enumerate(state.pir.action_items, start=1):
@@ -109,4 +124,4 @@ def next_wakeup(deadlines: list[Deadline], now: datetime, kinds: set[str]) -> ti
     return min(future) - now if future else None
 
 
-__all__ = ["ACK_KINDS", "ACTION_KINDS", "LIVE_KINDS", "RETRO_KINDS", "pending_deadlines", "due_now", "next_wakeup"]
+__all__ = ["ACK_KINDS", "ACTION_KINDS", "CUSTOMER_KINDS", "LIVE_KINDS", "RETRO_KINDS", "pending_deadlines", "due_now", "next_wakeup"]

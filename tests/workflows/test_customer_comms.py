@@ -1,0 +1,76 @@
+"""P1 customer e-mail: drafted at resolution, sent only after the Comms lead approves, escalated at 24 h."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from tests.helpers import MINUTE, SECOND, Harness, assert_eventually, incident_input, running_worker, state_of
+from warroom.enums import Phase, Role, Severity
+from warroom.models import AssignRole, MarkMitigated, Resolve, StepDecision
+
+
+def _fail() -> None:
+    raise AssertionError("not yet")
+
+
+@pytest.fixture
+async def resolved_p1(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[tuple[Harness, WorkflowHandle]]:
+    async with running_worker(skipping_env.client, tmp_path) as harness:
+        handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P1, commander="alice"))
+        await handle.execute_update("assign_role", AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice"))
+        await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="rolled back"))
+        await skipping_env.sleep(5 * MINUTE + SECOND)
+
+        async def mitigated() -> None:
+            assert (await state_of(handle)).mitigated_at is not None
+        await assert_eventually(mitigated)
+        await handle.execute_update("resolve", Resolve(by="alice", summary="rolled back"))
+
+        async def retrospective() -> None:
+            assert (await state_of(handle)).phase == Phase.RETROSPECTIVE
+        await assert_eventually(retrospective)
+        await assert_eventually(lambda: harness.sink.count("customer_email_draft") == 1 or _fail())
+        yield harness, handle
+
+
+async def test_the_comms_lead_approves_and_only_then_the_email_goes_out(resolved_p1) -> None:
+    harness, handle = resolved_p1
+    step = [s for s in (await state_of(handle)).steps if s.action == "customer_email"][0]
+    assert step.status == "pending" and step.approver_role == Role.COMMUNICATIONS_LEAD
+    assert harness.sink.count("customer_email") == 0
+    with pytest.raises(WorkflowUpdateFailedError) as rejected:
+        await handle.execute_update("approve", StepDecision(step_id=step.step_id, by="alice", reason="ship it"))
+    assert rejected.value.cause.type == "NotApprover"  # type: ignore[union-attr]
+    await handle.execute_update("approve", StepDecision(step_id=step.step_id, by="carol", reason="wording checked"))
+    await assert_eventually(lambda: harness.sink.count("customer_email") == 1 or _fail())
+    channel, _, audience, text = [m for m in harness.sink.sent if m[1] == "customer_email"][0]
+    assert channel == "email" and audience == ["customers"]
+    assert "Service Disruption Resolved" in text and "alice" not in text and "carol" not in text
+
+    async def done() -> None:
+        assert [s.status for s in (await state_of(handle)).steps if s.action == "customer_email"] == ["done"]
+    await assert_eventually(done)
+
+
+async def test_an_unapproved_email_is_escalated_at_24_hours(resolved_p1, skipping_env: WorkflowEnvironment) -> None:
+    harness, handle = resolved_p1
+    await skipping_env.sleep(timedelta(hours=12, minutes=1))
+    await assert_eventually(lambda: harness.sink.count("customer_email_reminder") == 1 or _fail())
+    await skipping_env.sleep(timedelta(hours=12))
+    await assert_eventually(lambda: "engineering-manager" in harness.sink.sent[-1][2] or _fail())
+    assert harness.sink.count("customer_email") == 0
+
+
+async def test_the_escalation_posts_the_ic_script_stuck_line(skipping_env: WorkflowEnvironment, tmp_path: Path) -> None:
+    async with running_worker(skipping_env.client, tmp_path) as harness:
+        await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P1, commander="alice"))
+        await skipping_env.sleep(30 * MINUTE + SECOND)
+        await assert_eventually(lambda: harness.sink.count("ic_stuck") == 1 or _fail())
+        text = [m[3] for m in harness.sink.sent if m[1] == "ic_stuck"][0]
+        assert "without mitigation" in text and "different approach" in text
