@@ -25,18 +25,20 @@ from workflows.retrospective import RetrospectivePhase
 WORKFLOWS = [IncidentWorkflow, DetectionPhase, DeclarePhase, CommandPhase, ResolvePhase, RetrospectivePhase]
 
 
-def build_worker(client: Client, task_queue: str, notifier: Notifier) -> Worker:
+def build_worker(client: Client, task_queue: str, notifier: Notifier, templates_dir: str | None = None) -> Worker:
     """One worker for every phase; more workers on the same task queue share the load."""
-    notify = NotifyActivities(notifier)
+    notify = NotifyActivities(notifier, templates_dir)
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[notify.notify])
 
 
 async def run_worker(settings: Settings, ready: asyncio.Event | None = None) -> None:
     from warroom.client import connect
+    from warroom.config import load_runbook
 
+    runbook = load_runbook(settings.runbook)  # a bad file stops the worker here, with the field named
     client = await connect(settings, identity="warroom-worker")
     sink = LocalSink(Path(settings.data_dir))
-    worker = build_worker(client, settings.task_queue, sink)
+    worker = build_worker(client, settings.task_queue, sink, runbook.templates_dir)
     logging.getLogger("warroom").info("worker polling %s on %s (namespace %s); channel logs in %s",
                                       settings.task_queue, settings.temporal_address, settings.temporal_namespace,
                                       sink.root / "channels")

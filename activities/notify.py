@@ -64,15 +64,16 @@ def _append(path: Path, record: str) -> None:
 class NotifyActivities:
     """Activity holder so the worker can inject the notifier chosen by config."""
 
-    def __init__(self, notifier: Notifier) -> None:
+    def __init__(self, notifier: Notifier, templates_dir: str | None = None) -> None:
         self.notifier = notifier
+        self.templates_dir = templates_dir
 
     @activity.defn(name="notify")
     async def notify(self, notification: Notification) -> Delivery:
         context = dict(notification.context)
         context.setdefault("audience", ", ".join(notification.audience) or "everyone")
         try:
-            text = render(notification.template, context)
+            text = render(notification.template, context, self.templates_dir)
         except Exception as exc:  # a template bug will not fix itself on retry
             raise ApplicationError(f"template {notification.template!r} failed: {exc}", type="TemplateError",
                                    non_retryable=True) from exc

@@ -173,6 +173,7 @@ class RunbookConfig(_Strict):
     metrics: MetricsQueries = MetricsQueries()
     mttr_targets: MttrTargets = MttrTargets()
     retrospective: Retrospective = Retrospective()
+    templates_dir: str | None = Field(None, description="a folder of *.j2 files that replace the built-in messages")
 
     @model_validator(mode="after")
     def _every_severity(self) -> "RunbookConfig":

@@ -1,4 +1,5 @@
-"""Message templates (Jinja2). Overridable by pointing WARROOM_TEMPLATES at a folder of *.j2 files."""
+"""Message templates (Jinja2). A folder of *.j2 files (the runbook's `templates_dir`, or
+$WARROOM_TEMPLATES) overrides the built-in ones by name; what it lacks falls back to the built-ins."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ def _environment(override: str | None) -> jinja2.Environment:
     )
 
 
-def render(name: str, context: dict[str, Any]) -> str:
+def render(name: str, context: dict[str, Any], override_dir: str | None = None) -> str:
     """Render template `name` (without .j2); a missing variable is an error, not an empty string."""
-    env = _environment(os.environ.get("WARROOM_TEMPLATES"))
+    env = _environment(override_dir or os.environ.get("WARROOM_TEMPLATES"))
     return env.get_template(f"{name}.j2").render(**context).strip()
 
 

@@ -1,0 +1,49 @@
+"""Every built-in message renders from the context the workflows give it; a team can override any."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import utc
+from warroom.config import load_runbook
+from warroom.enums import Role, Severity
+from warroom.messages import internal_context, public_context
+from warroom.models import IncidentState
+from warroom.templates import render, template_names
+
+RUNBOOK = load_runbook()
+NOW = utc(2026, 11, 27, 14, 23)
+STATE = IncidentState(incident_id="order-api-1", service="order-api", summary="Order API 503s", severity=Severity.P1,
+                      channel="#incident-2026-11-27-order-api-1407", roles={Role.INCIDENT_COMMANDER: "alice"},
+                      opened_at=NOW - timedelta(minutes=16), declared_at=NOW - timedelta(minutes=15))
+EXTRA = dict(reason="30m without mitigation", waited="5m", due="14:30", evidence="no alert firing", step_id="s1",
+             proposed_by="bob", action="rollback", target="deployment/order-api", description="", status="Investigating",
+             error_rate=8, hypothesis="pool leak", next_action="roll back", owner="bob", eta="14:40",
+             public_status="identified", public_message="A deployment caused errors.", audience="alice",
+             date="2026-11-27", team="Acme")
+PUBLIC = {"status_initial", "status_update", "still_investigating", "status_resolved", "customer_email"}
+
+
+@pytest.mark.parametrize("name", [n for n in template_names() if n != "pir_draft"])
+def test_each_builtin_template_renders(name: str) -> None:
+    if name in PUBLIC:
+        context = public_context(STATE, RUNBOOK, NOW, True, **EXTRA)
+    else:
+        context = {**public_context(STATE, RUNBOOK, NOW, True), **internal_context(STATE, RUNBOOK, NOW, **EXTRA)}
+    assert render(name, context).strip()
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_customer_facing_messages_carry_no_names(name: str) -> None:
+    text = render(name, public_context(STATE, RUNBOOK, NOW, True, **EXTRA))
+    assert "alice" not in text and "bob" not in text and "pool leak" not in text
+
+
+def test_a_team_folder_overrides_one_template_and_keeps_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "still_investigating.j2").write_text("We're on it: {{ title }}.")
+    context = public_context(STATE, RUNBOOK, NOW, True)
+    assert render("still_investigating", context, str(tmp_path)) == "We're on it: Elevated Error Rate — Order Api."
+    assert render("status_initial", context, str(tmp_path)).startswith("INVESTIGATING")
