@@ -227,7 +227,8 @@ def _wrap(payload: Any) -> Any:
     return _Payloads(payload) if payload is not None else None
 
 
-async def verify(histories: list[WorkflowHistory], workflows: list[type] | None = None) -> list[Verification]:
+async def verify(histories: list[WorkflowHistory], workflows: list[type] | None = None,
+                 converter: DataConverter | None = None) -> list[Verification]:
     """Replay each history under the current code (or `workflows`); non-determinism is reported, not raised."""
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
@@ -236,7 +237,7 @@ async def verify(histories: list[WorkflowHistory], workflows: list[type] | None 
         from worker import WORKFLOWS
 
         workflows = list(WORKFLOWS)
-    replayer = Replayer(workflows=workflows, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=workflows, data_converter=converter or pydantic_data_converter)
     results = []
     for history in histories:
         outcome = await replayer.replay_workflow(history, raise_on_replay_failure=False)

@@ -334,6 +334,48 @@ def worker(ctx: typer.Context, address: AddressOpt = None, namespace: NamespaceO
         err.print("worker stopped")
 
 
+@app.command("codec-key")
+def codec_key() -> None:
+    """Print a new AES-256 key for payload encryption.
+
+    Put it first in WARROOM_CODEC_KEYS (id:key,...) on every worker and client; keep old keys after
+    it until the histories they encrypted are past retention.
+
+    Example: echo "WARROOM_CODEC_KEYS=k2026:$(warroom codec-key),$WARROOM_CODEC_KEYS"
+    """
+    from warroom.codec import new_key
+
+    print(new_key())
+
+
+@app.command("codec-server")
+def codec_server(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="listen port")] = 8234,
+    host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
+    ui_origin: Annotated[Optional[list[str]], typer.Option("--ui-origin", help="Web UI origin allowed by CORS (repeatable)", show_default=False)] = None,
+) -> None:
+    """Serve the codec endpoint so the Temporal Web UI (Settings → Codec Server) shows encrypted incidents.
+
+    Keys from WARROOM_CODEC_KEYS; callers must send WARROOM_CODEC_TOKEN as a bearer token when it is set.
+
+    Example: warroom codec-server --port 8234 --ui-origin http://127.0.0.1:8233
+    """
+    import uvicorn
+
+    from warroom.codec import CodecError, codec_app, parse_key_ring
+
+    settings = _settings(ctx)
+    if settings.codec_keys is None:
+        _die("set WARROOM_CODEC_KEYS (id:base64key,...; `warroom codec-key` makes a key)", 2)
+    try:
+        keys = parse_key_ring(settings.codec_keys.get_secret_value())
+    except CodecError as exc:
+        _die(str(exc), 2)
+    origins = ui_origin or [f"http://127.0.0.1:{settings.ui_port}", f"http://localhost:{settings.ui_port}"]
+    uvicorn.run(codec_app(keys, os.environ.get("WARROOM_CODEC_TOKEN"), origins), host=host, port=port, log_level="warning")
+
+
 @app.command("search-attributes")
 def search_attributes(ctx: typer.Context) -> None:
     """Print the commands that register warroom's search attributes on your own cluster (`make run` does it for you).
@@ -729,7 +771,7 @@ def audit(
         async with _on_incident(incident, settings):
             histories = await incident_histories(client, _workflow_id(incident))
         rows = await audit_rows(histories, client.data_converter)
-        return rows, (await verify(histories) if verify_ else [])
+        return rows, (await verify(histories, converter=client.data_converter) if verify_ else [])
 
     rows, checks = _run(body())
     if format_ == AuditFormat.JSON:

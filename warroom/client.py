@@ -20,11 +20,16 @@ async def connect(settings: Settings, identity: str | None = None) -> Client:
             client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
             server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
         )
+    converter = pydantic_data_converter
+    if settings.codec_keys is not None:
+        from warroom.codec import encrypted_converter, parse_key_ring
+
+        converter = encrypted_converter(pydantic_data_converter, parse_key_ring(settings.codec_keys.get_secret_value()))
     try:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
             tls=tls,
             api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
             identity=identity,

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".warroom"), description="dev server database, incident channel logs")
     ui_port: int = 8233
     user: str | None = Field(None, description="who you are, for approvals and the timeline")
+    codec_keys: SecretStr | None = Field(None, description="id:base64key,... to encrypt payloads (first key encrypts)")
 
     @model_validator(mode="after")
     def _pairs(self) -> "Settings":
