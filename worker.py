@@ -1,18 +1,26 @@
 """The warroom worker: registers every workflow and activity and connects to Temporal.
 
 Run it alone against any Temporal (`warroom worker`, or `python worker.py`); `make run` starts it
-beside the embedded dev server.
+beside the embedded dev server. Integrations that are not configured (no Prometheus URL, no
+kubeconfig) still register their activities, which then fail at once with `NotConfigured`, so a
+workflow learns "no metrics source" in milliseconds instead of waiting for a worker that never comes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from activities.metrics import MetricsActivities, PrometheusSource
 from activities.notify import LocalSink, NotifyActivities, Notifier
 from warroom.settings import Settings
 from workflows.command import CommandPhase
@@ -23,12 +31,50 @@ from workflows.resolve import ResolvePhase
 from workflows.retrospective import RetrospectivePhase
 
 WORKFLOWS = [IncidentWorkflow, DetectionPhase, DeclarePhase, CommandPhase, ResolvePhase, RetrospectivePhase]
+METRICS_ACTIVITIES = ("read_error_ratio", "check_clean_window")
+KUBE_ACTIVITIES = ("kube_pod_health", "kube_events", "kube_logs", "kube_rollout_status", "kube_rollout_history",
+                   "kube_recent_deploy", "kube_migration_check", "kube_rollback", "kube_scale")
 
 
-def build_worker(client: Client, task_queue: str, notifier: Notifier, templates_dir: str | None = None) -> Worker:
+def not_configured(name: str, hint: str) -> Callable[..., Any]:
+    """An activity that answers at once: this integration is not set up on this worker."""
+
+    @activity.defn(name=name)
+    async def unavailable(_: dict[str, Any]) -> None:
+        raise ApplicationError(f"{name}: not configured on this worker ({hint})", type="NotConfigured", non_retryable=True)
+
+    return unavailable
+
+
+def build_worker(client: Client, task_queue: str, notifier: Notifier, templates_dir: str | None = None,
+                 metrics: PrometheusSource | None = None, kube_activities: Sequence[Callable[..., Any]] | None = None,
+                 extra_activities: Sequence[Callable[..., Any]] = ()) -> Worker:
     """One worker for every phase; more workers on the same task queue share the load."""
-    notify = NotifyActivities(notifier, templates_dir)
-    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[notify.notify])
+    acts: list[Callable[..., Any]] = [NotifyActivities(notifier, templates_dir).notify, *extra_activities]
+    if metrics is not None:
+        m = MetricsActivities(metrics)
+        acts += [m.read_error_ratio, m.check_clean_window]
+    else:
+        acts += [not_configured(n, "set WARROOM_PROMETHEUS_URL") for n in METRICS_ACTIVITIES]
+    if kube_activities is not None:
+        acts += list(kube_activities)
+    else:
+        acts += [not_configured(n, "set WARROOM_KUBECONFIG or run in a cluster") for n in KUBE_ACTIVITIES]
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=acts,
+                  activity_executor=ThreadPoolExecutor(max_workers=16))
+
+
+def kube_from_settings(settings: Settings) -> list[Callable[..., Any]] | None:
+    """The Kubernetes activities when a kubeconfig (or in-cluster config) is available, else None."""
+    import os
+
+    if not (settings.kubeconfig or os.environ.get("KUBECONFIG") or os.environ.get("KUBERNETES_SERVICE_HOST")):
+        return None
+    from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
+
+    gateway = KubeGateway.from_settings(KubeSettings(kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
+                                                     context=settings.kube_context))
+    return KubeActivities(gateway).all()
 
 
 async def run_worker(settings: Settings, ready: asyncio.Event | None = None) -> None:
@@ -38,10 +84,12 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None) -> 
     runbook = load_runbook(settings.runbook)  # a bad file stops the worker here, with the field named
     client = await connect(settings, identity="warroom-worker")
     sink = LocalSink(Path(settings.data_dir))
-    worker = build_worker(client, settings.task_queue, sink, runbook.templates_dir)
-    logging.getLogger("warroom").info("worker polling %s on %s (namespace %s); channel logs in %s",
-                                      settings.task_queue, settings.temporal_address, settings.temporal_namespace,
-                                      sink.root / "channels")
+    metrics = PrometheusSource(settings.prometheus_url, runbook.metrics) if settings.prometheus_url else None
+    worker = build_worker(client, settings.task_queue, sink, runbook.templates_dir, metrics, kube_from_settings(settings))
+    logging.getLogger("warroom").info(
+        "worker polling %s on %s (namespace %s); channel logs in %s; metrics: %s; cluster: %s",
+        settings.task_queue, settings.temporal_address, settings.temporal_namespace, sink.root / "channels",
+        settings.prometheus_url or "not configured", settings.kubeconfig or "not configured")
     if ready:
         ready.set()
     await worker.run()

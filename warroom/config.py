@@ -109,10 +109,24 @@ class Comms(_Strict):
         return self
 
 
+class ExplicitApproval(_Strict):
+    """Where the veto window is not enough: these rollbacks wait for the IC's approval."""
+
+    severities: list[Severity] = []
+    services: list[str] = []
+
+
 class RollbackRule(_Strict):
     deploy_within: Duration = timedelta(hours=2)
     require_errors_above_baseline: bool = True
     contraindications: list[str] = ["db_migration_applied"]
+    veto_window: Duration = Field(timedelta(minutes=2), description="the IC may deny a proposed rollback this long; then it runs")
+    require_approval_for: ExplicitApproval = ExplicitApproval()
+    rollout_timeout: Duration = timedelta(minutes=10)
+
+    def needs_explicit_approval(self, severity: Severity | None, service: str) -> bool:
+        return (severity is not None and severity in self.require_approval_for.severities) or \
+            service in self.require_approval_for.services
 
 
 class ResolvePolicy(_Strict):

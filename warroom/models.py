@@ -107,6 +107,16 @@ class AlertDigest(_Model):
     firing: bool
 
 
+class DeploymentTarget(_Model):
+    """The Kubernetes Deployment behind the service, for diagnostics and rollback (DNS labels only)."""
+
+    namespace: ServiceName
+    deployment: ServiceName
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.deployment}"
+
+
 class IncidentInput(_Model):
     """Starts an IncidentWorkflow. `runbook` is a snapshot: the incident keeps its thresholds."""
 
@@ -121,6 +131,7 @@ class IncidentInput(_Model):
     alert: Alert | None = None
     on_call: Person | None = None
     commander: Person | None = None
+    target: DeploymentTarget | None = None
     publish_search_attributes: bool = True
 
 
@@ -253,6 +264,7 @@ class Step(_Model):
     decided_by: str | None = None
     decided_at: datetime | None = None
     reason: str | None = None
+    auto_approve_at: datetime | None = None
 
 
 class Deadline(_Model):
@@ -286,6 +298,7 @@ class IncidentState(_Model):
     signals: ImpactSignals = ImpactSignals()
     roles: dict[Role, str] = Field(default_factory=dict)
     on_call: str | None = None
+    target: DeploymentTarget | None = None
     vendor_ticket: str | None = None
     opened_at: datetime
     declared_at: datetime | None = None
@@ -330,8 +343,21 @@ class PhaseEvent(_Model):
     data: dict[str, str] = Field(default_factory=dict)
     public_post: bool = Field(False, description="a status page message went out")
     step_id: str | None = None
-    step_status: Literal["done", "failed"] | None = None
+    step_status: Literal["approved", "done", "failed"] | None = None
     mitigated: bool = False
+    propose: "ProposedByWarroom | None" = None
+    mitigation_applied: str | None = Field(None, description="warroom applied a mitigation (e.g. a rollback)")
+
+
+class ProposedByWarroom(_Model):
+    """A step warroom proposes to the IC, with the evidence behind it."""
+
+    step_id: str
+    action: StepAction
+    target: str
+    description: str = ""
+    evidence: dict[str, str] = Field(default_factory=dict)
+    auto_approve_at: datetime | None = Field(None, description="goes ahead at this time unless the IC denies")
 
 
 class PhaseInput(_Model):
@@ -377,3 +403,6 @@ class UpdateResult(_Model):
     phase: Phase
     severity: Severity | None = None
     step_id: str | None = None
+
+
+PhaseEvent.model_rebuild()

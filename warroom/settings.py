@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".warroom"), description="dev server database, incident channel logs")
     ui_port: int = 8233
     user: str | None = Field(None, description="who you are, for approvals and the timeline")
+    prometheus_url: str | None = Field(None, description="Prometheus base URL for error rates and the clean window")
+    kubeconfig: Path | None = Field(None, description="kubeconfig for diagnostics and rollback ($KUBECONFIG also works)")
+    kube_context: str | None = None
     codec_keys: SecretStr | None = Field(None, description="id:base64key,... to encrypt payloads (first key encrypts)")
 
     @model_validator(mode="after")

@@ -7,12 +7,15 @@ escalation to the team lead and the VP notice per severity. A severity change re
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
     from warroom.models import IncidentState, PhaseInput, PhaseResult
     from warroom.policy.timers import LIVE_KINDS
+    from workflows._rollback import RollbackRule
     from workflows._runtime import PhaseRuntime
 
 
@@ -32,5 +35,15 @@ class CommandPhase:
             s = self.rt.state
             return s.mitigation_applied_at is not None or s.resolved_at is not None or s.phase == Phase.CLOSED
 
-        await self.rt.run_deadlines(LIVE_KINDS, until=over)
+        cadences = asyncio.create_task(self.rt.run_deadlines(LIVE_KINDS, until=over))
+        target = self.rt.state.target
+        # 👉 Incidents without a Deployment, or recorded before the rule ran here, never call patched().
+        rule = asyncio.create_task(RollbackRule(self.rt, target).run()) if target and workflow.patched("rollback-rule") else None
+        while not cadences.done():
+            await workflow.wait([t for t in (cadences, rule) if t and not t.done()], return_when=asyncio.FIRST_COMPLETED)
+            if rule and rule.done():
+                rule.result()  # a bug in the rule fails the workflow task visibly instead of vanishing
+        cadences.result()
+        if rule and not rule.done():
+            rule.cancel()  # mitigation came first (by hand): the rule has nothing left to do
         return PhaseResult(outcome="mitigation_applied")

@@ -56,6 +56,7 @@ class IncidentWorkflow:
             vendor_ticket=None)
         if inp.commander:
             self.state.roles[Role.INCIDENT_COMMANDER] = inp.commander
+        self.state.target = inp.target
         self._record("opened", f"incident opened: {inp.summary}", inp.declared_by or SYSTEM,
                      service=inp.service, source=inp.alert.source if inp.alert else "manual")
         if inp.alert:
@@ -164,10 +165,21 @@ class IncidentWorkflow:
         now = workflow.now()
         if event.public_post:
             self.state.last_external_update_at = now
+        if event.propose and not any(s.step_id == event.propose.step_id for s in self.state.steps):
+            p = event.propose
+            self.state.steps.append(Step(step_id=p.step_id, action=p.action, target=p.target, description=p.description,
+                                         evidence=p.evidence, proposed_by=SYSTEM, proposed_at=now,
+                                         auto_approve_at=p.auto_approve_at))
         if event.step_id and event.step_status:
             for step in self.state.steps:
-                if step.step_id == event.step_id:
+                if step.step_id == event.step_id and not (event.step_status == "approved" and step.status != "pending"):
                     step.status = event.step_status
+                    if event.step_status == "approved":
+                        step.decided_by, step.decided_at = SYSTEM, now
+                        step.reason = event.message
+        if event.mitigation_applied and self.state.mitigation_applied_at is None:
+            self.state.mitigation_applied_at = now
+            self.state.mitigation_action = event.mitigation_applied
         if event.mitigated and self.state.mitigated_at is None:
             self.state.mitigated_at = now
             self._publish()

@@ -8,13 +8,17 @@ resolved notice goes to the channel and, for status-page severities, to the stat
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.metrics import CleanWindowRequest
     from warroom.enums import Phase, format_duration
     from warroom.models import IncidentState, PhaseEvent, PhaseInput, PhaseResult
-    from warroom.policy.clean_window import clean_window_verdict
+    from warroom.policy.clean_window import CleanWindowVerdict, clean_window_verdict
     from warroom.policy.timers import LIVE_KINDS
     from workflows._runtime import PhaseRuntime
 
@@ -24,6 +28,8 @@ class ResolvePhase:
     @workflow.init
     def __init__(self, inp: PhaseInput) -> None:
         self.rt = PhaseRuntime(inp)
+        self._use_metrics: bool | None = None
+        self._clean_since: datetime | None = None
 
     @workflow.signal
     def incident_changed(self, state: IncidentState) -> None:
@@ -48,20 +54,56 @@ class ResolvePhase:
                                        public_post=posted is not None))
         return PhaseResult(outcome="resolved")
 
+    async def _metrics_verdict(self, last_alert: datetime | None) -> CleanWindowVerdict | None:
+        """The verdict from Prometheus; None (alerts only from then on) when no metrics source answers."""
+        s = self.rt.state
+        assert s.mitigation_applied_at is not None
+        request = CleanWindowRequest(service=s.service, mitigation_applied_at=s.mitigation_applied_at,
+                                     baseline_error_ratio=self.rt.runbook.declare.user_error_ratio_above,
+                                     window=self.rt.runbook.resolve.clean_window, last_firing_alert_at=last_alert)
+        try:
+            return await workflow.execute_activity(
+                "check_clean_window", request, result_type=CleanWindowVerdict, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=["NotConfigured", "QueryRejected"]),
+                summary="clean-metrics window")
+        except ActivityError as err:
+            self._use_metrics = False
+            await self.rt.report(PhaseEvent(kind="metrics_unavailable",
+                                            message=f"clean window judged by alerts only: {err.cause or err}"))
+            return None
+
+    async def _relapse(self, reason: str) -> None:
+        """Errors came back inside the window: it starts again, and the matrix's escalation target hears of it."""
+        rt = self.rt
+        to = [rt.runbook.severity_matrix[rt.state.severity].escalate_to] if rt.state.severity else []
+        await rt.notify("page", "escalation", to, reason=f"relapse after mitigation: {reason}")
+        await rt.report(PhaseEvent(kind="relapse", message=f"relapse inside the clean window: {reason}", escalated_to=to))
+
     async def _clean_window(self) -> None:
         """Wait until the window has been clean for its whole length, then report mitigation."""
         rt = self.rt
         window = rt.runbook.resolve.clean_window
+        if self._use_metrics is None:
+            # 👉 Incidents recorded before Prometheus judged the window replay on the alerts-only path.
+            self._use_metrics = workflow.patched("metrics-clean-window")
         while rt.state.mitigated_at is None and not self._finished():
             s = rt.state
             now = workflow.now()
             assert s.mitigation_applied_at is not None
-            verdict = clean_window_verdict(
-                now=now, window=window, mitigation_applied_at=s.mitigation_applied_at,
-                baseline_error_ratio=rt.runbook.declare.user_error_ratio_above, samples=[],
-                last_firing_alert_at=now if s.firing_alerts else s.last_firing_alert_at)
+            last_alert = now if s.firing_alerts else s.last_firing_alert_at
+            verdict = await self._metrics_verdict(last_alert) if self._use_metrics else None
+            source = "error ratio at baseline and no alert firing"
+            if verdict is None:
+                verdict = clean_window_verdict(
+                    now=now, window=window, mitigation_applied_at=s.mitigation_applied_at,
+                    baseline_error_ratio=rt.runbook.declare.user_error_ratio_above, samples=[],
+                    last_firing_alert_at=last_alert)
+                source = "no alert firing"
+            if self._clean_since is not None and verdict.clean_since > self._clean_since:
+                await self._relapse(verdict.reason)
+            self._clean_since = verdict.clean_since
             if verdict.clean:
-                evidence = f"no alert firing since {verdict.clean_since:%H:%M:%S} UTC"
+                evidence = f"{source} since {verdict.clean_since:%H:%M:%S} UTC"
                 await rt.report(PhaseEvent(kind="mitigated", mitigated=True,
                                            message=f"{format_duration(window)} of clean metrics: {evidence}",
                                            data={"clean_since": verdict.clean_since.isoformat()}))

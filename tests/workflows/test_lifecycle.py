@@ -79,4 +79,5 @@ async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(sk
 
 
 async def _mitigated(handle) -> None:
-    assert (await state_of(handle)).mitigated_at is not None
+    state = await state_of(handle)
+    assert state.mitigated_at is not None, [(f"{e.at:%d %H:%M:%S}", e.kind) for e in state.timeline[-8:]]

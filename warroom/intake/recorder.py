@@ -1,0 +1,187 @@
+"""Putting alerts into incidents: update-with-start on the group's workflow id.
+
+The update returns only once the alert is in the incident's history, and only then does the
+intake answer 2xx. Everything Temporal can throw at us becomes `TemporalUnavailable`, which the
+app answers 503 with Retry-After: the sender (Alertmanager, PagerDuty, Grafana) retries and
+nothing that was acknowledged can be lost. The price is at-least-once: a retry after a timeout
+whose update did land counts that alert twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from warroom import search
+from warroom.enums import Phase
+from warroom.models import Alert, AlertReceipt, IncidentInput
+from workflows.incident import IncidentWorkflow
+
+log = logging.getLogger("warroom.intake")
+ClientFactory = Callable[[], Awaitable[Client]]
+CLOSED = "IncidentClosed"
+
+
+class TemporalUnavailable(Exception):
+    """The alert was not recorded (or may not have been): answer 503 so the sender retries."""
+
+
+@dataclass
+class Prepared:
+    """A validated delivery, ready for Temporal: nothing in it can fail validation any more."""
+
+    source: str
+    workflow_id: str
+    incident: IncidentInput
+    alerts: list[Alert]
+    """Firing first: a group's first alert must not be a resolved one that closes a fresh incident."""
+
+    @property
+    def resolve_only(self) -> bool:
+        return not any(a.firing for a in self.alerts)
+
+
+@dataclass
+class Recorded:
+    receipts: list[AlertReceipt]
+    ignored: str | None = None
+
+
+class Recorder:
+    def __init__(self, client_factory: ClientFactory, task_queue: str, *, timeout: float, closing_wait: float,
+                 publish_search_attributes: bool, max_concurrent: int) -> None:
+        self._factory = client_factory
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+        self.task_queue = task_queue
+        self.timeout = timeout
+        self.closing_wait = closing_wait
+        self.publish = publish_search_attributes
+        self.max_concurrent = max_concurrent
+
+    async def client(self) -> Client:
+        """Connect on first use (and again after a failed attempt), never at import or start-up:
+        the intake must come up, and answer 503, while Temporal is down."""
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await asyncio.wait_for(self._factory(), self.timeout)
+                except Exception as exc:
+                    raise TemporalUnavailable(f"cannot connect to Temporal: {exc}") from None
+        return self._client
+
+    async def healthy(self) -> bool:
+        try:
+            client = await self.client()
+            return await asyncio.wait_for(client.service_client.check_health(), 2.0)
+        except Exception:
+            return False
+
+    async def record(self, prepared: Prepared) -> Recorded:
+        try:
+            return await asyncio.wait_for(self._record(prepared), self.timeout)
+        except TemporalUnavailable:
+            raise
+        except (asyncio.TimeoutError, TimeoutError):
+            raise TemporalUnavailable(f"Temporal did not record the alert within {self.timeout:g}s") from None
+        except Exception as exc:  # RPC failures and anything unforeseen: never a 2xx
+            log.warning("recording %s failed: %s: %s", prepared.workflow_id, type(exc).__name__, exc)
+            raise TemporalUnavailable(f"Temporal refused or failed: {type(exc).__name__}: {exc}") from None
+
+    async def _record(self, prepared: Prepared) -> Recorded:
+        client = await self.client()
+        first, rest = prepared.alerts[0], prepared.alerts[1:]
+        if prepared.resolve_only:
+            # A resolved alert with no open incident has nothing to resolve: do not open one just
+            # to close it again.
+            receipt = await self._to_existing(client, prepared.workflow_id, first)
+            if receipt is None:
+                return Recorded([], ignored="no open incident for this group: nothing to resolve")
+            others = await self._bounded([self._to_existing(client, prepared.workflow_id, a) for a in rest])
+            return Recorded([receipt, *(r for r in others if r is not None)])
+        receipts = [await self._with_start(client, prepared, first)]
+        receipts += await self._bounded([self._with_start(client, prepared, a) for a in rest])
+        return Recorded(receipts)
+
+    async def _bounded(self, calls: list[Awaitable[AlertReceipt | None]]) -> list[AlertReceipt | None]:
+        if not calls:
+            return []
+        gate = asyncio.Semaphore(self.max_concurrent)
+
+        async def one(call: Awaitable[AlertReceipt | None]) -> AlertReceipt | None:
+            async with gate:
+                return await call
+
+        return list(await asyncio.gather(*(one(c) for c in calls)))
+
+    def _operation(self, prepared: Prepared) -> WithStartWorkflowOperation:
+        inp = prepared.incident
+        attributes = None
+        if self.publish:
+            attributes = TypedSearchAttributes([
+                SearchAttributePair(search.SEVERITY, "unassessed"),
+                SearchAttributePair(search.SERVICE, inp.service),
+                SearchAttributePair(search.PHASE, Phase.DETECTION.value),
+                SearchAttributePair(search.COMMANDER, "none"),
+            ])
+        return WithStartWorkflowOperation(
+            IncidentWorkflow.run, inp, id=prepared.workflow_id, task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, search_attributes=attributes,
+            static_summary=f"{prepared.source} alert, {inp.service}: {inp.summary}"[:200])
+
+    async def _with_start(self, client: Client, prepared: Prepared, alert: Alert) -> AlertReceipt:
+        for attempt in (1, 2):
+            operation = self._operation(prepared)
+            try:
+                return await client.execute_update_with_start_workflow(
+                    IncidentWorkflow.ingest_alert, alert, start_workflow_operation=operation, result_type=AlertReceipt)
+            except WorkflowUpdateFailedError as err:
+                if not _closed(err) or attempt == 2:
+                    raise TemporalUnavailable(f"incident {prepared.workflow_id} refused the alert: {err.cause or err}") from None
+                # Closed but not finished yet: wait for the run to end, then the same key opens a
+                # new incident (the default id reuse policy allows a new run once the old one closed).
+                await self._wait_finished(operation)
+            except RPCError as err:
+                if not _finished_race(err) or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _wait_finished(self, operation: WithStartWorkflowOperation) -> None:
+        handle = await operation.workflow_handle()
+        try:
+            await asyncio.wait_for(handle.result(), self.closing_wait)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise TemporalUnavailable(f"incident {handle.id} is closing; retry shortly") from None
+        except Exception:
+            pass  # finished one way or another (failed, terminated): a new run may start
+
+    async def _to_existing(self, client: Client, workflow_id: str, alert: Alert) -> AlertReceipt | None:
+        try:
+            return await client.get_workflow_handle(workflow_id).execute_update(
+                IncidentWorkflow.ingest_alert, alert, result_type=AlertReceipt)
+        except WorkflowUpdateFailedError as err:
+            if _closed(err):
+                return None
+            raise TemporalUnavailable(f"incident {workflow_id} refused the alert: {err.cause or err}") from None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
+
+def _closed(err: WorkflowUpdateFailedError) -> bool:
+    return isinstance(err.cause, ApplicationError) and err.cause.type == CLOSED
+
+
+def _finished_race(err: RPCError) -> bool:
+    """The run completed between the server's conflict check and the update's delivery."""
+    return err.status == RPCStatusCode.NOT_FOUND or "already completed" in (err.message or "").lower()
