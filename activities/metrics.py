@@ -129,7 +129,7 @@ class MetricsActivities:
         now = datetime.now(timezone.utc)
         try:
             current = await self.source.error_ratio(req.service)
-            baseline_at = req.deployed_at - timedelta(minutes=1) if req.deployed_at else None
+            baseline_at = req.deployed_at - self.source.queries.baseline_offset if req.deployed_at else None
             baseline = await self.source.error_ratio(req.service, baseline_at) if baseline_at else None
         except (QueryRejected, ValueError) as exc:
             raise ApplicationError(str(exc), type="QueryRejected", non_retryable=True) from None

@@ -43,11 +43,11 @@ class RecordingSink(LocalSink):
 class Harness:
     """A worker on a fresh task queue; incidents started through it are terminated at the end."""
 
-    def __init__(self, client: Client, root: Path) -> None:
+    def __init__(self, client: Client, root: Path, **integrations: Any) -> None:
         self.client = client
         self.queue = f"test-{uuid.uuid4().hex[:8]}"
         self.sink = RecordingSink(root)
-        self.worker = build_worker(client, self.queue, self.sink)
+        self.worker = build_worker(client, self.queue, self.sink, **integrations)
         self.handles: list[WorkflowHandle[Any, Any]] = []
 
     async def start(self, inp: IncidentInput) -> WorkflowHandle[IncidentWorkflow, IncidentState]:
@@ -61,8 +61,9 @@ class Harness:
 
 
 @asynccontextmanager
-async def running_worker(client: Client, root: Path) -> AsyncIterator[Harness]:
-    harness = Harness(client, root)
+async def running_worker(client: Client, root: Path, **integrations: Any) -> AsyncIterator[Harness]:
+    """A worker for tests; `integrations` (metrics=, kube_activities=) are build_worker's."""
+    harness = Harness(client, root, **integrations)
     async with harness.worker:
         try:
             yield harness

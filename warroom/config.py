@@ -146,6 +146,7 @@ class MetricsQueries(_Strict):
     window: Duration = timedelta(minutes=1)
     slo_target: float = Field(0.999, gt=0, lt=1, description="availability SLO; burn rate = error ratio / (1 - SLO)")
     step: Duration = timedelta(seconds=15)
+    baseline_offset: Duration = Field(timedelta(minutes=1), description="the baseline is read this long before the deploy")
 
     @model_validator(mode="after")
     def _placeholders(self) -> "MetricsQueries":
