@@ -82,17 +82,24 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None) -> 
     from warroom.config import load_runbook
 
     runbook = load_runbook(settings.runbook)  # a bad file stops the worker here, with the field named
+    from activities.channels import ChannelSettings, build_router
+
     client = await connect(settings, identity="warroom-worker")
     sink = LocalSink(Path(settings.data_dir))
+    router = build_router(ChannelSettings(data_dir=settings.data_dir), sink=sink)
     metrics = PrometheusSource(settings.prometheus_url, runbook.metrics) if settings.prometheus_url else None
-    worker = build_worker(client, settings.task_queue, sink, runbook.templates_dir, metrics, kube_from_settings(settings))
-    logging.getLogger("warroom").info(
-        "worker polling %s on %s (namespace %s); channel logs in %s; metrics: %s; cluster: %s",
-        settings.task_queue, settings.temporal_address, settings.temporal_namespace, sink.root / "channels",
-        settings.prometheus_url or "not configured", settings.kubeconfig or "not configured")
+    worker = build_worker(client, settings.task_queue, router, runbook.templates_dir, metrics, kube_from_settings(settings))
+    log = logging.getLogger("warroom")
+    log.info("worker polling %s on %s (namespace %s); channel logs in %s; metrics: %s; cluster: %s",
+             settings.task_queue, settings.temporal_address, settings.temporal_namespace, sink.root / "channels",
+             settings.prometheus_url or "not configured", settings.kubeconfig or "not configured")
+    log.info("comms routes: %s", router.describe())
     if ready:
         ready.set()
-    await worker.run()
+    try:
+        await worker.run()
+    finally:
+        await router.aclose()
 
 
 if __name__ == "__main__":

@@ -129,3 +129,16 @@ async def terminate_all(handles: list[WorkflowHandle[Any, Any]]) -> None:
                 await handle._client.get_workflow_handle(workflow_id).terminate(reason="test finished")
             except RPCError:
                 pass  # already closed, or never started
+
+
+async def mitigated_soon(env: Any, handle: WorkflowHandle[Any, Any], tries: int = 30) -> IncidentState:
+    """After a clean window has surely passed: wait for `mitigated`, nudging the test server's clock a
+    second at a time (under CPU load its time skipping can stall just short of the timer)."""
+    for _ in range(tries):
+        state = await state_of(handle)
+        if state.mitigated_at is not None:
+            return state
+        await asyncio.sleep(0.2)
+        await env.sleep(timedelta(seconds=1))
+    kinds = " ".join(f"{e.at:%H:%M:%S}:{e.kind}" for e in state.timeline)
+    raise AssertionError(f"not mitigated: {kinds}")

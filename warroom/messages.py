@@ -42,6 +42,8 @@ def internal_context(state: IncidentState, runbook: RunbookConfig, now: datetime
         "pir_due": state.pir.due.strftime("%Y-%m-%d") if state.pir.due else None,
         "pir_owner": state.pir.owner,
         "vendor_ticket_missing": bool(state.signals.third_party_vendor and not state.vendor_ticket),
+        # Security incidents: channel adapters keep them private (Slack: a private channel).
+        "restricted": bool(state.signals.security and not runbook.special_cases.security_incident.public_details),
     }
     ctx.update(extra)
     return ctx

@@ -58,7 +58,7 @@ async def send(state: IncidentState, runbook: RunbookConfig, channel: Channel, t
     note = Notification(incident_id=state.incident_id, channel=channel, template=template,
                         audience=audience or [], context=context)
     return await workflow.execute_activity(
-        "notify", note, result_type=Delivery, start_to_close_timeout=timedelta(seconds=30),
+        "notify", note, result_type=Delivery, start_to_close_timeout=timedelta(seconds=60),
         retry_policy=NOTIFY_RETRY, summary=f"{channel}: {template}")
 
 

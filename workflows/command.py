@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
     from warroom.models import IncidentState, PhaseInput, PhaseResult
     from warroom.policy.timers import LIVE_KINDS
+    from workflows._diagnosis import run_diagnosis
     from workflows._rollback import RollbackRule
     from workflows._runtime import PhaseRuntime
 
@@ -38,12 +39,18 @@ class CommandPhase:
         cadences = asyncio.create_task(self.rt.run_deadlines(LIVE_KINDS, until=over))
         target = self.rt.state.target
         # 👉 Incidents without a Deployment, or recorded before the rule ran here, never call patched().
-        rule = asyncio.create_task(RollbackRule(self.rt, target).run()) if target and workflow.patched("rollback-rule") else None
+        helpers: list[asyncio.Task[None]] = []
+        if target and workflow.patched("rollback-rule"):
+            helpers.append(asyncio.create_task(RollbackRule(self.rt, target).run()))
+        if target and workflow.patched("diagnosis"):
+            helpers.append(asyncio.create_task(run_diagnosis(self.rt, target)))
         while not cadences.done():
-            await workflow.wait([t for t in (cadences, rule) if t and not t.done()], return_when=asyncio.FIRST_COMPLETED)
-            if rule and rule.done():
-                rule.result()  # a bug in the rule fails the workflow task visibly instead of vanishing
+            await workflow.wait([t for t in (cadences, *helpers) if not t.done()], return_when=asyncio.FIRST_COMPLETED)
+            for task in helpers:
+                if task.done():
+                    task.result()  # a bug fails the workflow task visibly instead of vanishing
         cadences.result()
-        if rule and not rule.done():
-            rule.cancel()  # mitigation came first (by hand): the rule has nothing left to do
+        for task in helpers:
+            if not task.done():
+                task.cancel()  # mitigation came first (by hand): nothing left for them to do
         return PhaseResult(outcome="mitigation_applied")

@@ -188,7 +188,8 @@ class IncidentWorkflow:
     # --- Updates: human input -------------------------------------------------------------------
 
     @workflow.update(description='Acknowledge the page. JSON: {"by": "alice"}. Takes command if no IC is assigned.')
-    def acknowledge(self, req: Acknowledge) -> UpdateResult:
+    async def acknowledge(self, req: Acknowledge) -> UpdateResult:
+        first = self.state.acknowledged_at is None
         self.state.acknowledged_at = self.state.acknowledged_at or workflow.now()
         self.state.acknowledged_by = self.state.acknowledged_by or req.by
         message = f"acknowledged by {req.by}"
@@ -196,7 +197,14 @@ class IncidentWorkflow:
             self.state.roles[Role.INCIDENT_COMMANDER] = req.by
             message += "; takes command as Incident Commander"
             self._publish()
-        return self._done("acknowledged", message, req.by)
+        result = self._done("acknowledged", message, req.by)
+        # 👉 Incidents recorded before pages were acknowledged upstream replay without this activity.
+        if first and workflow.patched("page-acknowledged"):
+            try:  # tell the paging system (PagerDuty: acknowledge the dedup key) so it stops re-paging
+                await send(self._snapshot(), self.runbook, "page", "page_acknowledged", [req.by], page_action="acknowledge")
+            except ActivityError as err:
+                self._record("notification_failed", f"the page could not be acknowledged upstream: {err.cause or err}")
+        return result
 
     @acknowledge.validator
     def _validate_acknowledge(self, req: Acknowledge) -> None:

@@ -48,7 +48,8 @@ class ResolvePhase:
         if rt.state.phase == Phase.CLOSED:
             return PhaseResult(outcome="closed")
         await rt.notify("incident", "resolved")
-        if rt.state.severity in rt.runbook.comms.status_page_for:
+        # Whatever said something publicly (a P3 with a public update, a downgraded P1) says "resolved" too.
+        if rt.state.severity in rt.runbook.comms.status_page_for or rt.state.last_external_update_at is not None:
             posted = await rt.notify("status_page", "status_resolved", ["status-page"], public=True)
             await rt.report(PhaseEvent(kind="status_page_resolved", message="resolved notice posted to the status page",
                                        public_post=posted is not None))

@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import MINUTE, SECOND, Harness, assert_eventually, incident_input, running_worker, state_of
+from tests.helpers import mitigated_soon, MINUTE, SECOND, Harness, assert_eventually, incident_input, running_worker, state_of
 from warroom.enums import Phase, Role, Severity
 from warroom.models import AssignRole, MarkMitigated, Resolve, StepDecision
 
@@ -27,9 +27,7 @@ async def resolved_p1(skipping_env: WorkflowEnvironment, tmp_path: Path) -> Asyn
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="rolled back"))
         await skipping_env.sleep(5 * MINUTE + SECOND)
 
-        async def mitigated() -> None:
-            assert (await state_of(handle)).mitigated_at is not None
-        await assert_eventually(mitigated)
+        await mitigated_soon(skipping_env, handle)
         await handle.execute_update("resolve", Resolve(by="alice", summary="rolled back"))
 
         async def retrospective() -> None:

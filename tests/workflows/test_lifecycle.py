@@ -7,7 +7,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, running_worker, start_incident, state_of
+from tests.helpers import mitigated_soon, MINUTE, SECOND, assert_eventually, incident_input, running_worker, start_incident, state_of
 from warroom.enums import Phase, Severity
 from warroom.models import Acknowledge, ActionItem, CompleteActionItem, CompletePir, MarkMitigated, Resolve, UpdateResult
 
@@ -27,9 +27,7 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
         await assert_eventually(lambda: in_phase(Phase.RESOLVE))
         await skipping_env.sleep(5 * MINUTE + SECOND)
 
-        async def mitigated() -> None:
-            assert (await state_of(handle)).mitigated_at is not None
-        await assert_eventually(mitigated)
+        await mitigated_soon(skipping_env, handle)
 
         result = await handle.execute_update("resolve", Resolve(by="alice", summary="bad deploy rolled back"),
                                              result_type=UpdateResult)
@@ -67,7 +65,7 @@ async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(sk
         handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice"))
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="restart"))
         await skipping_env.sleep(5 * MINUTE + SECOND)
-        await assert_eventually(lambda: _mitigated(handle))
+        await mitigated_soon(skipping_env, handle)
         await handle.execute_update("resolve", Resolve(by="alice", summary="restarted"))
         state = await state_of(handle)
         item = ActionItem(title="add pool metrics", owner="bob", due=state.resolved_at + timedelta(days=3))
@@ -80,4 +78,4 @@ async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(sk
 
 async def _mitigated(handle) -> None:
     state = await state_of(handle)
-    assert state.mitigated_at is not None, [(f"{e.at:%d %H:%M:%S}", e.kind) for e in state.timeline[-8:]]
+    assert state.mitigated_at is not None, " ".join(f"{e.at:%H:%M:%S.%f}:{e.kind}" for e in state.timeline)

@@ -11,7 +11,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import assert_eventually, incident_input, running_worker, state_of
+from tests.helpers import mitigated_soon, assert_eventually, incident_input, running_worker, state_of
 from warroom.enums import Phase, Role, Severity
 from warroom.models import (
     Acknowledge, ActionItem, AssignRole, CompleteActionItem, CompletePir, Declare, ImpactSignals, MarkMitigated, ProposeStep, Resolve,
@@ -104,9 +104,7 @@ async def test_a_vendor_incident_cannot_resolve_without_the_ticket_reference(ski
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="vendor failover"))
         await skipping_env.sleep(timedelta(minutes=5, seconds=1))
 
-        async def mitigated() -> None:
-            assert (await state_of(handle)).mitigated_at is not None
-        await assert_eventually(mitigated)
+        await mitigated_soon(skipping_env, handle)
         kind, _ = await rejection(handle, "resolve", Resolve(by="alice", summary="vendor fixed it"))
         assert kind == "VendorTicketMissing"
         await handle.execute_update("set_flags", SetFlags(by="alice", vendor_ticket="ZD-4711"))
@@ -120,9 +118,7 @@ async def test_a_pir_without_action_items_is_refused(skipping_env: WorkflowEnvir
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="restart"))
         await skipping_env.sleep(timedelta(minutes=5, seconds=1))
 
-        async def mitigated() -> None:
-            assert (await state_of(handle)).mitigated_at is not None
-        await assert_eventually(mitigated)
+        await mitigated_soon(skipping_env, handle)
         await handle.execute_update("resolve", Resolve(by="alice", summary="restarted", pir_owner="bob"))
         kind, message = await rejection(handle, "complete_pir", CompletePir(by="bob", action_items=[]))
         assert kind == "NoActionItems" and "changes nothing" in message
@@ -144,9 +140,7 @@ async def test_pir_reminder_then_escalation_to_the_engineering_manager(skipping_
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="restart"))
         await skipping_env.sleep(timedelta(minutes=5, seconds=1))
 
-        async def mitigated() -> None:
-            assert (await state_of(handle)).mitigated_at is not None
-        await assert_eventually(mitigated)
+        await mitigated_soon(skipping_env, handle)
         await handle.execute_update("resolve", Resolve(by="alice", summary="restarted"))
 
         async def retrospective() -> None:

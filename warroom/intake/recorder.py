@@ -141,6 +141,7 @@ class Recorder:
     async def _with_start(self, client: Client, prepared: Prepared, alert: Alert) -> AlertReceipt:
         for attempt in (1, 2):
             operation = self._operation(prepared)
+            _retrieve_outcome(operation)
             try:
                 return await client.execute_update_with_start_workflow(
                     IncidentWorkflow.ingest_alert, alert, start_workflow_operation=operation, result_type=AlertReceipt)
@@ -176,6 +177,19 @@ class Recorder:
             if err.status == RPCStatusCode.NOT_FOUND:
                 return None
             raise
+
+
+def _retrieve_outcome(operation: WithStartWorkflowOperation) -> None:
+    """Consume the start half's outcome even when nobody asks for the handle.
+
+    When the call fails or is cancelled (our timeout), the SDK sets an exception on the
+    operation's handle future that no one retrieves; its "exception was never retrieved" report,
+    printed by the garbage collector, is not just noise: on CPython 3.11.7 it can land inside an
+    unrelated `ast.parse` (traceback carets) and fail it with "AST constructor recursion depth
+    mismatch".
+    """
+    waiter = asyncio.ensure_future(operation.workflow_handle())
+    waiter.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def _closed(err: WorkflowUpdateFailedError) -> bool:

@@ -281,7 +281,6 @@ def plan_rollback(deployment: Obj, replica_sets: Sequence[Obj], to_revision: int
     that already chose one must not choose again: after a rollback "previous" means something else)."""
     if target is None:
         target = rollback_target(deployment, replica_sets, to_revision)
-    name = _meta(deployment).get("name", "")
     if (deployment.get("spec") or {}).get("paused"):
         raise DeploymentPaused("you cannot rollback a paused deployment; resume it first with "
                                "'kubectl rollout resume' and try again")
@@ -303,7 +302,7 @@ class RevisionInfo(_Model):
     replica_set: str
     change_cause: str | None = None
     images: dict[str, str] = Field(default_factory=dict)
-    created_at: datetime | None = Field(None, description="when the ReplicaSet was created (first rollout of this template)")
+    created_at: datetime | None = Field(None, description="ReplicaSet creation: the first rollout of this template")
     replicas: int = 0
     current: bool = False
     earlier_revisions: list[int] = Field(default_factory=list, description="revision numbers this template had before")
@@ -320,7 +319,8 @@ def rollout_history(deployment: Obj, replica_sets: Sequence[Obj]) -> list[Revisi
         annotations = _annotations(rs)
         history = [int(v) for v in annotations.get(REVISION_HISTORY_ANNOTATION, "").split(",") if v.strip().isdigit()]
         by_revision[value] = RevisionInfo(
-            revision=value, replica_set=_meta(rs).get("name", ""), change_cause=annotations.get(CHANGE_CAUSE_ANNOTATION),
+            revision=value, replica_set=_meta(rs).get("name", ""),
+            change_cause=annotations.get(CHANGE_CAUSE_ANNOTATION),
             images=images((rs.get("spec") or {}).get("template") or {}),
             created_at=_parse_time(_meta(rs).get("creationTimestamp")),
             replicas=(rs.get("spec") or {}).get("replicas", 0), current=rs is new, earlier_revisions=history)
@@ -362,7 +362,8 @@ def migration_contraindication(deployment: Obj, current_rs: Obj | None, target: 
     that revision's ReplicaSet and every later one, so the rollback is contraindicated exactly when
     the running revision carries a marker the target does not share.
     """
-    marker = _annotations(deployment).get(annotation) or (_annotations(current_rs).get(annotation) if current_rs else None)
+    marker = _annotations(deployment).get(annotation) or (_annotations(current_rs).get(annotation)
+                                                           if current_rs else None)
     if not marker or marker.strip().lower() in ("false", "no", "0", "none"):
         return None
     if _annotations(target).get(annotation) == marker:

@@ -1,0 +1,17 @@
+"""Comms adapters behind the `Notifier` protocol: Slack, a generic webhook, PagerDuty, Atlassian
+Statuspage, SMTP e-mail, and the router that picks them per channel (local sink by default).
+
+    router = build_router(ChannelSettings(), sink=LocalSink(data_dir))
+"""
+
+from activities.channels._http import (
+    ChannelAuthError, ChannelConfigError, ChannelError, ChannelRateLimited, ChannelRejected, ChannelUnavailable,
+    HttpClient, RetryPolicy,
+)
+from activities.channels.router import ChannelRouter, build_router
+from activities.channels.settings import ChannelSettings
+
+__all__ = [
+    "ChannelAuthError", "ChannelConfigError", "ChannelError", "ChannelRateLimited", "ChannelRejected",
+    "ChannelRouter", "ChannelSettings", "ChannelUnavailable", "HttpClient", "RetryPolicy", "build_router",
+]

@@ -1,0 +1,143 @@
+"""Where each kind of message goes, from the environment (WARROOM_*). Nothing set: everything local.
+
+    WARROOM_SLACK_TOKEN                 bot token (xoxb-...): incident channel on Slack
+    WARROOM_WEBHOOK_URL                 generic JSON webhook for the incident channel (if no Slack)
+    WARROOM_PAGERDUTY_ROUTING_KEY       Events API v2 integration key: pages
+    WARROOM_STATUSPAGE_API_KEY / _PAGE_ID / _COMPONENT_ID   Atlassian Statuspage
+    WARROOM_SMTP_HOST / _PORT / _USER / _PASSWORD / _FROM / _TO   e-mail (STARTTLS + AUTH)
+
+Secrets are `SecretStr` (never printed); every base URL can be pointed at a local server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Adapter = Literal["slack", "webhook", "pagerduty", "statuspage", "builtin", "email", "local"]
+ComponentImpact = Literal["degraded_performance", "partial_outage", "major_outage"]
+CHANNELS = ("incident", "page", "status_page", "stakeholders", "email")
+
+
+def _split(value: Any) -> Any:
+    """Comma-separated lists from env (`a@x.org,b@x.org`); JSON lists and Python lists pass through."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class ChannelSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARROOM_", extra="ignore")
+
+    data_dir: Path = Field(Path(".warroom"), description="local sink logs, built-in status page, Statuspage ids")
+
+    # Routing: computed from what is configured unless set (JSON: {"stakeholders": "email"}).
+    routes: dict[str, Adapter] = Field(default_factory=dict, description="channel → adapter overrides")
+    local_copy: bool = Field(True, description="also append every delivered message to the local channel log")
+    builtin_status_page: bool = Field(True, description="record status page posts for warroom's own /status")
+
+    # Shared HTTP behaviour.
+    http_timeout: float = Field(10.0, gt=0)
+    http_connect_timeout: float = Field(5.0, gt=0)
+    http_attempts: int = Field(3, ge=1, le=10)
+    http_backoff: float = Field(0.5, ge=0)
+    http_max_retry_after: float = Field(15.0, ge=0, description="wait at most this long in-activity for Retry-After")
+
+    # Slack Web API.
+    slack_token: SecretStr | None = None
+    slack_api_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api")
+    slack_private_channels: bool = False
+    slack_pin_templates: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["channel_opened"])
+
+    # Generic webhook.
+    webhook_url: SecretStr | None = Field(None, description="the URL is a secret: it usually embeds a token")
+    webhook_secret: SecretStr | None = Field(None, description="signs each body: X-Warroom-Signature: sha256=<hmac>")
+
+    # PagerDuty Events API v2.
+    pagerduty_routing_key: SecretStr | None = None
+    pagerduty_events_url: AnyHttpUrl = AnyHttpUrl("https://events.pagerduty.com/v2/enqueue")
+    pagerduty_source: str = "warroom"
+
+    # Atlassian Statuspage.
+    statuspage_api_key: SecretStr | None = None
+    statuspage_page_id: str | None = None
+    statuspage_component_id: str | None = None
+    statuspage_api_url: AnyHttpUrl = AnyHttpUrl("https://api.statuspage.io/v1")
+    statuspage_component_impact: ComponentImpact = "partial_outage"
+    statuspage_deliver_notifications: bool = True
+
+    # SMTP.
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_to: Annotated[list[str], NoDecode] = Field(default_factory=list, description="default recipients")
+    smtp_audiences: dict[str, list[str]] = Field(default_factory=dict,
+                                                 description='audience → addresses, e.g. {"customers": ["..."]}')
+    smtp_starttls: bool = Field(True, description="require STARTTLS before AUTH and DATA")
+    smtp_ssl: bool = Field(False, description="implicit TLS (usually port 465) instead of STARTTLS")
+    smtp_ca_file: Path | None = Field(None, description="CA bundle to verify the SMTP server (private CAs, tests)")
+    smtp_timeout: float = Field(20.0, gt=0)
+
+    _split_lists = field_validator("smtp_to", "slack_pin_templates", mode="before")(_split)
+
+    @field_validator("routes")
+    @classmethod
+    def _known_channels(cls, value: dict[str, Adapter]) -> dict[str, Adapter]:
+        unknown = sorted(set(value) - set(CHANNELS))
+        if unknown:
+            raise ValueError(f"unknown channel(s) {unknown}: use {', '.join(CHANNELS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> "ChannelSettings":
+        if self.statuspage_api_key and not self.statuspage_page_id:
+            raise ValueError("WARROOM_STATUSPAGE_API_KEY needs WARROOM_STATUSPAGE_PAGE_ID")
+        if self.smtp_host:
+            if not self.smtp_from:
+                raise ValueError("WARROOM_SMTP_HOST needs WARROOM_SMTP_FROM")
+            if (self.smtp_user is None) != (self.smtp_password is None):
+                raise ValueError("WARROOM_SMTP_USER and WARROOM_SMTP_PASSWORD go together: set both or neither")
+        configured = self.configured()
+        for channel, adapter in self.routes.items():
+            if adapter not in configured and adapter not in ("local", "builtin"):
+                raise ValueError(f"route {channel} → {adapter}, but {adapter} is not configured")
+        return self
+
+    def configured(self) -> set[str]:
+        """The vendor adapters with credentials."""
+        have = set()
+        if self.slack_token:
+            have.add("slack")
+        if self.webhook_url:
+            have.add("webhook")
+        if self.pagerduty_routing_key:
+            have.add("pagerduty")
+        if self.statuspage_api_key:
+            have.add("statuspage")
+        if self.smtp_host:
+            have.add("email")
+        return have
+
+    def route_table(self) -> dict[str, Adapter]:
+        """channel → adapter: the explicit `routes`, else the best configured adapter, else local."""
+        have = self.configured()
+        chat: Adapter = "slack" if "slack" in have else "webhook" if "webhook" in have else "local"
+        table: dict[str, Adapter] = {
+            "incident": chat,
+            "page": "pagerduty" if "pagerduty" in have else chat,
+            "status_page": "statuspage" if "statuspage" in have else ("builtin" if self.builtin_status_page else "local"),
+            "stakeholders": chat,
+            "email": "email" if "email" in have else "local",
+        }
+        table.update(self.routes)
+        return table

@@ -1,0 +1,161 @@
+"""The incident channel on Slack (Web API): open `#incident-YYYY-MM-DD-...`, post, pin the summary.
+
+Slack answers most failures with HTTP 200 and `{"ok": false, "error": "..."}`; those are mapped to
+the same typed errors as HTTP failures (`ratelimited`/`internal_error` retry, `invalid_auth`/
+`missing_scope` are configuration, the rest are rejections). The channel name is deterministic
+(from the incident's `channel`), so after a worker restart `conversations.create` answers
+`name_taken` and the adapter finds the existing channel and joins it instead of opening another.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from pydantic import SecretStr
+
+from activities.channels._http import (
+    ChannelAuthError, ChannelError, ChannelRateLimited, ChannelRejected, ChannelUnavailable, HttpClient,
+)
+from warroom.models import Notification
+
+log = logging.getLogger("warroom.channels.slack")
+SERVICE = "slack"
+NAME_MAX = 80
+_INVALID = re.compile(r"[^a-z0-9_-]+")
+
+RETRYABLE = {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
+             "request_timeout", "team_added_to_org"}
+AUTH = {"not_authed", "invalid_auth", "account_inactive", "token_revoked", "token_expired", "no_permission",
+        "missing_scope", "not_allowed_token_type", "ekm_access_denied", "org_login_required"}
+LIST_PAGES = 50  # conversations.list pages (200 channels each) searched for a taken name
+
+
+def channel_name(notification: Notification) -> str:
+    """Slack's rules: lower case letters, digits, '-' and '_', at most 80 characters."""
+    raw = notification.context.get("channel")
+    base = raw if isinstance(raw, str) and raw.strip("# ") else f"incident-{notification.incident_id}"
+    name = _INVALID.sub("-", base.strip().lstrip("#").lower())
+    name = re.sub(r"-{2,}", "-", name).strip("-_")[:NAME_MAX].rstrip("-_")
+    if not name:
+        raise ChannelRejected(SERVICE, f"no usable channel name for incident {notification.incident_id!r}")
+    return name
+
+
+def slack_error(method: str, code: str | None, retry_after: float | None = None) -> ChannelError:
+    code = code or "unknown_error"
+    message = f"{method}: {code}"
+    if code in ("ratelimited", "rate_limited"):
+        return ChannelRateLimited(SERVICE, message, retry_after=retry_after, code=code)
+    if code in RETRYABLE:
+        return ChannelUnavailable(SERVICE, message, code=code)
+    if code in AUTH:
+        return ChannelAuthError(SERVICE, f"{message} — check the bot token and its scopes (channels:manage, "
+                                         "channels:read, channels:join, chat:write, pins:write)", code=code)
+    return ChannelRejected(SERVICE, message, code=code)
+
+
+class SlackChannel:
+    """A `Notifier` for the incident channel (and anything else routed to chat)."""
+
+    def __init__(self, http: HttpClient, token: SecretStr, *, api_url: str = "https://slack.com/api",
+                 private: bool = False, pin_templates: frozenset[str] | set[str] = frozenset({"channel_opened"})) -> None:
+        self.http = http
+        self._token = token
+        self.api_url = api_url.rstrip("/")
+        self.private = private
+        self.pin_templates = frozenset(pin_templates)
+        self._channels: dict[str, str] = {}  # channel name → Slack channel id
+
+    async def deliver(self, notification: Notification, text: str) -> str:
+        name = channel_name(notification)
+        # A restricted incident (security: no details in public channels) gets a private channel.
+        restricted = notification.context.get("restricted") is True
+        channel_id = await self.ensure_channel(name, private=self.private or restricted)
+        ts = await self.post(channel_id, text)
+        pinned = ""
+        if notification.template in self.pin_templates:
+            pinned = " (pinned)" if await self._pin(channel_id, ts) else " (pin failed)"
+        return f"slack #{name} ({channel_id}) ts={ts}{pinned}"
+
+    async def ensure_channel(self, name: str, private: bool | None = None) -> str:
+        """The id of channel `name`, creating it (or joining the existing one) on first use."""
+        if name in self._channels:
+            return self._channels[name]
+        is_private = self.private if private is None else private
+        try:
+            body = await self._call("conversations.create", {"name": name, "is_private": is_private})
+            channel_id = body["channel"]["id"]
+        except ChannelRejected as err:
+            if err.code != "name_taken":
+                raise
+            channel_id = await self._join_existing(name)
+        self._channels[name] = channel_id
+        return channel_id
+
+    async def post(self, channel_id: str, text: str) -> str:
+        payload = {"channel": channel_id, "text": text, "unfurl_links": False, "unfurl_media": False}
+        try:
+            body = await self._call("chat.postMessage", payload)
+        except ChannelRejected as err:
+            if err.code != "not_in_channel":
+                raise
+            await self._call("conversations.join", {"channel": channel_id})
+            body = await self._call("chat.postMessage", payload)
+        return str(body.get("ts", ""))
+
+    async def _pin(self, channel_id: str, ts: str) -> bool:
+        """Pin the summary; a failure is logged, not raised (the message itself went out)."""
+        try:
+            await self._call("pins.add", {"channel": channel_id, "timestamp": ts})
+        except ChannelError as err:
+            if err.code == "already_pinned":
+                return True
+            log.warning("could not pin the summary in %s: %s", channel_id, err)
+            return False
+        return True
+
+    async def _join_existing(self, name: str) -> str:
+        """`name_taken`: find the channel of that name and join it (a bot only sees public ones to join)."""
+        cursor = ""
+        for _ in range(LIST_PAGES):
+            params: dict[str, Any] = {"types": "public_channel,private_channel", "exclude_archived": "true",
+                                      "limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            body = await self._call("conversations.list", params=params)
+            for channel in body.get("channels", []):
+                if channel.get("name") == name:
+                    if not channel.get("is_member") and not channel.get("is_private"):
+                        await self._call("conversations.join", {"channel": channel["id"]})
+                    return str(channel["id"])
+            cursor = (body.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                break
+        raise ChannelRejected(SERVICE, f"channel #{name} exists but cannot be found or joined "
+                                       "(archived, or private without the bot in it)")
+
+    async def _call(self, method: str, payload: dict[str, Any] | None = None,
+                    params: dict[str, Any] | None = None) -> dict[str, Any]:
+        token = self._token.get_secret_value()
+        headers = {"Authorization": f"Bearer {token}"}
+        url = f"{self.api_url}/{method}"
+        if params is not None:
+            response = await self.http.request(SERVICE, method, "GET", url, params=params, headers=headers,
+                                               secrets=[token])
+        else:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+            response = await self.http.request(SERVICE, method, "POST", url, json=payload, headers=headers,
+                                               secrets=[token])
+        try:
+            body = response.json()
+        except ValueError:
+            raise ChannelUnavailable(SERVICE, f"{method}: the answer was not JSON (HTTP {response.status_code})") from None
+        if not isinstance(body, dict):
+            raise ChannelUnavailable(SERVICE, f"{method}: unexpected answer")
+        if not body.get("ok"):
+            raise slack_error(method, body.get("error"))
+        if body.get("warning"):
+            log.debug("slack %s warning: %s", method, body["warning"])
+        return body

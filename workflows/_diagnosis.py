@@ -1,0 +1,72 @@
+"""Diagnosis in Command: the seed's decision tree over checks that run in parallel.
+
+Pod health, the service's logs (the seed's `kubectl logs -l app=X --since=5m | grep -i
+"error|exception|fatal"`, previous containers included), the deploy history and the error rate
+are gathered at once; `diagnose` walks the tree; the branch path, evidence, hypothesis and
+recommended action land in the timeline and the incident channel. A check that cannot run is
+evidence too ("logs unavailable: ..."), never a reason to stay silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.kubernetes import (
+        DeploymentRef, LogsReport, LogsRequest, PodHealthReport, PodHealthRequest, RecentDeploy,
+    )
+    from activities.metrics import ErrorRatioReading, ErrorRatioRequest
+    from warroom.models import DeploymentTarget, PhaseEvent
+    from warroom.policy.diagnosis import Findings, PodSignals, classify_log_lines, diagnose
+    from workflows._runtime import PhaseRuntime
+
+CHECK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3,
+                          non_retryable_error_types=["NotConfigured", "NotFound", "InvalidName"])
+
+
+async def _check(name: str, arg: Any, result_type: type, summary: str) -> Any:
+    return await workflow.execute_activity(name, arg, result_type=result_type, start_to_close_timeout=timedelta(seconds=60),
+                                           retry_policy=CHECK_RETRY, summary=summary)
+
+
+async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
+    ref = DeploymentRef(namespace=target.namespace, deployment=target.deployment)
+    results = await asyncio.gather(
+        _check("kube_pod_health", PodHealthRequest(namespace=target.namespace, deployment=target.deployment),
+               PodHealthReport, "pod health"),
+        _check("kube_logs", LogsRequest(namespace=target.namespace, deployment=target.deployment, since_seconds=300),
+               LogsReport, "service logs (error|exception|fatal)"),
+        _check("kube_recent_deploy", ref, RecentDeploy, "deploy history"),
+        _check("read_error_ratio", ErrorRatioRequest(service=rt.state.service), ErrorRatioReading, "error rate"),
+        return_exceptions=True)
+    pods, logs, recent, reading = (None if isinstance(r, BaseException) else r for r in results)
+    unavailable = [f"{name} unavailable ({(r.cause if isinstance(r, ActivityError) else r)})"
+                   for name, r in zip(("pods", "logs", "deploy history", "metrics"), results) if isinstance(r, BaseException)]
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, ActivityError):
+            raise r  # a bug, not an unavailable check
+
+    now = workflow.now()
+    findings = Findings(
+        error_class="5xx" if reading is not None and (reading.error_ratio or 0) > 0 else "unknown",
+        deploy_age=(now - recent.deployed_at) if recent is not None and recent.deployed_at else None,
+        logs=classify_log_lines([line for s in logs.streams for line in s.matches]) if logs else classify_log_lines([]),
+        pods=PodSignals(crashloop=pods.findings.get("CrashLoopBackOff", 0), oom_killed=pods.findings.get("OOMKilled", 0),
+                        image_pull=pods.findings.get("ImagePullBackOff", 0) + pods.findings.get("ErrImagePull", 0),
+                        not_ready=pods.findings.get("NotReady", 0), restarts=sum(p.restarts for p in pods.pods))
+        if pods else PodSignals(),
+    )
+    diagnosis = diagnose(findings)
+    evidence = diagnosis.evidence + unavailable
+    await rt.report(PhaseEvent(kind="diagnosis", message=f"{diagnosis.hypothesis} → {diagnosis.recommended_action}",
+                               data={"path": " → ".join(diagnosis.path), "evidence": "; ".join(evidence) or "none",
+                                     "conclusive": "yes" if diagnosis.conclusive else "no",
+                                     "log_samples": " | ".join(findings.logs.samples[:3])}))
+    await rt.notify("incident", "diagnosis", path=" → ".join(diagnosis.path), evidence=evidence,
+                    hypothesis=diagnosis.hypothesis, action=diagnosis.recommended_action, samples=findings.logs.samples[:3])
