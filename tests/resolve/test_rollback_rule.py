@@ -33,10 +33,12 @@ from warroom.models import DeploymentTarget, StepDecision
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)")]
 GOOD, BAD = "registry.example.com/order-api:v2.14.2", "registry.example.com/order-api:v2.14.3"
+MIGRATING = "registry.example.com/order-api:v2.15.0"
 SCENARIO = Scenario.model_validate({
     "name": "rollback-rule", "tick_seconds": 0.05, "namespaces": ["production"],
     "defaults": {"start_seconds": 0.2, "ready_seconds": 0.3},
-    "images": {BAD: {"behavior": "errors", "logs": ["ERROR POST /orders 503 connection pool exhausted"]}},
+    "images": {BAD: {"behavior": "errors", "logs": ["ERROR POST /orders 503 connection pool exhausted"]},
+               MIGRATING: {"behavior": "errors"}},
     "deployments": [{"name": "order-api", "namespace": "production", "replicas": 2,
                      "history": [{"image": GOOD, "at": "-3h", "change_cause": "deploy v2.14.2"}]}],
 })
@@ -62,10 +64,10 @@ class Rig:
     def __init__(self, cluster: Any, service: SimulatedService, prometheus_url: str, kubeconfig: Path) -> None:
         self.cluster, self.service, self.prometheus_url, self.kubeconfig = cluster, service, prometheus_url, kubeconfig
 
-    def patch_deployment(self, body: dict) -> None:
+    def patch_deployment(self, body: dict, kind: str = "strategic-merge-patch") -> None:
         request = urllib.request.Request(
             f"{self.cluster.url}/apis/apps/v1/namespaces/production/deployments/order-api", method="PATCH",
-            data=json.dumps(body).encode(), headers={"Content-Type": "application/strategic-merge-patch+json"})
+            data=json.dumps(body).encode(), headers={"Content-Type": f"application/{kind}+json"})
         urllib.request.urlopen(request, timeout=5).close()
 
     def image(self) -> str:
@@ -143,8 +145,10 @@ async def timeline_has(handle: Any, kind: str, seconds: float = 60) -> Any:
 async def test_the_ic_can_veto_the_proposed_rollback(dev_env: WorkflowEnvironment, rig: Rig, tmp_path: Path) -> None:
     async with worker_for(dev_env, rig, tmp_path) as harness:
         handle = await harness.start(p1())
-        state = await timeline_has(handle, "rollback_proposed")
+        state = await timeline_has(handle, "rollback_rule")
         rule = [e for e in state.timeline if e.kind == "rollback_rule"][0]
+        assert rule.message.startswith("rollback rule holds"), rule.message
+        state = await timeline_has(handle, "rollback_proposed")
         assert rule.message.startswith("rollback rule holds")
         assert float(rule.data["error_ratio"]) > 0.05 and float(rule.data["baseline_error_ratio"]) == 0.0
         assert BAD in rule.data["images"] and GOOD in rule.data["previous_images"]
@@ -171,5 +175,38 @@ async def test_silence_through_the_veto_window_rolls_back_and_clean_metrics_miti
         assert state.mitigation_action and GOOD in state.mitigation_action
         mitigated = [e for e in state.timeline if e.kind == "mitigated"][0]
         assert "error ratio at baseline" in mitigated.message
+        diagnosis = [e for e in state.timeline if e.kind == "diagnosis"][0]
+        assert diagnosis.data["path"].startswith("error codes: 5xx → server errors → recent deployment: yes")
+        assert "roll back immediately" in diagnosis.message
         print(f"\n[resolve] deploy errors → rollback → mitigated in {time.monotonic() - started:.1f}s "
               f"(veto 4s, clean window 8s, rate window 5s)")
+
+
+async def test_errors_at_baseline_mean_no_rollback(dev_env: WorkflowEnvironment, rig: Rig, tmp_path: Path) -> None:
+    """After the rollback the service is healthy again: a new incident finds errors at baseline."""
+    source = PrometheusSource(rig.prometheus_url, runbook().metrics)
+    await wait_for(lambda: source.error_ratio("order-api"), lambda v: v == 0.0, 30)
+    async with worker_for(dev_env, rig, tmp_path) as harness:
+        handle = await harness.start(p1())
+        state = await timeline_has(handle, "rollback_rule")
+        rule = [e for e in state.timeline if e.kind == "rollback_rule"][0]
+        assert rule.message.startswith("rollback rule does not hold") and "baseline" in rule.message
+        assert not state.steps and rig.rollback_patches() == 1  # still only the one from before
+
+
+async def test_a_deploy_that_applied_a_db_migration_is_not_rolled_back(dev_env: WorkflowEnvironment, rig: Rig,
+                                                                         tmp_path: Path) -> None:
+    rig.patch_deployment({"metadata": {"annotations": {"kubernetes.io/change-cause": "deploy v2.15.0 (orders index)",
+                                                       "warroom.io/db-migration-applied": "2026-11-28-orders-index"}},
+                          "spec": {"template": {"spec": {"containers": [{"name": "app", "image": MIGRATING}]}}}})
+    source = PrometheusSource(rig.prometheus_url, runbook().metrics)
+    await wait_for(lambda: source.error_ratio("order-api"), lambda v: v is not None and v > 0.05, 60)
+    async with worker_for(dev_env, rig, tmp_path) as harness:
+        handle = await harness.start(p1())
+        state = await timeline_has(handle, "rollback_rule")
+        rule = [e for e in state.timeline if e.kind == "rollback_rule"][0]
+        assert rule.message.startswith("rollback rule does not hold") and "db_migration_applied" in rule.message
+        await wait_for(lambda: harness.sink.count("rollback_not_indicated"), lambda n: n == 1, 10)
+        state = await state_of(handle)
+        assert not state.steps and rig.rollback_patches() == 1 and rig.image() == MIGRATING
+        assert any(d.kind == "escalate" for d in state.deadlines), "the escalation timer keeps running"
