@@ -180,6 +180,9 @@ async def test_clean_window_needs_5_minutes_and_a_relapse_restarts_it(scene_fact
     await assert_eventually(lambda: _mitigated(scene))
     state = await state_of(scene.handle)
     assert state.mitigated_at - state.mitigation_applied_at >= 8 * MINUTE - SECOND
+    relapse = [e for e in state.timeline if e.kind == "relapse"]
+    assert len(relapse) == 1 and "engineering-team-lead" in state.escalated_to
+    assert [m for m in scene.sink.sent if m[1] == "escalation" and "relapse" in m[3]]
 
 
 async def test_data_loss_notifies_em_legal_and_executives_at_once_and_skips_the_matrix(scene_factory) -> None:
