@@ -6,7 +6,8 @@ COPY warroom ./warroom
 COPY workflows ./workflows
 COPY activities ./activities
 COPY playbooks ./playbooks
-RUN pip install --no-cache-dir . && useradd --create-home warroom
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client && rm -rf /var/lib/apt/lists/* \
+ && pip install --no-cache-dir . && useradd --create-home warroom
 USER warroom
 ENV WARROOM_DATA_DIR=/home/warroom/data
 ENTRYPOINT ["warroom"]

@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	@sh scripts/drill-deps.sh
 	$(VENV)/bin/warroom run
 
 test: $(STAMP)

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from activities.ansible import AnsibleSettings, PlaybookRunner
 from activities.metrics import MetricsActivities, PrometheusSource
 from activities.notify import LocalSink, NotifyActivities, Notifier
 from warroom.settings import Settings
@@ -48,9 +49,10 @@ def not_configured(name: str, hint: str) -> Callable[..., Any]:
 
 def build_worker(client: Client, task_queue: str, notifier: Notifier, templates_dir: str | None = None,
                  metrics: PrometheusSource | None = None, kube_activities: Sequence[Callable[..., Any]] | None = None,
-                 extra_activities: Sequence[Callable[..., Any]] = ()) -> Worker:
+                 ansible: PlaybookRunner | None = None, extra_activities: Sequence[Callable[..., Any]] = ()) -> Worker:
     """One worker for every phase; more workers on the same task queue share the load."""
     acts: list[Callable[..., Any]] = [NotifyActivities(notifier, templates_dir).notify, *extra_activities]
+    acts += (ansible or PlaybookRunner(AnsibleSettings())).activities()
     if metrics is not None:
         m = MetricsActivities(metrics)
         acts += [m.read_error_ratio, m.check_clean_window]
@@ -77,6 +79,19 @@ def kube_from_settings(settings: Settings) -> list[Callable[..., Any]] | None:
     return KubeActivities(gateway).all()
 
 
+def ansible_from_settings(settings: Settings) -> PlaybookRunner:
+    """Playbooks from the repo's playbooks/, on localhost unless an inventory is configured."""
+    import json
+
+    import yaml
+
+    overrides: dict[str, Any] = {"log_root": settings.log_root, "credentials": settings.postgres_credentials}
+    if settings.ansible_inventory:
+        text = settings.ansible_inventory.read_text()
+        overrides["inventory"] = json.loads(text) if settings.ansible_inventory.suffix == ".json" else yaml.safe_load(text)
+    return PlaybookRunner(AnsibleSettings(**overrides))
+
+
 async def run_worker(settings: Settings, ready: asyncio.Event | None = None) -> None:
     from warroom.client import connect
     from warroom.config import load_runbook
@@ -84,11 +99,12 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None) -> 
     runbook = load_runbook(settings.runbook)  # a bad file stops the worker here, with the field named
     from activities.channels import ChannelSettings, build_router
 
-    client = await connect(settings, identity="warroom-worker")
+    client = await connect(settings, identity="warroom-worker", wait=30)
     sink = LocalSink(Path(settings.data_dir))
     router = build_router(ChannelSettings(data_dir=settings.data_dir), sink=sink)
     metrics = PrometheusSource(settings.prometheus_url, runbook.metrics) if settings.prometheus_url else None
-    worker = build_worker(client, settings.task_queue, router, runbook.templates_dir, metrics, kube_from_settings(settings))
+    worker = build_worker(client, settings.task_queue, router, runbook.templates_dir, metrics, kube_from_settings(settings),
+                          ansible_from_settings(settings))
     log = logging.getLogger("warroom")
     log.info("worker polling %s on %s (namespace %s); channel logs in %s; metrics: %s; cluster: %s",
              settings.task_queue, settings.temporal_address, settings.temporal_namespace, sink.root / "channels",

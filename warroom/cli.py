@@ -334,6 +334,23 @@ def worker(ctx: typer.Context, address: AddressOpt = None, namespace: NamespaceO
         err.print("worker stopped")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def drill(ctx: typer.Context) -> None:
+    """Rehearse the runbook on a simulated incident: bad deploy → alert → diagnosis → rollback → resolved.
+
+    Starts the sandbox cluster, a simulated order-api under load, a real Prometheus and Alertmanager,
+    the intake and a worker (and a Temporal dev server unless --temporal is given), and shows the
+    incident live. Options: --time-scale N (default 20: runbook durations ÷ N, drills only),
+    --approval auto|manual (manual waits for `warroom approve`), --temporal HOST:PORT, --data-dir.
+
+    Example: warroom drill --approval manual
+    """
+    import subprocess
+
+    # The drill lives with the simulator, apart from production code: run it as its own program.
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "sandbox.drill", *ctx.args]))
+
+
 @app.command("codec-key")
 def codec_key() -> None:
     """Print a new AES-256 key for payload encryption.

@@ -12,7 +12,22 @@ class ConnectionFailed(Exception):
     """Temporal is not reachable; the message says where we tried and what to check."""
 
 
-async def connect(settings: Settings, identity: str | None = None) -> Client:
+async def connect(settings: Settings, identity: str | None = None, wait: float = 0.0) -> Client:
+    """Connect with warroom's data converter; `wait` seconds of retries cover a server still starting."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return await _connect(settings, identity)
+        except ConnectionFailed:
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _connect(settings: Settings, identity: str | None = None) -> Client:
     tls: TLSConfig | bool = False
     if settings.uses_tls:
         tls = TLSConfig(

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     prometheus_url: str | None = Field(None, description="Prometheus base URL for error rates and the clean window")
     kubeconfig: Path | None = Field(None, description="kubeconfig for diagnostics and rollback ($KUBECONFIG also works)")
     kube_context: str | None = None
+    ansible_inventory: Path | None = Field(None, description="inventory (YAML/JSON, ansible-runner dict form); default localhost")
+    log_root: Path = Field(Path("/var/log"), description="service_logs may read only below this folder")
+    postgres_credentials: dict[str, SecretStr] = Field(default_factory=dict,
+                                                        description='PostgreSQL passwords by name, JSON: {"orders-db": "..."}')
     codec_keys: SecretStr | None = Field(None, description="id:base64key,... to encrypt payloads (first key encrypts)")
 
     @model_validator(mode="after")

@@ -89,7 +89,8 @@ def _banner(settings: Settings) -> str:
         f"  warroom --as {who} declare --service order-api --severity P2 --summary 'Order API 503s'\n"
         f"  warroom --as {who} status <incident-id>\n"
         "  warroom list --severity P2\n"
-        "  temporal workflow list --query \"IncidentSeverity='P2'\"\n\n"
+        "  temporal workflow list --query \"IncidentSeverity='P2'\"\n"
+        "  warroom drill        # a whole simulated incident, alert to PIR, in under 3 minutes\n\n"
         "Ctrl-C stops everything."
     )
     return "[bold green]warroom is up[/]\n" + text

@@ -29,7 +29,8 @@ class ResolvePhase:
     def __init__(self, inp: PhaseInput) -> None:
         self.rt = PhaseRuntime(inp)
         self._use_metrics: bool | None = None
-        self._clean_since: datetime | None = None
+        self._previous: tuple[datetime, datetime] | None = None  # (when checked, clean since) at the last check
+        self._alerts_cleared = False
 
     @workflow.signal
     def incident_changed(self, state: IncidentState) -> None:
@@ -73,6 +74,24 @@ class ResolvePhase:
                                             message=f"clean window judged by alerts only: {err.cause or err}"))
             return None
 
+    def _relapsed(self, s: IncidentState, now: datetime, clean_since: datetime) -> bool:
+        """Errors came back after the window had been seen clean — not errors still draining away.
+
+        By alerts: an alert fires again after every alert had cleared since mitigation. By metrics:
+        the last check had seen at least half the window clean, and the clean stretch restarted.
+        """
+        if not s.firing_alerts:
+            self._alerts_cleared = True
+        elif self._alerts_cleared and s.last_firing_alert_at and s.mitigation_applied_at \
+                and s.last_firing_alert_at > s.mitigation_applied_at:
+            self._alerts_cleared = False
+            return True
+        if self._previous is None:
+            return False
+        checked, previous_clean_since = self._previous
+        seen_clean = checked - previous_clean_since >= self.rt.runbook.resolve.clean_window / 2
+        return seen_clean and clean_since > previous_clean_since
+
     async def _relapse(self, reason: str) -> None:
         """Errors came back inside the window: it starts again, and the matrix's escalation target hears of it."""
         rt = self.rt
@@ -100,9 +119,9 @@ class ResolvePhase:
                     baseline_error_ratio=rt.runbook.declare.user_error_ratio_above, samples=[],
                     last_firing_alert_at=last_alert)
                 source = "no alert firing"
-            if self._clean_since is not None and verdict.clean_since > self._clean_since:
+            if self._relapsed(s, now, verdict.clean_since):
                 await self._relapse(verdict.reason)
-            self._clean_since = verdict.clean_since
+            self._previous = (now, verdict.clean_since)
             if verdict.clean:
                 evidence = f"{source} since {verdict.clean_since:%H:%M:%S} UTC"
                 await rt.report(PhaseEvent(kind="mitigated", mitigated=True,

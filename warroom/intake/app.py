@@ -22,19 +22,17 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
-from temporalio.client import Client
 
 from warroom.config import load_runbook
 from warroom.intake import auth
 from warroom.intake.metrics import IntakeMetrics
 from warroom.intake.normalize import Defaults, Delivery, FieldError, PayloadInvalid
-from warroom.intake.recorder import Prepared, Recorder, TemporalUnavailable
+from warroom.intake.recorder import ClientFactory, Prepared, Recorder, TemporalUnavailable
 from warroom.intake.settings import IntakeSettings
 from warroom.intake.sources import SOURCES, SourceSpec
 from warroom.models import AlertReceipt
 
 log = logging.getLogger("warroom.intake")
-ClientFactory = Callable[[], Awaitable[Client]]
 
 
 class IntakeResponse(BaseModel):

@@ -83,33 +83,32 @@ def verify_pagerduty(body: bytes, header: str | None, secrets: list[bytes]) -> N
         raise AuthFailed(403, "bad_signature", "pagerduty: signature does not match the body")
 
 
-def verify_grafana(body: bytes, headers: Mapping[str, str], settings: IntakeSettings, now: float | None = None) -> str:
-    """Grafana's HMAC-SHA256, hex, of "<unix seconds>:<body>" (or of the body alone when no
-    timestamp header is configured). Returns the signature, the key for replay detection."""
+def verify_grafana(body: bytes, headers: Mapping[str, str], settings: IntakeSettings, now: float | None = None) -> str | None:
+    """Grafana's hex HMAC-SHA256 of "<unix seconds>:<body>" (of the body alone when no timestamp
+    header is configured, which also means no replay window). Returns the signature as the
+    replay key when the request is timestamped."""
     signature = headers.get(settings.grafana_signature_header)
     if not signature:
         raise AuthFailed(401, "unauthenticated", f"grafana: {settings.grafana_signature_header} header required")
+    stamp = None
     message = body
-    ts_header = settings.grafana_timestamp_header
-    if ts_header:
-        stamp = headers.get(ts_header)
+    if settings.grafana_timestamp_header:
+        stamp = (headers.get(settings.grafana_timestamp_header) or "").strip()
         if not stamp:
-            raise AuthFailed(401, "unauthenticated", f"grafana: {ts_header} header required")
-        try:
-            sent = int(stamp.strip())
-        except ValueError:
-            raise AuthFailed(403, "bad_signature", f"grafana: {ts_header} is not a Unix timestamp") from None
-        message = stamp.strip().encode() + b":" + body
-        offered = signature.strip().lower().encode()
-        if not _any_equal(offered, [_hex_signature(s, message) for s in settings.signing_secrets("grafana")]):
-            raise AuthFailed(403, "bad_signature", "grafana: signature does not match the body")
-        check_fresh(datetime.fromtimestamp(sent, tz=timezone.utc) if abs(sent) < 10**11 else None,
-                    settings.replay_window.total_seconds(), "grafana", now)
-        return signature.strip().lower()
+            raise AuthFailed(401, "unauthenticated", f"grafana: {settings.grafana_timestamp_header} header required")
+        message = stamp.encode() + b":" + body
     offered = signature.strip().lower().encode()
-    if not _any_equal(offered, [_hex_signature(s, message) for s in settings.signing_secrets("grafana")]):
+    if not _any_equal(offered, [_hex_signature(secret, message) for secret in settings.signing_secrets("grafana")]):
         raise AuthFailed(403, "bad_signature", "grafana: signature does not match the body")
-    return ""
+    if stamp is None:
+        return None
+    try:
+        sent = int(stamp)
+    except ValueError:
+        raise AuthFailed(403, "stale", f"grafana: {settings.grafana_timestamp_header} is not a Unix timestamp") from None
+    moment = datetime.fromtimestamp(sent, tz=timezone.utc) if 0 < sent < 10**11 else None
+    check_fresh(moment, settings.replay_window.total_seconds(), "grafana", now)
+    return offered.decode()
 
 
 def check_fresh(moment: datetime | None, window_seconds: float, source: str, now: float | None = None) -> None:
@@ -134,7 +133,7 @@ def authenticate(source: str, body: bytes, headers: Mapping[str, str], settings:
     if secrets and source == "pagerduty":
         verify_pagerduty(body, headers.get("x-pagerduty-signature"), secrets)
     elif secrets and source == "grafana":
-        return verify_grafana(body, headers, settings) or None
+        return verify_grafana(body, headers, settings)
     return None
 
 

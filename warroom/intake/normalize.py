@@ -276,14 +276,6 @@ class Defaults:
     default_service: str
 
 
-def check_model(model: type[BaseModel], payload: Any, prefix: tuple[str | int, ...] = ()) -> Any:
-    """Validate, turning the first problems into FieldError-compatible ValidationError paths."""
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        raise PayloadInvalid(exc, prefix) from None
-
-
 class PayloadInvalid(Exception):
     """The payload does not match the source's schema; carries pydantic's errors with full paths."""
 

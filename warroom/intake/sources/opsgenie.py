@@ -19,6 +19,7 @@ from warroom.intake.normalize import Defaults, Delivery, dns_label, labelled_ale
 NAME = "opsgenie"
 FIRING = {"Create"}
 RESOLVED = {"Close"}
+_YEAR_3000_MS = 32503680000000
 
 
 class _Vendor(BaseModel):
@@ -75,8 +76,9 @@ def normalize(payload: OpsgeniePayload, defaults: Defaults) -> Delivery:
     service = None
     if "service" not in {k.lower() for k in alert.details} and (tagged := _service_tag(alert.tags)):
         service = dns_label(tagged[1], ("alert", "tags", tagged[0]))
-    started = datetime.fromtimestamp(alert.createdAt / 1000, tz=timezone.utc) if alert.createdAt and alert.createdAt > 0 \
-        and alert.createdAt < 32503680000000 else None
+    started = None
+    if alert.createdAt and 0 < alert.createdAt < _YEAR_3000_MS:
+        started = datetime.fromtimestamp(alert.createdAt / 1000, tz=timezone.utc)
     normalized = labelled_alert(
         source=NAME, group_key=group_key, fingerprint=alert.alertId[:128], firing=payload.action in FIRING,
         summary=summary_of(alert.message, alert.description, fallback=f"Opsgenie alert {alert.tinyId or alert.alertId}"[:300]),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from warroom.intake.normalize import (
     Defaults, Delivery, NormalizedAlert, PayloadInvalid, bounded_labels, clean, links, real_time, severity_hint,
@@ -79,12 +79,8 @@ def normalize(payload: PagerDutyPayload, defaults: Defaults) -> Delivery:
                         replay_key=event.id, occurred_at=real_time(event.occurred_at))
     try:
         incident = PagerDutyIncident.model_validate(event.data)
-    except Exception as exc:  # pydantic.ValidationError, re-rooted at event.data
-        from pydantic import ValidationError
-
-        if isinstance(exc, ValidationError):
-            raise PayloadInvalid(exc, ("event", "data")) from None
-        raise
+    except ValidationError as exc:  # re-rooted at event.data, where it is in the payload
+        raise PayloadInvalid(exc, ("event", "data")) from None
     group_key = incident.incident_key or incident.id
     # PagerDuty names services for people ("API Service"); the slug is the DNS label warroom uses.
     service = slug_label(incident.service.summary) or defaults.default_service
