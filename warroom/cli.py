@@ -34,7 +34,7 @@ from warroom.client import ConnectionFailed, connect
 from warroom.config import RunbookError, load_runbook
 from warroom.enums import Phase, Role, Severity, format_duration
 from warroom.models import (
-    Acknowledge, ActionItem, AssignRole, CompleteActionItem, CompletePir, Declare, ImpactSignals, IncidentInput, IncidentState,
+    Acknowledge, ActionItem, AssignRole, CompleteActionItem, CompletePir, Declare, DeploymentTarget, ImpactSignals, IncidentInput, IncidentState,
     MarkMitigated, ProposeStep, Resolve, SetFlags, SetSeverity, StatusUpdate, StepDecision, UpdateResult,
 )
 from warroom.settings import Settings
@@ -412,21 +412,32 @@ def search_attributes(ctx: typer.Context) -> None:
 @app.command()
 def declare(
     ctx: typer.Context,
-    service: Annotated[str, typer.Option(help="the service that hurts, e.g. order-api", show_default=False)],
-    severity: Annotated[Severity, typer.Option(parser=SEVERITY, metavar="P1|P2|P3", help="P1, P2 or P3 (declare early, downgrade later)", show_default=False)],
-    summary: Annotated[str, typer.Option(help="the observable symptom, one line", show_default=False)],
+    service: Annotated[Optional[str], typer.Option(help="the service that hurts, e.g. order-api", show_default=False)] = None,
+    severity: Annotated[Optional[Severity], typer.Option(parser=SEVERITY, metavar="P1|P2|P3", help="P1, P2 or P3 (declare early, downgrade later)", show_default=False)] = None,
+    summary: Annotated[Optional[str], typer.Option(help="the observable symptom, one line", show_default=False)] = None,
+    from_alert: Annotated[Optional[str], typer.Option("--from-alert", metavar="ID", help="declare the incident an alert opened (still in Detection)", show_default=False)] = None,
+    deployment: Annotated[Optional[str], typer.Option(metavar="NAMESPACE/NAME", help="the Deployment behind the service: diagnosis and the rollback rule use it", show_default=False)] = None,
     data_loss: Annotated[bool, typer.Option("--data-loss", help="data loss suspected: legal/privacy are notified at once")] = False,
     security: Annotated[bool, typer.Option("--security", help="security incident suspected: hand off to security")] = False,
     vendor: Annotated[bool, typer.Option("--vendor", help="a third-party vendor is involved")] = False,
     commander: Annotated[Optional[str], typer.Option(help="the Incident Commander, if already known", show_default=False)] = None,
     on_call: Annotated[Optional[str], typer.Option(help="the on-call engineer who got paged", show_default=False)] = None,
+    reason: Annotated[str, typer.Option(help="with --from-alert: why declare now")] = "",
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Declare an incident now: opens the channel, pages the IC and starts every runbook timer.
 
     Example: warroom declare --service order-api --severity P1 --summary '8% of API requests return 503' --as alice
+    Example: warroom declare --from-alert alertmanager-... --severity P2 --reason 'customers calling' --as alice
     """
+    if from_alert:
+        _act(ctx, as_, as_json, from_alert, "declare",
+             lambda who: Declare(by=who, severity=severity, reason=reason or "declared by a person"))
+        return
+    missing = [flag for flag, value in (("--service", service), ("--severity", severity), ("--summary", summary)) if not value]
+    if missing:
+        _die(f"declare needs {', '.join(missing)} (or --from-alert ID for an incident an alert opened)", 2)
     settings = _settings(ctx)
     who = _who(ctx, as_, settings)
     try:
@@ -435,10 +446,14 @@ def declare(
         _die(str(exc), 2)
     now = datetime.now(timezone.utc)
     try:
+        target = None
+        if deployment:
+            namespace, _, name = deployment.partition("/")
+            target = DeploymentTarget(namespace=namespace, deployment=name)
         inp = IncidentInput(
-            incident_id=f"{service.strip().lower()}-{now:%Y%m%d-%H%M%S}", service=service, summary=summary,
+            incident_id=f"{(service or '').strip().lower()}-{now:%Y%m%d-%H%M%S}", service=service, summary=summary,
             runbook=runbook, severity=severity, declared=True, declared_by=who, commander=commander, on_call=on_call,
-            signals=ImpactSignals(data_loss=data_loss, security=security, third_party_vendor=vendor))
+            target=target, signals=ImpactSignals(data_loss=data_loss, security=security, third_party_vendor=vendor))
     except ValidationError as exc:
         _die(f"invalid input:\n{_problems(exc)}", 2)
     workflow_id = _run(_start(settings, who, inp))
@@ -718,6 +733,7 @@ def action_done(
 # --- Reading ---------------------------------------------------------------------------------
 
 
+@app.command("show", help="Same as `status`: where the incident stands. Example: warroom show order-api-20250101-140700")
 @app.command()
 def status(ctx: typer.Context, incident: IncidentId, as_json: JsonOpt = False) -> None:
     """Where the incident stands: roles, pending steps, next deadlines and the latest timeline.
@@ -817,6 +833,7 @@ async def _query_state(settings: Settings, incident: str) -> IncidentState:
         return await handle.query("state", result_type=IncidentState)
 
 
+@app.command("incidents", help="Same as `list`: incidents by severity, service, phase. Example: warroom incidents --severity P1 --open")
 @app.command("list")
 def list_incidents(
     ctx: typer.Context,
