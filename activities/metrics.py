@@ -73,6 +73,17 @@ class PrometheusSource:
         value = float(result[0]["value"][1])
         return None if math.isnan(value) else value
 
+    async def users_affected(self, service: str) -> float | None:
+        """Share of users seeing errors, where the runbook names a metric for it (`metrics.users_affected`)."""
+        if not self.queries.users_affected:
+            return None
+        result = await self._get("/api/v1/query",
+                                 {"query": render_query(self.queries.users_affected, service, self.queries.window)})
+        if not result:
+            return None
+        value = float(result[0]["value"][1])
+        return None if math.isnan(value) else value
+
     async def error_ratio_series(self, service: str, start: datetime, end: datetime) -> list[MetricSample]:
         params = {"query": render_query(self.queries.error_ratio, service, self.queries.window),
                   "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}",
@@ -105,6 +116,7 @@ class ErrorRatioReading(BaseModel):
     service: str
     error_ratio: float | None
     burn_rate: float | None
+    users_affected: float | None = None
     baseline_error_ratio: float | None = None
     baseline_at: datetime | None = None
     read_at: datetime
@@ -131,12 +143,14 @@ class MetricsActivities:
             current = await self.source.error_ratio(req.service)
             baseline_at = req.deployed_at - self.source.queries.baseline_offset if req.deployed_at else None
             baseline = await self.source.error_ratio(req.service, baseline_at) if baseline_at else None
+            users = await self.source.users_affected(req.service)
         except (QueryRejected, ValueError) as exc:
             raise ApplicationError(str(exc), type="QueryRejected", non_retryable=True) from None
         except MetricsUnavailable as exc:
             raise ApplicationError(str(exc), type="MetricsUnavailable") from None
         return ErrorRatioReading(service=req.service, error_ratio=current,
                                  burn_rate=self.source.burn_rate(current) if current is not None else None,
+                                 users_affected=users,
                                  baseline_error_ratio=baseline, baseline_at=baseline_at, read_at=now)
 
     @activity.defn(name="check_clean_window")

@@ -119,6 +119,13 @@ async def test_the_activity_reads_current_baseline_and_burn_rate(prometheus) -> 
     assert reading.baseline_error_ratio == pytest.approx(0.0, abs=1e-9)
 
 
+async def test_users_affected_where_the_runbook_names_a_metric(prometheus) -> None:
+    base, _ = prometheus
+    assert await PrometheusSource(base, QUERIES).users_affected("order-api") is None  # none named: unknown, not 0
+    named = QUERIES.model_copy(update={"users_affected": 'max(http_requests_total{service="$service",code="503"}) * 0 + 0.03'})
+    assert await PrometheusSource(base, named).users_affected("order-api") == pytest.approx(0.03)
+
+
 async def test_bad_promql_in_the_runbook_is_not_retried(prometheus) -> None:
     base, _ = prometheus
     broken = QUERIES.model_copy(update={"error_ratio": 'sum(rate(http_requests_total{service="$service"}[$window]'})
