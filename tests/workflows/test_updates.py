@@ -161,3 +161,18 @@ async def test_pir_reminder_then_escalation_to_the_engineering_manager(skipping_
 
 def _fail() -> None:
     raise AssertionError("not yet")
+
+
+async def test_two_concurrent_ic_approvals_decide_the_step_once(incident: WorkflowHandle) -> None:
+    step = (await incident.execute_update("propose_step", ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
+                                          result_type=UpdateResult)).step_id
+    import asyncio
+
+    outcomes = await asyncio.gather(*(incident.execute_update("approve", StepDecision(step_id=step, by="alice", reason=f"go {i}"),
+                                                              result_type=UpdateResult) for i in range(2)),
+                                    return_exceptions=True)
+    accepted = [o for o in outcomes if isinstance(o, UpdateResult)]
+    rejected = [o for o in outcomes if isinstance(o, WorkflowUpdateFailedError)]
+    assert len(accepted) == 1 and len(rejected) == 1, outcomes
+    assert rejected[0].cause.type == "StepDecided"  # type: ignore[union-attr]
+    assert (await accepted_updates(incident)).count("approve") == 1
