@@ -334,6 +334,32 @@ def worker(ctx: typer.Context, address: AddressOpt = None, namespace: NamespaceO
         err.print("worker stopped")
 
 
+@app.command()
+def intake(
+    ctx: typer.Context,
+    host: Annotated[Optional[str], typer.Option(help="listen address (env WARROOM_INTAKE_HOST, default 127.0.0.1)", show_default=False)] = None,
+    port: Annotated[Optional[int], typer.Option(help="listen port (env WARROOM_INTAKE_PORT, default 8088)", show_default=False)] = None,
+) -> None:
+    """Serve the alert intake: Alertmanager, PagerDuty, Opsgenie, Grafana and generic JSON webhooks.
+
+    Credentials per source come from WARROOM_INTAKE_* (see docs/intake.md); a source without any
+    answers 403. Each alert group becomes one incident; 2xx only once the alert is recorded.
+
+    Example: WARROOM_INTAKE_ALERTMANAGER_TOKEN=s3cret warroom intake --port 8088
+    """
+    from warroom.intake.server import serve
+    from warroom.intake.settings import IntakeSettings
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        settings = IntakeSettings(temporal=_settings(ctx), **overrides)
+        serve(settings)
+    except RunbookError as exc:
+        _die(str(exc), 2)
+    except ValidationError as exc:
+        _die(f"invalid intake settings:\n{_problems(exc, name_of=lambda f: 'WARROOM_INTAKE_' + f.upper())}", 2)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def drill(ctx: typer.Context) -> None:
     """Rehearse the runbook on a simulated incident: bad deploy → alert → diagnosis → rollback → resolved.

@@ -84,6 +84,15 @@ class Alert(_Model):
     labels: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=256)]] = Field(
         default_factory=dict, max_length=64
     )
+    annotations: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=2000)]] = Field(
+        default_factory=dict, max_length=64)
+    group_key: Annotated[str, StringConstraints(max_length=256)] | None = None
+    service: Annotated[str, StringConstraints(max_length=63)] | None = None
+    namespace: Annotated[str, StringConstraints(max_length=63)] | None = None
+    deployment: Annotated[str, StringConstraints(max_length=63)] | None = None
+    ends_at: datetime | None = None
+    severity_hint: Severity | None = None
+    links: list[Annotated[str, StringConstraints(max_length=2048)]] = Field(default_factory=list, max_length=20)
 
 
 class AlertReceipt(_Model):

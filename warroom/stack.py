@@ -14,6 +14,7 @@ import socket
 import sys
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 
 from warroom import search
@@ -78,13 +79,13 @@ class _Interrupted(Exception):
     """Ctrl-C arrived while the stack was still starting."""
 
 
-def _banner(settings: Settings) -> str:
+def _banner(settings: Settings, intake_note: str = "") -> str:
     ui = f"http://127.0.0.1:{settings.ui_port}/namespaces/{settings.temporal_namespace}/workflows"
     who = settings.user or "$USER"
     text = (
         f"[bold]Temporal[/]   {settings.temporal_address} (namespace {settings.temporal_namespace}, db {settings.data_dir / 'temporal.db'})\n"
         f"[bold]Web UI[/]     {ui}\n"
-        f"[bold]Channels[/]   {settings.data_dir / 'channels'}/<incident>.log\n\n"
+        f"[bold]Channels[/]   {settings.data_dir / 'channels'}/<incident>.log{intake_note}\n\n"
         "Try, in another terminal (source .venv/bin/activate first):\n"
         f"  warroom --as {who} declare --service order-api --severity P2 --summary 'Order API 503s'\n"
         f"  warroom --as {who} status <incident-id>\n"
@@ -116,6 +117,7 @@ async def _run(settings: Settings) -> int:
     # Its own session: a terminal's Ctrl-C reaches only us, and we stop the server in order.
     server = await asyncio.create_subprocess_exec(*server_command(binary, settings), start_new_session=True)
     worker_task: asyncio.Task[None] | None = None
+    intake_task: asyncio.Task[None] | None = None
     try:
         await _wait_for_port(host, port, server, stop)
         ready = asyncio.Event()
@@ -124,7 +126,8 @@ async def _run(settings: Settings) -> int:
         await asyncio.wait({worker_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         if worker_task.done():
             worker_task.result()
-        console.print(_banner(settings), soft_wrap=True)  # never wrap an address mid-way
+        intake_task, intake_note = await _start_intake(settings)
+        console.print(_banner(settings, intake_note), soft_wrap=True)  # never wrap an address mid-way
         stopped = asyncio.create_task(stop.wait())
         server_gone = asyncio.create_task(server.wait())
         done, _ = await asyncio.wait({stopped, server_gone, worker_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -142,6 +145,12 @@ async def _run(settings: Settings) -> int:
         console.print(f"[red]warroom run failed:[/] {exc}")
         return 1
     finally:
+        if intake_task and not intake_task.done():
+            intake_task.cancel()
+            try:
+                await asyncio.wait_for(intake_task, 5)
+            except (asyncio.CancelledError, asyncio.TimeoutError, Exception):
+                pass
         if worker_task and not worker_task.done():
             worker_task.cancel()
             try:
@@ -149,6 +158,34 @@ async def _run(settings: Settings) -> int:
             except (asyncio.CancelledError, asyncio.TimeoutError, Exception):
                 pass
         await _stop(server)
+
+
+async def _start_intake(settings: Settings) -> tuple[asyncio.Task[None] | None, str]:
+    """The alert intake beside the worker. With no credentials configured, a dev token for
+    Alertmanager and the generic endpoint is made up and printed (every source answers 403 without one)."""
+    import secrets
+
+    from warroom.intake.server import serve_async
+    from warroom.intake.settings import IntakeSettings
+
+    try:
+        intake = IntakeSettings(temporal=settings)
+    except Exception as exc:  # bad WARROOM_INTAKE_* values: the stack still runs, the intake says why
+        return None, f"\n[red]intake not started[/]: {exc}"
+    note = ""
+    if not any(intake.configured(s) for s in ("alertmanager", "pagerduty", "opsgenie", "grafana", "generic")):
+        token = secrets.token_urlsafe(16)
+        intake = intake.model_copy(update={"alertmanager_token": SecretStr(token), "generic_token": SecretStr(token)})
+        note = f"\n             dev bearer token for this run (Alertmanager, generic): {token}"
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve_async(intake, ready=ready))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait({task, waiter}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        return None, f"\n[red]intake not started[/]: {task.exception()}"
+    url = f"http://{intake.host}:{intake.port}"
+    return task, f"\n[bold]Intake[/]     {url}/alerts/{{alertmanager,pagerduty,opsgenie,grafana,generic}} (docs/intake.md){note}"
 
 
 def run_stack(settings: Settings) -> int:

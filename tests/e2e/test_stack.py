@@ -25,8 +25,9 @@ def free_port() -> int:
 
 class Stack:
     def __init__(self, data_dir: Path) -> None:
-        self.port, self.ui_port = free_port(), free_port()
+        self.port, self.ui_port, self.intake_port = free_port(), free_port(), free_port()
         self.env = {**os.environ, "WARROOM_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}", "WARROOM_UI_PORT": str(self.ui_port),
+                    "WARROOM_INTAKE_PORT": str(self.intake_port),
                     "WARROOM_DATA_DIR": str(data_dir), "WARROOM_USER": "alice", "PYTHONUNBUFFERED": "1"}
         self.proc: asyncio.subprocess.Process | None = None
         self.output = ""
@@ -70,6 +71,12 @@ async def test_stack_declares_shows_survives_a_restart_and_stops_cleanly(tmp_pat
         assert f"http://127.0.0.1:{stack.ui_port}" in stack.output
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"http://127.0.0.1:{stack.ui_port}/")).status_code == 200
+            assert (await http.get(f"http://127.0.0.1:{stack.intake_port}/healthz")).status_code == 200
+            token = stack.output.split("dev bearer token for this run (Alertmanager, generic): ")[1].split()[0]
+            alert = await http.post(f"http://127.0.0.1:{stack.intake_port}/alerts/generic",
+                                    headers={"Authorization": f"Bearer {token}"},
+                                    json={"group_key": "stack-test", "service": "payments", "summary": "payments 503s"})
+            assert alert.status_code == 200, alert.text
 
         code, out = await stack.cli("declare", "--service", "order-api", "--severity", "P2",
                                     "--summary", "Order API 503s", "--json")
@@ -90,7 +97,7 @@ async def test_stack_declares_shows_survives_a_restart_and_stops_cleanly(tmp_pat
         assert (tmp_path / "data" / "channels" / f"{incident}.log").exists()
     finally:
         assert await stack.interrupt() == 0, stack.output
-    assert not processes_listening(stack.port) and not processes_listening(stack.ui_port)
+    assert not any(processes_listening(p) for p in (stack.port, stack.ui_port, stack.intake_port))
 
     await stack.start()  # same data dir: the incident is still there, still running
     try:

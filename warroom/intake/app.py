@@ -111,9 +111,7 @@ class Intake:
         except Problem as problem:
             status = problem.status
             self.metrics.rejected.labels(source=spec.name, reason=problem.reason).inc()
-            if problem.status >= 500:
-                log.warning("%s: 503, nothing recorded: %s", spec.name, problem.detail)
-            else:
+            if problem.status < 500:
                 log.info("%s: %d %s", spec.name, problem.status, problem.reason)
             body = {"detail": problem.detail}
             return JSONResponse(body, status_code=problem.status, headers=problem.headers)
@@ -179,7 +177,10 @@ class Intake:
         try:
             recorded = await self.recorder.record(prepared)
         except TemporalUnavailable as exc:
-            raise Problem(503, "temporal_unavailable", f"alert not recorded: {exc}",
+            # The cause (addresses, RPC errors) goes to our log, not to the sender.
+            log.warning("%s: %s not recorded: %s", spec.name, prepared.workflow_id, exc)
+            raise Problem(503, "temporal_unavailable",
+                          f"alert not recorded: Temporal is unavailable; retry after {self.settings.retry_after}s",
                           {"Retry-After": str(self.settings.retry_after)}) from None
         if recorded.ignored:
             self.metrics.ignored.labels(source=spec.name).inc()
