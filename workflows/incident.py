@@ -72,6 +72,8 @@ class IncidentWorkflow:
 
     @workflow.run
     async def run(self, inp: IncidentInput) -> IncidentState:
+        # Incidents recorded before this forwarded every change; replay keeps them so.
+        self._forward_only_relevant = workflow.patched("forward-phase-relevant-state")
         self._publish()
         if self.state.declared_at is None:
             detection = await self._phase(DetectionPhase.run, Phase.DETECTION)
@@ -94,11 +96,17 @@ class IncidentWorkflow:
             run_fn, PhaseInput(parent_workflow_id=self.state.workflow_id, state=self._snapshot(), runbook=self.runbook),
             id=f"{self.state.workflow_id}--{phase.value}", static_summary=f"{phase.value} phase of {self.state.incident_id}")
         sent = self.state.version
+        forwarded = self._phase_view()
         while not child.done():
             await workflow.wait_condition(lambda: child.done() or self.state.version != sent)
             if child.done():
                 break
             sent = self.state.version
+            view = self._phase_view()
+            # 👉 An alert storm changes counts and the timeline, which no phase reads: don't wake it.
+            if view == forwarded and self._forward_only_relevant:
+                continue
+            forwarded = view
             try:
                 await child.signal("incident_changed", self._snapshot())
             except Exception:
@@ -492,6 +500,15 @@ class IncidentWorkflow:
             search.PHASE.value_set(s.phase.value),
             search.COMMANDER.value_set(s.commander or "none"),
         ])
+
+    def _phase_view(self) -> dict[str, Any]:
+        """What phase workflows act on: the state less the timeline and the alert bookkeeping.
+
+        `last_firing_alert_at` is left out too: phases read it only when the set of firing alerts
+        changes (relapse, the clean window), and that change is forwarded with the latest value.
+        """
+        return self.state.model_dump(exclude={"timeline", "alerts_received", "recent_alerts", "version", "deadlines",
+                                              "last_firing_alert_at"})
 
     def _snapshot(self) -> IncidentState:
         return self.state.model_copy(update={"timeline": []})

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.helpers import assert_eventually, incident_input, running_worker, state_of
 from warroom import search
+from warroom.client import connect
 from warroom.config import load_runbook
+from warroom.settings import Settings
 from warroom.enums import Severity
 from warroom.models import ProposeStep, StepDecision, UpdateResult
 from warroom.stack import temporal_binary
@@ -58,7 +58,7 @@ class DevServer:
 async def test_timers_and_approvals_survive_a_server_restart(tmp_path: Path) -> None:
     server = DevServer(tmp_path / "temporal.db")
     await server.start()
-    client = await Client.connect(f"127.0.0.1:{server.port}", data_converter=pydantic_data_converter)
+    client = await connect(Settings(temporal_address=f"127.0.0.1:{server.port}"), wait=30)  # frontend may still be starting
     base = load_runbook()
     runbook = base.model_copy(update={"comms": base.comms.model_copy(update={"internal_update_every": timedelta(seconds=12)})})
     try:
