@@ -23,7 +23,7 @@ def warroom(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     ("--as", "alice", "assign", "order-api-1", "ops", "$(touch /tmp/pwned)"),
     ("--as", "alice", "assign", "order-api-1", "ops", "bob\nmallory"),
     ("--as", "alice", "declare", "--service", "../../etc", "--severity", "P2", "--summary", "x"),
-    ("--as", "alice", "declare", "--service", "order-api", "--severity", "P2", "--summary", "x" * 100_000)  # 100 KB: argv caps one argument at 128 KB,
+    ("--as", "alice", "declare", "--service", "order-api", "--severity", "P2", "--summary", "x" * 100_000),  # argv caps one argument at 128 KB
     ("--as", "alice", "declare", "--service", "order-api", "--severity", "P2", "--summary", "s", "--deployment", "prod/`id`"),
     ("--as", "alice", "approve", "order-api-1", "s1", "--reason", ""),
 ])
