@@ -142,3 +142,12 @@ async def mitigated_soon(env: Any, handle: WorkflowHandle[Any, Any], tries: int 
         await env.sleep(timedelta(seconds=1))
     kinds = " ".join(f"{e.at:%H:%M:%S}:{e.kind}" for e in state.timeline)
     raise AssertionError(f"not mitigated: {kinds}")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (for servers a test starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_eventually, incident_input, running_worker, state_of
+from tests.helpers import assert_eventually, free_port, incident_input, running_worker, state_of
 from warroom import search
 from warroom.client import connect
 from warroom.config import load_runbook
@@ -24,11 +24,6 @@ from warroom.stack import temporal_binary
 pytestmark = pytest.mark.e2e
 DOWNTIME = 8.0
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class DevServer:

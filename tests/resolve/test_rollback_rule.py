@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -25,7 +24,7 @@ from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
 from activities.metrics import MetricsUnavailable, PrometheusSource
 from sandbox.cluster import Scenario, start
 from sandbox.service import SimulatedService
-from tests.helpers import incident_input, running_worker, state_of
+from tests.helpers import free_port, incident_input, running_worker, state_of
 from warroom.config import load_runbook
 from warroom.enums import Severity
 from warroom.models import DeploymentTarget, StepDecision
@@ -43,11 +42,6 @@ SCENARIO = Scenario.model_validate({
                      "history": [{"image": GOOD, "at": "-3h", "change_cause": "deploy v2.14.2"}]}],
 })
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def runbook():

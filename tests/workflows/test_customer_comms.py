@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import mitigated_soon, MINUTE, SECOND, Harness, assert_eventually, incident_input, running_worker, state_of
+from tests.helpers import MINUTE, SECOND, Harness, assert_eventually, incident_input, mitigated_soon, running_worker, state_of
 from warroom.enums import Phase, Role, Severity
 from warroom.models import AssignRole, MarkMitigated, Resolve, StepDecision
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import mitigated_soon, MINUTE, SECOND, assert_eventually, incident_input, running_worker, start_incident, state_of
+from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, mitigated_soon, running_worker, start_incident, state_of
 from warroom.enums import Phase, Severity
 from warroom.models import Acknowledge, ActionItem, CompleteActionItem, CompletePir, MarkMitigated, Resolve, UpdateResult
 

@@ -11,7 +11,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import mitigated_soon, assert_eventually, incident_input, running_worker, state_of
+from tests.helpers import assert_eventually, incident_input, mitigated_soon, running_worker, state_of
 from warroom.enums import Phase, Role, Severity
 from warroom.models import (
     Acknowledge, ActionItem, AssignRole, CompleteActionItem, CompletePir, Declare, ImpactSignals, MarkMitigated, ProposeStep, Resolve,
