@@ -151,3 +151,8 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def not_yet() -> bool:
+    """For `assert_eventually(lambda: <condition> or not_yet())`: the condition is not met yet."""
+    raise AssertionError("not yet")

@@ -62,6 +62,20 @@ async def send(state: IncidentState, runbook: RunbookConfig, channel: Channel, t
         retry_policy=NOTIFY_RETRY, summary=f"{channel}: {template}")
 
 
+async def run_alongside(main: "asyncio.Task[None]", helpers: list["asyncio.Task[None]"]) -> None:
+    """Wait for `main`; a helper's exception fails the workflow task at once (a bug made visible,
+    not a task exception nobody retrieves), and helpers still running when `main` ends are cancelled."""
+    while not main.done():
+        await workflow.wait([t for t in (main, *helpers) if not t.done()], return_when=asyncio.FIRST_COMPLETED)
+        for task in helpers:
+            if task.done():
+                task.result()
+    main.result()
+    for task in helpers:
+        if not task.done():
+            task.cancel()
+
+
 class PhaseRuntime:
     def __init__(self, inp: PhaseInput) -> None:
         self.parent_id = inp.parent_workflow_id

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.timers import LIVE_KINDS
     from workflows._diagnosis import run_diagnosis
     from workflows._rollback import RollbackRule
-    from workflows._runtime import PhaseRuntime
+    from workflows._runtime import PhaseRuntime, run_alongside
 
 
 @workflow.defn(name="CommandPhase")
@@ -44,13 +44,5 @@ class CommandPhase:
             helpers.append(asyncio.create_task(RollbackRule(self.rt, target).run()))
         if target and workflow.patched("diagnosis"):
             helpers.append(asyncio.create_task(run_diagnosis(self.rt, target)))
-        while not cadences.done():
-            await workflow.wait([t for t in (cadences, *helpers) if not t.done()], return_when=asyncio.FIRST_COMPLETED)
-            for task in helpers:
-                if task.done():
-                    task.result()  # a bug fails the workflow task visibly instead of vanishing
-        cadences.result()
-        for task in helpers:
-            if not task.done():
-                task.cancel()  # mitigation came first (by hand): nothing left for them to do
+        await run_alongside(cadences, helpers)  # mitigation by hand first: the helpers have nothing left to do
         return PhaseResult(outcome="mitigation_applied")

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.messages import public_context
     from warroom.models import IncidentState, PhaseEvent, PhaseInput, PhaseResult, Step
     from warroom.policy.timers import ACTION_KINDS, CUSTOMER_KINDS, RETRO_KINDS
-    from workflows._runtime import PhaseRuntime
+    from workflows._runtime import PhaseRuntime, run_alongside
 
 
 @workflow.defn(name="RetrospectivePhase")
@@ -37,13 +37,7 @@ class RetrospectivePhase:
 
         emails = asyncio.create_task(self._customer_emails()) if workflow.patched("customer-email") else None
         review = asyncio.create_task(self.rt.run_deadlines(RETRO_KINDS, until=over))
-        while not review.done():
-            await workflow.wait([t for t in (review, emails) if t and not t.done()], return_when=asyncio.FIRST_COMPLETED)
-            if emails and emails.done():
-                emails.result()  # a bug in the e-mail flow fails the task visibly instead of vanishing
-        review.result()
-        if emails and not emails.done():
-            emails.cancel()
+        await run_alongside(review, [emails] if emails else [])
         if self.rt.state.phase == Phase.CLOSED:
             return PhaseResult(outcome="closed")
         # 👉 Incidents recorded before action items were tracked ended here; replay keeps them so.

@@ -43,24 +43,10 @@ def _tokens(pointer: str) -> list[str]:
     return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
 
 
-def _parent(doc: Any, pointer: str, op: str) -> tuple[Any, str]:
-    tokens = _tokens(pointer)
-    if not tokens:
-        raise _unprocessable(f"{op} operation does not apply: doc is missing path: {pointer!r}")
+def _walk(doc: Any, tokens: list[str], pointer: str, op: str) -> Any:
+    """Follow `tokens` from `doc`; a missing step is kube-apiserver's 422 for that path."""
     node = doc
-    for token in tokens[:-1]:
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            raise _unprocessable(f'{op} operation does not apply: doc is missing path: "{pointer}": missing value')
-    return node, tokens[-1]
-
-
-def _get(doc: Any, pointer: str, op: str) -> Any:
-    node = doc
-    for token in _tokens(pointer):
+    for token in tokens:
         if isinstance(node, dict) and token in node:
             node = node[token]
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
@@ -68,6 +54,17 @@ def _get(doc: Any, pointer: str, op: str) -> Any:
         else:
             raise _unprocessable(f'{op} operation does not apply: doc is missing path: "{pointer}": missing value')
     return node
+
+
+def _parent(doc: Any, pointer: str, op: str) -> tuple[Any, str]:
+    tokens = _tokens(pointer)
+    if not tokens:
+        raise _unprocessable(f"{op} operation does not apply: doc is missing path: {pointer!r}")
+    return _walk(doc, tokens[:-1], pointer, op), tokens[-1]
+
+
+def _get(doc: Any, pointer: str, op: str) -> Any:
+    return _walk(doc, _tokens(pointer), pointer, op)
 
 
 def _add(doc: Any, pointer: str, value: Any) -> Any:

@@ -10,13 +10,10 @@ import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import MINUTE, SECOND, Harness, assert_eventually, incident_input, mitigated_soon, running_worker, state_of
+from tests.helpers import MINUTE, SECOND, Harness, assert_eventually, incident_input, mitigated_soon, not_yet, running_worker, state_of
 from warroom.enums import Phase, Role, Severity
 from warroom.models import AssignRole, MarkMitigated, Resolve, StepDecision
 
-
-def _fail() -> None:
-    raise AssertionError("not yet")
 
 
 @pytest.fixture
@@ -33,7 +30,7 @@ async def resolved_p1(skipping_env: WorkflowEnvironment, tmp_path: Path) -> Asyn
         async def retrospective() -> None:
             assert (await state_of(handle)).phase == Phase.RETROSPECTIVE
         await assert_eventually(retrospective)
-        await assert_eventually(lambda: harness.sink.count("customer_email_draft") == 1 or _fail())
+        await assert_eventually(lambda: harness.sink.count("customer_email_draft") == 1 or not_yet())
         yield harness, handle
 
 
@@ -46,7 +43,7 @@ async def test_the_comms_lead_approves_and_only_then_the_email_goes_out(resolved
         await handle.execute_update("approve", StepDecision(step_id=step.step_id, by="alice", reason="ship it"))
     assert rejected.value.cause.type == "NotApprover"  # type: ignore[union-attr]
     await handle.execute_update("approve", StepDecision(step_id=step.step_id, by="carol", reason="wording checked"))
-    await assert_eventually(lambda: harness.sink.count("customer_email") == 1 or _fail())
+    await assert_eventually(lambda: harness.sink.count("customer_email") == 1 or not_yet())
     channel, _, audience, text = [m for m in harness.sink.sent if m[1] == "customer_email"][0]
     assert channel == "email" and audience == ["customers"]
     assert "Service Disruption Resolved" in text and "alice" not in text and "carol" not in text
@@ -59,9 +56,9 @@ async def test_the_comms_lead_approves_and_only_then_the_email_goes_out(resolved
 async def test_an_unapproved_email_is_escalated_at_24_hours(resolved_p1, skipping_env: WorkflowEnvironment) -> None:
     harness, handle = resolved_p1
     await skipping_env.sleep(timedelta(hours=12, minutes=1))
-    await assert_eventually(lambda: harness.sink.count("customer_email_reminder") == 1 or _fail())
+    await assert_eventually(lambda: harness.sink.count("customer_email_reminder") == 1 or not_yet())
     await skipping_env.sleep(timedelta(hours=12))
-    await assert_eventually(lambda: "engineering-manager" in harness.sink.sent[-1][2] or _fail())
+    await assert_eventually(lambda: "engineering-manager" in harness.sink.sent[-1][2] or not_yet())
     assert harness.sink.count("customer_email") == 0
 
 
@@ -69,6 +66,6 @@ async def test_the_escalation_posts_the_ic_script_stuck_line(skipping_env: Workf
     async with running_worker(skipping_env.client, tmp_path) as harness:
         await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P1, commander="alice"))
         await skipping_env.sleep(30 * MINUTE + SECOND)
-        await assert_eventually(lambda: harness.sink.count("ic_stuck") == 1 or _fail())
+        await assert_eventually(lambda: harness.sink.count("ic_stuck") == 1 or not_yet())
         text = [m[3] for m in harness.sink.sent if m[1] == "ic_stuck"][0]
         assert "without mitigation" in text and "different approach" in text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, mitigated_soon, running_worker, start_incident, state_of
+from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, mitigated_soon, not_yet, running_worker, start_incident, state_of
 from warroom.enums import Phase, Severity
 from warroom.models import Acknowledge, ActionItem, CompleteActionItem, CompletePir, MarkMitigated, Resolve, UpdateResult
 
@@ -41,7 +41,7 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
         await handle.execute_update("complete_pir", CompletePir(by="alice", action_items=[item]))
         now = await skipping_env.get_current_time()
         await skipping_env.sleep(item.due - timedelta(days=1) + MINUTE - now)  # the reminder: a day before it is due
-        await assert_eventually(lambda: sink.count("action_item_reminder") == 1 or _fail())
+        await assert_eventually(lambda: sink.count("action_item_reminder") == 1 or not_yet())
         assert sink.count("action_item_overdue") == 0
         await handle.execute_update("complete_action_item", CompleteActionItem(by="bob", item=1, note="canary shipped"))
         final = await handle.result()
@@ -54,9 +54,6 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
         assert sink.count("status_initial") == 1 and sink.count("status_resolved") == 1
         assert (tmp_path / "channels" / f"{final.incident_id}.log").read_text().count("INCIDENT") >= 0
 
-
-def _fail() -> None:
-    raise AssertionError("not yet")
 
 
 async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(skipping_env: WorkflowEnvironment,
@@ -71,7 +68,7 @@ async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(sk
         item = ActionItem(title="add pool metrics", owner="bob", due=state.resolved_at + timedelta(days=3))
         await handle.execute_update("complete_pir", CompletePir(by="alice", action_items=[item]))
         await skipping_env.sleep(timedelta(days=3, minutes=1))
-        await assert_eventually(lambda: harness.sink.count("action_item_overdue") == 1 or _fail())
+        await assert_eventually(lambda: harness.sink.count("action_item_overdue") == 1 or not_yet())
         state = await state_of(handle)
         assert "engineering-manager" in state.escalated_to and state.phase == Phase.RETROSPECTIVE
 

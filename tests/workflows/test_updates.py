@@ -11,7 +11,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import assert_eventually, incident_input, mitigated_soon, running_worker, state_of
+from tests.helpers import assert_eventually, incident_input, mitigated_soon, not_yet, running_worker, state_of
 from warroom.enums import Phase, Role, Severity
 from warroom.models import (
     Acknowledge, ActionItem, AssignRole, CompleteActionItem, CompletePir, Declare, ImpactSignals, MarkMitigated, ProposeStep, Resolve,
@@ -100,7 +100,7 @@ async def test_a_vendor_incident_cannot_resolve_without_the_ticket_reference(ski
     async with running_worker(skipping_env.client, tmp_path) as harness:
         handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice",
                                                     signals=ImpactSignals(third_party_vendor=True)))
-        await assert_eventually(lambda: harness.sink.count("vendor_ticket") == 1 or _fail())
+        await assert_eventually(lambda: harness.sink.count("vendor_ticket") == 1 or not_yet())
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="vendor failover"))
         await skipping_env.sleep(timedelta(minutes=5, seconds=1))
 
@@ -153,14 +153,11 @@ async def test_pir_reminder_then_escalation_to_the_engineering_manager(skipping_
         await skipping_env.sleep(until_reminder - timedelta(seconds=2))
         assert harness.sink.count("pir_reminder") == 0
         await skipping_env.sleep(timedelta(seconds=3))
-        await assert_eventually(lambda: harness.sink.count("pir_reminder") == 1 or _fail())
+        await assert_eventually(lambda: harness.sink.count("pir_reminder") == 1 or not_yet())
         await skipping_env.sleep(timedelta(days=1))
-        await assert_eventually(lambda: harness.sink.count("pir_overdue") == 1 or _fail())
+        await assert_eventually(lambda: harness.sink.count("pir_overdue") == 1 or not_yet())
         assert "engineering-manager" in (await state_of(handle)).escalated_to
 
-
-def _fail() -> None:
-    raise AssertionError("not yet")
 
 
 async def test_two_concurrent_ic_approvals_decide_the_step_once(incident: WorkflowHandle) -> None:
