@@ -92,11 +92,14 @@ class IncidentWorkflow:
     async def _phase(self, run_fn: Any, phase: Phase) -> PhaseResult:
         """Run one phase as a child workflow, forwarding every state change to it until it returns."""
         self._set_phase(phase)
+        snapshot, sent, forwarded = self._snapshot(), self.state.version, self._phase_view()
         child = await workflow.start_child_workflow(
-            run_fn, PhaseInput(parent_workflow_id=self.state.workflow_id, state=self._snapshot(), runbook=self.runbook),
+            run_fn, PhaseInput(parent_workflow_id=self.state.workflow_id, state=snapshot, runbook=self.runbook),
             id=f"{self.state.workflow_id}--{phase.value}", static_summary=f"{phase.value} phase of {self.state.incident_id}")
-        sent = self.state.version
-        forwarded = self._phase_view()
+        # A change made while the child was starting (an alert resolving at once) is forwarded below;
+        # 👉 incidents recorded before this fix compared against the state after the start.
+        if not workflow.patched("forward-changes-during-phase-start"):
+            sent, forwarded = self.state.version, self._phase_view()
         while not child.done():
             await workflow.wait_condition(lambda: child.done() or self.state.version != sent)
             if child.done():
