@@ -215,6 +215,8 @@ class RollbackRequest(_Model):
     expected_revision: int | None = None
     dry_run: bool = False
     allow_contraindicated: bool = Field(False, description="roll back even past an applied DB migration")
+    idempotency_key: str | None = Field(None, description="names the decision (incident/step); written with the patch so "
+                                                          "any retry recognises its own write")
 
 
 class RollbackResult(_Model):
@@ -410,6 +412,7 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _KINDS = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
+_ROLLBACK_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 
 
 def _dns_label(value: str, what: str) -> str:
@@ -761,10 +764,23 @@ class KubeGateway:
 
         The first attempt reports its chosen ReplicaSet through `on_target` before writing; a retry
         passes it back as `pinned_target` and restores that same template — which, once the first
-        attempt went through, is a no-op ("already matches") instead of a second undo.
+        attempt went through, is a no-op ("already matches") instead of a second undo. A heartbeat
+        can be lost with the worker that sent it, so the write also carries `idempotency_key`: a retry
+        that finds its key on the Deployment knows the rollback is done, pinned target or not.
         """
+        if req.idempotency_key is not None and not _ROLLBACK_KEY.fullmatch(req.idempotency_key):
+            raise KubeInvalidRequest("idempotency_key: 1-200 of [A-Za-z0-9._/-], starting with a letter or digit")
         d = self._deployment(req.namespace, req.deployment)
         rss = self._replica_sets(d)
+        current = policy.images((d.get("spec") or {}).get("template") or {})
+        if req.idempotency_key is not None and _annotation(d, policy.ROLLBACK_KEY_ANNOTATION) == req.idempotency_key \
+                and not req.dry_run:
+            # An earlier attempt of this very decision wrote it (its heartbeat may never have arrived).
+            _, new = policy.split_replica_sets(d, rss)
+            return RollbackResult(namespace=req.namespace, deployment=req.deployment, outcome="skipped",
+                                  message=f"deployment.apps/{req.deployment} already rolled back by {req.idempotency_key}",
+                                  target_revision=_revision(d) or 0, target_replica_set=new["metadata"]["name"] if new else "",
+                                  images_before=current, images_after=current, resumed_attempt=True)
         target = None
         if pinned_target is not None:
             target = next((rs for rs in rss if rs["metadata"]["name"] == pinned_target
@@ -774,10 +790,9 @@ class KubeGateway:
         elif req.expected_revision is not None and _revision(d) != req.expected_revision:
             raise KubeRevisionChanged(f'deployment "{req.deployment}" is at revision {_revision(d)}, not '
                                       f"{req.expected_revision}: another rollout happened; decide again")
-        plan = self._policy(policy.plan_rollback, d, rss, req.to_revision, target)
+        plan = self._policy(policy.plan_rollback, d, rss, req.to_revision, target, req.idempotency_key)
         if on_target is not None:
             on_target(plan.target_replica_set)
-        current = policy.images((d.get("spec") or {}).get("template") or {})
         common = dict(namespace=req.namespace, deployment=req.deployment, from_revision=plan.from_revision,
                       target_revision=plan.target_revision, target_replica_set=plan.target_replica_set,
                       images_before=current, resumed_attempt=pinned_target is not None)

@@ -145,7 +145,8 @@ class RollbackRule:
         try:
             result: RollbackResult = await workflow.execute_activity(
                 "kube_rollback", RollbackRequest(namespace=self.target.namespace, deployment=self.target.deployment,
-                                                 expected_revision=recent.current_revision),
+                                                 expected_revision=recent.current_revision,
+                                                 idempotency_key=f"{rt.state.incident_id}/{step_id}"),
                 result_type=RollbackResult, start_to_close_timeout=timedelta(minutes=2),
                 heartbeat_timeout=timedelta(seconds=30), retry_policy=WRITE_RETRY, summary=f"rollback {self.target}")
         except ActivityError as err:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,14 +78,17 @@ def _table_version(accept: str) -> str | None:
 
 @dataclass
 class Fault:
-    """Answer matching requests with an error status instead (tests of retry handling)."""
+    """Answer matching requests with an error status instead (tests of retry handling), or with
+    `status=None` the real answer held back `delay` seconds (a slow apiserver; a reply a test can
+    kill the client before it arrives)."""
 
-    status: int
+    status: int | None
     method: str | None = None
     path: str | None = None  # regular expression searched in the path
     times: int = 1
     retry_after: int | None = None
     lost_response: bool = False  # apply the request, then answer with the error (a reply lost on the way)
+    delay: float = 0.0
 
     def matches(self, req: Request) -> bool:
         return self.times > 0 and (self.method is None or self.method == req.method) and \
@@ -101,6 +105,7 @@ class Recorded:
     query: str
     content_type: str
     body: Any
+    at: float = field(default_factory=time.monotonic, compare=False)  # arrival (time.monotonic), for benchmarks
 
 
 class Api:
@@ -120,18 +125,24 @@ class Api:
             for fault in self.faults:
                 if fault.matches(req):
                     fault.times -= 1
+                    if fault.status is None:
+                        response = self._route(req)
+                        time.sleep(fault.delay)
+                        return response
                     if fault.lost_response:
                         self._route(req)
                     response = _json(status_body(fault.status, _REASONS.get(fault.status, "InternalError"),
                                                  f"injected fault: {fault.status}"), fault.status)
                     if fault.retry_after is not None:
                         response.headers["Retry-After"] = str(fault.retry_after)
+                    time.sleep(fault.delay)
                     return response
             return self._route(req)
         except ApiError as err:
             return _error(err)
 
     def _record(self, req: Request) -> None:
+        arrived = time.monotonic()
         body: Any = None
         if req.body:
             try:
@@ -139,7 +150,7 @@ class Api:
             except ValueError:
                 body = req.body.decode("utf-8", "replace")
         query = "&".join(f"{k}={v}" for k, values in req.query.items() for v in values)
-        self.recorded.append(Recorded(req.method, req.path, query, req.headers.get("content-type", ""), body))
+        self.recorded.append(Recorded(req.method, req.path, query, req.headers.get("content-type", ""), body, arrived))
 
     # --- routing -------------------------------------------------------------------------
 

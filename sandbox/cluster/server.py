@@ -46,14 +46,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(response)
 
     def _send(self, response: Response) -> None:
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
+        try:
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away (a killed worker): nothing to answer
 
     def _stream(self, response: Response) -> None:
         self.send_response(response.status)
@@ -117,6 +120,13 @@ class RunningCluster:
         """Answer the next `times` matching requests with `status` (a Status body, optional Retry-After);
         with `lost_response` the request is applied first, as when a reply is lost on the way back."""
         fault = Fault(status, method, path, times, retry_after, lost_response)
+        self._server.api.faults.append(fault)
+        return fault
+
+    def stall(self, seconds: float, *, method: str | None = None, path: str | None = None, times: int = 1) -> Fault:
+        """Apply the next `times` matching requests at once but hold their replies for `seconds`:
+        the write has happened while the client still waits (to kill the client in between)."""
+        fault = Fault(None, method, path, times, delay=seconds)
         self._server.api.faults.append(fault)
         return fault
 

@@ -214,6 +214,25 @@ def test_rollback_then_a_retry_is_a_no_op(acts: KubeActivities, running: Running
         {"app": "example.com/web:v3"}
 
 
+def test_a_retry_whose_heartbeat_was_lost_finds_its_own_write_by_key(acts: KubeActivities, running: RunningCluster) -> None:
+    """The worker died between the PATCH and the heartbeat reaching Temporal: no pinned target, and the
+    revision moved. The key written with the patch still tells the retry the rollback is done."""
+    request = RollbackRequest(namespace=NS, deployment="web", expected_revision=3, idempotency_key="INC-7/rb1")
+    assert run(acts.rollback, request).outcome == "rolled_back"
+    retry_env = ActivityEnvironment()
+    retry_env.info = dataclasses.replace(retry_env.info, attempt=2, heartbeat_details=[])
+    retry = run(acts.rollback, request, retry_env)
+    assert (retry.outcome, retry.resumed_attempt) == ("skipped", True) and "INC-7/rb1" in retry.message
+    assert sum(1 for r in running.requests if r.method == "PATCH") == 1
+    assert image_of(running, "web") == "example.com/web:v2"
+    # Another decision on the same deployment is not fooled by the old key: it sees the revision moved.
+    other = failure(acts.rollback, RollbackRequest(namespace=NS, deployment="web", expected_revision=3,
+                                                   idempotency_key="INC-8/rb1"))
+    assert other.type == "RevisionChanged"
+    hostile = failure(acts.rollback, RollbackRequest(namespace=NS, deployment="web", idempotency_key="../x\n"))
+    assert (hostile.type, hostile.non_retryable) == ("InvalidRequest", True)
+
+
 @pytest.mark.parametrize("deployment, fields, error_type", [
     ("frozen", {}, "Paused"),
     ("solo", {}, "NoHistory"),

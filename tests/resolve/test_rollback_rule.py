@@ -5,117 +5,31 @@ back like `kubectl rollout undo` when nobody objects, and calls it mitigated aft
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-import subprocess
 import time
-import urllib.request
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
-from activities.metrics import MetricsUnavailable, PrometheusSource
-from sandbox.cluster import Scenario, start
-from sandbox.service import SimulatedService
-from tests.helpers import free_port, incident_input, running_worker, state_of
-from warroom.config import load_runbook
+from activities.metrics import PrometheusSource
+from tests.helpers import incident_input, running_worker, state_of
+from tests.rig import BAD, GOOD, MIGRATING, PROMETHEUS, Rig, live_rig, timeline_has, wait_for
+from tests.rig import rig_runbook as runbook
 from warroom.enums import Severity
 from warroom.models import DeploymentTarget, StepDecision
 
-PROMETHEUS = shutil.which("prometheus")
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)")]
-GOOD, BAD = "registry.example.com/order-api:v2.14.2", "registry.example.com/order-api:v2.14.3"
-MIGRATING = "registry.example.com/order-api:v2.15.0"
-SCENARIO = Scenario.model_validate({
-    "name": "rollback-rule", "tick_seconds": 0.05, "namespaces": ["production"],
-    "defaults": {"start_seconds": 0.2, "ready_seconds": 0.3},
-    "images": {BAD: {"behavior": "errors", "logs": ["ERROR POST /orders 503 connection pool exhausted"]},
-               MIGRATING: {"behavior": "errors"}},
-    "deployments": [{"name": "order-api", "namespace": "production", "replicas": 2,
-                     "history": [{"image": GOOD, "at": "-3h", "change_cause": "deploy v2.14.2"}]}],
-})
-
-
-
-def runbook():
-    base = load_runbook()
-    return base.model_copy(update={
-        "metrics": base.metrics.model_copy(update={"window": timedelta(seconds=5), "step": timedelta(seconds=1),
-                                                   "baseline_offset": timedelta(seconds=4)}),
-        "rollback": base.rollback.model_copy(update={"veto_window": timedelta(seconds=4), "rollout_timeout": timedelta(seconds=60)}),
-        "resolve": base.resolve.model_copy(update={"clean_window": timedelta(seconds=8)}),
-    })
-
-
-class Rig:
-    def __init__(self, cluster: Any, service: SimulatedService, prometheus_url: str, kubeconfig: Path) -> None:
-        self.cluster, self.service, self.prometheus_url, self.kubeconfig = cluster, service, prometheus_url, kubeconfig
-
-    def patch_deployment(self, body: dict, kind: str = "strategic-merge-patch") -> None:
-        request = urllib.request.Request(
-            f"{self.cluster.url}/apis/apps/v1/namespaces/production/deployments/order-api", method="PATCH",
-            data=json.dumps(body).encode(), headers={"Content-Type": f"application/{kind}+json"})
-        urllib.request.urlopen(request, timeout=5).close()
-
-    def image(self) -> str:
-        with urllib.request.urlopen(f"{self.cluster.url}/apis/apps/v1/namespaces/production/deployments/order-api") as r:
-            return json.load(r)["spec"]["template"]["spec"]["containers"][0]["image"]
-
-    def rollback_patches(self) -> int:
-        return sum(1 for r in self.cluster.requests
-                   if r.method == "PATCH" and "deployments/order-api" in r.path and "dryRun" not in r.query
-                   and r.content_type == "application/json-patch+json")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
-    root = tmp_path_factory.mktemp("rig")
-    cluster = start(SCENARIO)
-    kubeconfig = cluster.write_kubeconfig(root / "kubeconfig", namespace="production")
-    service = SimulatedService(cluster.url, SCENARIO).start()
-    port = free_port()
-    (root / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: order-api\n"
-        f"    static_configs: [{{targets: ['{service.url.removeprefix('http://')}']}}]\n")
-    prom = subprocess.Popen([PROMETHEUS, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'tsdb'}",
-                             f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rig = Rig(cluster, service, f"http://127.0.0.1:{port}", kubeconfig)
-    try:
-        source = PrometheusSource(rig.prometheus_url, runbook().metrics)
-        await wait_for(lambda: source.error_ratio("order-api"), lambda v: v is not None and v == 0.0, 60)
-        await asyncio.sleep(6)  # a healthy baseline before the bad deploy
-        rig.patch_deployment({"metadata": {"annotations": {"kubernetes.io/change-cause": "deploy v2.14.3"}},
-                              "spec": {"template": {"spec": {"containers": [{"name": "app", "image": BAD}]}}}})
-        await wait_for(lambda: source.error_ratio("order-api"), lambda v: v is not None and v > 0.05, 60)
+    async with live_rig(tmp_path_factory.mktemp("rig")) as rig:
+        await rig.deploy_bad()
         yield rig
-    finally:
-        prom.terminate()
-        prom.wait(10)
-        service.stop()
-        cluster.stop()
-
-
-async def wait_for(probe: Any, ok: Any, seconds: float) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            value = probe()
-            if asyncio.iscoroutine(value):
-                value = await value
-        except MetricsUnavailable:  # Prometheus still starting
-            value = None
-        if ok(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting; last value {value!r}")
-        await asyncio.sleep(0.25)
 
 
 def worker_for(dev_env: WorkflowEnvironment, rig: Rig, tmp_path: Path):
@@ -127,13 +41,6 @@ def worker_for(dev_env: WorkflowEnvironment, rig: Rig, tmp_path: Path):
 def p1(**fields: Any):
     return incident_input(runbook=runbook(), declared=True, declared_by="alice", severity=Severity.P1, commander="alice",
                           target=DeploymentTarget(namespace="production", deployment="order-api"), **fields)
-
-
-async def timeline_has(handle: Any, kind: str, seconds: float = 60) -> Any:
-    async def kinds() -> list[str]:
-        return [e.kind for e in (await state_of(handle)).timeline]
-    await wait_for(kinds, lambda k: kind in k, seconds)
-    return await state_of(handle)
 
 
 async def test_the_ic_can_veto_the_proposed_rollback(dev_env: WorkflowEnvironment, rig: Rig, tmp_path: Path) -> None:

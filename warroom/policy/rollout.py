@@ -27,6 +27,7 @@ REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
 DEFAULT_MIGRATION_ANNOTATION = "warroom.io/db-migration-applied"
+ROLLBACK_KEY_ANNOTATION = "warroom.io/rollback-key"  # which decision wrote the last rollback (retries find their own write)
 
 # Kept from the Deployment, never copied back from the ReplicaSet (kubectl's annotationsToSkip).
 ANNOTATIONS_TO_SKIP = frozenset({
@@ -268,15 +269,19 @@ def rollback_annotations(deployment: Obj, target: Obj) -> dict[str, str]:
     return annotations
 
 
-def rollback_patch(deployment: Obj, target: Obj) -> list[dict[str, Any]]:
-    """kubectl's getDeploymentPatch: replace /spec/template (hash label removed) and /metadata/annotations."""
+def rollback_patch(deployment: Obj, target: Obj, key: str | None = None) -> list[dict[str, Any]]:
+    """kubectl's getDeploymentPatch: replace /spec/template (hash label removed) and /metadata/annotations;
+    with `key`, the annotations also name the decision that wrote them (ROLLBACK_KEY_ANNOTATION)."""
     template = _without_hash((target.get("spec") or {}).get("template") or {})
+    annotations = rollback_annotations(deployment, target)
+    if key is not None:
+        annotations = {**annotations, ROLLBACK_KEY_ANNOTATION: key}
     return [{"op": "replace", "path": "/spec/template", "value": template},
-            {"op": "replace", "path": "/metadata/annotations", "value": rollback_annotations(deployment, target)}]
+            {"op": "replace", "path": "/metadata/annotations", "value": annotations}]
 
 
 def plan_rollback(deployment: Obj, replica_sets: Sequence[Obj], to_revision: int = 0,
-                  target: Obj | None = None) -> RollbackPlan:
+                  target: Obj | None = None, key: str | None = None) -> RollbackPlan:
     """DeploymentRollbacker.Rollback minus the write. `target` skips the revision choice (a retry
     that already chose one must not choose again: after a rollback "previous" means something else)."""
     if target is None:
@@ -291,7 +296,7 @@ def plan_rollback(deployment: Obj, replica_sets: Sequence[Obj], to_revision: int
     if equal_ignore_hash(target_template, (deployment.get("spec") or {}).get("template") or {}):
         return RollbackPlan(action="skip", message=f"skipped rollback (current template already matches revision "
                             f"{to_revision})", **common)
-    return RollbackPlan(action="patch", message="rolled back", patch=rollback_patch(deployment, target), **common)
+    return RollbackPlan(action="patch", message="rolled back", patch=rollback_patch(deployment, target, key), **common)
 
 
 # --- history and recent deploys ---------------------------------------------------------------
