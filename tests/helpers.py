@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.notify import LocalSink
@@ -156,3 +157,20 @@ def free_port() -> int:
 def not_yet() -> bool:
     """For `assert_eventually(lambda: <condition> or not_yet())`: the condition is not met yet."""
     raise AssertionError("not yet")
+
+
+async def failed_workflow_tasks(client: Client, incident_workflow_id: str) -> list[str]:
+    """Every WorkflowTaskFailed event in an incident's and its phases' histories (a determinism error is one)."""
+    from temporalio.api.enums.v1 import EventType
+
+    from warroom.enums import Phase
+
+    failures: list[str] = []
+    for workflow_id in [incident_workflow_id, *(f"{incident_workflow_id}--{phase.value}" for phase in Phase)]:
+        try:
+            history = await client.get_workflow_handle(workflow_id).fetch_history()
+        except RPCError:
+            continue  # a phase that never ran
+        failures += [f"{workflow_id}: {e.workflow_task_failed_event_attributes.cause}" for e in history.events
+                     if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    return failures

@@ -20,12 +20,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from activities.metrics import MetricsUnavailable, PrometheusSource
 from sandbox.cluster import RunningCluster, Scenario, start
 from sandbox.service import SimulatedService
-from tests.helpers import free_port, state_of
+from tests.helpers import free_port, incident_input, state_of
 from warroom.config import RunbookConfig, load_runbook
-from warroom.models import IncidentState
+from warroom.enums import Severity
+from warroom.models import DeploymentTarget, IncidentInput, IncidentState
 
 PROMETHEUS = shutil.which("prometheus")
 GOOD, BAD = "registry.example.com/order-api:v2.14.2", "registry.example.com/order-api:v2.14.3"
@@ -50,6 +53,13 @@ def rig_runbook(**rollback: Any) -> RunbookConfig:
                                                      "rollout_timeout": timedelta(seconds=60), **rollback}),
         "resolve": base.resolve.model_copy(update={"clean_window": timedelta(seconds=8)}),
     })
+
+
+def p1_on_order_api(runbook: RunbookConfig | None = None, **fields: Any) -> IncidentInput:
+    """A declared P1 with Alice in command, aimed at the rig's deployment: the rollback rule's input."""
+    return incident_input(runbook=runbook or rig_runbook(), declared=True, declared_by="alice", severity=Severity.P1,
+                          commander="alice", target=DeploymentTarget(namespace="production", deployment="order-api"),
+                          **fields)
 
 
 async def wait_for(probe: Any, ok: Any, seconds: float) -> Any:
@@ -105,6 +115,15 @@ class Rig:
     def image(self) -> str:
         with urllib.request.urlopen(f"{self.cluster.url}/apis/apps/v1/namespaces/production/deployments/order-api") as r:
             return json.load(r)["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    def worker_env(self, temporal_address: str, runbook: RunbookConfig, root: Path, queue: str) -> dict[str, str]:
+        """WARROOM_* for a production worker process wired to this rig (ansible's log shows each playbook run)."""
+        runbook_file = root / "runbook.yaml"
+        runbook_file.write_text(yaml.safe_dump(runbook.model_dump(mode="json"), sort_keys=False))
+        return {"WARROOM_TEMPORAL_ADDRESS": temporal_address, "WARROOM_TASK_QUEUE": queue,
+                "WARROOM_DATA_DIR": str(root / "data"), "WARROOM_PROMETHEUS_URL": self.prometheus_url,
+                "WARROOM_KUBECONFIG": str(self.kubeconfig), "WARROOM_RUNBOOK": str(runbook_file),
+                "ANSIBLE_LOG_PATH": str(root / "ansible.log")}
 
     def rollback_patches(self) -> int:
         """JSON patches of order-api's template: what `kube_rollback` sends (the rig's own deploys are merge patches)."""

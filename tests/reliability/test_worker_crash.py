@@ -16,47 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import incident_input, start_incident, terminate_all
-from tests.rig import GOOD, PROMETHEUS, Rig, live_rig, rig_runbook, timeline_has, wait_for
+from tests.helpers import failed_workflow_tasks, start_incident, terminate_all
+from tests.rig import GOOD, PROMETHEUS, live_rig, p1_on_order_api, rig_runbook, timeline_has, wait_for
 from tests.worker_process import WorkerProcess
-from warroom.config import RunbookConfig
-from warroom.enums import Severity
-from warroom.models import DeploymentTarget, IncidentInput, IncidentState
+from warroom.models import IncidentState
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)")]
-PHASES = ("detection", "declare", "command", "resolve", "retrospective")
-
-
-def worker_env(dev_env: WorkflowEnvironment, rig: Rig, runbook: RunbookConfig, root: Path, queue: str) -> dict[str, str]:
-    runbook_file = root / "runbook.yaml"
-    runbook_file.write_text(yaml.safe_dump(runbook.model_dump(mode="json"), sort_keys=False))
-    return {"WARROOM_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host, "WARROOM_TASK_QUEUE": queue,
-            "WARROOM_DATA_DIR": str(root / "data"), "WARROOM_PROMETHEUS_URL": rig.prometheus_url,
-            "WARROOM_KUBECONFIG": str(rig.kubeconfig), "WARROOM_RUNBOOK": str(runbook_file),
-            "ANSIBLE_LOG_PATH": str(root / "ansible.log")}
-
-
-def p1(runbook: RunbookConfig) -> IncidentInput:
-    return incident_input(runbook=runbook, declared=True, declared_by="alice", severity=Severity.P1, commander="alice",
-                          target=DeploymentTarget(namespace="production", deployment="order-api"))
-
-
-async def failed_workflow_tasks(client: Client, incident_workflow_id: str) -> list[str]:
-    """Every WorkflowTaskFailed event in the incident's and its phases' histories (a determinism error is one)."""
-    failures = []
-    for workflow_id in [incident_workflow_id, *(f"{incident_workflow_id}--{p}" for p in PHASES)]:
-        try:
-            history = await client.get_workflow_handle(workflow_id).fetch_history()
-        except Exception:
-            continue  # a phase that has not run
-        failures += [f"{workflow_id}: {e.workflow_task_failed_event_attributes.cause}" for e in history.events
-                     if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
-    return failures
 
 
 def playbook_runs(log: Path) -> dict[str, bool]:
@@ -75,11 +43,11 @@ async def test_a_worker_killed_during_a_playbook_and_during_the_rollback_loses_n
     queue = f"crash-{time.time_ns()}"
     async with live_rig(tmp_path / "rig") as rig:
         await rig.deploy_bad()
-        worker = WorkerProcess(worker_env(dev_env, rig, runbook, tmp_path, queue), tmp_path / "worker.log")
+        worker = WorkerProcess(rig.worker_env(dev_env.client.service_client.config.target_host, runbook, tmp_path, queue), tmp_path / "worker.log")
         handles: list[WorkflowHandle[Any, Any]] = []
         try:
             await worker.start()
-            handle = await start_incident(dev_env.client, queue, p1(runbook))
+            handle = await start_incident(dev_env.client, queue, p1_on_order_api(runbook))
             handles.append(handle)
             started = time.monotonic()
 

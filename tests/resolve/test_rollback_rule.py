@@ -8,7 +8,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -16,11 +15,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
 from activities.metrics import PrometheusSource
-from tests.helpers import incident_input, running_worker, state_of
+from tests.helpers import running_worker, state_of
 from tests.rig import BAD, GOOD, MIGRATING, PROMETHEUS, Rig, live_rig, timeline_has, wait_for
+from tests.rig import p1_on_order_api as p1
 from tests.rig import rig_runbook as runbook
-from warroom.enums import Severity
-from warroom.models import DeploymentTarget, StepDecision
+from warroom.models import StepDecision
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)")]
 
@@ -36,11 +35,6 @@ def worker_for(dev_env: WorkflowEnvironment, rig: Rig, tmp_path: Path):
     gateway = KubeGateway.from_settings(KubeSettings(kubeconfig=str(rig.kubeconfig)))
     return running_worker(dev_env.client, tmp_path, metrics=PrometheusSource(rig.prometheus_url, runbook().metrics),
                           kube_activities=KubeActivities(gateway).all())
-
-
-def p1(**fields: Any):
-    return incident_input(runbook=runbook(), declared=True, declared_by="alice", severity=Severity.P1, commander="alice",
-                          target=DeploymentTarget(namespace="production", deployment="order-api"), **fields)
 
 
 async def test_the_ic_can_veto_the_proposed_rollback(dev_env: WorkflowEnvironment, rig: Rig, tmp_path: Path) -> None:
