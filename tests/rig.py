@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from temporalio.client import Client
 
+from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
 from activities.metrics import MetricsUnavailable, PrometheusSource
 from sandbox.cluster import RunningCluster, Scenario, start
 from sandbox.service import SimulatedService
-from tests.helpers import free_port, incident_input, state_of
+from tests.helpers import free_port, incident_input, running_worker, state_of
 from warroom.config import RunbookConfig, load_runbook
 from warroom.enums import Severity
 from warroom.models import DeploymentTarget, IncidentInput, IncidentState
@@ -115,6 +117,11 @@ class Rig:
     def image(self) -> str:
         with urllib.request.urlopen(f"{self.cluster.url}/apis/apps/v1/namespaces/production/deployments/order-api") as r:
             return json.load(r)["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    def in_process_worker(self, client: Client, root: Path, runbook: RunbookConfig | None = None) -> Any:
+        """`running_worker` with this rig's Prometheus and cluster wired in (a `Harness` context manager)."""
+        gateway = KubeGateway.from_settings(KubeSettings(kubeconfig=str(self.kubeconfig)))
+        return running_worker(client, root, metrics=self.source(runbook), kube_activities=KubeActivities(gateway).all())
 
     def worker_env(self, temporal_address: str, runbook: RunbookConfig, root: Path, queue: str) -> dict[str, str]:
         """WARROOM_* for a production worker process wired to this rig (ansible's log shows each playbook run)."""

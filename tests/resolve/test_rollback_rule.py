@@ -13,9 +13,8 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
 from activities.metrics import PrometheusSource
-from tests.helpers import running_worker, state_of
+from tests.helpers import state_of
 from tests.rig import BAD, GOOD, MIGRATING, PROMETHEUS, Rig, live_rig, timeline_has, wait_for
 from tests.rig import p1_on_order_api as p1
 from tests.rig import rig_runbook as runbook
@@ -32,9 +31,7 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
 
 
 def worker_for(dev_env: WorkflowEnvironment, rig: Rig, tmp_path: Path):
-    gateway = KubeGateway.from_settings(KubeSettings(kubeconfig=str(rig.kubeconfig)))
-    return running_worker(dev_env.client, tmp_path, metrics=PrometheusSource(rig.prometheus_url, runbook().metrics),
-                          kube_activities=KubeActivities(gateway).all())
+    return rig.in_process_worker(dev_env.client, tmp_path)
 
 
 async def test_the_ic_can_veto_the_proposed_rollback(dev_env: WorkflowEnvironment, rig: Rig, tmp_path: Path) -> None:
