@@ -15,6 +15,7 @@ import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from tests.history_scan import LEDGER
 from warroom import search
 
 
@@ -49,4 +50,18 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=list(search.ALL),
         dev_server_log_level="error")
     yield env
+    await LEDGER.scan_all(env.client)  # every history the suite left on the shared dev server
     await env.shutdown()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if LEDGER.scanned:
+        terminalreporter.write_line(LEDGER.summary())
+        for hit in LEDGER.hits:
+            terminalreporter.write_line(f"[secrets] FOUND {hit}", red=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A secret in any history fails the run, whatever the tests said."""
+    if LEDGER.hits and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -69,6 +69,10 @@ async def running_worker(client: Client, root: Path, **integrations: Any) -> Asy
         try:
             yield harness
         finally:
+            from tests.history_scan import LEDGER
+            from warroom.enums import Phase
+
+            await LEDGER.scan(client, [i for h in harness.handles for i in (h.id, *(f"{h.id}--{p.value}" for p in Phase))])
             await terminate_all(harness.handles)
 
 

@@ -14,6 +14,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import assert_eventually, running_worker, state_of
+from tests.history_scan import Ledger, suite_secrets
 from warroom.enums import Phase
 from warroom.intake.app import create_app
 from warroom.intake.server import running
@@ -73,3 +74,17 @@ async def test_no_configured_secret_appears_in_any_history(dev_env: WorkflowEnvi
 
 async def _client(env: WorkflowEnvironment):
     return env.client
+
+
+async def test_the_suite_wide_scan_finds_a_secret_inside_a_payload(skipping_env: WorkflowEnvironment) -> None:
+    """The scan that runs over every history of the suite (tests/history_scan.py) is not blind:
+    a secret inside a JSON argument is found once the payload is decoded."""
+    ledger = Ledger()
+    leaked = next(iter(suite_secrets().values()))
+    handle = await skipping_env.client.start_workflow("Incident", {"note": f"token is {leaked}"}, id="leaky",
+                                                      task_queue="no-worker-here")
+    try:
+        await ledger.scan(skipping_env.client, ["leaky", "never-started"])
+    finally:
+        await handle.terminate()
+    assert len(ledger.scanned) == 1 and len(ledger.hits) == 1 and "in leaky" in ledger.hits[0]

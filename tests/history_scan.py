@@ -1,0 +1,88 @@
+"""The suite-wide secrets scan: every workflow history the suite writes is searched for every secret
+the suite configures (intake tokens and signing secrets, channel credentials, database passwords,
+codec keys). Payloads are decoded first, so a secret inside a JSON argument is found too.
+
+Histories are scanned where they would otherwise vanish: when a test harness stops (time-skipping
+servers die with their test) and, for the shared dev server, all of them at the end of the session.
+`conftest.py` fails the run if anything is found.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+# (module, attribute): where the suite keeps the secrets it configures.
+SOURCES = [("tests.intake.support", "CREDENTIALS"), ("tests.comms.fakes", "SECRETS"),
+           ("tests.ansible.support", "PG_PASSWORD"), ("tests.reliability.test_secrets_scan", "SECRETS")]
+MIN_LENGTH = 8  # shorter test values ("k", "u") would match ordinary text
+
+
+def suite_secrets() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for module_name, attribute in SOURCES:
+        try:
+            value = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError):
+            continue  # a source renamed: the scan still runs with the others
+        values = value.values() if isinstance(value, dict) else [value] if isinstance(value, str) else value
+        for i, secret in enumerate(values):
+            if isinstance(secret, str) and len(secret) >= MIN_LENGTH:
+                found[f"{module_name}.{attribute}[{i}]"] = secret
+    return found
+
+
+def _texts(node: Any) -> Iterator[str]:
+    """Every string of a history's JSON, with payload data base64-decoded."""
+    if isinstance(node, dict):
+        if "data" in node and "metadata" in node and isinstance(node["data"], str):
+            try:
+                yield base64.b64decode(node["data"]).decode("utf-8", "replace")
+            except ValueError:
+                yield node["data"]
+        for value in node.values():
+            yield from _texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _texts(value)
+    elif isinstance(node, str):
+        yield node
+
+
+@dataclass
+class Ledger:
+    scanned: set[tuple[str, str]] = field(default_factory=set)
+    events: int = 0
+    hits: list[str] = field(default_factory=list)
+
+    async def scan(self, client: Client, workflow_ids: Iterable[str]) -> None:
+        secrets = suite_secrets()
+        for workflow_id in workflow_ids:
+            try:
+                history = await client.get_workflow_handle(workflow_id).fetch_history()
+            except RPCError:
+                continue  # never started (a phase that did not run)
+            run_id = history.run_id
+            if (workflow_id, run_id) in self.scanned:
+                continue
+            self.scanned.add((workflow_id, run_id))
+            self.events += len(history.events)
+            text = "\n".join(_texts(json.loads(history.to_json())))
+            self.hits += [f"{name} in {workflow_id}" for name, secret in secrets.items() if secret in text]
+
+    async def scan_all(self, client: Client) -> None:
+        await self.scan(client, [w.id async for w in client.list_workflows()])
+
+    def summary(self) -> str:
+        return (f"[secrets] {len(self.scanned)} histories, {self.events} events scanned for "
+                f"{len(suite_secrets())} configured secrets: {len(self.hits)} found")
+
+
+LEDGER = Ledger()
