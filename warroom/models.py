@@ -104,6 +104,7 @@ class AlertReceipt(_Model):
     severity: Severity | None = None
     alerts_received: int
     new_incident: bool = Field(..., description="this alert opened the incident")
+    repeated: bool = Field(False, description="it changed nothing: its fingerprint was already in that state")
 
 
 class AlertDigest(_Model):
@@ -323,6 +324,8 @@ class IncidentState(_Model):
     last_firing_alert_at: datetime | None = None
     impact_started_at: datetime | None = Field(None, description="when the symptom began (first alert's start)")
     alerts_received: int = 0
+    alerts_repeated: int = Field(0, description="of alerts_received, those that changed nothing: already firing, or "
+                                                "resolved while not firing (sender repeats and retries, an HA pair)")
     firing_alerts: list[str] = Field(default_factory=list, description="fingerprints firing now (at most 100)")
     recent_alerts: list[AlertDigest] = Field(default_factory=list, description="the last 20 alerts received")
     dismissed: bool = False

@@ -146,10 +146,10 @@ class IncidentWorkflow:
     def ingest_alert(self, alert: Alert) -> AlertReceipt:
         """Start the incident with no alert in its input and deliver the first one here, so every
         alert (the first included) is counted once and the caller gets a receipt from history."""
-        self._on_alert(alert)
+        repeated = self._on_alert(alert)
         return AlertReceipt(incident_id=self.state.incident_id, workflow_id=self.state.workflow_id, phase=self.state.phase,
                             severity=self.state.severity, alerts_received=self.state.alerts_received,
-                            new_incident=self._opened_by_alert and self.state.alerts_received == 1)
+                            new_incident=self._opened_by_alert and self.state.alerts_received == 1, repeated=repeated)
 
     @ingest_alert.validator
     def _validate_ingest_alert(self, alert: Alert) -> None:
@@ -157,14 +157,16 @@ class IncidentWorkflow:
             raise ApplicationError("incident closed; the next alert opens a new one", type="IncidentClosed",
                                    non_retryable=True)
 
-    def _on_alert(self, alert: Alert) -> None:
-        self._take_alert(alert)
+    def _on_alert(self, alert: Alert) -> bool:
+        """Take the alert; True when it was a repeat (it changed no alert's state)."""
+        repeated = self._take_alert(alert)
         if self.state.declared_at is None:
             self._maybe_declare_from_signals()
             if not self.state.firing_alerts and not alert.firing and not self.state.acknowledged_at:
                 self.state.dismissed = True
                 self._record("dismissed", "every alert resolved before the incident was declared")
         self._changed()
+        return repeated
 
     @workflow.signal(description="Internal: a phase workflow reports a fired timer or a message sent.")
     def phase_event(self, event: PhaseEvent) -> None:
@@ -447,7 +449,7 @@ class IncidentWorkflow:
         except ActivityError as err:
             self._record("notification_failed", f"the update could not be posted: {err.cause or err}")
 
-    def _take_alert(self, alert: Alert) -> None:
+    def _take_alert(self, alert: Alert) -> bool:
         self.state.alerts_received += 1
         digest = AlertDigest(at=workflow.now(), source=alert.source, fingerprint=alert.fingerprint,
                              summary=alert.summary, firing=alert.firing)
@@ -455,6 +457,10 @@ class IncidentWorkflow:
         self.state.signals = self.state.signals.merged(alert.signals)
         firing = self.state.firing_alerts
         was_firing = alert.fingerprint in firing
+        # Counted, not dropped: the delivery is in history either way; this tells an operator how
+        # much of alerts_received was a sender repeating itself (retries, an HA Alertmanager pair).
+        repeated = alert.firing == was_firing
+        self.state.alerts_repeated += repeated
         if alert.firing:
             self.state.last_firing_alert_at = workflow.now()
             if self.state.impact_started_at is None:
@@ -467,6 +473,7 @@ class IncidentWorkflow:
             firing.remove(alert.fingerprint)
             self._record("alert_resolved", f"alert resolved: {alert.summary}", source=alert.source,
                          fingerprint=alert.fingerprint)
+        return repeated
 
     def _maybe_declare_from_signals(self) -> None:
         decision = should_declare(self.state.signals, self.runbook.declare)
@@ -510,8 +517,8 @@ class IncidentWorkflow:
         `last_firing_alert_at` is left out too: phases read it only when the set of firing alerts
         changes (relapse, the clean window), and that change is forwarded with the latest value.
         """
-        return self.state.model_dump(exclude={"timeline", "alerts_received", "recent_alerts", "version", "deadlines",
-                                              "last_firing_alert_at"})
+        return self.state.model_dump(exclude={"timeline", "alerts_received", "alerts_repeated", "recent_alerts", "version",
+                                              "deadlines", "last_firing_alert_at"})
 
     def _snapshot(self) -> IncidentState:
         return self.state.model_copy(update={"timeline": []})

@@ -7,10 +7,6 @@ Alertmanager and the incident workflow.
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import socket
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -21,9 +17,9 @@ import pytest
 import pytest_asyncio
 
 from tests.helpers import assert_eventually
+from tests.intake.support import ALERTMANAGER, running_alertmanager
 from workflows.incident import IncidentWorkflow
 
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 pytestmark = pytest.mark.skipif(
     ALERTMANAGER is None,
     reason="needs Debian's `prometheus-alertmanager` (apt-get install -y prometheus-alertmanager; .ci/run installs it)")
@@ -48,43 +44,11 @@ receivers:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def alertmanager(intake, tmp_path: Path) -> AsyncIterator[str]:
     """Alertmanager 0.25 on loopback, its webhook receiver pointing at the running intake."""
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(CONFIG.format(url=intake.url, token=TOKEN))
-    port = _free_port()
-    log = (tmp_path / "alertmanager.log").open("wb")
-    process = subprocess.Popen(
-        [ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base) as http:
-            for _ in range(100):
-                if process.poll() is not None:
-                    pytest.fail(f"alertmanager exited: {(tmp_path / 'alertmanager.log').read_text()[-2000:]}")
-                try:
-                    if (await http.get("/-/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+    async with running_alertmanager(CONFIG.format(url=intake.url, token=TOKEN), tmp_path) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def _alert(run: str, instance: str, *, resolved: bool = False) -> dict[str, object]:

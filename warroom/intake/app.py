@@ -2,8 +2,8 @@
 
 A request goes through the same gates in the same order, cheapest and least trusting first:
 
-    size (413) → content type (415) → credentials / signature (401, 403) → JSON and schema (422)
-    → allow-lists (422) → replay bounds (403) → Temporal (2xx once recorded, else 503)
+    size (413), arrival (408) → content type (415) → credentials / signature (401, 403)
+    → JSON and schema (422) → allow-lists (422) → replay bounds (403) → Temporal (2xx once recorded, else 503)
 
 Nothing before the last gate touches Temporal, so a forged, oversized or malformed request
 changes nothing. Headers never travel further than auth.py: no secret reaches a workflow payload.
@@ -11,6 +11,7 @@ changes nothing. Headers never travel further than auth.py: no secret reaches a 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -20,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 
@@ -27,7 +29,7 @@ from warroom.config import load_runbook
 from warroom.intake import auth
 from warroom.intake.metrics import IntakeMetrics
 from warroom.intake.normalize import Defaults, Delivery, FieldError, PayloadInvalid
-from warroom.intake.recorder import ClientFactory, Prepared, Recorder, TemporalUnavailable
+from warroom.intake.recorder import ClientFactory, KeyedGate, Prepared, Recorder, TemporalUnavailable
 from warroom.intake.settings import IntakeSettings
 from warroom.intake.sources import SOURCES, SourceSpec
 from warroom.models import AlertReceipt
@@ -72,15 +74,25 @@ def _is_json(content_type: str | None) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The body, or 413 (over `limit`), 408 (not all there within `timeout`: a Content-Length
+    larger than what is sent would otherwise hold the request open for as long as the sender
+    likes), or 400 (the sender went away mid-body)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise Problem(413, "too_large", f"request body over {limit} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise Problem(413, "too_large", f"request body over {limit} bytes")
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise Problem(413, "too_large", f"request body over {limit} bytes")
+    except TimeoutError:
+        raise Problem(408, "incomplete", f"request body not complete within {timeout:g}s "
+                                         f"({len(body)} bytes received)", {"Connection": "close"}) from None
+    except ClientDisconnect:
+        raise Problem(400, "incomplete", "the sender disconnected before the body was complete") from None
     return bytes(body)
 
 
@@ -96,6 +108,7 @@ class Intake:
                                  closing_wait=settings.closing_wait,
                                  publish_search_attributes=settings.publish_search_attributes,
                                  max_concurrent=settings.max_concurrent_updates)
+        self.in_flight = KeyedGate(1)
         self.replays = {
             "pagerduty": auth.ReplayGuard(settings.pagerduty_max_event_age.total_seconds()),
             "grafana": auth.ReplayGuard(2 * settings.replay_window.total_seconds()),
@@ -119,7 +132,7 @@ class Intake:
             self.metrics.latency.labels(source=spec.name, code=str(status)).observe(time.perf_counter() - started)
 
     async def _handle(self, spec: SourceSpec, request: Request) -> Response:
-        body = await _read_body(request, self.settings.body_limit)
+        body = await _read_body(request, self.settings.body_limit, self.settings.body_timeout)
         if not _is_json(request.headers.get("content-type")):
             raise Problem(415, "unsupported_media_type", "send Content-Type: application/json")
         try:
@@ -136,6 +149,15 @@ class Intake:
                 raise Problem(failed.status, failed.reason, failed.detail) from None
             replay_key = delivery.replay_key
         guard = self.replays.get(spec.name)
+        if replay_key and guard is not None:
+            # A copy arriving while the first is still being recorded (a sender retrying after its
+            # own timeout) waits for the first's outcome: a duplicate if it was recorded, else a retry.
+            async with self.in_flight.hold(f"{spec.name}:{replay_key}"):
+                return await self._deliver(spec, delivery, replay_key, guard)
+        return await self._deliver(spec, delivery, None, None)
+
+    async def _deliver(self, spec: SourceSpec, delivery: Delivery, replay_key: str | None,
+                       guard: auth.ReplayGuard | None) -> Response:
         if replay_key and guard is not None and guard.seen(replay_key):
             self.metrics.duplicate_deliveries.labels(source=spec.name).inc()
             return self._answer(IntakeResponse(accepted=0, duplicate=True))
@@ -190,6 +212,7 @@ class Intake:
         opened = sum(1 for r in receipts if r.new_incident)
         self.metrics.incidents_started.labels(source=spec.name).inc(opened)
         self.metrics.deduplicated.labels(source=spec.name).inc(len(receipts) - opened)
+        self.metrics.repeated.labels(source=spec.name).inc(sum(1 for r in receipts if r.repeated))
         last = max(receipts, key=lambda r: r.alerts_received)
         return self._answer(IntakeResponse(
             accepted=len(receipts), incident_id=last.incident_id, workflow_id=last.workflow_id,
@@ -216,6 +239,7 @@ def create_app(settings: IntakeSettings, client_factory: ClientFactory) -> FastA
     error_responses: dict[int | str, dict[str, Any]] = {
         401: {"description": "credentials or signature missing"},
         403: {"description": "credentials wrong, signature bad, timestamp stale, or source not configured"},
+        408: {"description": f"body not complete within {settings.body_timeout:g} s"},
         413: {"description": f"body over {settings.body_limit} bytes"},
         415: {"description": "not application/json"},
         422: {"description": "schema error; `detail[].field` names the path"},

@@ -22,6 +22,10 @@ class IntakeMetrics:
                                 ["source", "reason"], registry=r)
         self.deduplicated = Counter("warroom_intake_alerts_deduplicated",
                                     "Alerts recorded on an incident that was already open", ["source"], registry=r)
+        self.repeated = Counter("warroom_intake_alerts_repeated",
+                                "Alerts recorded that changed nothing (already firing, or resolved while not firing): "
+                                "sender repeats and retries, an HA Alertmanager pair",
+                                ["source"], registry=r)
         self.incidents_started = Counter("warroom_intake_incidents_started", "Incidents opened by an alert",
                                          ["source"], registry=r)
         self.ignored = Counter("warroom_intake_events_ignored",
@@ -33,7 +37,7 @@ class IntakeMetrics:
         self.latency = Histogram("warroom_intake_request_duration_seconds", "Time to answer an alert request",
                                  ["source", "code"], buckets=LATENCY_BUCKETS, registry=r)
         for source in SOURCES:
-            for counter in (self.received, self.deduplicated, self.incidents_started, self.ignored,
+            for counter in (self.received, self.deduplicated, self.repeated, self.incidents_started, self.ignored,
                             self.duplicate_deliveries):
                 counter.labels(source=source)
             for reason in REJECT_REASONS:

