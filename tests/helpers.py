@@ -44,10 +44,10 @@ class RecordingSink(LocalSink):
 class Harness:
     """A worker on a fresh task queue; incidents started through it are terminated at the end."""
 
-    def __init__(self, client: Client, root: Path, **integrations: Any) -> None:
+    def __init__(self, client: Client, root: Path, sink: RecordingSink | None = None, **integrations: Any) -> None:
         self.client = client
         self.queue = f"test-{uuid.uuid4().hex[:8]}"
-        self.sink = RecordingSink(root)
+        self.sink = sink or RecordingSink(root)
         self.worker = build_worker(client, self.queue, self.sink, **integrations)
         self.handles: list[WorkflowHandle[Any, Any]] = []
 
@@ -62,9 +62,10 @@ class Harness:
 
 
 @asynccontextmanager
-async def running_worker(client: Client, root: Path, **integrations: Any) -> AsyncIterator[Harness]:
+async def running_worker(client: Client, root: Path, sink: RecordingSink | None = None,
+                         **integrations: Any) -> AsyncIterator[Harness]:
     """A worker for tests; `integrations` (metrics=, kube_activities=) are build_worker's."""
-    harness = Harness(client, root, **integrations)
+    harness = Harness(client, root, sink, **integrations)
     async with harness.worker:
         try:
             yield harness
