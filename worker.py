@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.ansible import AnsibleSettings, PlaybookRunner
+from activities.channels import ChannelSettings, build_router
 from activities.metrics import MetricsActivities, PrometheusSource
 from activities.notify import LocalSink, NotifyActivities, Notifier
+from warroom.config import RunbookConfig
 from warroom.settings import Settings
 from workflows.command import CommandPhase
 from workflows.declare import DeclarePhase
@@ -66,16 +69,31 @@ def build_worker(client: Client, task_queue: str, notifier: Notifier, templates_
                   activity_executor=ThreadPoolExecutor(max_workers=16))
 
 
+class ConfigInvalid(Exception):
+    """A file a setting names cannot be used; the message names the variable. Raised at start,
+    before the worker connects to anything."""
+
+
 def kube_from_settings(settings: Settings) -> list[Callable[..., Any]] | None:
-    """The Kubernetes activities when a kubeconfig (or in-cluster config) is available, else None."""
+    """The Kubernetes activities when a kubeconfig (or in-cluster config) is available, else None.
+
+    The kubeconfig path is only ever opened as a file (`..` and any other character it may hold
+    included); loading it makes no request, so a bad one fails here, at start, by name.
+    """
     import os
 
     if not (settings.kubeconfig or os.environ.get("KUBECONFIG") or os.environ.get("KUBERNETES_SERVICE_HOST")):
         return None
+    from kubernetes.config import ConfigException
+
     from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
 
-    gateway = KubeGateway.from_settings(KubeSettings(kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
-                                                     context=settings.kube_context))
+    try:
+        gateway = KubeGateway.from_settings(KubeSettings(
+            kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.kube_context))
+    except (ConfigException, OSError, ValueError) as exc:
+        where = f"WARROOM_KUBECONFIG ({settings.kubeconfig})" if settings.kubeconfig else "KUBECONFIG / in-cluster config"
+        raise ConfigInvalid(f"{where}, WARROOM_KUBE_CONTEXT: cannot load the cluster config: {str(exc)[:300]}") from None
     return KubeActivities(gateway).all()
 
 
@@ -84,27 +102,58 @@ def ansible_from_settings(settings: Settings) -> PlaybookRunner:
     import json
 
     import yaml
+    from pydantic import ValidationError
 
     overrides: dict[str, Any] = {"log_root": settings.log_root, "credentials": settings.postgres_credentials}
     if settings.ansible_inventory:
-        text = settings.ansible_inventory.read_text()
-        overrides["inventory"] = json.loads(text) if settings.ansible_inventory.suffix == ".json" else yaml.safe_load(text)
-    return PlaybookRunner(AnsibleSettings(**overrides))
+        where = f"WARROOM_ANSIBLE_INVENTORY ({settings.ansible_inventory})"
+        try:
+            text = settings.ansible_inventory.read_text(encoding="utf-8")
+            overrides["inventory"] = json.loads(text) if settings.ansible_inventory.suffix == ".json" else yaml.safe_load(text)
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+            raise ConfigInvalid(f"{where}: cannot read the inventory: {str(exc)[:300]}") from None
+    try:
+        return PlaybookRunner(AnsibleSettings(**overrides))
+    except (ValidationError, ValueError, TypeError, AttributeError) as exc:
+        raise ConfigInvalid(f"{where if settings.ansible_inventory else 'ansible settings'}: not an inventory "
+                            f"(ansible-runner's dict form): {str(exc)[:300]}") from None
 
 
-async def run_worker(settings: Settings, ready: asyncio.Event | None = None) -> None:
-    from warroom.client import connect
+@dataclass
+class Prepared:
+    """Everything the worker builds from its settings before it connects anywhere."""
+
+    runbook: RunbookConfig
+    channels: ChannelSettings
+    kube: list[Callable[..., Any]] | None
+    ansible: PlaybookRunner
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Check every setting the worker uses and load every file it names, connecting to nothing.
+
+    Raises RunbookError, ConfigInvalid, or a pydantic ValidationError for WARROOM_* channel
+    settings (its `loc` is the field: WARROOM_<FIELD>); `warroom worker` turns each into one line
+    and exit code 2, so a bad value cannot hide behind "Temporal unreachable".
+    """
     from warroom.config import load_runbook
 
     runbook = load_runbook(settings.runbook)  # a bad file stops the worker here, with the field named
-    from activities.channels import ChannelSettings, build_router
+    channels = ChannelSettings(data_dir=settings.data_dir)
+    return Prepared(runbook, channels, kube_from_settings(settings), ansible_from_settings(settings))
 
+
+async def run_worker(settings: Settings, ready: asyncio.Event | None = None, prepared: Prepared | None = None) -> None:
+    from warroom.client import connect
+
+    prepared = prepared or prepare(settings)
+    runbook = prepared.runbook
     client = await connect(settings, identity="warroom-worker", wait=30)
     sink = LocalSink(Path(settings.data_dir))
-    router = build_router(ChannelSettings(data_dir=settings.data_dir), sink=sink)
+    router = build_router(prepared.channels, sink=sink)
     metrics = PrometheusSource(settings.prometheus_url, runbook.metrics) if settings.prometheus_url else None
-    worker = build_worker(client, settings.task_queue, router, runbook.templates_dir, metrics, kube_from_settings(settings),
-                          ansible_from_settings(settings))
+    worker = build_worker(client, settings.task_queue, router, runbook.templates_dir, metrics, prepared.kube,
+                          prepared.ansible)
     log = logging.getLogger("warroom")
     log.info("worker polling %s on %s (namespace %s); channel logs in %s; metrics: %s; cluster: %s",
              settings.task_queue, settings.temporal_address, settings.temporal_namespace, sink.root / "channels",

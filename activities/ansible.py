@@ -628,9 +628,15 @@ def _fact(result: PlaybookResult, key: str) -> Any:
 
 
 def _describe(exc: ValidationError) -> str:
-    """Field and reason only: the refused value itself (maybe 10 KB, maybe hostile) is not repeated."""
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
+    """Field and reason only: the refused value itself (maybe 10 KB, maybe hostile) is not repeated.
+    A refused dict key *is* the field, so it is shown cut to 40 characters, control characters masked."""
+    return "; ".join(f"{'.'.join(_loc_part(p) for p in e['loc']) or 'value'}: {e['msg']}"
                      for e in exc.errors(include_input=False, include_url=False))[:1000]
+
+
+def _loc_part(part: object) -> str:
+    text = re.sub(r"[\x00-\x1f\x7f]", "?", str(part))
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _prepare_inventory(inventory: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:

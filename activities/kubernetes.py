@@ -407,6 +407,7 @@ def _from_api_exception(exc: ApiException) -> KubeError:
 # Validation of names before they reach a path or a selector
 # =============================================================================================
 
+# Checked with fullmatch: `re.match` with `$` also accepts a trailing newline ("web\n").
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -415,15 +416,22 @@ _KINDS = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
 _ROLLBACK_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 
 
+def _shown(value: object) -> str:
+    """A refused value as the error quotes it: escaped, and cut, so a megabyte name is not the
+    megabyte failure message recorded in the workflow's history."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _dns_label(value: str, what: str) -> str:
-    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.match(value):
-        raise KubeInvalidName(f"{what} {value!r} is not a DNS-1123 label (a-z, 0-9, '-', at most 63)")
+    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+        raise KubeInvalidName(f"{what} {_shown(value)} is not a DNS-1123 label (a-z, 0-9, '-', at most 63)")
     return value
 
 
 def _dns_subdomain(value: str, what: str) -> str:
-    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
-        raise KubeInvalidName(f"{what} {value!r} is not a DNS-1123 subdomain (a-z, 0-9, '-', '.', at most 253)")
+    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
+        raise KubeInvalidName(f"{what} {_shown(value)} is not a DNS-1123 subdomain (a-z, 0-9, '-', '.', at most 253)")
     return value
 
 
@@ -431,11 +439,11 @@ def _label_selector(labels: dict[str, str]) -> str:
     parts = []
     for key, value in sorted(labels.items()):
         prefix, _, name = key.rpartition("/")
-        if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix))) or len(name) > 63 \
-                or not _LABEL_NAME.match(name):
-            raise KubeInvalidName(f"label key {key!r} is not a valid qualified name")
-        if len(value) > 63 or not _LABEL_VALUE.match(value):
-            raise KubeInvalidName(f"label value {value!r} is not a valid label value")
+        if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix))) or len(name) > 63 \
+                or not _LABEL_NAME.fullmatch(name):
+            raise KubeInvalidName(f"label key {_shown(key)} is not a valid qualified name")
+        if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+            raise KubeInvalidName(f"label value {_shown(value)} is not a valid label value")
         parts.append(f"{key}={value}")
     return ",".join(parts)
 
@@ -599,8 +607,8 @@ class KubeGateway:
             raise KubeInvalidRequest(f"limit must be in 1..500, got {req.limit}")
         fields = []
         if req.kind is not None:
-            if not _KINDS.match(req.kind):
-                raise KubeInvalidName(f"kind {req.kind!r} is not a Kubernetes kind")
+            if not _KINDS.fullmatch(req.kind):
+                raise KubeInvalidName(f"kind {_shown(req.kind)} is not a Kubernetes kind")
             fields.append(f"involvedObject.kind={req.kind}")
         if req.name is not None:
             fields.append(f"involvedObject.name={_dns_subdomain(req.name, 'object name')}")

@@ -327,9 +327,17 @@ def worker(ctx: typer.Context, address: AddressOpt = None, namespace: NamespaceO
     import worker as worker_module
 
     settings = _settings(ctx, temporal_address=address, temporal_namespace=namespace, task_queue=task_queue)
+    try:  # every setting and file it names, before connecting: a bad value is exit 2, not "unreachable"
+        prepared = worker_module.prepare(settings)
+    except RunbookError as exc:
+        _die(f"WARROOM_RUNBOOK: {exc}", 2)
+    except worker_module.ConfigInvalid as exc:
+        _die(str(exc), 2)
+    except ValidationError as exc:
+        _die(f"invalid settings:\n{_problems(exc, name_of=_env_var)}", 2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        _run(worker_module.run_worker(settings))
+        _run(worker_module.run_worker(settings, prepared=prepared))
     except KeyboardInterrupt:
         err.print("worker stopped")
 
@@ -355,7 +363,7 @@ def intake(
         settings = IntakeSettings(temporal=_settings(ctx), **overrides)
         serve(settings)
     except RunbookError as exc:
-        _die(str(exc), 2)
+        _die(f"WARROOM_RUNBOOK: {exc}", 2)
     except ValidationError as exc:
         _die(f"invalid intake settings:\n{_problems(exc, name_of=lambda f: 'WARROOM_INTAKE_' + f.upper())}", 2)
 
@@ -415,8 +423,11 @@ def codec_server(
         keys = parse_key_ring(settings.codec_keys.get_secret_value())
     except CodecError as exc:
         _die(str(exc), 2)
+    token = os.environ.get("WARROOM_CODEC_TOKEN")
+    if token is not None and (len(token) > 4096 or any(ord(c) < 32 or ord(c) == 127 for c in token)):
+        _die("WARROOM_CODEC_TOKEN: at most 4096 characters, without control characters (it is sent in a header)", 2)
     origins = ui_origin or [f"http://127.0.0.1:{settings.ui_port}", f"http://localhost:{settings.ui_port}"]
-    uvicorn.run(codec_app(keys, os.environ.get("WARROOM_CODEC_TOKEN"), origins), host=host, port=port, log_level="warning")
+    uvicorn.run(codec_app(keys, token, origins), host=host, port=port, log_level="warning")
 
 
 @app.command("search-attributes")
@@ -425,11 +436,13 @@ def search_attributes(ctx: typer.Context) -> None:
 
     Example: warroom --namespace sre search-attributes | sh
     """
-    settings = _settings(ctx)
+    import shlex
+
+    settings = _settings(ctx)  # address and namespace are validated; quoted anyway, as this goes to `| sh`
     for key in search.ALL:
         kind = key.indexed_value_type.name.title()
-        print(f"temporal operator search-attribute create --address {settings.temporal_address} "
-              f"--namespace {settings.temporal_namespace} --name {key.name} --type {kind}")
+        print(f"temporal operator search-attribute create --address {shlex.quote(settings.temporal_address)} "
+              f"--namespace {shlex.quote(settings.temporal_namespace)} --name {key.name} --type {kind}")
 
 
 # --- Opening an incident ---------------------------------------------------------------------

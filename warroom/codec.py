@@ -68,7 +68,7 @@ class EncryptionCodec(PayloadCodec):
             if payload.metadata.get("encoding") != ENCODING:
                 out.append(payload)  # written before encryption was turned on
                 continue
-            key_id = payload.metadata.get(KEY_ID, b"").decode()
+            key_id = payload.metadata.get(KEY_ID, b"").decode("utf-8", "replace")  # never a 500 on junk bytes
             cipher = self._ciphers.get(key_id)
             if cipher is None:
                 raise CodecError(f"payload encrypted with unknown key id {key_id!r}; add it to WARROOM_CODEC_KEYS")
@@ -94,16 +94,26 @@ def new_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
+BODY_LIMIT = 16 * 1024 * 1024
+"""Bytes of one codec request: a Payloads message (Temporal caps a payload at 2 MB by default)."""
+BODY_TIMEOUT = 30.0
+
+
 def codec_app(keys: dict[str, bytes], token: str | None, allowed_origins: Iterable[str] = ("http://127.0.0.1:8233",
-                                                                                            "http://localhost:8233")):
+                                                                                            "http://localhost:8233"),
+              body_limit: int = BODY_LIMIT, body_timeout: float = BODY_TIMEOUT):
     """The Temporal remote codec protocol (POST /encode, /decode) for the Web UI and `temporal --codec-endpoint`.
 
     The UI calls it from the operator's browser with CORS; `token`, when set, must arrive as
-    `Authorization: Bearer <token>` (the UI's "pass access token" codec setting).
+    `Authorization: Bearer <token>` (the UI's "pass access token" codec setting). Whatever the
+    body, the answer is 2xx or a 4xx with the reason: over `body_limit` 413, not all there within
+    `body_timeout` 408, not Payloads JSON (invalid UTF-8 included) or not decryptable 422.
     """
+    import asyncio
     import hmac
 
     from fastapi import FastAPI, Header, HTTPException, Request
+    from starlette.requests import ClientDisconnect
     from fastapi.middleware.cors import CORSMiddleware
     from google.protobuf import json_format
     from temporalio.api.common.v1 import Payloads
@@ -122,11 +132,28 @@ def codec_app(keys: dict[str, bytes], token: str | None, allowed_origins: Iterab
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise HTTPException(403, "wrong token")
 
+    async def read(request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > body_limit:
+            raise HTTPException(413, f"body over {body_limit} bytes")
+        body = bytearray()
+        try:
+            async with asyncio.timeout(body_timeout):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > body_limit:
+                        raise HTTPException(413, f"body over {body_limit} bytes")
+        except TimeoutError:
+            raise HTTPException(408, f"body not complete within {body_timeout:g}s", {"Connection": "close"}) from None
+        except ClientDisconnect:
+            raise HTTPException(400, "the sender disconnected before the body was complete") from None
+        return bytes(body)
+
     async def apply(request: Request, decode: bool) -> dict:
         try:
-            payloads = json_format.Parse(await request.body(), Payloads())
-        except json_format.ParseError as exc:
-            raise HTTPException(422, f"body is not Temporal Payloads JSON: {exc}") from None
+            payloads = json_format.Parse(await read(request), Payloads())
+        except (json_format.ParseError, UnicodeDecodeError) as exc:  # Parse decodes bytes as UTF-8 itself
+            raise HTTPException(422, f"body is not Temporal Payloads JSON: {str(exc)[:300]}") from None
         try:
             result = await (codec.decode(payloads.payloads) if decode else codec.encode(payloads.payloads))
         except CodecError as exc:

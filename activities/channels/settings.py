@@ -7,6 +7,9 @@
     WARROOM_SMTP_HOST / _PORT / _USER / _PASSWORD / _FROM / _TO   e-mail (STARTTLS + AUTH)
 
 Secrets are `SecretStr` (never printed); every base URL can be pointed at a local server.
+Values are checked when the worker starts, before it connects: JSON that does not parse, a
+Statuspage id that is not a plain id (it becomes part of an API path), or a control character in
+anything that ends up in a mail header is refused with the variable named.
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from warroom.settings import Text, json_object, no_control
 
 Adapter = Literal["slack", "webhook", "pagerduty", "statuspage", "builtin", "email", "local"]
 ComponentImpact = Literal["degraded_performance", "partial_outage", "major_outage"]
 CHANNELS = ("incident", "page", "status_page", "stakeholders", "email")
+StatuspageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,64}$")]
+"""Atlassian ids are short alphanumerics; they are interpolated into `/pages/<id>/incidents`."""
+JsonDict = BeforeValidator(json_object)
 
 
 def _split(value: Any) -> Any:
@@ -29,7 +37,10 @@ def _split(value: Any) -> Any:
         if text.startswith("["):
             import json
 
-            return json.loads(text)
+            try:
+                return json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f"not valid JSON: {exc}") from None
         return [part.strip() for part in text.split(",") if part.strip()]
     return value
 
@@ -40,7 +51,7 @@ class ChannelSettings(BaseSettings):
     data_dir: Path = Field(Path(".warroom"), description="local sink logs, built-in status page, Statuspage ids")
 
     # Routing: computed from what is configured unless set (JSON: {"stakeholders": "email"}).
-    routes: dict[str, Adapter] = Field(default_factory=dict, description="channel → adapter overrides")
+    routes: Annotated[dict[str, Adapter], NoDecode, JsonDict] = Field(default_factory=dict, description="channel → adapter overrides")
     local_copy: bool = Field(True, description="also append every delivered message to the local channel log")
     builtin_status_page: bool = Field(True, description="record status page posts for warroom's own /status")
 
@@ -64,24 +75,24 @@ class ChannelSettings(BaseSettings):
     # PagerDuty Events API v2.
     pagerduty_routing_key: SecretStr | None = None
     pagerduty_events_url: AnyHttpUrl = AnyHttpUrl("https://events.pagerduty.com/v2/enqueue")
-    pagerduty_source: str = "warroom"
+    pagerduty_source: Text = "warroom"
 
     # Atlassian Statuspage.
     statuspage_api_key: SecretStr | None = None
-    statuspage_page_id: str | None = None
-    statuspage_component_id: str | None = None
+    statuspage_page_id: StatuspageId | None = None
+    statuspage_component_id: StatuspageId | None = None
     statuspage_api_url: AnyHttpUrl = AnyHttpUrl("https://api.statuspage.io/v1")
     statuspage_component_impact: ComponentImpact = "partial_outage"
     statuspage_deliver_notifications: bool = True
 
     # SMTP.
-    smtp_host: str | None = None
+    smtp_host: Text | None = None
     smtp_port: int = Field(587, ge=1, le=65535)
-    smtp_user: str | None = None
+    smtp_user: Text | None = None
     smtp_password: SecretStr | None = None
-    smtp_from: str | None = None
-    smtp_to: Annotated[list[str], NoDecode] = Field(default_factory=list, description="default recipients")
-    smtp_audiences: dict[str, list[str]] = Field(default_factory=dict,
+    smtp_from: Text | None = None
+    smtp_to: Annotated[list[Text], NoDecode] = Field(default_factory=list, description="default recipients")
+    smtp_audiences: Annotated[dict[str, list[Text]], NoDecode, JsonDict] = Field(default_factory=dict,
                                                  description='audience → addresses, e.g. {"customers": ["..."]}')
     smtp_starttls: bool = Field(True, description="require STARTTLS before AUTH and DATA")
     smtp_ssl: bool = Field(False, description="implicit TLS (usually port 465) instead of STARTTLS")
@@ -89,6 +100,17 @@ class ChannelSettings(BaseSettings):
     smtp_timeout: float = Field(20.0, gt=0)
 
     _split_lists = field_validator("smtp_to", "slack_pin_templates", mode="before")(_split)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked here rather than typed AnyHttpUrl: the URL is a secret and must not be echoed.
+        if value is not None:
+            url = value.get_secret_value()
+            no_control(url)
+            if not url.startswith(("https://", "http://")) or " " in url or len(url) > 2048:
+                raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @field_validator("routes")
     @classmethod

@@ -3,23 +3,54 @@
 Every credential is a SecretStr: it never appears in a repr, a log line or a workflow payload.
 A credential variable may hold several values separated by commas, so a secret can be rotated
 without downtime (configure old,new; switch the sender; drop old).
+
+Values are checked at start like warroom/settings.py's: header names must be HTTP tokens, and
+tokens and user names must be sendable in a header (no control characters, bounded), or the
+intake would listen and refuse every sender.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warroom.enums import Duration
-from warroom.settings import Settings
+from warroom.settings import Settings, Text, no_control
 
 SOURCES = ("alertmanager", "pagerduty", "opsgenie", "grafana", "generic")
 Source = Literal["alertmanager", "pagerduty", "opsgenie", "grafana", "generic"]
 
 _DNS_LABEL_HINT = "a DNS-1123 label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"
+MAX_SECRET = 4096
+"""Characters in one credential variable: far above any real token, far below a header limit."""
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HOST = re.compile(r"[A-Za-z0-9.:_-]{1,253}")
+
+
+def _header_name(value: str) -> str:
+    if value and not _TOKEN.fullmatch(value):
+        raise ValueError("must be an HTTP header name (letters, digits and -, no spaces)")
+    return value
+
+
+def _listen_host(value: str) -> str:
+    if not _HOST.fullmatch(value):
+        raise ValueError("must be a host name or an IP address, e.g. 127.0.0.1, 0.0.0.0 or ::")
+    return value
+
+
+def _basic_user(value: str) -> str:
+    if ":" in value:  # RFC 7617: the first ':' ends the user-id
+        raise ValueError("a basic-auth user name cannot contain ':'")
+    return value
+
+
+HeaderName = Annotated[str, StringConstraints(max_length=256), AfterValidator(_header_name)]
+BasicUser = Annotated[Text, StringConstraints(max_length=256), AfterValidator(_basic_user)]
 
 
 def secret_values(value: SecretStr | None) -> list[bytes]:
@@ -32,12 +63,13 @@ def secret_values(value: SecretStr | None) -> list[bytes]:
 class IntakeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARROOM_INTAKE_", extra="ignore")
 
-    host: str = Field("127.0.0.1", description="listen address; put a TLS-terminating proxy in front for the internet")
+    host: Annotated[str, AfterValidator(_listen_host)] = Field("127.0.0.1", description="listen address; put a TLS-terminating proxy in front for the internet")
     port: int = Field(8088, ge=0, le=65535)
     body_limit: int = Field(256 * 1024, ge=1024, description="largest request body in bytes (413 above)")
+    body_timeout: float = Field(10.0, gt=0, le=300, description="seconds for a request body to arrive in full (408 after)")
 
     alertmanager_token: SecretStr | None = Field(None, description="bearer token(s), comma-separated")
-    alertmanager_basic_user: str | None = None
+    alertmanager_basic_user: BasicUser | None = None
     alertmanager_basic_password: SecretStr | None = None
 
     pagerduty_signing_secrets: SecretStr | None = Field(None, description="v3 webhook signing secret(s), comma-separated")
@@ -46,19 +78,19 @@ class IntakeSettings(BaseSettings):
                                               description="older event.occurred_at is refused (PagerDuty retries for ~20 min)")
 
     opsgenie_token: SecretStr | None = None
-    opsgenie_basic_user: str | None = None
+    opsgenie_basic_user: BasicUser | None = None
     opsgenie_basic_password: SecretStr | None = None
 
     grafana_token: SecretStr | None = None
-    grafana_basic_user: str | None = None
+    grafana_basic_user: BasicUser | None = None
     grafana_basic_password: SecretStr | None = None
     grafana_signing_secrets: SecretStr | None = Field(None, description="HMAC secret(s) of the contact point, comma-separated")
-    grafana_signature_header: str = "X-Grafana-Alerting-Signature"
-    grafana_timestamp_header: str = Field("X-Grafana-Alerting-Timestamp",
+    grafana_signature_header: HeaderName = Field("X-Grafana-Alerting-Signature", min_length=1)
+    grafana_timestamp_header: HeaderName = Field("X-Grafana-Alerting-Timestamp",
                                           description="must match the contact point's; empty = body-only signatures (no replay window)")
 
     generic_token: SecretStr | None = None
-    generic_basic_user: str | None = None
+    generic_basic_user: BasicUser | None = None
     generic_basic_password: SecretStr | None = None
 
     replay_window: Duration = Field(timedelta(minutes=5), description="signed timestamps older or newer than this are refused")
@@ -70,6 +102,18 @@ class IntakeSettings(BaseSettings):
     max_concurrent_updates: int = Field(16, ge=1, description="updates in flight for one request (alerts of one group)")
 
     temporal: Settings = Field(default_factory=Settings, description="Temporal connection, task queue, runbook (WARROOM_*)")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _sendable_secret(cls, value: object) -> object:
+        # Tokens and passwords are compared with Authorization headers, which cannot carry a
+        # newline or NUL; no secret (signing secrets included) is a megabyte long.
+        if isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            if len(secret) > MAX_SECRET:
+                raise ValueError(f"at most {MAX_SECRET} characters")
+            no_control(secret)
+        return value
 
     @field_validator("default_service")
     @classmethod
