@@ -165,17 +165,22 @@ def not_yet() -> bool:
 
 
 async def failed_workflow_tasks(client: Client, incident_workflow_id: str) -> list[str]:
-    """Every WorkflowTaskFailed event in an incident's and its phases' histories (a determinism error is one)."""
-    from temporalio.api.enums.v1 import EventType
+    """WorkflowTaskFailed events in an incident's and its phases' histories that mean a bug: a
+    determinism error or an exception in workflow code. (UNHANDLED_COMMAND — a signal arriving while
+    a task completes — is Temporal's normal retry and is left out.)"""
+    from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 
     from warroom.enums import Phase
 
+    harmful = {WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR,
+               WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE}
     failures: list[str] = []
     for workflow_id in [incident_workflow_id, *(f"{incident_workflow_id}--{phase.value}" for phase in Phase)]:
         try:
             history = await client.get_workflow_handle(workflow_id).fetch_history()
         except RPCError:
             continue  # a phase that never ran
-        failures += [f"{workflow_id}: {e.workflow_task_failed_event_attributes.cause}" for e in history.events
-                     if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+        failures += [f"{workflow_id}: {WorkflowTaskFailedCause.Name(e.workflow_task_failed_event_attributes.cause)}"
+                     for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+                     and e.workflow_task_failed_event_attributes.cause in harmful]
     return failures

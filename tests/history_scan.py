@@ -32,10 +32,13 @@ def suite_secrets() -> dict[str, str]:
             value = getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError):
             continue  # a source renamed: the scan still runs with the others
-        values = value.values() if isinstance(value, dict) else [value] if isinstance(value, str) else value
-        for i, secret in enumerate(values):
+        items = list(value.items()) if isinstance(value, dict) else [("0", value)] if isinstance(value, str) \
+            else [(str(i), v) for i, v in enumerate(value)]
+        for key, secret in items:
+            if "user" in key:
+                continue  # a user name ("opsgenie") is not a secret, and names the source everywhere
             if isinstance(secret, str) and len(secret) >= MIN_LENGTH:
-                found[f"{module_name}.{attribute}[{i}]"] = secret
+                found[f"{module_name}.{attribute}[{key}]"] = secret
     return found
 
 
