@@ -65,6 +65,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -256,8 +257,10 @@ class Children:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
-        if proc in self.procs:
+        try:
             self.procs.remove(proc)
+        except ValueError:  # stopped meanwhile by the other path (the interrupt watchdog)
+            pass
 
     def stop_all(self) -> None:
         for proc in reversed(list(self.procs)):
@@ -939,7 +942,31 @@ def quiet_sdk_logs(log: Path) -> None:
         filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")))), error_if_already_set=False)
 
 
+INTERRUPT_GRACE = 20.0  # seconds the orderly stop may take after a signal before the bench exits hard
+
+
 async def bench(args: argparse.Namespace, workdir: Path) -> int:
+    # A signal cancels the main task, so every `finally` and `async with` below unwinds in order
+    # (workers stop, the dev server and the cluster emulator stop); a watchdog makes sure that
+    # unwinding can never hang the exit, and a second signal exits at once.
+    loop, main_task = asyncio.get_running_loop(), asyncio.current_task()
+    assert main_task is not None
+    signals: list[int] = []
+
+    def interrupted(signum: int) -> None:
+        signals.append(signum)
+        if len(signals) == 1:
+            print(f"\n{signal.Signals(signum).name}: stopping the workers and the dev server "
+                  f"(at most {INTERRUPT_GRACE:.0f} s; again to stop at once)", file=sys.stderr, flush=True)
+            main_task.cancel()
+            watchdog = threading.Timer(INTERRUPT_GRACE, hard_exit, (workdir, args.keep))
+            watchdog.daemon = True
+            watchdog.start()
+        else:
+            hard_exit(workdir, args.keep)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, interrupted, signum)
     print(f"reliability bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
           f"(numbers from a busy machine are only indicative){'; quick run' if args.quick else ''}")
     results = {}
@@ -953,33 +980,47 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
     return 0
 
 
+def finish(workdir: Path, keep: bool) -> None:
+    import logging
+
+    CHILDREN.stop_all()
+    root = logging.getLogger()
+    for handler in list(root.handlers):  # the log file goes with the temp dir: nothing may reopen it
+        root.removeHandler(handler)
+        handler.close()
+    root.addHandler(logging.NullHandler())
+    if keep:
+        print(f"kept {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def hard_exit(workdir: Path, keep: bool) -> None:
+    """The orderly stop took too long (or a second signal came): kill the children, clean up, exit."""
+    for proc in list(CHILDREN.procs):
+        if proc.poll() is None:
+            proc.kill()
+    finish(workdir, keep)
+    os._exit(130)
+
+
 def main() -> int:
     args = parse_args()
     if args.serve_worker:
-        try:
+        try:  # SIGTERM (the bench stopping it) ends it with the default action: nothing to save
             asyncio.run(serve_worker(args))
         except KeyboardInterrupt:
             pass
         return 0
-
-    def stop(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGHUP, stop)
     workdir = Path(tempfile.mkdtemp(prefix="reliability-bench-"))
     quiet_sdk_logs(workdir / "bench.log")
     try:
         return asyncio.run(bench(args, workdir))
-    except KeyboardInterrupt:
-        print("\ninterrupted: stopping the workers and the dev server", file=sys.stderr)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted", file=sys.stderr)
         return 130
     finally:
-        CHILDREN.stop_all()
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        finish(workdir, args.keep)
 
 
 if __name__ == "__main__":

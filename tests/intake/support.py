@@ -188,6 +188,28 @@ async def open_intake(temporal: Client, queue: str, *, client_factory: Any = Non
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 
+def alertmanager_config(intake_url: str, *, group_interval: str = "1s", token: str = CREDENTIALS["alertmanager_token"]) -> str:
+    """An Alertmanager config routing every alert to the intake's webhook, grouped by alert name and
+    the test's `run` label (so each test's group is its own), sent with the intake's bearer token."""
+    return f"""
+route:
+  receiver: warroom
+  group_by: [alertname, run]
+  group_wait: 1s
+  group_interval: {group_interval}
+  repeat_interval: 1h
+receivers:
+  - name: warroom
+    webhook_configs:
+      - url: {intake_url}/alerts/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: {token}
+"""
+
+
 @asynccontextmanager
 async def running_alertmanager(config: str, root: Path) -> AsyncIterator[str]:
     """A real Alertmanager with this YAML config on a free loopback port, not clustered (each one

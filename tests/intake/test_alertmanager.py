@@ -17,37 +17,18 @@ import pytest
 import pytest_asyncio
 
 from tests.helpers import assert_eventually
-from tests.intake.support import ALERTMANAGER, running_alertmanager
+from tests.intake.support import ALERTMANAGER, alertmanager_config, running_alertmanager
 from workflows.incident import IncidentWorkflow
 
 pytestmark = pytest.mark.skipif(
     ALERTMANAGER is None,
     reason="needs Debian's `prometheus-alertmanager` (apt-get install -y prometheus-alertmanager; .ci/run installs it)")
-TOKEN = "am-token"
-
-CONFIG = """
-route:
-  receiver: warroom
-  group_by: [alertname, run]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: warroom
-    webhook_configs:
-      - url: {url}/alerts/alertmanager
-        send_resolved: true
-        http_config:
-          authorization:
-            type: Bearer
-            credentials: {token}
-"""
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def alertmanager(intake, tmp_path: Path) -> AsyncIterator[str]:
     """Alertmanager 0.25 on loopback, its webhook receiver pointing at the running intake."""
-    async with running_alertmanager(CONFIG.format(url=intake.url, token=TOKEN), tmp_path) as base:
+    async with running_alertmanager(alertmanager_config(intake.url), tmp_path) as base:
         yield base
 
 

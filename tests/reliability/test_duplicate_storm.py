@@ -29,7 +29,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import Harness, assert_eventually, not_yet, running_worker, state_of
-from tests.intake.support import Intake, open_intake, payload, running_alertmanager, scrape
+from tests.intake.support import Intake, alertmanager_config, open_intake, payload, running_alertmanager, scrape
 
 pytestmark = pytest.mark.e2e
 COPIES = 100
@@ -90,25 +90,6 @@ async def test_one_webhook_posted_100_times_at_once_is_one_incident_that_counts_
           f"repeats {state.alerts_repeated}")
 
 
-AM_CONFIG = """
-route:
-  receiver: warroom
-  group_by: [alertname, run]
-  group_wait: 1s
-  group_interval: 10s
-  repeat_interval: 1h
-receivers:
-  - name: warroom
-    webhook_configs:
-      - url: {url}/alerts/alertmanager
-        send_resolved: true
-        http_config:
-          authorization:
-            type: Bearer
-            credentials: am-token
-"""
-
-
 async def delivered(alertmanager: str) -> float:
     """Webhook requests this Alertmanager saw answered 2xx, by its own metrics."""
     sent = await scrape(alertmanager, "alertmanager_notification_requests_total", integration="webhook")
@@ -122,7 +103,7 @@ async def test_two_independent_alertmanagers_with_the_same_alert_are_one_inciden
     alert = {"labels": {"alertname": "HighErrorRate", "run": run, "service": "order-api", "instance": "pod-1"},
              "annotations": {"summary": "Order API returning 503s", "error_rate": "0.5%"},
              "startsAt": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()}
-    config = AM_CONFIG.format(url=intake.url)
+    config = alertmanager_config(intake.url, group_interval="10s")
 
     async with running_alertmanager(config, tmp_path) as one, running_alertmanager(config, tmp_path) as two:
         for alertmanager in (one, two):

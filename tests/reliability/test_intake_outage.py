@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 
 from tests.devserver import DevServer
 from tests.helpers import assert_eventually, not_yet, running_worker, state_of
-from tests.intake.support import Intake, open_intake, payload, running_alertmanager, scrape
+from tests.intake.support import Intake, alertmanager_config, open_intake, payload, running_alertmanager, scrape
 from warroom.client import connect
 from warroom.intake import identity
 from warroom.models import IncidentState
@@ -35,24 +35,6 @@ TEMPORAL_TIMEOUT = 3.0
 """The intake's wait for Temporal before answering 503: short, so Alertmanager (which gives one
 notification at most 10 s, retries included) sees several refusals rather than one hung request."""
 RETRY_AFTER = 2
-
-CONFIG = """
-route:
-  receiver: warroom
-  group_by: [alertname, run]
-  group_wait: 1s
-  group_interval: 3s
-  repeat_interval: 1h
-receivers:
-  - name: warroom
-    webhook_configs:
-      - url: {url}/alerts/alertmanager
-        send_resolved: true
-        http_config:
-          authorization:
-            type: Bearer
-            credentials: am-token
-"""
 
 
 def answered(intake: Intake, code: str) -> float:
@@ -82,7 +64,7 @@ async def test_an_alert_refused_while_temporal_is_down_opens_its_incident_once_t
         client = await connect(Settings(temporal_address=server.address), wait=30)
         async with running_worker(client, tmp_path / "worker") as harness, \
                 open_intake(client, harness.queue, temporal_timeout=TEMPORAL_TIMEOUT, retry_after=RETRY_AFTER) as intake, \
-                running_alertmanager(CONFIG.format(url=intake.url), tmp_path) as alertmanager:
+                running_alertmanager(alertmanager_config(intake.url, group_interval="3s"), tmp_path) as alertmanager:
             assert (await intake.http.get("/healthz")).json()["temporal"] == "reachable"
             run = uuid.uuid4().hex[:8]
             alert = {"labels": {"alertname": "HighErrorRate", "run": run, "service": "order-api"},
