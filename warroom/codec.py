@@ -118,8 +118,11 @@ def codec_app(keys: dict[str, bytes], token: str | None, allowed_origins: Iterab
     from google.protobuf import json_format
     from temporalio.api.common.v1 import Payloads
 
+    from warroom.http_framing import RejectAmbiguousFraming
+
     codec = EncryptionCodec(keys)
     app = FastAPI(title="warroom codec server", docs_url=None, redoc_url=None)
+    app.add_middleware(RejectAmbiguousFraming)
     app.add_middleware(CORSMiddleware, allow_origins=list(allowed_origins), allow_methods=["POST"],
                        allow_headers=["content-type", "x-namespace", "authorization"])
 

@@ -31,6 +31,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from warroom.http_framing import RejectAmbiguousFraming
 from warroom.models import Notification
 
 PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
@@ -334,5 +335,6 @@ def status_router(source: StatusStore | Path | str) -> APIRouter:
 def create_status_app(data_dir: Path | str) -> FastAPI:
     """The status page alone (tests, or a public host that should expose nothing else)."""
     app = FastAPI(title="warroom status", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(RejectAmbiguousFraming)
     app.include_router(status_router(Path(data_dir)))
     return app

@@ -32,9 +32,16 @@ CHECK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempt
 
 
 async def _check(name: str, arg: Any, result_type: type, summary: str, heartbeat: bool = False) -> Any:
-    return await workflow.execute_activity(name, arg, result_type=result_type, start_to_close_timeout=timedelta(minutes=3),
-                                           heartbeat_timeout=timedelta(seconds=15) if heartbeat else None,
-                                           retry_policy=CHECK_RETRY, summary=summary)
+    """The check's report, or its ActivityError as a value: a failed check is evidence, and a task that
+    ends in an exception is logged with its traceback as "never retrieved" when the run closes before
+    gather's callbacks run (a terminated incident)."""
+    try:
+        return await workflow.execute_activity(name, arg, result_type=result_type,
+                                               start_to_close_timeout=timedelta(minutes=3),
+                                               heartbeat_timeout=timedelta(seconds=15) if heartbeat else None,
+                                               retry_policy=CHECK_RETRY, summary=summary)
+    except ActivityError as err:
+        return err
 
 
 def _infra(report: HostDiagnosticsReport) -> InfraSignals:

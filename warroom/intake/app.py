@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 
 from warroom.config import load_runbook
+from warroom.http_framing import RejectAmbiguousFraming
 from warroom.intake import auth
 from warroom.intake.metrics import IntakeMetrics
 from warroom.intake.normalize import Defaults, Delivery, FieldError, PayloadInvalid
@@ -234,6 +235,7 @@ def create_app(settings: IntakeSettings, client_factory: ClientFactory) -> FastA
     app = FastAPI(title="warroom alert intake", version="1",
                   description="Alerts from Alertmanager, PagerDuty, Opsgenie, Grafana and a generic JSON "
                               "schema start or join incidents. See docs/intake.md.")
+    app.add_middleware(RejectAmbiguousFraming)
     app.state.intake = intake
 
     error_responses: dict[int | str, dict[str, Any]] = {
