@@ -84,6 +84,7 @@ def kube_from_settings(settings: Settings) -> list[Callable[..., Any]] | None:
 
     if not (settings.kubeconfig or os.environ.get("KUBECONFIG") or os.environ.get("KUBERNETES_SERVICE_HOST")):
         return None
+    import yaml
     from kubernetes.config import ConfigException
 
     from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
@@ -91,7 +92,8 @@ def kube_from_settings(settings: Settings) -> list[Callable[..., Any]] | None:
     try:
         gateway = KubeGateway.from_settings(KubeSettings(
             kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.kube_context))
-    except (ConfigException, OSError, ValueError) as exc:
+    except (ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
+        # YAML that is not a kubeconfig mapping (/etc/passwd, a list) fails inside the loader itself.
         where = f"WARROOM_KUBECONFIG ({settings.kubeconfig})" if settings.kubeconfig else "KUBECONFIG / in-cluster config"
         raise ConfigInvalid(f"{where}, WARROOM_KUBE_CONTEXT: cannot load the cluster config: {str(exc)[:300]}") from None
     return KubeActivities(gateway).all()
@@ -168,5 +170,11 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run_worker(Settings()))
+    # Exactly `warroom worker`: a bad WARROOM_* value is one line naming it (exit 2), an unreachable
+    # Temporal exit 3; never a traceback, which would also print the value, secrets included.
+    import sys
+
+    from warroom.cli import main
+
+    sys.argv[1:1] = ["worker"]
+    main()

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PATH_MAX = 4096
 """Linux's PATH_MAX: a longer path cannot be opened anyway."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ADDRESS = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?):(?P<port>[0-9]{1,5})")
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -32,6 +33,14 @@ def no_control(value: str) -> str:
     a log line or a command line they change its meaning."""
     if _CONTROL.search(value):
         raise ValueError("contains a control character (newline, NUL, ...)")
+    return value
+
+
+def utf8(value: str) -> str:
+    """Refuse what undecodable bytes in the environment become (lone surrogates, by surrogateescape):
+    a header or a gRPC field can never carry them, so the first use would fail with a traceback."""
+    if _SURROGATE.search(value):
+        raise ValueError("is not valid UTF-8")
     return value
 
 
@@ -124,8 +133,20 @@ class Settings(BaseSettings):
         # It travels in a gRPC header: a newline or NUL could never be sent (nor a megabyte).
         if value is not None:
             secret = value.get_secret_value()
-            if len(secret) > 8192 or _CONTROL.search(secret):
-                raise ValueError("an API key is at most 8192 characters, without control characters")
+            if len(secret) > 8192 or _CONTROL.search(secret) or _SURROGATE.search(secret):
+                raise ValueError("an API key is at most 8192 characters of valid UTF-8, without control characters")
+        return value
+
+    @field_validator("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        # Read at each connection: a missing file must stop the start here, by name, not at connect.
+        if value is not None:
+            try:
+                with value.open("rb"):
+                    pass
+            except OSError as exc:
+                raise ValueError(f"cannot read {str(value)!r}: {exc.strerror}") from None
         return value
 
     @field_validator("codec_keys")

@@ -91,5 +91,12 @@ async def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0, **overri
 
 
 if __name__ == "__main__":
+    # Exactly `warroom intake`: a bad WARROOM_* value is one line naming it (exit 2), never a
+    # traceback, which would also print the value, tokens included.
+    import sys
+
+    from warroom.cli import main
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    serve(IntakeSettings())
+    sys.argv[1:1] = ["intake"]
+    main()

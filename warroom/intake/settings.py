@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field, SecretStr, StringConstraints, field_
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warroom.enums import Duration
-from warroom.settings import Settings, Text, no_control
+from warroom.settings import Settings, Text, no_control, utf8
 
 SOURCES = ("alertmanager", "pagerduty", "opsgenie", "grafana", "generic")
 Source = Literal["alertmanager", "pagerduty", "opsgenie", "grafana", "generic"]
@@ -113,6 +113,7 @@ class IntakeSettings(BaseSettings):
             if len(secret) > MAX_SECRET:
                 raise ValueError(f"at most {MAX_SECRET} characters")
             no_control(secret)
+            utf8(secret)
         return value
 
     @field_validator("default_service")
