@@ -19,7 +19,8 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.ansible import AnsibleSettings, PlaybookRunner
 from activities.channels import ChannelSettings, build_router
@@ -52,8 +53,13 @@ def not_configured(name: str, hint: str) -> Callable[..., Any]:
 
 def build_worker(client: Client, task_queue: str, notifier: Notifier, templates_dir: str | None = None,
                  metrics: PrometheusSource | None = None, kube_activities: Sequence[Callable[..., Any]] | None = None,
-                 ansible: PlaybookRunner | None = None, extra_activities: Sequence[Callable[..., Any]] = ()) -> Worker:
-    """One worker for every phase; more workers on the same task queue share the load."""
+                 ansible: PlaybookRunner | None = None, extra_activities: Sequence[Callable[..., Any]] = (),
+                 sandboxed: bool = True) -> Worker:
+    """One worker for every phase; more workers on the same task queue share the load.
+
+    `sandboxed=False` (WARROOM_WORKFLOW_SANDBOX=false) runs the same workflows without the SDK's
+    sandbox: the suite runs them sandboxed and replays every committed history both ways, so the
+    sandbox's checks are made in CI rather than paid for on every workflow task in production."""
     acts: list[Callable[..., Any]] = [NotifyActivities(notifier, templates_dir).notify, *extra_activities]
     acts += (ansible or PlaybookRunner(AnsibleSettings())).activities()
     if metrics is not None:
@@ -66,7 +72,8 @@ def build_worker(client: Client, task_queue: str, notifier: Notifier, templates_
     else:
         acts += [not_configured(n, "set WARROOM_KUBECONFIG or run in a cluster") for n in KUBE_ACTIVITIES]
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=acts,
-                  activity_executor=ThreadPoolExecutor(max_workers=16))
+                  activity_executor=ThreadPoolExecutor(max_workers=16),
+                  workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner())
 
 
 class ConfigInvalid(Exception):
@@ -155,12 +162,14 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
     router = build_router(prepared.channels, sink=sink)
     metrics = PrometheusSource(settings.prometheus_url, runbook.metrics) if settings.prometheus_url else None
     worker = build_worker(client, settings.task_queue, router, runbook.templates_dir, metrics, prepared.kube,
-                          prepared.ansible)
+                          prepared.ansible, sandboxed=settings.workflow_sandbox)
     log = logging.getLogger("warroom")
     log.info("worker polling %s on %s (namespace %s); channel logs in %s; metrics: %s; cluster: %s",
              settings.task_queue, settings.temporal_address, settings.temporal_namespace, sink.root / "channels",
              settings.prometheus_url or "not configured", settings.kubeconfig or "not configured")
     log.info("comms routes: %s", router.describe())
+    if not settings.workflow_sandbox:
+        log.info("workflows run without the SDK sandbox (WARROOM_WORKFLOW_SANDBOX=false)")
     if ready:
         ready.set()
     try:

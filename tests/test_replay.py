@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from worker import WORKFLOWS
 
@@ -22,7 +23,11 @@ def test_there_are_histories_to_replay() -> None:
     assert len(HISTORIES) >= 10, "record them with `python -m tests.record_histories`"
 
 
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsandboxed"])
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_history_replays_under_current_code(path: Path) -> None:
+async def test_history_replays_under_current_code(path: Path, sandboxed: bool) -> None:
+    """Both runners a worker may use (WARROOM_WORKFLOW_SANDBOX) make the same commands from the same history."""
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+    runner = SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
+    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter,
+                   workflow_runner=runner).replay_workflow(history)

@@ -92,6 +92,23 @@ def json_object(value: Any) -> Any:
     return value
 
 
+MAX_SECRET = 4096
+"""No token, password or signing secret is longer; a megabyte one is a mistake or an attack."""
+
+
+def sendable_secret(value: object) -> object:
+    """Refuse a secret no header or login can carry (a newline, NUL, undecodable bytes, over
+    MAX_SECRET characters) at start, naming the variable but never echoing the value; other values
+    pass. For `field_validator("*", mode="after")` on settings that hold SecretStr fields."""
+    if isinstance(value, SecretStr):
+        secret = value.get_secret_value()
+        if len(secret) > MAX_SECRET:
+            raise ValueError(f"at most {MAX_SECRET} characters")
+        no_control(secret)
+        utf8(secret)
+    return value
+
+
 ConfigPath = Annotated[Path, BeforeValidator(_path_text)]
 """A file or folder path: any characters a file system takes (`..` too), bar control characters."""
 Text = Annotated[str, StringConstraints(max_length=1024), AfterValidator(no_control)]
@@ -119,6 +136,10 @@ class Settings(BaseSettings):
     ui_port: int = Field(8233, ge=1, le=65535)
     user: str | None = Field(None, description="who you are, for approvals and the timeline")
     prometheus_url: HttpUrl | None = Field(None, description="Prometheus base URL for error rates and the clean window")
+    workflow_sandbox: bool = Field(True, description=(
+        "run workflows in the Temporal Python sandbox, which fails a workflow task that calls something "
+        "non-deterministic; off, a worker uses about 60 % less CPU per workflow task and about 200 KiB less "
+        "per open incident (bench/reliability_bench.py --memory). The test suite always runs sandboxed."))
     kubeconfig: ConfigPath | None = Field(None, description="kubeconfig for diagnostics and rollback ($KUBECONFIG also works)")
     kube_context: Text | None = None
     ansible_inventory: ConfigPath | None = Field(None, description="inventory (YAML/JSON, ansible-runner dict form); default localhost")

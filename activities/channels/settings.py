@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from warroom.settings import Text, json_object, no_control
+from warroom.settings import ConfigPath, Text, json_object, no_control, sendable_secret
 
 Adapter = Literal["slack", "webhook", "pagerduty", "statuspage", "builtin", "email", "local"]
 ComponentImpact = Literal["degraded_performance", "partial_outage", "major_outage"]
@@ -96,10 +96,12 @@ class ChannelSettings(BaseSettings):
                                                  description='audience → addresses, e.g. {"customers": ["..."]}')
     smtp_starttls: bool = Field(True, description="require STARTTLS before AUTH and DATA")
     smtp_ssl: bool = Field(False, description="implicit TLS (usually port 465) instead of STARTTLS")
-    smtp_ca_file: Path | None = Field(None, description="CA bundle to verify the SMTP server (private CAs, tests)")
+    smtp_ca_file: ConfigPath | None = Field(None, description="CA bundle to verify the SMTP server (private CAs, tests)")
     smtp_timeout: float = Field(20.0, gt=0)
 
     _split_lists = field_validator("smtp_to", "slack_pin_templates", mode="before")(_split)
+    # A token with a newline would only fail at the first send, in the middle of an incident.
+    _sendable_secrets = field_validator("*", mode="after")(sendable_secret)
 
     @field_validator("webhook_url")
     @classmethod

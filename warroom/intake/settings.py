@@ -19,14 +19,12 @@ from pydantic import AfterValidator, Field, SecretStr, StringConstraints, field_
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warroom.enums import Duration
-from warroom.settings import Settings, Text, no_control, utf8
+from warroom.settings import Settings, Text, sendable_secret
 
 SOURCES = ("alertmanager", "pagerduty", "opsgenie", "grafana", "generic")
 Source = Literal["alertmanager", "pagerduty", "opsgenie", "grafana", "generic"]
 
 _DNS_LABEL_HINT = "a DNS-1123 label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"
-MAX_SECRET = 4096
-"""Characters in one credential variable: far above any real token, far below a header limit."""
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HOST = re.compile(r"[A-Za-z0-9.:_-]{1,253}")
 
@@ -103,18 +101,8 @@ class IntakeSettings(BaseSettings):
 
     temporal: Settings = Field(default_factory=Settings, description="Temporal connection, task queue, runbook (WARROOM_*)")
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _sendable_secret(cls, value: object) -> object:
-        # Tokens and passwords are compared with Authorization headers, which cannot carry a
-        # newline or NUL; no secret (signing secrets included) is a megabyte long.
-        if isinstance(value, SecretStr):
-            secret = value.get_secret_value()
-            if len(secret) > MAX_SECRET:
-                raise ValueError(f"at most {MAX_SECRET} characters")
-            no_control(secret)
-            utf8(secret)
-        return value
+    # Tokens and passwords are compared with Authorization headers, which cannot carry a newline or NUL.
+    _sendable_secrets = field_validator("*", mode="after")(sendable_secret)
 
     @field_validator("default_service")
     @classmethod
