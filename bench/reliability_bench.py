@@ -884,7 +884,7 @@ async def memory_section(args: argparse.Namespace, workdir: Path) -> dict[str, A
                     progress = Counter("incidents in Command (Declare's last message posted)", n)
                     for first in range(0, n, 50):
                         size = min(50, n - first)
-                        await start_incidents(client, worker.queue, memory_runbook(), size, f"mem-{run}-{first:04d}", "")
+                        await start_incidents(client, worker.queue, memory_runbook(), size, f"mem-{run}-{kind}-{first:04d}", "")
                         await wait_until(lambda: progress.update(in_command()) or in_command() >= first + size
                                          or worker.check(), 1800, "every incident in Command", 0.5)
                     progress.close()
