@@ -25,7 +25,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.ansible import AnsibleSettings, PlaybookRunner
 from activities.channels import ChannelSettings, build_router
 from activities.metrics import MetricsActivities, PrometheusSource
-from activities.notify import LocalSink, NotifyActivities, Notifier
+from activities.notify import LocalSink, Notifier, NotifyActivities
 from warroom.config import RunbookConfig
 from warroom.settings import Settings
 from workflows.command import CommandPhase
@@ -37,8 +37,17 @@ from workflows.retrospective import RetrospectivePhase
 
 WORKFLOWS = [IncidentWorkflow, DetectionPhase, DeclarePhase, CommandPhase, ResolvePhase, RetrospectivePhase]
 METRICS_ACTIVITIES = ("read_error_ratio", "check_clean_window")
-KUBE_ACTIVITIES = ("kube_pod_health", "kube_events", "kube_logs", "kube_rollout_status", "kube_rollout_history",
-                   "kube_recent_deploy", "kube_migration_check", "kube_rollback", "kube_scale")
+KUBE_ACTIVITIES = (
+    "kube_pod_health",
+    "kube_events",
+    "kube_logs",
+    "kube_rollout_status",
+    "kube_rollout_history",
+    "kube_recent_deploy",
+    "kube_migration_check",
+    "kube_rollback",
+    "kube_scale",
+)
 
 
 def not_configured(name: str, hint: str) -> Callable[..., Any]:
@@ -46,15 +55,24 @@ def not_configured(name: str, hint: str) -> Callable[..., Any]:
 
     @activity.defn(name=name)
     async def unavailable(_: dict[str, Any]) -> None:
-        raise ApplicationError(f"{name}: not configured on this worker ({hint})", type="NotConfigured", non_retryable=True)
+        raise ApplicationError(
+            f"{name}: not configured on this worker ({hint})", type="NotConfigured", non_retryable=True
+        )
 
     return unavailable
 
 
-def build_worker(client: Client, task_queue: str, notifier: Notifier, templates_dir: str | None = None,
-                 metrics: PrometheusSource | None = None, kube_activities: Sequence[Callable[..., Any]] | None = None,
-                 ansible: PlaybookRunner | None = None, extra_activities: Sequence[Callable[..., Any]] = (),
-                 sandboxed: bool = True) -> Worker:
+def build_worker(
+    client: Client,
+    task_queue: str,
+    notifier: Notifier,
+    templates_dir: str | None = None,
+    metrics: PrometheusSource | None = None,
+    kube_activities: Sequence[Callable[..., Any]] | None = None,
+    ansible: PlaybookRunner | None = None,
+    extra_activities: Sequence[Callable[..., Any]] = (),
+    sandboxed: bool = True,
+) -> Worker:
     """One worker for every phase; more workers on the same task queue share the load.
 
     `sandboxed=False` (WARROOM_WORKFLOW_SANDBOX=false) runs the same workflows without the SDK's
@@ -71,9 +89,14 @@ def build_worker(client: Client, task_queue: str, notifier: Notifier, templates_
         acts += list(kube_activities)
     else:
         acts += [not_configured(n, "set WARROOM_KUBECONFIG or run in a cluster") for n in KUBE_ACTIVITIES]
-    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=acts,
-                  activity_executor=ThreadPoolExecutor(max_workers=16),
-                  workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner())
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=acts,
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
+    )
 
 
 class ConfigInvalid(Exception):
@@ -97,12 +120,19 @@ def kube_from_settings(settings: Settings) -> list[Callable[..., Any]] | None:
     from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
 
     try:
-        gateway = KubeGateway.from_settings(KubeSettings(
-            kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.kube_context))
+        gateway = KubeGateway.from_settings(
+            KubeSettings(
+                kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.kube_context
+            )
+        )
     except (ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
         # YAML that is not a kubeconfig mapping (/etc/passwd, a list) fails inside the loader itself.
-        where = f"WARROOM_KUBECONFIG ({settings.kubeconfig})" if settings.kubeconfig else "KUBECONFIG / in-cluster config"
-        raise ConfigInvalid(f"{where}, WARROOM_KUBE_CONTEXT: cannot load the cluster config: {str(exc)[:300]}") from None
+        where = (
+            f"WARROOM_KUBECONFIG ({settings.kubeconfig})" if settings.kubeconfig else "KUBECONFIG / in-cluster config"
+        )
+        raise ConfigInvalid(
+            f"{where}, WARROOM_KUBE_CONTEXT: cannot load the cluster config: {str(exc)[:300]}"
+        ) from None
     return KubeActivities(gateway).all()
 
 
@@ -118,14 +148,18 @@ def ansible_from_settings(settings: Settings) -> PlaybookRunner:
         where = f"WARROOM_ANSIBLE_INVENTORY ({settings.ansible_inventory})"
         try:
             text = settings.ansible_inventory.read_text(encoding="utf-8")
-            overrides["inventory"] = json.loads(text) if settings.ansible_inventory.suffix == ".json" else yaml.safe_load(text)
+            overrides["inventory"] = (
+                json.loads(text) if settings.ansible_inventory.suffix == ".json" else yaml.safe_load(text)
+            )
         except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
             raise ConfigInvalid(f"{where}: cannot read the inventory: {str(exc)[:300]}") from None
     try:
         return PlaybookRunner(AnsibleSettings(**overrides))
     except (ValidationError, ValueError, TypeError, AttributeError) as exc:
-        raise ConfigInvalid(f"{where if settings.ansible_inventory else 'ansible settings'}: not an inventory "
-                            f"(ansible-runner's dict form): {str(exc)[:300]}") from None
+        raise ConfigInvalid(
+            f"{where if settings.ansible_inventory else 'ansible settings'}: not an inventory "
+            f"(ansible-runner's dict form): {str(exc)[:300]}"
+        ) from None
 
 
 @dataclass
@@ -161,12 +195,26 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
     sink = LocalSink(Path(settings.data_dir))
     router = build_router(prepared.channels, sink=sink)
     metrics = PrometheusSource(settings.prometheus_url, runbook.metrics) if settings.prometheus_url else None
-    worker = build_worker(client, settings.task_queue, router, runbook.templates_dir, metrics, prepared.kube,
-                          prepared.ansible, sandboxed=settings.workflow_sandbox)
+    worker = build_worker(
+        client,
+        settings.task_queue,
+        router,
+        runbook.templates_dir,
+        metrics,
+        prepared.kube,
+        prepared.ansible,
+        sandboxed=settings.workflow_sandbox,
+    )
     log = logging.getLogger("warroom")
-    log.info("worker polling %s on %s (namespace %s); channel logs in %s; metrics: %s; cluster: %s",
-             settings.task_queue, settings.temporal_address, settings.temporal_namespace, sink.root / "channels",
-             settings.prometheus_url or "not configured", settings.kubeconfig or "not configured")
+    log.info(
+        "worker polling %s on %s (namespace %s); channel logs in %s; metrics: %s; cluster: %s",
+        settings.task_queue,
+        settings.temporal_address,
+        settings.temporal_namespace,
+        sink.root / "channels",
+        settings.prometheus_url or "not configured",
+        settings.kubeconfig or "not configured",
+    )
     log.info("comms routes: %s", router.describe())
     if not settings.workflow_sandbox:
         log.info("workflows run without the SDK sandbox (WARROOM_WORKFLOW_SANDBOX=false)")

@@ -54,17 +54,48 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import ansible_runner
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, RootModel, SecretStr, StringConstraints,
-                      ValidationError, field_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 __all__ = [
-    "ALL_CHECKS", "AnsibleError", "AnsibleSettings", "CheckVerdict", "ExtraVars", "HostDiagnosticsReport",
-    "HostDiagnosticsRequest", "HostDiagnosticsVars", "HostTotals", "HostUnreachable", "NoopVars", "PgQuery",
-    "PlaybookError", "PlaybookInvalid", "PlaybookRequest", "PlaybookResult", "PlaybookRunner", "PlaybookTimeout",
-    "PostgresHealthReport", "PostgresHealthRequest", "PostgresHealthVars", "ServiceLogsReport", "ServiceLogsRequest",
-    "ServiceLogsVars", "TaskFailed", "TaskOutcome", "default_playbook_dir",
+    "ALL_CHECKS",
+    "AnsibleError",
+    "AnsibleSettings",
+    "CheckVerdict",
+    "ExtraVars",
+    "HostDiagnosticsReport",
+    "HostDiagnosticsRequest",
+    "HostDiagnosticsVars",
+    "HostTotals",
+    "HostUnreachable",
+    "NoopVars",
+    "PgQuery",
+    "PlaybookError",
+    "PlaybookInvalid",
+    "PlaybookRequest",
+    "PlaybookResult",
+    "PlaybookRunner",
+    "PlaybookTimeout",
+    "PostgresHealthReport",
+    "PostgresHealthRequest",
+    "PostgresHealthVars",
+    "ServiceLogsReport",
+    "ServiceLogsRequest",
+    "ServiceLogsVars",
+    "TaskFailed",
+    "TaskOutcome",
+    "default_playbook_dir",
 ]
 
 log = logging.getLogger("warroom.ansible")
@@ -240,6 +271,7 @@ def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
         if not pattern.fullmatch(value) or ".." in value:
             raise ValueError(f"not a valid {what}")
         return value
+
     return check
 
 
@@ -271,7 +303,8 @@ class NoopVars(_Vars):
 
 class HostDiagnosticsVars(_Vars):
     checks: list[Literal["cpu", "memory", "swap", "oom", "disk", "network"]] = Field(
-        default_factory=lambda: list(ALL_CHECKS), min_length=1, max_length=6)
+        default_factory=lambda: list(ALL_CHECKS), min_length=1, max_length=6
+    )
     sample_seconds: float = Field(3.0, ge=0.5, le=60)
     cpu_threshold_percent: float = Field(90.0, gt=0, le=100)
     memory_available_min_percent: float = Field(10.0, ge=0, le=100)
@@ -357,8 +390,10 @@ class AnsibleSettings(_Model):
 
     playbook_dir: Path = Field(default_factory=default_playbook_dir)
     extra_playbook_dir: Path | None = Field(None, description="more playbooks by name (tests, site-specific)")
-    inventory: dict[str, Any] = Field(default_factory=lambda: {"all": {"hosts": {"localhost": {
-        "ansible_connection": "local"}}}}, description="ansible-runner's dict form; targets must be hosts in it")
+    inventory: dict[str, Any] = Field(
+        default_factory=lambda: {"all": {"hosts": {"localhost": {"ansible_connection": "local"}}}},
+        description="ansible-runner's dict form; targets must be hosts in it",
+    )
     log_root: Path = Path("/var/log")
     temp_root: Path | None = Field(None, description="parent of each run's private directory (default: TMPDIR)")
     credentials: dict[str, SecretStr] = Field(default_factory=dict, description="PostgreSQL passwords by name")
@@ -443,35 +478,62 @@ class PlaybookRunner:
     def host_diagnostics(self, req: HostDiagnosticsRequest) -> HostDiagnosticsReport:
         def go() -> HostDiagnosticsReport:
             extravars = {"checks": req.checks, "sample_seconds": req.sample_seconds, **req.thresholds}
-            result = self.run(PlaybookRequest(playbook="host_diagnostics", extravars=extravars, target=req.target,
-                                              timeout_seconds=req.timeout_seconds))
+            result = self.run(
+                PlaybookRequest(
+                    playbook="host_diagnostics",
+                    extravars=extravars,
+                    target=req.target,
+                    timeout_seconds=req.timeout_seconds,
+                )
+            )
             checks = _fact(result, "host_checks")
             return HostDiagnosticsReport(target=req.target, checks=checks, run=result)
+
         return _boundary(go)
 
     @activity.defn(name="ansible_postgres_health", no_thread_cancel_exception=True)
     def postgres_health(self, req: PostgresHealthRequest) -> PostgresHealthReport:
         def go() -> PostgresHealthReport:
-            extravars = {"pg_host": req.host, "pg_port": req.port, "pg_database": req.database, "pg_user": req.user,
-                         "pg_sslmode": req.sslmode, "connect_timeout": req.connect_timeout,
-                         "top_queries": req.top_queries, "credential": req.credential}
-            result = self.run(PlaybookRequest(playbook="postgres_health", extravars=extravars,
-                                              timeout_seconds=req.timeout_seconds))
+            extravars = {
+                "pg_host": req.host,
+                "pg_port": req.port,
+                "pg_database": req.database,
+                "pg_user": req.user,
+                "pg_sslmode": req.sslmode,
+                "connect_timeout": req.connect_timeout,
+                "top_queries": req.top_queries,
+                "credential": req.credential,
+            }
+            result = self.run(
+                PlaybookRequest(playbook="postgres_health", extravars=extravars, timeout_seconds=req.timeout_seconds)
+            )
             facts = _fact(result, "postgres")
-            return PostgresHealthReport(host=req.host, port=req.port, database=req.database, run=result,
-                                        **{k: facts[k] for k in ("reachable", "error", "connections_by_state",
-                                                                 "total_connections", "longest_queries")})
+            return PostgresHealthReport(
+                host=req.host,
+                port=req.port,
+                database=req.database,
+                run=result,
+                **{
+                    k: facts[k]
+                    for k in ("reachable", "error", "connections_by_state", "total_connections", "longest_queries")
+                },
+            )
+
         return _boundary(go)
 
     @activity.defn(name="ansible_service_logs", no_thread_cancel_exception=True)
     def service_logs(self, req: ServiceLogsRequest) -> ServiceLogsReport:
         def go() -> ServiceLogsReport:
             extravars = {"service": req.service, "log_file": req.log_file, "lines": req.lines, "samples": req.samples}
-            result = self.run(PlaybookRequest(playbook="service_logs", extravars=extravars, target=req.target,
-                                              timeout_seconds=req.timeout_seconds))
+            result = self.run(
+                PlaybookRequest(
+                    playbook="service_logs", extravars=extravars, target=req.target, timeout_seconds=req.timeout_seconds
+                )
+            )
             found = _fact(result, "service_logs")
             fields = {k: v for k, v in found.items() if k in ServiceLogsReport.model_fields}
             return ServiceLogsReport(**{**fields, "service": req.service, "run": result})
+
         return _boundary(go)
 
     # --- the run itself ----------------------------------------------------------------------
@@ -536,8 +598,15 @@ class PlaybookRunner:
                 secrets["PGPASSWORD"] = self.settings.credentials[credential].get_secret_value()
         return extravars, secrets
 
-    def _execute(self, name: str, project_dir: Path, target: str, extravars: dict[str, Any],
-                 secrets: dict[str, str], timeout: float) -> PlaybookResult:
+    def _execute(
+        self,
+        name: str,
+        project_dir: Path,
+        target: str,
+        extravars: dict[str, Any],
+        secrets: dict[str, str],
+        timeout: float,
+    ) -> PlaybookResult:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="warroom-ansible-", dir=self.settings.temp_root) as tmp:
             run_dir = Path(tmp)
@@ -545,8 +614,9 @@ class PlaybookRunner:
                 (run_dir / sub).mkdir()
             # With suppress_env_files=True, ansible-runner 2.4 drops the `settings` argument unless
             # env/settings exists (RunnerConfig.prepare_env), so write the (secret-free) file ourselves.
-            (run_dir / "env" / "settings").write_text(json.dumps(
-                {"pexpect_timeout": self.settings.poll_seconds, "suppress_ansible_output": True}))
+            (run_dir / "env" / "settings").write_text(
+                json.dumps({"pexpect_timeout": self.settings.poll_seconds, "suppress_ansible_output": True})
+            )
             envvars = {
                 "PATH": f"{self.settings.ansible_bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
                 "TMPDIR": str(run_dir / "tmp"),
@@ -563,10 +633,19 @@ class PlaybookRunner:
             monitor = _RunMonitor(run_dir, timeout, self.settings.cancel_grace_seconds)
             try:
                 runner = ansible_runner.run(
-                    private_data_dir=tmp, project_dir=str(project_dir), playbook=f"{name}.yml",
-                    inventory=self._inventory, extravars=extravars, envvars=envvars, ident="run",
-                    suppress_env_files=True, quiet=True,
-                    event_handler=monitor.on_event, cancel_callback=monitor.poll, status_handler=_drop_command_file)
+                    private_data_dir=tmp,
+                    project_dir=str(project_dir),
+                    playbook=f"{name}.yml",
+                    inventory=self._inventory,
+                    extravars=extravars,
+                    envvars=envvars,
+                    ident="run",
+                    suppress_env_files=True,
+                    quiet=True,
+                    event_handler=monitor.on_event,
+                    cancel_callback=monitor.poll,
+                    status_handler=_drop_command_file,
+                )
             except BaseException:
                 _terminate(run_dir, self.settings.cancel_grace_seconds)  # never leave a run behind us
                 raise
@@ -604,8 +683,9 @@ def _judge(result: PlaybookResult, stop_reason: str | None, rc: int | None, time
     if rc == 0:
         return result
     errors = [m for m in result.messages if m.startswith(("[ERROR]", "ERROR!"))]
-    tail = " | ".join(errors[-1:] + [m for m in result.messages[-3:] if m.startswith("Origin:")]
-                      or result.messages[-5:])[:_EXCERPT]
+    tail = " | ".join(
+        errors[-1:] + [m for m in result.messages[-3:] if m.startswith("Origin:")] or result.messages[-5:]
+    )[:_EXCERPT]
     if rc in (4, 5):  # ansible-playbook: parser error, bad or incomplete options
         raise PlaybookInvalid(f"playbook {result.playbook} refused by ansible (rc {rc}): {tail}", result)
     raise AnsibleError(f"ansible-playbook ended with rc {rc}: {tail}", result)
@@ -617,8 +697,9 @@ def _boundary(fn: Callable[[], Any]) -> Any:
     except PlaybookError as exc:
         raise exc.to_application_error() from None
     except ValidationError as exc:  # a playbook published facts of the wrong shape
-        raise ApplicationError(f"playbook output not understood: {_describe(exc)}", type="PlaybookInvalid",
-                               non_retryable=True) from None
+        raise ApplicationError(
+            f"playbook output not understood: {_describe(exc)}", type="PlaybookInvalid", non_retryable=True
+        ) from None
 
 
 def _fact(result: PlaybookResult, key: str) -> Any:
@@ -630,8 +711,10 @@ def _fact(result: PlaybookResult, key: str) -> Any:
 def _describe(exc: ValidationError) -> str:
     """Field and reason only: the refused value itself (maybe 10 KB, maybe hostile) is not repeated.
     A refused dict key *is* the field, so it is shown cut to 40 characters, control characters masked."""
-    return "; ".join(f"{'.'.join(_loc_part(p) for p in e['loc']) or 'value'}: {e['msg']}"
-                     for e in exc.errors(include_input=False, include_url=False))[:1000]
+    return "; ".join(
+        f"{'.'.join(_loc_part(p) for p in e['loc']) or 'value'}: {e['msg']}"
+        for e in exc.errors(include_input=False, include_url=False)
+    )[:1000]
 
 
 def _loc_part(part: object) -> str:
@@ -674,8 +757,12 @@ def _is_local(name: str, host_vars: dict[str, Any]) -> bool:
 # Events, heartbeats, cancellation and the timeout
 # =============================================================================================
 
-_OUTCOMES = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_unreachable": "unreachable",
-             "runner_on_skipped": "skipped"}
+_OUTCOMES = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+    "runner_on_skipped": "skipped",
+}
 _QUIET_EVENTS = {"verbose", "debug", "deprecated", "warning", "system_warning", "error"}
 
 
@@ -716,25 +803,44 @@ class _RunMonitor:
             if status == "ok" and res.get("changed"):
                 status = "changed"
             message = res.get("msg", "") if status in ("failed", "unreachable") else ""
-            self.outcomes.append(TaskOutcome(
-                task=str(data.get("task", "")), host=str(data.get("host", "")), action=str(data.get("task_action", "")),
-                status=status, ignored=bool(data.get("ignore_errors")) and status == "failed",
-                message=str(message)[:_EXCERPT], stdout=stdout[:_EXCERPT]))
+            self.outcomes.append(
+                TaskOutcome(
+                    task=str(data.get("task", "")),
+                    host=str(data.get("host", "")),
+                    action=str(data.get("task_action", "")),
+                    status=status,
+                    ignored=bool(data.get("ignore_errors")) and status == "failed",
+                    message=str(message)[:_EXCERPT],
+                    stdout=stdout[:_EXCERPT],
+                )
+            )
         if name == "playbook_on_stats":
             self._stats(data)
-        self.progress = {"counter": int(event.get("counter", 0)), "event": name, "task": str(data.get("task", "")),
-                         "host": str(data.get("host", "")),
-                         "failed": name in ("runner_on_failed", "runner_on_unreachable")}
+        self.progress = {
+            "counter": int(event.get("counter", 0)),
+            "event": name,
+            "task": str(data.get("task", "")),
+            "host": str(data.get("host", "")),
+            "failed": name in ("runner_on_failed", "runner_on_unreachable"),
+        }
         self._beat()
 
     def _stats(self, data: dict[str, Any]) -> None:
-        fields = {"ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable", "skipped": "skipped",
-                  "rescued": "rescued", "ignored": "ignored"}
+        fields = {
+            "ok": "ok",
+            "changed": "changed",
+            "failures": "failed",
+            "dark": "unreachable",
+            "skipped": "skipped",
+            "rescued": "rescued",
+            "ignored": "ignored",
+        }
         hosts: set[str] = set()
         for key in fields:
             hosts.update((data.get(key) or {}).keys())
-        self.totals = {h: HostTotals(**{f: int((data.get(k) or {}).get(h, 0)) for k, f in fields.items()})
-                       for h in sorted(hosts)}
+        self.totals = {
+            h: HostTotals(**{f: int((data.get(k) or {}).get(h, 0)) for k, f in fields.items()}) for h in sorted(hosts)
+        }
         facts = data.get("artifact_data") or {}
         size = len(json.dumps(facts, default=str))
         if size > 256 * 1024:
@@ -772,8 +878,17 @@ class _RunMonitor:
             status = "canceled"
         else:
             status = "successful" if rc == 0 else "failed"
-        return PlaybookResult(playbook=name, target=target, status=status, rc=rc, duration_seconds=round(duration, 3),
-                              tasks=self.outcomes, hosts=self.totals, facts=self.facts, messages=list(self.messages))
+        return PlaybookResult(
+            playbook=name,
+            target=target,
+            status=status,
+            rc=rc,
+            duration_seconds=round(duration, 3),
+            tasks=self.outcomes,
+            hosts=self.totals,
+            facts=self.facts,
+            messages=list(self.messages),
+        )
 
 
 # --- process tree, from /proc (no psutil) ------------------------------------------------------
@@ -786,7 +901,7 @@ def _stat(pid: int) -> tuple[int, int, str] | None:
             raw = handle.read().decode(errors="replace")
     except OSError:
         return None
-    fields = raw[raw.rfind(")") + 2:].split()  # the command name may contain spaces and parentheses
+    fields = raw[raw.rfind(")") + 2 :].split()  # the command name may contain spaces and parentheses
     return int(fields[1]), int(fields[19]), fields[0]
 
 

@@ -26,7 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import urllib3
@@ -88,8 +88,11 @@ class PodHealth(_Model):
     node: str | None = None
     created_at: datetime | None = None
     containers: list[ContainerHealth] = Field(default_factory=list)
-    problems: list[str] = Field(default_factory=list, description="NotRunning, NotReady, Restarts, CrashLoopBackOff, "
-                                "ImagePullBackOff, ErrImagePull, OOMKilled or another container reason")
+    problems: list[str] = Field(
+        default_factory=list,
+        description="NotRunning, NotReady, Restarts, CrashLoopBackOff, "
+        "ImagePullBackOff, ErrImagePull, OOMKilled or another container reason",
+    )
 
     @property
     def healthy(self) -> bool:
@@ -215,8 +218,10 @@ class RollbackRequest(_Model):
     expected_revision: int | None = None
     dry_run: bool = False
     allow_contraindicated: bool = Field(False, description="roll back even past an applied DB migration")
-    idempotency_key: str | None = Field(None, description="names the decision (incident/step); written with the patch so "
-                                                          "any retry recognises its own write")
+    idempotency_key: str | None = Field(
+        None,
+        description="names the decision (incident/step); written with the patch so any retry recognises its own write",
+    )
 
 
 class RollbackResult(_Model):
@@ -379,8 +384,10 @@ class KubeUnavailable(KubeError):
 
 
 _POLICY_ERRORS: dict[type[policy.RolloutPolicyError], type[KubeError]] = {
-    policy.DeploymentPaused: KubePaused, policy.NoRolloutHistory: KubeNoHistory,
-    policy.RevisionNotFound: KubeRevisionNotFound}
+    policy.DeploymentPaused: KubePaused,
+    policy.NoRolloutHistory: KubeNoHistory,
+    policy.RevisionNotFound: KubeRevisionNotFound,
+}
 
 
 def _from_api_exception(exc: ApiException) -> KubeError:
@@ -399,7 +406,9 @@ def _from_api_exception(exc: ApiException) -> KubeError:
         return KubeConflict(message)
     if status == 429 or status >= 500:
         retry_after = (exc.headers or {}).get("Retry-After") if exc.headers else None
-        return KubeUnavailable(f"{status}: {message}", float(retry_after) if retry_after and retry_after.isdigit() else None)
+        return KubeUnavailable(
+            f"{status}: {message}", float(retry_after) if retry_after and retry_after.isdigit() else None
+        )
     return KubeInvalid(f"{status}: {message}")
 
 
@@ -439,8 +448,11 @@ def _label_selector(labels: dict[str, str]) -> str:
     parts = []
     for key, value in sorted(labels.items()):
         prefix, _, name = key.rpartition("/")
-        if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix))) or len(name) > 63 \
-                or not _LABEL_NAME.fullmatch(name):
+        if (
+            (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)))
+            or len(name) > 63
+            or not _LABEL_NAME.fullmatch(name)
+        ):
             raise KubeInvalidName(f"label key {_shown(key)} is not a valid qualified name")
         if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
             raise KubeInvalidName(f"label value {_shown(value)} is not a valid label value")
@@ -462,8 +474,13 @@ class TokenBucket:
     """A thread-safe token bucket; `acquire` reserves a token and sleeps until it is due, so
     concurrent callers queue up in arrival order as with golang.org/x/time/rate."""
 
-    def __init__(self, qps: float, burst: int, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        qps: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if qps <= 0 or burst < 1:
             raise ValueError("qps must be > 0 and burst >= 1")
         self.qps, self.burst = qps, burst
@@ -496,8 +513,9 @@ class TokenBucket:
 class KubeSettings(_Model):
     kubeconfig: str | None = Field(None, description="path; default: $KUBECONFIG or ~/.kube/config")
     context: str | None = None
-    in_cluster: bool | None = Field(None, description="None: in-cluster when KUBERNETES_SERVICE_HOST is set "
-                                    "and no kubeconfig is given")
+    in_cluster: bool | None = Field(
+        None, description="None: in-cluster when KUBERNETES_SERVICE_HOST is set and no kubeconfig is given"
+    )
     qps: float = 5.0
     burst: int = 10
     connect_timeout: float = 5.0
@@ -511,29 +529,42 @@ def build_api_client(settings: KubeSettings) -> client.ApiClient:
     cfg = client.Configuration()
     in_cluster = settings.in_cluster
     if in_cluster is None:
-        in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not settings.kubeconfig \
+        in_cluster = (
+            bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+            and not settings.kubeconfig
             and not os.environ.get("KUBECONFIG")
+        )
     if in_cluster:
         config.load_incluster_config(client_configuration=cfg)
     else:
-        config.load_kube_config(config_file=settings.kubeconfig, context=settings.context,
-                                client_configuration=cfg, persist_config=False)
+        config.load_kube_config(
+            config_file=settings.kubeconfig, context=settings.context, client_configuration=cfg, persist_config=False
+        )
     # Temporal owns retries: urllib3 may re-dial a refused connection, but must not sleep on a 429's
     # Retry-After inside the activity (that hint becomes next_retry_delay instead) nor resend reads.
-    cfg.retries = urllib3.util.Retry(total=2, connect=2, read=0, status=0, redirect=0, raise_on_status=False,
-                                     respect_retry_after_header=False)
+    cfg.retries = urllib3.util.Retry(
+        total=2, connect=2, read=0, status=0, redirect=0, raise_on_status=False, respect_retry_after_header=False
+    )
     return client.ApiClient(cfg)
 
 
-_CONTAINER_PROBLEMS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
-                       "CreateContainerError", "InvalidImageName", "RunContainerError")
+_CONTAINER_PROBLEMS = (
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "InvalidImageName",
+    "RunContainerError",
+)
 
 
 class KubeGateway:
     """The Kubernetes side of warroom: synchronous, thread-safe, one per worker."""
 
-    def __init__(self, api_client: client.ApiClient, settings: KubeSettings | None = None,
-                 bucket: TokenBucket | None = None) -> None:
+    def __init__(
+        self, api_client: client.ApiClient, settings: KubeSettings | None = None, bucket: TokenBucket | None = None
+    ) -> None:
         self.settings = settings or KubeSettings()
         self.api_client = api_client
         self.core = client.CoreV1Api(api_client)
@@ -570,8 +601,12 @@ class KubeGateway:
 
     def _replica_sets(self, deployment: Obj) -> list[Obj]:
         selector = policy.selector_string((deployment.get("spec") or {}).get("selector"))
-        result = self._call(self.apps.list_namespaced_replica_set, deployment["metadata"]["namespace"],
-                            label_selector=selector, limit=self.settings.list_limit)
+        result = self._call(
+            self.apps.list_namespaced_replica_set,
+            deployment["metadata"]["namespace"],
+            label_selector=selector,
+            limit=self.settings.list_limit,
+        )
         return [self._json(rs) for rs in result.items or []]
 
     def _selector(self, namespace: str, deployment: str | None, labels: dict[str, str]) -> str:
@@ -582,8 +617,9 @@ class KubeGateway:
         return _label_selector(labels)
 
     def _pods(self, namespace: str, selector: str) -> list[Obj]:
-        result = self._call(self.core.list_namespaced_pod, namespace, label_selector=selector or None,
-                            limit=self.settings.list_limit)
+        result = self._call(
+            self.core.list_namespaced_pod, namespace, label_selector=selector or None, limit=self.settings.list_limit
+        )
         return [self._json(p) for p in result.items or []]
 
     # --- diagnostics ---------------------------------------------------------------------
@@ -596,9 +632,14 @@ class KubeGateway:
         for pod in pods:
             for problem in pod.problems:
                 findings[problem] = findings.get(problem, 0) + 1
-        return PodHealthReport(namespace=req.namespace, selector=selector, total=len(pods),
-                               unhealthy=[p.name for p in pods if p.problems], findings=findings,
-                               pods=sorted(pods, key=lambda p: (not p.problems, p.name)))
+        return PodHealthReport(
+            namespace=req.namespace,
+            selector=selector,
+            total=len(pods),
+            unhealthy=[p.name for p in pods if p.problems],
+            findings=findings,
+            pods=sorted(pods, key=lambda p: (not p.problems, p.name)),
+        )
 
     def events(self, req: EventsRequest) -> EventsReport:
         """`kubectl get events --sort-by=.lastTimestamp | tail -N`, narrowed to what matters."""
@@ -617,8 +658,12 @@ class KubeGateway:
         related: set[tuple[str, str]] | None = None
         if req.deployment:
             related = self._related_objects(req.namespace, req.deployment)
-        result = self._call(self.core.list_namespaced_event, req.namespace,
-                            field_selector=",".join(fields) or None, limit=self.settings.list_limit)
+        result = self._call(
+            self.core.list_namespaced_event,
+            req.namespace,
+            field_selector=",".join(fields) or None,
+            limit=self.settings.list_limit,
+        )
         events = []
         for item in result.items or []:
             e = self._json(item)
@@ -629,7 +674,7 @@ class KubeGateway:
                 continue
             events.append(e)
         events.sort(key=_event_time)
-        summaries = [_event_summary(e) for e in events[-req.limit:]]
+        summaries = [_event_summary(e) for e in events[-req.limit :]]
         return EventsReport(namespace=req.namespace, total=len(events), events=summaries)
 
     def _related_objects(self, namespace: str, deployment: str) -> set[tuple[str, str]]:
@@ -673,21 +718,28 @@ class KubeGateway:
                 if req.container and container != req.container:
                     continue
                 restarted = statuses.get(container, {}).get("restartCount", 0) > 0
-                wanted = [False, True] if req.previous is None and restarted else \
-                    [True] if req.previous else [False]
+                wanted = [False, True] if req.previous is None and restarted else [True] if req.previous else [False]
                 for previous in wanted:
                     stream = self._log_stream(pod, container, previous, req, pattern)
                     report.streams.append(stream)
                     report.total_matches += len(stream.matches)
         return report
 
-    def _log_stream(self, pod: Obj, container: str, previous: bool, req: LogsRequest,
-                    pattern: re.Pattern[str]) -> LogStream:
+    def _log_stream(
+        self, pod: Obj, container: str, previous: bool, req: LogsRequest, pattern: re.Pattern[str]
+    ) -> LogStream:
         name = pod["metadata"]["name"]
         stream = LogStream(pod=name, container=container, previous=previous)
         try:
-            text = self._call(self.core.read_namespaced_pod_log, name, req.namespace, container=container,
-                              previous=previous, tail_lines=req.tail_lines, since_seconds=req.since_seconds)
+            text = self._call(
+                self.core.read_namespaced_pod_log,
+                name,
+                req.namespace,
+                container=container,
+                previous=previous,
+                tail_lines=req.tail_lines,
+                since_seconds=req.since_seconds,
+            )
         except KubeInvalid as exc:  # 400: not started yet, or no previous container: an answer, not a failure
             stream.unavailable = str(exc)
             return stream
@@ -695,14 +747,17 @@ class KubeGateway:
         stream.lines = len(lines)
         matches = [line[:500] for line in lines if pattern.search(line)]
         stream.truncated = len(matches) > req.max_matches
-        stream.matches = matches[-req.max_matches:]
+        stream.matches = matches[-req.max_matches :]
         return stream
 
     # --- rollouts ------------------------------------------------------------------------
 
-    def rollout_status(self, req: RolloutStatusRequest,
-                       progress: Callable[[RolloutStatusReport], None] | None = None,
-                       sleep: Callable[[float], None] = time.sleep) -> RolloutStatusReport:
+    def rollout_status(
+        self,
+        req: RolloutStatusRequest,
+        progress: Callable[[RolloutStatusReport], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> RolloutStatusReport:
         """`kubectl rollout status`: poll until complete, failed, or `timeout_seconds` (then `timed_out`)."""
         if req.wait:
             _positive(req.timeout_seconds, "timeout_seconds", 6 * 3600)
@@ -718,9 +773,17 @@ class KubeGateway:
             if outcome == "progressing" and req.wait and time.monotonic() >= deadline:
                 outcome = "timed_out"
             report = RolloutStatusReport(
-                namespace=req.namespace, deployment=req.deployment, done=verdict.done, outcome=outcome,
-                message=verdict.message, revision=_revision(d), replicas=status.get("replicas", 0),
-                updated=status.get("updatedReplicas", 0), available=status.get("availableReplicas", 0), polls=polls)
+                namespace=req.namespace,
+                deployment=req.deployment,
+                done=verdict.done,
+                outcome=outcome,
+                message=verdict.message,
+                revision=_revision(d),
+                replicas=status.get("replicas", 0),
+                updated=status.get("updatedReplicas", 0),
+                available=status.get("availableReplicas", 0),
+                polls=polls,
+            )
             if outcome != "progressing" or not req.wait:
                 return report
             if progress is not None:
@@ -729,8 +792,12 @@ class KubeGateway:
 
     def rollout_history(self, req: DeploymentRef) -> RolloutHistory:
         d = self._deployment(req.namespace, req.deployment)
-        return RolloutHistory(namespace=req.namespace, deployment=req.deployment, current_revision=_revision(d),
-                              revisions=policy.rollout_history(d, self._replica_sets(d)))
+        return RolloutHistory(
+            namespace=req.namespace,
+            deployment=req.deployment,
+            current_revision=_revision(d),
+            revisions=policy.rollout_history(d, self._replica_sets(d)),
+        )
 
     def recent_deploy(self, req: DeploymentRef) -> RecentDeploy:
         d = self._deployment(req.namespace, req.deployment)
@@ -739,12 +806,17 @@ class KubeGateway:
         timing = policy.deploy_timing(d, rss)
         verdict = policy.rollout_status(d)
         result = RecentDeploy(
-            namespace=req.namespace, deployment=req.deployment, current_revision=_revision(d),
+            namespace=req.namespace,
+            deployment=req.deployment,
+            current_revision=_revision(d),
             current_images=policy.images((d.get("spec") or {}).get("template") or {}),
             current_change_cause=_annotation(new or d, policy.CHANGE_CAUSE_ANNOTATION),
-            deployed_at=timing.deployed_at, deployed_at_source=timing.source,
-            rollout_done=verdict.done, rollout_message=verdict.message,
-            paused=bool((d.get("spec") or {}).get("paused")))
+            deployed_at=timing.deployed_at,
+            deployed_at_source=timing.source,
+            rollout_done=verdict.done,
+            rollout_message=verdict.message,
+            paused=bool((d.get("spec") or {}).get("paused")),
+        )
         try:
             previous = policy.rollback_target(d, rss, 0)
         except policy.RolloutPolicyError:
@@ -761,13 +833,19 @@ class KubeGateway:
         target = self._policy(policy.rollback_target, d, rss, req.to_revision)
         _, new = policy.split_replica_sets(d, rss)
         reason = policy.migration_contraindication(d, new, target, annotation)
-        return MigrationCheck(namespace=req.namespace, deployment=req.deployment, target_revision=_revision(target),
-                              contraindicated=reason is not None, annotation=annotation,
-                              contraindications=["db_migration_applied"] if reason else [],
-                              reasons=[reason] if reason else [])
+        return MigrationCheck(
+            namespace=req.namespace,
+            deployment=req.deployment,
+            target_revision=_revision(target),
+            contraindicated=reason is not None,
+            annotation=annotation,
+            contraindications=["db_migration_applied"] if reason else [],
+            reasons=[reason] if reason else [],
+        )
 
-    def rollback(self, req: RollbackRequest, pinned_target: str | None = None,
-                 on_target: Callable[[str], None] | None = None) -> RollbackResult:
+    def rollback(
+        self, req: RollbackRequest, pinned_target: str | None = None, on_target: Callable[[str], None] | None = None
+    ) -> RollbackResult:
         """`kubectl rollout undo`, safe to retry.
 
         The first attempt reports its chosen ReplicaSet through `on_target` before writing; a retry
@@ -781,44 +859,76 @@ class KubeGateway:
         d = self._deployment(req.namespace, req.deployment)
         rss = self._replica_sets(d)
         current = policy.images((d.get("spec") or {}).get("template") or {})
-        if req.idempotency_key is not None and _annotation(d, policy.ROLLBACK_KEY_ANNOTATION) == req.idempotency_key \
-                and not req.dry_run:
+        if (
+            req.idempotency_key is not None
+            and _annotation(d, policy.ROLLBACK_KEY_ANNOTATION) == req.idempotency_key
+            and not req.dry_run
+        ):
             # An earlier attempt of this very decision wrote it (its heartbeat may never have arrived).
             _, new = policy.split_replica_sets(d, rss)
-            return RollbackResult(namespace=req.namespace, deployment=req.deployment, outcome="skipped",
-                                  message=f"deployment.apps/{req.deployment} already rolled back by {req.idempotency_key}",
-                                  target_revision=_revision(d) or 0, target_replica_set=new["metadata"]["name"] if new else "",
-                                  images_before=current, images_after=current, resumed_attempt=True)
+            return RollbackResult(
+                namespace=req.namespace,
+                deployment=req.deployment,
+                outcome="skipped",
+                message=f"deployment.apps/{req.deployment} already rolled back by {req.idempotency_key}",
+                target_revision=_revision(d) or 0,
+                target_replica_set=new["metadata"]["name"] if new else "",
+                images_before=current,
+                images_after=current,
+                resumed_attempt=True,
+            )
         target = None
         if pinned_target is not None:
-            target = next((rs for rs in rss if rs["metadata"]["name"] == pinned_target
-                           and policy.is_controlled_by(rs, d)), None)
+            target = next(
+                (rs for rs in rss if rs["metadata"]["name"] == pinned_target and policy.is_controlled_by(rs, d)), None
+            )
             if target is None:
                 raise KubeRevisionNotFound(f"replica set {pinned_target!r} chosen by an earlier attempt is gone")
         elif req.expected_revision is not None and _revision(d) != req.expected_revision:
-            raise KubeRevisionChanged(f'deployment "{req.deployment}" is at revision {_revision(d)}, not '
-                                      f"{req.expected_revision}: another rollout happened; decide again")
+            raise KubeRevisionChanged(
+                f'deployment "{req.deployment}" is at revision {_revision(d)}, not '
+                f"{req.expected_revision}: another rollout happened; decide again"
+            )
         plan = self._policy(policy.plan_rollback, d, rss, req.to_revision, target, req.idempotency_key)
         if on_target is not None:
             on_target(plan.target_replica_set)
-        common = dict(namespace=req.namespace, deployment=req.deployment, from_revision=plan.from_revision,
-                      target_revision=plan.target_revision, target_replica_set=plan.target_replica_set,
-                      images_before=current, resumed_attempt=pinned_target is not None)
+        common = dict(
+            namespace=req.namespace,
+            deployment=req.deployment,
+            from_revision=plan.from_revision,
+            target_revision=plan.target_revision,
+            target_replica_set=plan.target_replica_set,
+            images_before=current,
+            resumed_attempt=pinned_target is not None,
+        )
         if plan.action == "skip":
-            return RollbackResult(outcome="skipped", message=f"deployment.apps/{req.deployment} {plan.message}",
-                                  images_after=current, **common)
+            return RollbackResult(
+                outcome="skipped",
+                message=f"deployment.apps/{req.deployment} {plan.message}",
+                images_after=current,
+                **common,
+            )
         if not req.allow_contraindicated:
             target_rs = next(rs for rs in rss if rs["metadata"]["name"] == plan.target_replica_set)
             _, new = policy.split_replica_sets(d, rss)
             reason = policy.migration_contraindication(d, new, target_rs, self.settings.migration_annotation)
             if reason:
                 raise KubeContraindicated(f"not rolling back deployment {req.deployment!r}: {reason}")
-        self._call(self.apps.patch_namespaced_deployment, req.deployment, req.namespace, body=plan.patch,
-                   dry_run="All" if req.dry_run else None, _content_type="application/json-patch+json")
+        self._call(
+            self.apps.patch_namespaced_deployment,
+            req.deployment,
+            req.namespace,
+            body=plan.patch,
+            dry_run="All" if req.dry_run else None,
+            _content_type="application/json-patch+json",
+        )
         suffix = " (server dry run)" if req.dry_run else ""
-        return RollbackResult(outcome="dry_run" if req.dry_run else "rolled_back",
-                              message=f"deployment.apps/{req.deployment} {plan.message}{suffix}",
-                              images_after=plan.images, **common)
+        return RollbackResult(
+            outcome="dry_run" if req.dry_run else "rolled_back",
+            message=f"deployment.apps/{req.deployment} {plan.message}{suffix}",
+            images_after=plan.images,
+            **common,
+        )
 
     def scale(self, req: ScaleRequest) -> ScaleResult:
         """`kubectl scale deployment/x --replicas=N` (a merge patch of the scale subresource)."""
@@ -827,15 +937,25 @@ class KubeGateway:
         if not 0 <= req.replicas <= 1000:
             raise KubeInvalidRequest(f"replicas must be in 0..1000, got {req.replicas}")
         before = self._json(self._call(self.apps.read_namespaced_deployment_scale, req.deployment, req.namespace))
-        after = self._json(self._call(
-            self.apps.patch_namespaced_deployment_scale, req.deployment, req.namespace,
-            body={"spec": {"replicas": req.replicas}}, dry_run="All" if req.dry_run else None,
-            _content_type="application/merge-patch+json"))
+        after = self._json(
+            self._call(
+                self.apps.patch_namespaced_deployment_scale,
+                req.deployment,
+                req.namespace,
+                body={"spec": {"replicas": req.replicas}},
+                dry_run="All" if req.dry_run else None,
+                _content_type="application/merge-patch+json",
+            )
+        )
         previous = (before.get("spec") or {}).get("replicas", 0)
         suffix = " (server dry run)" if req.dry_run else ""
-        return ScaleResult(namespace=req.namespace, deployment=req.deployment, previous_replicas=previous,
-                           replicas=(after.get("spec") or {}).get("replicas", req.replicas),
-                           message=f"deployment.apps/{req.deployment} scaled{suffix}")
+        return ScaleResult(
+            namespace=req.namespace,
+            deployment=req.deployment,
+            previous_replicas=previous,
+            replicas=(after.get("spec") or {}).get("replicas", req.replicas),
+            message=f"deployment.apps/{req.deployment} scaled{suffix}",
+        )
 
     @staticmethod
     def _policy(fn: Callable[..., T], *args: Any) -> T:
@@ -878,10 +998,15 @@ def pod_health(pod: Obj, restart_threshold: int = 1) -> PodHealth:
     ready_count = 0
     for c in reversed(status.get("containerStatuses") or []):
         state, last = c.get("state") or {}, (c.get("lastState") or {}).get("terminated") or {}
-        health = ContainerHealth(name=c["name"], image=c.get("image", ""), ready=bool(c.get("ready")),
-                                 restart_count=c.get("restartCount", 0),
-                                 last_terminated_reason=last.get("reason"), last_exit_code=last.get("exitCode"),
-                                 last_finished_at=_time(last.get("finishedAt")))
+        health = ContainerHealth(
+            name=c["name"],
+            image=c.get("image", ""),
+            ready=bool(c.get("ready")),
+            restart_count=c.get("restartCount", 0),
+            last_terminated_reason=last.get("reason"),
+            last_exit_code=last.get("exitCode"),
+            last_finished_at=_time(last.get("finishedAt")),
+        )
         if "waiting" in state:
             health.state, health.reason = "waiting", (state["waiting"] or {}).get("reason")
             health.message = ((state["waiting"] or {}).get("message") or "")[:300] or None
@@ -889,8 +1014,9 @@ def pod_health(pod: Obj, restart_threshold: int = 1) -> PodHealth:
         elif "terminated" in state:
             term = state["terminated"] or {}
             health.state, health.reason = "terminated", term.get("reason")
-            reason = term.get("reason") or (f"Signal:{term['signal']}" if term.get("signal")
-                                            else f"ExitCode:{term.get('exitCode', 0)}")
+            reason = term.get("reason") or (
+                f"Signal:{term['signal']}" if term.get("signal") else f"ExitCode:{term.get('exitCode', 0)}"
+            )
         elif "running" in state:
             health.state = "running"
             ready_count += bool(c.get("ready"))
@@ -907,25 +1033,36 @@ def pod_health(pod: Obj, restart_threshold: int = 1) -> PodHealth:
         problems.insert(0, "NotReady")
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
         reason = "Terminating"
-    return PodHealth(name=pod["metadata"]["name"], phase=phase, status=reason, ready=ready,
-                     ready_containers=f"{ready_count}/{len((pod.get('spec') or {}).get('containers') or [])}",
-                     restarts=sum(c.restart_count for c in containers), node=(pod.get("spec") or {}).get("nodeName"),
-                     created_at=_time((pod.get("metadata") or {}).get("creationTimestamp")), containers=containers,
-                     problems=list(dict.fromkeys(problems)))
+    return PodHealth(
+        name=pod["metadata"]["name"],
+        phase=phase,
+        status=reason,
+        ready=ready,
+        ready_containers=f"{ready_count}/{len((pod.get('spec') or {}).get('containers') or [])}",
+        restarts=sum(c.restart_count for c in containers),
+        node=(pod.get("spec") or {}).get("nodeName"),
+        created_at=_time((pod.get("metadata") or {}).get("creationTimestamp")),
+        containers=containers,
+        problems=list(dict.fromkeys(problems)),
+    )
 
 
 def _event_time(e: Obj) -> datetime:
     stamp = _time(e.get("lastTimestamp")) or _time(e.get("eventTime")) or _time(e.get("firstTimestamp"))
-    return stamp or datetime.min.replace(tzinfo=timezone.utc)
+    return stamp or datetime.min.replace(tzinfo=UTC)
 
 
 def _event_summary(e: Obj) -> EventSummary:
     involved = e.get("involvedObject") or {}
-    return EventSummary(type=e.get("type", ""), reason=e.get("reason", ""),
-                        object=f"{(involved.get('kind') or '').lower()}/{involved.get('name', '')}",
-                        message=(e.get("message") or "").strip()[:1000], count=e.get("count") or 1,
-                        first_seen=_time(e.get("firstTimestamp")) or _time(e.get("eventTime")),
-                        last_seen=_time(e.get("lastTimestamp")) or _time(e.get("eventTime")))
+    return EventSummary(
+        type=e.get("type", ""),
+        reason=e.get("reason", ""),
+        object=f"{(involved.get('kind') or '').lower()}/{involved.get('name', '')}",
+        message=(e.get("message") or "").strip()[:1000],
+        count=e.get("count") or 1,
+        first_seen=_time(e.get("firstTimestamp")) or _time(e.get("eventTime")),
+        last_seen=_time(e.get("lastTimestamp")) or _time(e.get("eventTime")),
+    )
 
 
 # =============================================================================================
@@ -963,8 +1100,11 @@ class KubeActivities:
     def rollout_status(self, req: RolloutStatusRequest) -> RolloutStatusReport:
         # Each poll heartbeats its report: cancellation arrives through heartbeats, and a stuck
         # rollout stays visible in the UI while the activity waits.
-        return _boundary(lambda: self.gateway.rollout_status(
-            req, progress=lambda report: activity.heartbeat(report.model_dump(mode="json"))))
+        return _boundary(
+            lambda: self.gateway.rollout_status(
+                req, progress=lambda report: activity.heartbeat(report.model_dump(mode="json"))
+            )
+        )
 
     @activity.defn(name="kube_rollout_history")
     def rollout_history(self, req: DeploymentRef) -> RolloutHistory:
@@ -984,13 +1124,25 @@ class KubeActivities:
         # to the next attempt, which therefore restores the same template instead of choosing anew.
         details = activity.info().heartbeat_details
         pinned = details[0].get("target_replica_set") if details and isinstance(details[0], dict) else None
-        return _boundary(lambda: self.gateway.rollback(
-            req, pinned_target=pinned, on_target=lambda name: activity.heartbeat({"target_replica_set": name})))
+        return _boundary(
+            lambda: self.gateway.rollback(
+                req, pinned_target=pinned, on_target=lambda name: activity.heartbeat({"target_replica_set": name})
+            )
+        )
 
     @activity.defn(name="kube_scale")
     def scale(self, req: ScaleRequest) -> ScaleResult:
         return _boundary(lambda: self.gateway.scale(req))
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.pod_health, self.events, self.logs, self.rollout_status, self.rollout_history,
-                self.recent_deploy, self.migration_check, self.rollback, self.scale]
+        return [
+            self.pod_health,
+            self.events,
+            self.logs,
+            self.rollout_status,
+            self.rollout_history,
+            self.recent_deploy,
+            self.migration_check,
+            self.rollback,
+            self.scale,
+        ]

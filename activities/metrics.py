@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from string import Template
 
 import httpx
@@ -42,8 +42,9 @@ def render_query(template: str, service: str, window: timedelta) -> str:
 class PrometheusSource:
     """The `MetricsSource` for Prometheus' HTTP API."""
 
-    def __init__(self, base_url: str, queries: MetricsQueries, http: httpx.AsyncClient | None = None,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, queries: MetricsQueries, http: httpx.AsyncClient | None = None, timeout: float = 10.0
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.queries = queries
         self._http = http or httpx.AsyncClient(timeout=timeout)
@@ -77,24 +78,30 @@ class PrometheusSource:
         """Share of users seeing errors, where the runbook names a metric for it (`metrics.users_affected`)."""
         if not self.queries.users_affected:
             return None
-        result = await self._get("/api/v1/query",
-                                 {"query": render_query(self.queries.users_affected, service, self.queries.window)})
+        result = await self._get(
+            "/api/v1/query", {"query": render_query(self.queries.users_affected, service, self.queries.window)}
+        )
         if not result:
             return None
         value = float(result[0]["value"][1])
         return None if math.isnan(value) else value
 
     async def error_ratio_series(self, service: str, start: datetime, end: datetime) -> list[MetricSample]:
-        params = {"query": render_query(self.queries.error_ratio, service, self.queries.window),
-                  "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}",
-                  "step": f"{max(1, int(self.queries.step.total_seconds()))}s"}
+        params = {
+            "query": render_query(self.queries.error_ratio, service, self.queries.window),
+            "start": f"{start.timestamp():.3f}",
+            "end": f"{end.timestamp():.3f}",
+            "step": f"{max(1, int(self.queries.step.total_seconds()))}s",
+        }
         result = await self._get("/api/v1/query_range", params)
         samples: list[MetricSample] = []
         for series in result[:1]:
             for stamp, raw in series["values"]:
                 value = float(raw)
                 if not math.isnan(value):
-                    samples.append(MetricSample(at=datetime.fromtimestamp(float(stamp), tz=start.tzinfo), error_ratio=value))
+                    samples.append(
+                        MetricSample(at=datetime.fromtimestamp(float(stamp), tz=start.tzinfo), error_ratio=value)
+                    )
         return samples
 
     def burn_rate(self, error_ratio: float) -> float:
@@ -138,7 +145,7 @@ class MetricsActivities:
 
     @activity.defn(name="read_error_ratio")
     async def read_error_ratio(self, req: ErrorRatioRequest) -> ErrorRatioReading:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         try:
             current = await self.source.error_ratio(req.service)
             baseline_at = req.deployed_at - self.source.queries.baseline_offset if req.deployed_at else None
@@ -148,20 +155,30 @@ class MetricsActivities:
             raise ApplicationError(str(exc), type="QueryRejected", non_retryable=True) from None
         except MetricsUnavailable as exc:
             raise ApplicationError(str(exc), type="MetricsUnavailable") from None
-        return ErrorRatioReading(service=req.service, error_ratio=current,
-                                 burn_rate=self.source.burn_rate(current) if current is not None else None,
-                                 users_affected=users,
-                                 baseline_error_ratio=baseline, baseline_at=baseline_at, read_at=now)
+        return ErrorRatioReading(
+            service=req.service,
+            error_ratio=current,
+            burn_rate=self.source.burn_rate(current) if current is not None else None,
+            users_affected=users,
+            baseline_error_ratio=baseline,
+            baseline_at=baseline_at,
+            read_at=now,
+        )
 
     @activity.defn(name="check_clean_window")
     async def check_clean_window(self, req: CleanWindowRequest) -> CleanWindowVerdict:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         try:
             samples = await self.source.error_ratio_series(req.service, req.mitigation_applied_at, now)
         except (QueryRejected, ValueError) as exc:
             raise ApplicationError(str(exc), type="QueryRejected", non_retryable=True) from None
         except MetricsUnavailable as exc:
             raise ApplicationError(str(exc), type="MetricsUnavailable") from None
-        return clean_window_verdict(now=now, window=req.window, mitigation_applied_at=req.mitigation_applied_at,
-                                    baseline_error_ratio=req.baseline_error_ratio, samples=samples,
-                                    last_firing_alert_at=req.last_firing_alert_at)
+        return clean_window_verdict(
+            now=now,
+            window=req.window,
+            mitigation_applied_at=req.mitigation_applied_at,
+            baseline_error_ratio=req.baseline_error_ratio,
+            samples=samples,
+            last_firing_alert_at=req.last_firing_alert_at,
+        )

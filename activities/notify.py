@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -45,7 +45,7 @@ class LocalSink:
 
     async def deliver(self, notification: Notification, text: str) -> str:
         path = self.channel_file(notification.incident_id, notification.channel)
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         who = ",".join(notification.audience) or "-"
         record = f"[{stamp}] [{notification.channel}] [{who}]\n{text}\n\n"
         async with self._lock:
@@ -75,8 +75,10 @@ class NotifyActivities:
         try:
             text = render(notification.template, context, self.templates_dir)
         except Exception as exc:  # a template bug will not fix itself on retry
-            raise ApplicationError(f"template {notification.template!r} failed: {exc}", type="TemplateError",
-                                   non_retryable=True) from exc
+            raise ApplicationError(
+                f"template {notification.template!r} failed: {exc}", type="TemplateError", non_retryable=True
+            ) from exc
         destination = await self.notifier.deliver(notification, text)
-        return Delivery(channel=notification.channel, destination=destination, text=text,
-                        delivered_at=datetime.now(timezone.utc))
+        return Delivery(
+            channel=notification.channel, destination=destination, text=text, delivered_at=datetime.now(UTC)
+        )

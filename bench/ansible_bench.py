@@ -28,11 +28,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 import ansible_runner  # noqa: E402
 from temporalio.testing import ActivityEnvironment  # noqa: E402
 
-from activities.ansible import (ALL_CHECKS, AnsibleSettings, HostDiagnosticsRequest, PlaybookRequest,  # noqa: E402
-                                PlaybookRunner, default_playbook_dir)
+from activities.ansible import (
+    ALL_CHECKS,
+    AnsibleSettings,
+    HostDiagnosticsRequest,
+    PlaybookRequest,  # noqa: E402
+    PlaybookRunner,
+    default_playbook_dir,
+)
 
-INVENTORY = {"all": {"hosts": {"localhost": {"ansible_connection": "local",
-                                             "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}
+INVENTORY = {
+    "all": {
+        "hosts": {
+            "localhost": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+        }
+    }
+}
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -43,9 +54,15 @@ def timed(fn: Callable[[], object]) -> float:
 
 def bare_noop() -> None:
     with tempfile.TemporaryDirectory() as private:
-        run = ansible_runner.run(private_data_dir=private, project_dir=str(default_playbook_dir()), playbook="noop.yml",
-                                 inventory=INVENTORY, extravars={"warroom_target": "localhost"}, quiet=True,
-                                 envvars={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+        run = ansible_runner.run(
+            private_data_dir=private,
+            project_dir=str(default_playbook_dir()),
+            playbook="noop.yml",
+            inventory=INVENTORY,
+            extravars={"warroom_target": "localhost"},
+            quiet=True,
+            envvars={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+        )
         assert run.rc == 0, run.status
 
 
@@ -69,8 +86,10 @@ def main() -> None:
         assert env.run(runner.run_playbook, PlaybookRequest(playbook="noop")).successful
 
     version = importlib.metadata.version
-    print(f"ansible-runner {version('ansible-runner')}  ansible-core {version('ansible-core')}  "
-          f"python {sys.version.split()[0]}  cpus {os.cpu_count()}")
+    print(
+        f"ansible-runner {version('ansible-runner')}  ansible-core {version('ansible-core')}  "
+        f"python {sys.version.split()[0]}  cpus {os.cpu_count()}"
+    )
     bare_noop(), activity_noop()  # warm-up: imports, page cache
     bare: list[float] = []
     through: list[float] = []
@@ -90,8 +109,9 @@ def main() -> None:
 
     def separate() -> None:
         for check in ALL_CHECKS:
-            report = env.run(runner.host_diagnostics, HostDiagnosticsRequest(checks=[check],
-                                                                             sample_seconds=args.sample_seconds))
+            report = env.run(
+                runner.host_diagnostics, HostDiagnosticsRequest(checks=[check], sample_seconds=args.sample_seconds)
+            )
             assert set(report.checks) == {check}
 
     one: list[float] = []
@@ -101,8 +121,10 @@ def main() -> None:
         for sink, fn in pair if i % 2 == 0 else reversed(pair):
             sink.append(timed(fn))
     speedup = statistics.median(six) / statistics.median(one)
-    print(f"\n2. six checks (cpu, memory, swap, oom, disk, network; {args.sample_seconds:g}s sampling window)"
-          f" x{args.batch_rounds}")
+    print(
+        f"\n2. six checks (cpu, memory, swap, oom, disk, network; {args.sample_seconds:g}s sampling window)"
+        f" x{args.batch_rounds}"
+    )
     print(f"   one host_diagnostics run : {summary(one)}")
     print(f"   six single-check runs    : {summary(six)}")
     print(f"   speed-up = {speedup:.2f}x  (goal >= 4x: {'met' if speedup >= 4 else 'MISSED'})")

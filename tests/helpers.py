@@ -6,13 +6,12 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
 from activities.notify import LocalSink
 from warroom.config import RunbookConfig, load_runbook
@@ -62,8 +61,9 @@ class Harness:
 
 
 @asynccontextmanager
-async def running_worker(client: Client, root: Path, sink: RecordingSink | None = None,
-                         **integrations: Any) -> AsyncIterator[Harness]:
+async def running_worker(
+    client: Client, root: Path, sink: RecordingSink | None = None, **integrations: Any
+) -> AsyncIterator[Harness]:
     """A worker for tests; `integrations` (metrics=, kube_activities=) are build_worker's."""
     harness = Harness(client, root, sink, **integrations)
     async with harness.worker:
@@ -73,19 +73,29 @@ async def running_worker(client: Client, root: Path, sink: RecordingSink | None 
             from tests.history_scan import LEDGER
             from warroom.enums import Phase
 
-            await LEDGER.scan(client, [i for h in harness.handles for i in (h.id, *(f"{h.id}--{p.value}" for p in Phase))])
+            await LEDGER.scan(
+                client, [i for h in harness.handles for i in (h.id, *(f"{h.id}--{p.value}" for p in Phase))]
+            )
             await terminate_all(harness.handles)
 
 
-def incident_input(incident_id: str | None = None, runbook: RunbookConfig | None = None, **fields: Any) -> IncidentInput:
-    base: dict[str, Any] = dict(incident_id=incident_id or f"order-api-{uuid.uuid4().hex[:8]}", service="order-api",
-                                summary="Order API returning 503s", runbook=runbook or load_runbook(),
-                                publish_search_attributes=False)
+def incident_input(
+    incident_id: str | None = None, runbook: RunbookConfig | None = None, **fields: Any
+) -> IncidentInput:
+    base: dict[str, Any] = dict(
+        incident_id=incident_id or f"order-api-{uuid.uuid4().hex[:8]}",
+        service="order-api",
+        summary="Order API returning 503s",
+        runbook=runbook or load_runbook(),
+        publish_search_attributes=False,
+    )
     base.update(fields)
     return IncidentInput(**base)
 
 
-async def start_incident(client: Client, queue: str, inp: IncidentInput) -> WorkflowHandle[IncidentWorkflow, IncidentState]:
+async def start_incident(
+    client: Client, queue: str, inp: IncidentInput
+) -> WorkflowHandle[IncidentWorkflow, IncidentState]:
     return await client.start_workflow(IncidentWorkflow.run, inp, id=f"incident-{inp.incident_id}", task_queue=queue)
 
 
@@ -109,7 +119,7 @@ async def state_of(handle: WorkflowHandle[Any, Any]) -> IncidentState:
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 MINUTE = timedelta(minutes=1)
@@ -172,15 +182,20 @@ async def failed_workflow_tasks(client: Client, incident_workflow_id: str) -> li
 
     from warroom.enums import Phase
 
-    harmful = {WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR,
-               WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE}
+    harmful = {
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
+    }
     failures: list[str] = []
     for workflow_id in [incident_workflow_id, *(f"{incident_workflow_id}--{phase.value}" for phase in Phase)]:
         try:
             history = await client.get_workflow_handle(workflow_id).fetch_history()
         except RPCError:
             continue  # a phase that never ran
-        failures += [f"{workflow_id}: {WorkflowTaskFailedCause.Name(e.workflow_task_failed_event_attributes.cause)}"
-                     for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-                     and e.workflow_task_failed_event_attributes.cause in harmful]
+        failures += [
+            f"{workflow_id}: {WorkflowTaskFailedCause.Name(e.workflow_task_failed_event_attributes.cause)}"
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+            and e.workflow_task_failed_event_attributes.cause in harmful
+        ]
     return failures

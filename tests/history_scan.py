@@ -20,8 +20,12 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 # (module, attribute): where the suite keeps the secrets it configures.
-SOURCES = [("tests.intake.support", "CREDENTIALS"), ("tests.comms.fakes", "SECRETS"),
-           ("tests.ansible.support", "PG_PASSWORD"), ("tests.reliability.test_secrets_scan", "SECRETS")]
+SOURCES = [
+    ("tests.intake.support", "CREDENTIALS"),
+    ("tests.comms.fakes", "SECRETS"),
+    ("tests.ansible.support", "PG_PASSWORD"),
+    ("tests.reliability.test_secrets_scan", "SECRETS"),
+]
 MIN_LENGTH = 8  # shorter test values ("k", "u") would match ordinary text
 
 
@@ -32,8 +36,13 @@ def suite_secrets() -> dict[str, str]:
             value = getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError):
             continue  # a source renamed: the scan still runs with the others
-        items = list(value.items()) if isinstance(value, dict) else [("0", value)] if isinstance(value, str) \
+        items = (
+            list(value.items())
+            if isinstance(value, dict)
+            else [("0", value)]
+            if isinstance(value, str)
             else [(str(i), v) for i, v in enumerate(value)]
+        )
         for key, secret in items:
             if "user" in key:
                 continue  # a user name ("opsgenie") is not a secret, and names the source everywhere
@@ -84,8 +93,10 @@ class Ledger:
         await self.scan(client, [w.id async for w in client.list_workflows()])
 
     def summary(self) -> str:
-        return (f"[secrets] {len(self.scanned)} histories, {self.events} events scanned for "
-                f"{len(suite_secrets())} configured secrets: {len(self.hits)} found")
+        return (
+            f"[secrets] {len(self.scanned)} histories, {self.events} events scanned for "
+            f"{len(suite_secrets())} configured secrets: {len(self.hits)} found"
+        )
 
 
 LEDGER = Ledger()

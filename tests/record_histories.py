@@ -21,7 +21,17 @@ from temporalio.testing import WorkflowEnvironment
 from tests.helpers import MINUTE, incident_input, running_worker
 from warroom.enums import Phase, Role, Severity
 from warroom.models import (
-    Acknowledge, ActionItem, AssignRole, CompleteActionItem, CompletePir, IncidentState, MarkMitigated, ProposeStep, Resolve, StatusUpdate, StepDecision,
+    Acknowledge,
+    ActionItem,
+    AssignRole,
+    CompleteActionItem,
+    CompletePir,
+    IncidentState,
+    MarkMitigated,
+    ProposeStep,
+    Resolve,
+    StatusUpdate,
+    StepDecision,
 )
 
 OUT = Path(__file__).with_name("histories")
@@ -31,41 +41,71 @@ tracked) stay committed so the code keeps replaying what older workers wrote."""
 
 
 async def record() -> list[Path]:
-    binary = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent)) or shutil.which("temporal-test-server")
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binary, data_converter=pydantic_data_converter)
+    binary = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent)) or shutil.which(
+        "temporal-test-server"
+    )
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary, data_converter=pydantic_data_converter
+    )
     written: list[Path] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             async with running_worker(env.client, Path(tmp)) as harness:
-                inp = incident_input(NAME, declared=True, declared_by="alice", severity=Severity.P1,
-                                     commander="alice")
+                inp = incident_input(NAME, declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
                 handle = await harness.start(inp)
                 await handle.execute_update("acknowledge", Acknowledge(by="alice"))
-                await handle.execute_update("assign_role", AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
-                await handle.execute_update("assign_role", AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice"))
+                await handle.execute_update(
+                    "assign_role", AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice")
+                )
+                await handle.execute_update(
+                    "assign_role", AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice")
+                )
                 await env.sleep(16 * MINUTE)
-                await handle.execute_update("post_update", StatusUpdate(
-                    by="bob", error_rate=8, hypothesis="connection pool leak in v2.14.3", next_action="roll back",
-                    owner="bob", eta="14:40", public_status="identified", public_message="A deployment caused errors."))
-                await handle.execute_update("propose_step", ProposeStep(by="bob", action="rollback", target="deployment/order-api",
-                                                                        evidence={"deployed": "20 min ago"}))
-                await handle.execute_update("approve", StepDecision(step_id="s1", by="alice", reason="deploy 20 min ago"))
+                await handle.execute_update(
+                    "post_update",
+                    StatusUpdate(
+                        by="bob",
+                        error_rate=8,
+                        hypothesis="connection pool leak in v2.14.3",
+                        next_action="roll back",
+                        owner="bob",
+                        eta="14:40",
+                        public_status="identified",
+                        public_message="A deployment caused errors.",
+                    ),
+                )
+                await handle.execute_update(
+                    "propose_step",
+                    ProposeStep(
+                        by="bob", action="rollback", target="deployment/order-api", evidence={"deployed": "20 min ago"}
+                    ),
+                )
+                await handle.execute_update(
+                    "approve", StepDecision(step_id="s1", by="alice", reason="deploy 20 min ago")
+                )
                 await handle.execute_update("propose_step", ProposeStep(by="bob", action="page", target="dba-on-call"))
                 await handle.execute_update("deny", StepDecision(step_id="s2", by="alice", reason="not a DB issue"))
                 await env.sleep(15 * MINUTE)  # past the 30-minute escalation
-                await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="rolled back to v2.14.2"))
+                await handle.execute_update(
+                    "mark_mitigated", MarkMitigated(by="alice", action="rolled back to v2.14.2")
+                )
                 await env.sleep(6 * MINUTE)
-                await handle.execute_update("resolve", Resolve(by="alice", summary="bad deploy rolled back", pir_owner="bob"))
+                await handle.execute_update(
+                    "resolve", Resolve(by="alice", summary="bad deploy rolled back", pir_owner="bob")
+                )
                 await env.sleep(timedelta(hours=1))
                 state = await handle.query("state", result_type=IncidentState)
-                item = ActionItem(title="canary analysis for order-api deploys", owner="bob",
-                                  due=state.pir.due + timedelta(days=14))
+                item = ActionItem(
+                    title="canary analysis for order-api deploys", owner="bob", due=state.pir.due + timedelta(days=14)
+                )
                 await handle.execute_update("complete_pir", CompletePir(by="bob", action_items=[item]))
                 await env.sleep(timedelta(days=2))
                 await handle.execute_update("complete_action_item", CompleteActionItem(by="bob", item=1))
                 await handle.result()
                 OUT.mkdir(exist_ok=True)
-                ids = [handle.id] + [f"{handle.id}--{p.value}" for p in Phase if p not in (Phase.DETECTION, Phase.CLOSED)]
+                ids = [handle.id] + [
+                    f"{handle.id}--{p.value}" for p in Phase if p not in (Phase.DETECTION, Phase.CLOSED)
+                ]
                 for workflow_id in ids:
                     history = await env.client.get_workflow_handle(workflow_id).fetch_history()
                     path = OUT / f"{workflow_id}.json"

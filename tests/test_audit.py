@@ -8,8 +8,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from warroom.audit import SKIPPED, audit_rows, to_markdown, verify
 from tests.broken_workflows import DeclarePhaseThatForgotTheChannel
+from warroom.audit import SKIPPED, audit_rows, to_markdown, verify
 from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -31,7 +31,9 @@ async def test_every_history_event_but_task_bookkeeping_is_one_audit_row() -> No
 
 async def test_decisions_carry_who_why_and_the_caller_identity() -> None:
     rows = await audit_rows(recorded(), pydantic_data_converter)
-    approvals = [r for r in rows if r.event == "workflow_execution_update_accepted" and r.summary.startswith("approve:")]
+    approvals = [
+        r for r in rows if r.event == "workflow_execution_update_accepted" and r.summary.startswith("approve:")
+    ]
     assert len(approvals) == 1
     assert approvals[0].actor == "alice" and "reason=deploy 20 min ago" in approvals[0].summary
     denial = [r for r in rows if r.summary.startswith("deny:")][0]

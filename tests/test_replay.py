@@ -29,5 +29,6 @@ async def test_history_replays_under_current_code(path: Path, sandboxed: bool) -
     """Both runners a worker may use (WARROOM_WORKFLOW_SANDBOX) make the same commands from the same history."""
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     runner = SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
-    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter,
-                   workflow_runner=runner).replay_workflow(history)
+    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=runner).replay_workflow(
+        history
+    )

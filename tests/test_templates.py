@@ -16,17 +16,50 @@ from warroom.templates import render, template_names
 
 RUNBOOK = load_runbook()
 NOW = utc(2026, 11, 27, 14, 23)
-STATE = IncidentState(incident_id="order-api-1", service="order-api", summary="Order API 503s", severity=Severity.P1,
-                      channel="#incident-2026-11-27-order-api-1407", roles={Role.INCIDENT_COMMANDER: "alice"},
-                      opened_at=NOW - timedelta(minutes=16), declared_at=NOW - timedelta(minutes=15))
-EXTRA: dict = dict(reason="30m without mitigation", waited="5m", due="14:30", evidence="no alert firing", step_id="s1",
-             proposed_by="bob", action="rollback", target="deployment/order-api", description="", status="Investigating",
-             error_rate=8, hypothesis="pool leak", next_action="roll back", owner="bob", eta="14:40",
-             public_status="identified", public_message="A deployment caused errors.", audience="alice",
-             date="2026-11-27", team="Acme", path="error codes: 5xx → server errors", hypothesis_text="x",
-             reasons=["deploy 3h ago (> 2h)"], deploy_age="20m", images="order-api:v2.14.3", error_ratio="0.08",
-             baseline_error_ratio="0.00", contraindications="none", veto="2m", samples=["ERROR 503"],
-             action_text="roll back", page_action="acknowledge")
+STATE = IncidentState(
+    incident_id="order-api-1",
+    service="order-api",
+    summary="Order API 503s",
+    severity=Severity.P1,
+    channel="#incident-2026-11-27-order-api-1407",
+    roles={Role.INCIDENT_COMMANDER: "alice"},
+    opened_at=NOW - timedelta(minutes=16),
+    declared_at=NOW - timedelta(minutes=15),
+)
+EXTRA: dict = dict(
+    reason="30m without mitigation",
+    waited="5m",
+    due="14:30",
+    evidence="no alert firing",
+    step_id="s1",
+    proposed_by="bob",
+    action="rollback",
+    target="deployment/order-api",
+    description="",
+    status="Investigating",
+    error_rate=8,
+    hypothesis="pool leak",
+    next_action="roll back",
+    owner="bob",
+    eta="14:40",
+    public_status="identified",
+    public_message="A deployment caused errors.",
+    audience="alice",
+    date="2026-11-27",
+    team="Acme",
+    path="error codes: 5xx → server errors",
+    hypothesis_text="x",
+    reasons=["deploy 3h ago (> 2h)"],
+    deploy_age="20m",
+    images="order-api:v2.14.3",
+    error_ratio="0.08",
+    baseline_error_ratio="0.00",
+    contraindications="none",
+    veto="2m",
+    samples=["ERROR 503"],
+    action_text="roll back",
+    page_action="acknowledge",
+)
 PUBLIC = {"status_initial", "status_update", "still_investigating", "status_resolved", "customer_email"}
 
 

@@ -25,8 +25,14 @@ class WorkerProcess:
         """Start it and return once it polls its task queue (it logs `worker polling`)."""
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=self.env,
-                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(ROOT / "worker.py")],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.starts += 1
         deadline = time.monotonic() + timeout
         while b"worker polling" not in self.log.read_bytes()[offset:]:

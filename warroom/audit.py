@@ -10,7 +10,7 @@ histories against the current workflow code and reports any non-determinism.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -20,8 +20,10 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 
 SKIPPED = {
-    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
 }
 """Workflow-task bookkeeping: how the worker progressed, not what happened to the incident."""
@@ -54,10 +56,17 @@ def _event_name(event: HistoryEvent) -> str:
     return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
 
 
-_SHORT = [("workflow_execution_update_", "update "), ("workflow_execution_", "workflow "), ("activity_task_", "activity "),
-          ("start_child_workflow_execution_", "phase "), ("child_workflow_execution_", "phase "),
-          ("signal_external_workflow_execution_", "signal out "), ("external_workflow_execution_", "signal out "),
-          ("upsert_workflow_search_attributes", "search attrs"), ("timer_", "timer ")]
+_SHORT = [
+    ("workflow_execution_update_", "update "),
+    ("workflow_execution_", "workflow "),
+    ("activity_task_", "activity "),
+    ("start_child_workflow_execution_", "phase "),
+    ("child_workflow_execution_", "phase "),
+    ("signal_external_workflow_execution_", "signal out "),
+    ("external_workflow_execution_", "signal out "),
+    ("upsert_workflow_search_attributes", "search attrs"),
+    ("timer_", "timer "),
+]
 
 
 def short_event(name: str) -> str:
@@ -85,8 +94,24 @@ def _fields(value: Any, *names: str) -> str:
     return ", ".join(parts)
 
 
-REQUEST_FIELDS = ("step_id", "role", "person", "severity", "action", "target", "reason", "summary", "error_rate",
-                  "hypothesis", "next_action", "public_status", "vendor_ticket", "data_loss", "security", "pir_owner")
+REQUEST_FIELDS = (
+    "step_id",
+    "role",
+    "person",
+    "severity",
+    "action",
+    "target",
+    "reason",
+    "summary",
+    "error_rate",
+    "hypothesis",
+    "next_action",
+    "public_status",
+    "vendor_ticket",
+    "data_loss",
+    "security",
+    "pir_owner",
+)
 
 
 async def incident_histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
@@ -109,8 +134,16 @@ async def audit_rows(histories: list[WorkflowHistory], converter: DataConverter)
             if event.event_type in SKIPPED:
                 continue
             actor, summary = await _describe(event, converter, scheduled)
-            rows.append(AuditRow(at=event.event_time.ToDatetime(tzinfo=timezone.utc), workflow=label,
-                                 event_id=event.event_id, event=_event_name(event), actor=actor, summary=_short(summary)))
+            rows.append(
+                AuditRow(
+                    at=event.event_time.ToDatetime(tzinfo=UTC),
+                    workflow=label,
+                    event_id=event.event_id,
+                    event=_event_name(event),
+                    actor=actor,
+                    summary=_short(summary),
+                )
+            )
     rows.sort(key=lambda r: (r.at, r.workflow != "incident", r.event_id))
     return rows
 
@@ -123,7 +156,11 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
         a = event.workflow_execution_started_event_attributes
         args = await _decode(converter, a.input)
         first = args[0] if args else {}
-        detail = _fields(first, "incident_id", "service", "severity", "declared_by", "summary") if isinstance(first, dict) and "service" in first else ""
+        detail = (
+            _fields(first, "incident_id", "service", "severity", "declared_by", "summary")
+            if isinstance(first, dict) and "service" in first
+            else ""
+        )
         return a.identity, f"{a.workflow_type.name} started" + (f": {detail}" if detail else "")
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
         a = event.workflow_execution_update_accepted_event_attributes
@@ -148,7 +185,10 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
         body = args[0] if args else {}
         if a.signal_name == "alert" and isinstance(body, dict):
             state = "firing" if body.get("firing", True) else "resolved"
-            return a.identity, f"alert {state}: {body.get('summary', '')} ({body.get('source', '')}, {body.get('fingerprint', '')})"
+            return (
+                a.identity,
+                f"alert {state}: {body.get('summary', '')} ({body.get('source', '')}, {body.get('fingerprint', '')})",
+            )
         if a.signal_name == "phase_event" and isinstance(body, dict):
             return "warroom", f"{body.get('kind')}: {body.get('message', '')}"
         if a.signal_name == "incident_changed" and isinstance(body, dict):
@@ -174,7 +214,11 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
             return a.identity, f"{name} done → {value.get('destination', '')}: {first_line}"
         return a.identity, f"{name} done: {json.dumps(value)[:200] if value is not None else ''}"
     if kind in (t.EVENT_TYPE_ACTIVITY_TASK_FAILED, t.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
-        a = event.activity_task_failed_event_attributes if kind == t.EVENT_TYPE_ACTIVITY_TASK_FAILED else event.activity_task_timed_out_event_attributes
+        a = (
+            event.activity_task_failed_event_attributes
+            if kind == t.EVENT_TYPE_ACTIVITY_TASK_FAILED
+            else event.activity_task_timed_out_event_attributes
+        )
         return "", f"{scheduled.get(a.scheduled_event_id, 'activity')} failed: {a.failure.message}"
     if kind == t.EVENT_TYPE_TIMER_STARTED:
         a = event.timer_started_event_attributes
@@ -190,7 +234,10 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
         a = event.start_child_workflow_execution_initiated_event_attributes
         return "warroom", f"phase {a.workflow_type.name} starting as {a.workflow_id}"
     if kind == t.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
-        return "warroom", f"phase started: {event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id}"
+        return (
+            "warroom",
+            f"phase started: {event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id}",
+        )
     if kind == t.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
         a = event.child_workflow_execution_completed_event_attributes
         result = await _decode(converter, a.result)
@@ -227,8 +274,9 @@ def _wrap(payload: Any) -> Any:
     return _Payloads(payload) if payload is not None else None
 
 
-async def verify(histories: list[WorkflowHistory], workflows: list[type] | None = None,
-                 converter: DataConverter | None = None) -> list[Verification]:
+async def verify(
+    histories: list[WorkflowHistory], workflows: list[type] | None = None, converter: DataConverter | None = None
+) -> list[Verification]:
     """Replay each history under the current code (or `workflows`); non-determinism is reported, not raised."""
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
@@ -242,13 +290,19 @@ async def verify(histories: list[WorkflowHistory], workflows: list[type] | None 
     for history in histories:
         outcome = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         problem = str(outcome.replay_failure) if outcome.replay_failure else ""
-        results.append(Verification(workflow_id=history.workflow_id, events=len(history.events), ok=not problem,
-                                    problem=problem))
+        results.append(
+            Verification(workflow_id=history.workflow_id, events=len(history.events), ok=not problem, problem=problem)
+        )
     return results
 
 
 def to_markdown(workflow_id: str, rows: list[AuditRow]) -> str:
-    lines = [f"# Audit trail: {workflow_id}", "", "| time (UTC) | workflow | event | actor | what |", "|---|---|---|---|---|"]
+    lines = [
+        f"# Audit trail: {workflow_id}",
+        "",
+        "| time (UTC) | workflow | event | actor | what |",
+        "|---|---|---|---|---|",
+    ]
     for row in rows:
         what = row.summary.replace("|", "\\|")
         lines.append(f"| {row.at:%Y-%m-%d %H:%M:%S} | {row.workflow} | {row.event} | {row.actor} | {what} |")

@@ -17,10 +17,10 @@ import traceback
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import quote
 
 import typer
@@ -34,8 +34,24 @@ from warroom.client import ConnectionFailed, connect
 from warroom.config import RunbookError, load_runbook
 from warroom.enums import Phase, Role, Severity, format_duration
 from warroom.models import (
-    Acknowledge, ActionItem, AssignRole, CompleteActionItem, CompletePir, Declare, DeploymentTarget, ImpactSignals, IncidentInput, IncidentState,
-    MarkMitigated, ProposeStep, Resolve, SetFlags, SetSeverity, StatusUpdate, StepDecision, UpdateResult,
+    Acknowledge,
+    ActionItem,
+    AssignRole,
+    CompleteActionItem,
+    CompletePir,
+    Declare,
+    DeploymentTarget,
+    ImpactSignals,
+    IncidentInput,
+    IncidentState,
+    MarkMitigated,
+    ProposeStep,
+    Resolve,
+    SetFlags,
+    SetSeverity,
+    StatusUpdate,
+    StepDecision,
+    UpdateResult,
 )
 from warroom.settings import Settings
 
@@ -81,12 +97,31 @@ class Globals:
 
 # --- Shared options --------------------------------------------------------------------------
 
-IncidentId = Annotated[str, typer.Argument(metavar="ID", help="incident id, e.g. order-api-20250101-140700 (the incident- prefix is optional)", show_default=False)]
-AsOpt = Annotated[Optional[str], typer.Option("--as", help="who you are (else the global --as, else $WARROOM_USER)", show_default=False)]
+IncidentId = Annotated[
+    str,
+    typer.Argument(
+        metavar="ID",
+        help="incident id, e.g. order-api-20250101-140700 (the incident- prefix is optional)",
+        show_default=False,
+    ),
+]
+AsOpt = Annotated[
+    str | None,
+    typer.Option("--as", help="who you are (else the global --as, else $WARROOM_USER)", show_default=False),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON, for scripts")]
-AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Temporal host:port (env WARROOM_TEMPORAL_ADDRESS)", show_default=False)]
-NamespaceOpt = Annotated[Optional[str], typer.Option("--namespace", help="Temporal namespace (env WARROOM_TEMPORAL_NAMESPACE)", show_default=False)]
-QueueOpt = Annotated[Optional[str], typer.Option("--task-queue", help="task queue of the warroom worker (env WARROOM_TASK_QUEUE)", show_default=False)]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="Temporal host:port (env WARROOM_TEMPORAL_ADDRESS)", show_default=False),
+]
+NamespaceOpt = Annotated[
+    str | None,
+    typer.Option("--namespace", help="Temporal namespace (env WARROOM_TEMPORAL_NAMESPACE)", show_default=False),
+]
+QueueOpt = Annotated[
+    str | None,
+    typer.Option("--task-queue", help="task queue of the warroom worker (env WARROOM_TASK_QUEUE)", show_default=False),
+]
 
 
 class PublicStatus(StrEnum):
@@ -131,12 +166,12 @@ def _evidence(text: str) -> tuple[str, str]:
 
 
 def _action_item(text: str) -> ActionItem:
-    """"title|owner|YYYY-MM-DD": one string per item so a shell history line reads like the PIR."""
+    """ "title|owner|YYYY-MM-DD": one string per item so a shell history line reads like the PIR."""
     parts = [p.strip() for p in text.split("|")]
     try:
         if len(parts) != 3:
-            raise ValueError("write it as \"title|owner|YYYY-MM-DD\"")
-        due = datetime.combine(date.fromisoformat(parts[2]), time(), tzinfo=timezone.utc)
+            raise ValueError('write it as "title|owner|YYYY-MM-DD"')
+        due = datetime.combine(date.fromisoformat(parts[2]), time(), tzinfo=UTC)
         return ActionItem(title=parts[0], owner=parts[1], due=due)
     except ValidationError as exc:
         raise typer.BadParameter(f"{text!r}: {_problems(exc, '; ', name_of=str)}") from None
@@ -176,8 +211,17 @@ def _die(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-_OPTION_NAMES = {"by": "--as", "declared_by": "--as", "step_id": "STEP", "person": "PERSON", "role": "ROLE", "incident_id": "ID",
-                 "third_party_vendor": "--vendor", "public_status": "--public", "pir_owner": "--pir-owner"}
+_OPTION_NAMES = {
+    "by": "--as",
+    "declared_by": "--as",
+    "step_id": "STEP",
+    "person": "PERSON",
+    "role": "ROLE",
+    "incident_id": "ID",
+    "third_party_vendor": "--vendor",
+    "public_status": "--public",
+    "pir_owner": "--pir-owner",
+}
 
 
 def _option(field: str) -> str:
@@ -229,15 +273,19 @@ def _incident_id(workflow_id: str) -> str:
 async def _on_incident(incident: str, settings: Settings) -> AsyncIterator[None]:
     """Name the incident in every failure: unknown, closed, rejected or not answering."""
     from temporalio.client import (
-        WorkflowQueryFailedError, WorkflowQueryRejectedError, WorkflowUpdateFailedError,
+        WorkflowQueryFailedError,
+        WorkflowQueryRejectedError,
+        WorkflowUpdateFailedError,
         WorkflowUpdateRPCTimeoutOrCancelledError,
     )
     from temporalio.exceptions import ApplicationError
     from temporalio.service import RPCError, RPCStatusCode
 
-    silent = (f"incident {incident} did not answer within {TIMEOUT_SECONDS}s: is a warroom worker running on its task "
-              "queue (`warroom worker` or `make run`)? An update may still apply when one starts; "
-              f"check `warroom status {incident}`.")
+    silent = (
+        f"incident {incident} did not answer within {TIMEOUT_SECONDS}s: is a warroom worker running on its task "
+        "queue (`warroom worker` or `make run`)? An update may still apply when one starts; "
+        f"check `warroom status {incident}`."
+    )
     try:
         async with asyncio.timeout(TIMEOUT_SECONDS):
             yield
@@ -249,8 +297,12 @@ async def _on_incident(incident: str, settings: Settings) -> AsyncIterator[None]
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             if "completed" in exc.message.lower():
-                raise Failed(f"incident {incident} is closed; `warroom status {incident}` still shows its timeline") from None
-            raise Failed(f"no incident {incident} in namespace {settings.temporal_namespace} (see `warroom list`)", 2) from None
+                raise Failed(
+                    f"incident {incident} is closed; `warroom status {incident}` still shows its timeline"
+                ) from None
+            raise Failed(
+                f"no incident {incident} in namespace {settings.temporal_namespace} (see `warroom list`)", 2
+            ) from None
         if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
             raise Failed(silent) from None
         raise
@@ -269,8 +321,15 @@ async def _execute(settings: Settings, who: str, incident: str, update: str, req
         return await handle.execute_update(update, request, result_type=UpdateResult)
 
 
-def _act(ctx: typer.Context, as_: str | None, as_json: bool, incident: str, update: str,
-         build: Callable[[str], BaseModel], after: Callable[[UpdateResult, str], None] | None = None) -> None:
+def _act(
+    ctx: typer.Context,
+    as_: str | None,
+    as_json: bool,
+    incident: str,
+    update: str,
+    build: Callable[[str], BaseModel],
+    after: Callable[[UpdateResult, str], None] | None = None,
+) -> None:
     """The shape of every acting command: who, a validated request, the update, its message."""
     settings = _settings(ctx)
     who = _who(ctx, as_, settings)
@@ -297,10 +356,17 @@ def _main(
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
     task_queue: QueueOpt = None,
-    runbook: Annotated[Optional[Path], typer.Option("--runbook", help="runbook YAML (env WARROOM_RUNBOOK)", show_default=False)] = None,
+    runbook: Annotated[
+        Path | None, typer.Option("--runbook", help="runbook YAML (env WARROOM_RUNBOOK)", show_default=False)
+    ] = None,
 ) -> None:
     """Global options apply to every command: warroom --as alice ack ID."""
-    overrides = {"temporal_address": address, "temporal_namespace": namespace, "task_queue": task_queue, "runbook": runbook}
+    overrides = {
+        "temporal_address": address,
+        "temporal_namespace": namespace,
+        "task_queue": task_queue,
+        "runbook": runbook,
+    }
     ctx.obj = Globals(who=as_, overrides={k: v for k, v in overrides.items() if v is not None})
 
 
@@ -319,7 +385,9 @@ def run(ctx: typer.Context) -> None:
 
 
 @app.command()
-def worker(ctx: typer.Context, address: AddressOpt = None, namespace: NamespaceOpt = None, task_queue: QueueOpt = None) -> None:
+def worker(
+    ctx: typer.Context, address: AddressOpt = None, namespace: NamespaceOpt = None, task_queue: QueueOpt = None
+) -> None:
     """Run only the worker, against any Temporal (your cluster, Temporal Cloud); start more to share the load.
 
     Example: warroom worker --address temporal.internal:7233 --namespace sre
@@ -345,8 +413,13 @@ def worker(ctx: typer.Context, address: AddressOpt = None, namespace: NamespaceO
 @app.command()
 def intake(
     ctx: typer.Context,
-    host: Annotated[Optional[str], typer.Option(help="listen address (env WARROOM_INTAKE_HOST, default 127.0.0.1)", show_default=False)] = None,
-    port: Annotated[Optional[int], typer.Option(help="listen port (env WARROOM_INTAKE_PORT, default 8088)", show_default=False)] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="listen address (env WARROOM_INTAKE_HOST, default 127.0.0.1)", show_default=False),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="listen port (env WARROOM_INTAKE_PORT, default 8088)", show_default=False)
+    ] = None,
 ) -> None:
     """Serve the alert intake: Alertmanager, PagerDuty, Opsgenie, Grafana and generic JSON webhooks.
 
@@ -404,7 +477,10 @@ def codec_server(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="listen port")] = 8234,
     host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
-    ui_origin: Annotated[Optional[list[str]], typer.Option("--ui-origin", help="Web UI origin allowed by CORS (repeatable)", show_default=False)] = None,
+    ui_origin: Annotated[
+        list[str] | None,
+        typer.Option("--ui-origin", help="Web UI origin allowed by CORS (repeatable)", show_default=False),
+    ] = None,
 ) -> None:
     """Serve the codec endpoint so the Temporal Web UI (Settings → Codec Server) shows encrypted incidents.
 
@@ -441,8 +517,10 @@ def search_attributes(ctx: typer.Context) -> None:
     settings = _settings(ctx)  # address and namespace are validated; quoted anyway, as this goes to `| sh`
     for key in search.ALL:
         kind = key.indexed_value_type.name.title()
-        print(f"temporal operator search-attribute create --address {shlex.quote(settings.temporal_address)} "
-              f"--namespace {shlex.quote(settings.temporal_namespace)} --name {key.name} --type {kind}")
+        print(
+            f"temporal operator search-attribute create --address {shlex.quote(settings.temporal_address)} "
+            f"--namespace {shlex.quote(settings.temporal_namespace)} --name {key.name} --type {kind}"
+        )
 
 
 # --- Opening an incident ---------------------------------------------------------------------
@@ -451,16 +529,47 @@ def search_attributes(ctx: typer.Context) -> None:
 @app.command()
 def declare(
     ctx: typer.Context,
-    service: Annotated[Optional[str], typer.Option(help="the service that hurts, e.g. order-api", show_default=False)] = None,
-    severity: Annotated[Optional[Severity], typer.Option(parser=SEVERITY, metavar="P1|P2|P3", help="P1, P2 or P3 (declare early, downgrade later)", show_default=False)] = None,
-    summary: Annotated[Optional[str], typer.Option(help="the observable symptom, one line", show_default=False)] = None,
-    from_alert: Annotated[Optional[str], typer.Option("--from-alert", metavar="ID", help="declare the incident an alert opened (still in Detection)", show_default=False)] = None,
-    deployment: Annotated[Optional[str], typer.Option(metavar="NAMESPACE/NAME", help="the Deployment behind the service: diagnosis and the rollback rule use it", show_default=False)] = None,
-    data_loss: Annotated[bool, typer.Option("--data-loss", help="data loss suspected: legal/privacy are notified at once")] = False,
-    security: Annotated[bool, typer.Option("--security", help="security incident suspected: hand off to security")] = False,
+    service: Annotated[
+        str | None, typer.Option(help="the service that hurts, e.g. order-api", show_default=False)
+    ] = None,
+    severity: Annotated[
+        Severity | None,
+        typer.Option(
+            parser=SEVERITY,
+            metavar="P1|P2|P3",
+            help="P1, P2 or P3 (declare early, downgrade later)",
+            show_default=False,
+        ),
+    ] = None,
+    summary: Annotated[str | None, typer.Option(help="the observable symptom, one line", show_default=False)] = None,
+    from_alert: Annotated[
+        str | None,
+        typer.Option(
+            "--from-alert",
+            metavar="ID",
+            help="declare the incident an alert opened (still in Detection)",
+            show_default=False,
+        ),
+    ] = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAMESPACE/NAME",
+            help="the Deployment behind the service: diagnosis and the rollback rule use it",
+            show_default=False,
+        ),
+    ] = None,
+    data_loss: Annotated[
+        bool, typer.Option("--data-loss", help="data loss suspected: legal/privacy are notified at once")
+    ] = False,
+    security: Annotated[
+        bool, typer.Option("--security", help="security incident suspected: hand off to security")
+    ] = False,
     vendor: Annotated[bool, typer.Option("--vendor", help="a third-party vendor is involved")] = False,
-    commander: Annotated[Optional[str], typer.Option(help="the Incident Commander, if already known", show_default=False)] = None,
-    on_call: Annotated[Optional[str], typer.Option(help="the on-call engineer who got paged", show_default=False)] = None,
+    commander: Annotated[
+        str | None, typer.Option(help="the Incident Commander, if already known", show_default=False)
+    ] = None,
+    on_call: Annotated[str | None, typer.Option(help="the on-call engineer who got paged", show_default=False)] = None,
     reason: Annotated[str, typer.Option(help="with --from-alert: why declare now")] = "",
     as_: AsOpt = None,
     as_json: JsonOpt = False,
@@ -471,10 +580,18 @@ def declare(
     Example: warroom declare --from-alert alertmanager-... --severity P2 --reason 'customers calling' --as alice
     """
     if from_alert:
-        _act(ctx, as_, as_json, from_alert, "declare",
-             lambda who: Declare(by=who, severity=severity, reason=reason or "declared by a person"))
+        _act(
+            ctx,
+            as_,
+            as_json,
+            from_alert,
+            "declare",
+            lambda who: Declare(by=who, severity=severity, reason=reason or "declared by a person"),
+        )
         return
-    missing = [flag for flag, value in (("--service", service), ("--severity", severity), ("--summary", summary)) if not value]
+    missing = [
+        flag for flag, value in (("--service", service), ("--severity", severity), ("--summary", summary)) if not value
+    ]
     if missing:
         _die(f"declare needs {', '.join(missing)} (or --from-alert ID for an incident an alert opened)", 2)
     settings = _settings(ctx)
@@ -483,16 +600,25 @@ def declare(
         runbook = load_runbook(settings.runbook)
     except RunbookError as exc:
         _die(str(exc), 2)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         target = None
         if deployment:
             namespace, _, name = deployment.partition("/")
             target = DeploymentTarget(namespace=namespace, deployment=name)
         inp = IncidentInput(
-            incident_id=f"{(service or '').strip().lower()}-{now:%Y%m%d-%H%M%S}", service=service, summary=summary,
-            runbook=runbook, severity=severity, declared=True, declared_by=who, commander=commander, on_call=on_call,
-            target=target, signals=ImpactSignals(data_loss=data_loss, security=security, third_party_vendor=vendor))
+            incident_id=f"{(service or '').strip().lower()}-{now:%Y%m%d-%H%M%S}",
+            service=service,
+            summary=summary,
+            runbook=runbook,
+            severity=severity,
+            declared=True,
+            declared_by=who,
+            commander=commander,
+            on_call=on_call,
+            target=target,
+            signals=ImpactSignals(data_loss=data_loss, security=security, third_party_vendor=vendor),
+        )
     except ValidationError as exc:
         _die(f"invalid input:\n{_problems(exc)}", 2)
     workflow_id = _run(_start(settings, who, inp))
@@ -507,40 +633,62 @@ async def _start(settings: Settings, who: str, inp: IncidentInput) -> str:
     from workflows.incident import IncidentWorkflow
 
     client = await connect(settings, identity=f"warroom-cli:{who}")
-    attributes = TypedSearchAttributes([
-        SearchAttributePair(search.SEVERITY, inp.severity.value if inp.severity else "unassessed"),
-        SearchAttributePair(search.SERVICE, inp.service),
-        SearchAttributePair(search.PHASE, Phase.DECLARE.value),
-        SearchAttributePair(search.COMMANDER, inp.commander or "none"),
-    ])
+    attributes = TypedSearchAttributes(
+        [
+            SearchAttributePair(search.SEVERITY, inp.severity.value if inp.severity else "unassessed"),
+            SearchAttributePair(search.SERVICE, inp.service),
+            SearchAttributePair(search.PHASE, Phase.DECLARE.value),
+            SearchAttributePair(search.COMMANDER, inp.commander or "none"),
+        ]
+    )
     workflow_id = WORKFLOW_PREFIX + inp.incident_id
     try:
         await client.start_workflow(
-            IncidentWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL, search_attributes=attributes,
-            static_summary=f"{inp.severity} {inp.service}: {inp.summary}"[:200])
+            IncidentWorkflow.run,
+            inp,
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=attributes,
+            static_summary=f"{inp.severity} {inp.service}: {inp.summary}"[:200],
+        )
     except WorkflowAlreadyStartedError:
         raise Failed(f"incident {inp.incident_id} already exists: wait a second and declare again, or use it") from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.INVALID_ARGUMENT and "search attribute" in exc.message.lower():
-            raise Failed(f"{exc.message}: register warroom's search attributes first (`warroom search-attributes`)") from None
+            raise Failed(
+                f"{exc.message}: register warroom's search attributes first (`warroom search-attributes`)"
+            ) from None
         raise
     return workflow_id
 
 
 def _print_declared(settings: Settings, inp: IncidentInput, workflow_id: str, as_json: bool) -> None:
-    url = (f"http://127.0.0.1:{settings.ui_port}/namespaces/{quote(settings.temporal_namespace, safe='')}"
-           f"/workflows/{quote(workflow_id, safe='')}")
+    url = (
+        f"http://127.0.0.1:{settings.ui_port}/namespaces/{quote(settings.temporal_namespace, safe='')}"
+        f"/workflows/{quote(workflow_id, safe='')}"
+    )
     if as_json:
-        print(json.dumps({"incident_id": inp.incident_id, "workflow_id": workflow_id, "severity": str(inp.severity),
-                          "web_ui": url}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "incident_id": inp.incident_id,
+                    "workflow_id": workflow_id,
+                    "severity": str(inp.severity),
+                    "web_ui": url,
+                },
+                indent=2,
+            )
+        )
         return
     iid = inp.incident_id
     out.print(f"[bold]declared {inp.severity} incident {escape(iid)}[/] ({escape(inp.service)}: {escape(inp.summary)})")
     out.print(f"workflow {escape(workflow_id)}")
     steps = [] if inp.commander else [(f"warroom ack {iid}", "take command: the first to acknowledge becomes IC")]
-    steps += [(f"warroom assign {iid} ops PERSON", "name the Operations Lead (and comms for P1)"),
-              (f"warroom status {iid}", "roles, pending steps, next deadlines, timeline")]
+    steps += [
+        (f"warroom assign {iid} ops PERSON", "name the Operations Lead (and comms for P1)"),
+        (f"warroom status {iid}", "roles, pending steps, next deadlines, timeline"),
+    ]
     width = max(len(command) for command, _ in steps)
     out.print("next:")
     for command, why in steps:
@@ -552,7 +700,15 @@ def _print_declared(settings: Settings, inp: IncidentInput, workflow_id: str, as
 def declare_now(
     ctx: typer.Context,
     incident: IncidentId,
-    severity: Annotated[Optional[Severity], typer.Option(parser=SEVERITY, metavar="P1|P2|P3", help="else the runbook assesses it from the signals", show_default=False)] = None,
+    severity: Annotated[
+        Severity | None,
+        typer.Option(
+            parser=SEVERITY,
+            metavar="P1|P2|P3",
+            help="else the runbook assesses it from the signals",
+            show_default=False,
+        ),
+    ] = None,
     reason: Annotated[str, typer.Option(help="why declare now")] = "",
     as_: AsOpt = None,
     as_json: JsonOpt = False,
@@ -596,7 +752,9 @@ def assign(
 def severity(
     ctx: typer.Context,
     incident: IncidentId,
-    level: Annotated[Severity, typer.Argument(parser=SEVERITY, metavar="P1|P2|P3", help="the new severity", show_default=False)],
+    level: Annotated[
+        Severity, typer.Argument(parser=SEVERITY, metavar="P1|P2|P3", help="the new severity", show_default=False)
+    ],
     reason: Annotated[str, typer.Option(help="why (recorded in the timeline)", show_default=False)],
     as_: AsOpt = None,
     as_json: JsonOpt = False,
@@ -612,10 +770,20 @@ def severity(
 def flags(
     ctx: typer.Context,
     incident: IncidentId,
-    data_loss: Annotated[Optional[bool], typer.Option("--data-loss/--no-data-loss", help="data loss suspected (or ruled out)", show_default=False)] = None,
-    security: Annotated[Optional[bool], typer.Option("--security/--no-security", help="security incident suspected", show_default=False)] = None,
-    vendor: Annotated[Optional[bool], typer.Option("--vendor/--no-vendor", help="a third-party vendor is involved", show_default=False)] = None,
-    vendor_ticket: Annotated[Optional[str], typer.Option(help="the vendor's support ticket reference", show_default=False)] = None,
+    data_loss: Annotated[
+        bool | None,
+        typer.Option("--data-loss/--no-data-loss", help="data loss suspected (or ruled out)", show_default=False),
+    ] = None,
+    security: Annotated[
+        bool | None, typer.Option("--security/--no-security", help="security incident suspected", show_default=False)
+    ] = None,
+    vendor: Annotated[
+        bool | None,
+        typer.Option("--vendor/--no-vendor", help="a third-party vendor is involved", show_default=False),
+    ] = None,
+    vendor_ticket: Annotated[
+        str | None, typer.Option(help="the vendor's support ticket reference", show_default=False)
+    ] = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -625,8 +793,16 @@ def flags(
     """
     if data_loss is None and security is None and vendor is None and not vendor_ticket:
         _die("nothing to change: pass --data-loss, --security, --vendor (or their --no- forms) or --vendor-ticket", 2)
-    _act(ctx, as_, as_json, incident, "set_flags", lambda who: SetFlags(
-        by=who, data_loss=data_loss, security=security, third_party_vendor=vendor, vendor_ticket=vendor_ticket))
+    _act(
+        ctx,
+        as_,
+        as_json,
+        incident,
+        "set_flags",
+        lambda who: SetFlags(
+            by=who, data_loss=data_loss, security=security, third_party_vendor=vendor, vendor_ticket=vendor_ticket
+        ),
+    )
 
 
 # --- Command: updates and steps --------------------------------------------------------------
@@ -636,12 +812,22 @@ def flags(
 def update(
     ctx: typer.Context,
     incident: IncidentId,
-    error_rate: Annotated[Optional[float], typer.Option(help="percent of requests failing, e.g. 8", show_default=False)] = None,
+    error_rate: Annotated[
+        float | None, typer.Option(help="percent of requests failing, e.g. 8", show_default=False)
+    ] = None,
     hypothesis: Annotated[str, typer.Option(help="current theory")] = "",
     next_action: Annotated[str, typer.Option(help="what happens next")] = "",
-    owner: Annotated[Optional[str], typer.Option(help="who does the next action", show_default=False)] = None,
+    owner: Annotated[str | None, typer.Option(help="who does the next action", show_default=False)] = None,
     eta: Annotated[str, typer.Option(help="when, e.g. 14:40")] = "",
-    public: Annotated[Optional[PublicStatus], typer.Option(parser=PUBLIC, metavar="STATUS", help="also post to the status page: investigating, identified or monitoring", show_default=False)] = None,
+    public: Annotated[
+        PublicStatus | None,
+        typer.Option(
+            parser=PUBLIC,
+            metavar="STATUS",
+            help="also post to the status page: investigating, identified or monitoring",
+            show_default=False,
+        ),
+    ] = None,
     public_message: Annotated[str, typer.Option(help="the status page text (no names, no blame)")] = "",
     as_: AsOpt = None,
     as_json: JsonOpt = False,
@@ -650,19 +836,42 @@ def update(
 
     Example: warroom update order-api-20250101-140700 --error-rate 8 --hypothesis 'pool leak in v2.14.3' --next-action rollback --owner bob --eta 14:40 --as alice
     """
-    _act(ctx, as_, as_json, incident, "post_update", lambda who: StatusUpdate(
-        by=who, error_rate=error_rate, hypothesis=hypothesis, next_action=next_action, owner=owner, eta=eta,
-        public_status=public.value if public else None, public_message=public_message))
+    _act(
+        ctx,
+        as_,
+        as_json,
+        incident,
+        "post_update",
+        lambda who: StatusUpdate(
+            by=who,
+            error_rate=error_rate,
+            hypothesis=hypothesis,
+            next_action=next_action,
+            owner=owner,
+            eta=eta,
+            public_status=public.value if public else None,
+            public_message=public_message,
+        ),
+    )
 
 
 @app.command()
 def propose(
     ctx: typer.Context,
     incident: IncidentId,
-    action: Annotated[StepKind, typer.Argument(parser=STEP_KIND, metavar="ACTION", help="escalate, page, rollback or custom", show_default=False)],
-    target: Annotated[str, typer.Argument(metavar="TARGET", help="what it acts on, e.g. deployment/order-api", show_default=False)],
+    action: Annotated[
+        StepKind,
+        typer.Argument(
+            parser=STEP_KIND, metavar="ACTION", help="escalate, page, rollback or custom", show_default=False
+        ),
+    ],
+    target: Annotated[
+        str, typer.Argument(metavar="TARGET", help="what it acts on, e.g. deployment/order-api", show_default=False)
+    ],
     description: Annotated[str, typer.Option(help="what and why")] = "",
-    evidence: Annotated[Optional[list[str]], typer.Option(help="key=value, repeatable: --evidence deploy=v2.14.3", show_default=False)] = None,
+    evidence: Annotated[
+        list[str] | None, typer.Option(help="key=value, repeatable: --evidence deploy=v2.14.3", show_default=False)
+    ] = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -673,19 +882,37 @@ def propose(
     facts = dict(_evidence(item) for item in evidence or [])
 
     def after(result: UpdateResult, iid: str) -> None:
-        out.print(f"step id: [bold]{escape(result.step_id or '?')}[/]; the IC approves with: "
-                  f"warroom approve {escape(iid)} {escape(result.step_id or 'STEP')} --reason '...'")
+        out.print(
+            f"step id: [bold]{escape(result.step_id or '?')}[/]; the IC approves with: "
+            f"warroom approve {escape(iid)} {escape(result.step_id or 'STEP')} --reason '...'"
+        )
 
-    _act(ctx, as_, as_json, incident, "propose_step", lambda who: ProposeStep(
-        by=who, action=action.value, target=target, description=description, evidence=facts), after)
+    _act(
+        ctx,
+        as_,
+        as_json,
+        incident,
+        "propose_step",
+        lambda who: ProposeStep(by=who, action=action.value, target=target, description=description, evidence=facts),
+        after,
+    )
 
 
-StepArg = Annotated[str, typer.Argument(metavar="STEP", help="the step id, e.g. s1 (see `warroom status`)", show_default=False)]
+StepArg = Annotated[
+    str, typer.Argument(metavar="STEP", help="the step id, e.g. s1 (see `warroom status`)", show_default=False)
+]
 ReasonOpt = Annotated[str, typer.Option(help="why (recorded with your name)", show_default=False)]
 
 
 @app.command()
-def approve(ctx: typer.Context, incident: IncidentId, step: StepArg, reason: ReasonOpt, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
+def approve(
+    ctx: typer.Context,
+    incident: IncidentId,
+    step: StepArg,
+    reason: ReasonOpt,
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Approve a proposed step (IC only); the reason is recorded with your name.
 
     Example: warroom approve order-api-20250101-140700 s1 --reason 'deploy 20 min ago, errors above baseline' --as alice
@@ -694,7 +921,14 @@ def approve(ctx: typer.Context, incident: IncidentId, step: StepArg, reason: Rea
 
 
 @app.command()
-def deny(ctx: typer.Context, incident: IncidentId, step: StepArg, reason: ReasonOpt, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
+def deny(
+    ctx: typer.Context,
+    incident: IncidentId,
+    step: StepArg,
+    reason: ReasonOpt,
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Deny a proposed step (IC only); the denial and its reason stay in the timeline.
 
     Example: warroom deny order-api-20250101-140700 s1 --reason 'migration already applied' --as alice
@@ -725,7 +959,9 @@ def resolve(
     ctx: typer.Context,
     incident: IncidentId,
     summary: Annotated[str, typer.Option(help="what was wrong and what fixed it", show_default=False)],
-    pir_owner: Annotated[Optional[str], typer.Option(help="who files the post-incident review (default: the IC)", show_default=False)] = None,
+    pir_owner: Annotated[
+        str | None, typer.Option(help="who files the post-incident review (default: the IC)", show_default=False)
+    ] = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -740,7 +976,15 @@ def resolve(
 def pir_complete(
     ctx: typer.Context,
     incident: IncidentId,
-    action_item: Annotated[Optional[list[ActionItem]], typer.Option(parser=_action_item, metavar="'TITLE|OWNER|YYYY-MM-DD'", help="repeatable; every item needs an owner and a due date", show_default=False)] = None,
+    action_item: Annotated[
+        list[ActionItem] | None,
+        typer.Option(
+            parser=_action_item,
+            metavar="'TITLE|OWNER|YYYY-MM-DD'",
+            help="repeatable; every item needs an owner and a due date",
+            show_default=False,
+        ),
+    ] = None,
     document: Annotated[str, typer.Option(help="link to the review document")] = "",
     as_: AsOpt = None,
     as_json: JsonOpt = False,
@@ -749,8 +993,14 @@ def pir_complete(
 
     Example: warroom pir-complete order-api-20250101-140700 --action-item 'alert on pool saturation|bob|2025-01-15' --document https://wiki/pir-42 --as bob
     """
-    _act(ctx, as_, as_json, incident, "complete_pir", lambda who: CompletePir(
-        by=who, document=document, action_items=list(action_item or [])))
+    _act(
+        ctx,
+        as_,
+        as_json,
+        incident,
+        "complete_pir",
+        lambda who: CompletePir(by=who, document=document, action_items=list(action_item or [])),
+    )
 
 
 @app.command("action-done")
@@ -766,13 +1016,22 @@ def action_done(
 
     Example: warroom action-done order-api-20250101-140700 1 --note 'canary analysis shipped' --as bob
     """
-    _act(ctx, as_, as_json, incident, "complete_action_item", lambda who: CompleteActionItem(by=who, item=item, note=note))
+    _act(
+        ctx,
+        as_,
+        as_json,
+        incident,
+        "complete_action_item",
+        lambda who: CompleteActionItem(by=who, item=item, note=note),
+    )
 
 
 # --- Reading ---------------------------------------------------------------------------------
 
 
-@app.command("show", help="Same as `status`: where the incident stands. Example: warroom show order-api-20250101-140700")
+@app.command(
+    "show", help="Same as `status`: where the incident stands. Example: warroom show order-api-20250101-140700"
+)
 @app.command()
 def status(ctx: typer.Context, incident: IncidentId, as_json: JsonOpt = False) -> None:
     """Where the incident stands: roles, pending steps, next deadlines and the latest timeline.
@@ -784,14 +1043,16 @@ def status(ctx: typer.Context, incident: IncidentId, as_json: JsonOpt = False) -
     if as_json:
         print(state.model_dump_json(indent=2))
         return
-    _render_state(state, datetime.now(timezone.utc))
+    _render_state(state, datetime.now(UTC))
 
 
 @app.command("pir-draft")
 def pir_draft_command(
     ctx: typer.Context,
     incident: IncidentId,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write to this file instead of stdout", show_default=False)] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout", show_default=False)
+    ] = None,
 ) -> None:
     """A blameless PIR draft in Markdown: summary, impact, MTTx against the runbook's targets, timeline, action items.
 
@@ -823,8 +1084,12 @@ class AuditFormat(StrEnum):
 def audit(
     ctx: typer.Context,
     incident: IncidentId,
-    format_: Annotated[AuditFormat, typer.Option("--format", help="table for people, json for scripts, md for the PIR")] = AuditFormat.TABLE,
-    verify_: Annotated[bool, typer.Option("--verify", help="also replay the histories against the current workflow code")] = False,
+    format_: Annotated[
+        AuditFormat, typer.Option("--format", help="table for people, json for scripts, md for the PIR")
+    ] = AuditFormat.TABLE,
+    verify_: Annotated[
+        bool, typer.Option("--verify", help="also replay the histories against the current workflow code")
+    ] = False,
 ) -> None:
     """The full timeline of an incident, read from Temporal history: works on closed incidents, with no worker.
 
@@ -847,15 +1112,31 @@ def audit(
 
     rows, checks = _run(body())
     if format_ == AuditFormat.JSON:
-        print(json.dumps({"incident": _incident_id(_workflow_id(incident)), "events": [r.model_dump(mode="json") for r in rows],
-                          "verification": [c.model_dump() for c in checks]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "incident": _incident_id(_workflow_id(incident)),
+                    "events": [r.model_dump(mode="json") for r in rows],
+                    "verification": [c.model_dump() for c in checks],
+                },
+                indent=2,
+            )
+        )
     elif format_ == AuditFormat.MD:
         print(to_markdown(_workflow_id(incident), rows), end="")
     else:
-        table = _table(None, Column("time", no_wrap=True), Column("phase", no_wrap=True), Column("event", no_wrap=True),
-                       Column("actor", max_width=18, overflow="ellipsis", no_wrap=True), Column("what", overflow="fold", ratio=1))
+        table = _table(
+            None,
+            Column("time", no_wrap=True),
+            Column("phase", no_wrap=True),
+            Column("event", no_wrap=True),
+            Column("actor", max_width=18, overflow="ellipsis", no_wrap=True),
+            Column("what", overflow="fold", ratio=1),
+        )
         for row in rows:
-            table.add_row(f"{row.at:%H:%M:%S}", row.workflow, short_event(row.event), escape(row.actor), escape(row.summary))
+            table.add_row(
+                f"{row.at:%H:%M:%S}", row.workflow, short_event(row.event), escape(row.actor), escape(row.summary)
+            )
         out.print(table)
     if checks:
         for check in checks:
@@ -872,14 +1153,25 @@ async def _query_state(settings: Settings, incident: str) -> IncidentState:
         return await handle.query("state", result_type=IncidentState)
 
 
-@app.command("incidents", help="Same as `list`: incidents by severity, service, phase. Example: warroom incidents --severity P1 --open")
+@app.command(
+    "incidents",
+    help="Same as `list`: incidents by severity, service, phase. Example: warroom incidents --severity P1 --open",
+)
 @app.command("list")
 def list_incidents(
     ctx: typer.Context,
-    severity: Annotated[Optional[Severity], typer.Option(parser=SEVERITY, metavar="P1|P2|P3", help="only this severity", show_default=False)] = None,
-    service: Annotated[Optional[str], typer.Option(help="only this service", show_default=False)] = None,
-    phase: Annotated[Optional[Phase], typer.Option(parser=PHASE, metavar="PHASE", help="only this phase", show_default=False)] = None,
-    open_: Annotated[Optional[bool], typer.Option("--open/--closed", help="only open (running) or only closed incidents", show_default=False)] = None,
+    severity: Annotated[
+        Severity | None,
+        typer.Option(parser=SEVERITY, metavar="P1|P2|P3", help="only this severity", show_default=False),
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="only this service", show_default=False)] = None,
+    phase: Annotated[
+        Phase | None, typer.Option(parser=PHASE, metavar="PHASE", help="only this phase", show_default=False)
+    ] = None,
+    open_: Annotated[
+        bool | None,
+        typer.Option("--open/--closed", help="only open (running) or only closed incidents", show_default=False),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="at most this many")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
@@ -918,12 +1210,18 @@ async def _list_rows(settings: Settings, query: str, limit: int) -> list[dict[st
     rows = []
     async for wf in client.list_workflows(query, limit=limit):
         attrs = wf.typed_search_attributes
-        rows.append({
-            "incident_id": _incident_id(wf.id), "workflow_id": wf.id,
-            "severity": attrs.get(search.SEVERITY), "service": attrs.get(search.SERVICE),
-            "phase": attrs.get(search.PHASE), "commander": attrs.get(search.COMMANDER),
-            "started": wf.start_time.isoformat(), "status": wf.status.name.lower() if wf.status else None,
-        })
+        rows.append(
+            {
+                "incident_id": _incident_id(wf.id),
+                "workflow_id": wf.id,
+                "severity": attrs.get(search.SEVERITY),
+                "service": attrs.get(search.SERVICE),
+                "phase": attrs.get(search.PHASE),
+                "commander": attrs.get(search.COMMANDER),
+                "started": wf.start_time.isoformat(),
+                "status": wf.status.name.lower() if wf.status else None,
+            }
+        )
     return rows
 
 
@@ -957,8 +1255,16 @@ def _render_state(state: IncidentState, now: datetime) -> None:
 
 def _table(title: str | None, *columns: str | Column) -> Table:
     """Borderless, so a status pasted into the incident channel stays readable."""
-    table = Table(*columns, title=title, title_justify="left", title_style="bold", box=None, header_style="dim",
-                  padding=(0, 1), pad_edge=False)
+    table = Table(
+        *columns,
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        header_style="dim",
+        padding=(0, 1),
+        pad_edge=False,
+    )
     if title:
         table.title = f"\n{title}"
     return table
@@ -966,19 +1272,34 @@ def _table(title: str | None, *columns: str | Column) -> Table:
 
 def _render_header(state: IncidentState, now: datetime) -> None:
     severity = state.severity.value if state.severity else "unassessed"
-    out.print(f"[bold]{escape(state.incident_id)}[/]  {severity}  phase [bold]{state.phase.value}[/]  "
-              f"{escape(state.service)}: {escape(state.summary)}")
+    out.print(
+        f"[bold]{escape(state.incident_id)}[/]  {severity}  phase [bold]{state.phase.value}[/]  "
+        f"{escape(state.service)}: {escape(state.summary)}"
+    )
     out.print(f"  {'channel':<13}{escape(state.channel or '— (not declared yet)')}")
     out.print(f"  {'opened':<13}{state.opened_at:%Y-%m-%d} {_at(state.opened_at, now)}")
     ack = _at(state.acknowledged_at, now) + (f" by {escape(state.acknowledged_by)}" if state.acknowledged_by else "")
-    for label, value in (("declared", _at(state.declared_at, now)), ("acknowledged", ack),
-                         ("mitigated", _at(state.mitigated_at, now)), ("resolved", _at(state.resolved_at, now))):
+    for label, value in (
+        ("declared", _at(state.declared_at, now)),
+        ("acknowledged", ack),
+        ("mitigated", _at(state.mitigated_at, now)),
+        ("resolved", _at(state.resolved_at, now)),
+    ):
         out.print(f"  {label:<13}{value}")
     if state.mitigation_applied_at and not state.mitigated_at:
-        out.print(f"  {'mitigating':<13}{escape(state.mitigation_action or '')} since {_at(state.mitigation_applied_at, now)}; "
-                  "waiting for clean metrics")
-    special = [name for name, on in (("data loss", state.signals.data_loss), ("security", state.signals.security),
-                                     ("vendor", state.signals.third_party_vendor)) if on]
+        out.print(
+            f"  {'mitigating':<13}{escape(state.mitigation_action or '')} since {_at(state.mitigation_applied_at, now)}; "
+            "waiting for clean metrics"
+        )
+    special = [
+        name
+        for name, on in (
+            ("data loss", state.signals.data_loss),
+            ("security", state.signals.security),
+            ("vendor", state.signals.third_party_vendor),
+        )
+        if on
+    ]
     if special:
         ticket = f", vendor ticket {escape(state.vendor_ticket)}" if state.vendor_ticket else ""
         out.print(f"  [yellow]{'special':<13}{', '.join(special)}{ticket}[/]")
@@ -994,7 +1315,9 @@ def _roles_table(state: IncidentState) -> Table:
 def _steps_table(state: IncidentState) -> Table:
     table = _table("pending steps", "step", "action", "target", "proposed by", "description")
     for step in state.pending_steps():
-        table.add_row(step.step_id, step.action, escape(step.target), escape(step.proposed_by), escape(step.description))
+        table.add_row(
+            step.step_id, step.action, escape(step.target), escape(step.proposed_by), escape(step.description)
+        )
     return table
 
 
@@ -1002,7 +1325,11 @@ def _deadlines_table(state: IncidentState, now: datetime) -> Table:
     table = _table("next deadlines", "kind", "at", "in", "audience")
     for deadline in sorted(state.deadlines, key=lambda d: d.at):
         left = int((deadline.at - now).total_seconds())
-        when = f"overdue {format_duration(timedelta(seconds=-left))}" if left < 0 else format_duration(timedelta(seconds=left))
+        when = (
+            f"overdue {format_duration(timedelta(seconds=-left))}"
+            if left < 0
+            else format_duration(timedelta(seconds=left))
+        )
         table.add_row(deadline.kind, f"{deadline.at:%H:%M:%S} UTC", when, escape(", ".join(deadline.audience) or "—"))
     return table
 
@@ -1019,14 +1346,17 @@ def _render_list(rows: list[dict[str, Any]], query: str) -> None:
     if not rows:
         out.print(f"no incidents match {escape(query)}")
         return
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     # the id is the one thing people copy: never cut it
     table = _table(None, Column("id", no_wrap=True), "sev", "service", "phase", "IC", "started", "status")
     for row in rows:
         started = datetime.fromisoformat(row["started"])
         when = f"{started:%H:%M}" if started.date() == today else f"{started:%Y-%m-%d}"
-        table.add_row(*(escape(str(row[k] or "—")) for k in ("incident_id", "severity", "service", "phase", "commander")),
-                      when, row["status"] or "?")
+        table.add_row(
+            *(escape(str(row[k] or "—")) for k in ("incident_id", "severity", "service", "phase", "commander")),
+            when,
+            row["status"] or "?",
+        )
     out.print(table)
 
 

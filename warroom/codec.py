@@ -76,7 +76,9 @@ class EncryptionCodec(PayloadCodec):
             try:
                 plain = cipher.decrypt(nonce, sealed, key_id.encode())
             except Exception:
-                raise CodecError(f"payload under key {key_id!r} failed authentication (tampered or wrong key)") from None
+                raise CodecError(
+                    f"payload under key {key_id!r} failed authentication (tampered or wrong key)"
+                ) from None
             out.append(Payload.FromString(plain))
         return out
 
@@ -85,8 +87,9 @@ def encrypted_converter(base: DataConverter, keys: dict[str, bytes]) -> DataConv
     """`base` (the pydantic converter) plus encryption of payloads and failure attributes."""
     import dataclasses
 
-    return dataclasses.replace(base, payload_codec=EncryptionCodec(keys),
-                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+    return dataclasses.replace(
+        base, payload_codec=EncryptionCodec(keys), failure_converter_class=DefaultFailureConverterWithEncodedAttributes
+    )
 
 
 def new_key() -> str:
@@ -99,9 +102,13 @@ BODY_LIMIT = 16 * 1024 * 1024
 BODY_TIMEOUT = 30.0
 
 
-def codec_app(keys: dict[str, bytes], token: str | None, allowed_origins: Iterable[str] = ("http://127.0.0.1:8233",
-                                                                                            "http://localhost:8233"),
-              body_limit: int = BODY_LIMIT, body_timeout: float = BODY_TIMEOUT):
+def codec_app(
+    keys: dict[str, bytes],
+    token: str | None,
+    allowed_origins: Iterable[str] = ("http://127.0.0.1:8233", "http://localhost:8233"),
+    body_limit: int = BODY_LIMIT,
+    body_timeout: float = BODY_TIMEOUT,
+):
     """The Temporal remote codec protocol (POST /encode, /decode) for the Web UI and `temporal --codec-endpoint`.
 
     The UI calls it from the operator's browser with CORS; `token`, when set, must arrive as
@@ -113,9 +120,9 @@ def codec_app(keys: dict[str, bytes], token: str | None, allowed_origins: Iterab
     import hmac
 
     from fastapi import FastAPI, Header, HTTPException, Request
-    from starlette.requests import ClientDisconnect
     from fastapi.middleware.cors import CORSMiddleware
     from google.protobuf import json_format
+    from starlette.requests import ClientDisconnect
     from temporalio.api.common.v1 import Payloads
 
     from warroom.http_framing import RejectAmbiguousFraming
@@ -123,8 +130,12 @@ def codec_app(keys: dict[str, bytes], token: str | None, allowed_origins: Iterab
     codec = EncryptionCodec(keys)
     app = FastAPI(title="warroom codec server", docs_url=None, redoc_url=None)
     app.add_middleware(RejectAmbiguousFraming)
-    app.add_middleware(CORSMiddleware, allow_origins=list(allowed_origins), allow_methods=["POST"],
-                       allow_headers=["content-type", "x-namespace", "authorization"])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(allowed_origins),
+        allow_methods=["POST"],
+        allow_headers=["content-type", "x-namespace", "authorization"],
+    )
 
     def check(authorization: str | None) -> None:
         if token is None:

@@ -9,7 +9,7 @@ keeps the thresholds it started with even when the file changes.
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -46,7 +46,7 @@ class Acknowledgement(_Strict):
     escalate_to: str = "engineering-team-lead"
 
     @model_validator(mode="after")
-    def _order(self) -> "Acknowledgement":
+    def _order(self) -> Acknowledgement:
         if self.escalate_after <= self.repage_after:
             raise ValueError("escalate_after must be later than repage_after")
         return self
@@ -100,7 +100,7 @@ class Comms(_Strict):
     team_name: str = Field("Our", max_length=80, description="signs customer e-mails: '<team_name> Engineering'")
 
     @model_validator(mode="after")
-    def _positive(self) -> "Comms":
+    def _positive(self) -> Comms:
         for name in ("internal_update_every", "external_update_every", "silence_max"):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"{name} must be longer than 0s")
@@ -120,13 +120,16 @@ class RollbackRule(_Strict):
     deploy_within: Duration = timedelta(hours=2)
     require_errors_above_baseline: bool = True
     contraindications: list[str] = ["db_migration_applied"]
-    veto_window: Duration = Field(timedelta(minutes=2), description="the IC may deny a proposed rollback this long; then it runs")
+    veto_window: Duration = Field(
+        timedelta(minutes=2), description="the IC may deny a proposed rollback this long; then it runs"
+    )
     require_approval_for: ExplicitApproval = ExplicitApproval()
     rollout_timeout: Duration = timedelta(minutes=10)
 
     def needs_explicit_approval(self, severity: Severity | None, service: str) -> bool:
-        return (severity is not None and severity in self.require_approval_for.severities) or \
-            service in self.require_approval_for.services
+        return (
+            severity is not None and severity in self.require_approval_for.severities
+        ) or service in self.require_approval_for.services
 
 
 class ResolvePolicy(_Strict):
@@ -146,10 +149,12 @@ class MetricsQueries(_Strict):
     window: Duration = timedelta(minutes=1)
     slo_target: float = Field(0.999, gt=0, lt=1, description="availability SLO; burn rate = error ratio / (1 - SLO)")
     step: Duration = timedelta(seconds=15)
-    baseline_offset: Duration = Field(timedelta(minutes=1), description="the baseline is read this long before the deploy")
+    baseline_offset: Duration = Field(
+        timedelta(minutes=1), description="the baseline is read this long before the deploy"
+    )
 
     @model_validator(mode="after")
-    def _placeholders(self) -> "MetricsQueries":
+    def _placeholders(self) -> MetricsQueries:
         if "$service" not in self.error_ratio:
             raise ValueError("error_ratio must use $service so each incident reads its own service")
         return self
@@ -191,7 +196,7 @@ class RunbookConfig(_Strict):
     templates_dir: str | None = Field(None, description="a folder of *.j2 files that replace the built-in messages")
 
     @model_validator(mode="after")
-    def _every_severity(self) -> "RunbookConfig":
+    def _every_severity(self) -> RunbookConfig:
         for section in ("severity", "severity_matrix"):
             missing = [s.value for s in Severity if s not in getattr(self, section)]
             if missing:
@@ -240,11 +245,11 @@ def _with_country_holidays(config: RunbookConfig, source: str) -> RunbookConfig:
     retro = config.retrospective
     if not retro.holidays_country:
         return config
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from warroom.policy.pir import holiday_calendar
 
-    year = datetime.now(timezone.utc).year
+    year = datetime.now(UTC).year
     try:
         calendar = holiday_calendar(retro, range(year, year + 2))
     except ValueError as exc:

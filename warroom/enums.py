@@ -37,10 +37,14 @@ class Role(StrEnum):
     PIR_OWNER = "pir_owner"
 
     @classmethod
-    def parse(cls, text: str) -> "Role":
+    def parse(cls, text: str) -> Role:
         """Accept the short names people type: ic, ops, comms, pir."""
-        aliases = {"ic": cls.INCIDENT_COMMANDER, "ops": cls.OPERATIONS_LEAD,
-                   "comms": cls.COMMUNICATIONS_LEAD, "pir": cls.PIR_OWNER}
+        aliases = {
+            "ic": cls.INCIDENT_COMMANDER,
+            "ops": cls.OPERATIONS_LEAD,
+            "comms": cls.COMMUNICATIONS_LEAD,
+            "pir": cls.PIR_OWNER,
+        }
         key = text.strip().lower().replace("-", "_")
         if key in aliases:
             return aliases[key]

@@ -25,10 +25,20 @@ class RejectAmbiguousFraming:
         if scope["type"] == "http":
             names = {name.lower() for name, _ in scope.get("headers", ())}
             if b"transfer-encoding" in names and b"content-length" in names:
-                body = json.dumps({"detail": "ambiguous body length: send Content-Length or Transfer-Encoding, not both"}).encode()
-                await send({"type": "http.response.start", "status": 400,
-                            "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
-                                        (b"content-length", str(len(body)).encode())]})
+                body = json.dumps(
+                    {"detail": "ambiguous body length: send Content-Length or Transfer-Encoding, not both"}
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 400,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"connection", b"close"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)

@@ -19,7 +19,9 @@ def _hm(at: datetime | None) -> str:
     return at.strftime("%H:%M") if at else "?"
 
 
-def internal_context(state: IncidentState, runbook: RunbookConfig, now: datetime, **extra: ContextValue) -> dict[str, ContextValue]:
+def internal_context(
+    state: IncidentState, runbook: RunbookConfig, now: datetime, **extra: ContextValue
+) -> dict[str, ContextValue]:
     """Context for messages to responders (incident channel, pages, stakeholders)."""
     ctx: dict[str, ContextValue] = {
         "incident_id": state.incident_id,
@@ -30,7 +32,9 @@ def internal_context(state: IncidentState, runbook: RunbookConfig, now: datetime
         "commander": state.roles.get(Role.INCIDENT_COMMANDER),
         "ops_lead": state.roles.get(Role.OPERATIONS_LEAD),
         "comms_lead": state.roles.get(Role.COMMUNICATIONS_LEAD),
-        "comms_lead_required": bool(state.severity and state.severity in runbook.roles.communications_lead_required_for),
+        "comms_lead_required": bool(
+            state.severity and state.severity in runbook.roles.communications_lead_required_for
+        ),
         "now": _hm(now),
         "opened": _hm(state.opened_at),
         "age": format_duration(now - state.opened_at),
@@ -49,15 +53,18 @@ def internal_context(state: IncidentState, runbook: RunbookConfig, now: datetime
     return ctx
 
 
-def public_context(state: IncidentState, runbook: RunbookConfig, now: datetime, public_details: bool,
-                   **extra: ContextValue) -> dict[str, ContextValue]:
+def public_context(
+    state: IncidentState, runbook: RunbookConfig, now: datetime, public_details: bool, **extra: ContextValue
+) -> dict[str, ContextValue]:
     """Context for the status page: the service and times only, never names or speculation."""
     service_title = state.service.replace("-", " ").title()
     ctx: dict[str, ContextValue] = {
         "incident_id": state.incident_id,
         "service_title": service_title,
         "title": f"Elevated Error Rate — {service_title}" if public_details else "Service Disruption",
-        "public_summary": f"elevated error rates affecting {service_title}" if public_details else "an issue affecting some of our services",
+        "public_summary": f"elevated error rates affecting {service_title}"
+        if public_details
+        else "an issue affecting some of our services",
         "opened": _hm(state.opened_at),
         "now": _hm(now),
         "next_update": _hm(now + runbook.comms.external_update_every),

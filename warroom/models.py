@@ -61,7 +61,7 @@ class ImpactSignals(_Model):
     security: bool = False
     third_party_vendor: bool = False
 
-    def merged(self, other: "ImpactSignals") -> "ImpactSignals":
+    def merged(self, other: ImpactSignals) -> ImpactSignals:
         """Newest numbers win; flags stay raised once any source raised them."""
         data = self.model_dump()
         for name, value in other.model_dump().items():
@@ -81,11 +81,12 @@ class Alert(_Model):
     firing: bool = True
     starts_at: datetime | None = None
     signals: ImpactSignals = ImpactSignals()
-    labels: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=256)]] = Field(
-        default_factory=dict, max_length=64
-    )
-    annotations: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=2000)]] = Field(
-        default_factory=dict, max_length=64)
+    labels: dict[
+        Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=256)]
+    ] = Field(default_factory=dict, max_length=64)
+    annotations: dict[
+        Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=2000)]
+    ] = Field(default_factory=dict, max_length=64)
     group_key: Annotated[str, StringConstraints(max_length=256)] | None = None
     service: Annotated[str, StringConstraints(max_length=63)] | None = None
     namespace: Annotated[str, StringConstraints(max_length=63)] | None = None
@@ -324,8 +325,11 @@ class IncidentState(_Model):
     last_firing_alert_at: datetime | None = None
     impact_started_at: datetime | None = Field(None, description="when the symptom began (first alert's start)")
     alerts_received: int = 0
-    alerts_repeated: int = Field(0, description="of alerts_received, those that changed nothing: already firing, or "
-                                                "resolved while not firing (sender repeats and retries, an HA pair)")
+    alerts_repeated: int = Field(
+        0,
+        description="of alerts_received, those that changed nothing: already firing, or "
+        "resolved while not firing (sender repeats and retries, an HA pair)",
+    )
     firing_alerts: list[str] = Field(default_factory=list, description="fingerprints firing now (at most 100)")
     recent_alerts: list[AlertDigest] = Field(default_factory=list, description="the last 20 alerts received")
     dismissed: bool = False
@@ -357,7 +361,7 @@ class PhaseEvent(_Model):
     step_id: str | None = None
     step_status: Literal["approved", "done", "failed"] | None = None
     mitigated: bool = False
-    propose: "ProposedByWarroom | None" = None
+    propose: ProposedByWarroom | None = None
     mitigation_applied: str | None = Field(None, description="warroom applied a mitigation (e.g. a rollback)")
 
 

@@ -16,7 +16,15 @@ import re
 from pathlib import Path, PurePath
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PATH_MAX = 4096
@@ -123,7 +131,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARROOM_", extra="ignore")
 
     temporal_address: Annotated[str, StringConstraints(max_length=262), AfterValidator(_address)] = Field(
-        "127.0.0.1:7233", description="host:port of the Temporal frontend")
+        "127.0.0.1:7233", description="host:port of the Temporal frontend"
+    )
     temporal_namespace: TemporalName = "default"
     task_queue: TemporalName = "warroom"
     temporal_tls: bool = Field(False, description="use TLS (implied by a cert, a CA or an API key)")
@@ -136,16 +145,25 @@ class Settings(BaseSettings):
     ui_port: int = Field(8233, ge=1, le=65535)
     user: str | None = Field(None, description="who you are, for approvals and the timeline")
     prometheus_url: HttpUrl | None = Field(None, description="Prometheus base URL for error rates and the clean window")
-    workflow_sandbox: bool = Field(True, description=(
-        "run workflows in the Temporal Python sandbox, which fails a workflow task that calls something "
-        "non-deterministic; off, a worker uses about 60 % less CPU per workflow task and about 200 KiB less "
-        "per open incident (bench/reliability_bench.py --memory). The test suite always runs sandboxed."))
-    kubeconfig: ConfigPath | None = Field(None, description="kubeconfig for diagnostics and rollback ($KUBECONFIG also works)")
+    workflow_sandbox: bool = Field(
+        True,
+        description=(
+            "run workflows in the Temporal Python sandbox, which fails a workflow task that calls something "
+            "non-deterministic; off, a worker uses about 60 % less CPU per workflow task and about 200 KiB less "
+            "per open incident (bench/reliability_bench.py --memory). The test suite always runs sandboxed."
+        ),
+    )
+    kubeconfig: ConfigPath | None = Field(
+        None, description="kubeconfig for diagnostics and rollback ($KUBECONFIG also works)"
+    )
     kube_context: Text | None = None
-    ansible_inventory: ConfigPath | None = Field(None, description="inventory (YAML/JSON, ansible-runner dict form); default localhost")
+    ansible_inventory: ConfigPath | None = Field(
+        None, description="inventory (YAML/JSON, ansible-runner dict form); default localhost"
+    )
     log_root: ConfigPath = Field(Path("/var/log"), description="service_logs may read only below this folder")
     postgres_credentials: Annotated[dict[DnsLabel, SecretStr], NoDecode, BeforeValidator(json_object)] = Field(
-        default_factory=dict, description='PostgreSQL passwords by name, JSON: {"orders-db": "..."}')
+        default_factory=dict, description='PostgreSQL passwords by name, JSON: {"orders-db": "..."}'
+    )
     codec_keys: SecretStr | None = Field(None, description="id:base64key,... to encrypt payloads (first key encrypts)")
 
     @field_validator("temporal_api_key")
@@ -182,7 +200,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _pairs(self) -> "Settings":
+    def _pairs(self) -> Settings:
         if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
             raise ValueError("WARROOM_TEMPORAL_TLS_CERT and WARROOM_TEMPORAL_TLS_KEY go together: set both or neither")
         return self

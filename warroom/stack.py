@@ -45,20 +45,38 @@ def _port_open(host: str, port: int) -> bool:
 
 def server_command(binary: str, settings: Settings) -> list[str]:
     host, port = _split(settings.temporal_address)
-    return [binary, "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
-            "--ip", host, "--port", str(port), "--ui-port", str(settings.ui_port),
-            "--namespace", settings.temporal_namespace, "--log-level", "warn", *search.dev_server_flags()]
+    return [
+        binary,
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(settings.data_dir / "temporal.db"),
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(settings.ui_port),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "warn",
+        *search.dev_server_flags(),
+    ]
 
 
-async def _wait_for_port(host: str, port: int, server: asyncio.subprocess.Process, stop: asyncio.Event,
-                         seconds: float = 30) -> None:
+async def _wait_for_port(
+    host: str, port: int, server: asyncio.subprocess.Process, stop: asyncio.Event, seconds: float = 30
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while not _port_open(host, port):
         if stop.is_set():
             raise _Interrupted()
         if server.returncode is not None:
-            raise RuntimeError(f"the Temporal dev server exited with code {server.returncode}; see {host}:{port} logs above")
+            raise RuntimeError(
+                f"the Temporal dev server exited with code {server.returncode}; see {host}:{port} logs above"
+            )
         if loop.time() > deadline:
             raise RuntimeError(f"the Temporal dev server did not open {host}:{port} within {seconds:.0f}s")
         await asyncio.sleep(0.2)
@@ -70,7 +88,7 @@ async def _stop(server: asyncio.subprocess.Process) -> None:
     server.terminate()
     try:
         await asyncio.wait_for(server.wait(), 10)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         server.kill()
         await server.wait()
 
@@ -106,8 +124,10 @@ async def _run(settings: Settings) -> int:
         return 2
     host, port = _split(settings.temporal_address)
     if _port_open(host, port):
-        console.print(f"[red]{host}:{port} is already in use[/]: another Temporal server is running. Stop it, "
-                      "or run only the worker against it with `warroom worker`.")
+        console.print(
+            f"[red]{host}:{port} is already in use[/]: another Temporal server is running. Stop it, "
+            "or run only the worker against it with `warroom worker`."
+        )
         return 1
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stop = asyncio.Event()
@@ -149,13 +169,13 @@ async def _run(settings: Settings) -> int:
             intake_task.cancel()
             try:
                 await asyncio.wait_for(intake_task, 5)
-            except (asyncio.CancelledError, asyncio.TimeoutError, Exception):
+            except (TimeoutError, asyncio.CancelledError, Exception):
                 pass
         if worker_task and not worker_task.done():
             worker_task.cancel()
             try:
                 await asyncio.wait_for(worker_task, 15)
-            except (asyncio.CancelledError, asyncio.TimeoutError, Exception):
+            except (TimeoutError, asyncio.CancelledError, Exception):
                 pass
         await _stop(server)
 
@@ -185,7 +205,10 @@ async def _start_intake(settings: Settings) -> tuple[asyncio.Task[None] | None, 
         waiter.cancel()
         return None, f"\n[red]intake not started[/]: {task.exception()}"
     url = f"http://{intake.host}:{intake.port}"
-    return task, f"\n[bold]Intake[/]     {url}/alerts/{{alertmanager,pagerduty,opsgenie,grafana,generic}} (docs/intake.md){note}"
+    return (
+        task,
+        f"\n[bold]Intake[/]     {url}/alerts/{{alertmanager,pagerduty,opsgenie,grafana,generic}} (docs/intake.md){note}",
+    )
 
 
 def run_stack(settings: Settings) -> int:

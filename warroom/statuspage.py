@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,8 +36,12 @@ from warroom.models import Notification
 
 PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
 STATUSES: tuple[PublicStatus, ...] = ("investigating", "identified", "monitoring", "resolved")
-LABELS = {"investigating": "Investigating", "identified": "Identified", "monitoring": "Monitoring",
-          "resolved": "Resolved"}
+LABELS = {
+    "investigating": "Investigating",
+    "identified": "Identified",
+    "monitoring": "Monitoring",
+    "resolved": "Resolved",
+}
 RESOLVED_SHOWN_FOR = timedelta(days=7)
 REFRESH_SECONDS = 30
 MAX_UPDATES = 50
@@ -154,7 +158,7 @@ def update_json(path: Path, change: Callable[[dict[str, Any]], dict[str, Any]]) 
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class StatusStore:
@@ -178,11 +182,16 @@ class StatusStore:
             status = public_status(notification, text, previous.status if previous else None)
             updates = [*(previous.updates if previous else []), PublicUpdate(at=at, status=status, text=text)]
             incident = PublicIncident(
-                key=key, title=public_title(notification, text), status=status,
-                started_at=previous.started_at if previous else at, updated_at=at,
+                key=key,
+                title=public_title(notification, text),
+                status=status,
+                started_at=previous.started_at if previous else at,
+                updated_at=at,
                 resolved_at=(previous.resolved_at if previous and previous.resolved_at else at)
-                if status == "resolved" else None,
-                updates=updates[-MAX_UPDATES:])
+                if status == "resolved"
+                else None,
+                updates=updates[-MAX_UPDATES:],
+            )
             result["incident"] = incident
             return incident.model_dump(mode="json")
 
@@ -204,11 +213,18 @@ class StatusStore:
         now = now or self.clock()
         every = self.incidents()
         current = sorted((i for i in every if i.status != "resolved"), key=lambda i: i.started_at, reverse=True)
-        resolved = sorted((i for i in every if i.status == "resolved" and i.resolved_at
-                           and now - i.resolved_at <= RESOLVED_SHOWN_FOR),
-                          key=lambda i: i.resolved_at or i.updated_at, reverse=True)
-        return StatusSnapshot(generated_at=now, status="disrupted" if current else "operational",
-                              current=current, resolved=resolved)
+        resolved = sorted(
+            (
+                i
+                for i in every
+                if i.status == "resolved" and i.resolved_at and now - i.resolved_at <= RESOLVED_SHOWN_FOR
+            ),
+            key=lambda i: i.resolved_at or i.updated_at,
+            reverse=True,
+        )
+        return StatusSnapshot(
+            generated_at=now, status="disrupted" if current else "operational", current=current, resolved=resolved
+        )
 
 
 # --- HTTP ------------------------------------------------------------------------------------
@@ -290,13 +306,13 @@ _HEADERS = {
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
-                               "frame-ancestors 'none'",
+    "frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
 }
 
 
 def _when(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def render_status_page(snap: StatusSnapshot, json_href: str = "status.json") -> str:
@@ -305,13 +321,23 @@ def render_status_page(snap: StatusSnapshot, json_href: str = "status.json") -> 
 
 def _public_json(snap: StatusSnapshot) -> dict[str, Any]:
     def one(i: PublicIncident) -> dict[str, Any]:
-        return {"id": i.key, "title": i.title, "status": i.status, "message": i.message,
-                "started_at": i.started_at.isoformat(), "updated_at": i.updated_at.isoformat(),
-                "resolved_at": i.resolved_at.isoformat() if i.resolved_at else None,
-                "updates": [{"at": u.at.isoformat(), "status": u.status, "text": u.text} for u in reversed(i.updates)]}
+        return {
+            "id": i.key,
+            "title": i.title,
+            "status": i.status,
+            "message": i.message,
+            "started_at": i.started_at.isoformat(),
+            "updated_at": i.updated_at.isoformat(),
+            "resolved_at": i.resolved_at.isoformat() if i.resolved_at else None,
+            "updates": [{"at": u.at.isoformat(), "status": u.status, "text": u.text} for u in reversed(i.updates)],
+        }
 
-    return {"status": snap.status, "generated_at": snap.generated_at.isoformat(),
-            "incidents": [one(i) for i in snap.current], "resolved": [one(i) for i in snap.resolved]}
+    return {
+        "status": snap.status,
+        "generated_at": snap.generated_at.isoformat(),
+        "incidents": [one(i) for i in snap.current],
+        "resolved": [one(i) for i in snap.resolved],
+    }
 
 
 def status_router(source: StatusStore | Path | str) -> APIRouter:

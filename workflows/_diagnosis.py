@@ -20,15 +20,23 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.ansible import HostDiagnosticsReport, HostDiagnosticsRequest
     from activities.kubernetes import (
-        DeploymentRef, LogsReport, LogsRequest, PodHealthReport, PodHealthRequest, RecentDeploy,
+        DeploymentRef,
+        LogsReport,
+        LogsRequest,
+        PodHealthReport,
+        PodHealthRequest,
+        RecentDeploy,
     )
     from activities.metrics import ErrorRatioReading, ErrorRatioRequest
     from warroom.models import DeploymentTarget, PhaseEvent
     from warroom.policy.diagnosis import Findings, InfraSignals, PodSignals, classify_log_lines, diagnose
     from workflows._runtime import PhaseRuntime
 
-CHECK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3,
-                          non_retryable_error_types=["NotConfigured", "NotFound", "InvalidName", "PlaybookInvalid", "TaskFailed"])
+CHECK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_attempts=3,
+    non_retryable_error_types=["NotConfigured", "NotFound", "InvalidName", "PlaybookInvalid", "TaskFailed"],
+)
 
 
 async def _check(name: str, arg: Any, result_type: type, summary: str, heartbeat: bool = False) -> Any:
@@ -36,43 +44,71 @@ async def _check(name: str, arg: Any, result_type: type, summary: str, heartbeat
     ends in an exception is logged with its traceback as "never retrieved" when the run closes before
     gather's callbacks run (a terminated incident)."""
     try:
-        return await workflow.execute_activity(name, arg, result_type=result_type,
-                                               start_to_close_timeout=timedelta(minutes=3),
-                                               heartbeat_timeout=timedelta(seconds=15) if heartbeat else None,
-                                               retry_policy=CHECK_RETRY, summary=summary)
+        return await workflow.execute_activity(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=timedelta(minutes=3),
+            heartbeat_timeout=timedelta(seconds=15) if heartbeat else None,
+            retry_policy=CHECK_RETRY,
+            summary=summary,
+        )
     except ActivityError as err:
         return err
 
 
 def _infra(report: HostDiagnosticsReport) -> InfraSignals:
     """The host playbook's verdicts as the decision tree's infrastructure signals."""
+
     def value(check: str) -> float | None:
         verdict = report.checks.get(check)
         return verdict.value if verdict is not None and verdict.value is not None else None
 
     oom = value("oom")
     network = report.checks.get("network")
-    return InfraSignals(checked=True, cpu_percent=value("cpu"), memory_available_percent=value("memory"),
-                        swap_used_percent=value("swap"), oom_events=int(oom or 0), disk_await_ms=value("disk"),
-                        network_errors=1 if network is not None and network.status in ("warning", "critical") else 0)
+    return InfraSignals(
+        checked=True,
+        cpu_percent=value("cpu"),
+        memory_available_percent=value("memory"),
+        swap_used_percent=value("swap"),
+        oom_events=int(oom or 0),
+        disk_await_ms=value("disk"),
+        network_errors=1 if network is not None and network.status in ("warning", "critical") else 0,
+    )
 
 
 async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
     ref = DeploymentRef(namespace=target.namespace, deployment=target.deployment)
     results = await asyncio.gather(
-        _check("kube_pod_health", PodHealthRequest(namespace=target.namespace, deployment=target.deployment),
-               PodHealthReport, "pod health"),
-        _check("kube_logs", LogsRequest(namespace=target.namespace, deployment=target.deployment, since_seconds=300),
-               LogsReport, "service logs (error|exception|fatal)"),
+        _check(
+            "kube_pod_health",
+            PodHealthRequest(namespace=target.namespace, deployment=target.deployment),
+            PodHealthReport,
+            "pod health",
+        ),
+        _check(
+            "kube_logs",
+            LogsRequest(namespace=target.namespace, deployment=target.deployment, since_seconds=300),
+            LogsReport,
+            "service logs (error|exception|fatal)",
+        ),
         _check("kube_recent_deploy", ref, RecentDeploy, "deploy history"),
         _check("read_error_ratio", ErrorRatioRequest(service=rt.state.service), ErrorRatioReading, "error rate"),
-        _check("ansible_host_diagnostics", HostDiagnosticsRequest(), HostDiagnosticsReport, "host diagnostics (Ansible)",
-               heartbeat=True),
-        return_exceptions=True)
+        _check(
+            "ansible_host_diagnostics",
+            HostDiagnosticsRequest(),
+            HostDiagnosticsReport,
+            "host diagnostics (Ansible)",
+            heartbeat=True,
+        ),
+        return_exceptions=True,
+    )
     pods, logs, recent, reading, host = (None if isinstance(r, BaseException) else r for r in results)
-    unavailable = [f"{name} unavailable ({(r.cause if isinstance(r, ActivityError) else r)})"
-                   for name, r in zip(("pods", "logs", "deploy history", "metrics", "host checks"), results)
-                   if isinstance(r, BaseException)]
+    unavailable = [
+        f"{name} unavailable ({(r.cause if isinstance(r, ActivityError) else r)})"
+        for name, r in zip(("pods", "logs", "deploy history", "metrics", "host checks"), results)
+        if isinstance(r, BaseException)
+    ]
     for r in results:
         if isinstance(r, BaseException) and not isinstance(r, ActivityError):
             raise r  # a bug, not an unavailable check
@@ -82,17 +118,37 @@ async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
         error_class="5xx" if reading is not None and (reading.error_ratio or 0) > 0 else "unknown",
         deploy_age=(now - recent.deployed_at) if recent is not None and recent.deployed_at else None,
         logs=classify_log_lines([line for s in logs.streams for line in s.matches]) if logs else classify_log_lines([]),
-        pods=PodSignals(crashloop=pods.findings.get("CrashLoopBackOff", 0), oom_killed=pods.findings.get("OOMKilled", 0),
-                        image_pull=pods.findings.get("ImagePullBackOff", 0) + pods.findings.get("ErrImagePull", 0),
-                        not_ready=pods.findings.get("NotReady", 0), restarts=sum(p.restarts for p in pods.pods))
-        if pods else PodSignals(),
+        pods=PodSignals(
+            crashloop=pods.findings.get("CrashLoopBackOff", 0),
+            oom_killed=pods.findings.get("OOMKilled", 0),
+            image_pull=pods.findings.get("ImagePullBackOff", 0) + pods.findings.get("ErrImagePull", 0),
+            not_ready=pods.findings.get("NotReady", 0),
+            restarts=sum(p.restarts for p in pods.pods),
+        )
+        if pods
+        else PodSignals(),
         infra=_infra(host) if host else InfraSignals(),
     )
     diagnosis = diagnose(findings)
     evidence = diagnosis.evidence + unavailable
-    await rt.report(PhaseEvent(kind="diagnosis", message=f"{diagnosis.hypothesis} → {diagnosis.recommended_action}",
-                               data={"path": " → ".join(diagnosis.path), "evidence": "; ".join(evidence) or "none",
-                                     "conclusive": "yes" if diagnosis.conclusive else "no",
-                                     "log_samples": " | ".join(findings.logs.samples[:3])}))
-    await rt.notify("incident", "diagnosis", path=" → ".join(diagnosis.path), evidence=evidence,
-                    hypothesis=diagnosis.hypothesis, action=diagnosis.recommended_action, samples=findings.logs.samples[:3])
+    await rt.report(
+        PhaseEvent(
+            kind="diagnosis",
+            message=f"{diagnosis.hypothesis} → {diagnosis.recommended_action}",
+            data={
+                "path": " → ".join(diagnosis.path),
+                "evidence": "; ".join(evidence) or "none",
+                "conclusive": "yes" if diagnosis.conclusive else "no",
+                "log_samples": " | ".join(findings.logs.samples[:3]),
+            },
+        )
+    )
+    await rt.notify(
+        "incident",
+        "diagnosis",
+        path=" → ".join(diagnosis.path),
+        evidence=evidence,
+        hypothesis=diagnosis.hypothesis,
+        action=diagnosis.recommended_action,
+        samples=findings.logs.samples[:3],
+    )

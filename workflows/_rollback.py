@@ -18,8 +18,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.kubernetes import (
-        DeploymentRef, MigrationCheck, MigrationCheckRequest, RecentDeploy, RollbackRequest, RollbackResult,
-        RolloutStatusReport, RolloutStatusRequest,
+        DeploymentRef,
+        MigrationCheck,
+        MigrationCheckRequest,
+        RecentDeploy,
+        RollbackRequest,
+        RollbackResult,
+        RolloutStatusReport,
+        RolloutStatusRequest,
     )
     from activities.metrics import ErrorRatioReading, ErrorRatioRequest
     from warroom.enums import format_duration
@@ -27,8 +33,12 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.rollback import RollbackDecision, decide_rollback
     from workflows._runtime import PhaseRuntime
 
-READ_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20), maximum_attempts=5)
-WRITE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
+READ_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20), maximum_attempts=5
+)
+WRITE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30), maximum_attempts=5
+)
 
 
 def _why(err: ActivityError) -> str:
@@ -48,22 +58,38 @@ class RollbackRule:
         rt = self.rt
         try:
             recent: RecentDeploy = await workflow.execute_activity(
-                "kube_recent_deploy", self.ref, result_type=RecentDeploy, start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=READ_RETRY, summary=f"recent deploy of {self.target}")
+                "kube_recent_deploy",
+                self.ref,
+                result_type=RecentDeploy,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=READ_RETRY,
+                summary=f"recent deploy of {self.target}",
+            )
         except ActivityError as err:
-            await rt.report(PhaseEvent(kind="rollback_rule", message=f"rollback rule not evaluated: the cluster did not answer ({_why(err)})"))
+            await rt.report(
+                PhaseEvent(
+                    kind="rollback_rule",
+                    message=f"rollback rule not evaluated: the cluster did not answer ({_why(err)})",
+                )
+            )
             return
         reading = await self._error_ratio(recent)
         migration = await self._migration()
         decision = decide_rollback(
-            now=workflow.now(), deployed_at=recent.deployed_at,
+            now=workflow.now(),
+            deployed_at=recent.deployed_at,
             error_ratio=reading.error_ratio if reading else None,
             baseline_error_ratio=reading.baseline_error_ratio if reading else None,
-            contraindications=migration.contraindications if migration else [], rule=rt.runbook.rollback)
+            contraindications=migration.contraindications if migration else [],
+            rule=rt.runbook.rollback,
+        )
         evidence = self._evidence(decision, recent, reading, migration)
         verdict = "holds" if decision.rollback else "does not hold"
-        await rt.report(PhaseEvent(kind="rollback_rule", message=f"rollback rule {verdict}: " + "; ".join(decision.reasons),
-                                   data=evidence))
+        await rt.report(
+            PhaseEvent(
+                kind="rollback_rule", message=f"rollback rule {verdict}: " + "; ".join(decision.reasons), data=evidence
+            )
+        )
         if not decision.rollback:
             await rt.notify("incident", "rollback_not_indicated", reasons=decision.reasons, target=str(self.target))
             return
@@ -72,9 +98,13 @@ class RollbackRule:
     async def _error_ratio(self, recent: RecentDeploy) -> ErrorRatioReading | None:
         try:
             return await workflow.execute_activity(
-                "read_error_ratio", ErrorRatioRequest(service=self.rt.state.service, deployed_at=recent.deployed_at),
-                result_type=ErrorRatioReading, start_to_close_timeout=timedelta(seconds=30), retry_policy=READ_RETRY,
-                summary="error ratio now and before the deploy")
+                "read_error_ratio",
+                ErrorRatioRequest(service=self.rt.state.service, deployed_at=recent.deployed_at),
+                result_type=ErrorRatioReading,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=READ_RETRY,
+                summary="error ratio now and before the deploy",
+            )
         except ActivityError as err:
             await self.rt.report(PhaseEvent(kind="metrics_unavailable", message=f"error rates unknown: {_why(err)}"))
             return None
@@ -82,24 +112,38 @@ class RollbackRule:
     async def _migration(self) -> MigrationCheck | None:
         try:
             return await workflow.execute_activity(
-                "kube_migration_check", MigrationCheckRequest(namespace=self.target.namespace, deployment=self.target.deployment),
-                result_type=MigrationCheck, start_to_close_timeout=timedelta(seconds=30), retry_policy=READ_RETRY,
-                summary="DB-migration contraindication")
+                "kube_migration_check",
+                MigrationCheckRequest(namespace=self.target.namespace, deployment=self.target.deployment),
+                result_type=MigrationCheck,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=READ_RETRY,
+                summary="DB-migration contraindication",
+            )
         except ActivityError as err:
-            await self.rt.report(PhaseEvent(kind="migration_check_failed", message=f"migration check failed: {_why(err)}"))
+            await self.rt.report(
+                PhaseEvent(kind="migration_check_failed", message=f"migration check failed: {_why(err)}")
+            )
             return None
 
     @staticmethod
-    def _evidence(decision: RollbackDecision, recent: RecentDeploy, reading: ErrorRatioReading | None,
-                  migration: MigrationCheck | None) -> dict[str, str]:
+    def _evidence(
+        decision: RollbackDecision,
+        recent: RecentDeploy,
+        reading: ErrorRatioReading | None,
+        migration: MigrationCheck | None,
+    ) -> dict[str, str]:
         e = decision.evidence
         out = {
             "deployed_at": e.deployed_at.isoformat() if e.deployed_at else "unknown",
             "deploy_age": format_duration(e.deploy_age) if e.deploy_age is not None else "unknown",
-            "revision": str(recent.current_revision), "previous_revision": str(recent.previous_revision),
-            "images": ", ".join(recent.current_images.values()), "previous_images": ", ".join(recent.previous_images.values()),
+            "revision": str(recent.current_revision),
+            "previous_revision": str(recent.previous_revision),
+            "images": ", ".join(recent.current_images.values()),
+            "previous_images": ", ".join(recent.previous_images.values()),
             "error_ratio": f"{e.error_ratio:.4f}" if e.error_ratio is not None else "unknown",
-            "baseline_error_ratio": f"{e.baseline_error_ratio:.4f}" if e.baseline_error_ratio is not None else "unknown",
+            "baseline_error_ratio": f"{e.baseline_error_ratio:.4f}"
+            if e.baseline_error_ratio is not None
+            else "unknown",
             "contraindications": ", ".join(e.contraindications) or "none",
         }
         if migration and migration.reasons:
@@ -114,29 +158,59 @@ class RollbackRule:
         explicit = rule.needs_explicit_approval(rt.state.severity, rt.state.service)
         step_id = f"rb{sum(1 for s in rt.state.steps if s.step_id.startswith('rb')) + 1}"
         auto_at = None if explicit else workflow.now() + rule.veto_window
-        description = (f"roll back deployment/{self.target.deployment} in {self.target.namespace} "
-                       f"from revision {recent.current_revision} to {recent.previous_revision}")
-        await rt.report(PhaseEvent(kind="rollback_proposed", message=description, propose=ProposedByWarroom(
-            step_id=step_id, action="rollback", target=f"{self.target}", description=description, evidence=evidence,
-            auto_approve_at=auto_at)))
-        await rt.notify("incident", "rollback_proposed", step_id=step_id, description=description,
-                        veto=format_duration(rule.veto_window) if not explicit else None, **evidence)
+        description = (
+            f"roll back deployment/{self.target.deployment} in {self.target.namespace} "
+            f"from revision {recent.current_revision} to {recent.previous_revision}"
+        )
+        await rt.report(
+            PhaseEvent(
+                kind="rollback_proposed",
+                message=description,
+                propose=ProposedByWarroom(
+                    step_id=step_id,
+                    action="rollback",
+                    target=f"{self.target}",
+                    description=description,
+                    evidence=evidence,
+                    auto_approve_at=auto_at,
+                ),
+            )
+        )
+        await rt.notify(
+            "incident",
+            "rollback_proposed",
+            step_id=step_id,
+            description=description,
+            veto=format_duration(rule.veto_window) if not explicit else None,
+            **evidence,
+        )
 
         def decided() -> bool:
             step = next((s for s in rt.state.steps if s.step_id == step_id), None)
             return step is not None and step.status != "pending"
 
         try:
-            await workflow.wait_condition(decided, timeout=rule.veto_window if not explicit else None,
-                                          timeout_summary="rollback veto window")
+            await workflow.wait_condition(
+                decided, timeout=rule.veto_window if not explicit else None, timeout_summary="rollback veto window"
+            )
         except TimeoutError:
-            await rt.report(PhaseEvent(kind="rollback_auto_approved", step_id=step_id, step_status="approved",
-                                       message=f"no denial within the {format_duration(rule.veto_window)} veto window: rolling back"))
+            await rt.report(
+                PhaseEvent(
+                    kind="rollback_auto_approved",
+                    step_id=step_id,
+                    step_status="approved",
+                    message=f"no denial within the {format_duration(rule.veto_window)} veto window: rolling back",
+                )
+            )
             await workflow.wait_condition(decided)
         step = next(s for s in rt.state.steps if s.step_id == step_id)
         if step.status != "approved":
-            await rt.notify("incident", "rollback_not_indicated", reasons=[f"the IC denied {step_id}: {step.reason}"],
-                            target=str(self.target))
+            await rt.notify(
+                "incident",
+                "rollback_not_indicated",
+                reasons=[f"the IC denied {step_id}: {step.reason}"],
+                target=str(self.target),
+            )
             return
         await self._execute(step_id, recent)
 
@@ -144,33 +218,78 @@ class RollbackRule:
         rt = self.rt
         try:
             result: RollbackResult = await workflow.execute_activity(
-                "kube_rollback", RollbackRequest(namespace=self.target.namespace, deployment=self.target.deployment,
-                                                 expected_revision=recent.current_revision,
-                                                 idempotency_key=f"{rt.state.incident_id}/{step_id}"),
-                result_type=RollbackResult, start_to_close_timeout=timedelta(minutes=2),
-                heartbeat_timeout=timedelta(seconds=30), retry_policy=WRITE_RETRY, summary=f"rollback {self.target}")
+                "kube_rollback",
+                RollbackRequest(
+                    namespace=self.target.namespace,
+                    deployment=self.target.deployment,
+                    expected_revision=recent.current_revision,
+                    idempotency_key=f"{rt.state.incident_id}/{step_id}",
+                ),
+                result_type=RollbackResult,
+                start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=WRITE_RETRY,
+                summary=f"rollback {self.target}",
+            )
         except ActivityError as err:
-            await rt.report(PhaseEvent(kind="rollback_failed", step_id=step_id, step_status="failed",
-                                       message=f"rollback of {self.target} failed: {_why(err)}"))
-            await rt.notify("page", "escalation", [rt.runbook.severity_matrix[rt.state.severity].escalate_to]
-                            if rt.state.severity else [], reason=f"rollback of {self.target} failed: {_why(err)}")
+            await rt.report(
+                PhaseEvent(
+                    kind="rollback_failed",
+                    step_id=step_id,
+                    step_status="failed",
+                    message=f"rollback of {self.target} failed: {_why(err)}",
+                )
+            )
+            await rt.notify(
+                "page",
+                "escalation",
+                [rt.runbook.severity_matrix[rt.state.severity].escalate_to] if rt.state.severity else [],
+                reason=f"rollback of {self.target} failed: {_why(err)}",
+            )
             return
-        await rt.report(PhaseEvent(kind="rolled_back", step_id=step_id, step_status="done", message=result.message,
-                                   data={"target_revision": str(result.target_revision),
-                                         "images": ", ".join(result.images_after.values())}))
+        await rt.report(
+            PhaseEvent(
+                kind="rolled_back",
+                step_id=step_id,
+                step_status="done",
+                message=result.message,
+                data={
+                    "target_revision": str(result.target_revision),
+                    "images": ", ".join(result.images_after.values()),
+                },
+            )
+        )
         timeout = rt.runbook.rollback.rollout_timeout
         try:
             status: RolloutStatusReport = await workflow.execute_activity(
-                "kube_rollout_status", RolloutStatusRequest(namespace=self.target.namespace, deployment=self.target.deployment,
-                                                            timeout_seconds=timeout.total_seconds()),
-                result_type=RolloutStatusReport, start_to_close_timeout=timeout + timedelta(minutes=1),
-                heartbeat_timeout=timedelta(seconds=30), retry_policy=READ_RETRY, summary="rollout status")
+                "kube_rollout_status",
+                RolloutStatusRequest(
+                    namespace=self.target.namespace,
+                    deployment=self.target.deployment,
+                    timeout_seconds=timeout.total_seconds(),
+                ),
+                result_type=RolloutStatusReport,
+                start_to_close_timeout=timeout + timedelta(minutes=1),
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=READ_RETRY,
+                summary="rollout status",
+            )
         except ActivityError as err:
             await rt.report(PhaseEvent(kind="rollout_unknown", message=f"rollout status unknown: {_why(err)}"))
             return
-        await rt.report(PhaseEvent(kind="rollout_status", message=status.message,
-                                   data={"outcome": status.outcome, "available": str(status.available)}))
+        await rt.report(
+            PhaseEvent(
+                kind="rollout_status",
+                message=status.message,
+                data={"outcome": status.outcome, "available": str(status.available)},
+            )
+        )
         if status.outcome == "complete":
             images = ", ".join(result.images_after.values())
-            await rt.report(PhaseEvent(kind="rollback_mitigation", message=f"rolled back to {images}",
-                                       mitigation_applied=f"rolled back {self.target} to revision {result.target_revision} ({images})"))
+            await rt.report(
+                PhaseEvent(
+                    kind="rollback_mitigation",
+                    message=f"rolled back to {images}",
+                    mitigation_applied=f"rolled back {self.target} to revision {result.target_revision} ({images})",
+                )
+            )

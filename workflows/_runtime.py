@@ -8,8 +8,8 @@ the deadlines that `pending_deadlines` says are due, and reports each one back t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -22,9 +22,13 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.escalation import escalation_plan
     from warroom.policy.timers import due_now, next_wakeup, pending_deadlines
 
-NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                           maximum_interval=timedelta(minutes=1), maximum_attempts=8,
-                           non_retryable_error_types=["TemplateError"])
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=8,
+    non_retryable_error_types=["TemplateError"],
+)
 
 # What a fired deadline sends: (channel, template).
 DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
@@ -46,8 +50,15 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
 ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
 
 
-async def send(state: IncidentState, runbook: RunbookConfig, channel: Channel, template: str,
-               audience: list[str] | None = None, public: bool = False, **extra: ContextValue) -> Delivery:
+async def send(
+    state: IncidentState,
+    runbook: RunbookConfig,
+    channel: Channel,
+    template: str,
+    audience: list[str] | None = None,
+    public: bool = False,
+    **extra: ContextValue,
+) -> Delivery:
     """Render-and-deliver as an activity; raises ActivityError once the retries are spent."""
     now = workflow.now()
     if public:
@@ -55,14 +66,20 @@ async def send(state: IncidentState, runbook: RunbookConfig, channel: Channel, t
         context = public_context(state, runbook, now, details, **extra)
     else:
         context = internal_context(state, runbook, now, **extra)
-    note = Notification(incident_id=state.incident_id, channel=channel, template=template,
-                        audience=audience or [], context=context)
+    note = Notification(
+        incident_id=state.incident_id, channel=channel, template=template, audience=audience or [], context=context
+    )
     return await workflow.execute_activity(
-        "notify", note, result_type=Delivery, start_to_close_timeout=timedelta(seconds=60),
-        retry_policy=NOTIFY_RETRY, summary=f"{channel}: {template}")
+        "notify",
+        note,
+        result_type=Delivery,
+        start_to_close_timeout=timedelta(seconds=60),
+        retry_policy=NOTIFY_RETRY,
+        summary=f"{channel}: {template}",
+    )
 
 
-async def run_alongside(main: "asyncio.Task[None]", helpers: list["asyncio.Task[None]"]) -> None:
+async def run_alongside(main: asyncio.Task[None], helpers: list[asyncio.Task[None]]) -> None:
     """Wait for `main`; a helper's exception fails the workflow task at once (a bug made visible,
     not a task exception nobody retrieves), and helpers still running when `main` ends are cancelled."""
     while not main.done():
@@ -90,14 +107,24 @@ class PhaseRuntime:
         self._fired |= set(state.fired)
         self.state = state.model_copy(update={"fired": sorted(self._fired)})
 
-    async def notify(self, channel: Channel, template: str, audience: list[str] | None = None,
-                     public: bool = False, **extra: ContextValue) -> Delivery | None:
+    async def notify(
+        self,
+        channel: Channel,
+        template: str,
+        audience: list[str] | None = None,
+        public: bool = False,
+        **extra: ContextValue,
+    ) -> Delivery | None:
         """Send one message; a delivery that fails after retries is reported, never fatal to the incident."""
         try:
             return await send(self.state, self.runbook, channel, template, audience, public, **extra)
         except ActivityError as err:
-            await self.report(PhaseEvent(kind="notification_failed",
-                                         message=f"{channel} message {template!r} could not be delivered: {err.cause or err}"))
+            await self.report(
+                PhaseEvent(
+                    kind="notification_failed",
+                    message=f"{channel} message {template!r} could not be delivered: {err.cause or err}",
+                )
+            )
             return None
 
     async def report(self, event: PhaseEvent) -> None:
@@ -107,18 +134,29 @@ class PhaseRuntime:
         self._fired.add(deadline.key)
         channel, template = DEADLINE_MESSAGES[deadline.kind]
         public = channel == "status_page"
-        extra: dict[str, str] = {"reason": deadline.reason, "waited": deadline.reason,
-                                 "due": (deadline.at + self.runbook.comms.external_prompt_lead).strftime("%H:%M")}
+        extra: dict[str, str] = {
+            "reason": deadline.reason,
+            "waited": deadline.reason,
+            "due": (deadline.at + self.runbook.comms.external_prompt_lead).strftime("%H:%M"),
+        }
         delivery = await self.notify(channel, template, deadline.audience, public=public, **extra)
         if deadline.kind == "escalate" and workflow.patched("ic-stuck-line"):
             # The IC script's "when the team is stuck" line goes to the channel with the escalation.
             await self.notify("incident", "ic_stuck", waited=deadline.reason)
-        await self.report(PhaseEvent(
-            kind=deadline.kind, deadline_key=deadline.key, message=deadline.reason,
-            escalated_to=deadline.audience if deadline.kind in ESCALATING else [],
-            data={"audience": ", ".join(deadline.audience), "due_at": deadline.at.isoformat(),
-                  "delivered": "yes" if delivery else "no"},
-            public_post=public and delivery is not None))
+        await self.report(
+            PhaseEvent(
+                kind=deadline.kind,
+                deadline_key=deadline.key,
+                message=deadline.reason,
+                escalated_to=deadline.audience if deadline.kind in ESCALATING else [],
+                data={
+                    "audience": ", ".join(deadline.audience),
+                    "due_at": deadline.at.isoformat(),
+                    "delivered": "yes" if delivery else "no",
+                },
+                public_post=public and delivery is not None,
+            )
+        )
 
     async def run_deadlines(self, kinds: set[str], until: Callable[[], bool]) -> None:
         """Fire due deadlines of `kinds` until `until()` holds, re-planning on every state change."""
@@ -134,7 +172,10 @@ class PhaseRuntime:
             wait = next_wakeup(planned, now, kinds)
             version = self.state.version
             try:
-                await workflow.wait_condition(lambda: until() or self.state.version != version,
-                                              timeout=wait, timeout_summary="next runbook deadline")
-            except asyncio.TimeoutError:
+                await workflow.wait_condition(
+                    lambda: until() or self.state.version != version,
+                    timeout=wait,
+                    timeout_summary="next runbook deadline",
+                )
+            except TimeoutError:
                 pass

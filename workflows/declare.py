@@ -34,8 +34,13 @@ class DeclarePhase:
         plan = escalation_plan(state.severity, state.signals, rt.runbook)
 
         opened = await rt.notify("incident", "channel_opened")
-        await rt.report(PhaseEvent(kind="channel_opened", message=f"incident channel {state.channel} opened",
-                                   data={"destination": opened.destination if opened else "undelivered"}))
+        await rt.report(
+            PhaseEvent(
+                kind="channel_opened",
+                message=f"incident channel {state.channel} opened",
+                data={"destination": opened.destination if opened else "undelivered"},
+            )
+        )
 
         commander = state.roles.get(Role.INCIDENT_COMMANDER)
         await rt.notify("page", "ic_page", [commander or "incident-commander"])
@@ -44,8 +49,14 @@ class DeclarePhase:
         for notice in plan.immediate:
             template = "security_handoff" if notice.audience == [plan.hand_off_to] else "stakeholder_notice"
             await rt.notify("stakeholders", template, notice.audience, reason=notice.reason)
-            await rt.report(PhaseEvent(kind="stakeholders_notified", message=notice.reason,
-                                       escalated_to=notice.audience, data={"audience": ", ".join(notice.audience)}))
+            await rt.report(
+                PhaseEvent(
+                    kind="stakeholders_notified",
+                    message=notice.reason,
+                    escalated_to=notice.audience,
+                    data={"audience": ", ".join(notice.audience)},
+                )
+            )
 
         if plan.require_vendor_ticket and not state.vendor_ticket:
             await rt.notify("incident", "vendor_ticket")
@@ -53,8 +64,13 @@ class DeclarePhase:
 
         if state.severity in rt.runbook.comms.status_page_for:
             posted = await rt.notify("status_page", "status_initial", ["status-page"], public=True)
-            await rt.report(PhaseEvent(kind="status_page_initial", message="initial status page update posted",
-                                       public_post=posted is not None))
+            await rt.report(
+                PhaseEvent(
+                    kind="status_page_initial",
+                    message="initial status page update posted",
+                    public_post=posted is not None,
+                )
+            )
 
         await rt.notify("incident", "ic_opening")
         return PhaseResult(outcome="declared", message=f"{state.severity} declared")

@@ -7,7 +7,6 @@ updates whose validators reject what the runbook forbids before anything reaches
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -18,9 +17,30 @@ with workflow.unsafe.imports_passed_through():
     from warroom import search
     from warroom.enums import Phase, Role, Severity, format_duration
     from warroom.models import (
-        SYSTEM, Acknowledge, Alert, AlertDigest, AlertReceipt, AssignRole, CompleteActionItem, CompletePir, Declare, IncidentInput, IncidentState, MarkMitigated,
-        PhaseEvent, PhaseInput, PhaseResult, ProposeStep, Resolve, SetFlags, SetSeverity, StatusUpdate, Step,
-        StepDecision, TimelineEntry, UpdateResult,
+        SYSTEM,
+        Acknowledge,
+        Alert,
+        AlertDigest,
+        AlertReceipt,
+        AssignRole,
+        CompleteActionItem,
+        CompletePir,
+        Declare,
+        IncidentInput,
+        IncidentState,
+        MarkMitigated,
+        PhaseEvent,
+        PhaseInput,
+        PhaseResult,
+        ProposeStep,
+        Resolve,
+        SetFlags,
+        SetSeverity,
+        StatusUpdate,
+        Step,
+        StepDecision,
+        TimelineEntry,
+        UpdateResult,
     )
     from warroom.policy import authority
     from warroom.policy.declare import should_declare
@@ -28,12 +48,12 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.pir import pir_due
     from warroom.policy.severity import classify_severity
     from warroom.policy.timers import pending_deadlines
+    from workflows._runtime import send
     from workflows.command import CommandPhase
     from workflows.declare import DeclarePhase
     from workflows.detection import DetectionPhase
     from workflows.resolve import ResolvePhase
     from workflows.retrospective import RetrospectivePhase
-    from workflows._runtime import send
 
 MAX_TRACKED_ALERTS = 100
 
@@ -51,14 +71,25 @@ class IncidentWorkflow:
         self._opened_by_alert = not inp.declared
         now = workflow.now()
         self.state = IncidentState(
-            incident_id=inp.incident_id, workflow_id=workflow.info().workflow_id, service=inp.service,
-            summary=inp.summary, opened_at=now, on_call=inp.on_call, signals=inp.signals,
-            vendor_ticket=None)
+            incident_id=inp.incident_id,
+            workflow_id=workflow.info().workflow_id,
+            service=inp.service,
+            summary=inp.summary,
+            opened_at=now,
+            on_call=inp.on_call,
+            signals=inp.signals,
+            vendor_ticket=None,
+        )
         if inp.commander:
             self.state.roles[Role.INCIDENT_COMMANDER] = inp.commander
         self.state.target = inp.target
-        self._record("opened", f"incident opened: {inp.summary}", inp.declared_by or SYSTEM,
-                     service=inp.service, source=inp.alert.source if inp.alert else "manual")
+        self._record(
+            "opened",
+            f"incident opened: {inp.summary}",
+            inp.declared_by or SYSTEM,
+            service=inp.service,
+            source=inp.alert.source if inp.alert else "manual",
+        )
         if inp.alert:
             self._take_alert(inp.alert)
         if inp.declared:
@@ -94,8 +125,11 @@ class IncidentWorkflow:
         self._set_phase(phase)
         snapshot, sent, forwarded = self._snapshot(), self.state.version, self._phase_view()
         child = await workflow.start_child_workflow(
-            run_fn, PhaseInput(parent_workflow_id=self.state.workflow_id, state=snapshot, runbook=self.runbook),
-            id=f"{self.state.workflow_id}--{phase.value}", static_summary=f"{phase.value} phase of {self.state.incident_id}")
+            run_fn,
+            PhaseInput(parent_workflow_id=self.state.workflow_id, state=snapshot, runbook=self.runbook),
+            id=f"{self.state.workflow_id}--{phase.value}",
+            static_summary=f"{phase.value} phase of {self.state.incident_id}",
+        )
         # A change made while the child was starting (an alert resolving at once) is forwarded below;
         # 👉 incidents recorded before this fix compared against the state after the start.
         if not workflow.patched("forward-changes-during-phase-start"):
@@ -117,7 +151,7 @@ class IncidentWorkflow:
                 # not applied yet); its result arrives next. Anything else is a real failure.
                 try:
                     await workflow.wait_condition(child.done, timeout=timedelta(minutes=5))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise ApplicationError(f"{phase.value} phase stopped answering", type="PhaseLost") from None
         result: PhaseResult = await child
         self._record("phase_completed", f"{phase.value} phase: {result.outcome}", phase=phase.value)
@@ -147,15 +181,22 @@ class IncidentWorkflow:
         """Start the incident with no alert in its input and deliver the first one here, so every
         alert (the first included) is counted once and the caller gets a receipt from history."""
         repeated = self._on_alert(alert)
-        return AlertReceipt(incident_id=self.state.incident_id, workflow_id=self.state.workflow_id, phase=self.state.phase,
-                            severity=self.state.severity, alerts_received=self.state.alerts_received,
-                            new_incident=self._opened_by_alert and self.state.alerts_received == 1, repeated=repeated)
+        return AlertReceipt(
+            incident_id=self.state.incident_id,
+            workflow_id=self.state.workflow_id,
+            phase=self.state.phase,
+            severity=self.state.severity,
+            alerts_received=self.state.alerts_received,
+            new_incident=self._opened_by_alert and self.state.alerts_received == 1,
+            repeated=repeated,
+        )
 
     @ingest_alert.validator
     def _validate_ingest_alert(self, alert: Alert) -> None:
         if self.state.phase == Phase.CLOSED:
-            raise ApplicationError("incident closed; the next alert opens a new one", type="IncidentClosed",
-                                   non_retryable=True)
+            raise ApplicationError(
+                "incident closed; the next alert opens a new one", type="IncidentClosed", non_retryable=True
+            )
 
     def _on_alert(self, alert: Alert) -> bool:
         """Take the alert; True when it was a repeat (it changed no alert's state)."""
@@ -180,9 +221,18 @@ class IncidentWorkflow:
             self.state.last_external_update_at = now
         if event.propose and not any(s.step_id == event.propose.step_id for s in self.state.steps):
             p = event.propose
-            self.state.steps.append(Step(step_id=p.step_id, action=p.action, target=p.target, description=p.description,
-                                         evidence=p.evidence, proposed_by=SYSTEM, proposed_at=now,
-                                         auto_approve_at=p.auto_approve_at))
+            self.state.steps.append(
+                Step(
+                    step_id=p.step_id,
+                    action=p.action,
+                    target=p.target,
+                    description=p.description,
+                    evidence=p.evidence,
+                    proposed_by=SYSTEM,
+                    proposed_at=now,
+                    auto_approve_at=p.auto_approve_at,
+                )
+            )
         if event.step_id and event.step_status:
             for step in self.state.steps:
                 if step.step_id == event.step_id and not (event.step_status == "approved" and step.status != "pending"):
@@ -214,7 +264,9 @@ class IncidentWorkflow:
         # 👉 Incidents recorded before pages were acknowledged upstream replay without this activity.
         if first and workflow.patched("page-acknowledged"):
             try:  # tell the paging system (PagerDuty: acknowledge the dedup key) so it stops re-paging
-                await send(self._snapshot(), self.runbook, "page", "page_acknowledged", [req.by], page_action="acknowledge")
+                await send(
+                    self._snapshot(), self.runbook, "page", "page_acknowledged", [req.by], page_action="acknowledge"
+                )
             except ActivityError as err:
                 self._record("notification_failed", f"the page could not be acknowledged upstream: {err.cause or err}")
         return result
@@ -223,7 +275,9 @@ class IncidentWorkflow:
     def _validate_acknowledge(self, req: Acknowledge) -> None:
         self._check(authority.require_open, self.state)
 
-    @workflow.update(description='Declare now (declare early, downgrade later). JSON: {"by": "alice", "severity": "P2", "reason": "..."}')
+    @workflow.update(
+        description='Declare now (declare early, downgrade later). JSON: {"by": "alice", "severity": "P2", "reason": "..."}'
+    )
     def declare(self, req: Declare) -> UpdateResult:
         self._declare(req.by, req.severity, req.reason or "declared by a person")
         self._publish()
@@ -233,8 +287,11 @@ class IncidentWorkflow:
     def _validate_declare(self, req: Declare) -> None:
         self._check(authority.require_open, self.state)
         if self.state.declared_at is not None:
-            raise ApplicationError(f"already declared at {self.state.declared_at:%H:%M:%S} UTC as {self.state.severity}",
-                                   type="AlreadyDeclared", non_retryable=True)
+            raise ApplicationError(
+                f"already declared at {self.state.declared_at:%H:%M:%S} UTC as {self.state.severity}",
+                type="AlreadyDeclared",
+                non_retryable=True,
+            )
 
     @workflow.update(description='Assign a role. JSON: {"role": "operations_lead", "person": "bob", "by": "alice"}')
     def assign_role(self, req: AssignRole) -> UpdateResult:
@@ -245,20 +302,32 @@ class IncidentWorkflow:
         if req.role == Role.INCIDENT_COMMANDER:
             self._publish()
         handover = f" (was {previous})" if previous and previous != req.person else ""
-        return self._done("role_assigned", f"{req.person} is {req.role.value}{handover}", req.by, role=req.role.value,
-                          person=req.person)
+        return self._done(
+            "role_assigned",
+            f"{req.person} is {req.role.value}{handover}",
+            req.by,
+            role=req.role.value,
+            person=req.person,
+        )
 
     @assign_role.validator
     def _validate_assign_role(self, req: AssignRole) -> None:
         self._check(authority.may_assign, self.state, req.by, req.role)
 
-    @workflow.update(description='Change severity; re-plans every pending timer. JSON: {"severity": "P1", "by": "alice", "reason": "..."}')
+    @workflow.update(
+        description='Change severity; re-plans every pending timer. JSON: {"severity": "P1", "by": "alice", "reason": "..."}'
+    )
     def set_severity(self, req: SetSeverity) -> UpdateResult:
         before = self.state.severity
         self.state.severity = req.severity
         self._publish()
-        return self._done("severity_changed", f"severity {before} → {req.severity}: {req.reason}", req.by,
-                          before=str(before), after=req.severity.value)
+        return self._done(
+            "severity_changed",
+            f"severity {before} → {req.severity}: {req.reason}",
+            req.by,
+            before=str(before),
+            after=req.severity.value,
+        )
 
     @set_severity.validator
     def _validate_set_severity(self, req: SetSeverity) -> None:
@@ -267,7 +336,9 @@ class IncidentWorkflow:
         if req.severity == self.state.severity:
             raise ApplicationError(f"severity is already {req.severity}", type="NoChange", non_retryable=True)
 
-    @workflow.update(description='Raise a special case or record the vendor ticket. JSON: {"by": "alice", "data_loss": true, "vendor_ticket": "ZD-123"}')
+    @workflow.update(
+        description='Raise a special case or record the vendor ticket. JSON: {"by": "alice", "data_loss": true, "vendor_ticket": "ZD-123"}'
+    )
     def set_flags(self, req: SetFlags) -> UpdateResult:
         raised = []
         for name in ("data_loss", "security", "third_party_vendor"):
@@ -285,16 +356,22 @@ class IncidentWorkflow:
         self._check(authority.require_open, self.state)
         self._check(authority.require_responder, self.state, req.by, "change the incident's flags")
 
-    @workflow.update(description='Post the 15-minute update (and optionally the status page). JSON: {"by": "alice", "error_rate": 8, "hypothesis": "...", "next_action": "...", "owner": "bob", "eta": "14:40"}')
+    @workflow.update(
+        description='Post the 15-minute update (and optionally the status page). JSON: {"by": "alice", "error_rate": 8, "hypothesis": "...", "next_action": "...", "owner": "bob", "eta": "14:40"}'
+    )
     async def post_update(self, req: StatusUpdate) -> UpdateResult:
         now = workflow.now()
         self.state.last_internal_update_at = now
         public = req.public_status is not None
         if public:
             self.state.last_external_update_at = now
-        result = self._done("status_update", f"update: error rate {req.error_rate if req.error_rate is not None else '?'}%, "
-                            f"hypothesis: {req.hypothesis or 'none'}, next: {req.next_action or '?'}", req.by,
-                            public=req.public_status or "no")
+        result = self._done(
+            "status_update",
+            f"update: error rate {req.error_rate if req.error_rate is not None else '?'}%, "
+            f"hypothesis: {req.hypothesis or 'none'}, next: {req.next_action or '?'}",
+            req.by,
+            public=req.public_status or "no",
+        )
         await self._post_update_messages(req)
         return result
 
@@ -303,24 +380,46 @@ class IncidentWorkflow:
         self._check(authority.require_open, self.state)
         self._check(authority.require_responder, self.state, req.by, "post an update")
         if self.state.declared_at is None:
-            raise ApplicationError("the incident is not declared yet: declare it first", type="NotDeclared", non_retryable=True)
+            raise ApplicationError(
+                "the incident is not declared yet: declare it first", type="NotDeclared", non_retryable=True
+            )
         if req.public_status and not req.public_message:
-            raise ApplicationError("a status page update needs --public-message", type="InvalidRequest", non_retryable=True)
+            raise ApplicationError(
+                "a status page update needs --public-message", type="InvalidRequest", non_retryable=True
+            )
 
-    @workflow.update(description='Propose a step for the IC to approve. JSON: {"by": "bob", "action": "rollback", "target": "deployment/order-api", "description": "..."}')
+    @workflow.update(
+        description='Propose a step for the IC to approve. JSON: {"by": "bob", "action": "rollback", "target": "deployment/order-api", "description": "..."}'
+    )
     def propose_step(self, req: ProposeStep) -> UpdateResult:
         step_id = f"s{len(self.state.steps) + 1}"
-        self.state.steps.append(Step(step_id=step_id, action=req.action, target=req.target, description=req.description,
-                                     evidence=req.evidence, proposed_by=req.by, proposed_at=workflow.now()))
-        return self._done("step_proposed", f"step {step_id} proposed: {req.action} {req.target}", req.by,
-                          step_id=step_id, **req.evidence)
+        self.state.steps.append(
+            Step(
+                step_id=step_id,
+                action=req.action,
+                target=req.target,
+                description=req.description,
+                evidence=req.evidence,
+                proposed_by=req.by,
+                proposed_at=workflow.now(),
+            )
+        )
+        return self._done(
+            "step_proposed",
+            f"step {step_id} proposed: {req.action} {req.target}",
+            req.by,
+            step_id=step_id,
+            **req.evidence,
+        )
 
     @propose_step.validator
     def _validate_propose_step(self, req: ProposeStep) -> None:
         self._check(authority.require_open, self.state)
         self._check(authority.require_responder, self.state, req.by, "propose a step")
 
-    @workflow.update(description='The IC approves a proposed step. JSON: {"step_id": "s1", "by": "alice", "reason": "deploy 20 min ago"}')
+    @workflow.update(
+        description='The IC approves a proposed step. JSON: {"step_id": "s1", "by": "alice", "reason": "deploy 20 min ago"}'
+    )
     def approve(self, req: StepDecision) -> UpdateResult:
         return self._decide(req, "approved")
 
@@ -328,7 +427,9 @@ class IncidentWorkflow:
     def _validate_approve(self, req: StepDecision) -> None:
         self._check(authority.may_decide_step, self.state, req.by, req.step_id)
 
-    @workflow.update(description='The IC denies a proposed step; the denial is recorded. JSON: {"step_id": "s1", "by": "alice", "reason": "..."}')
+    @workflow.update(
+        description='The IC denies a proposed step; the denial is recorded. JSON: {"step_id": "s1", "by": "alice", "reason": "..."}'
+    )
     def deny(self, req: StepDecision) -> UpdateResult:
         return self._decide(req, "denied")
 
@@ -336,19 +437,24 @@ class IncidentWorkflow:
     def _validate_deny(self, req: StepDecision) -> None:
         self._check(authority.may_decide_step, self.state, req.by, req.step_id)
 
-    @workflow.update(description='Mitigation applied; starts the clean-metrics window. JSON: {"by": "alice", "action": "rolled back to v2.14.2"}')
+    @workflow.update(
+        description='Mitigation applied; starts the clean-metrics window. JSON: {"by": "alice", "action": "rolled back to v2.14.2"}'
+    )
     def mark_mitigated(self, req: MarkMitigated) -> UpdateResult:
         self.state.mitigation_applied_at = workflow.now()
         self.state.mitigation_action = req.action
         window = format_duration(self.runbook.resolve.clean_window)
-        return self._done("mitigation_applied", f"mitigation applied: {req.action}; verifying {window} of clean metrics",
-                          req.by)
+        return self._done(
+            "mitigation_applied", f"mitigation applied: {req.action}; verifying {window} of clean metrics", req.by
+        )
 
     @mark_mitigated.validator
     def _validate_mark_mitigated(self, req: MarkMitigated) -> None:
         self._check(authority.may_mark_mitigated, self.state, req.by)
 
-    @workflow.update(description='Declare resolution (after verified mitigation). JSON: {"by": "alice", "summary": "...", "pir_owner": "bob"}')
+    @workflow.update(
+        description='Declare resolution (after verified mitigation). JSON: {"by": "alice", "summary": "...", "pir_owner": "bob"}'
+    )
     def resolve(self, req: Resolve) -> UpdateResult:
         now = workflow.now()
         self.state.resolved_at = now
@@ -360,19 +466,30 @@ class IncidentWorkflow:
         self.state.pir.due = pir_due(now, retro, holidays=set(retro.extra_holidays))
         if self.state.severity in self.runbook.comms.customer_email_for:
             # The runbook's P1 customer e-mail: drafted now, sent once the Comms lead approves.
-            self.state.steps.append(Step(
-                step_id=f"s{len(self.state.steps) + 1}", action="customer_email", target="customers",
-                description=f"customer e-mail, due within {format_duration(self.runbook.comms.customer_email_within)}",
-                approver_role=Role.COMMUNICATIONS_LEAD, proposed_by=SYSTEM, proposed_at=now))
+            self.state.steps.append(
+                Step(
+                    step_id=f"s{len(self.state.steps) + 1}",
+                    action="customer_email",
+                    target="customers",
+                    description=f"customer e-mail, due within {format_duration(self.runbook.comms.customer_email_within)}",
+                    approver_role=Role.COMMUNICATIONS_LEAD,
+                    proposed_by=SYSTEM,
+                    proposed_at=now,
+                )
+            )
         self._publish()
-        return self._done("resolved", f"resolved: {req.summary}; PIR by {owner} due {self.state.pir.due:%Y-%m-%d}", req.by)
+        return self._done(
+            "resolved", f"resolved: {req.summary}; PIR by {owner} due {self.state.pir.due:%Y-%m-%d}", req.by
+        )
 
     @resolve.validator
     def _validate_resolve(self, req: Resolve) -> None:
         require_ticket = self.runbook.special_cases.third_party_vendor.require_vendor_ticket
         self._check(authority.may_resolve, self.state, req.by, require_ticket)
 
-    @workflow.update(description='Complete the post-incident review; needs at least one action item with owner and due date.')
+    @workflow.update(
+        description="Complete the post-incident review; needs at least one action item with owner and due date."
+    )
     def complete_pir(self, req: CompletePir) -> UpdateResult:
         self.state.pir.completed_at = workflow.now()
         self.state.pir.document = req.document
@@ -386,38 +503,56 @@ class IncidentWorkflow:
             raise ApplicationError("the incident is not resolved yet", type="NotResolved", non_retryable=True)
         owners = {self.state.pir.owner, self.state.commander}
         if req.by not in owners:
-            raise ApplicationError(f"only the PIR owner ({self.state.pir.owner}) or the IC may complete the PIR",
-                                   type="NotPirOwner", non_retryable=True)
+            raise ApplicationError(
+                f"only the PIR owner ({self.state.pir.owner}) or the IC may complete the PIR",
+                type="NotPirOwner",
+                non_retryable=True,
+            )
         if not req.action_items:
-            raise ApplicationError("a PIR with no action items changes nothing: add at least one, with owner and due date",
-                                   type="NoActionItems", non_retryable=True)
+            raise ApplicationError(
+                "a PIR with no action items changes nothing: add at least one, with owner and due date",
+                type="NoActionItems",
+                non_retryable=True,
+            )
 
-    @workflow.update(description='Mark a PIR action item done (1-based). JSON: {"by": "bob", "item": 1, "note": "shipped"}')
+    @workflow.update(
+        description='Mark a PIR action item done (1-based). JSON: {"by": "bob", "item": 1, "note": "shipped"}'
+    )
     def complete_action_item(self, req: CompleteActionItem) -> UpdateResult:
         item = self.state.pir.action_items[req.item - 1]
         item.done_at = workflow.now()
         item.done_by = req.by
         left = sum(1 for i in self.state.pir.action_items if i.done_at is None)
-        return self._done("action_item_done", f"action item {req.item} done: {item.title}; {left} left"
-                          + (f" ({req.note})" if req.note else ""), req.by, item=str(req.item))
+        return self._done(
+            "action_item_done",
+            f"action item {req.item} done: {item.title}; {left} left" + (f" ({req.note})" if req.note else ""),
+            req.by,
+            item=str(req.item),
+        )
 
     @complete_action_item.validator
     def _validate_complete_action_item(self, req: CompleteActionItem) -> None:
         self._check(authority.require_open, self.state)
         items = self.state.pir.action_items
         if self.state.pir.completed_at is None:
-            raise ApplicationError("the PIR is not completed yet: its action items are not tracked", type="NoPir",
-                                   non_retryable=True)
+            raise ApplicationError(
+                "the PIR is not completed yet: its action items are not tracked", type="NoPir", non_retryable=True
+            )
         if req.item > len(items):
-            raise ApplicationError(f"no action item {req.item}: the PIR has {len(items)}", type="UnknownItem",
-                                   non_retryable=True)
+            raise ApplicationError(
+                f"no action item {req.item}: the PIR has {len(items)}", type="UnknownItem", non_retryable=True
+            )
         item = items[req.item - 1]
         if item.done_at is not None:
-            raise ApplicationError(f"action item {req.item} is already done ({item.done_by})", type="AlreadyDone",
-                                   non_retryable=True)
+            raise ApplicationError(
+                f"action item {req.item} is already done ({item.done_by})", type="AlreadyDone", non_retryable=True
+            )
         if req.by not in {item.owner, self.state.pir.owner, self.state.commander}:
-            raise ApplicationError(f"only {item.owner} (the owner), the PIR owner or the IC may close action item {req.item}",
-                                   type="NotItemOwner", non_retryable=True)
+            raise ApplicationError(
+                f"only {item.owner} (the owner), the PIR owner or the IC may close action item {req.item}",
+                type="NotItemOwner",
+                non_retryable=True,
+            )
 
     # --- Internals ------------------------------------------------------------------------------
 
@@ -434,25 +569,57 @@ class IncidentWorkflow:
         step.decided_by = req.by
         step.decided_at = workflow.now()
         step.reason = req.reason
-        return self._done(f"step_{status}", f"step {step.step_id} ({step.action} {step.target}) {status} by {req.by}: {req.reason}",
-                          req.by, step_id=step.step_id, reason=req.reason)
+        return self._done(
+            f"step_{status}",
+            f"step {step.step_id} ({step.action} {step.target}) {status} by {req.by}: {req.reason}",
+            req.by,
+            step_id=step.step_id,
+            reason=req.reason,
+        )
 
     async def _post_update_messages(self, req: StatusUpdate) -> None:
         """Post the update to the channel (and the status page) through the same notify path as the phases."""
-        status = "Mitigated" if self.state.mitigated_at else ("Mitigating" if self.state.mitigation_applied_at else "Investigating")
+        status = (
+            "Mitigated"
+            if self.state.mitigated_at
+            else ("Mitigating" if self.state.mitigation_applied_at else "Investigating")
+        )
         try:
-            await send(self._snapshot(), self.runbook, "incident", "internal_update", status=status, error_rate=req.error_rate,
-                       hypothesis=req.hypothesis, next_action=req.next_action, owner=req.owner, eta=req.eta)
+            await send(
+                self._snapshot(),
+                self.runbook,
+                "incident",
+                "internal_update",
+                status=status,
+                error_rate=req.error_rate,
+                hypothesis=req.hypothesis,
+                next_action=req.next_action,
+                owner=req.owner,
+                eta=req.eta,
+            )
             if req.public_status:
-                await send(self._snapshot(), self.runbook, "status_page", "status_update", ["status-page"], public=True,
-                           public_status=req.public_status, public_message=req.public_message)
+                await send(
+                    self._snapshot(),
+                    self.runbook,
+                    "status_page",
+                    "status_update",
+                    ["status-page"],
+                    public=True,
+                    public_status=req.public_status,
+                    public_message=req.public_message,
+                )
         except ActivityError as err:
             self._record("notification_failed", f"the update could not be posted: {err.cause or err}")
 
     def _take_alert(self, alert: Alert) -> bool:
         self.state.alerts_received += 1
-        digest = AlertDigest(at=workflow.now(), source=alert.source, fingerprint=alert.fingerprint,
-                             summary=alert.summary, firing=alert.firing)
+        digest = AlertDigest(
+            at=workflow.now(),
+            source=alert.source,
+            fingerprint=alert.fingerprint,
+            summary=alert.summary,
+            firing=alert.firing,
+        )
         self.state.recent_alerts = [*self.state.recent_alerts[-19:], digest]
         self.state.signals = self.state.signals.merged(alert.signals)
         firing = self.state.firing_alerts
@@ -467,12 +634,14 @@ class IncidentWorkflow:
                 self.state.impact_started_at = alert.starts_at or workflow.now()
             if not was_firing and len(firing) < MAX_TRACKED_ALERTS:
                 firing.append(alert.fingerprint)
-                self._record("alert_firing", f"alert firing: {alert.summary}", source=alert.source,
-                             fingerprint=alert.fingerprint)
+                self._record(
+                    "alert_firing", f"alert firing: {alert.summary}", source=alert.source, fingerprint=alert.fingerprint
+                )
         elif was_firing:
             firing.remove(alert.fingerprint)
-            self._record("alert_resolved", f"alert resolved: {alert.summary}", source=alert.source,
-                         fingerprint=alert.fingerprint)
+            self._record(
+                "alert_resolved", f"alert resolved: {alert.summary}", source=alert.source, fingerprint=alert.fingerprint
+            )
         return repeated
 
     def _maybe_declare_from_signals(self) -> None:
@@ -487,8 +656,9 @@ class IncidentWorkflow:
         self.state.declared_at = now
         self.state.channel = f"#incident-{now:%Y-%m-%d}-{self.state.service}-{now:%H%M}"[:80]
         basis = "set by hand" if severity else "; ".join(assessed.reasons)
-        self._record("declared", f"declared {self.state.severity} ({basis}): {reason}", by,
-                     severity=self.state.severity.value)
+        self._record(
+            "declared", f"declared {self.state.severity} ({basis}): {reason}", by, severity=self.state.severity.value
+        )
         plan = escalation_plan(self.state.severity, self.state.signals, self.runbook)
         if not plan.public_details:
             self._record("restricted", "security incident: details stay out of public channels")
@@ -504,12 +674,14 @@ class IncidentWorkflow:
         if not self.publish:
             return
         s = self.state
-        workflow.upsert_search_attributes([
-            search.SEVERITY.value_set(s.severity.value if s.severity else "unassessed"),
-            search.SERVICE.value_set(s.service),
-            search.PHASE.value_set(s.phase.value),
-            search.COMMANDER.value_set(s.commander or "none"),
-        ])
+        workflow.upsert_search_attributes(
+            [
+                search.SEVERITY.value_set(s.severity.value if s.severity else "unassessed"),
+                search.SERVICE.value_set(s.service),
+                search.PHASE.value_set(s.phase.value),
+                search.COMMANDER.value_set(s.commander or "none"),
+            ]
+        )
 
     def _phase_view(self) -> dict[str, Any]:
         """What phase workflows act on: the state less the timeline and the alert bookkeeping.
@@ -517,15 +689,27 @@ class IncidentWorkflow:
         `last_firing_alert_at` is left out too: phases read it only when the set of firing alerts
         changes (relapse, the clean window), and that change is forwarded with the latest value.
         """
-        return self.state.model_dump(exclude={"timeline", "alerts_received", "alerts_repeated", "recent_alerts", "version",
-                                              "deadlines", "last_firing_alert_at"})
+        return self.state.model_dump(
+            exclude={
+                "timeline",
+                "alerts_received",
+                "alerts_repeated",
+                "recent_alerts",
+                "version",
+                "deadlines",
+                "last_firing_alert_at",
+            }
+        )
 
     def _snapshot(self) -> IncidentState:
         return self.state.model_copy(update={"timeline": []})
 
     def _record(self, kind: str, message: str, actor: str = SYSTEM, **data: str) -> None:
-        self.state.timeline.append(TimelineEntry(at=workflow.now(), kind=kind, actor=actor, message=message,
-                                                 data={k: str(v) for k, v in data.items()}))
+        self.state.timeline.append(
+            TimelineEntry(
+                at=workflow.now(), kind=kind, actor=actor, message=message, data={k: str(v) for k, v in data.items()}
+            )
+        )
         self._changed()
 
     def _changed(self) -> None:
@@ -535,5 +719,10 @@ class IncidentWorkflow:
         if kind:
             self._record(kind, message, by, **data)
         self._changed()
-        return UpdateResult(incident_id=self.state.incident_id, message=message, phase=self.state.phase,
-                            severity=self.state.severity, step_id=data.get("step_id"))
+        return UpdateResult(
+            incident_id=self.state.incident_id,
+            message=message,
+            phase=self.state.phase,
+            severity=self.state.severity,
+            step_id=data.get("step_id"),
+        )

@@ -52,26 +52,44 @@ class ResolvePhase:
         # Whatever said something publicly (a P3 with a public update, a downgraded P1) says "resolved" too.
         if rt.state.severity in rt.runbook.comms.status_page_for or rt.state.last_external_update_at is not None:
             posted = await rt.notify("status_page", "status_resolved", ["status-page"], public=True)
-            await rt.report(PhaseEvent(kind="status_page_resolved", message="resolved notice posted to the status page",
-                                       public_post=posted is not None))
+            await rt.report(
+                PhaseEvent(
+                    kind="status_page_resolved",
+                    message="resolved notice posted to the status page",
+                    public_post=posted is not None,
+                )
+            )
         return PhaseResult(outcome="resolved")
 
     async def _metrics_verdict(self, last_alert: datetime | None) -> CleanWindowVerdict | None:
         """The verdict from Prometheus; None (alerts only from then on) when no metrics source answers."""
         s = self.rt.state
         assert s.mitigation_applied_at is not None
-        request = CleanWindowRequest(service=s.service, mitigation_applied_at=s.mitigation_applied_at,
-                                     baseline_error_ratio=self.rt.runbook.declare.user_error_ratio_above,
-                                     window=self.rt.runbook.resolve.clean_window, last_firing_alert_at=last_alert)
+        request = CleanWindowRequest(
+            service=s.service,
+            mitigation_applied_at=s.mitigation_applied_at,
+            baseline_error_ratio=self.rt.runbook.declare.user_error_ratio_above,
+            window=self.rt.runbook.resolve.clean_window,
+            last_firing_alert_at=last_alert,
+        )
         try:
             return await workflow.execute_activity(
-                "check_clean_window", request, result_type=CleanWindowVerdict, start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=["NotConfigured", "QueryRejected"]),
-                summary="clean-metrics window")
+                "check_clean_window",
+                request,
+                result_type=CleanWindowVerdict,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(
+                    maximum_attempts=3, non_retryable_error_types=["NotConfigured", "QueryRejected"]
+                ),
+                summary="clean-metrics window",
+            )
         except ActivityError as err:
             self._use_metrics = False
-            await self.rt.report(PhaseEvent(kind="metrics_unavailable",
-                                            message=f"clean window judged by alerts only: {err.cause or err}"))
+            await self.rt.report(
+                PhaseEvent(
+                    kind="metrics_unavailable", message=f"clean window judged by alerts only: {err.cause or err}"
+                )
+            )
             return None
 
     def _relapsed(self, s: IncidentState, now: datetime, clean_since: datetime) -> bool:
@@ -82,8 +100,12 @@ class ResolvePhase:
         """
         if not s.firing_alerts:
             self._alerts_cleared = True
-        elif self._alerts_cleared and s.last_firing_alert_at and s.mitigation_applied_at \
-                and s.last_firing_alert_at > s.mitigation_applied_at:
+        elif (
+            self._alerts_cleared
+            and s.last_firing_alert_at
+            and s.mitigation_applied_at
+            and s.last_firing_alert_at > s.mitigation_applied_at
+        ):
             self._alerts_cleared = False
             return True
         if self._previous is None:
@@ -97,7 +119,9 @@ class ResolvePhase:
         rt = self.rt
         to = [rt.runbook.severity_matrix[rt.state.severity].escalate_to] if rt.state.severity else []
         await rt.notify("page", "escalation", to, reason=f"relapse after mitigation: {reason}")
-        await rt.report(PhaseEvent(kind="relapse", message=f"relapse inside the clean window: {reason}", escalated_to=to))
+        await rt.report(
+            PhaseEvent(kind="relapse", message=f"relapse inside the clean window: {reason}", escalated_to=to)
+        )
 
     async def _clean_window(self) -> None:
         """Wait until the window has been clean for its whole length, then report mitigation."""
@@ -115,25 +139,37 @@ class ResolvePhase:
             source = "error ratio at baseline and no alert firing"
             if verdict is None:
                 verdict = clean_window_verdict(
-                    now=now, window=window, mitigation_applied_at=s.mitigation_applied_at,
-                    baseline_error_ratio=rt.runbook.declare.user_error_ratio_above, samples=[],
-                    last_firing_alert_at=last_alert)
+                    now=now,
+                    window=window,
+                    mitigation_applied_at=s.mitigation_applied_at,
+                    baseline_error_ratio=rt.runbook.declare.user_error_ratio_above,
+                    samples=[],
+                    last_firing_alert_at=last_alert,
+                )
                 source = "no alert firing"
             if self._relapsed(s, now, verdict.clean_since):
                 await self._relapse(verdict.reason)
             self._previous = (now, verdict.clean_since)
             if verdict.clean:
                 evidence = f"{source} since {verdict.clean_since:%H:%M:%S} UTC"
-                await rt.report(PhaseEvent(kind="mitigated", mitigated=True,
-                                           message=f"{format_duration(window)} of clean metrics: {evidence}",
-                                           data={"clean_since": verdict.clean_since.isoformat()}))
+                await rt.report(
+                    PhaseEvent(
+                        kind="mitigated",
+                        mitigated=True,
+                        message=f"{format_duration(window)} of clean metrics: {evidence}",
+                        data={"clean_since": verdict.clean_since.isoformat()},
+                    )
+                )
                 await workflow.wait_condition(lambda: rt.state.mitigated_at is not None or self._finished())
                 if rt.state.mitigated_at is not None:
                     await rt.notify("incident", "mitigated", evidence=evidence)
                 return
             version = s.version
             try:
-                await workflow.wait_condition(lambda: rt.state.version != version or self._finished(),
-                                              timeout=verdict.remaining, timeout_summary="clean-metrics window")
-            except asyncio.TimeoutError:
+                await workflow.wait_condition(
+                    lambda: rt.state.version != version or self._finished(),
+                    timeout=verdict.remaining,
+                    timeout_summary="clean-metrics window",
+                )
+            except TimeoutError:
                 pass

@@ -42,6 +42,7 @@ class RetrospectivePhase:
             return PhaseResult(outcome="closed")
         # 👉 Incidents recorded before action items were tracked ended here; replay keeps them so.
         if workflow.patched("track-action-items"):
+
             def all_done() -> bool:
                 s = self.rt.state
                 return s.phase == Phase.CLOSED or all(item.done_at for item in s.pir.action_items)
@@ -66,9 +67,14 @@ class RetrospectivePhase:
             if current is None or current.status != "approved":
                 continue
             sent = await rt.notify("email", "customer_email", ["customers"], **self._email_context())
-            await rt.report(PhaseEvent(kind="customer_email_sent" if sent else "customer_email_failed",
-                                       message=f"customer e-mail {step.step_id} {'sent' if sent else 'could not be sent'}",
-                                       step_id=step.step_id, step_status="done" if sent else "failed"))
+            await rt.report(
+                PhaseEvent(
+                    kind="customer_email_sent" if sent else "customer_email_failed",
+                    message=f"customer e-mail {step.step_id} {'sent' if sent else 'could not be sent'}",
+                    step_id=step.step_id,
+                    step_status="done" if sent else "failed",
+                )
+            )
 
     def _step(self, step_id: str) -> Step | None:
         return next((s for s in self.rt.state.steps if s.step_id == step_id), None)

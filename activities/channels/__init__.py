@@ -5,13 +5,28 @@ Statuspage, SMTP e-mail, and the router that picks them per channel (local sink 
 """
 
 from activities.channels._http import (
-    ChannelAuthError, ChannelConfigError, ChannelError, ChannelRateLimited, ChannelRejected, ChannelUnavailable,
-    HttpClient, RetryPolicy,
+    ChannelAuthError,
+    ChannelConfigError,
+    ChannelError,
+    ChannelRateLimited,
+    ChannelRejected,
+    ChannelUnavailable,
+    HttpClient,
+    RetryPolicy,
 )
 from activities.channels.router import ChannelRouter, build_router
 from activities.channels.settings import ChannelSettings
 
 __all__ = [
-    "ChannelAuthError", "ChannelConfigError", "ChannelError", "ChannelRateLimited", "ChannelRejected",
-    "ChannelRouter", "ChannelSettings", "ChannelUnavailable", "HttpClient", "RetryPolicy", "build_router",
+    "ChannelAuthError",
+    "ChannelConfigError",
+    "ChannelError",
+    "ChannelRateLimited",
+    "ChannelRejected",
+    "ChannelRouter",
+    "ChannelSettings",
+    "ChannelUnavailable",
+    "HttpClient",
+    "RetryPolicy",
+    "build_router",
 ]

@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,8 +39,15 @@ class ChannelError(Exception):
     type = "ChannelError"
     retryable = False
 
-    def __init__(self, service: str, message: str, *, status: int | None = None,
-                 retry_after: float | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(f"{service}: {message}")
         self.service = service
         self.status = status
@@ -113,8 +120,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -160,9 +167,16 @@ logging.getLogger("httpx").addFilter(_REDACT)
 class HttpClient:
     """The one httpx.AsyncClient every adapter shares (created lazily, closed by `aclose`)."""
 
-    def __init__(self, *, timeout: float = 10.0, connect_timeout: float = 5.0, retry: RetryPolicy | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None, sleep: Sleep | None = None,
-                 user_agent: str = "warroom") -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep | None = None,
+        user_agent: str = "warroom",
+    ) -> None:
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self.retry = retry or RetryPolicy()
         self._transport = transport
@@ -173,8 +187,12 @@ class HttpClient:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
-            self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport, follow_redirects=False,
-                                             headers={"User-Agent": self._user_agent})
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout,
+                transport=self._transport,
+                follow_redirects=False,
+                headers={"User-Agent": self._user_agent},
+            )
         return self._client
 
     async def aclose(self) -> None:
@@ -182,10 +200,19 @@ class HttpClient:
             await self._client.aclose()
             self._client = None
 
-    async def request(self, service: str, label: str, method: str, url: str, *,
-                      json: Any = None, params: Mapping[str, Any] | None = None,
-                      headers: Mapping[str, str] | None = None, content: bytes | None = None,
-                      secrets: Iterable[str | None] = ()) -> httpx.Response:
+    async def request(
+        self,
+        service: str,
+        label: str,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> httpx.Response:
         """Send with retries; return a 2xx/3xx response or raise a `ChannelError`.
 
         `label` names the endpoint in logs and errors ("chat.postMessage"); the URL never appears.
@@ -200,8 +227,9 @@ class HttpClient:
             error: ChannelError
             server_delay: float | None = None
             try:
-                response = await self.client.request(method, url, json=json, params=params, headers=headers,
-                                                      content=content)
+                response = await self.client.request(
+                    method, url, json=json, params=params, headers=headers, content=content
+                )
             except httpx.InvalidURL:
                 raise ChannelConfigError(service, f"{label}: the configured URL is not valid") from None
             except httpx.TimeoutException as exc:
@@ -215,18 +243,28 @@ class HttpClient:
                 detail = short(redact(_safe_text(response), secrets))
                 if status == 429:
                     server_delay = parse_retry_after(response.headers.get("Retry-After"))
-                    error = ChannelRateLimited(service, f"{label}: HTTP 429 rate limited", status=status,
-                                               retry_after=server_delay)
+                    error = ChannelRateLimited(
+                        service, f"{label}: HTTP 429 rate limited", status=status, retry_after=server_delay
+                    )
                 elif status >= 500:
                     server_delay = parse_retry_after(response.headers.get("Retry-After"))
-                    error = ChannelUnavailable(service, f"{label}: HTTP {status}{': ' + detail if detail else ''}",
-                                               status=status, retry_after=server_delay)
+                    error = ChannelUnavailable(
+                        service,
+                        f"{label}: HTTP {status}{': ' + detail if detail else ''}",
+                        status=status,
+                        retry_after=server_delay,
+                    )
                 elif status in (401, 403):
-                    raise ChannelAuthError(service, f"{label}: HTTP {status} — check the credentials and their scopes"
-                                           f"{': ' + detail if detail else ''}", status=status)
+                    raise ChannelAuthError(
+                        service,
+                        f"{label}: HTTP {status} — check the credentials and their scopes"
+                        f"{': ' + detail if detail else ''}",
+                        status=status,
+                    )
                 else:
-                    raise ChannelRejected(service, f"{label}: HTTP {status}{': ' + detail if detail else ''}",
-                                          status=status)
+                    raise ChannelRejected(
+                        service, f"{label}: HTTP {status}{': ' + detail if detail else ''}", status=status
+                    )
 
             delay = server_delay if server_delay is not None else policy.backoff_for(attempt)
             elapsed = time.monotonic() - started

@@ -24,7 +24,13 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from activities.channels._http import (
-    ChannelAuthError, ChannelConfigError, ChannelError, ChannelRejected, ChannelUnavailable, redact, short,
+    ChannelAuthError,
+    ChannelConfigError,
+    ChannelError,
+    ChannelRejected,
+    ChannelUnavailable,
+    redact,
+    short,
 )
 from warroom.models import Notification
 
@@ -40,10 +46,21 @@ def split_subject(text: str, fallback_prefix: str) -> tuple[str, str]:
 
 
 class SmtpMailer:
-    def __init__(self, host: str, port: int, *, sender: str, recipients: Sequence[str] = (),
-                 audiences: Mapping[str, Sequence[str]] | None = None, username: str | None = None,
-                 password: SecretStr | None = None, starttls: bool = True, implicit_tls: bool = False,
-                 ca_file: Path | None = None, timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        sender: str,
+        recipients: Sequence[str] = (),
+        audiences: Mapping[str, Sequence[str]] | None = None,
+        username: str | None = None,
+        password: SecretStr | None = None,
+        starttls: bool = True,
+        implicit_tls: bool = False,
+        ca_file: Path | None = None,
+        timeout: float = 20.0,
+    ) -> None:
         self.host = host
         self.port = port
         self.sender = sender
@@ -88,8 +105,10 @@ class SmtpMailer:
     async def deliver(self, notification: Notification, text: str) -> str:
         to = self.recipients_for(notification.audience)
         if not to:
-            raise ChannelConfigError(SERVICE, f"no recipients for audience {notification.audience}: set "
-                                              "WARROOM_SMTP_TO or WARROOM_SMTP_AUDIENCES")
+            raise ChannelConfigError(
+                SERVICE,
+                f"no recipients for audience {notification.audience}: set WARROOM_SMTP_TO or WARROOM_SMTP_AUDIENCES",
+            )
         msg = self.build(notification, text, to)
         refused = await asyncio.to_thread(self._send, msg, to)
         sent = len(to) - len(refused)
@@ -103,16 +122,20 @@ class SmtpMailer:
         secret = self._password.get_secret_value() if self._password else None
         try:
             if self.implicit_tls:
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                                      context=self._context())
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=self._context()
+                )
             else:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             with smtp:
                 smtp.ehlo()
                 if self.starttls:
                     if not smtp.has_extn("starttls"):
-                        raise ChannelRejected(SERVICE, f"{self.host}:{self.port} does not offer STARTTLS; "
-                                                       "refusing to send credentials or mail in clear text")
+                        raise ChannelRejected(
+                            SERVICE,
+                            f"{self.host}:{self.port} does not offer STARTTLS; "
+                            "refusing to send credentials or mail in clear text",
+                        )
                     smtp.starttls(context=self._context())
                     smtp.ehlo()
                 if self.username and secret is not None:
@@ -145,9 +168,12 @@ class SmtpMailer:
             kind = ChannelUnavailable if 400 <= exc.smtp_code < 500 else ChannelRejected
             return kind(SERVICE, f"{where}: {reply(exc)}", status=exc.smtp_code)
         if isinstance(exc, ssl.SSLCertVerificationError):
-            return ChannelRejected(SERVICE, f"{where}: the server's TLS certificate is not trusted "
-                                            f"({short(exc.verify_message or 'verification failed')}); set "
-                                            "WARROOM_SMTP_CA_FILE for a private CA")
+            return ChannelRejected(
+                SERVICE,
+                f"{where}: the server's TLS certificate is not trusted "
+                f"({short(exc.verify_message or 'verification failed')}); set "
+                "WARROOM_SMTP_CA_FILE for a private CA",
+            )
         if isinstance(exc, (OSError, smtplib.SMTPException)):  # refused, reset, timeout, TLS handshake
             return ChannelUnavailable(SERVICE, f"{where}: {type(exc).__name__}: {short(redact(str(exc), [secret]))}")
         return ChannelUnavailable(SERVICE, f"{where}: {type(exc).__name__}")

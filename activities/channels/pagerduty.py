@@ -41,8 +41,14 @@ def dedup_key(incident_id: str) -> str:
 
 
 class PagerDutyPager:
-    def __init__(self, http: HttpClient, routing_key: SecretStr, *,
-                 events_url: str = "https://events.pagerduty.com/v2/enqueue", source: str = "warroom") -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        routing_key: SecretStr,
+        *,
+        events_url: str = "https://events.pagerduty.com/v2/enqueue",
+        source: str = "warroom",
+    ) -> None:
         self.http = http
         self._routing_key = routing_key
         self.events_url = events_url
@@ -63,8 +69,12 @@ class PagerDutyPager:
             "source": self.source,
             "severity": SEVERITY.get(severity if isinstance(severity, str) else "", "error"),
             "class": notification.template,
-            "custom_details": {"message": text, "audience": notification.audience,
-                               "incident_id": notification.incident_id, "kind": notification.channel},
+            "custom_details": {
+                "message": text,
+                "audience": notification.audience,
+                "incident_id": notification.incident_id,
+                "kind": notification.channel,
+            },
         }
         if isinstance(service, str) and service:
             payload["component"] = service
@@ -82,8 +92,9 @@ class PagerDutyPager:
         if payload is not None:
             event["payload"] = payload
             event["client"] = "warroom"
-        response = await self.http.request(SERVICE, f"events {action}", "POST", self.events_url, json=event,
-                                           secrets=[key])
+        response = await self.http.request(
+            SERVICE, f"events {action}", "POST", self.events_url, json=event, secrets=[key]
+        )
         try:
             body = response.json()
         except ValueError:

@@ -40,9 +40,16 @@ RESOLVE_PAGE_ON = frozenset({"resolved"})
 
 
 class ChannelRouter:
-    def __init__(self, routes: Mapping[str, Sequence[Notifier]], fallback: LocalSink, *, local_copy: bool = True,
-                 pager: PagerDutyPager | None = None, http: HttpClient | None = None,
-                 names: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        routes: Mapping[str, Sequence[Notifier]],
+        fallback: LocalSink,
+        *,
+        local_copy: bool = True,
+        pager: PagerDutyPager | None = None,
+        http: HttpClient | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> None:
         self.routes = {channel: list(adapters) for channel, adapters in routes.items() if adapters}
         self.fallback = fallback
         self.local_copy = local_copy
@@ -59,8 +66,13 @@ class ChannelRouter:
             for adapter in adapters:
                 destinations.append(await adapter.deliver(notification, text))
         except ChannelError as err:
-            log.warning("%s %s (%s) not delivered: %s", notification.incident_id, notification.channel,
-                        notification.template, err)
+            log.warning(
+                "%s %s (%s) not delivered: %s",
+                notification.incident_id,
+                notification.channel,
+                notification.template,
+                err,
+            )
             raise err.to_application_error() from None
         if self.local_copy and not any(isinstance(a, LocalSink) for a in adapters):
             await self.fallback.deliver(notification, text)
@@ -78,49 +90,84 @@ class ChannelRouter:
 
     def describe(self) -> dict[str, str]:
         """channel → adapter names, for the worker's start-up line."""
-        return {channel: self.names.get(channel, "local") for channel in
-                ("incident", "page", "status_page", "stakeholders", "email")}
+        return {
+            channel: self.names.get(channel, "local")
+            for channel in ("incident", "page", "status_page", "stakeholders", "email")
+        }
 
     async def aclose(self) -> None:
         if self.http is not None:
             await self.http.aclose()
 
 
-def build_router(settings: ChannelSettings | None = None, *, sink: LocalSink | None = None,
-                 data_dir: Path | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                 sleep: Sleep | None = None) -> ChannelRouter:
+def build_router(
+    settings: ChannelSettings | None = None,
+    *,
+    sink: LocalSink | None = None,
+    data_dir: Path | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Sleep | None = None,
+) -> ChannelRouter:
     """The router for these settings; `transport`/`sleep` let tests put local servers behind it."""
     settings = settings or ChannelSettings()
     root = Path(data_dir or settings.data_dir)
     sink = sink or LocalSink(root)
-    http = HttpClient(timeout=settings.http_timeout, connect_timeout=settings.http_connect_timeout,
-                      retry=RetryPolicy(attempts=settings.http_attempts, backoff=settings.http_backoff,
-                                        max_retry_after=settings.http_max_retry_after),
-                      transport=transport, sleep=sleep)
+    http = HttpClient(
+        timeout=settings.http_timeout,
+        connect_timeout=settings.http_connect_timeout,
+        retry=RetryPolicy(
+            attempts=settings.http_attempts,
+            backoff=settings.http_backoff,
+            max_retry_after=settings.http_max_retry_after,
+        ),
+        transport=transport,
+        sleep=sleep,
+    )
     built: dict[str, Notifier] = {"local": sink}
     pager: PagerDutyPager | None = None
     if settings.slack_token:
-        built["slack"] = SlackChannel(http, settings.slack_token, api_url=str(settings.slack_api_url),
-                                      private=settings.slack_private_channels,
-                                      pin_templates=frozenset(settings.slack_pin_templates))
+        built["slack"] = SlackChannel(
+            http,
+            settings.slack_token,
+            api_url=str(settings.slack_api_url),
+            private=settings.slack_private_channels,
+            pin_templates=frozenset(settings.slack_pin_templates),
+        )
     if settings.webhook_url:
         built["webhook"] = WebhookChannel(http, settings.webhook_url, settings.webhook_secret)
     if settings.pagerduty_routing_key:
-        pager = PagerDutyPager(http, settings.pagerduty_routing_key, events_url=str(settings.pagerduty_events_url),
-                               source=settings.pagerduty_source)
+        pager = PagerDutyPager(
+            http,
+            settings.pagerduty_routing_key,
+            events_url=str(settings.pagerduty_events_url),
+            source=settings.pagerduty_source,
+        )
         built["pagerduty"] = pager
     if settings.statuspage_api_key and settings.statuspage_page_id:
         built["statuspage"] = AtlassianStatuspage(
-            http, settings.statuspage_api_key, settings.statuspage_page_id, data_dir=root,
-            component_id=settings.statuspage_component_id, api_url=str(settings.statuspage_api_url),
+            http,
+            settings.statuspage_api_key,
+            settings.statuspage_page_id,
+            data_dir=root,
+            component_id=settings.statuspage_component_id,
+            api_url=str(settings.statuspage_api_url),
             component_impact=settings.statuspage_component_impact,
-            deliver_notifications=settings.statuspage_deliver_notifications)
+            deliver_notifications=settings.statuspage_deliver_notifications,
+        )
     if settings.smtp_host and settings.smtp_from:
         built["email"] = SmtpMailer(
-            settings.smtp_host, settings.smtp_port, sender=settings.smtp_from, recipients=settings.smtp_to,
-            audiences=settings.smtp_audiences, username=settings.smtp_user, password=settings.smtp_password,
-            starttls=settings.smtp_starttls and not settings.smtp_ssl, implicit_tls=settings.smtp_ssl, ca_file=settings.smtp_ca_file,
-            timeout=settings.smtp_timeout)
+            settings.smtp_host,
+            settings.smtp_port,
+            sender=settings.smtp_from,
+            recipients=settings.smtp_to,
+            audiences=settings.smtp_audiences,
+            username=settings.smtp_user,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls and not settings.smtp_ssl,
+            implicit_tls=settings.smtp_ssl,
+            ca_file=settings.smtp_ca_file,
+            timeout=settings.smtp_timeout,
+        )
     store = StatusStore(root)
     built["builtin"] = store
 
@@ -135,5 +182,11 @@ def build_router(settings: ChannelSettings | None = None, *, sink: LocalSink | N
         routes[channel] = [] if adapter == "local" else chain
         names[channel] = label
     pages_on_pagerduty = "pagerduty" in settings.route_table().values()
-    return ChannelRouter(routes, sink, local_copy=settings.local_copy, pager=pager if pages_on_pagerduty else None,
-                         http=http, names=names)
+    return ChannelRouter(
+        routes,
+        sink,
+        local_copy=settings.local_copy,
+        pager=pager if pages_on_pagerduty else None,
+        http=http,
+        names=names,
+    )

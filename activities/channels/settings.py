@@ -51,7 +51,9 @@ class ChannelSettings(BaseSettings):
     data_dir: Path = Field(Path(".warroom"), description="local sink logs, built-in status page, Statuspage ids")
 
     # Routing: computed from what is configured unless set (JSON: {"stakeholders": "email"}).
-    routes: Annotated[dict[str, Adapter], NoDecode, JsonDict] = Field(default_factory=dict, description="channel → adapter overrides")
+    routes: Annotated[dict[str, Adapter], NoDecode, JsonDict] = Field(
+        default_factory=dict, description="channel → adapter overrides"
+    )
     local_copy: bool = Field(True, description="also append every delivered message to the local channel log")
     builtin_status_page: bool = Field(True, description="record status page posts for warroom's own /status")
 
@@ -92,11 +94,14 @@ class ChannelSettings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: Text | None = None
     smtp_to: Annotated[list[Text], NoDecode] = Field(default_factory=list, description="default recipients")
-    smtp_audiences: Annotated[dict[str, list[Text]], NoDecode, JsonDict] = Field(default_factory=dict,
-                                                 description='audience → addresses, e.g. {"customers": ["..."]}')
+    smtp_audiences: Annotated[dict[str, list[Text]], NoDecode, JsonDict] = Field(
+        default_factory=dict, description='audience → addresses, e.g. {"customers": ["..."]}'
+    )
     smtp_starttls: bool = Field(True, description="require STARTTLS before AUTH and DATA")
     smtp_ssl: bool = Field(False, description="implicit TLS (usually port 465) instead of STARTTLS")
-    smtp_ca_file: ConfigPath | None = Field(None, description="CA bundle to verify the SMTP server (private CAs, tests)")
+    smtp_ca_file: ConfigPath | None = Field(
+        None, description="CA bundle to verify the SMTP server (private CAs, tests)"
+    )
     smtp_timeout: float = Field(20.0, gt=0)
 
     _split_lists = field_validator("smtp_to", "slack_pin_templates", mode="before")(_split)
@@ -123,7 +128,7 @@ class ChannelSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _complete(self) -> "ChannelSettings":
+    def _complete(self) -> ChannelSettings:
         if self.statuspage_api_key and not self.statuspage_page_id:
             raise ValueError("WARROOM_STATUSPAGE_API_KEY needs WARROOM_STATUSPAGE_PAGE_ID")
         if self.smtp_host:
@@ -159,7 +164,9 @@ class ChannelSettings(BaseSettings):
         table: dict[str, Adapter] = {
             "incident": chat,
             "page": "pagerduty" if "pagerduty" in have else chat,
-            "status_page": "statuspage" if "statuspage" in have else ("builtin" if self.builtin_status_page else "local"),
+            "status_page": "statuspage"
+            if "statuspage" in have
+            else ("builtin" if self.builtin_status_page else "local"),
             "stakeholders": chat,
             "email": "email" if "email" in have else "local",
         }

@@ -16,7 +16,12 @@ from typing import Any
 from pydantic import SecretStr
 
 from activities.channels._http import (
-    ChannelAuthError, ChannelError, ChannelRateLimited, ChannelRejected, ChannelUnavailable, HttpClient,
+    ChannelAuthError,
+    ChannelError,
+    ChannelRateLimited,
+    ChannelRejected,
+    ChannelUnavailable,
+    HttpClient,
 )
 from warroom.models import Notification
 
@@ -25,10 +30,27 @@ SERVICE = "slack"
 NAME_MAX = 80
 _INVALID = re.compile(r"[^a-z0-9_-]+")
 
-RETRYABLE = {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
-             "request_timeout", "team_added_to_org"}
-AUTH = {"not_authed", "invalid_auth", "account_inactive", "token_revoked", "token_expired", "no_permission",
-        "missing_scope", "not_allowed_token_type", "ekm_access_denied", "org_login_required"}
+RETRYABLE = {
+    "ratelimited",
+    "rate_limited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "team_added_to_org",
+}
+AUTH = {
+    "not_authed",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "no_permission",
+    "missing_scope",
+    "not_allowed_token_type",
+    "ekm_access_denied",
+    "org_login_required",
+}
 LIST_PAGES = 50  # conversations.list pages (200 channels each) searched for a taken name
 
 
@@ -51,16 +73,27 @@ def slack_error(method: str, code: str | None, retry_after: float | None = None)
     if code in RETRYABLE:
         return ChannelUnavailable(SERVICE, message, code=code)
     if code in AUTH:
-        return ChannelAuthError(SERVICE, f"{message} — check the bot token and its scopes (channels:manage, "
-                                         "channels:read, channels:join, chat:write, pins:write)", code=code)
+        return ChannelAuthError(
+            SERVICE,
+            f"{message} — check the bot token and its scopes (channels:manage, "
+            "channels:read, channels:join, chat:write, pins:write)",
+            code=code,
+        )
     return ChannelRejected(SERVICE, message, code=code)
 
 
 class SlackChannel:
     """A `Notifier` for the incident channel (and anything else routed to chat)."""
 
-    def __init__(self, http: HttpClient, token: SecretStr, *, api_url: str = "https://slack.com/api",
-                 private: bool = False, pin_templates: frozenset[str] | set[str] = frozenset({"channel_opened"})) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        token: SecretStr,
+        *,
+        api_url: str = "https://slack.com/api",
+        private: bool = False,
+        pin_templates: frozenset[str] | set[str] = frozenset({"channel_opened"}),
+    ) -> None:
         self.http = http
         self._token = token
         self.api_url = api_url.rstrip("/")
@@ -120,8 +153,11 @@ class SlackChannel:
         """`name_taken`: find the channel of that name and join it (a bot only sees public ones to join)."""
         cursor = ""
         for _ in range(LIST_PAGES):
-            params: dict[str, Any] = {"types": "public_channel,private_channel", "exclude_archived": "true",
-                                      "limit": 200}
+            params: dict[str, Any] = {
+                "types": "public_channel,private_channel",
+                "exclude_archived": "true",
+                "limit": 200,
+            }
             if cursor:
                 params["cursor"] = cursor
             body = await self._call("conversations.list", params=params)
@@ -133,25 +169,32 @@ class SlackChannel:
             cursor = (body.get("response_metadata") or {}).get("next_cursor") or ""
             if not cursor:
                 break
-        raise ChannelRejected(SERVICE, f"channel #{name} exists but cannot be found or joined "
-                                       "(archived, or private without the bot in it)")
+        raise ChannelRejected(
+            SERVICE,
+            f"channel #{name} exists but cannot be found or joined (archived, or private without the bot in it)",
+        )
 
-    async def _call(self, method: str, payload: dict[str, Any] | None = None,
-                    params: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def _call(
+        self, method: str, payload: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         token = self._token.get_secret_value()
         headers = {"Authorization": f"Bearer {token}"}
         url = f"{self.api_url}/{method}"
         if params is not None:
-            response = await self.http.request(SERVICE, method, "GET", url, params=params, headers=headers,
-                                               secrets=[token])
+            response = await self.http.request(
+                SERVICE, method, "GET", url, params=params, headers=headers, secrets=[token]
+            )
         else:
             headers["Content-Type"] = "application/json; charset=utf-8"
-            response = await self.http.request(SERVICE, method, "POST", url, json=payload, headers=headers,
-                                               secrets=[token])
+            response = await self.http.request(
+                SERVICE, method, "POST", url, json=payload, headers=headers, secrets=[token]
+            )
         try:
             body = response.json()
         except ValueError:
-            raise ChannelUnavailable(SERVICE, f"{method}: the answer was not JSON (HTTP {response.status_code})") from None
+            raise ChannelUnavailable(
+                SERVICE, f"{method}: the answer was not JSON (HTTP {response.status_code})"
+            ) from None
         if not isinstance(body, dict):
             raise ChannelUnavailable(SERVICE, f"{method}: unexpected answer")
         if not body.get("ok"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,7 +46,7 @@ class IncidentIds:
         return entry.get("id") if isinstance(entry, dict) else None
 
     def _put(self, incident_id: str, statuspage_id: str, status: str) -> None:
-        stamp = datetime.now(timezone.utc).isoformat()
+        stamp = datetime.now(UTC).isoformat()
 
         def change(current: dict[str, Any]) -> dict[str, Any]:
             current[incident_id] = {"id": statuspage_id, "status": status, "updated_at": stamp}
@@ -56,9 +56,18 @@ class IncidentIds:
 
 
 class AtlassianStatuspage:
-    def __init__(self, http: HttpClient, api_key: SecretStr, page_id: str, *, data_dir: Path,
-                 component_id: str | None = None, api_url: str = "https://api.statuspage.io/v1",
-                 component_impact: ComponentStatus = "partial_outage", deliver_notifications: bool = True) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        api_key: SecretStr,
+        page_id: str,
+        *,
+        data_dir: Path,
+        component_id: str | None = None,
+        api_url: str = "https://api.statuspage.io/v1",
+        component_impact: ComponentStatus = "partial_outage",
+        deliver_notifications: bool = True,
+    ) -> None:
         self.http = http
         self._api_key = api_key
         self.page_id = page_id
@@ -90,7 +99,9 @@ class AtlassianStatuspage:
         known = await self.ids.get(notification.incident_id)
         if known:
             try:
-                await self._request("update", "PATCH", f"/pages/{self.page_id}/incidents/{known}", {"incident": incident})
+                await self._request(
+                    "update", "PATCH", f"/pages/{self.page_id}/incidents/{known}", {"incident": incident}
+                )
                 await self.ids.put(notification.incident_id, known, status)
                 return f"statuspage incident {known} updated: {status}"
             except ChannelRejected as err:
@@ -105,8 +116,15 @@ class AtlassianStatuspage:
 
     async def _request(self, label: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         key = self._api_key.get_secret_value()
-        response = await self.http.request(SERVICE, label, method, f"{self.api_url}{path}", json=body,
-                                           headers={"Authorization": f"OAuth {key}"}, secrets=[key])
+        response = await self.http.request(
+            SERVICE,
+            label,
+            method,
+            f"{self.api_url}{path}",
+            json=body,
+            headers={"Authorization": f"OAuth {key}"},
+            secrets=[key],
+        )
         try:
             data = response.json()
         except ValueError:

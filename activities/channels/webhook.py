@@ -15,7 +15,6 @@ import json
 import time
 
 import httpx
-
 from pydantic import SecretStr
 
 from activities.channels._http import HttpClient
@@ -54,6 +53,13 @@ class WebhookChannel:
             headers["X-Warroom-Timestamp"] = stamp
             headers["X-Warroom-Signature"] = sign(self._secret.get_secret_value(), stamp, body)
             secrets.append(self._secret.get_secret_value())
-        response = await self.http.request(SERVICE, "webhook POST", "POST", self._url.get_secret_value(),
-                                           content=body, headers=headers, secrets=secrets)
+        response = await self.http.request(
+            SERVICE,
+            "webhook POST",
+            "POST",
+            self._url.get_secret_value(),
+            content=body,
+            headers=headers,
+            secrets=secrets,
+        )
         return f"webhook (HTTP {response.status_code})"

@@ -46,8 +46,15 @@ def _read(path):
 
 
 def verdict(check, status, value, threshold, unit, summary, **details):
-    return {"check": check, "status": status, "value": None if value is None else round(float(value), 2),
-            "threshold": threshold, "unit": unit, "summary": summary, "details": details}
+    return {
+        "check": check,
+        "status": status,
+        "value": None if value is None else round(float(value), 2),
+        "threshold": threshold,
+        "unit": unit,
+        "summary": summary,
+        "details": details,
+    }
 
 
 # --- counters ------------------------------------------------------------------------------------
@@ -103,8 +110,16 @@ def netdev(proc="/proc"):
         if name == "lo" or len(values) < 16:
             continue
         v = [int(x) for x in values]
-        out[name] = {"rx_bytes": v[0], "rx_packets": v[1], "rx_errs": v[2], "rx_drop": v[3],
-                     "tx_bytes": v[8], "tx_packets": v[9], "tx_errs": v[10], "tx_drop": v[11]}
+        out[name] = {
+            "rx_bytes": v[0],
+            "rx_packets": v[1],
+            "rx_errs": v[2],
+            "rx_drop": v[3],
+            "tx_bytes": v[8],
+            "tx_packets": v[9],
+            "tx_errs": v[10],
+            "tx_drop": v[11],
+        }
     return out
 
 
@@ -157,15 +172,28 @@ def cpu_verdict(snaps, threshold, proc="/proc"):
     average = sum(busy) / len(busy)
     window = snaps[-1]["at"] - snaps[0]["at"]
     if min(busy) > threshold:
-        status, summary = "critical", f"CPU saturated: {average:.0f}% busy, above {threshold:g}% for all of {window:.0f}s"
+        status, summary = (
+            "critical",
+            f"CPU saturated: {average:.0f}% busy, above {threshold:g}% for all of {window:.0f}s",
+        )
     elif max(busy) > threshold:
         status, summary = "warning", f"CPU spikes above {threshold:g}% (peak {max(busy):.0f}%), not sustained"
     else:
         status, summary = "ok", f"CPU {average:.0f}% busy (peak {max(busy):.0f}%)"
     load = (_read(os.path.join(proc, "loadavg")) or "").split()[:3]
-    return verdict("cpu", status, average, threshold, "percent", summary,
-                   samples=[round(x, 1) for x in busy], peak=round(max(busy), 1), window_seconds=round(window, 2),
-                   cores=os.cpu_count() or 0, load=[float(x) for x in load] if len(load) == 3 else [])
+    return verdict(
+        "cpu",
+        status,
+        average,
+        threshold,
+        "percent",
+        summary,
+        samples=[round(x, 1) for x in busy],
+        peak=round(max(busy), 1),
+        window_seconds=round(window, 2),
+        cores=os.cpu_count() or 0,
+        load=[float(x) for x in load] if len(load) == 3 else [],
+    )
 
 
 def meminfo(proc="/proc"):
@@ -195,17 +223,31 @@ def memory_verdict(min_available_percent, psi_max, proc="/proc"):
     total = info.get("MemTotal")
     available = info.get("MemAvailable", info.get("MemFree"))
     if not total or available is None:
-        return verdict("memory", "unknown", None, min_available_percent, "percent available", "/proc/meminfo unreadable")
+        return verdict(
+            "memory", "unknown", None, min_available_percent, "percent available", "/proc/meminfo unreadable"
+        )
     percent = 100.0 * available / total
     psi = psi_memory(proc)
     if percent < min_available_percent:
         status, summary = "critical", f"memory pressure: only {percent:.1f}% available (< {min_available_percent:g}%)"
     elif psi is not None and psi > psi_max:
-        status, summary = "warning", f"memory stalls: PSI some avg10 {psi:.1f}% (> {psi_max:g}%), {percent:.0f}% available"
+        status, summary = (
+            "warning",
+            f"memory stalls: PSI some avg10 {psi:.1f}% (> {psi_max:g}%), {percent:.0f}% available",
+        )
     else:
         status, summary = "ok", f"{percent:.0f}% of memory available"
-    return verdict("memory", status, percent, min_available_percent, "percent available", summary,
-                   total_mb=total // 1024, available_mb=available // 1024, psi_some_avg10=psi)
+    return verdict(
+        "memory",
+        status,
+        percent,
+        min_available_percent,
+        "percent available",
+        summary,
+        total_mb=total // 1024,
+        available_mb=available // 1024,
+        psi_some_avg10=psi,
+    )
 
 
 def swap_verdict(snaps, max_used_percent, proc="/proc"):
@@ -216,8 +258,18 @@ def swap_verdict(snaps, max_used_percent, proc="/proc"):
     swap_in = (last.get("pswpin", 0) - first.get("pswpin", 0)) / window
     swap_out = (last.get("pswpout", 0) - first.get("pswpout", 0)) / window
     if not total:
-        return verdict("swap", "ok", 0, max_used_percent, "percent used", "no swap configured",
-                       total_mb=0, used_mb=0, swap_in_pages_per_s=0.0, swap_out_pages_per_s=0.0)
+        return verdict(
+            "swap",
+            "ok",
+            0,
+            max_used_percent,
+            "percent used",
+            "no swap configured",
+            total_mb=0,
+            used_mb=0,
+            swap_in_pages_per_s=0.0,
+            swap_out_pages_per_s=0.0,
+        )
     used = 100.0 * (total - free) / total
     if used > max_used_percent and swap_in > 0:
         status, summary = "critical", f"swapping: {used:.0f}% of swap used and {swap_in:.0f} pages/s swapped in"
@@ -225,9 +277,18 @@ def swap_verdict(snaps, max_used_percent, proc="/proc"):
         status, summary = "warning", f"{used:.0f}% of swap used (> {max_used_percent:g}%), no swap-in during the window"
     else:
         status, summary = "ok", f"{used:.0f}% of swap used"
-    return verdict("swap", status, used, max_used_percent, "percent used", summary, total_mb=total // 1024,
-                   used_mb=(total - free) // 1024, swap_in_pages_per_s=round(swap_in, 1),
-                   swap_out_pages_per_s=round(swap_out, 1))
+    return verdict(
+        "swap",
+        status,
+        used,
+        max_used_percent,
+        "percent used",
+        summary,
+        total_mb=total // 1024,
+        used_mb=(total - free) // 1024,
+        swap_in_pages_per_s=round(swap_in, 1),
+        swap_out_pages_per_s=round(swap_out, 1),
+    )
 
 
 def kernel_log(lookback_minutes, proc="/proc"):
@@ -246,8 +307,13 @@ def kernel_log(lookback_minutes, proc="/proc"):
     except (OSError, subprocess.SubprocessError, ValueError):
         pass
     try:
-        out = subprocess.run(["journalctl", "-k", "-q", "--no-pager", "--since", f"-{int(lookback_minutes)}min"],
-                             capture_output=True, text=True, timeout=20, errors="replace")
+        out = subprocess.run(
+            ["journalctl", "-k", "-q", "--no-pager", "--since", f"-{int(lookback_minutes)}min"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            errors="replace",
+        )
         if out.returncode == 0:
             return "journal", out.stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
@@ -275,8 +341,19 @@ def oom_verdict(lookback_minutes, proc="/proc", log=None):
         status, summary, value = "ok", "no OOM kill since boot", 0
     else:
         status, summary, value = "unknown", "neither the kernel log nor /proc/vmstat oom_kill is readable", None
-    return verdict("oom", status, value, 0, "events", summary, recent_events=recent, kills_since_boot=since_boot,
-                   log_source=source, lookback_minutes=lookback_minutes, samples=samples)
+    return verdict(
+        "oom",
+        status,
+        value,
+        0,
+        "events",
+        summary,
+        recent_events=recent,
+        kills_since_boot=since_boot,
+        log_source=source,
+        lookback_minutes=lookback_minutes,
+        samples=samples,
+    )
 
 
 def disk_verdict(snaps, max_await_ms):
@@ -287,9 +364,11 @@ def disk_verdict(snaps, max_await_ms):
         if name not in first:
             continue
         d_ios, d_ms, d_busy = ios - first[name][0], ms - first[name][1], busy - first[name][2]
-        devices[name] = {"await_ms": round(d_ms / d_ios, 2) if d_ios > 0 else 0.0,
-                         "iops": round(d_ios * 1000 / window_ms, 1),
-                         "util_percent": round(min(100.0, 100.0 * d_busy / window_ms), 1)}
+        devices[name] = {
+            "await_ms": round(d_ms / d_ios, 2) if d_ios > 0 else 0.0,
+            "iops": round(d_ios * 1000 / window_ms, 1),
+            "util_percent": round(min(100.0, 100.0 * d_busy / window_ms), 1),
+        }
     if not devices:
         return verdict("disk", "unknown", None, max_await_ms, "ms", "no block device in /proc/diskstats")
     worst = max(devices, key=lambda n: devices[n]["await_ms"])
@@ -318,15 +397,20 @@ def network_verdict(snaps, max_loss_percent, max_utilization_percent, sys_root="
         rx_bps, tx_bps = delta["rx_bytes"] * 8 / window, delta["tx_bytes"] * 8 / window
         interfaces[name] = {
             "loss_percent": round(100.0 * lost / (packets + lost), 3) if packets + lost else 0.0,
-            "errors_in_window": delta["rx_errs"] + delta["tx_errs"], "drops_in_window": delta["rx_drop"] + delta["tx_drop"],
-            "errors_since_boot": now["rx_errs"] + now["tx_errs"], "drops_since_boot": now["rx_drop"] + now["tx_drop"],
-            "rx_mbps": round(rx_bps / 1e6, 3), "tx_mbps": round(tx_bps / 1e6, 3), "speed_mbps": speed,
+            "errors_in_window": delta["rx_errs"] + delta["tx_errs"],
+            "drops_in_window": delta["rx_drop"] + delta["tx_drop"],
+            "errors_since_boot": now["rx_errs"] + now["tx_errs"],
+            "drops_since_boot": now["rx_drop"] + now["tx_drop"],
+            "rx_mbps": round(rx_bps / 1e6, 3),
+            "tx_mbps": round(tx_bps / 1e6, 3),
+            "speed_mbps": speed,
             "utilization_percent": round(100.0 * max(rx_bps, tx_bps) / (speed * 1e6), 1) if speed else None,
         }
     if not interfaces:
         return verdict("network", "unknown", None, max_loss_percent, "percent lost", "no interface in /proc/net/dev")
-    worst = max(interfaces, key=lambda n: (interfaces[n]["loss_percent"],
-                                           interfaces[n]["rx_mbps"] + interfaces[n]["tx_mbps"]))
+    worst = max(
+        interfaces, key=lambda n: (interfaces[n]["loss_percent"], interfaces[n]["rx_mbps"] + interfaces[n]["tx_mbps"])
+    )
     loss = interfaces[worst]["loss_percent"]
     saturated = [n for n, i in interfaces.items() if (i["utilization_percent"] or 0) > max_utilization_percent]
     if loss > max_loss_percent:
@@ -337,8 +421,17 @@ def network_verdict(snaps, max_loss_percent, max_utilization_percent, sys_root="
         status, summary = "warning", f"some errors or drops during the window (worst {worst}: {loss:.3f}%)"
     else:
         status, summary = "ok", "no network errors or drops during the window"
-    return verdict("network", status, loss, max_loss_percent, "percent lost", summary, worst_interface=worst,
-                   saturated=saturated, interfaces=interfaces)
+    return verdict(
+        "network",
+        status,
+        loss,
+        max_loss_percent,
+        "percent lost",
+        summary,
+        worst_interface=worst,
+        saturated=saturated,
+        interfaces=interfaces,
+    )
 
 
 def run_checks(params, proc="/proc", sys_root="/sys"):
@@ -358,8 +451,9 @@ def run_checks(params, proc="/proc", sys_root="/sys"):
         elif check == "disk":
             out[check] = disk_verdict(snaps, params["disk_await_max_ms"])
         elif check == "network":
-            out[check] = network_verdict(snaps, params["network_loss_max_percent"],
-                                         params["network_utilization_max_percent"], sys_root)
+            out[check] = network_verdict(
+                snaps, params["network_loss_max_percent"], params["network_utilization_max_percent"], sys_root
+            )
     return out
 
 

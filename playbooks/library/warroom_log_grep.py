@@ -25,12 +25,17 @@ MATCH = re.compile(r"error|exception|fatal", re.IGNORECASE)
 KEYWORDS = ("error", "exception", "fatal")
 HINTS = {
     "oom": re.compile(r"out ?of ?memory|\bOOM|oom-?kill|cannot allocate memory|MemoryError", re.IGNORECASE),
-    "db_connection": re.compile(r"connection (refused|reset)|could not connect|too many (connections|clients)|"
-                                r"connection pool|pool exhausted|database .*unavailable", re.IGNORECASE),
+    "db_connection": re.compile(
+        r"connection (refused|reset)|could not connect|too many (connections|clients)|"
+        r"connection pool|pool exhausted|database .*unavailable",
+        re.IGNORECASE,
+    ),
     "timeout": re.compile(r"timed? ?out|timeout|deadline exceeded", re.IGNORECASE),
 }
-_SECRET = re.compile(r"(?i)(password|passwd|pwd|secret|token|api[_-]?key|authorization)"
-                     r"(\s*[=:]\s*|\"\s*:\s*\")(bearer\s+)?[^\s\"',;&]+")
+_SECRET = re.compile(
+    r"(?i)(password|passwd|pwd|secret|token|api[_-]?key|authorization)"
+    r"(\s*[=:]\s*|\"\s*:\s*\")(bearer\s+)?[^\s\"',;&]+"
+)
 _BLOCK = 64 * 1024
 _MAX_BYTES = 64 * 1024 * 1024
 
@@ -60,9 +65,17 @@ def mask(line):
 
 def grep(path, lines=1000, samples=5, max_line_chars=300):
     # The file goes out as `file`: exit_json would add stat() fields to a result key named `path`.
-    result = {"file": path, "exists": os.path.exists(path), "readable": False, "lines_scanned": 0,
-              "matched_lines": 0, "counts": {k: 0 for k in KEYWORDS}, "hints": {k: 0 for k in HINTS},
-              "samples": [], "error": None}
+    result = {
+        "file": path,
+        "exists": os.path.exists(path),
+        "readable": False,
+        "lines_scanned": 0,
+        "matched_lines": 0,
+        "counts": {k: 0 for k in KEYWORDS},
+        "hints": {k: 0 for k in HINTS},
+        "samples": [],
+        "error": None,
+    }
     if not result["exists"]:
         result["error"] = "no such file"
         return result
@@ -91,8 +104,12 @@ def main():
     from ansible.module_utils.basic import AnsibleModule
 
     module = AnsibleModule(
-        argument_spec=dict(path=dict(type="str", required=True), lines=dict(type="int", default=1000),
-                           samples=dict(type="int", default=5), max_line_chars=dict(type="int", default=300)),
+        argument_spec=dict(
+            path=dict(type="str", required=True),
+            lines=dict(type="int", default=1000),
+            samples=dict(type="int", default=5),
+            max_line_chars=dict(type="int", default=300),
+        ),
         supports_check_mode=True,
     )
     p = module.params

@@ -39,8 +39,9 @@ _MAX_STOPS = 120  # replayed moments per history step before jumping ahead
 
 
 class Cluster:
-    def __init__(self, scenario: Scenario | None = None, *, clock: Callable[[], float] = time.time,
-                 state: Snapshot | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario | None = None, *, clock: Callable[[], float] = time.time, state: Snapshot | None = None
+    ) -> None:
         """Replay the scenario's history, or start from `state` (another cluster's snapshot of the
         same scenario: cheaper than replaying, and pods simply carry on from their creation times)."""
         self.scenario = scenario or Scenario()
@@ -123,24 +124,36 @@ class Cluster:
 
     # --- API operations (what the routes call) --------------------------------------------
 
-    def list(self, r: ResourceType, namespace: str | None, label_selector: str | None = None,
-             field_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    def list(
+        self,
+        r: ResourceType,
+        namespace: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str]:
         labels = parse_label_selector(label_selector)
         fields = parse_field_selector(field_selector, r.field_getters)
         with self.store.lock:
-            items = [o for o in self.store.list(r, namespace)
-                     if labels_match(labels, o["metadata"].get("labels")) and fields_match(fields, o, r.field_getters)]
+            items = [
+                o
+                for o in self.store.list(r, namespace)
+                if labels_match(labels, o["metadata"].get("labels")) and fields_match(fields, o, r.field_getters)
+            ]
             return items, str(self.store.rv)
 
     def get(self, r: ResourceType, namespace: str, name: str) -> dict[str, Any]:
         return self.store.must_get(r, namespace, name)
 
-    def _prepare(self, r: ResourceType, namespace: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    def _prepare(
+        self, r: ResourceType, namespace: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> dict[str, Any]:
         obj = strip_nulls(obj)
         meta = obj.setdefault("metadata", {})
         if r.namespaced:
             if meta.get("namespace") not in (None, "", namespace):
-                raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+                raise bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             meta["namespace"] = namespace
         validate_name(r, meta.get("name", ""))
         if r.kind in DEFAULTERS:
@@ -160,8 +173,9 @@ class Cluster:
         self.kick()
         return created
 
-    def _write(self, r: ResourceType, old: dict[str, Any], obj: dict[str, Any], subresource: str | None,
-               dry_run: bool) -> dict[str, Any]:
+    def _write(
+        self, r: ResourceType, old: dict[str, Any], obj: dict[str, Any], subresource: str | None, dry_run: bool
+    ) -> dict[str, Any]:
         namespace = old["metadata"].get("namespace", "")
         if subresource == "status":
             new = deep(old)
@@ -175,8 +189,15 @@ class Cluster:
         self.kick()
         return updated
 
-    def replace(self, r: ResourceType, namespace: str, name: str, body: Any, subresource: str | None = None,
-                dry_run: bool = False) -> dict[str, Any]:
+    def replace(
+        self,
+        r: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
         check_kind(r, body)
         if (body.get("metadata") or {}).get("name") not in (None, name):
             raise bad_request("the name of the object does not match the name on the URL")
@@ -184,8 +205,16 @@ class Cluster:
             old = self.store.must_get(r, namespace, name)
             return self._write(r, old, deep(body), subresource, dry_run)
 
-    def patch(self, r: ResourceType, namespace: str, name: str, content_type: str, body: Any,
-              subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    def patch(
+        self,
+        r: ResourceType,
+        namespace: str,
+        name: str,
+        content_type: str,
+        body: Any,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
         with self.store.lock:
             old = self.store.must_get(r, namespace, name)
             patched = apply_patch(old, content_type, body)
@@ -204,40 +233,67 @@ class Cluster:
     def scale(self, r: ResourceType, namespace: str, name: str) -> dict[str, Any]:
         obj = self.store.must_get(r, namespace, name)
         meta = obj["metadata"]
-        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
-                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")},
-                "spec": {"replicas": obj["spec"]["replicas"]},
-                "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                           "selector": selector_string(obj["spec"].get("selector"))}}
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")},
+            "spec": {"replicas": obj["spec"]["replicas"]},
+            "status": {
+                "replicas": (obj.get("status") or {}).get("replicas", 0),
+                "selector": selector_string(obj["spec"].get("selector")),
+            },
+        }
 
-    def write_scale(self, r: ResourceType, namespace: str, name: str, scale: dict[str, Any],
-                    dry_run: bool = False) -> dict[str, Any]:
+    def write_scale(
+        self, r: ResourceType, namespace: str, name: str, scale: dict[str, Any], dry_run: bool = False
+    ) -> dict[str, Any]:
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
-            raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
-                           f"{replicas!r}: must be greater than or equal to 0")
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
+                f"{replicas!r}: must be greater than or equal to 0",
+            )
         with self.store.lock:
             obj = self.store.must_get(r, namespace, name)
             sent = (scale.get("metadata") or {}).get("resourceVersion")
             if sent and sent != obj["metadata"]["resourceVersion"]:
-                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {r.plural}.{r.group} "{name}": '
-                               "the object has been modified; please apply your changes to the latest version and try again")
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {r.plural}.{r.group} "{name}": '
+                    "the object has been modified; please apply your changes to the latest version and try again",
+                )
             obj["spec"]["replicas"] = replicas
             self._write(r, self.store.must_get(r, namespace, name), obj, None, dry_run)
-            return self.scale(r, namespace, name) if not dry_run else {**self.scale(r, namespace, name),
-                                                                        "spec": {"replicas": replicas}}
+            return (
+                self.scale(r, namespace, name)
+                if not dry_run
+                else {**self.scale(r, namespace, name), "spec": {"replicas": replicas}}
+            )
 
-    def patch_scale(self, r: ResourceType, namespace: str, name: str, content_type: str, body: Any,
-                    dry_run: bool = False) -> dict[str, Any]:
+    def patch_scale(
+        self, r: ResourceType, namespace: str, name: str, content_type: str, body: Any, dry_run: bool = False
+    ) -> dict[str, Any]:
         with self.store.lock:
-            return self.write_scale(r, namespace, name, apply_patch(self.scale(r, namespace, name), content_type, body),
-                                    dry_run)
+            return self.write_scale(
+                r, namespace, name, apply_patch(self.scale(r, namespace, name), content_type, body), dry_run
+            )
 
     # --- pod logs ------------------------------------------------------------------------
 
-    def logs(self, namespace: str, name: str, container: str | None = None, previous: bool = False,
-             tail_lines: int | None = None, since_seconds: int | None = None, timestamps: bool = False,
-             limit_bytes: int | None = None) -> str:
+    def logs(
+        self,
+        namespace: str,
+        name: str,
+        container: str | None = None,
+        previous: bool = False,
+        tail_lines: int | None = None,
+        since_seconds: int | None = None,
+        timestamps: bool = False,
+        limit_bytes: int | None = None,
+    ) -> str:
         pod = self.store.must_get(PODS, namespace, name)
         names = [c["name"] for c in pod["spec"]["containers"]]
         if container is None:
@@ -245,7 +301,9 @@ class Cluster:
             if len(names) == 1 or default in names:
                 container = default if default in names else names[0]
             else:
-                raise bad_request(f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]")
+                raise bad_request(
+                    f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
+                )
         if container not in names:
             raise bad_request(f"container {container} is not valid for pod {name}")
         spec = next(c for c in pod["spec"]["containers"] if c["name"] == container)
@@ -277,8 +335,14 @@ class Cluster:
         first = min([s[0] for s in steps] + [start]) - 600
         namespaces = list(dict.fromkeys(self.scenario.namespaces + [s.namespace for s in self.scenario.deployments]))
         for ns in namespaces:
-            self.store.create(NAMESPACES, {"metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
-                                           "status": {"phase": "Active"}}, first)
+            self.store.create(
+                NAMESPACES,
+                {
+                    "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
+                    "status": {"phase": "Active"},
+                },
+                first,
+            )
         t = first
         for when, _, seed, entry in steps:
             self._advance(t, when)
@@ -287,7 +351,9 @@ class Cluster:
         self._advance(t, start)
         for seed in self.scenario.deployments:
             if seed.paused:
-                self.patch(DEPLOYMENTS, seed.namespace, seed.name, "application/merge-patch+json", {"spec": {"paused": True}})
+                self.patch(
+                    DEPLOYMENTS, seed.namespace, seed.name, "application/merge-patch+json", {"spec": {"paused": True}}
+                )
         self.reconcile(start)
 
     def _advance(self, start: float, end: float) -> None:
@@ -311,9 +377,15 @@ class Cluster:
                 if t is not None:
                     times.append(t)
         for d in self.store.view(DEPLOYMENTS):
-            cond = next((c for c in (d.get("status") or {}).get("conditions") or [] if c["type"] == "Progressing"), None)
+            cond = next(
+                (c for c in (d.get("status") or {}).get("conditions") or [] if c["type"] == "Progressing"), None
+            )
             deadline = d["spec"].get("progressDeadlineSeconds")
-            if cond and deadline is not None and cond["reason"] not in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded"):
+            if (
+                cond
+                and deadline is not None
+                and cond["reason"] not in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded")
+            ):
                 t = (parse_time(cond["lastUpdateTime"]) or now) + deadline + 1
                 if t > now:
                     times.append(t)
@@ -324,56 +396,90 @@ class Cluster:
         now = self.clock() if now is None else now
         labels = seed.labels or {"app": seed.name}
         images = entry.image if isinstance(entry.image, dict) else {seed.container: entry.image}
-        containers = [{"name": name, "image": image,
-                       **({"ports": [{"containerPort": seed.port}]} if seed.port else {})}
-                      for name, image in images.items()]
+        containers = [
+            {"name": name, "image": image, **({"ports": [{"containerPort": seed.port}]} if seed.port else {})}
+            for name, image in images.items()
+        ]
         annotations = dict(entry.annotations)
         if entry.change_cause:
             annotations["kubernetes.io/change-cause"] = entry.change_cause
         with self.store.lock:
             current = self.store.get(DEPLOYMENTS, seed.namespace, seed.name)
             if current is None:
-                body = {"apiVersion": "apps/v1", "kind": "Deployment",
-                        "metadata": {"name": seed.name, "labels": dict(labels), "annotations": annotations},
-                        "spec": {"replicas": seed.replicas, "selector": {"matchLabels": dict(labels)},
-                                 "revisionHistoryLimit": seed.revision_history_limit,
-                                 "progressDeadlineSeconds": seed.progress_deadline_seconds,
-                                 "minReadySeconds": seed.min_ready_seconds,
-                                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {
-                                     "maxSurge": seed.max_surge, "maxUnavailable": seed.max_unavailable}},
-                                 "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": containers}}}}
+                body = {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": seed.name, "labels": dict(labels), "annotations": annotations},
+                    "spec": {
+                        "replicas": seed.replicas,
+                        "selector": {"matchLabels": dict(labels)},
+                        "revisionHistoryLimit": seed.revision_history_limit,
+                        "progressDeadlineSeconds": seed.progress_deadline_seconds,
+                        "minReadySeconds": seed.min_ready_seconds,
+                        "strategy": {
+                            "type": "RollingUpdate",
+                            "rollingUpdate": {"maxSurge": seed.max_surge, "maxUnavailable": seed.max_unavailable},
+                        },
+                        "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": containers}},
+                    },
+                }
                 if not seed.min_ready_seconds:
                     del body["spec"]["minReadySeconds"]
                 obj = self._prepare(DEPLOYMENTS, seed.namespace, body, None)
                 result = self.store.create(DEPLOYMENTS, obj, now)
             else:
-                patch = {"metadata": {"annotations": annotations},
-                         "spec": {"template": {"spec": {"containers": [{"name": c["name"], "image": c["image"]}
-                                                                       for c in containers]}}}}
-                result = self.patch(DEPLOYMENTS, seed.namespace, seed.name, "application/strategic-merge-patch+json", patch)
+                patch = {
+                    "metadata": {"annotations": annotations},
+                    "spec": {
+                        "template": {
+                            "spec": {"containers": [{"name": c["name"], "image": c["image"]} for c in containers]}
+                        }
+                    },
+                }
+                result = self.patch(
+                    DEPLOYMENTS, seed.namespace, seed.name, "application/strategic-merge-patch+json", patch
+                )
         self.kick()
         return result
 
-    def set_image(self, namespace: str, deployment: str, image: str, *, container: str | None = None,
-                  change_cause: str | None = None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    def set_image(
+        self,
+        namespace: str,
+        deployment: str,
+        image: str,
+        *,
+        container: str | None = None,
+        change_cause: str | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """What `kubectl set image` + `kubectl annotate` do: start a new rollout now."""
         d = self.get(DEPLOYMENTS, namespace, deployment)
         name = container or d["spec"]["template"]["spec"]["containers"][0]["name"]
         meta = dict(annotations or {})
         if change_cause:
             meta["kubernetes.io/change-cause"] = change_cause
-        patch = {"metadata": {"annotations": meta},
-                 "spec": {"template": {"spec": {"containers": [{"name": name, "image": image}]}}}}
+        patch = {
+            "metadata": {"annotations": meta},
+            "spec": {"template": {"spec": {"containers": [{"name": name, "image": image}]}}},
+        }
         return self.patch(DEPLOYMENTS, namespace, deployment, "application/strategic-merge-patch+json", patch)
 
     def rollout_complete(self, namespace: str, deployment: str) -> bool:
         d = self.get(DEPLOYMENTS, namespace, deployment)
         s, replicas = d.get("status") or {}, d["spec"]["replicas"]
-        return (s.get("observedGeneration", 0) >= d["metadata"]["generation"] and s.get("updatedReplicas", 0) == replicas
-                and s.get("replicas", 0) == replicas and s.get("availableReplicas", 0) == replicas)
+        return (
+            s.get("observedGeneration", 0) >= d["metadata"]["generation"]
+            and s.get("updatedReplicas", 0) == replicas
+            and s.get("replicas", 0) == replicas
+            and s.get("availableReplicas", 0) == replicas
+        )
 
     def replica_sets(self, namespace: str, deployment: str) -> list[dict[str, Any]]:
         uid = self.get(DEPLOYMENTS, namespace, deployment)["metadata"]["uid"]
-        return [rs for rs in self.store.list(REPLICASETS, namespace)
-                if any(ref.get("uid") == uid and ref.get("controller") for ref in rs["metadata"].get("ownerReferences") or [])]
-
+        return [
+            rs
+            for rs in self.store.list(REPLICASETS, namespace)
+            if any(
+                ref.get("uid") == uid and ref.get("controller") for ref in rs["metadata"].get("ownerReferences") or []
+            )
+        ]

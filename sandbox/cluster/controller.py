@@ -24,8 +24,14 @@ REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
-SKIP_COPY = {"kubectl.kubernetes.io/last-applied-configuration", REVISION, REVISION_HISTORY, DESIRED_REPLICAS,
-             MAX_REPLICAS, "deprecated.deployment.rollback.to"}
+SKIP_COPY = {
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION,
+    REVISION_HISTORY,
+    DESIRED_REPLICAS,
+    MAX_REPLICAS,
+    "deprecated.deployment.rollback.to",
+}
 MAX_REV_HISTORY_CHARS = 2000
 NODE_IP = "10.0.0.10"
 
@@ -38,8 +44,14 @@ def _controller_uid(obj: dict[str, Any]) -> str | None:
 
 
 def _owner_ref(owner: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
-            "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def _revision(obj: dict[str, Any]) -> int:
@@ -111,8 +123,14 @@ def _set_cond(status: dict[str, Any], cond: dict[str, Any]) -> None:
 
 
 def _new_cond(type_: str, status: str, reason: str, message: str, now: float) -> dict[str, Any]:
-    return {"type": type_, "status": status, "lastUpdateTime": rfc3339(now), "lastTransitionTime": rfc3339(now),
-            "reason": reason, "message": message}
+    return {
+        "type": type_,
+        "status": status,
+        "lastUpdateTime": rfc3339(now),
+        "lastTransitionTime": rfc3339(now),
+        "reason": reason,
+        "message": message,
+    }
 
 
 class Controllers:
@@ -124,8 +142,12 @@ class Controllers:
 
     def _same_template(self, rs: dict[str, Any], d: dict[str, Any]) -> bool:
         """equal_ignore_hash, memoized: templates only change with a generation bump."""
-        key = (rs["metadata"]["uid"], rs["metadata"].get("generation", 0), d["metadata"]["uid"],
-               d["metadata"]["generation"])
+        key = (
+            rs["metadata"]["uid"],
+            rs["metadata"].get("generation", 0),
+            d["metadata"]["uid"],
+            d["metadata"]["generation"],
+        )
         if key not in self._same:
             if len(self._same) > 10_000:
                 self._same.clear()
@@ -158,13 +180,26 @@ class Controllers:
         pod = self.store.update(PODS, pod)
         self._kubelet_events(pod, old, status, behaviors, created, now)
 
-    def _kubelet_events(self, pod: dict[str, Any], old: dict[str, Any], new: dict[str, Any],
-                        behaviors: dict[str, Any], created: float, now: float) -> None:
+    def _kubelet_events(
+        self,
+        pod: dict[str, Any],
+        old: dict[str, Any],
+        new: dict[str, Any],
+        behaviors: dict[str, Any],
+        created: float,
+        now: float,
+    ) -> None:
         olds = {c["name"]: c for c in old.get("containerStatuses") or []}
         if not old:
             node = pod["spec"].get("nodeName", "")
-            self.recorder.record(pod, "Normal", "Scheduled", f"Successfully assigned {pod['metadata']['namespace']}/"
-                                 f"{pod['metadata']['name']} to {node}", now, component="default-scheduler")
+            self.recorder.record(
+                pod,
+                "Normal",
+                "Scheduled",
+                f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} to {node}",
+                now,
+                component="default-scheduler",
+            )
         for c in new.get("containerStatuses") or []:
             name, image, b = c["name"], c["image"], behaviors[c["name"]]
             path = f"spec.containers{{{name}}}"
@@ -172,9 +207,11 @@ class Controllers:
             waiting = (c.get("state") or {}).get("waiting") or {}
             was_waiting = ((before.get("state") or {}).get("waiting") or {}).get("reason")
             started = "running" in (c.get("state") or {}) and c.get("containerID") != before.get("containerID")
+
             def emit(type_: str, reason: str, message: str, count: int | None = None, path: str = path) -> None:
-                self.recorder.record(pod, type_, reason, message, now, component="kubelet", field_path=path,
-                                     count=count)
+                self.recorder.record(
+                    pod, type_, reason, message, now, component="kubelet", field_path=path, count=count
+                )
 
             if started:
                 restarts = c["restartCount"]
@@ -183,10 +220,16 @@ class Controllers:
                 emit("Normal", "Created", f"Created container: {name}", count=restarts + 1)
                 emit("Normal", "Started", f"Started container {name}", count=restarts + 1)
             reason = waiting.get("reason")
-            if reason == "CrashLoopBackOff" and (was_waiting != reason or c["restartCount"] != before.get("restartCount")):
+            if reason == "CrashLoopBackOff" and (
+                was_waiting != reason or c["restartCount"] != before.get("restartCount")
+            ):
                 ref = f"{pod['metadata']['name']}_{pod['metadata']['namespace']}({pod['metadata']['uid']})"
-                emit("Warning", "BackOff", f"Back-off restarting failed container {name} in pod {ref}",
-                     count=max(1, c["restartCount"]))
+                emit(
+                    "Warning",
+                    "BackOff",
+                    f"Back-off restarting failed container {name} in pod {ref}",
+                    count=max(1, c["restartCount"]),
+                )
             if reason in ("ErrImagePull", "ImagePullBackOff") and was_waiting != reason:
                 if reason == "ErrImagePull":
                     emit("Normal", "Pulling", f'Pulling image "{image}"')
@@ -206,8 +249,11 @@ class Controllers:
         meta, spec = rs["metadata"], rs["spec"]
         ns = meta["namespace"]
         selector = selector_from_spec(spec.get("selector"))
-        pods = [p for p in self.store.view(PODS, ns)
-                if _controller_uid(p) == meta["uid"] and labels_match(selector, p["metadata"].get("labels"))]
+        pods = [
+            p
+            for p in self.store.view(PODS, ns)
+            if _controller_uid(p) == meta["uid"] and labels_match(selector, p["metadata"].get("labels"))
+        ]
         diff = len(pods) - spec["replicas"]
         if diff < 0:
             for _ in range(-diff):
@@ -217,8 +263,14 @@ class Controllers:
             victims = sorted(pods, key=lambda p: (_pod_ready(p), -self.store.created_at(PODS, p)))
             for pod in victims[:diff]:
                 self.store.delete(PODS, ns, pod["metadata"]["name"])
-                self.recorder.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", now,
-                                     component="replicaset-controller")
+                self.recorder.record(
+                    rs,
+                    "Normal",
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pod['metadata']['name']}",
+                    now,
+                    component="replicaset-controller",
+                )
                 pods.remove(pod)
         min_ready = spec.get("minReadySeconds", 0)
         ready = [p for p in pods if _pod_ready(p)]
@@ -239,15 +291,21 @@ class Controllers:
         self.store.counter += 1
         suffix = safe_encode(f"{rs['metadata']['uid']}/{self.store.counter}", 5)
         name = f"{rs['metadata']['name']}-{suffix}"
-        meta = {"name": name, "generateName": f"{rs['metadata']['name']}-", "namespace": rs["metadata"]["namespace"],
-                "labels": template.get("metadata", {}).get("labels", {}), "ownerReferences": [_owner_ref(rs)]}
+        meta = {
+            "name": name,
+            "generateName": f"{rs['metadata']['name']}-",
+            "namespace": rs["metadata"]["namespace"],
+            "labels": template.get("metadata", {}).get("labels", {}),
+            "ownerReferences": [_owner_ref(rs)],
+        }
         if template.get("metadata", {}).get("annotations"):
             meta["annotations"] = template["metadata"]["annotations"]
         pod = {"metadata": meta, "spec": {**template.get("spec", {}), "nodeName": self.scenario.node}}
         default_pod(pod)
         pod = self.store.create(PODS, pod, now)
-        self.recorder.record(rs, "Normal", "SuccessfulCreate", f"Created pod: {name}", now,
-                             component="replicaset-controller")
+        self.recorder.record(
+            rs, "Normal", "SuccessfulCreate", f"Created pod: {name}", now, component="replicaset-controller"
+        )
         return pod
 
     # --- Deployment controller -----------------------------------------------------------
@@ -255,24 +313,45 @@ class Controllers:
     def sync_deployment(self, d: dict[str, Any], now: float) -> None:
         ns, uid = d["metadata"]["namespace"], d["metadata"]["uid"]
         selector = selector_from_spec(d["spec"].get("selector"))
-        rss = sorted((rs for rs in self.store.view(REPLICASETS, ns)
-                      if _controller_uid(rs) == uid and labels_match(selector, rs["metadata"].get("labels"))),
-                     key=_by_creation)
+        rss = sorted(
+            (
+                rs
+                for rs in self.store.view(REPLICASETS, ns)
+                if _controller_uid(rs) == uid and labels_match(selector, rs["metadata"].get("labels"))
+            ),
+            key=_by_creation,
+        )
         new_rs = next((rs for rs in rss if self._same_template(rs, d)), None)
         olds = [rs for rs in rss if rs is not new_rs]
         new_revision = max((_revision(rs) for rs in olds), default=0) + 1
         status = deep(d.get("status") or {})
         if new_rs is None and not d["spec"].get("paused"):
             new_rs = self._create_replica_set(d, rss, new_revision, now)
-            _set_cond(status, _new_cond("Progressing", "True", "NewReplicaSetCreated",
-                                        f'Created new replica set "{new_rs["metadata"]["name"]}"', now))
+            _set_cond(
+                status,
+                _new_cond(
+                    "Progressing",
+                    "True",
+                    "NewReplicaSetCreated",
+                    f'Created new replica set "{new_rs["metadata"]["name"]}"',
+                    now,
+                ),
+            )
         elif new_rs is not None:
             candidate = deep(new_rs)
             if self._set_new_rs_annotations(d, candidate, new_revision, exists=True):
                 new_rs = self.store.update(REPLICASETS, candidate)
             elif _cond(status, "Progressing") is None:
-                _set_cond(status, _new_cond("Progressing", "True", "FoundNewReplicaSet",
-                                            f'Found new replica set "{new_rs["metadata"]["name"]}"', now))
+                _set_cond(
+                    status,
+                    _new_cond(
+                        "Progressing",
+                        "True",
+                        "FoundNewReplicaSet",
+                        f'Found new replica set "{new_rs["metadata"]["name"]}"',
+                        now,
+                    ),
+                )
             revision = new_rs["metadata"]["annotations"].get(REVISION)
             if revision and (d["metadata"].get("annotations") or {}).get(REVISION) != revision:
                 d = deep(d)
@@ -286,19 +365,32 @@ class Controllers:
         self._cleanup(d, olds, new_rs)
         self._sync_status(d, status, new_rs, now)
 
-    def _create_replica_set(self, d: dict[str, Any], rss: list[dict[str, Any]], revision: int, now: float) -> dict[str, Any]:
+    def _create_replica_set(
+        self, d: dict[str, Any], rss: list[dict[str, Any]], revision: int, now: float
+    ) -> dict[str, Any]:
         collisions = d.get("status", {}).get("collisionCount", 0)
         template = deep(d["spec"]["template"])
         rs_hash = template_hash(template, collisions)
         template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = rs_hash
         selector = deep(d["spec"]["selector"])
         selector.setdefault("matchLabels", {})[HASH_LABEL] = rs_hash
-        rs = {"kind": "ReplicaSet", "apiVersion": "apps/v1",
-              "metadata": {"name": f"{d['metadata']['name']}-{rs_hash}", "namespace": d["metadata"]["namespace"],
-                           "labels": dict(template["metadata"]["labels"]), "ownerReferences": [_owner_ref(d)],
-                           "annotations": {}},
-              "spec": {"replicas": 0, "minReadySeconds": d["spec"].get("minReadySeconds", 0), "selector": selector,
-                       "template": template}}
+        rs = {
+            "kind": "ReplicaSet",
+            "apiVersion": "apps/v1",
+            "metadata": {
+                "name": f"{d['metadata']['name']}-{rs_hash}",
+                "namespace": d["metadata"]["namespace"],
+                "labels": dict(template["metadata"]["labels"]),
+                "ownerReferences": [_owner_ref(d)],
+                "annotations": {},
+            },
+            "spec": {
+                "replicas": 0,
+                "minReadySeconds": d["spec"].get("minReadySeconds", 0),
+                "selector": selector,
+                "template": template,
+            },
+        }
         self._set_new_rs_annotations(d, rs, revision, exists=False)
         if rs["spec"]["minReadySeconds"] == 0:
             del rs["spec"]["minReadySeconds"]
@@ -347,9 +439,14 @@ class Controllers:
         updated = self.store.update(REPLICASETS, rs)
         if before != replicas:
             direction = "up" if replicas > before else "down"
-            self.recorder.record(d, "Normal", "ScalingReplicaSet",
-                                 f"Scaled {direction} replica set {rs['metadata']['name']} from {before} to {replicas}",
-                                 now, component="deployment-controller")
+            self.recorder.record(
+                d,
+                "Normal",
+                "ScalingReplicaSet",
+                f"Scaled {direction} replica set {rs['metadata']['name']} from {before} to {replicas}",
+                now,
+                component="deployment-controller",
+            )
         return updated
 
     def _rolling(self, d: dict[str, Any], olds: list[dict[str, Any]], new_rs: dict[str, Any], now: float) -> None:
@@ -400,17 +497,25 @@ class Controllers:
         for rs in olds:
             if rs["spec"]["replicas"]:
                 self._scale(d, rs, 0, now)
-        if all(rs.get("status", {}).get("replicas", 0) == 0 for rs in olds) and new_rs["spec"]["replicas"] != d["spec"]["replicas"]:
+        if (
+            all(rs.get("status", {}).get("replicas", 0) == 0 for rs in olds)
+            and new_rs["spec"]["replicas"] != d["spec"]["replicas"]
+        ):
             self._scale(d, new_rs, d["spec"]["replicas"], now)
 
     def _cleanup(self, d: dict[str, Any], olds: list[dict[str, Any]], new_rs: dict[str, Any] | None) -> None:
         limit = d["spec"].get("revisionHistoryLimit", 10)
-        idle = [rs for rs in sorted(olds, key=_by_creation)
-                if rs["spec"]["replicas"] == 0 and rs.get("status", {}).get("replicas", 0) == 0]
+        idle = [
+            rs
+            for rs in sorted(olds, key=_by_creation)
+            if rs["spec"]["replicas"] == 0 and rs.get("status", {}).get("replicas", 0) == 0
+        ]
         for rs in idle[: max(0, len(idle) - limit)]:
             self.store.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
 
-    def _sync_status(self, d: dict[str, Any], status: dict[str, Any], new_rs: dict[str, Any] | None, now: float) -> None:
+    def _sync_status(
+        self, d: dict[str, Any], status: dict[str, Any], new_rs: dict[str, Any] | None, now: float
+    ) -> None:
         ns, uid = d["metadata"]["namespace"], d["metadata"]["uid"]
         rss = [rs for rs in self.store.view(REPLICASETS, ns) if _controller_uid(rs) == uid]
         new = next((rs for rs in rss if new_rs and rs["metadata"]["uid"] == new_rs["metadata"]["uid"]), None)
@@ -430,18 +535,35 @@ class Controllers:
         status["observedGeneration"] = d["metadata"]["generation"]
         _, max_unavailable = fenceposts(d)
         if counts["availableReplicas"] >= replicas - max_unavailable:
-            _set_cond(status, _new_cond("Available", "True", "MinimumReplicasAvailable",
-                                        "Deployment has minimum availability.", now))
+            _set_cond(
+                status,
+                _new_cond("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now),
+            )
         else:
-            _set_cond(status, _new_cond("Available", "False", "MinimumReplicasUnavailable",
-                                        "Deployment does not have minimum availability.", now))
+            _set_cond(
+                status,
+                _new_cond(
+                    "Available",
+                    "False",
+                    "MinimumReplicasUnavailable",
+                    "Deployment does not have minimum availability.",
+                    now,
+                ),
+            )
         self._progress(d, old_status, status, counts, new, now)
         status = {k: status[k] for k in ("observedGeneration", *counts, "conditions", "collisionCount") if k in status}
         if status != old_status:
             self.store.update(DEPLOYMENTS, {**d, "status": status})
 
-    def _progress(self, d: dict[str, Any], old: dict[str, Any], status: dict[str, Any], counts: dict[str, int],
-                  new_rs: dict[str, Any] | None, now: float) -> None:
+    def _progress(
+        self,
+        d: dict[str, Any],
+        old: dict[str, Any],
+        status: dict[str, Any],
+        counts: dict[str, int],
+        new_rs: dict[str, Any] | None,
+        now: float,
+    ) -> None:
         """syncRolloutStatus: the Progressing condition (complete, progressing, timed out, paused)."""
         name = new_rs["metadata"]["name"] if new_rs else d["metadata"]["name"]
         kind = "ReplicaSet" if new_rs else "Deployment"
@@ -454,15 +576,28 @@ class Controllers:
             _set_cond(status, _new_cond("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed", now))
             current = _cond(status, "Progressing")
         replicas = d["spec"]["replicas"]
-        complete = counts["updatedReplicas"] == replicas and counts["replicas"] == replicas and \
-            counts["availableReplicas"] == replicas
-        progressing = counts["updatedReplicas"] > old.get("updatedReplicas", 0) or \
-            counts["replicas"] - counts["updatedReplicas"] < old.get("replicas", 0) - old.get("updatedReplicas", 0) or \
-            counts["readyReplicas"] > old.get("readyReplicas", 0) or \
-            counts["availableReplicas"] > old.get("availableReplicas", 0)
+        complete = (
+            counts["updatedReplicas"] == replicas
+            and counts["replicas"] == replicas
+            and counts["availableReplicas"] == replicas
+        )
+        progressing = (
+            counts["updatedReplicas"] > old.get("updatedReplicas", 0)
+            or counts["replicas"] - counts["updatedReplicas"] < old.get("replicas", 0) - old.get("updatedReplicas", 0)
+            or counts["readyReplicas"] > old.get("readyReplicas", 0)
+            or counts["availableReplicas"] > old.get("availableReplicas", 0)
+        )
         if complete:
-            _set_cond(status, _new_cond("Progressing", "True", "NewReplicaSetAvailable",
-                                        f'{kind} "{name}" has successfully progressed.', now))
+            _set_cond(
+                status,
+                _new_cond(
+                    "Progressing",
+                    "True",
+                    "NewReplicaSetAvailable",
+                    f'{kind} "{name}" has successfully progressed.',
+                    now,
+                ),
+            )
         elif progressing:
             cond = _new_cond("Progressing", "True", "ReplicaSetUpdated", f'{kind} "{name}" is progressing.', now)
             if current and current["status"] == "True":
@@ -472,8 +607,16 @@ class Controllers:
             deadline = d["spec"].get("progressDeadlineSeconds")
             started = parse_time(current["lastUpdateTime"]) or now
             if deadline is not None and started + deadline < now:
-                _set_cond(status, _new_cond("Progressing", "False", "ProgressDeadlineExceeded",
-                                            f'{kind} "{name}" has timed out progressing.', now))
+                _set_cond(
+                    status,
+                    _new_cond(
+                        "Progressing",
+                        "False",
+                        "ProgressDeadlineExceeded",
+                        f'{kind} "{name}" has timed out progressing.',
+                        now,
+                    ),
+                )
 
     # --- garbage collector ---------------------------------------------------------------
 

@@ -28,8 +28,18 @@ class Recorder:
         self._index.pop(key, None)
         return None
 
-    def record(self, obj: dict[str, Any], type_: str, reason: str, message: str, now: float, *,
-               component: str, field_path: str | None = None, count: int | None = None) -> None:
+    def record(
+        self,
+        obj: dict[str, Any],
+        type_: str,
+        reason: str,
+        message: str,
+        now: float,
+        *,
+        component: str,
+        field_path: str | None = None,
+        count: int | None = None,
+    ) -> None:
         meta = obj["metadata"]
         namespace = meta.get("namespace") or "default"
         key = (meta["uid"], reason, message, type_, field_path)
@@ -44,17 +54,30 @@ class Recorder:
                 return
             if not self.store.get(NAMESPACES, "", namespace):
                 return
-            involved = {"kind": obj["kind"], "namespace": namespace, "name": meta["name"], "uid": meta["uid"],
-                        "apiVersion": obj["apiVersion"], "resourceVersion": meta.get("resourceVersion", "")}
+            involved = {
+                "kind": obj["kind"],
+                "namespace": namespace,
+                "name": meta["name"],
+                "uid": meta["uid"],
+                "apiVersion": obj["apiVersion"],
+                "resourceVersion": meta.get("resourceVersion", ""),
+            }
             if field_path:
                 involved["fieldPath"] = field_path
             host = {"host": self.node} if component == "kubelet" else {}
             event = {
                 "metadata": {"name": self._name(namespace, meta["name"], now), "namespace": namespace},
-                "involvedObject": involved, "reason": reason, "message": message,
+                "involvedObject": involved,
+                "reason": reason,
+                "message": message,
                 "source": {"component": component, **host},
-                "firstTimestamp": rfc3339(now), "lastTimestamp": rfc3339(now), "count": count or 1, "type": type_,
-                "eventTime": None, "reportingComponent": component, "reportingInstance": self.node if host else "",
+                "firstTimestamp": rfc3339(now),
+                "lastTimestamp": rfc3339(now),
+                "count": count or 1,
+                "type": type_,
+                "eventTime": None,
+                "reportingComponent": component,
+                "reportingInstance": self.node if host else "",
             }
             created = self.store.create(EVENTS, event, now)
             self._index[key] = (namespace, created["metadata"]["name"])

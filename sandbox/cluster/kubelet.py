@@ -23,11 +23,11 @@ class Instance:
 
 @dataclass(frozen=True)
 class Timeline:
-    current: Instance | None            # the running instance
-    last: Instance | None               # the most recent instance that ended
-    before_last: Instance | None        # the one before it
+    current: Instance | None  # the running instance
+    last: Instance | None  # the most recent instance that ended
+    before_last: Instance | None  # the one before it
     restarts: int
-    waiting: tuple[str, str] | None     # (reason, message)
+    waiting: tuple[str, str] | None  # (reason, message)
     ready: bool
     ready_changed_at: float
 
@@ -114,8 +114,14 @@ def _image_id(image: str) -> str:
 
 def container_status(spec: dict[str, Any], t: Timeline, b: ImageBehavior, pod_uid: str) -> dict[str, Any]:
     name, image = spec["name"], spec.get("image", "")
-    status: dict[str, Any] = {"name": name, "image": image, "imageID": "", "ready": t.ready,
-                              "restartCount": t.restarts, "started": t.current is not None}
+    status: dict[str, Any] = {
+        "name": name,
+        "image": image,
+        "imageID": "",
+        "ready": t.ready,
+        "restartCount": t.restarts,
+        "started": t.current is not None,
+    }
     if t.current is not None:
         status["state"] = {"running": {"startedAt": rfc3339(t.current.start)}}
         status["containerID"] = _container_id(pod_uid, name, t.current.index)
@@ -123,23 +129,33 @@ def container_status(spec: dict[str, Any], t: Timeline, b: ImageBehavior, pod_ui
     else:
         reason, message = t.waiting or ("ContainerCreating", "")
         if reason in ("ErrImagePull", "ImagePullBackOff"):
-            message = f'Back-off pulling image "{image}"' if reason == "ImagePullBackOff" else \
-                f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": not found'
+            message = (
+                f'Back-off pulling image "{image}"'
+                if reason == "ImagePullBackOff"
+                else f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": not found'
+            )
         status["state"] = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
         if t.last is not None:
             status["containerID"] = _container_id(pod_uid, name, t.last.index)
             status["imageID"] = _image_id(image)
     if t.last is not None and t.last.end is not None:
-        status["lastState"] = {"terminated": {
-            "exitCode": b.exit_code, "reason": b.reason, "startedAt": rfc3339(t.last.start),
-            "finishedAt": rfc3339(t.last.end), "containerID": _container_id(pod_uid, name, t.last.index)}}
+        status["lastState"] = {
+            "terminated": {
+                "exitCode": b.exit_code,
+                "reason": b.reason,
+                "startedAt": rfc3339(t.last.start),
+                "finishedAt": rfc3339(t.last.end),
+                "containerID": _container_id(pod_uid, name, t.last.index),
+            }
+        }
     else:
         status["lastState"] = {}
     return status
 
 
-def pod_status(pod: dict[str, Any], created: float, now: float, behaviors: dict[str, ImageBehavior],
-               node_ip: str) -> dict[str, Any]:
+def pod_status(
+    pod: dict[str, Any], created: float, now: float, behaviors: dict[str, ImageBehavior], node_ip: str
+) -> dict[str, Any]:
     meta, spec = pod["metadata"], pod["spec"]
     ref = f"{meta['name']}_{meta['namespace']}({meta['uid']})"
     lines = []
@@ -154,13 +170,20 @@ def pod_status(pod: dict[str, Any], created: float, now: float, behaviors: dict[
     changed = max((t.ready_changed_at for _, t, _ in lines), default=created)
     first_start = min((created + b.start_seconds for _, _, b in lines), default=created)
     unready = [c["name"] for c, t, _ in lines if not t.ready]
-    ready_cond: dict[str, Any] = {"status": "True" if ready else "False", "lastProbeTime": None,
-                                  "lastTransitionTime": rfc3339(changed)}
+    ready_cond: dict[str, Any] = {
+        "status": "True" if ready else "False",
+        "lastProbeTime": None,
+        "lastTransitionTime": rfc3339(changed),
+    }
     if not ready:
         ready_cond.update(reason="ContainersNotReady", message=f"containers with unready status: [{' '.join(unready)}]")
     conditions = [
-        {"type": "PodReadyToStartContainers", "status": "True" if started_any else "False", "lastProbeTime": None,
-         "lastTransitionTime": rfc3339(first_start if started_any else created)},
+        {
+            "type": "PodReadyToStartContainers",
+            "status": "True" if started_any else "False",
+            "lastProbeTime": None,
+            "lastTransitionTime": rfc3339(first_start if started_any else created),
+        },
         {"type": "Initialized", "status": "True", "lastProbeTime": None, "lastTransitionTime": rfc3339(created)},
         {"type": "Ready", **ready_cond},
         {"type": "ContainersReady", **ready_cond},
@@ -171,8 +194,10 @@ def pod_status(pod: dict[str, Any], created: float, now: float, behaviors: dict[
     return {
         "phase": "Running" if started_any else "Pending",
         "conditions": conditions,
-        "hostIP": node_ip, "hostIPs": [{"ip": node_ip}],
-        "podIP": pod_ip, "podIPs": [{"ip": pod_ip}],
+        "hostIP": node_ip,
+        "hostIPs": [{"ip": node_ip}],
+        "podIP": pod_ip,
+        "podIPs": [{"ip": pod_ip}],
         "startTime": rfc3339(created),
         "containerStatuses": statuses,
         "qosClass": qos_class(spec),
@@ -183,9 +208,12 @@ def qos_class(spec: dict[str, Any]) -> str:
     resources = [c.get("resources") or {} for c in spec.get("containers", [])]
     if not any(r.get("requests") or r.get("limits") for r in resources):
         return "BestEffort"
-    guaranteed = all(r.get("limits") and all(r["limits"].get(k) == (r.get("requests") or r["limits"]).get(k)
-                                             for k in ("cpu", "memory")) and {"cpu", "memory"} <= set(r["limits"])
-                     for r in resources)
+    guaranteed = all(
+        r.get("limits")
+        and all(r["limits"].get(k) == (r.get("requests") or r["limits"]).get(k) for k in ("cpu", "memory"))
+        and {"cpu", "memory"} <= set(r["limits"])
+        for r in resources
+    )
     return "Guaranteed" if guaranteed else "Burstable"
 
 

@@ -20,9 +20,18 @@ APPLY_PATCH = "application/apply-patch+yaml"
 
 # patchMergeKey of the list fields the emulated types carry (k8s.io/api struct tags).
 MERGE_KEYS = {
-    "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "env": "name",
-    "ports": "containerPort", "volumeMounts": "mountPath", "volumeDevices": "devicePath", "volumes": "name",
-    "imagePullSecrets": "name", "hostAliases": "ip", "ownerReferences": "uid", "conditions": "type",
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "env": "name",
+    "ports": "containerPort",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "volumes": "name",
+    "imagePullSecrets": "name",
+    "hostAliases": "ip",
+    "ownerReferences": "uid",
+    "conditions": "type",
     "resourceClaims": "name",
 }
 PRIMITIVE_MERGE = {"finalizers"}
@@ -124,7 +133,7 @@ def json_patch(doc: dict[str, Any], operations: Any) -> dict[str, Any]:
             doc = _add(doc, path, deep(_get(doc, operation["from"], "copy")))
         elif op == "test":
             if _get(doc, path, "test") != operation.get("value"):
-                raise _unprocessable(f'testing value {path} failed: test failed')
+                raise _unprocessable(f"testing value {path} failed: test failed")
         else:
             raise _unprocessable(f"Unexpected kind: {op}")
     return doc
@@ -238,5 +247,9 @@ def apply_patch(doc: dict[str, Any], content_type: str, body: Any) -> dict[str, 
     if content_type == STRATEGIC_MERGE_PATCH:
         result = strategic_merge(doc, body)
         return {} if result is _DELETE else result
-    raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: "
-                   f"{JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_MERGE_PATCH}")
+    raise ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: "
+        f"{JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_MERGE_PATCH}",
+    )

@@ -23,11 +23,14 @@ def _path(*keys: str) -> Getter:
         for key in keys:
             node = node.get(key) if isinstance(node, dict) else None
         return node
+
     return get
 
 
-_META_FIELDS: dict[str, Getter] = {"metadata.name": _path("metadata", "name"),
-                                   "metadata.namespace": _path("metadata", "namespace")}
+_META_FIELDS: dict[str, Getter] = {
+    "metadata.name": _path("metadata", "name"),
+    "metadata.namespace": _path("metadata", "namespace"),
+}
 
 
 @dataclass(frozen=True)
@@ -55,46 +58,106 @@ class ResourceType:
         return {**_META_FIELDS, **self.fields}
 
     def discovery(self) -> list[dict[str, Any]]:
-        main: dict[str, Any] = {"name": self.plural, "singularName": self.kind.lower(), "namespaced": self.namespaced,
-                                "kind": self.kind, "verbs": list(_VERBS)}
+        main: dict[str, Any] = {
+            "name": self.plural,
+            "singularName": self.kind.lower(),
+            "namespaced": self.namespaced,
+            "kind": self.kind,
+            "verbs": list(_VERBS),
+        }
         if self.short_names:
             main["shortNames"] = list(self.short_names)
         if self.categories:
             main["categories"] = list(self.categories)
         entries = [main]
         for name, group, version, kind, verbs in self.subresources:
-            sub: dict[str, Any] = {"name": f"{self.plural}/{name}", "singularName": "", "namespaced": self.namespaced,
-                                   "kind": kind, "verbs": list(verbs)}
+            sub: dict[str, Any] = {
+                "name": f"{self.plural}/{name}",
+                "singularName": "",
+                "namespaced": self.namespaced,
+                "kind": kind,
+                "verbs": list(verbs),
+            }
             if group is not None and (group, version) != (self.group, self.version):
                 sub.update(group=group, version=version)
             entries.append(sub)
         return entries
 
 
-NAMESPACES = ResourceType("", "v1", "namespaces", "Namespace", False, ("ns",),
-                          subresources=(("status", "", "v1", "Namespace", ("get", "patch", "update")),),
-                          fields={"status.phase": _path("status", "phase")})
-PODS = ResourceType("", "v1", "pods", "Pod", True, ("po",), ("all",),
-                    subresources=(("log", "", "v1", "Pod", ("get",)),
-                                  ("status", "", "v1", "Pod", ("get", "patch", "update"))),
-                    fields={"spec.nodeName": _path("spec", "nodeName"),
-                            "spec.restartPolicy": _path("spec", "restartPolicy"),
-                            "spec.schedulerName": _path("spec", "schedulerName"),
-                            "spec.serviceAccountName": _path("spec", "serviceAccountName"),
-                            "status.phase": _path("status", "phase"), "status.podIP": _path("status", "podIP"),
-                            "status.nominatedNodeName": _path("status", "nominatedNodeName")})
-EVENTS = ResourceType("", "v1", "events", "Event", True, ("ev",),
-                      fields={**{f"involvedObject.{k}": _path("involvedObject", k)
-                                 for k in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
-                              "reason": _path("reason"), "reportingComponent": _path("reportingComponent"),
-                              "source": _path("source", "component"), "type": _path("type")})
-DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "Deployment", True, ("deploy",), ("all",),
-                           subresources=(("scale", "autoscaling", "v1", "Scale", ("get", "patch", "update")),
-                                         ("status", "apps", "v1", "Deployment", ("get", "patch", "update"))))
-REPLICASETS = ResourceType("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), ("all",),
-                           subresources=(("scale", "autoscaling", "v1", "Scale", ("get", "patch", "update")),
-                                         ("status", "apps", "v1", "ReplicaSet", ("get", "patch", "update"))),
-                           fields={"status.replicas": _path("status", "replicas")})
+NAMESPACES = ResourceType(
+    "",
+    "v1",
+    "namespaces",
+    "Namespace",
+    False,
+    ("ns",),
+    subresources=(("status", "", "v1", "Namespace", ("get", "patch", "update")),),
+    fields={"status.phase": _path("status", "phase")},
+)
+PODS = ResourceType(
+    "",
+    "v1",
+    "pods",
+    "Pod",
+    True,
+    ("po",),
+    ("all",),
+    subresources=(("log", "", "v1", "Pod", ("get",)), ("status", "", "v1", "Pod", ("get", "patch", "update"))),
+    fields={
+        "spec.nodeName": _path("spec", "nodeName"),
+        "spec.restartPolicy": _path("spec", "restartPolicy"),
+        "spec.schedulerName": _path("spec", "schedulerName"),
+        "spec.serviceAccountName": _path("spec", "serviceAccountName"),
+        "status.phase": _path("status", "phase"),
+        "status.podIP": _path("status", "podIP"),
+        "status.nominatedNodeName": _path("status", "nominatedNodeName"),
+    },
+)
+EVENTS = ResourceType(
+    "",
+    "v1",
+    "events",
+    "Event",
+    True,
+    ("ev",),
+    fields={
+        **{
+            f"involvedObject.{k}": _path("involvedObject", k)
+            for k in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+        },
+        "reason": _path("reason"),
+        "reportingComponent": _path("reportingComponent"),
+        "source": _path("source", "component"),
+        "type": _path("type"),
+    },
+)
+DEPLOYMENTS = ResourceType(
+    "apps",
+    "v1",
+    "deployments",
+    "Deployment",
+    True,
+    ("deploy",),
+    ("all",),
+    subresources=(
+        ("scale", "autoscaling", "v1", "Scale", ("get", "patch", "update")),
+        ("status", "apps", "v1", "Deployment", ("get", "patch", "update")),
+    ),
+)
+REPLICASETS = ResourceType(
+    "apps",
+    "v1",
+    "replicasets",
+    "ReplicaSet",
+    True,
+    ("rs",),
+    ("all",),
+    subresources=(
+        ("scale", "autoscaling", "v1", "Scale", ("get", "patch", "update")),
+        ("status", "apps", "v1", "ReplicaSet", ("get", "patch", "update")),
+    ),
+    fields={"status.replicas": _path("status", "replicas")},
+)
 
 ALL = (NAMESPACES, PODS, EVENTS, DEPLOYMENTS, REPLICASETS)
 BY_PATH = {(r.group, r.version, r.plural): r for r in ALL}
@@ -160,13 +223,20 @@ def default_pod(obj: dict[str, Any]) -> None:
     spec.setdefault("enableServiceLinks", True)
     spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
     spec.setdefault("priority", 0)
-    spec.setdefault("tolerations", [
-        {"key": f"node.kubernetes.io/{k}", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
-        for k in ("not-ready", "unreachable")])
+    spec.setdefault(
+        "tolerations",
+        [
+            {"key": f"node.kubernetes.io/{k}", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+            for k in ("not-ready", "unreachable")
+        ],
+    )
 
 
 DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
-    "Deployment": default_workload, "ReplicaSet": default_workload, "Pod": default_pod}
+    "Deployment": default_workload,
+    "ReplicaSet": default_workload,
+    "Pod": default_pod,
+}
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -175,9 +245,14 @@ DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
 def validate_name(r: ResourceType, name: str) -> None:
     pattern, limit = (_DNS_LABEL, 63) if r.kind == "Namespace" else (_DNS_SUBDOMAIN, 253)
     if not name or len(name) > limit or not pattern.match(name):
-        raise invalid(r.kind, name, f"metadata.name: Invalid value: {name!r}: a lowercase RFC 1123 "
-                      f"{'label' if r.kind == 'Namespace' else 'subdomain'} must consist of lower case alphanumeric "
-                      "characters, '-' or '.', and must start and end with an alphanumeric character", r.group)
+        raise invalid(
+            r.kind,
+            name,
+            f"metadata.name: Invalid value: {name!r}: a lowercase RFC 1123 "
+            f"{'label' if r.kind == 'Namespace' else 'subdomain'} must consist of lower case alphanumeric "
+            "characters, '-' or '.', and must start and end with an alphanumeric character",
+            r.group,
+        )
 
 
 def validate(r: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -193,7 +268,9 @@ def validate(r: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -
     if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
         errors.append("spec.selector: Required value")
     elif not labels_match(selector_from_spec(selector), labels):
-        errors.append(f"spec.template.metadata.labels: Invalid value: {labels!r}: `selector` does not match template `labels`")
+        errors.append(
+            f"spec.template.metadata.labels: Invalid value: {labels!r}: `selector` does not match template `labels`"
+        )
     if old is not None and (old.get("spec") or {}).get("selector") != selector:
         errors.append(f"spec.selector: Invalid value: {selector!r}: field is immutable")
     containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
@@ -214,5 +291,9 @@ def check_kind(r: ResourceType, obj: Any) -> None:
     if not isinstance(obj, dict):
         raise ApiError(400, "BadRequest", f"the body must be a {r.kind} object")
     if obj.get("kind") not in (None, r.kind) or obj.get("apiVersion") not in (None, r.api_version):
-        raise ApiError(400, "BadRequest", f"the API version in the data ({obj.get('apiVersion')}) does not match the "
-                       f"expected API version ({r.api_version})")
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"the API version in the data ({obj.get('apiVersion')}) does not match the "
+            f"expected API version ({r.api_version})",
+        )

@@ -20,9 +20,17 @@ from sandbox.cluster.selectors import fields_match, labels_match, parse_field_se
 from sandbox.cluster.tables import table
 from sandbox.cluster.util import ApiError, bad_request, status_body
 
-VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-sandbox",
-           "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
-           "buildDate": "2024-12-11T00:00:00Z", "goVersion": "go1.23.3", "compiler": "gc", "platform": "linux/amd64"}
+VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-sandbox",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2024-12-11T00:00:00Z",
+    "goVersion": "go1.23.3",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 _WATCH_IDLE = 0.5  # seconds between liveness checks of an idle watch
 
 
@@ -91,8 +99,11 @@ class Fault:
     delay: float = 0.0
 
     def matches(self, req: Request) -> bool:
-        return self.times > 0 and (self.method is None or self.method == req.method) and \
-            (self.path is None or re.search(self.path, req.path) is not None)
+        return (
+            self.times > 0
+            and (self.method is None or self.method == req.method)
+            and (self.path is None or re.search(self.path, req.path) is not None)
+        )
 
 
 _REASONS = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
@@ -119,8 +130,11 @@ class Api:
     def handle(self, req: Request) -> Response:
         self._record(req)
         try:
-            if self.token and req.headers.get("authorization") != f"Bearer {self.token}" and \
-                    req.path not in ("/healthz", "/livez", "/readyz"):
+            if (
+                self.token
+                and req.headers.get("authorization") != f"Bearer {self.token}"
+                and req.path not in ("/healthz", "/livez", "/readyz")
+            ):
                 return _json(status_body(401, "Unauthorized", "Unauthorized"), 401)
             for fault in self.faults:
                 if fault.matches(req):
@@ -131,8 +145,12 @@ class Api:
                         return response
                     if fault.lost_response:
                         self._route(req)
-                    response = _json(status_body(fault.status, _REASONS.get(fault.status, "InternalError"),
-                                                 f"injected fault: {fault.status}"), fault.status)
+                    response = _json(
+                        status_body(
+                            fault.status, _REASONS.get(fault.status, "InternalError"), f"injected fault: {fault.status}"
+                        ),
+                        fault.status,
+                    )
                     if fault.retry_after is not None:
                         response.headers["Retry-After"] = str(fault.retry_after)
                     time.sleep(fault.delay)
@@ -161,11 +179,21 @@ class Api:
         if path == "/version":
             return _json(VERSION)
         if path == "/api":
-            return _json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-                {"clientCIDR": "0.0.0.0/0", "serverAddress": self.address}]})
+            return _json(
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.address}],
+                }
+            )
         if path == "/apis":
-            return _json({"kind": "APIGroupList", "apiVersion": "v1", "groups": [self._group(g, vs)
-                                                                                 for g, vs in group_versions().items()]})
+            return _json(
+                {
+                    "kind": "APIGroupList",
+                    "apiVersion": "v1",
+                    "groups": [self._group(g, vs) for g, vs in group_versions().items()],
+                }
+            )
         parts = path.strip("/").split("/")
         if parts[0] == "api" and len(parts) >= 2:
             group, version, rest = "", parts[1], parts[2:]
@@ -203,8 +231,9 @@ class Api:
 
     # --- resources -----------------------------------------------------------------------
 
-    def _resource(self, req: Request, r: ResourceType, namespace: str | None, name: str | None,
-                  sub: str | None) -> Response:
+    def _resource(
+        self, req: Request, r: ResourceType, namespace: str | None, name: str | None, sub: str | None
+    ) -> Response:
         c = self.cluster
         dry_run = self._dry_run(req)
         ns = namespace or ""
@@ -213,12 +242,22 @@ class Api:
                 return self._watch(req, r, namespace) if req.flag("watch") else self._list(req, r, namespace)
             if req.method == "POST":
                 if r.namespaced and namespace is None:
-                    raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+                    raise ApiError(
+                        405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                    )
                 return _json(c.create(r, ns, self._body(req), dry_run), 201)
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if sub == "log" and r is PODS and req.method == "GET":
-            text = c.logs(ns, name, req.param("container"), req.flag("previous"), req.int_param("tailLines"),
-                          req.int_param("sinceSeconds"), req.flag("timestamps"), req.int_param("limitBytes"))
+            text = c.logs(
+                ns,
+                name,
+                req.param("container"),
+                req.flag("previous"),
+                req.int_param("tailLines"),
+                req.int_param("sinceSeconds"),
+                req.flag("timestamps"),
+                req.int_param("limitBytes"),
+            )
             return Response(200, text.encode(), "text/plain")
         if sub == "scale" and r.kind in ("Deployment", "ReplicaSet"):
             if req.method == "GET":
@@ -252,8 +291,12 @@ class Api:
     def _body(req: Request) -> Any:
         ctype = req.headers.get("content-type", "application/json").split(";")[0].strip()
         if "protobuf" in ctype:
-            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
-                           f"accepted media types include: application/json, {JSON_PATCH}, {MERGE_PATCH}")
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - "
+                f"accepted media types include: application/json, {JSON_PATCH}, {MERGE_PATCH}",
+            )
         try:
             return json.loads(req.body or b"null")
         except ValueError as exc:
@@ -265,21 +308,27 @@ class Api:
         if ctype == APPLY_PATCH:
             raise ApiError(415, "UnsupportedMediaType", "server-side apply is not emulated by the sandbox cluster")
         if ctype not in (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH):
-            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted "
-                           f"media types include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_MERGE_PATCH}, {APPLY_PATCH}")
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted "
+                f"media types include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_MERGE_PATCH}, {APPLY_PATCH}",
+            )
         return ctype
 
     def _list(self, req: Request, r: ResourceType, namespace: str | None) -> Response:
         items, rv = self.cluster.list(r, namespace, req.param("labelSelector"), req.param("fieldSelector"))
         start = int(req.param("continue") or 0) if (req.param("continue") or "0").isdigit() else 0
         limit = req.int_param("limit")
-        page = items[start:start + limit] if limit else items[start:]
+        page = items[start : start + limit] if limit else items[start:]
         meta: dict[str, Any] = {"resourceVersion": rv}
         if limit and start + limit < len(items):
             meta.update({"continue": str(start + limit), "remainingItemCount": len(items) - start - limit})
         table_version = _table_version(req.headers.get("accept", ""))
         if table_version:
-            body = table(r.kind, page, self.cluster.clock(), rv, req.param("includeObject") or "Metadata", table_version)
+            body = table(
+                r.kind, page, self.cluster.clock(), rv, req.param("includeObject") or "Metadata", table_version
+            )
             body["metadata"].update({k: v for k, v in meta.items() if k != "resourceVersion"})
             return _json(body)
         for item in page:  # items of a typed list carry no kind/apiVersion, as on a real server
@@ -322,8 +371,17 @@ class Api:
             for obj in initial:
                 yield line("ADDED", obj)
             if initial_events:
-                yield line("BOOKMARK", {"kind": r.kind, "apiVersion": r.api_version, "metadata": {
-                    "resourceVersion": str(start), "annotations": {"k8s.io/initial-events-end": "true"}}})
+                yield line(
+                    "BOOKMARK",
+                    {
+                        "kind": r.kind,
+                        "apiVersion": r.api_version,
+                        "metadata": {
+                            "resourceVersion": str(start),
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    },
+                )
             last = start
             while clock() < deadline and not store.closed:
                 with store.lock:

@@ -57,7 +57,9 @@ class HistoryEntry(_Model):
     image: str | dict[str, str] = Field(..., description="one image, or container name → image")
     at: str = Field("now", description="relative to start-up: -3h, -2h30m, -90s, now")
     change_cause: str | None = None
-    annotations: dict[str, str] = Field(default_factory=dict, description="deployment annotations set with this rollout")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="deployment annotations set with this rollout"
+    )
 
     @field_validator("at")
     @classmethod
@@ -94,8 +96,9 @@ class Scenario(_Model):
 
     def model_post_init(self, _context: Any) -> None:
         base = self.defaults.model_dump()
-        self._behaviors = {pattern: ImageBehavior.model_validate({**base, **entry})
-                           for pattern, entry in self.images.items()}
+        self._behaviors = {
+            pattern: ImageBehavior.model_validate({**base, **entry}) for pattern, entry in self.images.items()
+        }
 
     def behavior_for(self, image: str) -> ImageBehavior:
         if image in self._behaviors:

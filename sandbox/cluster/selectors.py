@@ -9,7 +9,9 @@ from typing import Any
 
 from sandbox.cluster.util import bad_request
 
-_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
 _VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
@@ -131,7 +133,9 @@ def _unescape(value: str) -> str:
     return re.sub(r"\\[\\,=]", lambda m: _ESCAPES[m.group(0)], value)
 
 
-def parse_field_selector(text: str | None, supported: Mapping[str, Callable[[dict[str, Any]], Any]]) -> list[tuple[str, str, str]]:
+def parse_field_selector(
+    text: str | None, supported: Mapping[str, Callable[[dict[str, Any]], Any]]
+) -> list[tuple[str, str, str]]:
     """Terms (field, op, value); a field the resource does not index is a 400, as on a real server."""
     if not text:
         return []
@@ -144,13 +148,14 @@ def parse_field_selector(text: str | None, supported: Mapping[str, Callable[[dic
             raise bad_request(f"invalid selector: '{text}'; can't understand '{part}'")
         field, op, value = match.groups()
         if field not in supported:
-            raise bad_request(f'field label not supported: {field}')
+            raise bad_request(f"field label not supported: {field}")
         terms.append((field, "!=" if op == "!=" else "=", _unescape(value)))
     return terms
 
 
-def fields_match(terms: list[tuple[str, str, str]], obj: dict[str, Any],
-                 supported: Mapping[str, Callable[[dict[str, Any]], Any]]) -> bool:
+def fields_match(
+    terms: list[tuple[str, str, str]], obj: dict[str, Any], supported: Mapping[str, Callable[[dict[str, Any]], Any]]
+) -> bool:
     for field, op, value in terms:
         actual = supported[field](obj)
         actual = "" if actual is None else str(actual)

@@ -1,8 +1,8 @@
 """Serve a sandbox Cluster over real HTTP on loopback, and write a kubeconfig for clients and kubectl.
 
-    with serve(load_scenario(SCENARIOS / "order-api.yaml")) as running:
-        running.write_kubeconfig(tmp / "kubeconfig", namespace="production")
-        subprocess.run(["kubectl", "--kubeconfig", tmp / "kubeconfig", "get", "pods"])
+with serve(load_scenario(SCENARIOS / "order-api.yaml")) as running:
+    running.write_kubeconfig(tmp / "kubeconfig", namespace="production")
+    subprocess.run(["kubectl", "--kubeconfig", tmp / "kubeconfig", "get", "pods"])
 """
 
 from __future__ import annotations
@@ -37,8 +37,13 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        request = Request(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
-                          {k.lower(): v for k, v in self.headers.items()}, body)
+        request = Request(
+            self.command,
+            url.path,
+            parse_qs(url.query, keep_blank_values=True),
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+        )
         response = self.server.api.handle(request)
         if response.stream is not None:
             self._stream(response)
@@ -115,8 +120,16 @@ class RunningCluster:
         """Every request received (method, path, query, content type, decoded body), oldest first."""
         return self._server.api.recorded
 
-    def inject_fault(self, status: int, *, method: str | None = None, path: str | None = None, times: int = 1,
-                     retry_after: int | None = None, lost_response: bool = False) -> Fault:
+    def inject_fault(
+        self,
+        status: int,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        times: int = 1,
+        retry_after: int | None = None,
+        lost_response: bool = False,
+    ) -> Fault:
         """Answer the next `times` matching requests with `status` (a Status body, optional Retry-After);
         with `lost_response` the request is applied first, as when a reply is lost on the way back."""
         fault = Fault(status, method, path, times, retry_after, lost_response)
@@ -133,11 +146,15 @@ class RunningCluster:
     def write_kubeconfig(self, path: str | Path, namespace: str = "default", context: str = "sandbox") -> Path:
         path = Path(path)
         user: dict[str, str] = {"token": self.token} if self.token else {}
-        config = {"apiVersion": "v1", "kind": "Config", "preferences": {},
-                  "clusters": [{"name": context, "cluster": {"server": self.url}}],
-                  "users": [{"name": context, "user": user}],
-                  "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}],
-                  "current-context": context}
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {},
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "users": [{"name": context, "user": user}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}],
+            "current-context": context,
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         return path
@@ -149,16 +166,23 @@ class RunningCluster:
         self._thread.join(timeout=5)
 
 
-def start(scenario: Scenario | Cluster | None = None, *, host: str = "127.0.0.1", port: int = 0,
-          token: str | None = None, verbose: bool = False) -> RunningCluster:
+def start(
+    scenario: Scenario | Cluster | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    verbose: bool = False,
+) -> RunningCluster:
     """Start the controllers and the HTTP server on a background thread; `stop()` ends both."""
     cluster = scenario if isinstance(scenario, Cluster) else Cluster(scenario)
     api = Api(cluster, token)
     server = _Server((host, port), api, verbose)
     bound_host, bound_port = server.server_address[:2]
     api.address = f"{bound_host}:{bound_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="sandbox-apiserver",
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="sandbox-apiserver", daemon=True
+    )
     thread.start()
     cluster.start()
     return RunningCluster(cluster, f"http://{bound_host}:{bound_port}", token, server, thread)

@@ -61,16 +61,22 @@ class Store:
 
     def list(self, r: ResourceType, namespace: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
-            items = [obj for (ns, _), obj in sorted(self.objects[r.key].items())
-                     if namespace is None or not r.namespaced or ns == namespace]
+            items = [
+                obj
+                for (ns, _), obj in sorted(self.objects[r.key].items())
+                if namespace is None or not r.namespaced or ns == namespace
+            ]
             return deep(items)
 
     def view(self, r: ResourceType, namespace: str | None = None) -> list[dict[str, Any]]:
         """The stored objects themselves, for controllers: read them, never mutate them (the store
         replaces objects on write, so a view stays a consistent snapshot)."""
         with self.lock:
-            return [obj for (ns, _), obj in sorted(self.objects[r.key].items())
-                    if namespace is None or not r.namespaced or ns == namespace]
+            return [
+                obj
+                for (ns, _), obj in sorted(self.objects[r.key].items())
+                if namespace is None or not r.namespaced or ns == namespace
+            ]
 
     def created_at(self, r: ResourceType, obj: dict[str, Any]) -> float:
         meta = obj["metadata"]
@@ -89,11 +95,16 @@ class Store:
             namespace = meta.get("namespace", "") if r.namespaced else ""
             key = (namespace, meta["name"])
             if key in self.objects[r.key]:
-                raise ApiError(409, "AlreadyExists", f'{r.plural}{"." + r.group if r.group else ""} "{meta["name"]}" '
-                               "already exists", {"name": meta["name"], "group": r.group, "kind": r.plural})
+                raise ApiError(
+                    409,
+                    "AlreadyExists",
+                    f'{r.plural}{"." + r.group if r.group else ""} "{meta["name"]}" already exists',
+                    {"name": meta["name"], "group": r.group, "kind": r.plural},
+                )
             if r.namespaced and (NAMESPACE_KEY, namespace) not in self._namespace_keys():
-                raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found',
-                               {"name": namespace, "kind": "namespaces"})
+                raise ApiError(
+                    404, "NotFound", f'namespaces "{namespace}" not found', {"name": namespace, "kind": "namespaces"}
+                )
             obj["kind"], obj["apiVersion"] = r.kind, r.api_version
             self.counter += 1
             meta["uid"] = new_uid(f"{self.seed}/{r.key}/{namespace}/{meta['name']}/{self.counter}")
@@ -121,9 +132,14 @@ class Store:
                 raise not_found(r.plural, meta["name"], r.group)
             sent = meta.get("resourceVersion")
             if sent and sent != old["metadata"]["resourceVersion"]:
-                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {r.plural}{"." + r.group if r.group else ""} '
-                               f'"{meta["name"]}": the object has been modified; please apply your changes to the latest '
-                               "version and try again", {"name": meta["name"], "group": r.group, "kind": r.plural})
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f"Operation cannot be fulfilled on {r.plural}{'.' + r.group if r.group else ''} "
+                    f'"{meta["name"]}": the object has been modified; please apply your changes to the latest '
+                    "version and try again",
+                    {"name": meta["name"], "group": r.group, "kind": r.plural},
+                )
             for immutable in ("uid", "creationTimestamp", "namespace", "name"):
                 if immutable in old["metadata"]:
                     meta[immutable] = old["metadata"][immutable]

@@ -56,9 +56,17 @@ def _pod_row(pod: dict[str, Any], now: float) -> list[Any]:
     if restarts and last_restart:
         restarts_text = f"{restarts} ({_since(last_restart, now)} ago)"
     total = len(pod["spec"].get("containers") or [])
-    return [pod["metadata"]["name"], f"{ready_count}/{total}", reason, restarts_text, _age(pod, now),
-            status.get("podIP") or "<none>", pod["spec"].get("nodeName") or "<none>",
-            status.get("nominatedNodeName") or "<none>", "<none>"]
+    return [
+        pod["metadata"]["name"],
+        f"{ready_count}/{total}",
+        reason,
+        restarts_text,
+        _age(pod, now),
+        status.get("podIP") or "<none>",
+        pod["spec"].get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        "<none>",
+    ]
 
 
 def _containers(spec: dict[str, Any]) -> tuple[str, str]:
@@ -69,27 +77,58 @@ def _containers(spec: dict[str, Any]) -> tuple[str, str]:
 def _deployment_row(d: dict[str, Any], now: float) -> list[Any]:
     s = d.get("status") or {}
     names, images = _containers(d["spec"])
-    return [d["metadata"]["name"], f"{s.get('readyReplicas', 0)}/{d['spec'].get('replicas', 0)}",
-            s.get("updatedReplicas", 0), s.get("availableReplicas", 0), _age(d, now), names, images,
-            selector_string(d["spec"].get("selector"))]
+    return [
+        d["metadata"]["name"],
+        f"{s.get('readyReplicas', 0)}/{d['spec'].get('replicas', 0)}",
+        s.get("updatedReplicas", 0),
+        s.get("availableReplicas", 0),
+        _age(d, now),
+        names,
+        images,
+        selector_string(d["spec"].get("selector")),
+    ]
 
 
 def _replica_set_row(rs: dict[str, Any], now: float) -> list[Any]:
     s = rs.get("status") or {}
     names, images = _containers(rs["spec"])
-    return [rs["metadata"]["name"], rs["spec"].get("replicas", 0), s.get("replicas", 0), s.get("readyReplicas", 0),
-            _age(rs, now), names, images, selector_string(rs["spec"].get("selector"))]
+    return [
+        rs["metadata"]["name"],
+        rs["spec"].get("replicas", 0),
+        s.get("replicas", 0),
+        s.get("readyReplicas", 0),
+        _age(rs, now),
+        names,
+        images,
+        selector_string(rs["spec"].get("selector")),
+    ]
 
 
 def _event_row(e: dict[str, Any], now: float) -> list[Any]:
     first = _since(e.get("firstTimestamp") or e.get("eventTime"), now)
     last = _since(e["lastTimestamp"], now) if e.get("lastTimestamp") else first
     involved = e.get("involvedObject") or {}
-    target = f"{involved.get('kind', '').lower()}/{involved['name']}" if involved.get("name") else involved.get("kind", "").lower()
+    target = (
+        f"{involved.get('kind', '').lower()}/{involved['name']}"
+        if involved.get("name")
+        else involved.get("kind", "").lower()
+    )
     source = e.get("source") or {}
-    source_text = ", ".join(x for x in (source.get("component"), source.get("host")) if x) or e.get("reportingComponent", "")
-    return [last, e.get("type", ""), e.get("reason", ""), target, involved.get("fieldPath", ""), source_text,
-            (e.get("message") or "").strip(), first, e.get("count") or 1, e["metadata"]["name"]]
+    source_text = ", ".join(x for x in (source.get("component"), source.get("host")) if x) or e.get(
+        "reportingComponent", ""
+    )
+    return [
+        last,
+        e.get("type", ""),
+        e.get("reason", ""),
+        target,
+        involved.get("fieldPath", ""),
+        source_text,
+        (e.get("message") or "").strip(),
+        first,
+        e.get("count") or 1,
+        e["metadata"]["name"],
+    ]
 
 
 def _namespace_row(ns: dict[str, Any], now: float) -> list[Any]:
@@ -98,17 +137,61 @@ def _namespace_row(ns: dict[str, Any], now: float) -> list[Any]:
 
 _NAME = _col("Name", fmt="name", description="Name must be unique within a namespace.")
 PRINTERS: dict[str, tuple[list[dict[str, Any]], Callable[[dict[str, Any], float], list[Any]]]] = {
-    "Pod": ([_NAME, _col("Ready"), _col("Status"), _col("Restarts"), _col("Age"), _col("IP", priority=1),
-             _col("Node", priority=1), _col("Nominated Node", priority=1), _col("Readiness Gates", priority=1)], _pod_row),
-    "Deployment": ([_NAME, _col("Ready"), _col("Up-to-date", "integer"), _col("Available", "integer"), _col("Age"),
-                    _col("Containers", priority=1), _col("Images", priority=1), _col("Selector", priority=1)],
-                   _deployment_row),
-    "ReplicaSet": ([_NAME, _col("Desired", "integer"), _col("Current", "integer"), _col("Ready", "integer"),
-                    _col("Age"), _col("Containers", priority=1), _col("Images", priority=1),
-                    _col("Selector", priority=1)], _replica_set_row),
-    "Event": ([_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Subobject", priority=1),
-               _col("Source", priority=1), _col("Message"), _col("First Seen", priority=1),
-               _col("Count", "integer", priority=1), _col("Name", priority=1)], _event_row),
+    "Pod": (
+        [
+            _NAME,
+            _col("Ready"),
+            _col("Status"),
+            _col("Restarts"),
+            _col("Age"),
+            _col("IP", priority=1),
+            _col("Node", priority=1),
+            _col("Nominated Node", priority=1),
+            _col("Readiness Gates", priority=1),
+        ],
+        _pod_row,
+    ),
+    "Deployment": (
+        [
+            _NAME,
+            _col("Ready"),
+            _col("Up-to-date", "integer"),
+            _col("Available", "integer"),
+            _col("Age"),
+            _col("Containers", priority=1),
+            _col("Images", priority=1),
+            _col("Selector", priority=1),
+        ],
+        _deployment_row,
+    ),
+    "ReplicaSet": (
+        [
+            _NAME,
+            _col("Desired", "integer"),
+            _col("Current", "integer"),
+            _col("Ready", "integer"),
+            _col("Age"),
+            _col("Containers", priority=1),
+            _col("Images", priority=1),
+            _col("Selector", priority=1),
+        ],
+        _replica_set_row,
+    ),
+    "Event": (
+        [
+            _col("Last Seen"),
+            _col("Type"),
+            _col("Reason"),
+            _col("Object"),
+            _col("Subobject", priority=1),
+            _col("Source", priority=1),
+            _col("Message"),
+            _col("First Seen", priority=1),
+            _col("Count", "integer", priority=1),
+            _col("Name", priority=1),
+        ],
+        _event_row,
+    ),
     "Namespace": ([_NAME, _col("Status"), _col("Age")], _namespace_row),
 }
 
@@ -117,8 +200,14 @@ def _partial(obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
 
 
-def table(kind: str, items: list[dict[str, Any]], now: float, resource_version: str,
-          include_object: str = "Metadata", table_version: str = "v1") -> dict[str, Any]:
+def table(
+    kind: str,
+    items: list[dict[str, Any]],
+    now: float,
+    resource_version: str,
+    include_object: str = "Metadata",
+    table_version: str = "v1",
+) -> dict[str, Any]:
     columns, row = PRINTERS.get(kind) or ([_NAME, _col("Age")], lambda o, t: [o["metadata"]["name"], _age(o, t)])
     rows = []
     for obj in items:
@@ -128,5 +217,10 @@ def table(kind: str, items: list[dict[str, Any]], now: float, resource_version: 
         elif include_object != "None":
             entry["object"] = _partial(obj)
         rows.append(entry)
-    return {"kind": "Table", "apiVersion": f"meta.k8s.io/{table_version}",
-            "metadata": {"resourceVersion": resource_version}, "columnDefinitions": columns, "rows": rows}
+    return {
+        "kind": "Table",
+        "apiVersion": f"meta.k8s.io/{table_version}",
+        "metadata": {"resourceVersion": resource_version},
+        "columnDefinitions": columns,
+        "rows": rows,
+    }

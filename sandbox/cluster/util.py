@@ -7,7 +7,7 @@ import functools
 import hashlib
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # rand.SafeEncodeString's alphabet: no vowels (no words), no 0/1/3 (look-alikes).
@@ -17,11 +17,11 @@ _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 @functools.lru_cache(maxsize=8192)
 def rfc3339(ts: float) -> str:
     """Seconds precision, as the API server serializes metav1.Time."""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rfc3339nano(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(value: str | None) -> float | None:
@@ -99,8 +99,15 @@ def human_duration(seconds: float) -> str:
 
 def status_body(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     """A metav1.Status, the body of every error response."""
-    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                            "message": message, "reason": reason, "code": code}
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     if details:
         body["details"] = details
     return body
@@ -122,14 +129,19 @@ class ApiError(Exception):
 
 def not_found(resource: str, name: str, group: str = "") -> ApiError:
     qualified = f"{resource}.{group}" if group else resource
-    return ApiError(404, "NotFound", f'{qualified} "{name}" not found',
-                    {"name": name, "group": group, "kind": resource} if group else {"name": name, "kind": resource})
+    return ApiError(
+        404,
+        "NotFound",
+        f'{qualified} "{name}" not found',
+        {"name": name, "group": group, "kind": resource} if group else {"name": name, "kind": resource},
+    )
 
 
 def invalid(kind: str, name: str, message: str, group: str = "") -> ApiError:
     qualified = f"{kind}.{group}" if group else kind
-    return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {message}',
-                    {"name": name, "group": group, "kind": kind})
+    return ApiError(
+        422, "Invalid", f'{qualified} "{name}" is invalid: {message}', {"name": name, "group": group, "kind": kind}
+    )
 
 
 def bad_request(message: str) -> ApiError:

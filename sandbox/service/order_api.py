@@ -24,10 +24,24 @@ ERROR_SHARE = {"healthy": 0.0, "errors": 0.08, "crashloop": 1.0, "image_pull": 1
 
 
 class SimulatedService:
-    def __init__(self, kube_url: str, scenario: Scenario, namespace: str = "production", deployment: str = "order-api",
-                 service: str = "order-api", rps: float = 40.0, port: int = 0) -> None:
+    def __init__(
+        self,
+        kube_url: str,
+        scenario: Scenario,
+        namespace: str = "production",
+        deployment: str = "order-api",
+        service: str = "order-api",
+        rps: float = 40.0,
+        port: int = 0,
+    ) -> None:
         self.kube_url = kube_url.rstrip("/")
-        self.scenario, self.namespace, self.deployment, self.service, self.rps = scenario, namespace, deployment, service, rps
+        self.scenario, self.namespace, self.deployment, self.service, self.rps = (
+            scenario,
+            namespace,
+            deployment,
+            service,
+            rps,
+        )
         self.registry = CollectorRegistry()
         self.requests = Counter("http_requests", "Requests served", ["service", "code"], registry=self.registry)
         for code in ("201", "503"):  # exported at 0 from the start, so ratios exist before the first error
@@ -39,11 +53,13 @@ class SimulatedService:
         self._stop = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._threads = [threading.Thread(target=self.server.serve_forever, daemon=True),
-                         threading.Thread(target=self._watch_cluster, daemon=True),
-                         threading.Thread(target=self._load, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self.server.serve_forever, daemon=True),
+            threading.Thread(target=self._watch_cluster, daemon=True),
+            threading.Thread(target=self._load, daemon=True),
+        ]
 
-    def start(self) -> "SimulatedService":
+    def start(self) -> SimulatedService:
         self._refresh()
         for thread in self._threads:
             thread.start()
@@ -54,7 +70,7 @@ class SimulatedService:
         self.server.shutdown()
         self.server.server_close()
 
-    def __enter__(self) -> "SimulatedService":
+    def __enter__(self) -> SimulatedService:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
@@ -114,7 +130,10 @@ class SimulatedService:
                     body, code, kind = generate_latest(service.registry), 200, "text/plain; version=0.0.4"
                 elif self.path.startswith("/orders"):
                     code = service._serve_order()
-                    body, kind = (b'{"ok": true}' if code < 500 else b'{"error": "upstream connect error"}'), "application/json"
+                    body, kind = (
+                        (b'{"ok": true}' if code < 500 else b'{"error": "upstream connect error"}'),
+                        "application/json",
+                    )
                 else:
                     body, code, kind = b"not found", 404, "text/plain"
                 self.send_response(code)

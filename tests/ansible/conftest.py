@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from activities.ansible import AnsibleSettings, PlaybookRunner
-from tests.ansible.support import (EXTRA_PLAYBOOKS, PG_PASSWORD, Postgres, Recorder, as_postgres, free_port,
-                                   pg_bin_dir)
+from tests.ansible.support import EXTRA_PLAYBOOKS, PG_PASSWORD, Postgres, Recorder, as_postgres, free_port, pg_bin_dir
 
 
 @pytest.fixture
@@ -48,14 +47,27 @@ def closed_port() -> int:
 
 @pytest.fixture
 def settings(runs_dir: Path, log_root: Path, closed_port: int) -> AnsibleSettings:
-    inventory = {"all": {"hosts": {
-        "localhost": {"ansible_connection": "local"},
-        # An SSH host on a closed loopback port: connection refused at once, i.e. unreachable.
-        "db-7.internal": {"ansible_host": "127.0.0.1", "ansible_port": closed_port, "ansible_user": "nobody",
-                          "ansible_connection": "ssh"},
-    }}}
-    return AnsibleSettings(extra_playbook_dir=EXTRA_PLAYBOOKS, temp_root=runs_dir, log_root=log_root,
-                           inventory=inventory, credentials={"orders-db": PG_PASSWORD})
+    inventory = {
+        "all": {
+            "hosts": {
+                "localhost": {"ansible_connection": "local"},
+                # An SSH host on a closed loopback port: connection refused at once, i.e. unreachable.
+                "db-7.internal": {
+                    "ansible_host": "127.0.0.1",
+                    "ansible_port": closed_port,
+                    "ansible_user": "nobody",
+                    "ansible_connection": "ssh",
+                },
+            }
+        }
+    }
+    return AnsibleSettings(
+        extra_playbook_dir=EXTRA_PLAYBOOKS,
+        temp_root=runs_dir,
+        log_root=log_root,
+        inventory=inventory,
+        credentials={"orders-db": PG_PASSWORD},
+    )
 
 
 @pytest.fixture
@@ -83,16 +95,44 @@ def postgres() -> Iterator[Postgres]:
         subprocess.run(as_postgres(cmd), check=True, capture_output=True, text=True, timeout=120)
 
     # Trust on the socket (the test's own superuser), a password on TCP (what warroom uses).
-    run([str(bin_dir / "initdb"), "-D", str(data), "-U", superuser, "--auth-local=trust",
-         "--auth-host=scram-sha-256", "-E", "UTF8"])
-    run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-t", "60",
-         "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start"])
-    pg = Postgres(port=port, superuser=superuser, role="warroom", password=PG_PASSWORD, bin_dir=bin_dir,
-                  socket_dir=base)
+    run(
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            superuser,
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+        ]
+    )
+    run(
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(base / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1",
+            "start",
+        ]
+    )
+    pg = Postgres(
+        port=port, superuser=superuser, role="warroom", password=PG_PASSWORD, bin_dir=bin_dir, socket_dir=base
+    )
     try:
         pg.psql(f"CREATE ROLE warroom LOGIN PASSWORD '{PG_PASSWORD}' IN ROLE pg_monitor")
         yield pg
     finally:
-        subprocess.run(as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(base, ignore_errors=True)

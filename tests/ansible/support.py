@@ -59,7 +59,7 @@ class Recorder:
     def details(self) -> list[dict[str, Any]]:
         return [d[0] for _, d in self.beats]
 
-    def start(self, fn: Callable[..., Any], *args: Any) -> "Background":
+    def start(self, fn: Callable[..., Any], *args: Any) -> Background:
         return Background(self, fn, args)
 
     def wait_for_task(self, task: str, timeout: float = 30) -> None:
@@ -104,8 +104,25 @@ class Postgres:
 
     def psql(self, sql: str, *, background: bool = False) -> subprocess.Popen[str] | str:
         """As the superuser over the Unix socket (trust), like the seed's `psql -c`."""
-        cmd = as_postgres([str(self.bin_dir / "psql"), "-X", "-q", "-A", "-t", "-h", str(self.socket_dir),
-                            "-p", str(self.port), "-U", self.superuser, "-d", "postgres", "-c", sql])
+        cmd = as_postgres(
+            [
+                str(self.bin_dir / "psql"),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.port),
+                "-U",
+                self.superuser,
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ]
+        )
         if background:
             return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
         return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=30).stdout

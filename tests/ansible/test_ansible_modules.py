@@ -56,8 +56,10 @@ def test_cpu_times_reads_the_aggregate_line(tmp_path: Path) -> None:
 
 def write_meminfo(proc: Path, total_kb: int, available_kb: int, swap_total_kb: int = 0, swap_free_kb: int = 0) -> None:
     proc.mkdir(exist_ok=True)
-    (proc / "meminfo").write_text(f"MemTotal: {total_kb} kB\nMemFree: 1000 kB\nMemAvailable: {available_kb} kB\n"
-                                  f"SwapTotal: {swap_total_kb} kB\nSwapFree: {swap_free_kb} kB\n")
+    (proc / "meminfo").write_text(
+        f"MemTotal: {total_kb} kB\nMemFree: 1000 kB\nMemAvailable: {available_kb} kB\n"
+        f"SwapTotal: {swap_total_kb} kB\nSwapFree: {swap_free_kb} kB\n"
+    )
 
 
 def test_memory_pressure_from_available_memory_and_psi(tmp_path: Path) -> None:
@@ -67,8 +69,9 @@ def test_memory_pressure_from_available_memory_and_psi(tmp_path: Path) -> None:
 
     write_meminfo(tmp_path, 1_000_000, 500_000)
     (tmp_path / "pressure").mkdir()
-    (tmp_path / "pressure" / "memory").write_text("some avg10=25.50 avg60=10.00 avg300=2.00 total=1\n"
-                                                  "full avg10=5.00 avg60=1.00 avg300=0.50 total=1\n")
+    (tmp_path / "pressure" / "memory").write_text(
+        "some avg10=25.50 avg60=10.00 avg300=2.00 total=1\nfull avg10=5.00 avg60=1.00 avg300=0.50 total=1\n"
+    )
     stalled = host.memory_verdict(10, 10, str(tmp_path))
     assert stalled["status"] == "warning" and stalled["details"]["psi_some_avg10"] == 25.5
 
@@ -89,9 +92,14 @@ def test_swap_is_critical_when_mostly_used_and_being_swapped_in(tmp_path: Path) 
 
 def test_oom_events_from_the_kernel_log_or_else_the_vmstat_counter(tmp_path: Path) -> None:
     (tmp_path / "vmstat").write_text("oom_kill 3\n")
-    log = ("dmesg", ["[ 99.1] java invoked oom-killer: gfp_mask=0x0",
-                     "[ 99.2] oom-kill:constraint=CONSTRAINT_MEMCG,task=java,pid=4242",
-                     "[ 99.3] Memory cgroup out of memory: Killed process 4242 (java)"])
+    log = (
+        "dmesg",
+        [
+            "[ 99.1] java invoked oom-killer: gfp_mask=0x0",
+            "[ 99.2] oom-kill:constraint=CONSTRAINT_MEMCG,task=java,pid=4242",
+            "[ 99.3] Memory cgroup out of memory: Killed process 4242 (java)",
+        ],
+    )
     recent = host.oom_verdict(60, str(tmp_path), log=log)
     assert recent["status"] == "critical" and recent["value"] == 1  # one kill, logged twice
     assert recent["details"]["kills_since_boot"] == 3 and len(recent["details"]["samples"]) == 2
@@ -109,13 +117,21 @@ def diskstats_line(name: str, reads: int, read_ms: int, writes: int, write_ms: i
 
 
 def test_disk_await_above_100_ms_is_critical(tmp_path: Path) -> None:
-    (tmp_path / "diskstats").write_text("\n".join([
-        diskstats_line("sda", 100, 1000, 100, 1000), diskstats_line("sda1", 1, 1, 1, 1),
-        diskstats_line("loop0", 0, 0, 0, 0), diskstats_line("nvme0n1", 10, 10, 0, 0)]))
+    (tmp_path / "diskstats").write_text(
+        "\n".join(
+            [
+                diskstats_line("sda", 100, 1000, 100, 1000),
+                diskstats_line("sda1", 1, 1, 1, 1),
+                diskstats_line("loop0", 0, 0, 0, 0),
+                diskstats_line("nvme0n1", 10, 10, 0, 0),
+            ]
+        )
+    )
     first = {"at": 0.0, "disk": host.diskstats(str(tmp_path))}
     assert set(first["disk"]) == {"sda", "nvme0n1"}  # partitions and loop devices are left out
-    (tmp_path / "diskstats").write_text("\n".join([
-        diskstats_line("sda", 110, 2500, 110, 2500, busy_ms=900), diskstats_line("nvme0n1", 20, 20, 0, 0)]))
+    (tmp_path / "diskstats").write_text(
+        "\n".join([diskstats_line("sda", 110, 2500, 110, 2500, busy_ms=900), diskstats_line("nvme0n1", 20, 20, 0, 0)])
+    )
     last = {"at": 1.0, "disk": host.diskstats(str(tmp_path))}
 
     slow = host.disk_verdict([first, last], 100)
@@ -125,9 +141,11 @@ def test_disk_await_above_100_ms_is_critical(tmp_path: Path) -> None:
 
 
 def netdev_text(rx_packets: int, rx_drop: int, tx_packets: int, rx_bytes: int = 0) -> str:
-    return ("Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|...\n"
-            f"    lo: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n"
-            f"  eth0: {rx_bytes} {rx_packets} 0 {rx_drop} 0 0 0 0 0 {tx_packets} 0 0 0 0 0 0\n")
+    return (
+        "Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|...\n"
+        f"    lo: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n"
+        f"  eth0: {rx_bytes} {rx_packets} 0 {rx_drop} 0 0 0 0 0 {tx_packets} 0 0 0 0 0 0\n"
+    )
 
 
 def test_network_loss_and_saturation(tmp_path: Path) -> None:
@@ -151,8 +169,11 @@ def test_network_loss_and_saturation(tmp_path: Path) -> None:
 
 def test_log_grep_reads_only_the_tail_and_masks_credentials(tmp_path: Path) -> None:
     path = tmp_path / "app.log"
-    lines = [f"ERROR old {i}" for i in range(50_000)] + ["INFO fine"] * 10 + [
-        "ERROR login failed token=abc123 password: hunter2", "Exception: " + "x" * 1000]
+    lines = (
+        [f"ERROR old {i}" for i in range(50_000)]
+        + ["INFO fine"] * 10
+        + ["ERROR login failed token=abc123 password: hunter2", "Exception: " + "x" * 1000]
+    )
     path.write_text("\n".join(lines) + "\n")
 
     found = logs.grep(str(path), lines=12, samples=5, max_line_chars=80)

@@ -6,8 +6,13 @@ import json
 import time
 from pathlib import Path
 
-from activities.ansible import (HostDiagnosticsRequest, PlaybookRequest, PlaybookRunner, PostgresHealthRequest,
-                                ServiceLogsRequest)
+from activities.ansible import (
+    HostDiagnosticsRequest,
+    PlaybookRequest,
+    PlaybookRunner,
+    PostgresHealthRequest,
+    ServiceLogsRequest,
+)
 from tests.ansible.support import Postgres, Recorder
 
 CHECKS = {"cpu", "memory", "swap", "oom", "disk", "network"}
@@ -24,7 +29,8 @@ def test_noop_runs_one_task_and_reports_the_recap(runner: PlaybookRunner, record
 
 
 def test_host_diagnostics_gives_each_check_a_verdict_with_its_number_in_one_run(
-        runner: PlaybookRunner, recorder: Recorder) -> None:
+    runner: PlaybookRunner, recorder: Recorder
+) -> None:
     report = recorder.run(runner.host_diagnostics, HostDiagnosticsRequest(sample_seconds=1))
 
     assert set(report.checks) == CHECKS
@@ -41,13 +47,17 @@ def test_host_diagnostics_gives_each_check_a_verdict_with_its_number_in_one_run(
     assert report.checks["network"].value is not None and report.checks["network"].details["interfaces"]
     assert report.checks["oom"].status != "unknown"  # /proc/vmstat oom_kill at least, whatever dmesg allows
     assert report.run.playbook == "host_diagnostics" and report.run.successful
-    assert [t.task for t in report.run.tasks] == ["Check CPU, memory, swap, OOM, disk I/O and network",
-                                                  "Publish verdicts"]
+    assert [t.task for t in report.run.tasks] == [
+        "Check CPU, memory, swap, OOM, disk I/O and network",
+        "Publish verdicts",
+    ]
 
 
 def test_host_diagnostics_runs_only_the_checks_asked_for(runner: PlaybookRunner, recorder: Recorder) -> None:
-    report = recorder.run(runner.host_diagnostics, HostDiagnosticsRequest(
-        checks=["memory", "oom"], thresholds={"memory_available_min_percent": 100}))
+    report = recorder.run(
+        runner.host_diagnostics,
+        HostDiagnosticsRequest(checks=["memory", "oom"], thresholds={"memory_available_min_percent": 100}),
+    )
 
     assert set(report.checks) == {"memory", "oom"}
     # A threshold no machine meets flips the verdict: the caller's thresholds reach the checks.
@@ -56,17 +66,22 @@ def test_host_diagnostics_runs_only_the_checks_asked_for(runner: PlaybookRunner,
 
 
 def test_service_logs_counts_matches_in_the_last_lines_and_heartbeats_carry_no_results(
-        runner: PlaybookRunner, recorder: Recorder, log_root: Path) -> None:
+    runner: PlaybookRunner, recorder: Recorder, log_root: Path
+) -> None:
     log = log_root / "order-api" / "order-api.log"
     log.parent.mkdir()
     old = ["ERROR an old error beyond the window"] * 50
-    recent = ["INFO GET /orders 200"] * 40 + [
-        "ERROR pool: could not connect to server: Connection refused (password=hunter2-in-log)",
-        "WARN slow request",
-        "java.lang.NullPointerException at OrderController.create",
-        "FATAL java.lang.OutOfMemoryError: Java heap space",
-        "ERROR upstream payments timed out after 30s",
-    ] + ["INFO GET /health 200"] * 55
+    recent = (
+        ["INFO GET /orders 200"] * 40
+        + [
+            "ERROR pool: could not connect to server: Connection refused (password=hunter2-in-log)",
+            "WARN slow request",
+            "java.lang.NullPointerException at OrderController.create",
+            "FATAL java.lang.OutOfMemoryError: Java heap space",
+            "ERROR upstream payments timed out after 30s",
+        ]
+        + ["INFO GET /health 200"] * 55
+    )
     log.write_text("\n".join(old + recent) + "\n")
 
     report = recorder.run(runner.service_logs, ServiceLogsRequest(service="order-api", lines=100, samples=3))
@@ -76,9 +91,11 @@ def test_service_logs_counts_matches_in_the_last_lines_and_heartbeats_carry_no_r
     assert report.matched_lines == 4
     assert report.counts == {"error": 3, "exception": 1, "fatal": 1}  # OutOfMemoryError is an "error" too
     assert report.hints == {"oom": 1, "db_connection": 1, "timeout": 1}
-    assert report.samples == ["java.lang.NullPointerException at OrderController.create",
-                              "FATAL java.lang.OutOfMemoryError: Java heap space",
-                              "ERROR upstream payments timed out after 30s"]
+    assert report.samples == [
+        "java.lang.NullPointerException at OrderController.create",
+        "FATAL java.lang.OutOfMemoryError: Java heap space",
+        "ERROR upstream payments timed out after 30s",
+    ]
 
     beats = recorder.details()
     assert beats and all(set(b) == {"counter", "event", "task", "host", "failed"} for b in beats)
@@ -97,19 +114,23 @@ def test_service_logs_reports_a_missing_file_without_failing(runner: PlaybookRun
 
 
 def test_postgres_health_runs_the_seeds_queries_against_a_live_server(
-        runner: PlaybookRunner, recorder: Recorder, postgres: Postgres) -> None:
+    runner: PlaybookRunner, recorder: Recorder, postgres: Postgres
+) -> None:
     slow = postgres.psql("SELECT pg_sleep(30) /* warroom-slow-query */", background=True)
     idle = postgres.psql("SELECT 1", background=True)
     try:
         deadline = time.monotonic() + 15
         while "warroom-slow-query" not in postgres.psql(
-                "SELECT string_agg(query, ' ') FROM pg_stat_activity WHERE state = 'active'"):
+            "SELECT string_agg(query, ' ') FROM pg_stat_activity WHERE state = 'active'"
+        ):
             assert time.monotonic() < deadline, "the slow query never showed up"
             time.sleep(0.1)
         time.sleep(0.3)  # let it age, so it is the longest by a margin
 
-        report = recorder.run(runner.postgres_health, PostgresHealthRequest(
-            port=postgres.port, user=postgres.role, credential="orders-db"))
+        report = recorder.run(
+            runner.postgres_health,
+            PostgresHealthRequest(port=postgres.port, user=postgres.role, credential="orders-db"),
+        )
     finally:
         slow.kill()
         idle.kill()
@@ -130,7 +151,8 @@ def test_postgres_health_runs_the_seeds_queries_against_a_live_server(
 
 
 def test_postgres_health_reports_an_unreachable_database_as_a_finding(
-        runner: PlaybookRunner, recorder: Recorder, closed_port: int) -> None:
+    runner: PlaybookRunner, recorder: Recorder, closed_port: int
+) -> None:
     report = recorder.run(runner.postgres_health, PostgresHealthRequest(port=closed_port, connect_timeout=2))
 
     assert not report.reachable

@@ -17,8 +17,14 @@ import pytest
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import Worker
 
-from activities.ansible import (AnsibleSettings, HostDiagnosticsRequest, PlaybookRequest, PlaybookRunner,
-                                PostgresHealthRequest, ServiceLogsRequest)
+from activities.ansible import (
+    AnsibleSettings,
+    HostDiagnosticsRequest,
+    PlaybookRequest,
+    PlaybookRunner,
+    PostgresHealthRequest,
+    ServiceLogsRequest,
+)
 from tests.ansible.support import EXTRA_PLAYBOOKS, Recorder, processes_mentioning
 from tests.ansible.workflow_support import RunPlaybook
 
@@ -27,14 +33,21 @@ TEN_KB = "a" * 10_240
 REFUSED: list[tuple[str, PlaybookRequest]] = [
     ("shell metacharacters", PlaybookRequest(playbook="service_logs", extravars={"service": "order-api; rm -rf /"})),
     ("command substitution", PlaybookRequest(playbook="postgres_health", extravars={"pg_host": "$(id)"})),
-    ("path traversal in a file name", PlaybookRequest(playbook="service_logs",
-                                                       extravars={"service": "order-api", "log_file": "../../etc/shadow"})),
-    ("dot-dot file name", PlaybookRequest(playbook="service_logs", extravars={"service": "order-api", "log_file": ".."})),
+    (
+        "path traversal in a file name",
+        PlaybookRequest(playbook="service_logs", extravars={"service": "order-api", "log_file": "../../etc/shadow"}),
+    ),
+    (
+        "dot-dot file name",
+        PlaybookRequest(playbook="service_logs", extravars={"service": "order-api", "log_file": ".."}),
+    ),
     ("newline", PlaybookRequest(playbook="service_logs", extravars={"service": "order-api\nmalicious"})),
     ("10 KB string", PlaybookRequest(playbook="service_logs", extravars={"service": TEN_KB})),
     ("10 KB string in a generic var", PlaybookRequest(playbook="sleep", extravars={"seconds": 1, "marker": TEN_KB})),
-    ("Jinja in a generic var", PlaybookRequest(playbook="sleep",
-                                               extravars={"seconds": 1, "marker": "{{ lookup('pipe','id') }}"})),
+    (
+        "Jinja in a generic var",
+        PlaybookRequest(playbook="sleep", extravars={"seconds": 1, "marker": "{{ lookup('pipe','id') }}"}),
+    ),
     ("reserved ansible_ var", PlaybookRequest(playbook="sleep", extravars={"ansible_python_interpreter": "/bin/sh"})),
     ("unknown var", PlaybookRequest(playbook="noop", extravars={"hosts": "all"})),
     ("out-of-range number", PlaybookRequest(playbook="host_diagnostics", extravars={"sample_seconds": 3600})),
@@ -56,8 +69,9 @@ REFUSED: list[tuple[str, PlaybookRequest]] = [
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=[name for name, _ in REFUSED])
-def test_bad_input_is_refused_before_anything_runs(case: tuple[str, PlaybookRequest], runner: PlaybookRunner,
-                                                   recorder: Recorder, runs_dir: Path) -> None:
+def test_bad_input_is_refused_before_anything_runs(
+    case: tuple[str, PlaybookRequest], runner: PlaybookRunner, recorder: Recorder, runs_dir: Path
+) -> None:
     _, request = case
     with pytest.raises(ApplicationError) as caught:
         recorder.run(runner.run_playbook, request)
@@ -69,16 +83,19 @@ def test_bad_input_is_refused_before_anything_runs(case: tuple[str, PlaybookRequ
 
 
 def test_typed_activities_validate_the_same_way(runner: PlaybookRunner, recorder: Recorder, runs_dir: Path) -> None:
-    for call, request in [(runner.service_logs, ServiceLogsRequest(service="../../etc", log_file="passwd")),
-                          (runner.postgres_health, PostgresHealthRequest(host="db;reboot"))]:
+    for call, request in [
+        (runner.service_logs, ServiceLogsRequest(service="../../etc", log_file="passwd")),
+        (runner.postgres_health, PostgresHealthRequest(host="db;reboot")),
+    ]:
         with pytest.raises(ApplicationError) as caught:
             recorder.run(call, request)
         assert caught.value.type == "PlaybookInvalid" and caught.value.non_retryable
     assert recorder.beats == [] and list(runs_dir.iterdir()) == []
 
 
-def test_test_playbooks_exist_only_for_a_worker_configured_with_their_directory(runs_dir: Path,
-                                                                              recorder: Recorder) -> None:
+def test_test_playbooks_exist_only_for_a_worker_configured_with_their_directory(
+    runs_dir: Path, recorder: Recorder
+) -> None:
     public = PlaybookRunner(AnsibleSettings(temp_root=runs_dir))
     assert public.playbooks() == ["host_diagnostics", "noop", "postgres_health", "service_logs"]
     with pytest.raises(ApplicationError) as caught:
@@ -89,8 +106,9 @@ def test_test_playbooks_exist_only_for_a_worker_configured_with_their_directory(
     assert {"sleep", "failing", "broken"} <= set(configured.playbooks())
 
 
-def test_a_failed_task_is_non_retryable_and_carries_the_partial_result(runner: PlaybookRunner, recorder: Recorder,
-                                                                       runs_dir: Path) -> None:
+def test_a_failed_task_is_non_retryable_and_carries_the_partial_result(
+    runner: PlaybookRunner, recorder: Recorder, runs_dir: Path
+) -> None:
     with pytest.raises(ApplicationError) as caught:
         recorder.run(runner.run_playbook, PlaybookRequest(playbook="failing"))
 
@@ -128,8 +146,10 @@ def test_an_unreachable_host_is_retryable(runner: PlaybookRunner, recorder: Reco
 
 def _start_sleep(runner: PlaybookRunner, recorder: Recorder, seconds: int = 60, **request: Any) -> tuple[Any, str]:
     marker = f"warroom-test-{uuid.uuid4().hex}"
-    job = recorder.start(runner.run_playbook, PlaybookRequest(
-        playbook="sleep", extravars={"seconds": seconds, "marker": marker}, **request))
+    job = recorder.start(
+        runner.run_playbook,
+        PlaybookRequest(playbook="sleep", extravars={"seconds": seconds, "marker": marker}, **request),
+    )
     recorder.wait_for_task("Long step")
     deadline = time.monotonic() + 10
     while not processes_mentioning(marker):  # the command itself is running, under a detached worker
@@ -138,8 +158,9 @@ def _start_sleep(runner: PlaybookRunner, recorder: Recorder, seconds: int = 60, 
     return job, marker
 
 
-def test_cancel_mid_task_leaves_no_orphan_process_and_no_temp_dir(runner: PlaybookRunner, recorder: Recorder,
-                                                                  runs_dir: Path) -> None:
+def test_cancel_mid_task_leaves_no_orphan_process_and_no_temp_dir(
+    runner: PlaybookRunner, recorder: Recorder, runs_dir: Path
+) -> None:
     home_tmp = Path.home() / ".ansible" / "tmp"
     before = set(home_tmp.iterdir()) if home_tmp.exists() else set()
     job, marker = _start_sleep(runner, recorder)
@@ -180,8 +201,9 @@ def test_cancelling_one_run_leaves_a_concurrent_run_alone(runner: PlaybookRunner
     assert processes_mentioning(marker_b, str(runs_dir)) == [] and list(runs_dir.iterdir()) == []
 
 
-def test_timeout_stops_the_run_without_orphans_and_is_retryable(runner: PlaybookRunner, recorder: Recorder,
-                                                                runs_dir: Path) -> None:
+def test_timeout_stops_the_run_without_orphans_and_is_retryable(
+    runner: PlaybookRunner, recorder: Recorder, runs_dir: Path
+) -> None:
     started = time.monotonic()
     job, marker = _start_sleep(runner, recorder, timeout_seconds=1.5)
     job.join(30)
@@ -212,13 +234,30 @@ def test_control_ansible_runner_own_cancel_would_orphan_the_command(tmp_path: Pa
     try:
         with tempfile.TemporaryDirectory(dir=tmp_path) as private:
             runner = ansible_runner.run(
-                private_data_dir=private, project_dir=str(EXTRA_PLAYBOOKS), playbook="sleep.yml", quiet=True,
-                inventory={"all": {"hosts": {"localhost": {
-                    "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}},
+                private_data_dir=private,
+                project_dir=str(EXTRA_PLAYBOOKS),
+                playbook="sleep.yml",
+                quiet=True,
+                inventory={
+                    "all": {
+                        "hosts": {
+                            "localhost": {
+                                "ansible_connection": "local",
+                                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                            }
+                        }
+                    }
+                },
                 extravars={"warroom_target": "localhost", "seconds": 30, "marker": marker},
-                envvars={"PATH": f"{AnsibleSettings().ansible_bin_dir}{os.pathsep}{os.environ['PATH']}",
-                         "ANSIBLE_LOCAL_TEMP": str(tmp_path), "ANSIBLE_REMOTE_TEMP": str(tmp_path), "TMPDIR": str(tmp_path)},
-                event_handler=handler, cancel_callback=cancel)
+                envvars={
+                    "PATH": f"{AnsibleSettings().ansible_bin_dir}{os.pathsep}{os.environ['PATH']}",
+                    "ANSIBLE_LOCAL_TEMP": str(tmp_path),
+                    "ANSIBLE_REMOTE_TEMP": str(tmp_path),
+                    "TMPDIR": str(tmp_path),
+                },
+                event_handler=handler,
+                cancel_callback=cancel,
+            )
             assert runner.status == "canceled"
         time.sleep(0.3)
         assert processes_mentioning(marker), "expected the orphaned command to survive ansible-runner's cancel"
@@ -229,22 +268,34 @@ def test_control_ansible_runner_own_cancel_would_orphan_the_command(tmp_path: Pa
 
 @pytest.mark.e2e
 async def test_through_a_real_worker_heartbeats_keep_a_silent_task_alive_and_cancel_reaps_it(
-        dev_env: Any, runner: PlaybookRunner, runs_dir: Path) -> None:
+    dev_env: Any, runner: PlaybookRunner, runs_dir: Path
+) -> None:
     """The same activity on a real Worker (ThreadPoolExecutor) against the dev server: a task silent
     for longer than the 2 s heartbeat timeout survives on cancel_callback heartbeats, and a workflow
     cancel reaches the thread through the heartbeat response."""
     queue = f"ansible-{uuid.uuid4().hex[:8]}"
     marker = f"warroom-e2e-{uuid.uuid4().hex}"
-    async with Worker(dev_env.client, task_queue=queue, workflows=[RunPlaybook], activities=runner.activities(),
-                      activity_executor=ThreadPoolExecutor(2)):
+    async with Worker(
+        dev_env.client,
+        task_queue=queue,
+        workflows=[RunPlaybook],
+        activities=runner.activities(),
+        activity_executor=ThreadPoolExecutor(2),
+    ):
         refused = await dev_env.client.execute_workflow(
-            RunPlaybook.run, PlaybookRequest(playbook="noop", extravars={"service": "a;b"}),
-            id=f"refused-{marker}", task_queue=queue)
+            RunPlaybook.run,
+            PlaybookRequest(playbook="noop", extravars={"service": "a;b"}),
+            id=f"refused-{marker}",
+            task_queue=queue,
+        )
         assert refused == "failed:PlaybookInvalid:NON_RETRYABLE_FAILURE"  # one attempt of three
 
         handle = await dev_env.client.start_workflow(
-            RunPlaybook.run, PlaybookRequest(playbook="sleep", extravars={"seconds": 60, "marker": marker}),
-            id=f"sleep-{marker}", task_queue=queue)
+            RunPlaybook.run,
+            PlaybookRequest(playbook="sleep", extravars={"seconds": 60, "marker": marker}),
+            id=f"sleep-{marker}",
+            task_queue=queue,
+        )
         deadline = time.monotonic() + 30
         while not processes_mentioning(marker):
             assert time.monotonic() < deadline, "the sleep command never started"

@@ -20,10 +20,14 @@ class RunPlaybook:
     async def run(self, req: PlaybookRequest) -> str:
         try:
             await workflow.execute_activity(
-                "ansible_run_playbook", req, result_type=PlaybookResult,
-                start_to_close_timeout=timedelta(minutes=2), heartbeat_timeout=timedelta(seconds=2),
+                "ansible_run_playbook",
+                req,
+                result_type=PlaybookResult,
+                start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=timedelta(seconds=2),
                 cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=100)))
+                retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=100)),
+            )
         except ActivityError as err:
             if isinstance(err.cause, CancelledError):
                 return "cancelled"

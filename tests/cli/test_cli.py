@@ -51,16 +51,23 @@ class Cli:
     async def __call__(self, *args: str, **env: str | None) -> Ran:
         merged = {**self.env, **env}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "warroom.cli", *args, cwd=REPO,
+            sys.executable,
+            "-m",
+            "warroom.cli",
+            *args,
+            cwd=REPO,
             env={k: v for k, v in merged.items() if v is not None},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
         assert proc.returncode is not None
         return Ran(proc.returncode, out.decode(), err.decode())
 
     async def declare(self, service: str, severity: str = "P1", *extra: str) -> str:
-        ran = await self("declare", "--service", service, "--severity", severity, "--summary", "8% of requests 503",
-                         "--json", *extra)
+        ran = await self(
+            "declare", "--service", service, "--severity", severity, "--summary", "8% of requests 503", "--json", *extra
+        )
         assert ran.code == 0, ran.text
         return self.track(json.loads(ran.out)["incident_id"])
 
@@ -80,21 +87,26 @@ class Cli:
 
         async def in_command() -> None:
             assert (await state_of(handle)).phase == Phase.COMMAND
+
         await assert_eventually(in_command)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def cli(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Cli]:
     async with running_worker(dev_env.client, tmp_path) as harness:
-        yield Cli(dev_env.client, {
-            **os.environ,
-            "WARROOM_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-            "WARROOM_TASK_QUEUE": harness.queue,
-            "WARROOM_USER": "alice",
-            "WARROOM_DATA_DIR": str(tmp_path),
-            "COLUMNS": "200",
-            "PYTHONIOENCODING": "utf-8",
-        }, harness.handles)
+        yield Cli(
+            dev_env.client,
+            {
+                **os.environ,
+                "WARROOM_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+                "WARROOM_TASK_QUEUE": harness.queue,
+                "WARROOM_USER": "alice",
+                "WARROOM_DATA_DIR": str(tmp_path),
+                "COLUMNS": "200",
+                "PYTHONIOENCODING": "utf-8",
+            },
+            harness.handles,
+        )
 
 
 def service() -> str:
@@ -102,7 +114,9 @@ def service() -> str:
 
 
 async def test_declare_ack_assign_then_status_shows_the_command_structure(cli: Cli) -> None:
-    declared = await cli("declare", "--service", (svc := service()), "--severity", "P1", "--summary", "8% of requests 503")
+    declared = await cli(
+        "declare", "--service", (svc := service()), "--severity", "P1", "--summary", "8% of requests 503"
+    )
     assert declared.code == 0, declared.text
     incident_id = cli.track(re.search(r"incident (\S+) ", declared.out).group(1))  # type: ignore[union-attr]
     assert f"warroom ack {incident_id}" in declared.out and "/namespaces/default/workflows/incident-" in declared.out
@@ -116,7 +130,9 @@ async def test_declare_ack_assign_then_status_shows_the_command_structure(cli: C
     shown = await cli("status", incident_id)
     assert shown.code == 0, shown.text
     assert re.search(rf"{incident_id}\s+P1\s+phase command\s+{svc}", shown.out), shown.out
-    assert re.search(r"incident_commander\W+alice", shown.out) and re.search(r"operations_lead\W+bob", shown.out), shown.out
+    assert re.search(r"incident_commander\W+alice", shown.out) and re.search(r"operations_lead\W+bob", shown.out), (
+        shown.out
+    )
     as_json = await cli("status", incident_id, "--json")
     state = IncidentState.model_validate_json(as_json.out)
     assert (state.severity, state.phase) == (Severity.P1, Phase.COMMAND)
@@ -130,6 +146,7 @@ async def test_list_finds_incidents_by_their_search_attributes(cli: Cli) -> None
         ran = await cli("list", "--severity", "P1", "--service", svc, "--open", "--json")
         assert ran.code == 0, ran.text
         assert [row["incident_id"] for row in json.loads(ran.out)] == [incident_id]
+
     await assert_eventually(listed, timeout=10, interval=0.5)
 
     other_severity = await cli("list", "--severity", "P3", "--service", svc, "--json")
@@ -142,7 +159,9 @@ async def test_only_the_ic_approves_and_a_rejected_approval_leaves_no_trace(cli:
     incident_id = await cli.declare(service(), "P1", "--commander", "alice")
     await cli.commanding(incident_id)
     assert (await cli("assign", incident_id, "ops", "bob")).code == 0
-    proposed = await cli("propose", incident_id, "rollback", "deployment/checkout", "--evidence", "deploy=v2.14.3", "--as", "bob")
+    proposed = await cli(
+        "propose", incident_id, "rollback", "deployment/checkout", "--evidence", "deploy=v2.14.3", "--as", "bob"
+    )
     assert proposed.code == 0, proposed.text
     step = re.search(r"step id: (\S+);", proposed.out).group(1)  # type: ignore[union-attr]
     handle = cli.client.get_workflow_handle(f"incident-{incident_id}")
@@ -152,7 +171,9 @@ async def test_only_the_ic_approves_and_a_rejected_approval_leaves_no_trace(cli:
     assert "rejected (NotIncidentCommander): only the Incident Commander (alice) may approve" in by_ops.err
     assert await accepted_approvals(cli.client, handle) == []
 
-    by_ic = await cli("--as", "alice", "approve", incident_id, step, "--reason", "deploy 20 min ago, errors above baseline")
+    by_ic = await cli(
+        "--as", "alice", "approve", incident_id, step, "--reason", "deploy 20 min ago, errors above baseline"
+    )
     assert by_ic.code == 0 and f"step {step}" in by_ic.out, by_ic.text
     assert [d.by for d in await accepted_approvals(cli.client, handle)] == ["alice"]
     state = await state_of(handle)
@@ -179,7 +200,8 @@ async def test_bad_input_is_one_readable_line_and_an_exit_code(cli: Cli) -> None
         cli("declare", "--service", "checkout", "--severity", "P7", "--summary", "x"),
         cli("status", "incident-does-not-exist"),
         cli("ack", "checkout-20250101-000000", WARROOM_USER=None),
-        cli("status", "checkout-20250101-000000", WARROOM_TEMPORAL_ADDRESS="127.0.0.1:1"))
+        cli("status", "checkout-20250101-000000", WARROOM_TEMPORAL_ADDRESS="127.0.0.1:1"),
+    )
 
     assert wizard.code == 2 and "'wizard' is not one of ic, ops, comms, pir" in wizard.text, wizard.text
     assert p7.code == 2 and "'P7' is not one of P1, P2, P3" in p7.text, p7.text

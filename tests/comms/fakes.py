@@ -31,8 +31,12 @@ SMTP_USER = "warroom"
 SMTP_PASSWORD = "smtp-pa55word-secret"
 SECRETS = (SLACK_TOKEN, PD_ROUTING_KEY, SP_API_KEY, "s3cr3t-webhook-path", SMTP_PASSWORD)
 
-HOSTS = {"slack": "slack.test", "pagerduty": "events.pagerduty.test", "statuspage": "statuspage.test",
-         "webhook": "hooks.test"}
+HOSTS = {
+    "slack": "slack.test",
+    "pagerduty": "events.pagerduty.test",
+    "statuspage": "statuspage.test",
+    "webhook": "hooks.test",
+}
 
 
 def reply(status: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -75,8 +79,13 @@ class FakeSlack(Fake):
 
     def add_channel(self, name: str, *, member: bool = False, archived: bool = False) -> str:
         cid = f"C{next(self._ids):06d}"
-        self.channels[cid] = {"id": cid, "name": name, "is_member": member, "is_private": False,
-                              "is_archived": archived}
+        self.channels[cid] = {
+            "id": cid,
+            "name": name,
+            "is_member": member,
+            "is_private": False,
+            "is_archived": archived,
+        }
         return cid
 
     def by_name(self, name: str) -> dict[str, Any] | None:
@@ -109,11 +118,12 @@ class FakeSlack(Fake):
         return {"ok": True, "channel": self.channels[cid]}
 
     def _conversations_list(self, params: dict[str, Any]) -> dict[str, Any]:
-        everything = [c for c in self.channels.values()
-                      if not (params.get("exclude_archived") == "true" and c["is_archived"])]
+        everything = [
+            c for c in self.channels.values() if not (params.get("exclude_archived") == "true" and c["is_archived"])
+        ]
         start = int(params.get("cursor") or 0)
         limit = min(int(params.get("limit", 100)), 2)  # tiny pages, so the adapter must follow cursors
-        page = everything[start:start + limit]
+        page = everything[start : start + limit]
         more = start + limit < len(everything)
         return {"ok": True, "channels": page, "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
@@ -163,15 +173,26 @@ class FakePagerDuty(Fake):
             return reply(404, {"status": "not found"})
         event = json.loads(request.content)
         if event.get("routing_key") != PD_ROUTING_KEY:
-            return reply(400, {"status": "invalid event", "message": "Event object is invalid",
-                               "errors": ["Invalid routing key"]})
+            return reply(
+                400,
+                {"status": "invalid event", "message": "Event object is invalid", "errors": ["Invalid routing key"]},
+            )
         action, key = event.get("event_action"), event.get("dedup_key")
         if action == "trigger":
             payload = event.get("payload") or {}
-            if not payload.get("summary") or not payload.get("source") or \
-                    payload.get("severity") not in ("critical", "error", "warning", "info"):
-                return reply(400, {"status": "invalid event", "message": "Event object is invalid",
-                                   "errors": ["'payload' is invalid or missing"]})
+            if (
+                not payload.get("summary")
+                or not payload.get("source")
+                or payload.get("severity") not in ("critical", "error", "warning", "info")
+            ):
+                return reply(
+                    400,
+                    {
+                        "status": "invalid event",
+                        "message": "Event object is invalid",
+                        "errors": ["'payload' is invalid or missing"],
+                    },
+                )
         elif action not in ("acknowledge", "resolve") or not key:
             return reply(400, {"status": "invalid event", "message": "Event object is invalid"})
         self.events.append(event)
@@ -270,10 +291,15 @@ def vendor_settings(data_dir: Path, **overrides: Any) -> Any:
     from activities.channels.settings import ChannelSettings
 
     values: dict[str, Any] = dict(
-        data_dir=data_dir, http_backoff=0.01,
-        slack_token=SLACK_TOKEN, slack_api_url=f"https://{HOSTS['slack']}/api",
-        pagerduty_routing_key=PD_ROUTING_KEY, pagerduty_events_url=f"https://{HOSTS['pagerduty']}/v2/enqueue",
-        statuspage_api_key=SP_API_KEY, statuspage_page_id=SP_PAGE, statuspage_component_id=SP_COMPONENT,
+        data_dir=data_dir,
+        http_backoff=0.01,
+        slack_token=SLACK_TOKEN,
+        slack_api_url=f"https://{HOSTS['slack']}/api",
+        pagerduty_routing_key=PD_ROUTING_KEY,
+        pagerduty_events_url=f"https://{HOSTS['pagerduty']}/v2/enqueue",
+        statuspage_api_key=SP_API_KEY,
+        statuspage_page_id=SP_PAGE,
+        statuspage_component_id=SP_COMPONENT,
         statuspage_api_url=f"https://{HOSTS['statuspage']}/v1",
     )
     values.update(overrides)
@@ -306,18 +332,27 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = folder / "smtp.crt", folder / "smtp.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_file, key_file
 
 
@@ -336,9 +371,14 @@ def smtp_server_at(folder: Path, *, starttls: bool) -> Iterator[Mailbox]:
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            box.received.append({"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
-                                 "data": envelope.content.decode("utf-8", "replace"),
-                                 "tls": session.ssl is not None})
+            box.received.append(
+                {
+                    "mail_from": envelope.mail_from,
+                    "rcpt_tos": list(envelope.rcpt_tos),
+                    "data": envelope.content.decode("utf-8", "replace"),
+                    "tls": session.ssl is not None,
+                }
+            )
             return "250 OK"
 
     def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:

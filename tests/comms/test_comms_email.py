@@ -22,19 +22,31 @@ We are writing to inform you that our Order Api experienced a service
 disruption today between 14:07 UTC and 14:28 UTC (21m)."""
 
 
-def mailer(box: Mailbox, *, password: str = SMTP_PASSWORD, ca_file: Path | None | bool = True,
-           **kwargs: object) -> SmtpMailer:
-    return SmtpMailer(box.host, box.port, sender="Acme Status <status@acme.test>", username=SMTP_USER,
-                      password=SecretStr(password), ca_file=box.ca_file if ca_file is True else ca_file or None,
-                      recipients=["oncall@acme.test"],
-                      audiences={"customers": ["a@customer.test", "b@customer.test"],
-                                 "engineering-manager": ["em@acme.test"]},
-                      timeout=5, **kwargs)  # type: ignore[arg-type]
+def mailer(
+    box: Mailbox, *, password: str = SMTP_PASSWORD, ca_file: Path | None | bool = True, **kwargs: object
+) -> SmtpMailer:
+    return SmtpMailer(
+        box.host,
+        box.port,
+        sender="Acme Status <status@acme.test>",
+        username=SMTP_USER,
+        password=SecretStr(password),
+        ca_file=box.ca_file if ca_file is True else ca_file or None,
+        recipients=["oncall@acme.test"],
+        audiences={"customers": ["a@customer.test", "b@customer.test"], "engineering-manager": ["em@acme.test"]},
+        timeout=5,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def note(channel: str = "email", template: str = "customer_email", audience: list[str] | None = None) -> Notification:
-    return Notification(incident_id="order-api-1", channel=channel, template=template,  # type: ignore[arg-type]
-                        audience=audience if audience is not None else ["customers"], context={"severity": "P1"})
+    return Notification(
+        incident_id="order-api-1",
+        channel=channel,
+        template=template,  # type: ignore[arg-type]
+        audience=audience if audience is not None else ["customers"],
+        context={"severity": "P1"},
+    )
 
 
 async def test_customer_email_over_starttls_with_auth(smtp_server: Mailbox) -> None:
@@ -57,8 +69,10 @@ async def test_customer_email_over_starttls_with_auth(smtp_server: Mailbox) -> N
 
 async def test_stakeholder_notice_gets_a_subject_and_audience_addresses(smtp_server: Mailbox) -> None:
     before = len(smtp_server.received)
-    await mailer(smtp_server).deliver(note("stakeholders", "stakeholder_notice", ["engineering-manager"]),
-                                      "ℹ️ NOTICE to engineering-manager: P1 incident order-api-1 declared")
+    await mailer(smtp_server).deliver(
+        note("stakeholders", "stakeholder_notice", ["engineering-manager"]),
+        "ℹ️ NOTICE to engineering-manager: P1 incident order-api-1 declared",
+    )
     got = smtp_server.received[before]
     msg = email.message_from_string(got["data"], policy=policy.default)
     assert got["rcpt_tos"] == ["em@acme.test"] and msg["To"] == "em@acme.test"

@@ -4,24 +4,38 @@ given up as retryable, other 4xx are never retried, and no secret reaches an err
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from activities.channels._http import (
-    ChannelAuthError, ChannelRateLimited, ChannelRejected, ChannelUnavailable, HttpClient, RetryPolicy,
+    ChannelAuthError,
+    ChannelRateLimited,
+    ChannelRejected,
+    ChannelUnavailable,
+    HttpClient,
+    RetryPolicy,
     parse_retry_after,
 )
 from activities.channels.pagerduty import PagerDutyPager
 from activities.channels.slack import SlackChannel
 from activities.channels.statuspage import AtlassianStatuspage
 from activities.channels.webhook import WebhookChannel
-from pydantic import SecretStr
 from tests.comms.fakes import (
-    HOSTS, PD_ROUTING_KEY, SLACK_TOKEN, SP_API_KEY, SP_PAGE, WEBHOOK_URL, Fake, Sleeps, Vendors, assert_no_secrets,
+    HOSTS,
+    PD_ROUTING_KEY,
+    SLACK_TOKEN,
+    SP_API_KEY,
+    SP_PAGE,
+    WEBHOOK_URL,
+    Fake,
+    Sleeps,
+    Vendors,
+    assert_no_secrets,
     reply,
 )
 from warroom.models import Notification
@@ -30,8 +44,12 @@ Deliver = Callable[[], Awaitable[str]]
 
 
 def note(channel: str = "incident", template: str = "channel_opened", **context: object) -> Notification:
-    ctx = {"channel": "#incident-2026-11-28-order-api-1407", "severity": "P1", "service": "order-api",
-           "title": "Elevated Error Rate — Order Api"}
+    ctx = {
+        "channel": "#incident-2026-11-28-order-api-1407",
+        "severity": "P1",
+        "service": "order-api",
+        "title": "Elevated Error Rate — Order Api",
+    }
     ctx.update(context)  # type: ignore[arg-type]
     return Notification(incident_id="order-api-1", channel=channel, template=template, context=ctx)  # type: ignore[arg-type]
 
@@ -47,8 +65,9 @@ def adapter(name: str, vendors: Vendors, sleeps: Sleeps, tmp_path: Path) -> tupl
     if name == "pagerduty":
         pager = PagerDutyPager(http, SecretStr(PD_ROUTING_KEY), events_url=f"https://{HOSTS['pagerduty']}/v2/enqueue")
         return vendors.pagerduty, lambda: pager.deliver(note("page", "ic_page"), "🚨 PAGE alice")
-    page = AtlassianStatuspage(http, SecretStr(SP_API_KEY), SP_PAGE, data_dir=tmp_path,
-                               api_url=f"https://{HOSTS['statuspage']}/v1")
+    page = AtlassianStatuspage(
+        http, SecretStr(SP_API_KEY), SP_PAGE, data_dir=tmp_path, api_url=f"https://{HOSTS['statuspage']}/v1"
+    )
     return vendors.statuspage, lambda: page.deliver(note("status_page", "status_initial"), "INVESTIGATING: x")
 
 
@@ -56,7 +75,9 @@ ADAPTERS = ["slack", "webhook", "pagerduty", "statuspage"]
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
-async def test_429_waits_for_retry_after_then_succeeds(name: str, vendors: Vendors, sleeps: Sleeps, tmp_path: Path) -> None:
+async def test_429_waits_for_retry_after_then_succeeds(
+    name: str, vendors: Vendors, sleeps: Sleeps, tmp_path: Path
+) -> None:
     fake, deliver = adapter(name, vendors, sleeps, tmp_path)
     fake.fail_next(reply(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "3"}))
     destination = await deliver()
@@ -67,8 +88,9 @@ async def test_429_waits_for_retry_after_then_succeeds(name: str, vendors: Vendo
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
-async def test_5xx_is_retried_with_backoff_then_given_up_as_retryable(name: str, vendors: Vendors, sleeps: Sleeps,
-                                                                      tmp_path: Path) -> None:
+async def test_5xx_is_retried_with_backoff_then_given_up_as_retryable(
+    name: str, vendors: Vendors, sleeps: Sleeps, tmp_path: Path
+) -> None:
     fake, deliver = adapter(name, vendors, sleeps, tmp_path)
     fake.fail_next(*[reply(503, {"error": "upstream overloaded"}) for _ in range(5)])
     with pytest.raises(ChannelUnavailable) as caught:
@@ -86,7 +108,12 @@ async def test_5xx_is_retried_with_backoff_then_given_up_as_retryable(name: str,
 async def test_4xx_is_never_retried(name: str, vendors: Vendors, sleeps: Sleeps, tmp_path: Path) -> None:
     fake, deliver = adapter(name, vendors, sleeps, tmp_path)
     # A vendor that echoes the request back in its error must not leak the secret through us.
-    secret = {"slack": SLACK_TOKEN, "webhook": httpx.URL(WEBHOOK_URL).path, "pagerduty": PD_ROUTING_KEY, "statuspage": SP_API_KEY}[name]
+    secret = {
+        "slack": SLACK_TOKEN,
+        "webhook": httpx.URL(WEBHOOK_URL).path,
+        "pagerduty": PD_ROUTING_KEY,
+        "statuspage": SP_API_KEY,
+    }[name]
     echoed = f"bad request: {secret}"
     fake.fail_next(reply(400, {"error": echoed}))
     with pytest.raises(ChannelRejected) as caught:
@@ -105,8 +132,9 @@ async def test_401_is_a_credentials_error(name: str, vendors: Vendors, sleeps: S
     assert len(fake.requests) == 1
 
 
-async def test_a_retry_after_longer_than_the_activity_can_wait_goes_back_to_temporal(vendors: Vendors, sleeps: Sleeps,
-                                                                                      tmp_path: Path) -> None:
+async def test_a_retry_after_longer_than_the_activity_can_wait_goes_back_to_temporal(
+    vendors: Vendors, sleeps: Sleeps, tmp_path: Path
+) -> None:
     fake, deliver = adapter("pagerduty", vendors, sleeps, tmp_path)
     fake.fail_next(reply(429, {}, headers={"Retry-After": "120"}))
     with pytest.raises(ChannelRateLimited) as caught:
@@ -154,7 +182,7 @@ async def test_retry_after_is_honoured_in_real_time(vendors: Vendors, tmp_path: 
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:
-    now = datetime(2026, 11, 28, 14, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
     assert parse_retry_after("7", now) == 7.0
     assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30.0
     assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now) == 0.0

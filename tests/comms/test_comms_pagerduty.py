@@ -24,8 +24,7 @@ def pager(vendors: Vendors, sleeps: Sleeps, key: str = PD_ROUTING_KEY) -> PagerD
 
 def page(template: str, **context: object) -> Notification:
     ctx = {"severity": "P1", "service": "order-api", **context}
-    return Notification(incident_id=INCIDENT, channel="page", template=template, audience=["alice"],
-                        context=ctx)  # type: ignore[arg-type]
+    return Notification(incident_id=INCIDENT, channel="page", template=template, audience=["alice"], context=ctx)  # type: ignore[arg-type]
 
 
 async def test_dedup_key_lifecycle(vendors: Vendors, sleeps: Sleeps) -> None:
@@ -56,21 +55,28 @@ async def test_dedup_key_lifecycle(vendors: Vendors, sleeps: Sleeps) -> None:
     assert [a["status"] for a in vendors.pagerduty.alerts] == ["resolved", "triggered"]
 
 
-@pytest.mark.parametrize(("severity", "expected"), [("P1", "critical"), ("P2", "error"), ("P3", "warning"),
-                                                    (None, "error")])
-async def test_severity_maps_to_pagerduty_severity(severity: str | None, expected: str, vendors: Vendors,
-                                                   sleeps: Sleeps) -> None:
+@pytest.mark.parametrize(
+    ("severity", "expected"), [("P1", "critical"), ("P2", "error"), ("P3", "warning"), (None, "error")]
+)
+async def test_severity_maps_to_pagerduty_severity(
+    severity: str | None, expected: str, vendors: Vendors, sleeps: Sleeps
+) -> None:
     await pager(vendors, sleeps).deliver(page("ic_page", severity=severity), "page")
     assert vendors.pagerduty.events[0]["payload"]["severity"] == expected
 
 
 async def test_the_router_resolves_the_page_when_the_incident_channel_announces_resolution(
-        vendors: Vendors, sleeps: Sleeps, tmp_path: Path) -> None:
+    vendors: Vendors, sleeps: Sleeps, tmp_path: Path
+) -> None:
     router = build_router(vendor_settings(tmp_path), transport=vendors.transport, sleep=sleeps)
     await router.deliver(page("ic_page"), "🚨 PAGE alice")
     assert vendors.pagerduty.alerts[0]["status"] == "triggered"
-    resolved = Notification(incident_id=INCIDENT, channel="incident", template="resolved",
-                            context={"channel": "#incident-2026-11-28-order-api-1407"})
+    resolved = Notification(
+        incident_id=INCIDENT,
+        channel="incident",
+        template="resolved",
+        context={"channel": "#incident-2026-11-28-order-api-1407"},
+    )
     where = await router.deliver(resolved, "RESOLVED: 14:28 UTC. Service restored.")
     assert vendors.pagerduty.alerts[0]["status"] == "resolved"
     assert f"pagerduty resolve dedup_key={INCIDENT}" in where and "slack #incident" in where

@@ -16,7 +16,15 @@ from temporalio.testing import ActivityEnvironment
 from activities.channels import ChannelSettings, build_router
 from activities.notify import LocalSink, NotifyActivities
 from tests.comms.fakes import (
-    SLACK_TOKEN, SMTP_PASSWORD, SMTP_USER, Mailbox, Sleeps, Vendors, assert_no_secrets, reply, vendor_settings,
+    SLACK_TOKEN,
+    SMTP_PASSWORD,
+    SMTP_USER,
+    Mailbox,
+    Sleeps,
+    Vendors,
+    assert_no_secrets,
+    reply,
+    vendor_settings,
 )
 from tests.helpers import utc
 from warroom.config import load_runbook
@@ -27,36 +35,68 @@ from warroom.statuspage import StatusStore
 
 RUNBOOK = load_runbook()
 NOW = utc(2026, 11, 28, 14, 23)
-STATE = IncidentState(incident_id="order-api-20261128-140700", service="order-api", summary="Order API returning 503s",
-                      severity=Severity.P1, channel="#incident-2026-11-28-order-api-1407",
-                      roles={Role.INCIDENT_COMMANDER: "alice", Role.OPERATIONS_LEAD: "bob"},
-                      opened_at=NOW - timedelta(minutes=16), declared_at=NOW - timedelta(minutes=15))
+STATE = IncidentState(
+    incident_id="order-api-20261128-140700",
+    service="order-api",
+    summary="Order API returning 503s",
+    severity=Severity.P1,
+    channel="#incident-2026-11-28-order-api-1407",
+    roles={Role.INCIDENT_COMMANDER: "alice", Role.OPERATIONS_LEAD: "bob"},
+    opened_at=NOW - timedelta(minutes=16),
+    declared_at=NOW - timedelta(minutes=15),
+)
 CHANNEL = "incident-2026-11-28-order-api-1407"
 
 
 def internal(channel: str, template: str, audience: list[str] | None = None, **extra: object) -> Notification:
-    return Notification(incident_id=STATE.incident_id, channel=channel, template=template,  # type: ignore[arg-type]
-                        audience=audience or [], context=internal_context(STATE, RUNBOOK, NOW, **extra))  # type: ignore[arg-type]
+    return Notification(
+        incident_id=STATE.incident_id,
+        channel=channel,
+        template=template,  # type: ignore[arg-type]
+        audience=audience or [],
+        context=internal_context(STATE, RUNBOOK, NOW, **extra),
+    )  # type: ignore[arg-type]
 
 
-def public(template: str, channel: str = "status_page", audience: list[str] | None = None,
-           **extra: object) -> Notification:
-    return Notification(incident_id=STATE.incident_id, channel=channel, template=template,  # type: ignore[arg-type]
-                        audience=audience or ["status-page"],
-                        context=public_context(STATE, RUNBOOK, NOW, True, **extra))  # type: ignore[arg-type]
+def public(
+    template: str, channel: str = "status_page", audience: list[str] | None = None, **extra: object
+) -> Notification:
+    return Notification(
+        incident_id=STATE.incident_id,
+        channel=channel,
+        template=template,  # type: ignore[arg-type]
+        audience=audience or ["status-page"],
+        context=public_context(STATE, RUNBOOK, NOW, True, **extra),
+    )  # type: ignore[arg-type]
 
 
 def test_the_route_table_follows_what_is_configured(tmp_path: Path) -> None:
     nothing = build_router(ChannelSettings(data_dir=tmp_path))
-    assert nothing.describe() == {"incident": "local", "page": "local", "status_page": "builtin",
-                                  "stakeholders": "local", "email": "local"}
+    assert nothing.describe() == {
+        "incident": "local",
+        "page": "local",
+        "status_page": "builtin",
+        "stakeholders": "local",
+        "email": "local",
+    }
     chat_only = build_router(ChannelSettings(data_dir=tmp_path, webhook_url="https://hooks.test/x"))
-    assert chat_only.describe() == {"incident": "webhook", "page": "webhook", "status_page": "builtin",
-                                    "stakeholders": "webhook", "email": "local"}
-    everything = build_router(vendor_settings(tmp_path, smtp_host="127.0.0.1", smtp_from="s@acme.test",
-                                              routes={"stakeholders": "email"}))
-    assert everything.describe() == {"incident": "slack", "page": "pagerduty", "status_page": "statuspage+builtin",
-                                     "stakeholders": "email", "email": "email"}
+    assert chat_only.describe() == {
+        "incident": "webhook",
+        "page": "webhook",
+        "status_page": "builtin",
+        "stakeholders": "webhook",
+        "email": "local",
+    }
+    everything = build_router(
+        vendor_settings(tmp_path, smtp_host="127.0.0.1", smtp_from="s@acme.test", routes={"stakeholders": "email"})
+    )
+    assert everything.describe() == {
+        "incident": "slack",
+        "page": "pagerduty",
+        "status_page": "statuspage+builtin",
+        "stakeholders": "email",
+        "email": "email",
+    }
 
 
 def test_settings_refuse_half_configurations_and_hide_secrets(tmp_path: Path) -> None:
@@ -70,7 +110,9 @@ def test_settings_refuse_half_configurations_and_hide_secrets(tmp_path: Path) ->
         ChannelSettings(routes={"page": "pagerduty"})
     with pytest.raises(ValidationError, match="unknown channel"):
         ChannelSettings(routes={"pager": "local"})
-    settings = vendor_settings(tmp_path, smtp_host="h", smtp_from="a@b.test", smtp_user="u", smtp_password=SMTP_PASSWORD)
+    settings = vendor_settings(
+        tmp_path, smtp_host="h", smtp_from="a@b.test", smtp_user="u", smtp_password=SMTP_PASSWORD
+    )
     assert_no_secrets(repr(settings), str(settings), settings.model_dump_json())
 
 
@@ -89,21 +131,27 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert settings.route_table()["stakeholders"] == "email" and settings.data_dir == tmp_path
 
 
-async def test_dispatch_by_channel_with_the_local_sink_as_record_and_fallback(vendors: Vendors, sleeps: Sleeps,
-                                                                              tmp_path: Path) -> None:
-    router = build_router(vendor_settings(tmp_path, pagerduty_routing_key=None), transport=vendors.transport,
-                          sleep=sleeps)
+async def test_dispatch_by_channel_with_the_local_sink_as_record_and_fallback(
+    vendors: Vendors, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    router = build_router(
+        vendor_settings(tmp_path, pagerduty_routing_key=None), transport=vendors.transport, sleep=sleeps
+    )
     sink = LocalSink(tmp_path, echo=False)
 
     to_slack = await router.deliver(internal("incident", "channel_opened"), "📣 opened")
     to_pd_fallback = await router.deliver(internal("page", "ic_page", ["alice"]), "🚨 PAGE alice")
     to_statuspage = await router.deliver(public("status_initial"), "INVESTIGATING: Elevated Error Rate — Order Api")
-    to_local = await router.deliver(public("customer_email", channel="email", audience=["customers"]), "Subject: x\n\nbody")
+    to_local = await router.deliver(
+        public("customer_email", channel="email", audience=["customers"]), "Subject: x\n\nbody"
+    )
 
     assert to_slack.startswith(f"slack #{CHANNEL}")
     assert to_pd_fallback.startswith(f"slack #{CHANNEL}"), "no PagerDuty configured: pages go to the chat"
     assert vendors.slack.texts(CHANNEL) == ["📣 opened", "🚨 PAGE alice"]
-    assert to_statuspage.startswith("statuspage incident sp1 created: investigating; built-in status page: Investigating")
+    assert to_statuspage.startswith(
+        "statuspage incident sp1 created: investigating; built-in status page: Investigating"
+    )
     assert to_local == str(sink.channel_file(STATE.incident_id)), "no SMTP configured: the local sink"
 
     log = sink.channel_file(STATE.incident_id).read_text()
@@ -119,8 +167,9 @@ async def test_local_copy_can_be_turned_off(vendors: Vendors, sleeps: Sleeps, tm
     assert not LocalSink(tmp_path).channel_file(STATE.incident_id).exists()
 
 
-async def test_failures_become_temporal_errors_that_say_whether_to_retry(vendors: Vendors, sleeps: Sleeps,
-                                                                         tmp_path: Path) -> None:
+async def test_failures_become_temporal_errors_that_say_whether_to_retry(
+    vendors: Vendors, sleeps: Sleeps, tmp_path: Path
+) -> None:
     router = build_router(vendor_settings(tmp_path), transport=vendors.transport, sleep=sleeps)
     vendors.slack.fail_next(reply(200, {"ok": False, "error": "invalid_auth"}))
     with pytest.raises(ApplicationError) as permanent:
@@ -136,12 +185,19 @@ async def test_failures_become_temporal_errors_that_say_whether_to_retry(vendors
     assert not LocalSink(tmp_path).channel_file(STATE.incident_id).exists(), "nothing recorded as delivered"
 
 
-async def test_notify_activity_end_to_end_through_the_router(vendors: Vendors, sleeps: Sleeps, tmp_path: Path,
-                                                             smtp_server: Mailbox) -> None:
-    settings = vendor_settings(tmp_path, smtp_host=smtp_server.host, smtp_port=smtp_server.port,
-                               smtp_user=SMTP_USER, smtp_password=SMTP_PASSWORD, smtp_from="status@acme.test",
-                               smtp_ca_file=smtp_server.ca_file,
-                               smtp_audiences={"customers": ["list@customers.test"]})
+async def test_notify_activity_end_to_end_through_the_router(
+    vendors: Vendors, sleeps: Sleeps, tmp_path: Path, smtp_server: Mailbox
+) -> None:
+    settings = vendor_settings(
+        tmp_path,
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        smtp_user=SMTP_USER,
+        smtp_password=SMTP_PASSWORD,
+        smtp_from="status@acme.test",
+        smtp_ca_file=smtp_server.ca_file,
+        smtp_audiences={"customers": ["list@customers.test"]},
+    )
     router = build_router(settings, transport=vendors.transport, sleep=sleeps)
     activities = NotifyActivities(router)
     env = ActivityEnvironment()
@@ -150,8 +206,10 @@ async def test_notify_activity_end_to_end_through_the_router(vendors: Vendors, s
     paged = await env.run(activities.notify, internal("page", "ic_page", ["alice"]))
     posted = await env.run(activities.notify, public("status_initial"))
     before = len(smtp_server.received)
-    mailed = await env.run(activities.notify, public("customer_email", channel="email", audience=["customers"],
-                                                     date="2026-11-28", team="Acme"))
+    mailed = await env.run(
+        activities.notify,
+        public("customer_email", channel="email", audience=["customers"], date="2026-11-28", team="Acme"),
+    )
 
     assert opened.text.startswith(f"📣 Incident channel {STATE.channel} opened for order-api")
     assert vendors.slack.texts(CHANNEL) == [opened.text] and len(vendors.slack.pins) == 1
@@ -163,8 +221,10 @@ async def test_notify_activity_end_to_end_through_the_router(vendors: Vendors, s
     assert posted.destination.startswith("statuspage incident sp1 created: investigating")
     got = smtp_server.received[before]
     assert got["rcpt_tos"] == ["list@customers.test"]
-    assert email.message_from_string(got["data"], policy=policy.default)["Subject"] == \
-        "Service Disruption Resolved — 2026-11-28"
+    assert (
+        email.message_from_string(got["data"], policy=policy.default)["Subject"]
+        == "Service Disruption Resolved — 2026-11-28"
+    )
     assert mailed.destination.startswith("email to 1 recipient(s)")
     for delivery in (opened, paged, posted, mailed):
         assert_no_secrets(delivery.model_dump_json())

@@ -18,7 +18,9 @@ def slack(vendors: Vendors, sleeps: Sleeps, token: str = SLACK_TOKEN) -> SlackCh
     return SlackChannel(http, SecretStr(token), api_url=f"https://{HOSTS['slack']}/api/")
 
 
-def note(template: str = "internal_update", channel: str | None = CHANNEL, incident_id: str = "order-api-1") -> Notification:
+def note(
+    template: str = "internal_update", channel: str | None = CHANNEL, incident_id: str = "order-api-1"
+) -> Notification:
     context = {"channel": channel} if channel is not None else {}
     return Notification(incident_id=incident_id, channel="incident", template=template, context=context)
 
@@ -31,8 +33,10 @@ async def test_the_first_message_opens_the_channel_and_the_summary_is_pinned(ven
     channel = vendors.slack.by_name("incident-2026-11-28-order-api-1407")
     assert channel is not None and not channel["is_private"]
     assert vendors.slack.calls.count("conversations.create") == 1, "the channel id is remembered"
-    assert vendors.slack.texts(channel["name"]) == ["📣 Incident channel opened for order-api",
-                                                     "⚡ INCIDENT UPDATE — 14:23 UTC"]
+    assert vendors.slack.texts(channel["name"]) == [
+        "📣 Incident channel opened for order-api",
+        "⚡ INCIDENT UPDATE — 14:23 UTC",
+    ]
     first = vendors.slack.messages[0]
     assert vendors.slack.pins == [(channel["id"], first["ts"])], "only the summary is pinned"
     assert where.startswith(f"slack #{channel['name']} ({channel['id']})") and where.endswith("(pinned)")
@@ -40,8 +44,12 @@ async def test_the_first_message_opens_the_channel_and_the_summary_is_pinned(ven
 
 
 async def test_a_restricted_incident_gets_a_private_channel(vendors: Vendors, sleeps: Sleeps) -> None:
-    restricted = Notification(incident_id="auth-1", channel="incident", template="channel_opened",
-                              context={"channel": "#incident-2026-11-28-auth-0900", "restricted": True})
+    restricted = Notification(
+        incident_id="auth-1",
+        channel="incident",
+        template="channel_opened",
+        context={"channel": "#incident-2026-11-28-auth-0900", "restricted": True},
+    )
     await slack(vendors, sleeps).deliver(restricted, "🔒 opened")
     assert vendors.slack.by_name("incident-2026-11-28-auth-0900")["is_private"]  # type: ignore[index]
 
@@ -106,19 +114,24 @@ async def test_http_429_from_slack_honours_retry_after(vendors: Vendors, sleeps:
 async def test_a_failed_pin_does_not_fail_the_message(vendors: Vendors, sleeps: Sleeps) -> None:
     adapter = slack(vendors, sleeps)
     channel_id = await adapter.ensure_channel("incident-2026-11-28-order-api-1407")
-    vendors.slack.fail_next(reply(200, {"ok": True, "channel": channel_id, "ts": "1.2"}),  # postMessage
-                            reply(200, {"ok": False, "error": "not_pinnable"}))          # pins.add
+    vendors.slack.fail_next(
+        reply(200, {"ok": True, "channel": channel_id, "ts": "1.2"}),  # postMessage
+        reply(200, {"ok": False, "error": "not_pinnable"}),
+    )  # pins.add
     where = await adapter.deliver(note("channel_opened"), "summary")
     assert where.endswith("(pin failed)")
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("#incident-2026-11-28-order-api-1407", "incident-2026-11-28-order-api-1407"),
-    ("#incident-2026-11-28-Orders.API v2-1407", "incident-2026-11-28-orders-api-v2-1407"),
-    ("#incident-2026-11-28-" + "x" * 100, ("incident-2026-11-28-" + "x" * 100)[:80]),
-    (None, "incident-order-api-20261128-142301"),
-    ("", "incident-order-api-20261128-142301"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("#incident-2026-11-28-order-api-1407", "incident-2026-11-28-order-api-1407"),
+        ("#incident-2026-11-28-Orders.API v2-1407", "incident-2026-11-28-orders-api-v2-1407"),
+        ("#incident-2026-11-28-" + "x" * 100, ("incident-2026-11-28-" + "x" * 100)[:80]),
+        (None, "incident-order-api-20261128-142301"),
+        ("", "incident-order-api-20261128-142301"),
+    ],
+)
 def test_channel_names_follow_slacks_rules(raw: str | None, expected: str) -> None:
     name = channel_name(note(channel=raw, incident_id="order-api-20261128-142301"))
     assert name == expected

@@ -8,7 +8,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from html import unescape
 from pathlib import Path
 
@@ -31,14 +31,26 @@ from warroom.statuspage import StatusStore, create_status_app, public_key
 RUNBOOK = load_runbook()
 CHROMIUM = "/usr/bin/chromium"
 T0 = utc(2026, 11, 28, 14, 7)
-STATE = IncidentState(incident_id="order-api-20261128-140700", service="order-api", summary="Order API 503s after bob's deploy",
-                      severity=Severity.P1, channel="#incident-2026-11-28-order-api-1407",
-                      roles={Role.INCIDENT_COMMANDER: "alice"}, opened_at=T0, declared_at=T0)
+STATE = IncidentState(
+    incident_id="order-api-20261128-140700",
+    service="order-api",
+    summary="Order API 503s after bob's deploy",
+    severity=Severity.P1,
+    channel="#incident-2026-11-28-order-api-1407",
+    roles={Role.INCIDENT_COMMANDER: "alice"},
+    opened_at=T0,
+    declared_at=T0,
+)
 
 
 def status_note(template: str, state: IncidentState = STATE, now: datetime = T0, **extra: object) -> Notification:
-    return Notification(incident_id=state.incident_id, channel="status_page", template=template,  # type: ignore[arg-type]
-                        audience=["status-page"], context=public_context(state, RUNBOOK, now, True, **extra))  # type: ignore[arg-type]
+    return Notification(
+        incident_id=state.incident_id,
+        channel="status_page",
+        template=template,  # type: ignore[arg-type]
+        audience=["status-page"],
+        context=public_context(state, RUNBOOK, now, True, **extra),
+    )  # type: ignore[arg-type]
 
 
 class Clock:
@@ -54,8 +66,10 @@ def test_status_comes_from_each_message_and_resolution_retires_the_incident(tmp_
     store = StatusStore(tmp_path, clock=clock)
     store.record(status_note("status_initial"), "INVESTIGATING: Elevated Error Rate — Order Api\nWe are investigating.")
     clock.now += timedelta(minutes=10)
-    store.record(status_note("status_update", public_status="identified", public_message="A deploy."),
-                 "IDENTIFIED: Elevated Error Rate — Order Api\nA deploy.")
+    store.record(
+        status_note("status_update", public_status="identified", public_message="A deploy."),
+        "IDENTIFIED: Elevated Error Rate — Order Api\nA deploy.",
+    )
     snap = store.snapshot()
     assert snap.status == "disrupted" and [i.status for i in snap.current] == ["identified"]
     incident = snap.current[0]
@@ -126,8 +140,9 @@ async def test_an_empty_page_says_all_is_well(tmp_path: Path) -> None:
 async def served(tmp_path: Path) -> AsyncIterator[str]:
     """The standalone status app under uvicorn on loopback, in this event loop."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_status_app(tmp_path), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_status_app(tmp_path), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     for _ in range(200):
         if server.started:
@@ -146,13 +161,25 @@ async def chromium_dom(url: str) -> str:
     so what Chromium shows is what a reader without JavaScript sees."""
     with tempfile.TemporaryDirectory(prefix="warroom-chromium-") as profile:
         proc = await asyncio.create_subprocess_exec(
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-            "--dump-dom", url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         try:
             out, err = await asyncio.wait_for(proc.communicate(), 30)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
             raise
@@ -170,8 +197,9 @@ def visible(fragment: str) -> str:
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
-@pytest.mark.skipif(shutil.which(CHROMIUM) is None,
-                    reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
+@pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)"
+)
 async def test_chromium_shows_investigating_then_resolved(served: str, tmp_path: Path) -> None:
     # The real path: the notify activity renders the built-in templates and the router records them.
     activities = NotifyActivities(build_router(ChannelSettings(data_dir=tmp_path)))

@@ -14,8 +14,13 @@ from activities.channels.webhook import WebhookChannel
 from tests.comms.fakes import WEBHOOK_URL, Sleeps, Vendors, assert_no_secrets, reply
 from warroom.models import Notification
 
-NOTE = Notification(incident_id="order-api-1", channel="incident", template="internal_update", audience=["bob"],
-                    context={"channel": "#incident-2026-11-28-order-api-1407", "commander": "alice"})
+NOTE = Notification(
+    incident_id="order-api-1",
+    channel="incident",
+    template="internal_update",
+    audience=["bob"],
+    context={"channel": "#incident-2026-11-28-order-api-1407", "commander": "alice"},
+)
 
 
 def hook(vendors: Vendors, sleeps: Sleeps, secret: str | None = None) -> WebhookChannel:
@@ -25,9 +30,16 @@ def hook(vendors: Vendors, sleeps: Sleeps, secret: str | None = None) -> Webhook
 
 async def test_the_body_is_chat_compatible_json(vendors: Vendors, sleeps: Sleeps) -> None:
     where = await hook(vendors, sleeps).deliver(NOTE, "⚡ INCIDENT UPDATE — 14:23 UTC")
-    assert vendors.webhook.bodies == [{
-        "text": "⚡ INCIDENT UPDATE — 14:23 UTC", "incident_id": "order-api-1", "kind": "incident",
-        "template": "internal_update", "audience": ["bob"], "channel": "#incident-2026-11-28-order-api-1407"}]
+    assert vendors.webhook.bodies == [
+        {
+            "text": "⚡ INCIDENT UPDATE — 14:23 UTC",
+            "incident_id": "order-api-1",
+            "kind": "incident",
+            "template": "internal_update",
+            "audience": ["bob"],
+            "channel": "#incident-2026-11-28-order-api-1407",
+        }
+    ]
     assert where == "webhook (HTTP 200)"
     assert "X-Warroom-Signature" not in vendors.webhook.requests[0].headers
 
@@ -48,8 +60,9 @@ async def test_errors_never_show_the_url(vendors: Vendors, sleeps: Sleeps) -> No
     assert_no_secrets(caught.value, caught.value.to_application_error())
 
 
-async def test_the_url_is_scrubbed_from_httpx_request_logs(vendors: Vendors, sleeps: Sleeps,
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_url_is_scrubbed_from_httpx_request_logs(
+    vendors: Vendors, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.DEBUG):
         await hook(vendors, sleeps).deliver(NOTE, "update")
     assert "HTTP Request: POST" in caplog.text, "httpx does log the request line"

@@ -19,21 +19,32 @@ from tests.helpers import free_port
 pytestmark = pytest.mark.e2e
 
 
-
 class Stack:
     def __init__(self, data_dir: Path) -> None:
         self.port, self.ui_port, self.intake_port = free_port(), free_port(), free_port()
-        self.env = {**os.environ, "WARROOM_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}", "WARROOM_UI_PORT": str(self.ui_port),
-                    "WARROOM_INTAKE_PORT": str(self.intake_port),
-                    "WARROOM_DATA_DIR": str(data_dir), "WARROOM_USER": "alice", "PYTHONUNBUFFERED": "1"}
+        self.env = {
+            **os.environ,
+            "WARROOM_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
+            "WARROOM_UI_PORT": str(self.ui_port),
+            "WARROOM_INTAKE_PORT": str(self.intake_port),
+            "WARROOM_DATA_DIR": str(data_dir),
+            "WARROOM_USER": "alice",
+            "PYTHONUNBUFFERED": "1",
+        }
         self.proc: asyncio.subprocess.Process | None = None
         self.output = ""
 
     async def start(self) -> None:
         self.output = ""
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "warroom.cli", "run", env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            "-m",
+            "warroom.cli",
+            "run",
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         assert self.proc.stdout is not None
         while "Ctrl-C stops everything" not in self.output:
             line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
@@ -42,8 +53,15 @@ class Stack:
             self.output += line.decode()
 
     async def cli(self, *args: str) -> tuple[int, str]:
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "warroom.cli", *args, env=self.env,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "warroom.cli",
+            *args,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         out, _ = await asyncio.wait_for(proc.communicate(), 60)
         return proc.returncode or 0, out.decode()
 
@@ -70,13 +88,16 @@ async def test_stack_declares_shows_survives_a_restart_and_stops_cleanly(tmp_pat
             assert (await http.get(f"http://127.0.0.1:{stack.ui_port}/")).status_code == 200
             assert (await http.get(f"http://127.0.0.1:{stack.intake_port}/healthz")).status_code == 200
             token = stack.output.split("dev bearer token for this run (Alertmanager, generic): ")[1].split()[0]
-            alert = await http.post(f"http://127.0.0.1:{stack.intake_port}/alerts/generic",
-                                    headers={"Authorization": f"Bearer {token}"},
-                                    json={"group_key": "stack-test", "service": "payments", "summary": "payments 503s"})
+            alert = await http.post(
+                f"http://127.0.0.1:{stack.intake_port}/alerts/generic",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"group_key": "stack-test", "service": "payments", "summary": "payments 503s"},
+            )
             assert alert.status_code == 200, alert.text
 
-        code, out = await stack.cli("declare", "--service", "order-api", "--severity", "P2",
-                                    "--summary", "Order API 503s", "--json")
+        code, out = await stack.cli(
+            "declare", "--service", "order-api", "--severity", "P2", "--summary", "Order API 503s", "--json"
+        )
         assert code == 0, out
         incident = json.loads(out)["incident_id"]
         code, out = await stack.cli("ack", incident)
@@ -89,6 +110,7 @@ async def test_stack_declares_shows_survives_a_restart_and_stops_cleanly(tmp_pat
                     return json.loads(out)
                 await asyncio.sleep(0.2)
             raise AssertionError(out)
+
         state = await commanding()
         assert state["roles"]["incident_commander"] == "alice"
         assert (tmp_path / "data" / "channels" / f"{incident}.log").exists()

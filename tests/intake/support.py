@@ -36,8 +36,13 @@ from warroom.settings import Settings
 
 PAYLOADS = Path(__file__).with_name("payloads")
 CREDENTIALS: dict[str, str] = dict(
-    alertmanager_token="am-token", opsgenie_basic_user="opsgenie", opsgenie_basic_password="og-password",
-    pagerduty_signing_secrets="pd-secret", grafana_signing_secrets="gf-secret", generic_token="generic-token")
+    alertmanager_token="am-token",
+    opsgenie_basic_user="opsgenie",
+    opsgenie_basic_password="og-password",
+    pagerduty_signing_secrets="pd-secret",
+    grafana_signing_secrets="gf-secret",
+    generic_token="generic-token",
+)
 
 
 class TemporalCalls(Interceptor):
@@ -122,8 +127,15 @@ class Intake:
     http: httpx.AsyncClient
     created: list[str] = field(default_factory=list)
 
-    async def post(self, source: str, body: dict[str, Any] | bytes | None = None, *, auth: bool = True,
-                   headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+    async def post(
+        self,
+        source: str,
+        body: dict[str, Any] | bytes | None = None,
+        *,
+        auth: bool = True,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         sent = {"Content-Type": "application/json", **(good_auth(source, raw) if auth else {}), **(headers or {})}
         response = await self.http.post(f"/alerts/{source}", content=raw, headers=sent, **kwargs)
@@ -156,8 +168,9 @@ async def terminate(client: Client, workflow_ids: set[str]) -> None:
 
 
 @asynccontextmanager
-async def open_intake(temporal: Client, queue: str, *, client_factory: Any = None, http: bool = True,
-                      **settings: Any) -> AsyncIterator[Intake]:
+async def open_intake(
+    temporal: Client, queue: str, *, client_factory: Any = None, http: bool = True, **settings: Any
+) -> AsyncIterator[Intake]:
     """The app with every source's credentials (and `settings`), recording its calls to `temporal`;
     served over real HTTP on loopback (`http=False`: called in-process through ASGI)."""
     calls = TemporalCalls()
@@ -188,7 +201,9 @@ async def open_intake(temporal: Client, queue: str, *, client_factory: Any = Non
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 
-def alertmanager_config(intake_url: str, *, group_interval: str = "1s", token: str = CREDENTIALS["alertmanager_token"]) -> str:
+def alertmanager_config(
+    intake_url: str, *, group_interval: str = "1s", token: str = CREDENTIALS["alertmanager_token"]
+) -> str:
     """An Alertmanager config routing every alert to the intake's webhook, grouped by alert name and
     the test's `run` label (so each test's group is its own), sent with the intake's bearer token."""
     return f"""
@@ -221,9 +236,16 @@ async def running_alertmanager(config: str, root: Path) -> AsyncIterator[str]:
     (home / "alertmanager.yml").write_text(config)
     log = (home / "alertmanager.log").open("wb")
     process = subprocess.Popen(
-        [ALERTMANAGER, f"--config.file={home / 'alertmanager.yml'}", f"--storage.path={home / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            ALERTMANAGER,
+            f"--config.file={home / 'alertmanager.yml'}",
+            f"--storage.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base) as http:
@@ -253,5 +275,9 @@ async def scrape(base_url: str, name: str, **labels: str) -> float:
     """The sum of the samples called `name` whose labels include `labels`, from `base_url`/metrics."""
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
         text = (await http.get("/metrics")).text
-    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-               if sample.name == name and labels.items() <= sample.labels.items())
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,7 +22,8 @@ from workflows.incident import IncidentWorkflow
 
 pytestmark = pytest.mark.skipif(
     ALERTMANAGER is None,
-    reason="needs Debian's `prometheus-alertmanager` (apt-get install -y prometheus-alertmanager; .ci/run installs it)")
+    reason="needs Debian's `prometheus-alertmanager` (apt-get install -y prometheus-alertmanager; .ci/run installs it)",
+)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -33,7 +34,7 @@ async def alertmanager(intake, tmp_path: Path) -> AsyncIterator[str]:
 
 
 def _alert(run: str, instance: str, *, resolved: bool = False) -> dict[str, object]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     alert: dict[str, object] = {
         "labels": {"alertname": "HighErrorRate", "run": run, "service": "order-api", "instance": instance},
         "annotations": {"summary": "Order API returning 503s", "error_rate": "0.5%"},
@@ -48,6 +49,7 @@ def _alert(run: str, instance: str, *, resolved: bool = False) -> dict[str, obje
 async def test_alertmanager_groups_become_one_incident_that_sees_joins_and_resolutions(intake, alertmanager):
     run = uuid.uuid4().hex[:8]
     async with httpx.AsyncClient(base_url=alertmanager) as am:
+
         async def post(*alerts: dict[str, object]) -> None:
             response = await am.post("/api/v2/alerts", json=list(alerts))
             assert response.status_code == 200, response.text

@@ -19,9 +19,13 @@ BEARER = {"Authorization": "Bearer generic-token"}
 
 
 def _group(source: str, body: dict[str, Any]) -> str:
-    return {"alertmanager": lambda: body["groupKey"], "grafana": lambda: body["groupKey"],
-            "generic": lambda: body["group_key"], "opsgenie": lambda: body["alert"]["alias"],
-            "pagerduty": lambda: body["event"]["data"]["incident_key"]}[source]()
+    return {
+        "alertmanager": lambda: body["groupKey"],
+        "grafana": lambda: body["groupKey"],
+        "generic": lambda: body["group_key"],
+        "opsgenie": lambda: body["alert"]["alias"],
+        "pagerduty": lambda: body["event"]["data"]["incident_key"],
+    }[source]()
 
 
 def _bytes(body: dict[str, Any]) -> bytes:
@@ -33,18 +37,51 @@ CASES = [
     ("bearer: good", "generic", lambda b, t: BEARER, False, 200),
     ("bearer: missing", "generic", lambda b, t: {}, False, 401),
     ("bearer: wrong token", "generic", lambda b, t: {"Authorization": "Bearer generic-tokeN"}, False, 403),
-    ("bearer: basic sent instead", "alertmanager", lambda b, t: {"Authorization": httpx.BasicAuth("am", "am-token")._auth_header},
-     False, 403),
-    ("basic: good", "opsgenie", lambda b, t: {"Authorization": httpx.BasicAuth("opsgenie", "og-password")._auth_header}, False, 200),
-    ("basic: wrong password", "opsgenie", lambda b, t: {"Authorization": httpx.BasicAuth("opsgenie", "og-passwore")._auth_header},
-     False, 403),
+    (
+        "bearer: basic sent instead",
+        "alertmanager",
+        lambda b, t: {"Authorization": httpx.BasicAuth("am", "am-token")._auth_header},
+        False,
+        403,
+    ),
+    (
+        "basic: good",
+        "opsgenie",
+        lambda b, t: {"Authorization": httpx.BasicAuth("opsgenie", "og-password")._auth_header},
+        False,
+        200,
+    ),
+    (
+        "basic: wrong password",
+        "opsgenie",
+        lambda b, t: {"Authorization": httpx.BasicAuth("opsgenie", "og-passwore")._auth_header},
+        False,
+        403,
+    ),
     ("basic: missing", "opsgenie", lambda b, t: {}, False, 401),
     ("pagerduty: good", "pagerduty", lambda b, t: {"X-PagerDuty-Signature": t["pd"](b, "pd-secret")}, False, 200),
     ("pagerduty: missing signature", "pagerduty", lambda b, t: {}, False, 401),
-    ("pagerduty: wrong secret", "pagerduty", lambda b, t: {"X-PagerDuty-Signature": t["pd"](b, "pd-secreT")}, False, 403),
-    ("pagerduty: tampered body", "pagerduty", lambda b, t: {"X-PagerDuty-Signature": t["pd"](b, "pd-secret")}, True, 403),
-    ("pagerduty: rotated, ours is the second signature", "pagerduty",
-     lambda b, t: {"X-PagerDuty-Signature": t["pd"](b, "pd-old-secret", "pd-secret")}, False, 200),
+    (
+        "pagerduty: wrong secret",
+        "pagerduty",
+        lambda b, t: {"X-PagerDuty-Signature": t["pd"](b, "pd-secreT")},
+        False,
+        403,
+    ),
+    (
+        "pagerduty: tampered body",
+        "pagerduty",
+        lambda b, t: {"X-PagerDuty-Signature": t["pd"](b, "pd-secret")},
+        True,
+        403,
+    ),
+    (
+        "pagerduty: rotated, ours is the second signature",
+        "pagerduty",
+        lambda b, t: {"X-PagerDuty-Signature": t["pd"](b, "pd-old-secret", "pd-secret")},
+        False,
+        200,
+    ),
     ("grafana: good", "grafana", lambda b, t: t["gf"](b), False, 200),
     ("grafana: missing signature", "grafana", lambda b, t: {}, False, 401),
     ("grafana: wrong secret", "grafana", lambda b, t: t["gf"](b, secret="gf-secreT"), False, 403),
@@ -80,7 +117,9 @@ async def test_a_stale_pagerduty_event_is_refused(intake, payload, pagerduty_sig
     body["event"]["occurred_at"] = "2024-05-20T14:00:00Z"
     raw = _bytes(body)
 
-    response = await intake.post("pagerduty", raw, auth=False, headers={"X-PagerDuty-Signature": pagerduty_signature(raw, "pd-secret")})
+    response = await intake.post(
+        "pagerduty", raw, auth=False, headers={"X-PagerDuty-Signature": pagerduty_signature(raw, "pd-secret")}
+    )
 
     assert response.status_code == 403 and "replay window" in response.json()["detail"]
     assert intake.calls.workflow_ids == []

@@ -26,10 +26,13 @@ async def test_a_body_over_256_kib_is_413(intake, payload):
 
     async def chunks():  # no Content-Length: the limit holds while streaming too
         for start in range(0, len(oversized), 16 * 1024):
-            yield oversized[start:start + 16 * 1024]
+            yield oversized[start : start + 16 * 1024]
 
-    streamed = await intake.http.post("/alerts/generic", content=chunks(),
-                                      headers={"Content-Type": "application/json", "Authorization": "Bearer generic-token"})
+    streamed = await intake.http.post(
+        "/alerts/generic",
+        content=chunks(),
+        headers={"Content-Type": "application/json", "Authorization": "Bearer generic-token"},
+    )
 
     assert declared.status_code == streamed.status_code == 413
     assert intake.calls.workflow_ids == []
@@ -39,7 +42,10 @@ async def test_a_body_that_is_not_json_is_415(intake, payload):
     response = await intake.post("alertmanager", payload("alertmanager"), headers={"Content-Type": "text/plain"})
 
     assert response.status_code == 415
-    assert intake.metric("warroom_intake_requests_rejected_total", source="alertmanager", reason="unsupported_media_type") == 1
+    assert (
+        intake.metric("warroom_intake_requests_rejected_total", source="alertmanager", reason="unsupported_media_type")
+        == 1
+    )
     assert intake.calls.workflow_ids == []
 
 
@@ -51,8 +57,12 @@ async def test_schema_errors_are_422_naming_the_field(intake, payload):
     typo = {**payload("generic"), "sumary": "typo"}
     broken = b'{"group_key": "x", '
 
-    answers = [await intake.post("alertmanager", missing), await intake.post("alertmanager", wrong_type),
-               await intake.post("generic", typo), await intake.post("generic", broken)]
+    answers = [
+        await intake.post("alertmanager", missing),
+        await intake.post("alertmanager", wrong_type),
+        await intake.post("generic", typo),
+        await intake.post("generic", broken),
+    ]
 
     assert [a.status_code for a in answers] == [422] * 4
     fields = [[d["field"] for d in a.json()["detail"]] for a in answers]
@@ -96,14 +106,21 @@ async def test_temporal_unreachable_is_503_with_retry_after(make_intake, payload
     assert response.headers["Retry-After"] == "7"
     assert "not recorded" in response.json()["detail"]
     assert health["temporal"] == "unreachable"
-    assert intake.metric("warroom_intake_requests_rejected_total", source="alertmanager", reason="temporal_unavailable") == 1
+    assert (
+        intake.metric("warroom_intake_requests_rejected_total", source="alertmanager", reason="temporal_unavailable")
+        == 1
+    )
 
 
 async def test_temporal_stopping_while_alerts_arrive_is_503_never_200(make_intake, payload, tmp_path):
     """A server of its own, stopped mid-way: what was answered 200 is in history; the rest is 503."""
     binary = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
-    own = await WorkflowEnvironment.start_local(dev_server_existing_path=binary, data_converter=pydantic_data_converter,
-                                                search_attributes=list(search.ALL), dev_server_log_level="error")
+    own = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary,
+        data_converter=pydantic_data_converter,
+        search_attributes=list(search.ALL),
+        dev_server_log_level="error",
+    )
     stopped = False
     try:
         async with running_worker(own.client, tmp_path) as harness:

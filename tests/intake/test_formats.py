@@ -115,7 +115,9 @@ async def test_openapi_health_and_metrics_are_served(intake, payload):
     health = (await intake.http.get("/healthz")).json()
     metrics = (await intake.http.get("/metrics")).text
 
-    assert {f"/alerts/{s}" for s in ("alertmanager", "pagerduty", "opsgenie", "grafana", "generic")} <= set(spec["paths"])
+    assert {f"/alerts/{s}" for s in ("alertmanager", "pagerduty", "opsgenie", "grafana", "generic")} <= set(
+        spec["paths"]
+    )
     assert "GenericAlert" in spec["components"]["schemas"]
     assert health == {"status": "ok", "temporal": "reachable"}
     assert 'warroom_intake_alerts_received_total{source="generic"} 1.0' in metrics

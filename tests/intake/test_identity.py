@@ -41,8 +41,10 @@ def test_a_key_that_looks_hashed_cannot_impersonate_another_group():
 
 
 def test_impact_signals_and_severity_hints_come_from_documented_keys():
-    signals = signals_from({"error_rate": "8%", "burn_rate": "14.4x", "burn_window": "1h", "impact": "partial_outage"},
-                           {"users_affected": "0.02", "data_loss": "true", "error_ratio": "1.5"})
+    signals = signals_from(
+        {"error_rate": "8%", "burn_rate": "14.4x", "burn_window": "1h", "impact": "partial_outage"},
+        {"users_affected": "0.02", "data_loss": "true", "error_ratio": "1.5"},
+    )
 
     assert signals.error_ratio == 0.08, "an out-of-range ratio (1.5) is ignored, not clamped"
     assert signals.burn_rate == 14.4 and signals.burn_sustained == timedelta(hours=1)

@@ -57,7 +57,11 @@ def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
         pytest.skip("kubectl is not installed (CI installs the Debian package `kubectl`)")
 
     def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "kube-cache"),
-                               *args], capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "kube-cache"), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     return run

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +63,12 @@ def test_pod_health_finds_the_crash_loop_and_the_oom_kill(acts: KubeActivities) 
     sick = report.pods[0]
     assert sick.status == "CrashLoopBackOff" and sick.ready_containers == "0/1" and sick.restarts > 5
     container = sick.containers[0]
-    assert (container.state, container.reason, container.last_terminated_reason, container.last_exit_code) == \
-        ("waiting", "CrashLoopBackOff", "OOMKilled", 137)
+    assert (container.state, container.reason, container.last_terminated_reason, container.last_exit_code) == (
+        "waiting",
+        "CrashLoopBackOff",
+        "OOMKilled",
+        137,
+    )
     assert report.pods[-1].problems == [] and report.pods[-1].status == "Running"
 
 
@@ -92,9 +96,12 @@ def test_warning_events_of_a_deployment_and_what_it_owns(acts: KubeActivities) -
 def test_logs_read_the_previous_container_and_grep_like_the_seed(acts: KubeActivities) -> None:
     report = run(acts.logs, LogsRequest(namespace=NS, deployment="worker"))
     previous = [s for s in report.streams if s.previous]
-    assert len(previous) == 2 and all(s.matches == ["FATAL java.lang.OutOfMemoryError: Java heap space"] for s in previous)
-    healthy = next(s for s in report.streams if s.pod.startswith("worker-") and not s.previous and s.lines > 1
-                   and not s.matches)
+    assert len(previous) == 2 and all(
+        s.matches == ["FATAL java.lang.OutOfMemoryError: Java heap space"] for s in previous
+    )
+    healthy = next(
+        s for s in report.streams if s.pod.startswith("worker-") and not s.previous and s.lines > 1 and not s.matches
+    )
     assert healthy.unavailable is None
     only_current = run(acts.logs, LogsRequest(namespace=NS, deployment="worker", previous=False, max_pods=1))
     assert [s.previous for s in only_current.streams] == [False]
@@ -126,7 +133,7 @@ def test_rollout_status_polls_with_heartbeats_until_complete(acts: KubeActivitie
     assert (report.done, report.outcome, report.revision, report.available) == (True, "complete", 4, 2)
     assert report.message == 'deployment "web" successfully rolled out' and report.polls > 3
     assert beats and all(b["outcome"] == "progressing" for b in beats)
-    assert any("Waiting for deployment \"web\" rollout to finish" in b["message"] for b in beats)
+    assert any('Waiting for deployment "web" rollout to finish' in b["message"] for b in beats)
 
 
 def test_rollout_status_failed_timed_out_and_not_waiting(acts: KubeActivities, running: RunningCluster) -> None:
@@ -138,8 +145,10 @@ def test_rollout_status_failed_timed_out_and_not_waiting(acts: KubeActivities, r
     snapshot = run(acts.rollout_status, RolloutStatusRequest(namespace=NS, deployment="web", wait=False))
     assert snapshot.outcome == "progressing" and snapshot.polls == 1
     started = time.monotonic()
-    timed_out = run(acts.rollout_status, RolloutStatusRequest(namespace=NS, deployment="web", timeout_seconds=0.3,
-                                                              poll_seconds=0.05))
+    timed_out = run(
+        acts.rollout_status,
+        RolloutStatusRequest(namespace=NS, deployment="web", timeout_seconds=0.3, poll_seconds=0.05),
+    )
     assert timed_out.outcome == "timed_out" and not timed_out.done and time.monotonic() - started < 2
 
 
@@ -166,9 +175,12 @@ def test_history_and_recent_deploy(acts: KubeActivities, gateway: KubeGateway) -
     history = run(acts.rollout_history, DeploymentRef(namespace=NS, deployment="web"))
     assert history.current_revision == 3
     assert [(r.revision, r.change_cause, r.current) for r in history.revisions] == [
-        (1, "deploy web v1", False), (2, "deploy web v2", False), (3, "deploy web v3", True)]
+        (1, "deploy web v1", False),
+        (2, "deploy web v2", False),
+        (3, "deploy web v3", True),
+    ]
     recent = run(acts.recent_deploy, DeploymentRef(namespace=NS, deployment="web"))
-    age = datetime.now(timezone.utc) - recent.deployed_at
+    age = datetime.now(UTC) - recent.deployed_at
     assert timedelta(minutes=19) < age < timedelta(minutes=25) and recent.deployed_at_source == "replicaset-created"
     assert (recent.current_revision, recent.previous_revision) == (3, 2)
     assert recent.previous_images == {"app": "example.com/web:v2"} and recent.previous_change_cause == "deploy web v2"
@@ -180,7 +192,7 @@ def test_history_and_recent_deploy(acts: KubeActivities, gateway: KubeGateway) -
     gateway.rollout_status(RolloutStatusRequest(namespace=NS, deployment="web", poll_seconds=0.05))
     after = run(acts.recent_deploy, DeploymentRef(namespace=NS, deployment="web"))
     assert after.deployed_at_source == "progressing-condition"
-    assert datetime.now(timezone.utc) - after.deployed_at < timedelta(seconds=30)
+    assert datetime.now(UTC) - after.deployed_at < timedelta(seconds=30)
     assert (after.current_revision, after.previous_revision, after.current_change_cause) == (4, 3, "deploy web v2")
 
 
@@ -210,11 +222,14 @@ def test_rollback_then_a_retry_is_a_no_op(acts: KubeActivities, running: Running
     assert (retry.outcome, retry.resumed_attempt) == ("skipped", True)
     assert image_of(running, "web") == "example.com/web:v2"
     # Without the pin, "previous" now means v3 again: exactly the flip-flop the pin prevents.
-    assert gateway.rollback(RollbackRequest(namespace=NS, deployment="web", dry_run=True)).images_after == \
-        {"app": "example.com/web:v3"}
+    assert gateway.rollback(RollbackRequest(namespace=NS, deployment="web", dry_run=True)).images_after == {
+        "app": "example.com/web:v3"
+    }
 
 
-def test_a_retry_whose_heartbeat_was_lost_finds_its_own_write_by_key(acts: KubeActivities, running: RunningCluster) -> None:
+def test_a_retry_whose_heartbeat_was_lost_finds_its_own_write_by_key(
+    acts: KubeActivities, running: RunningCluster
+) -> None:
     """The worker died between the PATCH and the heartbeat reaching Temporal: no pinned target, and the
     revision moved. The key written with the patch still tells the retry the rollback is done."""
     request = RollbackRequest(namespace=NS, deployment="web", expected_revision=3, idempotency_key="INC-7/rb1")
@@ -226,23 +241,28 @@ def test_a_retry_whose_heartbeat_was_lost_finds_its_own_write_by_key(acts: KubeA
     assert sum(1 for r in running.requests if r.method == "PATCH") == 1
     assert image_of(running, "web") == "example.com/web:v2"
     # Another decision on the same deployment is not fooled by the old key: it sees the revision moved.
-    other = failure(acts.rollback, RollbackRequest(namespace=NS, deployment="web", expected_revision=3,
-                                                   idempotency_key="INC-8/rb1"))
+    other = failure(
+        acts.rollback, RollbackRequest(namespace=NS, deployment="web", expected_revision=3, idempotency_key="INC-8/rb1")
+    )
     assert other.type == "RevisionChanged"
     hostile = failure(acts.rollback, RollbackRequest(namespace=NS, deployment="web", idempotency_key="../x\n"))
     assert (hostile.type, hostile.non_retryable) == ("InvalidRequest", True)
 
 
-@pytest.mark.parametrize("deployment, fields, error_type", [
-    ("frozen", {}, "Paused"),
-    ("solo", {}, "NoHistory"),
-    ("web", {"to_revision": 9}, "RevisionNotFound"),
-    ("web", {"expected_revision": 2}, "RevisionChanged"),
-    ("worker", {}, "Contraindicated"),
-    ("ghost", {}, "NotFound"),
-])
-def test_rollback_refusals_are_typed_and_final(acts: KubeActivities, deployment: str, fields: dict[str, Any],
-                                               error_type: str) -> None:
+@pytest.mark.parametrize(
+    "deployment, fields, error_type",
+    [
+        ("frozen", {}, "Paused"),
+        ("solo", {}, "NoHistory"),
+        ("web", {"to_revision": 9}, "RevisionNotFound"),
+        ("web", {"expected_revision": 2}, "RevisionChanged"),
+        ("worker", {}, "Contraindicated"),
+        ("ghost", {}, "NotFound"),
+    ],
+)
+def test_rollback_refusals_are_typed_and_final(
+    acts: KubeActivities, deployment: str, fields: dict[str, Any], error_type: str
+) -> None:
     err = failure(acts.rollback, RollbackRequest(namespace=NS, deployment=deployment, **fields))
     assert (err.type, err.non_retryable) == (error_type, True)
 
@@ -267,17 +287,22 @@ def test_scale(acts: KubeActivities, running: RunningCluster) -> None:
 # --- errors and the budget ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("request_model", [
-    PodHealthRequest(namespace="Prod"),
-    PodHealthRequest(namespace="../../api"),
-    PodHealthRequest(namespace=NS, deployment="web?watch=true"),
-    PodHealthRequest(namespace=NS, labels={"app": "web,tier!=x"}),
-    PodHealthRequest(namespace=NS, labels={"bad key": "x"}),
-    PodHealthRequest(namespace="a" * 64),
-    LogsRequest(namespace=NS, pod="x/../../secrets"),
-    EventsRequest(namespace=NS, kind="Pod,involvedObject.name=x"),
-])
-def test_invalid_names_fail_before_any_request(acts: KubeActivities, running: RunningCluster, request_model: Any) -> None:
+@pytest.mark.parametrize(
+    "request_model",
+    [
+        PodHealthRequest(namespace="Prod"),
+        PodHealthRequest(namespace="../../api"),
+        PodHealthRequest(namespace=NS, deployment="web?watch=true"),
+        PodHealthRequest(namespace=NS, labels={"app": "web,tier!=x"}),
+        PodHealthRequest(namespace=NS, labels={"bad key": "x"}),
+        PodHealthRequest(namespace="a" * 64),
+        LogsRequest(namespace=NS, pod="x/../../secrets"),
+        EventsRequest(namespace=NS, kind="Pod,involvedObject.name=x"),
+    ],
+)
+def test_invalid_names_fail_before_any_request(
+    acts: KubeActivities, running: RunningCluster, request_model: Any
+) -> None:
     fn = {PodHealthRequest: acts.pod_health, LogsRequest: acts.logs, EventsRequest: acts.events}[type(request_model)]
     sent = len(running.requests)
     err = failure(fn, request_model)
@@ -285,16 +310,25 @@ def test_invalid_names_fail_before_any_request(acts: KubeActivities, running: Ru
     assert len(running.requests) == sent
 
 
-@pytest.mark.parametrize("status, retry_after, error_type, retryable", [
-    (503, None, "Unavailable", True),
-    (500, None, "Unavailable", True),
-    (429, 3, "Unavailable", True),
-    (409, None, "Conflict", True),
-    (403, None, "Forbidden", False),
-    (422, None, "Invalid", False),
-])
-def test_api_errors_carry_their_retry_verdict(acts: KubeActivities, running: RunningCluster, status: int,
-                                              retry_after: int | None, error_type: str, retryable: bool) -> None:
+@pytest.mark.parametrize(
+    "status, retry_after, error_type, retryable",
+    [
+        (503, None, "Unavailable", True),
+        (500, None, "Unavailable", True),
+        (429, 3, "Unavailable", True),
+        (409, None, "Conflict", True),
+        (403, None, "Forbidden", False),
+        (422, None, "Invalid", False),
+    ],
+)
+def test_api_errors_carry_their_retry_verdict(
+    acts: KubeActivities,
+    running: RunningCluster,
+    status: int,
+    retry_after: int | None,
+    error_type: str,
+    retryable: bool,
+) -> None:
     running.inject_fault(status, path="/deployments/web$", retry_after=retry_after)
     err = failure(acts.recent_deploy, DeploymentRef(namespace=NS, deployment="web"))
     assert (err.type, err.non_retryable) == (error_type, not retryable)
@@ -344,6 +378,15 @@ def test_every_activity_is_a_named_threaded_activity(acts: KubeActivities) -> No
     from temporalio import activity
 
     names = [activity._Definition.must_from_callable(fn).name for fn in acts.all()]
-    assert names == ["kube_pod_health", "kube_events", "kube_logs", "kube_rollout_status", "kube_rollout_history",
-                     "kube_recent_deploy", "kube_migration_check", "kube_rollback", "kube_scale"]
+    assert names == [
+        "kube_pod_health",
+        "kube_events",
+        "kube_logs",
+        "kube_rollout_status",
+        "kube_rollout_history",
+        "kube_recent_deploy",
+        "kube_migration_check",
+        "kube_rollback",
+        "kube_scale",
+    ]
     assert not any(activity._Definition.must_from_callable(fn).is_async for fn in acts.all())

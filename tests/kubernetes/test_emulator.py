@@ -81,28 +81,40 @@ def test_field_selectors_on_events(api: client.ApiClient, running: RunningCluste
 
 def test_patch_content_types_and_dry_run(api: client.ApiClient, running: RunningCluster) -> None:
     apps = client.AppsV1Api(api)
-    apps.patch_namespaced_deployment("web", NS, {"metadata": {"labels": {"tier": "frontend"}}},
-                                     _content_type="application/merge-patch+json")
-    apps.patch_namespaced_deployment("web", NS, {"metadata": {"labels": {"tier": None}}},
-                                     _content_type="application/merge-patch+json")
+    apps.patch_namespaced_deployment(
+        "web", NS, {"metadata": {"labels": {"tier": "frontend"}}}, _content_type="application/merge-patch+json"
+    )
+    apps.patch_namespaced_deployment(
+        "web", NS, {"metadata": {"labels": {"tier": None}}}, _content_type="application/merge-patch+json"
+    )
     assert "tier" not in apps.read_namespaced_deployment("web", NS).metadata.labels
     sidecar = {"spec": {"template": {"spec": {"containers": [{"name": "proxy", "image": "envoy:1"}]}}}}
     apps.patch_namespaced_deployment("web", NS, sidecar)  # a dict body goes as a strategic merge patch
-    reorder = {"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "app"}, {"name": "proxy"}],
-                                              "containers": [{"name": "proxy", "image": "envoy:2"}]}}}}
+    reorder = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "app"}, {"name": "proxy"}],
+                    "containers": [{"name": "proxy", "image": "envoy:2"}],
+                }
+            }
+        }
+    }
     apps.patch_namespaced_deployment("web", NS, reorder)
     containers = apps.read_namespaced_deployment("web", NS).spec.template.spec.containers
     assert [(c.name, c.image) for c in containers] == [("app", "example.com/web:v3"), ("proxy", "envoy:2")]
     before = running.cluster.get(DEPLOYMENTS, NS, "web")
-    dry = apps.patch_namespaced_deployment("web", NS, [{"op": "replace", "path": "/spec/replicas", "value": 7}],
-                                           dry_run="All")
+    dry = apps.patch_namespaced_deployment(
+        "web", NS, [{"op": "replace", "path": "/spec/replicas", "value": 7}], dry_run="All"
+    )
     assert dry.spec.replicas == 7 and running.cluster.get(DEPLOYMENTS, NS, "web")["spec"] == before["spec"]
     with pytest.raises(ApiException) as failed:
         apps.patch_namespaced_deployment("web", NS, [{"op": "test", "path": "/spec/replicas", "value": 9}])
     assert failed.value.status == 422
     with pytest.raises(ApiException) as conflict:
-        apps.patch_namespaced_deployment("web", NS, {"metadata": {"resourceVersion": "1"}},
-                                         _content_type="application/merge-patch+json")
+        apps.patch_namespaced_deployment(
+            "web", NS, {"metadata": {"resourceVersion": "1"}}, _content_type="application/merge-patch+json"
+        )
     assert conflict.value.status == 409
 
 
@@ -113,7 +125,9 @@ def test_a_new_template_gets_a_new_replica_set_and_a_return_reuses_the_old_one(r
     sets = {rs["spec"]["template"]["spec"]["containers"][0]["image"]: rs for rs in cluster.replica_sets(NS, "web")}
     v4 = sets["example.com/web:v4"]
     hash_ = v4["metadata"]["labels"]["pod-template-hash"]
-    assert v4["metadata"]["name"] == f"web-{hash_}" and v4["spec"]["selector"]["matchLabels"]["pod-template-hash"] == hash_
+    assert (
+        v4["metadata"]["name"] == f"web-{hash_}" and v4["spec"]["selector"]["matchLabels"]["pod-template-hash"] == hash_
+    )
     assert v4["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "4"
     assert v4["metadata"]["annotations"]["kubernetes.io/change-cause"] == "deploy web v4"
     assert v4["metadata"]["ownerReferences"][0]["controller"] is True
@@ -122,7 +136,11 @@ def test_a_new_template_gets_a_new_replica_set_and_a_return_reuses_the_old_one(r
 
     cluster.set_image(NS, "web", "example.com/web:v2")
     cluster.wait_for(lambda: cluster.rollout_complete(NS, "web"))
-    reused = next(rs for rs in cluster.replica_sets(NS, "web") if rs["metadata"]["name"] == sets["example.com/web:v2"]["metadata"]["name"])
+    reused = next(
+        rs
+        for rs in cluster.replica_sets(NS, "web")
+        if rs["metadata"]["name"] == sets["example.com/web:v2"]["metadata"]["name"]
+    )
     assert reused["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "5"
     assert reused["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "2"
     d = cluster.get(DEPLOYMENTS, NS, "web")
@@ -156,8 +174,10 @@ def test_pod_logs_parameters(api: client.ApiClient, running: RunningCluster) -> 
     assert len(tail.splitlines()) == 3 and tail.splitlines()[0][:4].isdigit() and "Z " in tail.splitlines()[0]
     assert len(core.read_namespaced_pod_log(api_pod, NS, since_seconds=1).splitlines()) <= 21
     assert len(core.read_namespaced_pod_log(api_pod, NS, limit_bytes=10)) == 10
-    for pod, kwargs, message in ((pods_of(running, "pull")[0], {}, "is waiting to start: trying and failing to pull image"),
-                                 (pods_of(running, "solo")[0], {"previous": True}, "previous terminated container")):
+    for pod, kwargs, message in (
+        (pods_of(running, "pull")[0], {}, "is waiting to start: trying and failing to pull image"),
+        (pods_of(running, "solo")[0], {"previous": True}, "previous terminated container"),
+    ):
         with pytest.raises(ApiException) as err:
             core.read_namespaced_pod_log(pod["metadata"]["name"], NS, **kwargs)
         assert err.value.status == 400 and message in json.loads(err.value.body)["message"]
@@ -180,8 +200,14 @@ def test_watch_streams_changes_in_order(running: RunningCluster) -> None:
 
 def test_watch_can_send_initial_events_then_a_bookmark(running: RunningCluster) -> None:
     with httpx.Client(base_url=running.url, timeout=10) as http:
-        params = {"watch": "1", "sendInitialEvents": "true", "allowWatchBookmarks": "true",
-                  "resourceVersionMatch": "NotOlderThan", "labelSelector": "app=web", "timeoutSeconds": "5"}
+        params = {
+            "watch": "1",
+            "sendInitialEvents": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersionMatch": "NotOlderThan",
+            "labelSelector": "app=web",
+            "timeoutSeconds": "5",
+        }
         events = []
         with http.stream("GET", f"/apis/apps/v1/namespaces/{NS}/replicasets", params=params) as stream:
             for line in stream.iter_lines():
@@ -195,12 +221,19 @@ def test_watch_can_send_initial_events_then_a_bookmark(running: RunningCluster) 
 def test_server_side_tables(running: RunningCluster) -> None:
     accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
     with httpx.Client(base_url=running.url) as http:
-        table = http.get(f"/api/v1/namespaces/{NS}/pods", params={"labelSelector": "app=pull"},
-                         headers={"Accept": accept}).json()
-        events = http.get(f"/api/v1/namespaces/{NS}/events", params={"includeObject": "Object"},
-                          headers={"Accept": accept}).json()
-    assert table["kind"] == "Table" and [c["name"] for c in table["columnDefinitions"]][:5] == \
-        ["Name", "Ready", "Status", "Restarts", "Age"]
+        table = http.get(
+            f"/api/v1/namespaces/{NS}/pods", params={"labelSelector": "app=pull"}, headers={"Accept": accept}
+        ).json()
+        events = http.get(
+            f"/api/v1/namespaces/{NS}/events", params={"includeObject": "Object"}, headers={"Accept": accept}
+        ).json()
+    assert table["kind"] == "Table" and [c["name"] for c in table["columnDefinitions"]][:5] == [
+        "Name",
+        "Ready",
+        "Status",
+        "Restarts",
+        "Age",
+    ]
     assert table["rows"][0]["cells"][1:4] == ["0/1", "ImagePullBackOff", "0"]
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
     assert events["rows"][0]["object"]["kind"] == "Event"
@@ -210,12 +243,17 @@ def test_scale_subresource_and_cascading_delete(api: client.ApiClient, running: 
     apps = client.AppsV1Api(api)
     scale = apps.read_namespaced_deployment_scale("web", NS)
     assert (scale.spec.replicas, scale.status.selector) == (2, "app=web")
-    apps.patch_namespaced_deployment_scale("web", NS, {"spec": {"replicas": 3}},
-                                           _content_type="application/merge-patch+json")
+    apps.patch_namespaced_deployment_scale(
+        "web", NS, {"spec": {"replicas": 3}}, _content_type="application/merge-patch+json"
+    )
     running.cluster.wait_for(lambda: len(pods_of(running, "web")) == 3)
     apps.delete_namespaced_deployment("web", NS)
-    running.cluster.wait_for(lambda: not pods_of(running, "web") and not [
-        rs for rs in running.cluster.store.list(DEPLOYMENTS, NS) if rs["metadata"]["name"] == "web"])
+    running.cluster.wait_for(
+        lambda: (
+            not pods_of(running, "web")
+            and not [rs for rs in running.cluster.store.list(DEPLOYMENTS, NS) if rs["metadata"]["name"] == "web"]
+        )
+    )
 
 
 def test_list_pages_with_limit_and_continue(api: client.ApiClient) -> None:
@@ -230,8 +268,9 @@ def test_bearer_token_is_required_when_configured(tmp_path: Path) -> None:
     with serve(Cluster(), token="s3cret") as running:
         assert httpx.get(f"{running.url}/api/v1/namespaces").status_code == 401
         cfg = client.Configuration()
-        config.load_kube_config(config_file=str(running.write_kubeconfig(tmp_path / "kc")), client_configuration=cfg,
-                                persist_config=False)
+        config.load_kube_config(
+            config_file=str(running.write_kubeconfig(tmp_path / "kc")), client_configuration=cfg, persist_config=False
+        )
         with client.ApiClient(cfg) as api_client:
             names = [n.metadata.name for n in client.CoreV1Api(api_client).list_namespace().items]
     assert names == ["default"]

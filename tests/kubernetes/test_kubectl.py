@@ -16,8 +16,11 @@ def rows(output: str) -> dict[str, list[str]]:
 
 
 def crashing_pod(running: RunningCluster) -> str:
-    return next(p["metadata"]["name"] for p in running.cluster.store.list(PODS, NS)
-                if p["metadata"]["name"].startswith("worker-") and p["status"]["containerStatuses"][0]["restartCount"])
+    return next(
+        p["metadata"]["name"]
+        for p in running.cluster.store.list(PODS, NS)
+        if p["metadata"]["name"].startswith("worker-") and p["status"]["containerStatuses"][0]["restartCount"]
+    )
 
 
 def test_get_pods_shows_what_grep_v_running_needs(kubectl: Kubectl, running: RunningCluster) -> None:
@@ -37,9 +40,17 @@ def test_describe_pod_shows_the_oom_kill(kubectl: Kubectl, running: RunningClust
     result = kubectl("describe", "pod", pod)
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    for expected in (f"Name:             {pod}", "Controlled By:  ReplicaSet/worker-", "State:          Waiting",
-                     "Reason:       CrashLoopBackOff", "Last State:     Terminated", "Reason:       OOMKilled",
-                     "Exit Code:    137", "Ready:          False", "QoS Class:                    BestEffort"):
+    for expected in (
+        f"Name:             {pod}",
+        "Controlled By:  ReplicaSet/worker-",
+        "State:          Waiting",
+        "Reason:       CrashLoopBackOff",
+        "Last State:     Terminated",
+        "Reason:       OOMKilled",
+        "Exit Code:    137",
+        "Ready:          False",
+        "QoS Class:                    BestEffort",
+    ):
         assert expected in text, expected
     events = text.split("Events:")[1]
     assert "Warning  BackOff" in events and "Back-off restarting failed container app" in events
@@ -50,9 +61,13 @@ def test_logs_previous_and_selector_grep(kubectl: Kubectl, running: RunningClust
     assert previous.returncode == 0, previous.stderr
     assert previous.stdout.splitlines()[-1] == "FATAL java.lang.OutOfMemoryError: Java heap space"
     recent = kubectl("logs", "-l", "app=api", "--since=5m", "--tail=40")
-    errors = [line for line in recent.stdout.splitlines() if any(w in line.lower() for w in ("error", "exception", "fatal"))]
+    errors = [
+        line for line in recent.stdout.splitlines() if any(w in line.lower() for w in ("error", "exception", "fatal"))
+    ]
     assert recent.returncode == 0 and errors and any("503" in line for line in errors)
-    pull_pod = next(p["metadata"]["name"] for p in running.cluster.store.list(PODS, NS) if p["metadata"]["name"].startswith("pull-"))
+    pull_pod = next(
+        p["metadata"]["name"] for p in running.cluster.store.list(PODS, NS) if p["metadata"]["name"].startswith("pull-")
+    )
     waiting = kubectl("logs", pull_pod)
     assert waiting.returncode == 1 and "is waiting to start: trying and failing to pull image" in waiting.stderr
 
@@ -62,8 +77,9 @@ def test_events_sorted_by_last_timestamp(kubectl: Kubectl) -> None:
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert any(line.split()[1:3] == ["Warning", "BackOff"] for line in table.stdout.splitlines()[-20:])
-    stamps = kubectl("get", "events", "--sort-by=.lastTimestamp", "-o", "custom-columns=LAST:.lastTimestamp",
-                     "--no-headers").stdout.split()
+    stamps = kubectl(
+        "get", "events", "--sort-by=.lastTimestamp", "-o", "custom-columns=LAST:.lastTimestamp", "--no-headers"
+    ).stdout.split()
     assert len(stamps) > 20 and stamps == sorted(stamps)
 
 
@@ -73,7 +89,9 @@ def test_rollout_history(kubectl: Kubectl) -> None:
     lines = [line.split(None, 1) for line in result.stdout.splitlines()[2:] if line.strip()]
     assert lines == [["1", "deploy web v1"], ["2", "deploy web v2"], ["3", "deploy web v3"]]
     detail = kubectl("rollout", "history", "deployment/web", "--revision=2")
-    assert "Image:\texample.com/web:v2" in detail.stdout and "kubernetes.io/change-cause: deploy web v2" in detail.stdout
+    assert (
+        "Image:\texample.com/web:v2" in detail.stdout and "kubernetes.io/change-cause: deploy web v2" in detail.stdout
+    )
 
 
 def test_rollout_status_done_and_failed(kubectl: Kubectl) -> None:
@@ -83,16 +101,30 @@ def test_rollout_status_done_and_failed(kubectl: Kubectl) -> None:
     assert failed.returncode == 1 and 'deployment "worker" exceeded its progress deadline' in failed.stderr
 
 
-def test_rollout_status_watches_a_live_rollout(kubectl: Kubectl, kubeconfig: Path, tmp_path: Path,
-                                              running: RunningCluster) -> None:
+def test_rollout_status_watches_a_live_rollout(
+    kubectl: Kubectl, kubeconfig: Path, tmp_path: Path, running: RunningCluster
+) -> None:
     """Over a watch: kubectl lists, then follows the Deployment's changes until it is rolled out."""
     assert KUBECTL is not None  # the kubectl fixture skipped otherwise
     cluster = running.cluster
     with cluster.held():  # the new template is written, but no controller has seen it yet
         cluster.set_image(NS, "web", "example.com/web:v4")
-        process = subprocess.Popen([KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache"),
-                                    "rollout", "status", "deployment/web", "--timeout=20s"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [
+                KUBECTL,
+                "--kubeconfig",
+                str(kubeconfig),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "rollout",
+                "status",
+                "deployment/web",
+                "--timeout=20s",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert process.stdout is not None
         first = process.stdout.readline()  # printed from the initial list, before the controllers resume
     out, err = process.communicate(timeout=30)
@@ -100,5 +132,9 @@ def test_rollout_status_watches_a_live_rollout(kubectl: Kubectl, kubeconfig: Pat
     assert first.strip() == "Waiting for deployment spec update to be observed..."
     lines = out.splitlines()
     assert lines[-1] == 'deployment "web" successfully rolled out'
-    assert any("new replicas have been updated" in line or "updated replicas are available" in line
-               or "old replicas are pending termination" in line for line in lines[1:-1])
+    assert any(
+        "new replicas have been updated" in line
+        or "updated replicas are available" in line
+        or "old replicas are pending termination" in line
+        for line in lines[1:-1]
+    )

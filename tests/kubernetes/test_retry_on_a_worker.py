@@ -24,22 +24,35 @@ class RollbackOnce:
     @workflow.run
     async def run(self, req: RollbackRequest) -> RollbackResult:
         return await workflow.execute_activity(
-            "kube_rollback", req, result_type=RollbackResult, start_to_close_timeout=timedelta(seconds=30),
+            "kube_rollback",
+            req,
+            result_type=RollbackResult,
+            start_to_close_timeout=timedelta(seconds=30),
             heartbeat_timeout=timedelta(seconds=10),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=3))
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=3),
+        )
 
 
-async def test_a_lost_reply_is_retried_into_a_no_op(dev_env: WorkflowEnvironment, running: RunningCluster,
-                                                    gateway: KubeGateway) -> None:
+async def test_a_lost_reply_is_retried_into_a_no_op(
+    dev_env: WorkflowEnvironment, running: RunningCluster, gateway: KubeGateway
+) -> None:
     running.inject_fault(503, method="PATCH", path="/deployments/web$", lost_response=True)
     queue = f"kube-{uuid.uuid4().hex[:8]}"
     with ThreadPoolExecutor(max_workers=4) as pool:
-        async with Worker(dev_env.client, task_queue=queue, workflows=[RollbackOnce],
-                          activities=KubeActivities(gateway).all(), activity_executor=pool,
-                          workflow_runner=UnsandboxedWorkflowRunner()):
+        async with Worker(
+            dev_env.client,
+            task_queue=queue,
+            workflows=[RollbackOnce],
+            activities=KubeActivities(gateway).all(),
+            activity_executor=pool,
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        ):
             result = await dev_env.client.execute_workflow(
-                RollbackOnce.run, RollbackRequest(namespace=NS, deployment="web", expected_revision=3),
-                id=f"rollback-{queue}", task_queue=queue)
+                RollbackOnce.run,
+                RollbackRequest(namespace=NS, deployment="web", expected_revision=3),
+                id=f"rollback-{queue}",
+                task_queue=queue,
+            )
     # By the retry the controller has renumbered the restored ReplicaSet (2 → 4), as it does for kubectl.
     assert (result.outcome, result.resumed_attempt, result.target_revision) == ("skipped", True, 4)
     assert result.images_after == {"app": "example.com/web:v2"}

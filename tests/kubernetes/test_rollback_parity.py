@@ -32,8 +32,9 @@ def _patches(running: RunningCluster, since: int) -> list[Any]:
     return [(r.content_type, r.query, strip_nulls(r.body)) for r in running.requests[since:] if r.method == "PATCH"]
 
 
-def both(running: RunningCluster, kubectl: Kubectl, gateway: KubeGateway, name: str, *args: str,
-         **request: Any) -> tuple[Outcome, Outcome]:
+def both(
+    running: RunningCluster, kubectl: Kubectl, gateway: KubeGateway, name: str, *args: str, **request: Any
+) -> tuple[Outcome, Outcome]:
     cluster = running.cluster
     with cluster.held():
         before = cluster.snapshot()
@@ -44,7 +45,9 @@ def both(running: RunningCluster, kubectl: Kubectl, gateway: KubeGateway, name: 
         cluster.restore(before)
         mark = len(running.requests)
         try:
-            answer: RollbackResult | KubeError = gateway.rollback(RollbackRequest(namespace=NS, deployment=name, **request))
+            answer: RollbackResult | KubeError = gateway.rollback(
+                RollbackRequest(namespace=NS, deployment=name, **request)
+            )
             message = answer.message
         except KubeError as exc:
             message = f"error: {exc}"
@@ -56,8 +59,10 @@ def settled(running: RunningCluster, name: str) -> dict[str, Any]:
     cluster = running.cluster
     cluster.wait_for(lambda: cluster.rollout_complete(NS, name))
     d = cluster.get(DEPLOYMENTS, NS, name)
-    sets = {rs["metadata"]["name"]: (rs["metadata"]["annotations"], rs["spec"]["replicas"])
-            for rs in cluster.replica_sets(NS, name)}
+    sets = {
+        rs["metadata"]["name"]: (rs["metadata"]["annotations"], rs["spec"]["replicas"])
+        for rs in cluster.replica_sets(NS, name)
+    }
     return {"spec": d["spec"], "annotations": d["metadata"]["annotations"], "replica_sets": sets}
 
 
@@ -96,8 +101,13 @@ def test_undo_to_a_given_revision(running: RunningCluster, kubectl: Kubectl, gat
 def test_paused_deployment_is_refused_by_both(running: RunningCluster, kubectl: Kubectl, gateway: KubeGateway) -> None:
     untouched = running.cluster.get(DEPLOYMENTS, NS, "frozen")
     kubectl_side, warroom_side = both(running, kubectl, gateway, "frozen")
-    assert kubectl_side.message == warroom_side.message == (
-        "error: you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again")
+    assert (
+        kubectl_side.message
+        == warroom_side.message
+        == (
+            "error: you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
+        )
+    )
     assert kubectl_side.patches == warroom_side.patches == []
     assert kubectl_side.deployment == warroom_side.deployment == untouched
 
@@ -105,25 +115,39 @@ def test_paused_deployment_is_refused_by_both(running: RunningCluster, kubectl: 
 def test_template_already_matching_is_a_no_op(running: RunningCluster, kubectl: Kubectl, gateway: KubeGateway) -> None:
     untouched = running.cluster.get(DEPLOYMENTS, NS, "web")
     kubectl_side, warroom_side = both(running, kubectl, gateway, "web", "--to-revision=3", to_revision=3)
-    assert kubectl_side.message == warroom_side.message == \
-        "deployment.apps/web skipped rollback (current template already matches revision 3)"
+    assert (
+        kubectl_side.message
+        == warroom_side.message
+        == "deployment.apps/web skipped rollback (current template already matches revision 3)"
+    )
     assert kubectl_side.patches == warroom_side.patches == []
     assert kubectl_side.deployment == warroom_side.deployment == untouched
 
 
-@pytest.mark.parametrize("name, args, request_fields, message", [
-    ("web", ["--to-revision=9"], {"to_revision": 9}, "error: unable to find specified revision 9 in history"),
-    ("solo", [], {}, 'error: no rollout history found for deployment "solo"'),
-])
-def test_missing_history_is_refused_by_both(running: RunningCluster, kubectl: Kubectl, gateway: KubeGateway, name: str,
-                                            args: list[str], request_fields: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    "name, args, request_fields, message",
+    [
+        ("web", ["--to-revision=9"], {"to_revision": 9}, "error: unable to find specified revision 9 in history"),
+        ("solo", [], {}, 'error: no rollout history found for deployment "solo"'),
+    ],
+)
+def test_missing_history_is_refused_by_both(
+    running: RunningCluster,
+    kubectl: Kubectl,
+    gateway: KubeGateway,
+    name: str,
+    args: list[str],
+    request_fields: dict[str, Any],
+    message: str,
+) -> None:
     kubectl_side, warroom_side = both(running, kubectl, gateway, name, *args, **request_fields)
     assert kubectl_side.message == warroom_side.message == message
     assert kubectl_side.patches == warroom_side.patches == []
 
 
-def test_server_dry_run_sends_the_same_patch_and_changes_nothing(running: RunningCluster, kubectl: Kubectl,
-                                                                  gateway: KubeGateway) -> None:
+def test_server_dry_run_sends_the_same_patch_and_changes_nothing(
+    running: RunningCluster, kubectl: Kubectl, gateway: KubeGateway
+) -> None:
     untouched = running.cluster.get(DEPLOYMENTS, NS, "web")
     kubectl_side, warroom_side = both(running, kubectl, gateway, "web", "--dry-run=server", dry_run=True)
     assert kubectl_side.message == warroom_side.message == "deployment.apps/web rolled back (server dry run)"
@@ -131,8 +155,9 @@ def test_server_dry_run_sends_the_same_patch_and_changes_nothing(running: Runnin
     assert kubectl_side.deployment == warroom_side.deployment == untouched
 
 
-def test_past_a_db_migration_warroom_needs_an_override(running: RunningCluster, kubectl: Kubectl,
-                                                       gateway: KubeGateway) -> None:
+def test_past_a_db_migration_warroom_needs_an_override(
+    running: RunningCluster, kubectl: Kubectl, gateway: KubeGateway
+) -> None:
     """The one intended difference: kubectl rolls back past an applied migration, warroom refuses
     unless told otherwise — and then does exactly what kubectl does."""
     kubectl_side, refused = both(running, kubectl, gateway, "worker")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,29 +19,62 @@ def template(image: str, hash_: str | None = None, **extra: Any) -> dict[str, An
     return {"metadata": {"labels": labels, **extra}, "spec": {"containers": [{"name": "app", "image": image}]}}
 
 
-def deployment(image: str = "web:v3", revision: int | None = 3, *, paused: bool = False,
-               annotations: dict[str, str] | None = None, generation: int = 4, status: dict[str, Any] | None = None,
-               replicas: int = 3) -> dict[str, Any]:
+def deployment(
+    image: str = "web:v3",
+    revision: int | None = 3,
+    *,
+    paused: bool = False,
+    annotations: dict[str, str] | None = None,
+    generation: int = 4,
+    status: dict[str, Any] | None = None,
+    replicas: int = 3,
+) -> dict[str, Any]:
     ann = dict(annotations or {})
     if revision is not None:
         ann[p.REVISION_ANNOTATION] = str(revision)
-    return {"metadata": {"name": "web", "namespace": "prod", "uid": UID, "generation": generation, "annotations": ann},
-            "spec": {"replicas": replicas, "paused": paused, "selector": {"matchLabels": {"app": "web"}},
-                     "template": template(image)},
-            "status": status if status is not None else {"observedGeneration": generation, "replicas": replicas,
-                                                         "updatedReplicas": replicas, "availableReplicas": replicas}}
+    return {
+        "metadata": {"name": "web", "namespace": "prod", "uid": UID, "generation": generation, "annotations": ann},
+        "spec": {
+            "replicas": replicas,
+            "paused": paused,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": template(image),
+        },
+        "status": status
+        if status is not None
+        else {
+            "observedGeneration": generation,
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "availableReplicas": replicas,
+        },
+    }
 
 
-def rs(image: str, revision: int | str | None, created: str, *, owner: str = UID, controller: bool = True,
-       annotations: dict[str, str] | None = None, name: str | None = None) -> dict[str, Any]:
+def rs(
+    image: str,
+    revision: int | str | None,
+    created: str,
+    *,
+    owner: str = UID,
+    controller: bool = True,
+    annotations: dict[str, str] | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
     ann = dict(annotations or {})
     if revision is not None:
         ann[p.REVISION_ANNOTATION] = str(revision)
     hash_ = image.replace(":", "-").replace(".", "")
-    return {"metadata": {"name": name or f"web-{hash_}", "uid": f"rs-{hash_}", "creationTimestamp": created,
-                         "annotations": ann,
-                         "ownerReferences": [{"kind": "Deployment", "uid": owner, "controller": controller}]},
-            "spec": {"replicas": 0, "template": template(image, hash_)}}
+    return {
+        "metadata": {
+            "name": name or f"web-{hash_}",
+            "uid": f"rs-{hash_}",
+            "creationTimestamp": created,
+            "annotations": ann,
+            "ownerReferences": [{"kind": "Deployment", "uid": owner, "controller": controller}],
+        },
+        "spec": {"replicas": 0, "template": template(image, hash_)},
+    }
 
 
 HISTORY = [
@@ -54,21 +87,56 @@ HISTORY = [
 # --- rollout status -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status, generation, done, reason, text", [
-    ({"observedGeneration": 3}, 4, False, "waiting_generation", "Waiting for deployment spec update to be observed..."),
-    ({"observedGeneration": 4, "conditions": [{"type": "Progressing", "reason": "ProgressDeadlineExceeded"}]}, 4,
-     False, "deadline_exceeded", 'deployment "web" exceeded its progress deadline'),
-    ({"observedGeneration": 4, "updatedReplicas": 1, "replicas": 4}, 4, False, "updating",
-     'Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...'),
-    ({"observedGeneration": 4, "updatedReplicas": 3, "replicas": 4, "availableReplicas": 3}, 4, False,
-     "terminating_old", 'Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...'),
-    ({"observedGeneration": 4, "updatedReplicas": 3, "replicas": 3, "availableReplicas": 2}, 4, False,
-     "waiting_available", 'Waiting for deployment "web" rollout to finish: 2 of 3 updated replicas are available...'),
-    ({"observedGeneration": 5, "updatedReplicas": 3, "replicas": 3, "availableReplicas": 3}, 4, True, "complete",
-     'deployment "web" successfully rolled out'),
-])
-def test_rollout_status_follows_kubectl_in_order(status: dict[str, Any], generation: int, done: bool, reason: str,
-                                                 text: str) -> None:
+@pytest.mark.parametrize(
+    "status, generation, done, reason, text",
+    [
+        (
+            {"observedGeneration": 3},
+            4,
+            False,
+            "waiting_generation",
+            "Waiting for deployment spec update to be observed...",
+        ),
+        (
+            {"observedGeneration": 4, "conditions": [{"type": "Progressing", "reason": "ProgressDeadlineExceeded"}]},
+            4,
+            False,
+            "deadline_exceeded",
+            'deployment "web" exceeded its progress deadline',
+        ),
+        (
+            {"observedGeneration": 4, "updatedReplicas": 1, "replicas": 4},
+            4,
+            False,
+            "updating",
+            'Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...',
+        ),
+        (
+            {"observedGeneration": 4, "updatedReplicas": 3, "replicas": 4, "availableReplicas": 3},
+            4,
+            False,
+            "terminating_old",
+            'Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...',
+        ),
+        (
+            {"observedGeneration": 4, "updatedReplicas": 3, "replicas": 3, "availableReplicas": 2},
+            4,
+            False,
+            "waiting_available",
+            'Waiting for deployment "web" rollout to finish: 2 of 3 updated replicas are available...',
+        ),
+        (
+            {"observedGeneration": 5, "updatedReplicas": 3, "replicas": 3, "availableReplicas": 3},
+            4,
+            True,
+            "complete",
+            'deployment "web" successfully rolled out',
+        ),
+    ],
+)
+def test_rollout_status_follows_kubectl_in_order(
+    status: dict[str, Any], generation: int, done: bool, reason: str, text: str
+) -> None:
     verdict = p.rollout_status(deployment(status=status, generation=generation))
     assert (verdict.done, verdict.reason, verdict.message) == (done, reason, text)
     assert (verdict.error is not None) == (reason == "deadline_exceeded")
@@ -130,8 +198,14 @@ def test_previous_is_second_highest_for_any_history(revisions: list[int]) -> Non
 
 
 def test_plan_replaces_template_and_annotations_in_one_json_patch() -> None:
-    current = deployment(annotations={p.CHANGE_CAUSE_ANNOTATION: "v3", "kubectl.kubernetes.io/last-applied-configuration": "{}",
-                                      "deployment.kubernetes.io/revision-history": "1", "only-on-deployment": "x"})
+    current = deployment(
+        annotations={
+            p.CHANGE_CAUSE_ANNOTATION: "v3",
+            "kubectl.kubernetes.io/last-applied-configuration": "{}",
+            "deployment.kubernetes.io/revision-history": "1",
+            "only-on-deployment": "x",
+        }
+    )
     plan = p.plan_rollback(current, HISTORY)
     assert plan.action == "patch" and plan.message == "rolled back"
     assert (plan.from_revision, plan.target_revision, plan.target_replica_set) == (3, 2, "web-web-v2")
@@ -142,10 +216,13 @@ def test_plan_replaces_template_and_annotations_in_one_json_patch() -> None:
     assert restored["spec"]["containers"][0]["image"] == "web:v2"
     assert plan.patch[1]["value"] == {
         # kept from the Deployment
-        p.REVISION_ANNOTATION: "3", "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        p.REVISION_ANNOTATION: "3",
+        "kubectl.kubernetes.io/last-applied-configuration": "{}",
         "deployment.kubernetes.io/revision-history": "1",
         # everything else from the ReplicaSet: the old change-cause comes back, "only-on-deployment" goes
-        p.CHANGE_CAUSE_ANNOTATION: "v2", "team": "storefront"}
+        p.CHANGE_CAUSE_ANNOTATION: "v2",
+        "team": "storefront",
+    }
     assert plan.images == {"app": "web:v2"}
 
 
@@ -183,11 +260,15 @@ def test_equal_ignore_hash_is_semantic() -> None:
 
 
 def test_selector_string_matches_labels_selector_string() -> None:
-    selector = {"matchLabels": {"tier": "web", "app": "shop"},
-                "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod", "canary"]},
-                                     {"key": "legacy", "operator": "DoesNotExist"},
-                                     {"key": "zone", "operator": "NotIn", "values": ["b", "a"]},
-                                     {"key": "gpu", "operator": "Exists"}]}
+    selector = {
+        "matchLabels": {"tier": "web", "app": "shop"},
+        "matchExpressions": [
+            {"key": "env", "operator": "In", "values": ["prod", "canary"]},
+            {"key": "legacy", "operator": "DoesNotExist"},
+            {"key": "zone", "operator": "NotIn", "values": ["b", "a"]},
+            {"key": "gpu", "operator": "Exists"},
+        ],
+    }
     assert p.selector_string(selector) == "app=shop,env in (canary,prod),gpu,!legacy,tier=web,zone notin (a,b)"
 
 
@@ -195,30 +276,42 @@ def test_selector_string_matches_labels_selector_string() -> None:
 
 
 def test_history_lists_revisions_with_change_cause() -> None:
-    reused = rs("web:v1", 4, "2024-11-28T09:00:00Z", annotations={p.REVISION_HISTORY_ANNOTATION: "1",
-                                                                  p.CHANGE_CAUSE_ANNOTATION: "v1"})
+    reused = rs(
+        "web:v1",
+        4,
+        "2024-11-28T09:00:00Z",
+        annotations={p.REVISION_HISTORY_ANNOTATION: "1", p.CHANGE_CAUSE_ANNOTATION: "v1"},
+    )
     entries = p.rollout_history(deployment(image="web:v1", revision=4), [reused, HISTORY[1], HISTORY[2]])
-    assert [(e.revision, e.change_cause, e.current) for e in entries] == [(2, "v2", False), (3, "v3", False),
-                                                                          (4, "v1", True)]
+    assert [(e.revision, e.change_cause, e.current) for e in entries] == [
+        (2, "v2", False),
+        (3, "v3", False),
+        (4, "v1", True),
+    ]
     assert entries[-1].earlier_revisions == [1] and entries[-1].images == {"app": "web:v1"}
 
 
 def test_a_fresh_replica_set_dates_the_deploy() -> None:
     timing = p.deploy_timing(deployment(), HISTORY)
     assert timing.source == "replicaset-created"
-    assert timing.deployed_at == datetime(2024, 11, 28, 13, 40, tzinfo=timezone.utc)
+    assert timing.deployed_at == datetime(2024, 11, 28, 13, 40, tzinfo=UTC)
 
 
 def test_a_reused_replica_set_is_dated_by_the_progressing_condition() -> None:
     reused = rs("web:v2", 4, "2024-11-28T11:00:00Z", annotations={p.REVISION_HISTORY_ANNOTATION: "2"})
-    progressing = {"type": "Progressing", "lastUpdateTime": "2024-11-28T14:02:00Z",
-                   "message": f'ReplicaSet "{reused["metadata"]["name"]}" has successfully progressed.'}
+    progressing = {
+        "type": "Progressing",
+        "lastUpdateTime": "2024-11-28T14:02:00Z",
+        "message": f'ReplicaSet "{reused["metadata"]["name"]}" has successfully progressed.',
+    }
     current = deployment(image="web:v2", revision=4, status={"conditions": [progressing]})
     timing = p.deploy_timing(current, [HISTORY[0], reused, HISTORY[2]])
     assert timing.source == "progressing-condition"
-    assert timing.deployed_at == datetime(2024, 11, 28, 14, 2, tzinfo=timezone.utc)
-    assert timing.replica_set_created_at == datetime(2024, 11, 28, 11, 0, tzinfo=timezone.utc)
-    other = deployment(image="web:v2", revision=4, status={"conditions": [{**progressing, "message": 'ReplicaSet "x"'}]})
+    assert timing.deployed_at == datetime(2024, 11, 28, 14, 2, tzinfo=UTC)
+    assert timing.replica_set_created_at == datetime(2024, 11, 28, 11, 0, tzinfo=UTC)
+    other = deployment(
+        image="web:v2", revision=4, status={"conditions": [{**progressing, "message": 'ReplicaSet "x"'}]}
+    )
     assert p.deploy_timing(other, [reused]).source == "unknown"
     assert p.deploy_timing(deployment(image="web:v9"), HISTORY).deployed_at is None
 
@@ -230,7 +323,11 @@ def test_migration_contraindication_compares_markers() -> None:
     carried = rs("web:v2", 2, "2024-11-28T11:00:00Z", annotations=marker)
     assert p.migration_contraindication(current, HISTORY[2], carried) is None, "same migration: safe"
     assert p.migration_contraindication(deployment(), HISTORY[2], HISTORY[1]) is None
-    assert p.migration_contraindication(deployment(annotations={p.DEFAULT_MIGRATION_ANNOTATION: "false"}),
-                                        None, HISTORY[1]) is None
+    assert (
+        p.migration_contraindication(
+            deployment(annotations={p.DEFAULT_MIGRATION_ANNOTATION: "false"}), None, HISTORY[1]
+        )
+        is None
+    )
     on_rs_only = rs("web:v3", 3, "2024-11-28T13:40:00Z", annotations=marker)
     assert p.migration_contraindication(deployment(), on_rs_only, HISTORY[1]) is not None

@@ -7,27 +7,29 @@ import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-
-from tests.helpers import free_port
 import pytest_asyncio
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily
 from temporalio.testing import ActivityEnvironment
 
 from activities.metrics import (
-    ErrorRatioRequest, MetricsActivities, MetricsUnavailable, PrometheusSource, QueryRejected, render_query,
+    ErrorRatioRequest,
+    MetricsActivities,
+    MetricsUnavailable,
+    PrometheusSource,
+    QueryRejected,
+    render_query,
 )
+from tests.helpers import free_port
 from warroom.config import MetricsQueries
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)")
 QUERIES = MetricsQueries(window=timedelta(seconds=5), step=timedelta(seconds=1))
-
 
 
 class OrderApi:
@@ -58,9 +60,18 @@ async def prometheus(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     root = tmp_path_factory.mktemp("prometheus")
     (root / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"scrape_configs:\n  - job_name: order-api\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n")
-    proc = subprocess.Popen([PROMETHEUS, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-                             f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        f"scrape_configs:\n  - job_name: order-api\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
+    )
+    proc = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={root / 'prometheus.yml'}",
+            f"--storage.tsdb.path={root / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as http:
@@ -76,9 +87,9 @@ async def prometheus(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
                 if answer["data"]["result"] and len(answer["data"]["result"][0]["values"]) >= 3:
                     break
                 await asyncio.sleep(0.2)
-        await asyncio.sleep(2)            # healthy traffic first: the baseline
+        await asyncio.sleep(2)  # healthy traffic first: the baseline
         service.errors_since = time.time()
-        await asyncio.sleep(7)            # then a full window of 5 % errors
+        await asyncio.sleep(7)  # then a full window of 5 % errors
         yield base, service
     finally:
         proc.terminate()
@@ -89,7 +100,7 @@ async def prometheus(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
 async def test_error_ratio_now_and_the_pre_deploy_baseline(prometheus) -> None:
     base, service = prometheus
     source = PrometheusSource(base, QUERIES)
-    deployed_at = datetime.fromtimestamp(service.errors_since, tz=timezone.utc)
+    deployed_at = datetime.fromtimestamp(service.errors_since, tz=UTC)
     assert await source.error_ratio("order-api") == pytest.approx(0.05, abs=0.002)
     assert await source.error_ratio("order-api", deployed_at - timedelta(seconds=1)) == pytest.approx(0.0, abs=1e-9)
     assert await source.error_ratio("no-such-service") is None
@@ -98,7 +109,7 @@ async def test_error_ratio_now_and_the_pre_deploy_baseline(prometheus) -> None:
 async def test_the_series_since_mitigation_shows_the_errors(prometheus) -> None:
     base, service = prometheus
     source = PrometheusSource(base, QUERIES)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     samples = await source.error_ratio_series("order-api", now - timedelta(seconds=10), now)
     assert len(samples) >= 5
     assert max(s.error_ratio for s in samples) == pytest.approx(0.05, abs=0.002)
@@ -107,9 +118,11 @@ async def test_the_series_since_mitigation_shows_the_errors(prometheus) -> None:
 
 async def test_the_activity_reads_current_baseline_and_burn_rate(prometheus) -> None:
     base, service = prometheus
-    deployed_at = datetime.fromtimestamp(service.errors_since, tz=timezone.utc) + timedelta(seconds=59)
+    deployed_at = datetime.fromtimestamp(service.errors_since, tz=UTC) + timedelta(seconds=59)
     activities = MetricsActivities(PrometheusSource(base, QUERIES))
-    reading = await ActivityEnvironment().run(activities.read_error_ratio, ErrorRatioRequest(service="order-api", deployed_at=deployed_at))
+    reading = await ActivityEnvironment().run(
+        activities.read_error_ratio, ErrorRatioRequest(service="order-api", deployed_at=deployed_at)
+    )
     assert reading.error_ratio == pytest.approx(0.05, abs=0.002)
     assert reading.burn_rate == pytest.approx(50, rel=0.05)  # 5 % errors against a 99.9 % SLO
     assert reading.baseline_error_ratio == pytest.approx(0.0, abs=1e-9)
@@ -118,7 +131,9 @@ async def test_the_activity_reads_current_baseline_and_burn_rate(prometheus) -> 
 async def test_users_affected_where_the_runbook_names_a_metric(prometheus) -> None:
     base, _ = prometheus
     assert await PrometheusSource(base, QUERIES).users_affected("order-api") is None  # none named: unknown, not 0
-    named = QUERIES.model_copy(update={"users_affected": 'max(http_requests_total{service="$service",code="503"}) * 0 + 0.03'})
+    named = QUERIES.model_copy(
+        update={"users_affected": 'max(http_requests_total{service="$service",code="503"}) * 0 + 0.03'}
+    )
     assert await PrometheusSource(base, named).users_affected("order-api") == pytest.approx(0.03)
 
 

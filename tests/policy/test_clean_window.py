@@ -22,9 +22,14 @@ def sample(minutes: float, error_ratio: float = BASELINE) -> MetricSample:
 
 
 def verdict(now: datetime, samples=(), last_firing_alert_at=None) -> CleanWindowVerdict:
-    return clean_window_verdict(now=now, window=WINDOW, mitigation_applied_at=MITIGATED,
-                                baseline_error_ratio=BASELINE, samples=list(samples),
-                                last_firing_alert_at=last_firing_alert_at)
+    return clean_window_verdict(
+        now=now,
+        window=WINDOW,
+        mitigation_applied_at=MITIGATED,
+        baseline_error_ratio=BASELINE,
+        samples=list(samples),
+        last_firing_alert_at=last_firing_alert_at,
+    )
 
 
 def test_the_default_window_is_5_minutes():
@@ -96,8 +101,11 @@ offsets = st.integers(min_value=-600, max_value=1200).map(lambda s: timedelta(se
 )
 def test_never_clean_before_the_window_has_passed_since_mitigation(elapsed, samples, alert):
     now = MITIGATED + elapsed
-    result = verdict(now, [MetricSample(at=MITIGATED + o, error_ratio=r) for o, r in samples],
-                     None if alert is None else MITIGATED + alert)
+    result = verdict(
+        now,
+        [MetricSample(at=MITIGATED + o, error_ratio=r) for o, r in samples],
+        None if alert is None else MITIGATED + alert,
+    )
     if elapsed < WINDOW:
         assert result.clean is False
     assert result.clean_since >= MITIGATED

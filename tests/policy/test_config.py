@@ -82,16 +82,38 @@ def test_a_directory_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize(
     ("old", "new", "where", "problem"),
     [
-        ("    escalate_after: 30m\n", "    escalate_after: soon\n",
-         "severity_matrix.P1.escalate_after", "'soon' is not a duration"),
+        (
+            "    escalate_after: 30m\n",
+            "    escalate_after: soon\n",
+            "severity_matrix.P1.escalate_after",
+            "'soon' is not a duration",
+        ),
         ("silence_max: 30m", "silence_max: 0s", "comms", "silence_max must be longer than 0s"),
         ("version: 1", "version: 1\nescalation: {}", "escalation", "Extra inputs are not permitted"),
-        ("  burn_rate_above: 5.0", "  burn_rate_above: 5.0\n  burn_rate_over: 6", "declare.burn_rate_over",
-         "Extra inputs are not permitted"),
-        ("user_error_ratio_above: 0.01", "user_error_ratio_above: 2", "declare.user_error_ratio_above",
-         "less than or equal to 1"),
-        ("due_business_days: 5", "due_business_days: 0", "retrospective.due_business_days", "greater than or equal to 1"),
-        ("escalate_unless: resolved", "escalate_unless: never", "severity_matrix.P3.escalate_unless", "'mitigated' or 'resolved'"),
+        (
+            "  burn_rate_above: 5.0",
+            "  burn_rate_above: 5.0\n  burn_rate_over: 6",
+            "declare.burn_rate_over",
+            "Extra inputs are not permitted",
+        ),
+        (
+            "user_error_ratio_above: 0.01",
+            "user_error_ratio_above: 2",
+            "declare.user_error_ratio_above",
+            "less than or equal to 1",
+        ),
+        (
+            "due_business_days: 5",
+            "due_business_days: 0",
+            "retrospective.due_business_days",
+            "greater than or equal to 1",
+        ),
+        (
+            "escalate_unless: resolved",
+            "escalate_unless: never",
+            "severity_matrix.P3.escalate_unless",
+            "'mitigated' or 'resolved'",
+        ),
     ],
 )
 def test_a_bad_field_is_named_with_its_problem(tmp_path, old, new, where, problem):

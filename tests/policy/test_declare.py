@@ -81,8 +81,13 @@ def test_a_criterion_switched_off_in_the_runbook_does_not_declare():
 
 
 def test_every_criterion_met_is_a_reason():
-    decision = decide(user_error_ratio=0.5, burn_rate=20, burn_sustained=timedelta(minutes=10),
-                      complete_unavailability=True, data_loss=True)
+    decision = decide(
+        user_error_ratio=0.5,
+        burn_rate=20,
+        burn_sustained=timedelta(minutes=10),
+        complete_unavailability=True,
+        data_loss=True,
+    )
     assert decision.declare is True
     assert len(decision.reasons) == 4
 

@@ -7,7 +7,13 @@ from datetime import timedelta
 import pytest
 
 from warroom.policy.diagnosis import (
-    DependencySignals, Findings, InfraSignals, LogSignals, PodSignals, classify_log_lines, diagnose,
+    DependencySignals,
+    Findings,
+    InfraSignals,
+    LogSignals,
+    PodSignals,
+    classify_log_lines,
+    diagnose,
 )
 
 
@@ -27,36 +33,48 @@ def test_a_deploy_within_30_minutes_means_roll_back_immediately(minutes: int, ro
     assert (d.recommended_action.startswith("roll back immediately")) is rollback
 
 
-@pytest.mark.parametrize(("logs", "pods", "hypothesis"), [
-    (LogSignals(oom=3), PodSignals(), "memory leak"),
-    (LogSignals(), PodSignals(oom_killed=1), "memory leak"),
-    (LogSignals(db_connection=5), PodSignals(), "database connectivity"),
-    (LogSignals(timeout=4), PodSignals(), "a slow dependency"),
-    (LogSignals(exception=2), PodSignals(), "an exception in a specific code path"),
-    (LogSignals(), PodSignals(crashloop=2), "pods are not running"),
-])
+@pytest.mark.parametrize(
+    ("logs", "pods", "hypothesis"),
+    [
+        (LogSignals(oom=3), PodSignals(), "memory leak"),
+        (LogSignals(), PodSignals(oom_killed=1), "memory leak"),
+        (LogSignals(db_connection=5), PodSignals(), "database connectivity"),
+        (LogSignals(timeout=4), PodSignals(), "a slow dependency"),
+        (LogSignals(exception=2), PodSignals(), "an exception in a specific code path"),
+        (LogSignals(), PodSignals(crashloop=2), "pods are not running"),
+    ],
+)
 def test_service_logs_branch(logs: LogSignals, pods: PodSignals, hypothesis: str) -> None:
     d = diagnose(Findings(error_class="5xx", deploy_age=timedelta(hours=5), logs=logs, pods=pods))
     assert d.path[-1] == "service logs" and d.hypothesis.startswith(hypothesis)
 
 
-@pytest.mark.parametrize(("deps", "hypothesis"), [
-    (DependencySignals(db_checked=True, db_reachable=False), "the database is down"),
-    (DependencySignals(db_checked=True, db_reachable=True, db_connections=95, db_max_connections=100), "database connection saturation"),
-    (DependencySignals(db_checked=True, db_reachable=True, db_longest_query_seconds=600), "long-running queries"),
-    (DependencySignals(downstream_error_ratio=0.2), "a downstream API"),
-])
+@pytest.mark.parametrize(
+    ("deps", "hypothesis"),
+    [
+        (DependencySignals(db_checked=True, db_reachable=False), "the database is down"),
+        (
+            DependencySignals(db_checked=True, db_reachable=True, db_connections=95, db_max_connections=100),
+            "database connection saturation",
+        ),
+        (DependencySignals(db_checked=True, db_reachable=True, db_longest_query_seconds=600), "long-running queries"),
+        (DependencySignals(downstream_error_ratio=0.2), "a downstream API"),
+    ],
+)
 def test_dependencies_branch(deps: DependencySignals, hypothesis: str) -> None:
     d = diagnose(Findings(error_class="5xx", dependencies=deps))
     assert d.path[-1] == "dependencies" and d.hypothesis.startswith(hypothesis)
 
 
-@pytest.mark.parametrize(("infra", "hypothesis"), [
-    (InfraSignals(checked=True, cpu_percent=90.5), "CPU saturation"),
-    (InfraSignals(checked=True, cpu_percent=90.0, oom_events=2), "memory pressure"),
-    (InfraSignals(checked=True, disk_await_ms=140), "disk I/O saturation"),
-    (InfraSignals(checked=True, network_errors=3), "network problems"),
-])
+@pytest.mark.parametrize(
+    ("infra", "hypothesis"),
+    [
+        (InfraSignals(checked=True, cpu_percent=90.5), "CPU saturation"),
+        (InfraSignals(checked=True, cpu_percent=90.0, oom_events=2), "memory pressure"),
+        (InfraSignals(checked=True, disk_await_ms=140), "disk I/O saturation"),
+        (InfraSignals(checked=True, network_errors=3), "network problems"),
+    ],
+)
 def test_infrastructure_branch(infra: InfraSignals, hypothesis: str) -> None:
     d = diagnose(Findings(error_class="5xx", infra=infra))
     assert d.path[-1] == "infrastructure" and d.hypothesis.startswith(hypothesis)
@@ -68,10 +86,14 @@ def test_nothing_found_is_said_plainly() -> None:
 
 
 def test_log_classes_follow_the_seed_grep() -> None:
-    lines = ["INFO GET /healthz 200", "FATAL java.lang.OutOfMemoryError: Java heap space",
-             "ERROR POST /orders 503 upstream connect error: connection pool exhausted (max=8)",
-             "ERROR GET /orders/987 503 io.netty.channel.ConnectTimeoutException: connection timed out",
-             "WARN pool wait 2.1s exceeded budget", "Traceback (most recent call last): KeyError"]
+    lines = [
+        "INFO GET /healthz 200",
+        "FATAL java.lang.OutOfMemoryError: Java heap space",
+        "ERROR POST /orders 503 upstream connect error: connection pool exhausted (max=8)",
+        "ERROR GET /orders/987 503 io.netty.channel.ConnectTimeoutException: connection timed out",
+        "WARN pool wait 2.1s exceeded budget",
+        "Traceback (most recent call last): KeyError",
+    ]
     signals = classify_log_lines(lines)
     assert (signals.oom, signals.db_connection, signals.timeout, signals.exception) == (1, 1, 1, 1)
     assert len(signals.samples) == 4

@@ -16,12 +16,24 @@ def plan(severity: Severity, **signals) -> EscalationPlan:
 
 def test_p1_notifies_em_and_pm_then_team_lead_at_30m_then_vp_at_60m():
     p1 = plan(Severity.P1)
-    assert p1.immediate == [Notice(audience=["engineering-manager", "product-manager"], reason="P1 declared: notify at start")]
+    assert p1.immediate == [
+        Notice(audience=["engineering-manager", "product-manager"], reason="P1 declared: notify at start")
+    ]
     assert p1.timed == [
-        TimedEscalation(kind="escalate", after=timedelta(minutes=30), to=["engineering-team-lead"],
-                        unless="mitigated", reason="P1: 30m without mitigation"),
-        TimedEscalation(kind="vp_notice", after=timedelta(minutes=60), to=["vp-engineering"],
-                        unless="mitigated", reason="P1: 1h without mitigation"),
+        TimedEscalation(
+            kind="escalate",
+            after=timedelta(minutes=30),
+            to=["engineering-team-lead"],
+            unless="mitigated",
+            reason="P1: 30m without mitigation",
+        ),
+        TimedEscalation(
+            kind="vp_notice",
+            after=timedelta(minutes=60),
+            to=["vp-engineering"],
+            unless="mitigated",
+            reason="P1: 1h without mitigation",
+        ),
     ]
     assert (p1.public_details, p1.hand_off_to, p1.require_vendor_ticket) == (True, None, False)
 
@@ -64,9 +76,11 @@ def test_security_hands_off_and_keeps_details_out_of_public_channels():
 
 
 def test_a_runbook_may_allow_public_details_for_security_incidents():
-    special = RUNBOOK.special_cases.model_copy(update={
-        "security_incident": RUNBOOK.special_cases.security_incident.model_copy(update={"public_details": True}),
-    })
+    special = RUNBOOK.special_cases.model_copy(
+        update={
+            "security_incident": RUNBOOK.special_cases.security_incident.model_copy(update={"public_details": True}),
+        }
+    )
     runbook = RUNBOOK.model_copy(update={"special_cases": special})
     assert escalation_plan(Severity.P1, ImpactSignals(security=True), runbook).public_details is True
 
@@ -83,5 +97,7 @@ def test_special_cases_combine():
     assert combined.public_details is False
     assert combined.require_vendor_ticket is True
     assert [n.audience for n in combined.immediate][:3] == [
-        ["engineering-manager", "legal-privacy"], ["executive-team"], ["security-team"],
+        ["engineering-manager", "legal-privacy"],
+        ["executive-team"],
+        ["security-team"],
     ]

@@ -12,12 +12,21 @@ RULE = load_runbook(DEFAULT_RUNBOOK).rollback
 NOW = datetime(2026, 3, 10, 14, 23, tzinfo=UTC)
 
 
-def decide(*, age: timedelta | None = timedelta(minutes=18), error_ratio: float | None = 0.08,
-           baseline: float | None = 0.001, contraindications: list[str] | None = None,
-           rule: RollbackRule = RULE) -> RollbackDecision:
+def decide(
+    *,
+    age: timedelta | None = timedelta(minutes=18),
+    error_ratio: float | None = 0.08,
+    baseline: float | None = 0.001,
+    contraindications: list[str] | None = None,
+    rule: RollbackRule = RULE,
+) -> RollbackDecision:
     return decide_rollback(
-        now=NOW, deployed_at=None if age is None else NOW - age, error_ratio=error_ratio,
-        baseline_error_ratio=baseline, contraindications=contraindications or [], rule=rule,
+        now=NOW,
+        deployed_at=None if age is None else NOW - age,
+        error_ratio=error_ratio,
+        baseline_error_ratio=baseline,
+        contraindications=contraindications or [],
+        rule=rule,
     )
 
 

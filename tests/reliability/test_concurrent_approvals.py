@@ -14,11 +14,16 @@ from tests.rig import GOOD, PROMETHEUS, live_rig, p1_on_order_api, rig_runbook, 
 from warroom.config import ExplicitApproval
 from warroom.models import StepDecision, UpdateResult
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)"),
+]
 
 
 async def test_two_concurrent_ic_approvals_make_one_rollback(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
-    runbook = rig_runbook(require_approval_for=ExplicitApproval(services=["order-api"]))  # no veto window: the IC decides
+    runbook = rig_runbook(
+        require_approval_for=ExplicitApproval(services=["order-api"])
+    )  # no veto window: the IC decides
     async with live_rig(tmp_path / "rig") as rig:
         await rig.deploy_bad()
         async with rig.in_process_worker(dev_env.client, tmp_path, runbook) as harness:
@@ -27,9 +32,17 @@ async def test_two_concurrent_ic_approvals_make_one_rollback(dev_env: WorkflowEn
             step = next(s for s in state.steps if s.action == "rollback")
             assert step.status == "pending" and step.auto_approve_at is None
 
-            outcomes = await asyncio.gather(*(
-                handle.execute_update("approve", StepDecision(step_id=step.step_id, by="alice", reason=f"console {i}"),
-                                      result_type=UpdateResult) for i in (1, 2)), return_exceptions=True)
+            outcomes = await asyncio.gather(
+                *(
+                    handle.execute_update(
+                        "approve",
+                        StepDecision(step_id=step.step_id, by="alice", reason=f"console {i}"),
+                        result_type=UpdateResult,
+                    )
+                    for i in (1, 2)
+                ),
+                return_exceptions=True,
+            )
             accepted = [o for o in outcomes if isinstance(o, UpdateResult)]
             refused = [o for o in outcomes if isinstance(o, WorkflowUpdateFailedError)]
             assert len(accepted) == 1 and len(refused) == 1, outcomes
@@ -37,8 +50,10 @@ async def test_two_concurrent_ic_approvals_make_one_rollback(dev_env: WorkflowEn
 
             state = await timeline_has(handle, "rollout_status", 90)
             await wait_for(rig.image, lambda image: image == GOOD, 10)
-            print(f"\n[reliability] 2 concurrent IC approvals: {len(accepted)} accepted, {len(refused)} refused "
-                  f"(StepDecided); rollback PATCHes at the API: {rig.rollback_patches()}")
+            print(
+                f"\n[reliability] 2 concurrent IC approvals: {len(accepted)} accepted, {len(refused)} refused "
+                f"(StepDecided); rollback PATCHes at the API: {rig.rollback_patches()}"
+            )
             assert rig.rollback_patches() == 1
             decided = next(s for s in state.steps if s.step_id == step.step_id)
             assert decided.decided_by == "alice" and decided.status == "done"

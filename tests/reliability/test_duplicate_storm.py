@@ -20,7 +20,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -81,13 +81,20 @@ async def test_one_webhook_posted_100_times_at_once_is_one_incident_that_counts_
     assert kinds.count("opened") == 1 and kinds.count("alert_firing") == 1
 
     counters = await intake_counters(intake, "alertmanager")
-    assert counters == {"alerts_received": alerts, "incidents_started": 1, "alerts_deduplicated": alerts - 1,
-                        "alerts_repeated": alerts - 1, "duplicate_deliveries": 0}
+    assert counters == {
+        "alerts_received": alerts,
+        "incidents_started": 1,
+        "alerts_deduplicated": alerts - 1,
+        "alerts_repeated": alerts - 1,
+        "duplicate_deliveries": 0,
+    }
     assert len(intake.app.state.intake.recorder.per_incident) == 0, "no gate outlives the work it queued"
     slowest = max(a.elapsed.total_seconds() for a in answers)
-    print(f"\n[reliability] duplicate storm: {COPIES} identical Alertmanager webhooks at once ({alerts} alerts) "
-          f"answered 200 in {elapsed:.1f}s (slowest {slowest:.1f}s) -> 1 incident, alerts_received {state.alerts_received}, "
-          f"repeats {state.alerts_repeated}")
+    print(
+        f"\n[reliability] duplicate storm: {COPIES} identical Alertmanager webhooks at once ({alerts} alerts) "
+        f"answered 200 in {elapsed:.1f}s (slowest {slowest:.1f}s) -> 1 incident, alerts_received {state.alerts_received}, "
+        f"repeats {state.alerts_repeated}"
+    )
 
 
 async def delivered(alertmanager: str) -> float:
@@ -98,11 +105,14 @@ async def delivered(alertmanager: str) -> float:
 
 
 async def test_two_independent_alertmanagers_with_the_same_alert_are_one_incident_with_both_deliveries(
-        intake: Intake, tmp_path: Path) -> None:
+    intake: Intake, tmp_path: Path
+) -> None:
     run = uuid.uuid4().hex[:8]
-    alert = {"labels": {"alertname": "HighErrorRate", "run": run, "service": "order-api", "instance": "pod-1"},
-             "annotations": {"summary": "Order API returning 503s", "error_rate": "0.5%"},
-             "startsAt": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()}
+    alert = {
+        "labels": {"alertname": "HighErrorRate", "run": run, "service": "order-api", "instance": "pod-1"},
+        "annotations": {"summary": "Order API returning 503s", "error_rate": "0.5%"},
+        "startsAt": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+    }
     config = alertmanager_config(intake.url, group_interval="10s")
 
     async with running_alertmanager(config, tmp_path) as one, running_alertmanager(config, tmp_path) as two:
@@ -124,14 +134,22 @@ async def test_two_independent_alertmanagers_with_the_same_alert_are_one_inciden
     assert state.alerts_received == 2, "both deliveries recorded"
     assert state.alerts_repeated == 1 and len(state.firing_alerts) == 1
     counters = await intake_counters(intake, "alertmanager")
-    assert counters == {"alerts_received": 2, "incidents_started": 1, "alerts_deduplicated": 1,
-                        "alerts_repeated": 1, "duplicate_deliveries": 0}
-    print(f"\n[reliability] two independent Alertmanagers, one alert: deliveries {deliveries} -> 1 incident, "
-          f"alerts_received {state.alerts_received}, repeats {state.alerts_repeated}")
+    assert counters == {
+        "alerts_received": 2,
+        "incidents_started": 1,
+        "alerts_deduplicated": 1,
+        "alerts_repeated": 1,
+        "duplicate_deliveries": 0,
+    }
+    print(
+        f"\n[reliability] two independent Alertmanagers, one alert: deliveries {deliveries} -> 1 incident, "
+        f"alerts_received {state.alerts_received}, repeats {state.alerts_repeated}"
+    )
 
 
 async def test_pagerduty_redelivering_one_signed_event_records_it_once_and_acknowledges_every_copy(
-        intake: Intake) -> None:
+    intake: Intake,
+) -> None:
     raw = json.dumps(payload("pagerduty")).encode()  # same event.id, same signature on every copy
 
     overlapping = await asyncio.gather(*(intake.post("pagerduty", raw) for _ in range(5)))
@@ -146,8 +164,15 @@ async def test_pagerduty_redelivering_one_signed_event_records_it_once_and_ackno
     state = await state_of(intake.client.get_workflow_handle(recorded[0]["workflow_id"]))
     assert state.alerts_received == 1 and state.alerts_repeated == 0
     counters = await intake_counters(intake, "pagerduty")
-    assert counters == {"alerts_received": 1, "incidents_started": 1, "alerts_deduplicated": 0,
-                        "alerts_repeated": 0, "duplicate_deliveries": 7}
+    assert counters == {
+        "alerts_received": 1,
+        "incidents_started": 1,
+        "alerts_deduplicated": 0,
+        "alerts_repeated": 0,
+        "duplicate_deliveries": 7,
+    }
     assert len(intake.app.state.intake.in_flight) == 0
-    print(f"\n[reliability] PagerDuty redelivery: 1 event delivered 8 times (5 overlapping) -> all 200, "
-          f"1 incident, alerts_received {state.alerts_received}, duplicates counted {counters['duplicate_deliveries']:.0f}")
+    print(
+        f"\n[reliability] PagerDuty redelivery: 1 event delivered 8 times (5 overlapping) -> all 200, "
+        f"1 incident, alerts_received {state.alerts_received}, duplicates counted {counters['duplicate_deliveries']:.0f}"
+    )

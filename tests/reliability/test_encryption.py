@@ -27,11 +27,19 @@ async def test_the_server_stores_only_ciphertext(dev_env: WorkflowEnvironment, t
     keys = parse_key_ring(f"k1:{K1}")
     secure = await Client.connect(target, data_converter=encrypted_converter(pydantic_data_converter, keys))
     async with running_worker(secure, tmp_path) as harness:
-        handle = await harness.start(incident_input(summary=f"ledger errors for {MARKER}", declared=True,
-                                                    declared_by="alice", severity=Severity.P2, commander="alice"))
+        handle = await harness.start(
+            incident_input(
+                summary=f"ledger errors for {MARKER}",
+                declared=True,
+                declared_by="alice",
+                severity=Severity.P2,
+                commander="alice",
+            )
+        )
 
         async def commanding() -> None:
             assert (await state_of(handle)).phase == Phase.COMMAND
+
         await assert_eventually(commanding)
         assert MARKER in (await state_of(handle)).summary  # readable with the keys
 
@@ -77,4 +85,6 @@ async def test_the_codec_server_decodes_for_the_web_ui_behind_its_token() -> Non
         assert answer.status_code == 200
         data = base64.b64decode(answer.json()["payloads"][0]["data"])
         assert data == json.dumps(MARKER).encode()
-        assert (await http.post("/decode", content="{not json", headers={"Authorization": "Bearer s3cret"})).status_code == 422
+        assert (
+            await http.post("/decode", content="{not json", headers={"Authorization": "Bearer s3cret"})
+        ).status_code == 422

@@ -32,11 +32,27 @@ from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.ansible import (AnsibleSettings, HostDiagnosticsRequest, PlaybookRequest, PlaybookRunner,
-                                PostgresHealthRequest, ServiceLogsRequest)
-from activities.kubernetes import (DeploymentRef, EventsRequest, KubeActivities, KubeGateway, KubeSettings, LogsRequest,
-                                   MigrationCheckRequest, PodHealthRequest, RollbackRequest, RolloutStatusRequest,
-                                   ScaleRequest)
+from activities.ansible import (
+    AnsibleSettings,
+    HostDiagnosticsRequest,
+    PlaybookRequest,
+    PlaybookRunner,
+    PostgresHealthRequest,
+    ServiceLogsRequest,
+)
+from activities.kubernetes import (
+    DeploymentRef,
+    EventsRequest,
+    KubeActivities,
+    KubeGateway,
+    KubeSettings,
+    LogsRequest,
+    MigrationCheckRequest,
+    PodHealthRequest,
+    RollbackRequest,
+    RolloutStatusRequest,
+    ScaleRequest,
+)
 from sandbox.cluster import Cluster, RunningCluster, load_scenario, serve
 from tests.ansible.support import EXTRA_PLAYBOOKS, PG_PASSWORD, Recorder, processes_mentioning
 from tests.kubernetes.conftest import NS, SCENARIO
@@ -68,12 +84,14 @@ def clean_line(message: str) -> bool:
 @pytest.fixture(scope="module", autouse=True)
 def summary() -> Iterator[None]:
     yield
-    print(f"\n[reliability] hostile activities: {TALLY['hostile']} hostile values → {TALLY['refused']} refused "
-          f"(PlaybookInvalid {TALLY['PlaybookInvalid']}, InvalidName {TALLY['InvalidName']}, InvalidRequest "
-          f"{TALLY['InvalidRequest']}), {TALLY['free']} free-text values accepted and never sent; "
-          f"{TALLY['spawned']} playbook runs started, {TALLY['api']} API requests, {TALLY['beats']} heartbeats; "
-          f"controls: {TALLY['control_runs']} benign values reached ansible-runner, {TALLY['control_api']} the API "
-          f"server; {PWNED.name} {'EXISTS' if PWNED.exists() else 'never created'}")
+    print(
+        f"\n[reliability] hostile activities: {TALLY['hostile']} hostile values → {TALLY['refused']} refused "
+        f"(PlaybookInvalid {TALLY['PlaybookInvalid']}, InvalidName {TALLY['InvalidName']}, InvalidRequest "
+        f"{TALLY['InvalidRequest']}), {TALLY['free']} free-text values accepted and never sent; "
+        f"{TALLY['spawned']} playbook runs started, {TALLY['api']} API requests, {TALLY['beats']} heartbeats; "
+        f"controls: {TALLY['control_runs']} benign values reached ansible-runner, {TALLY['control_api']} the API "
+        f"server; {PWNED.name} {'EXISTS' if PWNED.exists() else 'never created'}"
+    )
 
 
 # =============================================================================================
@@ -94,47 +112,66 @@ def _extravars(playbook: str, base: dict[str, Any], name: str) -> Callable[[str]
 
 ANSIBLE: dict[str, AnsibleField] = {
     "PlaybookRequest.playbook": AnsibleField("run_playbook", lambda v: PlaybookRequest(playbook=v), "noop"),
-    "PlaybookRequest.target": AnsibleField("run_playbook", lambda v: PlaybookRequest(playbook="noop", target=v),
-                                           "db-7.internal"),
+    "PlaybookRequest.target": AnsibleField(
+        "run_playbook", lambda v: PlaybookRequest(playbook="noop", target=v), "db-7.internal"
+    ),
     "PlaybookRequest.extravars key": AnsibleField(
-        "run_playbook", lambda v: PlaybookRequest(playbook="sleep", extravars={"seconds": 1, v: "x"}), "marker"),
+        "run_playbook", lambda v: PlaybookRequest(playbook="sleep", extravars={"seconds": 1, v: "x"}), "marker"
+    ),
     "PlaybookRequest.extravars value (extra playbook)": AnsibleField(
-        "run_playbook", _extravars("sleep", {"seconds": 1}, "marker"), "run-42"),
-    "service_logs extravars.service": AnsibleField("run_playbook", _extravars("service_logs", {}, "service"),
-                                                   "order-api"),
+        "run_playbook", _extravars("sleep", {"seconds": 1}, "marker"), "run-42"
+    ),
+    "service_logs extravars.service": AnsibleField(
+        "run_playbook", _extravars("service_logs", {}, "service"), "order-api"
+    ),
     "service_logs extravars.log_file": AnsibleField(
-        "run_playbook", _extravars("service_logs", {"service": "order-api"}, "log_file"), "app.log"),
-    "postgres_health extravars.pg_host": AnsibleField("run_playbook", _extravars("postgres_health", {}, "pg_host"),
-                                                      "db.internal"),
+        "run_playbook", _extravars("service_logs", {"service": "order-api"}, "log_file"), "app.log"
+    ),
+    "postgres_health extravars.pg_host": AnsibleField(
+        "run_playbook", _extravars("postgres_health", {}, "pg_host"), "db.internal"
+    ),
     "postgres_health extravars.pg_database": AnsibleField(
-        "run_playbook", _extravars("postgres_health", {}, "pg_database"), "orders"),
-    "postgres_health extravars.pg_user": AnsibleField("run_playbook", _extravars("postgres_health", {}, "pg_user"),
-                                                      "warroom"),
+        "run_playbook", _extravars("postgres_health", {}, "pg_database"), "orders"
+    ),
+    "postgres_health extravars.pg_user": AnsibleField(
+        "run_playbook", _extravars("postgres_health", {}, "pg_user"), "warroom"
+    ),
     "postgres_health extravars.pg_sslmode": AnsibleField(
-        "run_playbook", _extravars("postgres_health", {}, "pg_sslmode"), "require"),
+        "run_playbook", _extravars("postgres_health", {}, "pg_sslmode"), "require"
+    ),
     "postgres_health extravars.credential": AnsibleField(
-        "run_playbook", _extravars("postgres_health", {}, "credential"), "orders-db"),
+        "run_playbook", _extravars("postgres_health", {}, "credential"), "orders-db"
+    ),
     "host_diagnostics extravars.checks[]": AnsibleField(
-        "run_playbook", lambda v: PlaybookRequest(playbook="host_diagnostics", extravars={"checks": [v]}), "cpu"),
-    "HostDiagnosticsRequest.target": AnsibleField("host_diagnostics", lambda v: HostDiagnosticsRequest(target=v),
-                                                  "localhost"),
-    "HostDiagnosticsRequest.checks[]": AnsibleField("host_diagnostics", lambda v: HostDiagnosticsRequest(checks=[v]),
-                                                    "disk"),
+        "run_playbook", lambda v: PlaybookRequest(playbook="host_diagnostics", extravars={"checks": [v]}), "cpu"
+    ),
+    "HostDiagnosticsRequest.target": AnsibleField(
+        "host_diagnostics", lambda v: HostDiagnosticsRequest(target=v), "localhost"
+    ),
+    "HostDiagnosticsRequest.checks[]": AnsibleField(
+        "host_diagnostics", lambda v: HostDiagnosticsRequest(checks=[v]), "disk"
+    ),
     "HostDiagnosticsRequest.thresholds key": AnsibleField(
-        "host_diagnostics", lambda v: HostDiagnosticsRequest(thresholds={v: 50.0}), "cpu_threshold_percent"),
+        "host_diagnostics", lambda v: HostDiagnosticsRequest(thresholds={v: 50.0}), "cpu_threshold_percent"
+    ),
     "PostgresHealthRequest.host": AnsibleField("postgres_health", lambda v: PostgresHealthRequest(host=v), "10.0.0.7"),
-    "PostgresHealthRequest.database": AnsibleField("postgres_health", lambda v: PostgresHealthRequest(database=v),
-                                                   "orders"),
+    "PostgresHealthRequest.database": AnsibleField(
+        "postgres_health", lambda v: PostgresHealthRequest(database=v), "orders"
+    ),
     "PostgresHealthRequest.user": AnsibleField("postgres_health", lambda v: PostgresHealthRequest(user=v), "warroom"),
-    "PostgresHealthRequest.sslmode": AnsibleField("postgres_health", lambda v: PostgresHealthRequest(sslmode=v),
-                                                  "verify-full"),
-    "PostgresHealthRequest.credential": AnsibleField("postgres_health", lambda v: PostgresHealthRequest(credential=v),
-                                                     "orders-db"),
+    "PostgresHealthRequest.sslmode": AnsibleField(
+        "postgres_health", lambda v: PostgresHealthRequest(sslmode=v), "verify-full"
+    ),
+    "PostgresHealthRequest.credential": AnsibleField(
+        "postgres_health", lambda v: PostgresHealthRequest(credential=v), "orders-db"
+    ),
     "ServiceLogsRequest.service": AnsibleField("service_logs", lambda v: ServiceLogsRequest(service=v), "order-api"),
     "ServiceLogsRequest.log_file": AnsibleField(
-        "service_logs", lambda v: ServiceLogsRequest(service="order-api", log_file=v), "app.log"),
+        "service_logs", lambda v: ServiceLogsRequest(service="order-api", log_file=v), "app.log"
+    ),
     "ServiceLogsRequest.target": AnsibleField(
-        "service_logs", lambda v: ServiceLogsRequest(service="order-api", target=v), "db-7.internal"),
+        "service_logs", lambda v: ServiceLogsRequest(service="order-api", target=v), "db-7.internal"
+    ),
 }
 
 
@@ -157,16 +194,33 @@ def ansible(tmp_path_factory: pytest.TempPathFactory) -> Ansible:
     runs_dir, log_root = base / "runs", base / "logs"
     runs_dir.mkdir()
     log_root.mkdir()
-    inventory = {"all": {"hosts": {
-        "localhost": {"ansible_connection": "local"},
-        "db-7.internal": {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_user": "nobody",
-                          "ansible_connection": "ssh"}}}}
-    runner = PlaybookRunner(AnsibleSettings(extra_playbook_dir=EXTRA_PLAYBOOKS, temp_root=runs_dir, log_root=log_root,
-                                            inventory=inventory, credentials={"orders-db": PG_PASSWORD}))
+    inventory = {
+        "all": {
+            "hosts": {
+                "localhost": {"ansible_connection": "local"},
+                "db-7.internal": {
+                    "ansible_host": "127.0.0.1",
+                    "ansible_port": 9,
+                    "ansible_user": "nobody",
+                    "ansible_connection": "ssh",
+                },
+            }
+        }
+    }
+    runner = PlaybookRunner(
+        AnsibleSettings(
+            extra_playbook_dir=EXTRA_PLAYBOOKS,
+            temp_root=runs_dir,
+            log_root=log_root,
+            inventory=inventory,
+            credentials={"orders-db": PG_PASSWORD},
+        )
+    )
     executed: list[dict[str, Any]] = []
 
-    def execute(name: str, project_dir: Path, target: str, extravars: dict[str, Any], secrets: dict[str, str],
-                timeout: float) -> Any:
+    def execute(
+        name: str, project_dir: Path, target: str, extravars: dict[str, Any], secrets: dict[str, str], timeout: float
+    ) -> Any:
         executed.append({"playbook": name, "target": target, "extravars": extravars})
         raise Reached(f"{name} on {target} with {sorted(extravars)}")
 
@@ -223,53 +277,74 @@ class KubeField:
 
 def _names(activity: str, model: Callable[..., BaseModel], **extra: Any) -> dict[str, KubeField]:
     """namespace and deployment of a model addressing one Deployment."""
-    return {f"{model.__name__}.namespace": KubeField(activity, lambda v: model(namespace=v, deployment="web", **extra),
-                                                     NS, "InvalidName"),
-            f"{model.__name__}.deployment": KubeField(activity, lambda v: model(namespace=NS, deployment=v, **extra),
-                                                      "web", "InvalidName")}
+    return {
+        f"{model.__name__}.namespace": KubeField(
+            activity, lambda v: model(namespace=v, deployment="web", **extra), NS, "InvalidName"
+        ),
+        f"{model.__name__}.deployment": KubeField(
+            activity, lambda v: model(namespace=NS, deployment=v, **extra), "web", "InvalidName"
+        ),
+    }
 
 
 KUBE: dict[str, KubeField] = {
     "PodHealthRequest.namespace": KubeField("pod_health", lambda v: PodHealthRequest(namespace=v), NS, "InvalidName"),
-    "PodHealthRequest.deployment": KubeField("pod_health", lambda v: PodHealthRequest(namespace=NS, deployment=v),
-                                             "web", "InvalidName"),
-    "PodHealthRequest.labels key": KubeField("pod_health", lambda v: PodHealthRequest(namespace=NS, labels={v: "web"}),
-                                             "app", "InvalidName"),
-    "PodHealthRequest.labels value": KubeField("pod_health",
-                                               lambda v: PodHealthRequest(namespace=NS, labels={"app": v}), "web",
-                                               "InvalidName"),
+    "PodHealthRequest.deployment": KubeField(
+        "pod_health", lambda v: PodHealthRequest(namespace=NS, deployment=v), "web", "InvalidName"
+    ),
+    "PodHealthRequest.labels key": KubeField(
+        "pod_health", lambda v: PodHealthRequest(namespace=NS, labels={v: "web"}), "app", "InvalidName"
+    ),
+    "PodHealthRequest.labels value": KubeField(
+        "pod_health", lambda v: PodHealthRequest(namespace=NS, labels={"app": v}), "web", "InvalidName"
+    ),
     "EventsRequest.namespace": KubeField("events", lambda v: EventsRequest(namespace=v), NS, "InvalidName"),
-    "EventsRequest.deployment": KubeField("events", lambda v: EventsRequest(namespace=NS, deployment=v), "web",
-                                          "InvalidName"),
+    "EventsRequest.deployment": KubeField(
+        "events", lambda v: EventsRequest(namespace=NS, deployment=v), "web", "InvalidName"
+    ),
     "EventsRequest.kind": KubeField("events", lambda v: EventsRequest(namespace=NS, kind=v), "Pod", "InvalidName"),
     "EventsRequest.name": KubeField("events", lambda v: EventsRequest(namespace=NS, name=v), "web", "InvalidName"),
-    "LogsRequest.namespace": KubeField("logs", lambda v: LogsRequest(namespace=v, deployment="web"), NS,
-                                       "InvalidName"),
+    "LogsRequest.namespace": KubeField("logs", lambda v: LogsRequest(namespace=v, deployment="web"), NS, "InvalidName"),
     "LogsRequest.pod": KubeField("logs", lambda v: LogsRequest(namespace=NS, pod=v), "web-0", "InvalidName"),
-    "LogsRequest.deployment": KubeField("logs", lambda v: LogsRequest(namespace=NS, deployment=v), "web",
-                                        "InvalidName"),
-    "LogsRequest.container": KubeField("logs", lambda v: LogsRequest(namespace=NS, deployment="web", container=v),
-                                       "web", "InvalidName"),
-    "LogsRequest.labels key": KubeField("logs", lambda v: LogsRequest(namespace=NS, labels={v: "web"}), "app",
-                                        "InvalidName"),
-    "LogsRequest.labels value": KubeField("logs", lambda v: LogsRequest(namespace=NS, labels={"app": v}), "web",
-                                          "InvalidName"),
+    "LogsRequest.deployment": KubeField(
+        "logs", lambda v: LogsRequest(namespace=NS, deployment=v), "web", "InvalidName"
+    ),
+    "LogsRequest.container": KubeField(
+        "logs", lambda v: LogsRequest(namespace=NS, deployment="web", container=v), "web", "InvalidName"
+    ),
+    "LogsRequest.labels key": KubeField(
+        "logs", lambda v: LogsRequest(namespace=NS, labels={v: "web"}), "app", "InvalidName"
+    ),
+    "LogsRequest.labels value": KubeField(
+        "logs", lambda v: LogsRequest(namespace=NS, labels={"app": v}), "web", "InvalidName"
+    ),
     "LogsRequest.pattern": KubeField(
-        "logs", lambda v: LogsRequest(namespace=NS, deployment="web", previous=False, pattern=v), "error", None, 200),
+        "logs", lambda v: LogsRequest(namespace=NS, deployment="web", previous=False, pattern=v), "error", None, 200
+    ),
     **_names("rollout_status", RolloutStatusRequest, wait=False),
     **_names("rollout_history", DeploymentRef),
     **_names("migration_check", MigrationCheckRequest),
     "MigrationCheckRequest.annotation": KubeField(
-        "migration_check", lambda v: MigrationCheckRequest(namespace=NS, deployment="web", annotation=v),
-        "warroom.io/db-migration-applied", None),
+        "migration_check",
+        lambda v: MigrationCheckRequest(namespace=NS, deployment="web", annotation=v),
+        "warroom.io/db-migration-applied",
+        None,
+    ),
     **_names("rollback", RollbackRequest, dry_run=True),
     "RollbackRequest.idempotency_key": KubeField(
-        "rollback", lambda v: RollbackRequest(namespace=NS, deployment="web", dry_run=True, idempotency_key=v),
-        "incident-order-api-1/step-2", "InvalidRequest"),
+        "rollback",
+        lambda v: RollbackRequest(namespace=NS, deployment="web", dry_run=True, idempotency_key=v),
+        "incident-order-api-1/step-2",
+        "InvalidRequest",
+    ),
     **_names("scale", ScaleRequest, replicas=2, dry_run=True),
 }
-REFUSED = [(field, value) for field, spec in KUBE.items() for value in HOSTILE
-           if spec.refusal or (spec.max_length is not None and len(HOSTILE[value]) > spec.max_length)]
+REFUSED = [
+    (field, value)
+    for field, spec in KUBE.items()
+    for value in HOSTILE
+    if spec.refusal or (spec.max_length is not None and len(HOSTILE[value]) > spec.max_length)
+]
 FREE = [(field, value) for field, spec in KUBE.items() for value in HOSTILE if (field, value) not in REFUSED]
 
 
@@ -297,8 +372,9 @@ def sent(running: RunningCluster, since: int) -> list[tuple[str, str, str, str]]
 
 
 @pytest.mark.parametrize("field, value", REFUSED, ids=[f"{f}-{v}" for f, v in REFUSED])
-def test_kubernetes_refuses_a_hostile_value_before_any_request(field: str, value: str, kube: KubeActivities,
-                                                              running: RunningCluster) -> None:
+def test_kubernetes_refuses_a_hostile_value_before_any_request(
+    field: str, value: str, kube: KubeActivities, running: RunningCluster
+) -> None:
     spec = KUBE[field]
     expected = spec.refusal or "InvalidRequest"
     before = len(running.requests)
@@ -314,8 +390,9 @@ def test_kubernetes_refuses_a_hostile_value_before_any_request(field: str, value
 
 
 @pytest.mark.parametrize("field, value", FREE, ids=[f"{f}-{v}" for f, v in FREE])
-def test_kubernetes_free_text_never_reaches_the_api(field: str, value: str, kube: KubeActivities,
-                                                    running: RunningCluster) -> None:
+def test_kubernetes_free_text_never_reaches_the_api(
+    field: str, value: str, kube: KubeActivities, running: RunningCluster
+) -> None:
     """Same requests as with a plain value, and the value in none of them (raw or URL-encoded)."""
     spec, hostile = KUBE[field], HOSTILE[value]
     start = len(running.requests)

@@ -61,30 +61,59 @@ WORKER_PY = ("python worker.py", (sys.executable, "worker.py"))
 INTAKE_MODULE = ("python -m warroom.intake.server", (sys.executable, "-m", "warroom.intake.server"))
 
 SHARED: dict[str, tuple[str, ...]] = {  # Settings: both commands read them
-    "WARROOM_TEMPORAL_ADDRESS": ALL, "WARROOM_TEMPORAL_NAMESPACE": ALL, "WARROOM_TASK_QUEUE": ALL,
-    "WARROOM_TEMPORAL_API_KEY": LINE, "WARROOM_CODEC_KEYS": PARSED, "WARROOM_POSTGRES_CREDENTIALS": PARSED,
-    "WARROOM_PROMETHEUS_URL": ALL, "WARROOM_RUNBOOK": PARSED, "WARROOM_TEMPORAL_TLS_CA": MISSING_FILE,
-    "WARROOM_KUBE_CONTEXT": LINE, "WARROOM_DATA_DIR": PATH,
+    "WARROOM_TEMPORAL_ADDRESS": ALL,
+    "WARROOM_TEMPORAL_NAMESPACE": ALL,
+    "WARROOM_TASK_QUEUE": ALL,
+    "WARROOM_TEMPORAL_API_KEY": LINE,
+    "WARROOM_CODEC_KEYS": PARSED,
+    "WARROOM_POSTGRES_CREDENTIALS": PARSED,
+    "WARROOM_PROMETHEUS_URL": ALL,
+    "WARROOM_RUNBOOK": PARSED,
+    "WARROOM_TEMPORAL_TLS_CA": MISSING_FILE,
+    "WARROOM_KUBE_CONTEXT": LINE,
+    "WARROOM_DATA_DIR": PATH,
 }
 WORKER_ONLY: dict[str, tuple[str, ...]] = {  # channels, kubeconfig, inventory: loaded by `prepare`
-    "WARROOM_KUBECONFIG": PARSED, "WARROOM_ANSIBLE_INVENTORY": PARSED, "WARROOM_LOG_ROOT": PATH,
-    "WARROOM_ROUTES": PARSED, "WARROOM_SMTP_AUDIENCES": PARSED, "WARROOM_SMTP_TO": LINE, "WARROOM_WEBHOOK_URL": ALL,
-    "WARROOM_STATUSPAGE_PAGE_ID": ALL, "WARROOM_SLACK_API_URL": ALL, "WARROOM_PAGERDUTY_SOURCE": LINE,
-    "WARROOM_SLACK_TOKEN": LINE, "WARROOM_SMTP_PASSWORD": LINE, "WARROOM_SMTP_CA_FILE": PATH,
+    "WARROOM_KUBECONFIG": PARSED,
+    "WARROOM_ANSIBLE_INVENTORY": PARSED,
+    "WARROOM_LOG_ROOT": PATH,
+    "WARROOM_ROUTES": PARSED,
+    "WARROOM_SMTP_AUDIENCES": PARSED,
+    "WARROOM_SMTP_TO": LINE,
+    "WARROOM_WEBHOOK_URL": ALL,
+    "WARROOM_STATUSPAGE_PAGE_ID": ALL,
+    "WARROOM_SLACK_API_URL": ALL,
+    "WARROOM_PAGERDUTY_SOURCE": LINE,
+    "WARROOM_SLACK_TOKEN": LINE,
+    "WARROOM_SMTP_PASSWORD": LINE,
+    "WARROOM_SMTP_CA_FILE": PATH,
     "WARROOM_WORKFLOW_SANDBOX": ("newline", "shell"),
 }
 INTAKE_ONLY: dict[str, tuple[str, ...]] = {
-    "WARROOM_INTAKE_HOST": ALL, "WARROOM_INTAKE_PORT": ALL, "WARROOM_INTAKE_ALERTMANAGER_TOKEN": LINE,
-    "WARROOM_INTAKE_PAGERDUTY_SIGNING_SECRETS": LINE, "WARROOM_INTAKE_GRAFANA_SIGNATURE_HEADER": ALL,
-    "WARROOM_INTAKE_DEFAULT_SERVICE": ALL, "WARROOM_INTAKE_OPSGENIE_BASIC_USER": LINE,
+    "WARROOM_INTAKE_HOST": ALL,
+    "WARROOM_INTAKE_PORT": ALL,
+    "WARROOM_INTAKE_ALERTMANAGER_TOKEN": LINE,
+    "WARROOM_INTAKE_PAGERDUTY_SIGNING_SECRETS": LINE,
+    "WARROOM_INTAKE_GRAFANA_SIGNATURE_HEADER": ALL,
+    "WARROOM_INTAKE_DEFAULT_SERVICE": ALL,
+    "WARROOM_INTAKE_OPSGENIE_BASIC_USER": LINE,
     "WARROOM_INTAKE_GENERIC_BASIC_PASSWORD": LINE,
 }
-PARTNERS = {"WARROOM_INTAKE_OPSGENIE_BASIC_USER": {"WARROOM_INTAKE_OPSGENIE_BASIC_PASSWORD": "pw"},
-            "WARROOM_INTAKE_GENERIC_BASIC_PASSWORD": {"WARROOM_INTAKE_GENERIC_BASIC_USER": "grafana"}}
+PARTNERS = {
+    "WARROOM_INTAKE_OPSGENIE_BASIC_USER": {"WARROOM_INTAKE_OPSGENIE_BASIC_PASSWORD": "pw"},
+    "WARROOM_INTAKE_GENERIC_BASIC_PASSWORD": {"WARROOM_INTAKE_GENERIC_BASIC_USER": "grafana"},
+}
 """A value that goes in a pair gets a good partner, so the hostile value is the only problem."""
-SECRETS = {"WARROOM_TEMPORAL_API_KEY", "WARROOM_POSTGRES_CREDENTIALS", "WARROOM_WEBHOOK_URL",
-           "WARROOM_INTAKE_ALERTMANAGER_TOKEN", "WARROOM_INTAKE_PAGERDUTY_SIGNING_SECRETS",
-           "WARROOM_INTAKE_GENERIC_BASIC_PASSWORD", "WARROOM_SLACK_TOKEN", "WARROOM_SMTP_PASSWORD"}
+SECRETS = {
+    "WARROOM_TEMPORAL_API_KEY",
+    "WARROOM_POSTGRES_CREDENTIALS",
+    "WARROOM_WEBHOOK_URL",
+    "WARROOM_INTAKE_ALERTMANAGER_TOKEN",
+    "WARROOM_INTAKE_PAGERDUTY_SIGNING_SECRETS",
+    "WARROOM_INTAKE_GENERIC_BASIC_PASSWORD",
+    "WARROOM_SLACK_TOKEN",
+    "WARROOM_SMTP_PASSWORD",
+}
 """Not WARROOM_CODEC_KEYS: an error there names the key *id* (public: it is in every payload's metadata)."""
 
 
@@ -110,27 +139,41 @@ class Outcome:
 def _cases() -> list[Case]:
     cases = [Case(*WORKER, var, value) for var, values in SHARED.items() for value in values]
     # The intake reads them through the same Settings: a newline and invalid UTF-8 in each show it does.
-    cases += [Case(*INTAKE, var, value) for var, values in SHARED.items() for value in values
-              if value in ("newline", "utf8")]
+    cases += [
+        Case(*INTAKE, var, value) for var, values in SHARED.items() for value in values if value in ("newline", "utf8")
+    ]
     cases += [Case(*WORKER, var, value) for var, values in WORKER_ONLY.items() for value in values]
     cases += [Case(*INTAKE, var, value) for var, values in INTAKE_ONLY.items() for value in values]
     # The documented alternatives start through the same command (they printed tracebacks, secrets included).
-    cases += [Case(*WORKER_PY, var, value) for var, value in [("WARROOM_TEMPORAL_API_KEY", "newline"),
-                                                               ("WARROOM_TASK_QUEUE", "dotdot"),
-                                                               ("WARROOM_KUBECONFIG", "dotdot"),
-                                                               ("WARROOM_TEMPORAL_TLS_CA", "shell")]]
-    cases += [Case(*INTAKE_MODULE, var, value) for var, value in [("WARROOM_INTAKE_ALERTMANAGER_TOKEN", "newline"),
-                                                                   ("WARROOM_INTAKE_GENERIC_BASIC_PASSWORD", "utf8"),
-                                                                   ("WARROOM_TEMPORAL_NAMESPACE", "shell")]]
+    cases += [
+        Case(*WORKER_PY, var, value)
+        for var, value in [
+            ("WARROOM_TEMPORAL_API_KEY", "newline"),
+            ("WARROOM_TASK_QUEUE", "dotdot"),
+            ("WARROOM_KUBECONFIG", "dotdot"),
+            ("WARROOM_TEMPORAL_TLS_CA", "shell"),
+        ]
+    ]
+    cases += [
+        Case(*INTAKE_MODULE, var, value)
+        for var, value in [
+            ("WARROOM_INTAKE_ALERTMANAGER_TOKEN", "newline"),
+            ("WARROOM_INTAKE_GENERIC_BASIC_PASSWORD", "utf8"),
+            ("WARROOM_TEMPORAL_NAMESPACE", "shell"),
+        ]
+    ]
     return cases
 
 
 CASES = _cases()
 CONTROLS = dict([WORKER, WORKER_PY])
 GOOD: dict[str, str] = {  # the controls: valid values of the same kinds pass, `..` in a path included
-    "WARROOM_TEMPORAL_NAMESPACE": "sre", "WARROOM_TASK_QUEUE": "warroom-hostile",
-    "WARROOM_POSTGRES_CREDENTIALS": '{"orders-db": "pw; $(not a shell)"}', "WARROOM_LOG_ROOT": "../../var/log",
-    "WARROOM_KUBE_CONTEXT": "prod; east", "WARROOM_INTAKE_ALERTMANAGER_TOKEN": "t0ken/../$(x)",
+    "WARROOM_TEMPORAL_NAMESPACE": "sre",
+    "WARROOM_TASK_QUEUE": "warroom-hostile",
+    "WARROOM_POSTGRES_CREDENTIALS": '{"orders-db": "pw; $(not a shell)"}',
+    "WARROOM_LOG_ROOT": "../../var/log",
+    "WARROOM_KUBE_CONTEXT": "prod; east",
+    "WARROOM_INTAKE_ALERTMANAGER_TOKEN": "t0ken/../$(x)",
 }
 
 
@@ -167,10 +210,17 @@ class Trap:
 def environment(trap: Trap, data_dir: Path, extra: dict[str, str | bytes]) -> dict[bytes, bytes]:
     """The test's environment without any WARROOM_* or cluster setting, plus `extra`, as bytes (so
     a value can be invalid UTF-8)."""
-    env = {k: v for k, v in os.environb.items()
-           if not k.startswith(b"WARROOM_") and k not in (b"KUBECONFIG", b"KUBERNETES_SERVICE_HOST")}
-    base: dict[str, str | bytes] = {"WARROOM_TEMPORAL_ADDRESS": trap.address, "WARROOM_DATA_DIR": str(data_dir),
-                                    "WARROOM_INTAKE_PORT": "0", **extra}
+    env = {
+        k: v
+        for k, v in os.environb.items()
+        if not k.startswith(b"WARROOM_") and k not in (b"KUBECONFIG", b"KUBERNETES_SERVICE_HOST")
+    }
+    base: dict[str, str | bytes] = {
+        "WARROOM_TEMPORAL_ADDRESS": trap.address,
+        "WARROOM_DATA_DIR": str(data_dir),
+        "WARROOM_INTAKE_PORT": "0",
+        **extra,
+    }
     env.update({k.encode(): v if isinstance(v, bytes) else v.encode() for k, v in base.items()})
     return env
 
@@ -179,8 +229,15 @@ def launch(argv: tuple[str, ...], extra: dict[str, str | bytes], data_dir: Path)
     trap = Trap()
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=environment(trap, data_dir, extra), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=environment(trap, data_dir, extra),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             _, err = proc.communicate(timeout=TIMEOUT)
             code: int | None = proc.returncode
@@ -201,28 +258,40 @@ RESULTS: Counter[str] = Counter()
 
 
 @pytest.fixture(scope="module")
-def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Case | str, Outcome]]:
+def outcomes(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[Case | str, Outcome]]:
     """Every selected case of this module, run 3 at a time up front (each is a ~1 s interpreter start;
     the worker control waits 30 s for Temporal), then the summary line."""
-    selected = [item.callspec.params["case"] for item in request.session.items
-                if item.module is request.module and hasattr(item, "callspec") and "case" in item.callspec.params]
+    selected = [
+        item.callspec.params["case"]
+        for item in request.session.items
+        if item.module is request.module and hasattr(item, "callspec") and "case" in item.callspec.params
+    ]
     data_dir = tmp_path_factory.mktemp("hostile-config")
     jobs: dict[Case | str, Future[Outcome]] = {}
     with ThreadPoolExecutor(max_workers=3) as pool:
         for case in sorted(set(selected), key=lambda c: isinstance(c, Case)):  # the 30 s controls first
-            jobs[case] = (pool.submit(run_case, case, data_dir) if isinstance(case, Case)
-                          else pool.submit(launch, CONTROLS[case], GOOD, data_dir))
+            jobs[case] = (
+                pool.submit(run_case, case, data_dir)
+                if isinstance(case, Case)
+                else pool.submit(launch, CONTROLS[case], GOOD, data_dir)
+            )
     results = {case: job.result() for case, job in jobs.items()}
     yield results
-    print(f"\n[reliability] hostile config: {RESULTS['values']} hostile values ({len({c.variable for c in CASES})} "
-          f"variables, {len({c.command for c in CASES})} commands) → {RESULTS['refused']} refused with exit 2 naming "
-          f"the variable, {RESULTS['tracebacks']} tracebacks, {RESULTS['connections']} connections to Temporal "
-          f"(slowest {RESULTS['slowest_ms'] / 1000:.1f} s); good config: worker exit 3 after "
-          f"{RESULTS['control_connections']} connection attempts, intake listening ({RESULTS['listening']}x)")
+    print(
+        f"\n[reliability] hostile config: {RESULTS['values']} hostile values ({len({c.variable for c in CASES})} "
+        f"variables, {len({c.command for c in CASES})} commands) → {RESULTS['refused']} refused with exit 2 naming "
+        f"the variable, {RESULTS['tracebacks']} tracebacks, {RESULTS['connections']} connections to Temporal "
+        f"(slowest {RESULTS['slowest_ms'] / 1000:.1f} s); good config: worker exit 3 after "
+        f"{RESULTS['control_connections']} connection attempts, intake listening ({RESULTS['listening']}x)"
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_a_hostile_value_stops_the_start_with_the_variable_named(case: Case, outcomes: dict[Case | str, Outcome]) -> None:
+def test_a_hostile_value_stops_the_start_with_the_variable_named(
+    case: Case, outcomes: dict[Case | str, Outcome]
+) -> None:
     out = outcomes[case]
     RESULTS["values"] += 1
     RESULTS["tracebacks"] += "Traceback" in out.stderr
@@ -257,8 +326,15 @@ def test_a_good_intake_config_listens(argv: tuple[str, ...], tmp_path: Path) -> 
     """The intake connects on the first alert: with good values it starts listening, which no hostile
     case above did (they all exited with 2)."""
     trap = Trap()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=environment(trap, tmp_path, GOOD), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=environment(trap, tmp_path, GOOD),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     assert proc.stderr is not None
     seen = b""
     try:

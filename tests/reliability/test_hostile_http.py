@@ -68,9 +68,11 @@ class Tally:
         total = sum(self.statuses.values())
         by_status = ", ".join(f"{status}×{n}" for status, n in sorted(self.statuses.items()))
         errors = sum(n for status, n in self.statuses.items() if status.startswith("5"))
-        return (f"[reliability] hostile HTTP: {total} hostile requests ({by_status}) → {total - self.accepted_as_text} "
-                f"refused (4xx, or closed unanswered), {self.accepted_as_text} free-text values accepted as bounded text; "
-                f"{self.refused_calls} Temporal calls from refused requests, {errors} 5xx, {self.hangs} hangs")
+        return (
+            f"[reliability] hostile HTTP: {total} hostile requests ({by_status}) → {total - self.accepted_as_text} "
+            f"refused (4xx, or closed unanswered), {self.accepted_as_text} free-text values accepted as bounded text; "
+            f"{self.refused_calls} Temporal calls from refused requests, {errors} 5xx, {self.hangs} hangs"
+        )
 
 
 TALLY = Tally()
@@ -111,6 +113,7 @@ async def codec() -> AsyncIterator[str]:
 
 
 # --- bodies ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Body:
@@ -155,9 +158,12 @@ def refusal(source: str, body: Body) -> str:
 
 def place(source: str, document: dict[str, Any], where: str, value: str) -> None:
     if source in ("alertmanager", "grafana"):
-        alert = document["alerts"][-1]  # the last one (firing): one copy of a 200 KB value keeps the body under the limit
+        alert = document["alerts"][
+            -1
+        ]  # the last one (firing): one copy of a 200 KB value keeps the body under the limit
         (alert["annotations"] if where == "summary" else alert["labels"])[
-            "summary" if where == "summary" else "team" if where == "label" else where] = value
+            "summary" if where == "summary" else "team" if where == "label" else where
+        ] = value
     elif source == "generic":
         if where == "label":
             document["labels"]["team"] = value
@@ -171,8 +177,11 @@ def place(source: str, document: dict[str, Any], where: str, value: str) -> None
             alert["details"]["team" if where == "label" else where] = value
     else:  # pagerduty: the service's and the priority's display names, the incident's title
         data = document["event"]["data"]
-        target, key = {"service": (data["service"], "summary"), "label": (data["priority"], "summary"),
-                       "summary": (data, "title")}[where]
+        target, key = {
+            "service": (data["service"], "summary"),
+            "label": (data["priority"], "summary"),
+            "summary": (data, "title"),
+        }[where]
         target[key] = value
 
 
@@ -188,8 +197,12 @@ def encode(source: str, body: Body) -> bytes:
     return raw
 
 
-BODY_CASES = [pytest.param(source, name, id=f"{source}-{name}") for name in BODIES for source in SOURCES
-              if not (source == "pagerduty" and BODIES[name].where in ("namespace", "deployment"))]
+BODY_CASES = [
+    pytest.param(source, name, id=f"{source}-{name}")
+    for name in BODIES
+    for source in SOURCES
+    if not (source == "pagerduty" and BODIES[name].where in ("namespace", "deployment"))
+]
 
 
 def fragment(value: str) -> str:
@@ -243,9 +256,16 @@ async def test_a_hostile_body_is_refused_or_kept_as_bounded_text(intake: Intake,
 
 # --- headers and framing, as raw bytes --------------------------------------------------------------
 
+
 def request(headers: list[bytes], body: bytes, path: bytes = b"/alerts/generic") -> bytes:
-    return (b"POST " + path + b" HTTP/1.1\r\nHost: warroom\r\nConnection: close\r\n"
-            + b"".join(h + b"\r\n" for h in headers) + b"\r\n" + body)
+    return (
+        b"POST "
+        + path
+        + b" HTTP/1.1\r\nHost: warroom\r\nConnection: close\r\n"
+        + b"".join(h + b"\r\n" for h in headers)
+        + b"\r\n"
+        + body
+    )
 
 
 async def exchange(url: str, data: bytes, *, half_close: bool = False) -> tuple[str, bytes]:
@@ -320,7 +340,9 @@ async def test_hostile_headers_and_framing_are_4xx_in_bounded_time(intake: Intak
 
 
 @pytest.mark.parametrize("half_close", [False, True], ids=["held-open", "half-closed"])
-async def test_a_body_shorter_than_its_content_length_is_408_or_closed_not_a_hang(intake: Intake, half_close: bool) -> None:
+async def test_a_body_shorter_than_its_content_length_is_408_or_closed_not_a_hang(
+    intake: Intake, half_close: bool
+) -> None:
     body = generic_body()
     before = len(intake.calls)
     started = asyncio.get_running_loop().time()
@@ -340,14 +362,25 @@ async def test_a_body_shorter_than_its_content_length_is_408_or_closed_not_a_han
 
 @pytest.mark.parametrize("server", ["intake", "codec server"])
 async def test_transfer_encoding_with_content_length_is_400_and_closes_the_connection(
-        intake: Intake, codec: str, server: str) -> None:
+    intake: Intake, codec: str, server: str
+) -> None:
     """RFC 9112 §6.1: both headers is how requests are smuggled past a proxy framing by the other one;
     the server must not answer what is pipelined behind it."""
     url, path = (intake.url, b"/alerts/generic") if server == "intake" else (codec, b"/decode")
     chunked = b"2\r\n{}\r\n0\r\n\r\n"  # an empty alert: 422, so nothing reaches Temporal either way
     pipelined = b"GET /healthz HTTP/1.1\r\nHost: warroom\r\nConnection: close\r\n\r\n"
-    data = (b"POST " + path + b" HTTP/1.1\r\nHost: warroom\r\n" + AUTH + b"\r\n" + JSON + b"\r\n"
-            + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n" + chunked + pipelined)
+    data = (
+        b"POST "
+        + path
+        + b" HTTP/1.1\r\nHost: warroom\r\n"
+        + AUTH
+        + b"\r\n"
+        + JSON
+        + b"\r\n"
+        + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n"
+        + chunked
+        + pipelined
+    )
     before = len(intake.calls)
 
     status, rest = await exchange(url, data)
@@ -357,6 +390,7 @@ async def test_transfer_encoding_with_content_length_is_400_and_closes_the_conne
 
 
 # --- the codec server ----------------------------------------------------------------------------------
+
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
@@ -377,13 +411,18 @@ CODEC_BODIES: dict[str, tuple[bytes, str, str, tuple[str, ...]]] = {
     "unknown-key-id": (sealed(b"retired-key", b"x" * 40), "422", "unknown key id 'retired-key'", ("/decode",)),
     "non-utf8-key-id": (sealed(b"\xff\xfe", b"x" * 40), "422", "unknown key id", ("/decode",)),
     "garbage-ciphertext": (sealed(b"k1", b"\x00garbage" * 8), "422", "failed authentication", ("/decode",)),
-    "base64-garbage-ciphertext": (sealed(b"k1", b"").replace(b'"data": ""', b'"data": "@@!!%%"'), "422",
-                                  "failed authentication", ("/decode",)),
+    "base64-garbage-ciphertext": (
+        sealed(b"k1", b"").replace(b'"data": ""', b'"data": "@@!!%%"'),
+        "422",
+        "failed authentication",
+        ("/decode",),
+    ),
     "1mb-junk": (b"\x00junk" * 209_716, "422", "not Temporal Payloads JSON", ("/decode", "/encode")),
     "over-16mb": (b"x" * (BODY_LIMIT + 1), "413", f"body over {BODY_LIMIT} bytes", ("/decode",)),
 }
-CODEC_CASES = [pytest.param(name, path, id=f"{path[1:]}-{name}") for name, (*_, paths) in CODEC_BODIES.items()
-               for path in paths]
+CODEC_CASES = [
+    pytest.param(name, path, id=f"{path[1:]}-{name}") for name, (*_, paths) in CODEC_BODIES.items() for path in paths
+]
 
 
 @pytest.mark.parametrize(("name", "path"), CODEC_CASES)

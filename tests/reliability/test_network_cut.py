@@ -22,11 +22,16 @@ from tests.netcut import LoopbackProxy
 from tests.rig import GOOD, PROMETHEUS, live_rig, p1_on_order_api, rig_runbook, timeline_has, wait_for
 from tests.worker_process import WorkerProcess
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)"),
+]
 CUT_SECONDS = 60.0
 
 
-async def test_a_60_second_cut_mid_rollback_resumes_with_one_patch(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
+async def test_a_60_second_cut_mid_rollback_resumes_with_one_patch(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
     runbook = rig_runbook()
     queue = f"netcut-{time.time_ns()}"
     proxy = await LoopbackProxy(dev_env.client.service_client.config.target_host).start()
@@ -36,7 +41,9 @@ async def test_a_60_second_cut_mid_rollback_resumes_with_one_patch(dev_env: Work
         worker = WorkerProcess(rig.worker_env(proxy.address, runbook, tmp_path, queue), tmp_path / "worker.log")
         try:
             await worker.start()
-            handle = await start_incident(dev_env.client, queue, p1_on_order_api(runbook))  # the test's own link is not cut
+            handle = await start_incident(
+                dev_env.client, queue, p1_on_order_api(runbook)
+            )  # the test's own link is not cut
             handles.append(handle)
             rig.cluster.stall(3, method="PATCH", path=r"/deployments/order-api$")  # done while the link is down
             await wait_for(rig.rollback_patches, lambda n: n == 1, 90)
@@ -50,10 +57,12 @@ async def test_a_60_second_cut_mid_rollback_resumes_with_one_patch(dev_env: Work
 
             state = await timeline_has(handle, "mitigated", 150)
             resumed = next(e for e in state.timeline if e.kind == "rolled_back")
-            print(f"\n[reliability] worker↔Temporal cut {restored - cut_at:.0f}s mid-rollback: mitigated "
-                  f"{time.monotonic() - restored:.0f}s after the link came back; rollback PATCHes: {rig.rollback_patches()}; "
-                  f"failed workflow tasks: {len(await failed_workflow_tasks(dev_env.client, handle.id))}; "
-                  f"retry said: {resumed.message!r}")
+            print(
+                f"\n[reliability] worker↔Temporal cut {restored - cut_at:.0f}s mid-rollback: mitigated "
+                f"{time.monotonic() - restored:.0f}s after the link came back; rollback PATCHes: {rig.rollback_patches()}; "
+                f"failed workflow tasks: {len(await failed_workflow_tasks(dev_env.client, handle.id))}; "
+                f"retry said: {resumed.message!r}"
+            )
             assert rig.rollback_patches() == 1 and rig.image() == GOOD
             assert await failed_workflow_tasks(dev_env.client, handle.id) == []
             assert "nondeterminis" not in worker.log_text().lower()

@@ -18,9 +18,9 @@ from tests.devserver import DevServer
 from tests.helpers import RecordingSink, assert_eventually, incident_input, running_worker, state_of
 from warroom.client import connect
 from warroom.config import load_runbook
-from warroom.settings import Settings
 from warroom.enums import Severity
 from warroom.models import ProposeStep, StatusUpdate, StepDecision, UpdateResult
+from warroom.settings import Settings
 
 pytestmark = pytest.mark.e2e
 DOWNTIME = 8.0
@@ -46,19 +46,35 @@ class SlowChannel(RecordingSink):
 async def test_timers_approvals_and_activities_survive_a_server_restart(tmp_path: Path) -> None:
     server = DevServer(tmp_path / "temporal.db")
     await server.start()
-    client = await connect(Settings(temporal_address=f"127.0.0.1:{server.port}"), wait=30)  # frontend may still be starting
+    client = await connect(
+        Settings(temporal_address=f"127.0.0.1:{server.port}"), wait=30
+    )  # frontend may still be starting
     base = load_runbook()
-    runbook = base.model_copy(update={"comms": base.comms.model_copy(update={"internal_update_every": timedelta(seconds=6)})})
+    runbook = base.model_copy(
+        update={"comms": base.comms.model_copy(update={"internal_update_every": timedelta(seconds=6)})}
+    )
     sink = SlowChannel(tmp_path, hold=4.0)
     try:
         async with running_worker(client, tmp_path, sink=sink) as harness:
-            handle = await harness.start(incident_input(runbook=runbook, declared=True, declared_by="alice",
-                                                        severity=Severity.P3, commander="alice",
-                                                        publish_search_attributes=True))
-            proposed = await handle.execute_update("propose_step", ProposeStep(by="alice", action="page", target="dba"),
-                                                   result_type=UpdateResult)
-            posting = await handle.start_update("post_update", StatusUpdate(by="alice", hypothesis="pool exhaustion"),
-                                                wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=UpdateResult)
+            handle = await harness.start(
+                incident_input(
+                    runbook=runbook,
+                    declared=True,
+                    declared_by="alice",
+                    severity=Severity.P3,
+                    commander="alice",
+                    publish_search_attributes=True,
+                )
+            )
+            proposed = await handle.execute_update(
+                "propose_step", ProposeStep(by="alice", action="page", target="dba"), result_type=UpdateResult
+            )
+            posting = await handle.start_update(
+                "post_update",
+                StatusUpdate(by="alice", hypothesis="pool exhaustion"),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=UpdateResult,
+            )
             await asyncio.wait_for(sink.holding.wait(), 30)  # the notify activity is running now
             posted_at = (await state_of(handle)).last_internal_update_at
             assert posted_at is not None
@@ -71,9 +87,14 @@ async def test_timers_approvals_and_activities_survive_a_server_restart(tmp_path
             downtime = time.monotonic() - stopped
             restarted = time.monotonic()
 
-            result = await asyncio.wait_for(handle.execute_update(
-                "approve", StepDecision(step_id=proposed.step_id, by="alice", reason="after the restart"),
-                result_type=UpdateResult), 60)
+            result = await asyncio.wait_for(
+                handle.execute_update(
+                    "approve",
+                    StepDecision(step_id=proposed.step_id, by="alice", reason="after the restart"),
+                    result_type=UpdateResult,
+                ),
+                60,
+            )
             assert "approved by alice" in result.message
             posted = await asyncio.wait_for(posting.result(), 90)
             activity_done = time.monotonic() - restarted
@@ -81,12 +102,15 @@ async def test_timers_approvals_and_activities_survive_a_server_restart(tmp_path
 
             async def prompted() -> None:
                 assert sink.delivered_at.get("ic_checklist")
+
             await assert_eventually(prompted, timeout=30)
             lateness = sink.delivered_at["ic_checklist"][0] - due.timestamp()
             posts = sink.count("internal_update")
-            print(f"\n[reliability] server down {downtime:.1f}s; 6s prompt fired {lateness:.1f}s late "
-                  f"(bound {downtime + 2:.1f}s); approval accepted after restart; the in-flight channel post's update "
-                  f"returned {activity_done:.1f}s after restart (posted {posts}×: at least once)")
+            print(
+                f"\n[reliability] server down {downtime:.1f}s; 6s prompt fired {lateness:.1f}s late "
+                f"(bound {downtime + 2:.1f}s); approval accepted after restart; the in-flight channel post's update "
+                f"returned {activity_done:.1f}s after restart (posted {posts}×: at least once)"
+            )
             assert lateness <= downtime + 2
             assert posts >= 1
             state = await state_of(handle)

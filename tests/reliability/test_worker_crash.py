@@ -24,7 +24,10 @@ from tests.rig import GOOD, PROMETHEUS, live_rig, p1_on_order_api, rig_runbook, 
 from tests.worker_process import WorkerProcess
 from warroom.models import IncidentState
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)"),
+]
 
 
 def playbook_runs(log: Path) -> dict[str, bool]:
@@ -36,14 +39,18 @@ def playbook_runs(log: Path) -> dict[str, bool]:
 
 
 async def test_a_worker_killed_during_a_playbook_and_during_the_rollback_loses_nothing(
-        dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
     # The veto window outlasts the playbook's retry (15 s heartbeat timeout + a run), so the two
     # kills hit two different activities.
     runbook = rig_runbook(veto_window=timedelta(seconds=40))
     queue = f"crash-{time.time_ns()}"
     async with live_rig(tmp_path / "rig") as rig:
         await rig.deploy_bad()
-        worker = WorkerProcess(rig.worker_env(dev_env.client.service_client.config.target_host, runbook, tmp_path, queue), tmp_path / "worker.log")
+        worker = WorkerProcess(
+            rig.worker_env(dev_env.client.service_client.config.target_host, runbook, tmp_path, queue),
+            tmp_path / "worker.log",
+        )
         handles: list[WorkflowHandle[Any, Any]] = []
         try:
             await worker.start()
@@ -72,10 +79,12 @@ async def test_a_worker_killed_during_a_playbook_and_during_the_rollback_loses_n
             runs = playbook_runs(ansible_log)
             rollback = next(s for s in state.steps if s.action == "rollback")
             rolled = next(e for e in state.timeline if e.kind == "rolled_back")
-            print(f"\n[reliability] worker kill -9 twice (mid-playbook, mid-rollback PATCH): mitigated {took:.0f}s "
-                  f"after the alert with no human action; rollback PATCHes at the API: {rig.rollback_patches()}; "
-                  f"host-diagnostics runs: {len(runs)} ({len(runs) - 1} re-execution); "
-                  f"retry said: {rolled.message!r}")
+            print(
+                f"\n[reliability] worker kill -9 twice (mid-playbook, mid-rollback PATCH): mitigated {took:.0f}s "
+                f"after the alert with no human action; rollback PATCHes at the API: {rig.rollback_patches()}; "
+                f"host-diagnostics runs: {len(runs)} ({len(runs) - 1} re-execution); "
+                f"retry said: {rolled.message!r}"
+            )
             assert rig.rollback_patches() == 1
             assert 1 <= len(runs) <= 2, runs
             assert (rollback.status, rollback.decided_by) == ("done", "warroom")

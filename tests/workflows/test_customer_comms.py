@@ -10,17 +10,32 @@ import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import MINUTE, SECOND, Harness, assert_eventually, incident_input, mitigated_soon, not_yet, running_worker, state_of
+from tests.helpers import (
+    MINUTE,
+    SECOND,
+    Harness,
+    assert_eventually,
+    incident_input,
+    mitigated_soon,
+    not_yet,
+    running_worker,
+    state_of,
+)
 from warroom.enums import Phase, Role, Severity
 from warroom.models import AssignRole, MarkMitigated, Resolve, StepDecision
 
 
-
 @pytest.fixture
-async def resolved_p1(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[tuple[Harness, WorkflowHandle]]:
+async def resolved_p1(
+    skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> AsyncIterator[tuple[Harness, WorkflowHandle]]:
     async with running_worker(skipping_env.client, tmp_path) as harness:
-        handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P1, commander="alice"))
-        await handle.execute_update("assign_role", AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice"))
+        handle = await harness.start(
+            incident_input(declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
+        )
+        await handle.execute_update(
+            "assign_role", AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice")
+        )
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="rolled back"))
         await skipping_env.sleep(5 * MINUTE + SECOND)
 
@@ -29,6 +44,7 @@ async def resolved_p1(skipping_env: WorkflowEnvironment, tmp_path: Path) -> Asyn
 
         async def retrospective() -> None:
             assert (await state_of(handle)).phase == Phase.RETROSPECTIVE
+
         await assert_eventually(retrospective)
         await assert_eventually(lambda: harness.sink.count("customer_email_draft") == 1 or not_yet())
         yield harness, handle
@@ -50,6 +66,7 @@ async def test_the_comms_lead_approves_and_only_then_the_email_goes_out(resolved
 
     async def done() -> None:
         assert [s.status for s in (await state_of(handle)).steps if s.action == "customer_email"] == ["done"]
+
     await assert_eventually(done)
 
 

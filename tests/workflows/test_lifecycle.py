@@ -7,9 +7,26 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, mitigated_soon, not_yet, running_worker, start_incident, state_of
+from tests.helpers import (
+    MINUTE,
+    SECOND,
+    assert_eventually,
+    incident_input,
+    mitigated_soon,
+    not_yet,
+    running_worker,
+    state_of,
+)
 from warroom.enums import Phase, Severity
-from warroom.models import Acknowledge, ActionItem, CompleteActionItem, CompletePir, MarkMitigated, Resolve, UpdateResult
+from warroom.models import (
+    Acknowledge,
+    ActionItem,
+    CompleteActionItem,
+    CompletePir,
+    MarkMitigated,
+    Resolve,
+    UpdateResult,
+)
 
 
 async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: WorkflowEnvironment, tmp_path: Path) -> None:
@@ -21,6 +38,7 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
 
         async def in_phase(phase: Phase) -> None:
             assert (await state_of(handle)).phase == phase
+
         await assert_eventually(lambda: in_phase(Phase.COMMAND))
 
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="rolled back to v2.14.2"))
@@ -29,8 +47,9 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
 
         await mitigated_soon(skipping_env, handle)
 
-        result = await handle.execute_update("resolve", Resolve(by="alice", summary="bad deploy rolled back"),
-                                             result_type=UpdateResult)
+        result = await handle.execute_update(
+            "resolve", Resolve(by="alice", summary="bad deploy rolled back"), result_type=UpdateResult
+        )
         assert "PIR by alice" in result.message
         await assert_eventually(lambda: in_phase(Phase.RETROSPECTIVE))
         state = await state_of(handle)
@@ -48,18 +67,32 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
         assert final.phase == Phase.CLOSED
         kinds = [e.kind for e in final.timeline]
         assert final.pir.action_items[0].done_by == "bob"
-        for expected in ("declared", "acknowledged", "channel_opened", "ic_paged", "status_page_initial",
-                         "mitigation_applied", "mitigated", "resolved", "status_page_resolved", "pir_completed", "action_item_done", "closed"):
+        for expected in (
+            "declared",
+            "acknowledged",
+            "channel_opened",
+            "ic_paged",
+            "status_page_initial",
+            "mitigation_applied",
+            "mitigated",
+            "resolved",
+            "status_page_resolved",
+            "pir_completed",
+            "action_item_done",
+            "closed",
+        ):
             assert expected in kinds, expected
         assert sink.count("status_initial") == 1 and sink.count("status_resolved") == 1
         assert (tmp_path / "channels" / f"{final.incident_id}.log").read_text().count("INCIDENT") >= 0
 
 
-
-async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(skipping_env: WorkflowEnvironment,
-                                                                              tmp_path: Path) -> None:
+async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(
+    skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
     async with running_worker(skipping_env.client, tmp_path) as harness:
-        handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice"))
+        handle = await harness.start(
+            incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice")
+        )
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="restart"))
         await skipping_env.sleep(5 * MINUTE + SECOND)
         await mitigated_soon(skipping_env, handle)

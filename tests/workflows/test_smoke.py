@@ -4,7 +4,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, running_worker, start_incident, state_of
+from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, running_worker, state_of
 from warroom.enums import Severity
 from warroom.models import Acknowledge
 
@@ -19,6 +19,7 @@ async def test_p1_escalates_to_team_lead_at_30_minutes(skipping_env: WorkflowEnv
         async def declared() -> None:
             state = await state_of(handle)
             assert state.phase == "command", state.phase
+
         await assert_eventually(declared)
         await skipping_env.sleep(30 * MINUTE - 2 * SECOND)
         state = await state_of(handle)
@@ -28,5 +29,6 @@ async def test_p1_escalates_to_team_lead_at_30_minutes(skipping_env: WorkflowEnv
         async def escalated() -> None:
             state = await state_of(handle)
             assert "engineering-team-lead" in state.escalated_to
+
         await assert_eventually(escalated)
         assert sink.count("escalation") == 1

@@ -11,7 +11,13 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import (
-    MINUTE, SECOND, RecordingSink, assert_eventually, incident_input, running_worker, state_of,
+    MINUTE,
+    SECOND,
+    RecordingSink,
+    assert_eventually,
+    incident_input,
+    running_worker,
+    state_of,
 )
 from warroom.enums import Phase, Severity
 from warroom.models import Acknowledge, Alert, ImpactSignals, MarkMitigated, SetSeverity, StatusUpdate
@@ -29,11 +35,13 @@ class Scene:
     async def expect_count(self, template: str, count: int) -> None:
         async def check() -> None:
             assert self.sink.count(template) == count, (template, self.sink.templates())
+
         await assert_eventually(check)
 
     async def phase_is(self, phase: Phase) -> None:
         async def check() -> None:
             assert (await state_of(self.handle)).phase == phase
+
         await assert_eventually(check)
 
 
@@ -50,6 +58,7 @@ async def scene_factory(skipping_env: WorkflowEnvironment, tmp_path: Path) -> As
             if fields.get("declared"):
                 await scene.phase_is(Phase.COMMAND)
             return scene
+
         yield make
 
 
@@ -73,8 +82,9 @@ async def test_unacknowledged_page_is_repaged_at_5_minutes_and_escalated_at_15(s
     assert (await state_of(scene.handle)).escalated_to == ["engineering-team-lead"]
 
 
-@pytest.mark.parametrize(("severity", "threshold"), [
-    (Severity.P1, 30 * MINUTE), (Severity.P2, 60 * MINUTE), (Severity.P3, 4 * 60 * MINUTE)])
+@pytest.mark.parametrize(
+    ("severity", "threshold"), [(Severity.P1, 30 * MINUTE), (Severity.P2, 60 * MINUTE), (Severity.P3, 4 * 60 * MINUTE)]
+)
 async def test_matrix_escalates_to_the_team_lead_at_its_threshold(scene_factory, severity, threshold) -> None:
     scene = await scene_factory(**declared(severity))
     await scene.advance(threshold - SECOND)
@@ -105,7 +115,9 @@ async def test_p2_never_notifies_the_vp(scene_factory) -> None:
 async def test_upgrade_from_p2_to_p1_replans_the_escalation(scene_factory) -> None:
     scene = await scene_factory(**declared(Severity.P2))
     await scene.advance(20 * MINUTE)
-    await scene.handle.execute_update("set_severity", SetSeverity(severity=Severity.P1, by="alice", reason="outage spreads"))
+    await scene.handle.execute_update(
+        "set_severity", SetSeverity(severity=Severity.P1, by="alice", reason="outage spreads")
+    )
     await scene.advance(10 * MINUTE - 2 * SECOND)
     await scene.expect_count("escalation", 0)
     await scene.advance(3 * SECOND)
@@ -136,8 +148,12 @@ async def test_ic_is_prompted_every_15_minutes_and_an_update_moves_the_prompt(sc
     await scene.advance(2 * SECOND)
     await scene.expect_count("ic_checklist", 1)
     await scene.advance(MINUTE)  # minute 16: the IC posts
-    await scene.handle.execute_update("post_update", StatusUpdate(by="alice", error_rate=8, hypothesis="pool leak",
-                                                                  next_action="roll back", owner="bob", eta="14:40"))
+    await scene.handle.execute_update(
+        "post_update",
+        StatusUpdate(
+            by="alice", error_rate=8, hypothesis="pool leak", next_action="roll back", owner="bob", eta="14:40"
+        ),
+    )
     await scene.expect_count("internal_update", 1)
     await scene.advance(15 * MINUTE - 2 * SECOND)  # minute 31 - 2 s: not yet (was 30 before the update)
     await scene.expect_count("ic_checklist", 1)
@@ -205,8 +221,11 @@ async def test_security_incident_is_handed_off_and_kept_off_public_channels(scen
 
 
 async def test_an_alert_above_the_declare_criteria_declares_by_itself(scene_factory) -> None:
-    loud = Alert(fingerprint="fp-2", summary="12% of requests failing",
-                 signals=ImpactSignals(user_error_ratio=0.12, error_ratio=0.12))
+    loud = Alert(
+        fingerprint="fp-2",
+        summary="12% of requests failing",
+        signals=ImpactSignals(user_error_ratio=0.12, error_ratio=0.12),
+    )
     scene = await scene_factory(acknowledged=False, alert=loud)
     await scene.phase_is(Phase.COMMAND)
     state = await state_of(scene.handle)

@@ -14,20 +14,33 @@ from temporalio.testing import WorkflowEnvironment
 from tests.helpers import assert_eventually, incident_input, mitigated_soon, not_yet, running_worker, state_of
 from warroom.enums import Phase, Role, Severity
 from warroom.models import (
-    Acknowledge, ActionItem, AssignRole, CompleteActionItem, CompletePir, Declare, ImpactSignals, MarkMitigated, ProposeStep, Resolve,
-    SetFlags, StepDecision, UpdateResult,
+    Acknowledge,
+    ActionItem,
+    AssignRole,
+    CompleteActionItem,
+    CompletePir,
+    Declare,
+    ImpactSignals,
+    MarkMitigated,
+    ProposeStep,
+    Resolve,
+    SetFlags,
+    StepDecision,
+    UpdateResult,
 )
 
 
 @pytest.fixture
 async def incident(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[WorkflowHandle]:
     async with running_worker(skipping_env.client, tmp_path) as harness:
-        handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P2,
-                                                    commander="alice"))
+        handle = await harness.start(
+            incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice")
+        )
         await handle.execute_update("assign_role", AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
 
         async def commanding() -> None:
             assert (await state_of(handle)).phase == Phase.COMMAND
+
         await assert_eventually(commanding)
         yield handle
 
@@ -41,15 +54,23 @@ async def rejection(handle: WorkflowHandle, name: str, arg: object) -> tuple[str
 
 async def accepted_updates(handle: WorkflowHandle) -> list[str]:
     history = await handle.fetch_history()
-    return [e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
-            for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+    return [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
 
 
 async def test_a_non_ic_approval_is_rejected_and_leaves_no_trace_in_history(incident: WorkflowHandle) -> None:
-    proposed = await incident.execute_update("propose_step", ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
-                                             result_type=UpdateResult)
+    proposed = await incident.execute_update(
+        "propose_step",
+        ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
+        result_type=UpdateResult,
+    )
     before = await accepted_updates(incident)
-    kind, message = await rejection(incident, "approve", StepDecision(step_id=proposed.step_id, by="bob", reason="looks bad"))
+    kind, message = await rejection(
+        incident, "approve", StepDecision(step_id=proposed.step_id, by="bob", reason="looks bad")
+    )
     assert kind == "NotIncidentCommander"
     assert "only the Incident Commander (alice)" in message
     assert await accepted_updates(incident) == before
@@ -58,11 +79,20 @@ async def test_a_non_ic_approval_is_rejected_and_leaves_no_trace_in_history(inci
 
 
 async def test_the_ic_approval_is_recorded_with_identity_and_reason(incident: WorkflowHandle) -> None:
-    step = (await incident.execute_update("propose_step", ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
-                                          result_type=UpdateResult)).step_id
+    step = (
+        await incident.execute_update(
+            "propose_step",
+            ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
+            result_type=UpdateResult,
+        )
+    ).step_id
     await incident.execute_update("approve", StepDecision(step_id=step, by="alice", reason="deploy 20 min ago"))
     state = await state_of(incident)
-    assert (state.steps[0].status, state.steps[0].decided_by, state.steps[0].reason) == ("approved", "alice", "deploy 20 min ago")
+    assert (state.steps[0].status, state.steps[0].decided_by, state.steps[0].reason) == (
+        "approved",
+        "alice",
+        "deploy 20 min ago",
+    )
     entry = [e for e in state.timeline if e.kind == "step_approved"][-1]
     assert entry.actor == "alice" and entry.data["reason"] == "deploy 20 min ago"
     kind, _ = await rejection(incident, "deny", StepDecision(step_id=step, by="alice", reason="changed my mind"))
@@ -70,8 +100,11 @@ async def test_the_ic_approval_is_recorded_with_identity_and_reason(incident: Wo
 
 
 async def test_a_denial_is_an_accepted_update_recorded_in_the_timeline(incident: WorkflowHandle) -> None:
-    step = (await incident.execute_update("propose_step", ProposeStep(by="bob", action="escalate", target="dba-on-call"),
-                                          result_type=UpdateResult)).step_id
+    step = (
+        await incident.execute_update(
+            "propose_step", ProposeStep(by="bob", action="escalate", target="dba-on-call"), result_type=UpdateResult
+        )
+    ).step_id
     await incident.execute_update("deny", StepDecision(step_id=step, by="alice", reason="not a database problem"))
     assert "deny" in await accepted_updates(incident)
     state = await state_of(incident)
@@ -82,7 +115,9 @@ async def test_a_denial_is_an_accepted_update_recorded_in_the_timeline(incident:
 async def test_people_without_a_role_cannot_act(incident: WorkflowHandle) -> None:
     kind, message = await rejection(incident, "propose_step", ProposeStep(by="mallory", action="rollback", target="x"))
     assert kind == "NotAResponder" and "mallory" in message
-    kind, _ = await rejection(incident, "assign_role", AssignRole(role=Role.INCIDENT_COMMANDER, person="mallory", by="mallory"))
+    kind, _ = await rejection(
+        incident, "assign_role", AssignRole(role=Role.INCIDENT_COMMANDER, person="mallory", by="mallory")
+    )
     assert kind == "NotIncidentCommander"
     kind, _ = await rejection(incident, "declare", Declare(by="alice"))
     assert kind == "AlreadyDeclared"
@@ -96,10 +131,19 @@ async def test_resolution_needs_verified_mitigation(incident: WorkflowHandle) ->
     assert kind == "NotMitigated" and "clean-metrics window" in message
 
 
-async def test_a_vendor_incident_cannot_resolve_without_the_ticket_reference(skipping_env: WorkflowEnvironment, tmp_path: Path) -> None:
+async def test_a_vendor_incident_cannot_resolve_without_the_ticket_reference(
+    skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
     async with running_worker(skipping_env.client, tmp_path) as harness:
-        handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice",
-                                                    signals=ImpactSignals(third_party_vendor=True)))
+        handle = await harness.start(
+            incident_input(
+                declared=True,
+                declared_by="alice",
+                severity=Severity.P3,
+                commander="alice",
+                signals=ImpactSignals(third_party_vendor=True),
+            )
+        )
         await assert_eventually(lambda: harness.sink.count("vendor_ticket") == 1 or not_yet())
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="vendor failover"))
         await skipping_env.sleep(timedelta(minutes=5, seconds=1))
@@ -114,7 +158,9 @@ async def test_a_vendor_incident_cannot_resolve_without_the_ticket_reference(ski
 
 async def test_a_pir_without_action_items_is_refused(skipping_env: WorkflowEnvironment, tmp_path: Path) -> None:
     async with running_worker(skipping_env.client, tmp_path) as harness:
-        handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice"))
+        handle = await harness.start(
+            incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice")
+        )
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="restart"))
         await skipping_env.sleep(timedelta(minutes=5, seconds=1))
 
@@ -133,9 +179,13 @@ async def test_a_pir_without_action_items_is_refused(skipping_env: WorkflowEnvir
         assert (await handle.result()).phase == Phase.CLOSED
 
 
-async def test_pir_reminder_then_escalation_to_the_engineering_manager(skipping_env: WorkflowEnvironment, tmp_path: Path) -> None:
+async def test_pir_reminder_then_escalation_to_the_engineering_manager(
+    skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
     async with running_worker(skipping_env.client, tmp_path) as harness:
-        handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice"))
+        handle = await harness.start(
+            incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice")
+        )
         await handle.execute_update("acknowledge", Acknowledge(by="alice"))
         await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="restart"))
         await skipping_env.sleep(timedelta(minutes=5, seconds=1))
@@ -145,6 +195,7 @@ async def test_pir_reminder_then_escalation_to_the_engineering_manager(skipping_
 
         async def retrospective() -> None:
             assert (await state_of(handle)).phase == Phase.RETROSPECTIVE
+
         await assert_eventually(retrospective)
         state = await state_of(handle)
         assert state.pir.due is not None and state.resolved_at is not None
@@ -159,15 +210,25 @@ async def test_pir_reminder_then_escalation_to_the_engineering_manager(skipping_
         assert "engineering-manager" in (await state_of(handle)).escalated_to
 
 
-
 async def test_two_concurrent_ic_approvals_decide_the_step_once(incident: WorkflowHandle) -> None:
-    step = (await incident.execute_update("propose_step", ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
-                                          result_type=UpdateResult)).step_id
+    step = (
+        await incident.execute_update(
+            "propose_step",
+            ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
+            result_type=UpdateResult,
+        )
+    ).step_id
     import asyncio
 
-    outcomes = await asyncio.gather(*(incident.execute_update("approve", StepDecision(step_id=step, by="alice", reason=f"go {i}"),
-                                                              result_type=UpdateResult) for i in range(2)),
-                                    return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(
+            incident.execute_update(
+                "approve", StepDecision(step_id=step, by="alice", reason=f"go {i}"), result_type=UpdateResult
+            )
+            for i in range(2)
+        ),
+        return_exceptions=True,
+    )
     accepted = [o for o in outcomes if isinstance(o, UpdateResult)]
     rejected = [o for o in outcomes if isinstance(o, WorkflowUpdateFailedError)]
     assert len(accepted) == 1 and len(rejected) == 1, outcomes

@@ -21,9 +21,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from starlette.requests import ClientDisconnect
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
+from starlette.requests import ClientDisconnect
 
 from warroom.config import load_runbook
 from warroom.http_framing import RejectAmbiguousFraming
@@ -65,8 +65,10 @@ def _loc_text(loc: tuple[str | int, ...]) -> str:
 
 
 def _invalid(errors: list[dict[str, Any]]) -> Problem:
-    detail = [{"loc": ["body", *e["loc"]], "field": _loc_text(tuple(e["loc"])), "msg": e["msg"], "type": e["type"]}
-              for e in errors]
+    detail = [
+        {"loc": ["body", *e["loc"]], "field": _loc_text(tuple(e["loc"])), "msg": e["msg"], "type": e["type"]}
+        for e in errors
+    ]
     return Problem(422, "invalid", detail)
 
 
@@ -90,8 +92,12 @@ async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
                 if len(body) > limit:
                     raise Problem(413, "too_large", f"request body over {limit} bytes")
     except TimeoutError:
-        raise Problem(408, "incomplete", f"request body not complete within {timeout:g}s "
-                                         f"({len(body)} bytes received)", {"Connection": "close"}) from None
+        raise Problem(
+            408,
+            "incomplete",
+            f"request body not complete within {timeout:g}s ({len(body)} bytes received)",
+            {"Connection": "close"},
+        ) from None
     except ClientDisconnect:
         raise Problem(400, "incomplete", "the sender disconnected before the body was complete") from None
     return bytes(body)
@@ -105,10 +111,14 @@ class Intake:
         self.runbook = load_runbook(settings.temporal.runbook)  # once: a bad runbook stops start-up
         self.metrics = IntakeMetrics()
         self.defaults = Defaults(default_service=settings.default_service)
-        self.recorder = Recorder(client_factory, settings.temporal.task_queue, timeout=settings.temporal_timeout,
-                                 closing_wait=settings.closing_wait,
-                                 publish_search_attributes=settings.publish_search_attributes,
-                                 max_concurrent=settings.max_concurrent_updates)
+        self.recorder = Recorder(
+            client_factory,
+            settings.temporal.task_queue,
+            timeout=settings.temporal_timeout,
+            closing_wait=settings.closing_wait,
+            publish_search_attributes=settings.publish_search_attributes,
+            max_concurrent=settings.max_concurrent_updates,
+        )
         self.in_flight = KeyedGate(1)
         self.replays = {
             "pagerduty": auth.ReplayGuard(settings.pagerduty_max_event_age.total_seconds()),
@@ -157,8 +167,9 @@ class Intake:
                 return await self._deliver(spec, delivery, replay_key, guard)
         return await self._deliver(spec, delivery, None, None)
 
-    async def _deliver(self, spec: SourceSpec, delivery: Delivery, replay_key: str | None,
-                       guard: auth.ReplayGuard | None) -> Response:
+    async def _deliver(
+        self, spec: SourceSpec, delivery: Delivery, replay_key: str | None, guard: auth.ReplayGuard | None
+    ) -> Response:
         if replay_key and guard is not None and guard.seen(replay_key):
             self.metrics.duplicate_deliveries.labels(source=spec.name).inc()
             return self._answer(IntakeResponse(accepted=0, duplicate=True))
@@ -202,22 +213,38 @@ class Intake:
         except TemporalUnavailable as exc:
             # The cause (addresses, RPC errors) goes to our log, not to the sender.
             log.warning("%s: %s not recorded: %s", spec.name, prepared.workflow_id, exc)
-            raise Problem(503, "temporal_unavailable",
-                          f"alert not recorded: Temporal is unavailable; retry after {self.settings.retry_after}s",
-                          {"Retry-After": str(self.settings.retry_after)}) from None
+            raise Problem(
+                503,
+                "temporal_unavailable",
+                f"alert not recorded: Temporal is unavailable; retry after {self.settings.retry_after}s",
+                {"Retry-After": str(self.settings.retry_after)},
+            ) from None
         if recorded.ignored:
             self.metrics.ignored.labels(source=spec.name).inc()
-            return self._answer(IntakeResponse(accepted=0, ignored=recorded.ignored, incident_id=prepared.incident.incident_id,
-                                               workflow_id=prepared.workflow_id))
+            return self._answer(
+                IntakeResponse(
+                    accepted=0,
+                    ignored=recorded.ignored,
+                    incident_id=prepared.incident.incident_id,
+                    workflow_id=prepared.workflow_id,
+                )
+            )
         receipts: list[AlertReceipt] = recorded.receipts
         opened = sum(1 for r in receipts if r.new_incident)
         self.metrics.incidents_started.labels(source=spec.name).inc(opened)
         self.metrics.deduplicated.labels(source=spec.name).inc(len(receipts) - opened)
         self.metrics.repeated.labels(source=spec.name).inc(sum(1 for r in receipts if r.repeated))
         last = max(receipts, key=lambda r: r.alerts_received)
-        return self._answer(IntakeResponse(
-            accepted=len(receipts), incident_id=last.incident_id, workflow_id=last.workflow_id,
-            new_incident=opened > 0, alerts_received=last.alerts_received, phase=last.phase.value))
+        return self._answer(
+            IntakeResponse(
+                accepted=len(receipts),
+                incident_id=last.incident_id,
+                workflow_id=last.workflow_id,
+                new_incident=opened > 0,
+                alerts_received=last.alerts_received,
+                phase=last.phase.value,
+            )
+        )
 
     @staticmethod
     def _answer(response: IntakeResponse) -> JSONResponse:
@@ -232,9 +259,12 @@ def create_app(settings: IntakeSettings, client_factory: ClientFactory) -> FastA
     """The intake app. `client_factory` connects to Temporal on first use (e.g. `lambda:
     warroom.client.connect(settings.temporal)`), so the app starts while Temporal is down."""
     intake = Intake(settings, client_factory)
-    app = FastAPI(title="warroom alert intake", version="1",
-                  description="Alerts from Alertmanager, PagerDuty, Opsgenie, Grafana and a generic JSON "
-                              "schema start or join incidents. See docs/intake.md.")
+    app = FastAPI(
+        title="warroom alert intake",
+        version="1",
+        description="Alerts from Alertmanager, PagerDuty, Opsgenie, Grafana and a generic JSON "
+        "schema start or join incidents. See docs/intake.md.",
+    )
     app.add_middleware(RejectAmbiguousFraming)
     app.state.intake = intake
 
@@ -250,11 +280,23 @@ def create_app(settings: IntakeSettings, client_factory: ClientFactory) -> FastA
     for spec in SOURCES.values():
         for method in spec.methods:
             app.add_api_route(
-                f"/alerts/{spec.name}", _endpoint(intake, spec), methods=[method], summary=spec.summary,
-                response_model=IntakeResponse, responses=error_responses, tags=["alerts"],
+                f"/alerts/{spec.name}",
+                _endpoint(intake, spec),
+                methods=[method],
+                summary=spec.summary,
+                response_model=IntakeResponse,
+                responses=error_responses,
+                tags=["alerts"],
                 operation_id=f"alerts_{spec.name}" + ("" if method == "POST" else f"_{method.lower()}"),
-                openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{_schema_name(spec.model)}"}}}}})
+                openapi_extra={
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": f"#/components/schemas/{_schema_name(spec.model)}"}}
+                        },
+                    }
+                },
+            )
 
     @app.get("/healthz", tags=["ops"], summary="liveness, and whether Temporal answers")
     async def healthz() -> dict[str, str]:

@@ -15,7 +15,7 @@ import hmac
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from warroom.intake.settings import IntakeSettings
 
@@ -40,8 +40,9 @@ def _any_equal(candidate: bytes, expected: list[bytes]) -> bool:
     return matched
 
 
-def check_authorization(header: str | None, tokens: list[bytes], basic: tuple[bytes, bytes] | None,
-                        source: str) -> None:
+def check_authorization(
+    header: str | None, tokens: list[bytes], basic: tuple[bytes, bytes] | None, source: str
+) -> None:
     """Bearer (any configured token) or Basic (the configured user and password)."""
     schemes = (["Bearer"] if tokens else []) + (["Basic"] if basic else [])
     challenge = ", ".join(f'{s} realm="warroom-intake"' for s in schemes)
@@ -73,8 +74,11 @@ def verify_pagerduty(body: bytes, header: str | None, secrets: list[bytes]) -> N
     any one matching any configured secret is enough (PagerDuty's documented rule)."""
     if not header:
         raise AuthFailed(401, "unauthenticated", "pagerduty: X-PagerDuty-Signature header required")
-    offered = [part.strip()[3:].lower().encode() for part in header.split(",")[:MAX_SIGNATURES]
-               if part.strip().startswith("v1=")]
+    offered = [
+        part.strip()[3:].lower().encode()
+        for part in header.split(",")[:MAX_SIGNATURES]
+        if part.strip().startswith("v1=")
+    ]
     expected = [_hex_signature(secret, body) for secret in secrets]
     matched = False
     for signature in offered:
@@ -83,7 +87,9 @@ def verify_pagerduty(body: bytes, header: str | None, secrets: list[bytes]) -> N
         raise AuthFailed(403, "bad_signature", "pagerduty: signature does not match the body")
 
 
-def verify_grafana(body: bytes, headers: Mapping[str, str], settings: IntakeSettings, now: float | None = None) -> str | None:
+def verify_grafana(
+    body: bytes, headers: Mapping[str, str], settings: IntakeSettings, now: float | None = None
+) -> str | None:
     """Grafana's hex HMAC-SHA256 of "<unix seconds>:<body>" (of the body alone when no timestamp
     header is configured, which also means no replay window). Returns the signature as the
     replay key when the request is timestamped."""
@@ -105,8 +111,10 @@ def verify_grafana(body: bytes, headers: Mapping[str, str], settings: IntakeSett
     try:
         sent = int(stamp)
     except ValueError:
-        raise AuthFailed(403, "stale", f"grafana: {settings.grafana_timestamp_header} is not a Unix timestamp") from None
-    moment = datetime.fromtimestamp(sent, tz=timezone.utc) if 0 < sent < 10**11 else None
+        raise AuthFailed(
+            403, "stale", f"grafana: {settings.grafana_timestamp_header} is not a Unix timestamp"
+        ) from None
+    moment = datetime.fromtimestamp(sent, tz=UTC) if 0 < sent < 10**11 else None
     check_fresh(moment, settings.replay_window.total_seconds(), "grafana", now)
     return offered.decode()
 
@@ -124,8 +132,12 @@ def authenticate(source: str, body: bytes, headers: Mapping[str, str], settings:
     Returns a replay key when the request is signed with a timestamp (Grafana), else None.
     """
     if not settings.configured(source):
-        raise AuthFailed(403, "disabled", f"{source}: no credentials are configured for this source "
-                                          f"(set WARROOM_INTAKE_{source.upper()}_TOKEN or see docs/intake.md)")
+        raise AuthFailed(
+            403,
+            "disabled",
+            f"{source}: no credentials are configured for this source "
+            f"(set WARROOM_INTAKE_{source.upper()}_TOKEN or see docs/intake.md)",
+        )
     tokens, basic = settings.tokens(source), settings.basic(source)
     if tokens or basic:
         check_authorization(headers.get("authorization"), tokens, basic, source)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -38,14 +38,23 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _FIRST_LABELS = ("alertname", "service", "namespace", "deployment", "severity", "priority")
 
 # Keys read from labels and annotations (annotations win when both carry one).
-RATIO_KEYS = {"error_ratio": "error_ratio", "error_rate": "error_ratio",
-              "user_error_ratio": "user_error_ratio", "users_affected": "user_error_ratio"}
+RATIO_KEYS = {
+    "error_ratio": "error_ratio",
+    "error_rate": "error_ratio",
+    "user_error_ratio": "user_error_ratio",
+    "users_affected": "user_error_ratio",
+}
 BURN_KEYS = ("burn_rate",)
 SUSTAINED_KEYS = ("burn_sustained", "burn_window")
 FLAG_KEYS = ("complete_unavailability", "partial_outage", "data_loss", "security", "third_party_vendor")
-IMPACT_VALUES = {"complete_outage": "complete_unavailability", "unavailable": "complete_unavailability",
-                 "partial_outage": "partial_outage", "degraded": "partial_outage", "data_loss": "data_loss",
-                 "security": "security"}
+IMPACT_VALUES = {
+    "complete_outage": "complete_unavailability",
+    "unavailable": "complete_unavailability",
+    "partial_outage": "partial_outage",
+    "degraded": "partial_outage",
+    "data_loss": "data_loss",
+    "security": "security",
+}
 SEVERITY_KEYS = ("severity", "priority")
 _SEVERITY = re.compile(r"(?:p|sev|sev-|sev_)([1-5])")
 _TRUE = {"1", "true", "yes", "y", "on"}
@@ -68,8 +77,11 @@ def dns_label(value: str, loc: tuple[str | int, ...]) -> str:
     """Lower-cased and checked; anything else is refused, never repaired."""
     candidate = value.strip().lower()
     if not is_dns_label(candidate):
-        raise FieldError(loc, f"{value[:80]!r} is not a DNS-1123 label "
-                              "(1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit)")
+        raise FieldError(
+            loc,
+            f"{value[:80]!r} is not a DNS-1123 label "
+            "(1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit)",
+        )
     return candidate
 
 
@@ -99,8 +111,13 @@ def bounded_labels(labels: dict[str, str]) -> dict[str, str]:
 def links(*candidates: str | None) -> list[str]:
     seen: list[str] = []
     for url in candidates:
-        if url and len(url) <= MAX_LINK and url.startswith(("https://", "http://")) and url not in seen \
-                and not _CONTROL.search(url):
+        if (
+            url
+            and len(url) <= MAX_LINK
+            and url.startswith(("https://", "http://"))
+            and url not in seen
+            and not _CONTROL.search(url)
+        ):
             seen.append(url)
     return seen[:MAX_LINKS]
 
@@ -109,7 +126,7 @@ def real_time(moment: datetime | None) -> datetime | None:
     """Alertmanager sends 0001-01-01 for 'not set'; naive times are taken as UTC."""
     if moment is None or moment.year < 1971:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _ratio(text: str) -> float | None:
@@ -210,12 +227,25 @@ class NormalizedAlert(BaseModel):
     def to_alert(self) -> Alert:
         """The workflow's Alert. Fields it does not have yet (group key, annotations, links, …) are
         passed on as soon as `warroom.models.Alert` declares them."""
-        data: dict[str, Any] = dict(source=self.source, fingerprint=self.fingerprint, summary=self.summary,
-                                    firing=self.firing, starts_at=self.starts_at, signals=self.signals,
-                                    labels=self.labels)
-        optional = dict(group_key=self.group_key[:MAX_VALUE], service=self.service, annotations=self.annotations,
-                        ends_at=self.ends_at, severity_hint=self.severity_hint, links=self.links,
-                        namespace=self.namespace, deployment=self.deployment)
+        data: dict[str, Any] = dict(
+            source=self.source,
+            fingerprint=self.fingerprint,
+            summary=self.summary,
+            firing=self.firing,
+            starts_at=self.starts_at,
+            signals=self.signals,
+            labels=self.labels,
+        )
+        optional = dict(
+            group_key=self.group_key[:MAX_VALUE],
+            service=self.service,
+            annotations=self.annotations,
+            ends_at=self.ends_at,
+            severity_hint=self.severity_hint,
+            links=self.links,
+            namespace=self.namespace,
+            deployment=self.deployment,
+        )
         data.update({k: v for k, v in optional.items() if k in Alert.model_fields})
         return Alert.model_validate(data)
 
@@ -264,9 +294,16 @@ class Delivery:
         target = None
         if first.namespace and first.deployment:
             target = DeploymentTarget(namespace=first.namespace, deployment=first.deployment)
-        return IncidentInput(incident_id=self.incident_id, service=first.service, summary=first.summary,
-                             runbook=runbook, declared=False, alert=None, target=target,
-                             publish_search_attributes=publish_search_attributes)
+        return IncidentInput(
+            incident_id=self.incident_id,
+            service=first.service,
+            summary=first.summary,
+            runbook=runbook,
+            declared=False,
+            alert=None,
+            target=target,
+            publish_search_attributes=publish_search_attributes,
+        )
 
 
 @dataclass
@@ -281,15 +318,30 @@ class PayloadInvalid(Exception):
 
     def __init__(self, error: ValidationError, prefix: tuple[str | int, ...] = ()) -> None:
         super().__init__(str(error))
-        self.errors = [{"loc": (*prefix, *e["loc"]), "msg": e["msg"], "type": e["type"]}
-                       for e in error.errors(include_url=False, include_input=False)][:20]
+        self.errors = [
+            {"loc": (*prefix, *e["loc"]), "msg": e["msg"], "type": e["type"]}
+            for e in error.errors(include_url=False, include_input=False)
+        ][:20]
 
 
-def labelled_alert(*, source: str, group_key: str, fingerprint: str, firing: bool, summary: str,
-                   labels: dict[str, str], annotations: dict[str, str], loc: tuple[str | int, ...],
-                   defaults: Defaults, starts_at: datetime | None = None, ends_at: datetime | None = None,
-                   extra_links: tuple[str | None, ...] = (), severity: Severity | None = None,
-                   service: str | None = None, explicit: ImpactSignals | None = None) -> NormalizedAlert:
+def labelled_alert(
+    *,
+    source: str,
+    group_key: str,
+    fingerprint: str,
+    firing: bool,
+    summary: str,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    loc: tuple[str | int, ...],
+    defaults: Defaults,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    extra_links: tuple[str | None, ...] = (),
+    severity: Severity | None = None,
+    service: str | None = None,
+    explicit: ImpactSignals | None = None,
+) -> NormalizedAlert:
     """The common path of label-carrying sources (Alertmanager, Grafana, Opsgenie details, generic).
 
     `loc` is where this alert's labels live in the payload, for 422 messages.
@@ -306,7 +358,19 @@ def labelled_alert(*, source: str, group_key: str, fingerprint: str, firing: boo
     if explicit is not None:
         signals = signals.merged(explicit)
     return NormalizedAlert(
-        source=source, group_key=group_key, fingerprint=fingerprint, service=service, namespace=namespace,
-        deployment=deployment, firing=firing, summary=summary, labels=bounded_labels(labels),
-        annotations=bounded_labels(annotations), starts_at=real_time(starts_at), ends_at=real_time(ends_at),
-        severity_hint=severity or severity_from(labels, annotations), signals=signals, links=links(*extra_links))
+        source=source,
+        group_key=group_key,
+        fingerprint=fingerprint,
+        service=service,
+        namespace=namespace,
+        deployment=deployment,
+        firing=firing,
+        summary=summary,
+        labels=bounded_labels(labels),
+        annotations=bounded_labels(annotations),
+        starts_at=real_time(starts_at),
+        ends_at=real_time(ends_at),
+        severity_hint=severity or severity_from(labels, annotations),
+        signals=signals,
+        links=links(*extra_links),
+    )

@@ -86,8 +86,16 @@ class Recorded:
 
 
 class Recorder:
-    def __init__(self, client_factory: ClientFactory, task_queue: str, *, timeout: float, closing_wait: float,
-                 publish_search_attributes: bool, max_concurrent: int) -> None:
+    def __init__(
+        self,
+        client_factory: ClientFactory,
+        task_queue: str,
+        *,
+        timeout: float,
+        closing_wait: float,
+        publish_search_attributes: bool,
+        max_concurrent: int,
+    ) -> None:
         self._factory = client_factory
         self._client: Client | None = None
         self._lock = asyncio.Lock()
@@ -123,7 +131,7 @@ class Recorder:
             return await asyncio.wait_for(self._record(prepared), self.timeout)
         except TemporalUnavailable:
             raise
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise TemporalUnavailable(f"Temporal did not record the alert within {self.timeout:g}s") from None
         except Exception as exc:  # RPC failures and anything unforeseen: never a 2xx
             log.warning("recording %s failed: %s: %s", prepared.workflow_id, type(exc).__name__, exc)
@@ -159,16 +167,23 @@ class Recorder:
         inp = prepared.incident
         attributes = None
         if self.publish:
-            attributes = TypedSearchAttributes([
-                SearchAttributePair(search.SEVERITY, "unassessed"),
-                SearchAttributePair(search.SERVICE, inp.service),
-                SearchAttributePair(search.PHASE, Phase.DETECTION.value),
-                SearchAttributePair(search.COMMANDER, "none"),
-            ])
+            attributes = TypedSearchAttributes(
+                [
+                    SearchAttributePair(search.SEVERITY, "unassessed"),
+                    SearchAttributePair(search.SERVICE, inp.service),
+                    SearchAttributePair(search.PHASE, Phase.DETECTION.value),
+                    SearchAttributePair(search.COMMANDER, "none"),
+                ]
+            )
         return WithStartWorkflowOperation(
-            IncidentWorkflow.run, inp, id=prepared.workflow_id, task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, search_attributes=attributes,
-            static_summary=f"{prepared.source} alert, {inp.service}: {inp.summary}"[:200])
+            IncidentWorkflow.run,
+            inp,
+            id=prepared.workflow_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=attributes,
+            static_summary=f"{prepared.source} alert, {inp.service}: {inp.summary}"[:200],
+        )
 
     async def _with_start(self, client: Client, prepared: Prepared, alert: Alert) -> AlertReceipt:
         for attempt in (1, 2):
@@ -177,10 +192,16 @@ class Recorder:
             try:
                 async with self.per_incident.hold(prepared.workflow_id):
                     return await client.execute_update_with_start_workflow(
-                        IncidentWorkflow.ingest_alert, alert, start_workflow_operation=operation, result_type=AlertReceipt)
+                        IncidentWorkflow.ingest_alert,
+                        alert,
+                        start_workflow_operation=operation,
+                        result_type=AlertReceipt,
+                    )
             except WorkflowUpdateFailedError as err:
                 if not _closed(err) or attempt == 2:
-                    raise TemporalUnavailable(f"incident {prepared.workflow_id} refused the alert: {err.cause or err}") from None
+                    raise TemporalUnavailable(
+                        f"incident {prepared.workflow_id} refused the alert: {err.cause or err}"
+                    ) from None
                 # Closed but not finished yet: wait for the run to end, then the same key opens a
                 # new incident (the default id reuse policy allows a new run once the old one closed).
                 await self._wait_finished(operation)
@@ -193,7 +214,7 @@ class Recorder:
         handle = await operation.workflow_handle()
         try:
             await asyncio.wait_for(handle.result(), self.closing_wait)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise TemporalUnavailable(f"incident {handle.id} is closing; retry shortly") from None
         except Exception:
             pass  # finished one way or another (failed, terminated): a new run may start
@@ -202,7 +223,8 @@ class Recorder:
         try:
             async with self.per_incident.hold(workflow_id):
                 return await client.get_workflow_handle(workflow_id).execute_update(
-                    IncidentWorkflow.ingest_alert, alert, result_type=AlertReceipt)
+                    IncidentWorkflow.ingest_alert, alert, result_type=AlertReceipt
+                )
         except WorkflowUpdateFailedError as err:
             if _closed(err):
                 return None

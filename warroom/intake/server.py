@@ -38,8 +38,15 @@ def default_client_factory(settings: IntakeSettings) -> ClientFactory:
 
 
 def _config(app: FastAPI, settings: IntakeSettings, **overrides: Any) -> uvicorn.Config:
-    options: dict[str, Any] = dict(host=settings.host, port=settings.port, log_level="info", access_log=False,
-                                   proxy_headers=False, server_header=False, lifespan="off")
+    options: dict[str, Any] = dict(
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        lifespan="off",
+    )
     options.update(overrides)
     return uvicorn.Config(app, **options)
 
@@ -47,15 +54,21 @@ def _config(app: FastAPI, settings: IntakeSettings, **overrides: Any) -> uvicorn
 def serve(settings: IntakeSettings) -> None:
     """Serve until SIGINT/SIGTERM. A bad runbook or setting fails here, before listening."""
     app = create_app(settings, default_client_factory(settings))
-    log.info("warroom intake on http://%s:%d (Temporal %s, task queue %s); sources with credentials: %s",
-             settings.host, settings.port, settings.temporal.temporal_address, settings.temporal.task_queue,
-             ", ".join(s for s in ("alertmanager", "pagerduty", "opsgenie", "grafana", "generic")
-                       if settings.configured(s)) or "none (every endpoint answers 403)")
+    log.info(
+        "warroom intake on http://%s:%d (Temporal %s, task queue %s); sources with credentials: %s",
+        settings.host,
+        settings.port,
+        settings.temporal.temporal_address,
+        settings.temporal.task_queue,
+        ", ".join(s for s in ("alertmanager", "pagerduty", "opsgenie", "grafana", "generic") if settings.configured(s))
+        or "none (every endpoint answers 403)",
+    )
     uvicorn.Server(_config(app, settings)).run()
 
 
-async def serve_async(settings: IntakeSettings, client_factory: ClientFactory | None = None,
-                      ready: asyncio.Event | None = None) -> None:
+async def serve_async(
+    settings: IntakeSettings, client_factory: ClientFactory | None = None, ready: asyncio.Event | None = None
+) -> None:
     """Serve in the running loop until cancelled; sets `ready` once listening."""
     app = create_app(settings, client_factory or default_client_factory(settings))
     async with running(app, settings.host, settings.port):

@@ -61,19 +61,26 @@ def secret_values(value: SecretStr | None) -> list[bytes]:
 class IntakeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARROOM_INTAKE_", extra="ignore")
 
-    host: Annotated[str, AfterValidator(_listen_host)] = Field("127.0.0.1", description="listen address; put a TLS-terminating proxy in front for the internet")
+    host: Annotated[str, AfterValidator(_listen_host)] = Field(
+        "127.0.0.1", description="listen address; put a TLS-terminating proxy in front for the internet"
+    )
     port: int = Field(8088, ge=0, le=65535)
     body_limit: int = Field(256 * 1024, ge=1024, description="largest request body in bytes (413 above)")
-    body_timeout: float = Field(10.0, gt=0, le=300, description="seconds for a request body to arrive in full (408 after)")
+    body_timeout: float = Field(
+        10.0, gt=0, le=300, description="seconds for a request body to arrive in full (408 after)"
+    )
 
     alertmanager_token: SecretStr | None = Field(None, description="bearer token(s), comma-separated")
     alertmanager_basic_user: BasicUser | None = None
     alertmanager_basic_password: SecretStr | None = None
 
-    pagerduty_signing_secrets: SecretStr | None = Field(None, description="v3 webhook signing secret(s), comma-separated")
+    pagerduty_signing_secrets: SecretStr | None = Field(
+        None, description="v3 webhook signing secret(s), comma-separated"
+    )
     pagerduty_token: SecretStr | None = Field(None, description="optional bearer token sent as a custom header")
-    pagerduty_max_event_age: Duration = Field(timedelta(minutes=30),
-                                              description="older event.occurred_at is refused (PagerDuty retries for ~20 min)")
+    pagerduty_max_event_age: Duration = Field(
+        timedelta(minutes=30), description="older event.occurred_at is refused (PagerDuty retries for ~20 min)"
+    )
 
     opsgenie_token: SecretStr | None = None
     opsgenie_basic_user: BasicUser | None = None
@@ -82,24 +89,36 @@ class IntakeSettings(BaseSettings):
     grafana_token: SecretStr | None = None
     grafana_basic_user: BasicUser | None = None
     grafana_basic_password: SecretStr | None = None
-    grafana_signing_secrets: SecretStr | None = Field(None, description="HMAC secret(s) of the contact point, comma-separated")
+    grafana_signing_secrets: SecretStr | None = Field(
+        None, description="HMAC secret(s) of the contact point, comma-separated"
+    )
     grafana_signature_header: HeaderName = Field("X-Grafana-Alerting-Signature", min_length=1)
-    grafana_timestamp_header: HeaderName = Field("X-Grafana-Alerting-Timestamp",
-                                          description="must match the contact point's; empty = body-only signatures (no replay window)")
+    grafana_timestamp_header: HeaderName = Field(
+        "X-Grafana-Alerting-Timestamp",
+        description="must match the contact point's; empty = body-only signatures (no replay window)",
+    )
 
     generic_token: SecretStr | None = None
     generic_basic_user: BasicUser | None = None
     generic_basic_password: SecretStr | None = None
 
-    replay_window: Duration = Field(timedelta(minutes=5), description="signed timestamps older or newer than this are refused")
-    default_service: str = Field("unassigned", description="service of an alert that names none (" + _DNS_LABEL_HINT + ")")
+    replay_window: Duration = Field(
+        timedelta(minutes=5), description="signed timestamps older or newer than this are refused"
+    )
+    default_service: str = Field(
+        "unassigned", description="service of an alert that names none (" + _DNS_LABEL_HINT + ")"
+    )
     publish_search_attributes: bool = Field(True, description="set Incident* search attributes at start")
     temporal_timeout: float = Field(10.0, gt=0, description="seconds to wait for Temporal before answering 503")
-    closing_wait: float = Field(5.0, ge=0, description="seconds to wait for a closing incident to finish before reopening")
+    closing_wait: float = Field(
+        5.0, ge=0, description="seconds to wait for a closing incident to finish before reopening"
+    )
     retry_after: int = Field(5, ge=1, description="Retry-After seconds on 503")
     max_concurrent_updates: int = Field(16, ge=1, description="updates in flight for one request (alerts of one group)")
 
-    temporal: Settings = Field(default_factory=Settings, description="Temporal connection, task queue, runbook (WARROOM_*)")
+    temporal: Settings = Field(
+        default_factory=Settings, description="Temporal connection, task queue, runbook (WARROOM_*)"
+    )
 
     # Tokens and passwords are compared with Authorization headers, which cannot carry a newline or NUL.
     _sendable_secrets = field_validator("*", mode="after")(sendable_secret)
@@ -114,7 +133,7 @@ class IntakeSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _basic_pairs(self) -> "IntakeSettings":
+    def _basic_pairs(self) -> IntakeSettings:
         for source in SOURCES:
             user = getattr(self, f"{source}_basic_user", None)
             password = getattr(self, f"{source}_basic_password", None)

@@ -27,7 +27,9 @@ def require_commander(state: IncidentState, by: str, doing: str) -> None:
     """Only the IC decides; before an IC exists, whoever acts first takes command by acknowledging."""
     commander = state.roles.get(Role.INCIDENT_COMMANDER)
     if commander is None:
-        raise Rejected(f"no Incident Commander yet: acknowledge or `assign ic PERSON` before you {doing}", "NoCommander")
+        raise Rejected(
+            f"no Incident Commander yet: acknowledge or `assign ic PERSON` before you {doing}", "NoCommander"
+        )
     if by != commander:
         raise Rejected(f"only the Incident Commander ({commander}) may {doing}; {by} is not", "NotIncidentCommander")
 
@@ -36,8 +38,10 @@ def require_responder(state: IncidentState, by: str, doing: str) -> None:
     """Responders are the people holding a role or the acknowledged on-call."""
     holders = set(state.roles.values()) | {p for p in (state.acknowledged_by, state.on_call) if p}
     if by not in holders:
-        raise Rejected(f"{by} holds no role in incident {state.incident_id}; ask the IC to assign you before you {doing}",
-                       "NotAResponder")
+        raise Rejected(
+            f"{by} holds no role in incident {state.incident_id}; ask the IC to assign you before you {doing}",
+            "NotAResponder",
+        )
 
 
 def may_assign(state: IncidentState, by: str, role: Role) -> None:
@@ -61,8 +65,11 @@ def may_decide_step(state: IncidentState, by: str, step_id: str) -> None:
     if step.approver_role != Role.INCIDENT_COMMANDER:
         approver = state.roles.get(step.approver_role) or state.roles.get(Role.INCIDENT_COMMANDER)
         if by != approver:
-            raise Rejected(f"only the {step.approver_role.value.replace('_', ' ')} ({approver}) may decide step {step_id}; "
-                           f"{by} may not", "NotApprover")
+            raise Rejected(
+                f"only the {step.approver_role.value.replace('_', ' ')} ({approver}) may decide step {step_id}; "
+                f"{by} may not",
+                "NotApprover",
+            )
     if step.status != "pending":
         raise Rejected(f"step {step_id} is already {step.status} by {step.decided_by}", "StepDecided")
 
@@ -80,8 +87,11 @@ def may_resolve(state: IncidentState, by: str, require_vendor_ticket: bool = Fal
     require_open(state)
     require_commander(state, by, "declare resolution")
     if require_vendor_ticket and state.signals.third_party_vendor and not state.vendor_ticket:
-        raise Rejected("a third-party vendor is involved: record the vendor ticket reference first "
-                       "(`warroom flags ID --vendor-ticket REF`)", "VendorTicketMissing")
+        raise Rejected(
+            "a third-party vendor is involved: record the vendor ticket reference first "
+            "(`warroom flags ID --vendor-ticket REF`)",
+            "VendorTicketMissing",
+        )
     if state.resolved_at is not None:
         raise Rejected("already resolved", "AlreadyResolved")
     if state.mitigated_at is None:
@@ -90,5 +100,13 @@ def may_resolve(state: IncidentState, by: str, require_vendor_ticket: bool = Fal
         raise Rejected("not mitigated yet: run `mitigated` first; the clean-metrics window must pass", "NotMitigated")
 
 
-__all__ = ["Rejected", "require_open", "require_commander", "require_responder", "may_assign",
-           "may_decide_step", "may_mark_mitigated", "may_resolve"]
+__all__ = [
+    "Rejected",
+    "require_open",
+    "require_commander",
+    "require_responder",
+    "may_assign",
+    "may_decide_step",
+    "may_mark_mitigated",
+    "may_resolve",
+]

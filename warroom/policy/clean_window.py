@@ -56,7 +56,15 @@ def clean_window_verdict(
     remaining = max(window - elapsed, timedelta(0))
     since = f"since {clean_since.isoformat()} ({cause})"
     if remaining == timedelta(0):
-        return CleanWindowVerdict(clean=True, clean_since=clean_since, remaining=remaining,
-                                  reason=f"clean for {format_duration(elapsed)} {since}")
-    return CleanWindowVerdict(clean=False, clean_since=clean_since, remaining=remaining,
-                              reason=f"{format_duration(remaining)} more of clean metrics needed {since}")
+        return CleanWindowVerdict(
+            clean=True,
+            clean_since=clean_since,
+            remaining=remaining,
+            reason=f"clean for {format_duration(elapsed)} {since}",
+        )
+    return CleanWindowVerdict(
+        clean=False,
+        clean_since=clean_since,
+        remaining=remaining,
+        reason=f"{format_duration(remaining)} more of clean metrics needed {since}",
+    )

@@ -79,8 +79,11 @@ SLOW_QUERY_SECONDS = 30.0
 
 _PATTERNS = {
     "oom": re.compile(r"OutOfMemory|OOMKilled|out of memory|Cannot allocate memory|heap space", re.I),
-    "db_connection": re.compile(r"connection pool|too many connections|could not connect to (the )?(server|database)|"
-                                r"SQLSTATE\[?08|database .*(unavailable|refused)|pool exhausted", re.I),
+    "db_connection": re.compile(
+        r"connection pool|too many connections|could not connect to (the )?(server|database)|"
+        r"SQLSTATE\[?08|database .*(unavailable|refused)|pool exhausted",
+        re.I,
+    ),
     "timeout": re.compile(r"timed? ?out|timeout|deadline exceeded", re.I),
     "exception": re.compile(r"exception|traceback|panic:|\bFATAL\b|\bERROR\b", re.I),
 }
@@ -109,16 +112,22 @@ def diagnose(f: Findings) -> Diagnosis:
     evidence: list[str] = []
 
     def done(hypothesis: str, action: str, conclusive: bool = True) -> Diagnosis:
-        return Diagnosis(path=path, evidence=evidence, hypothesis=hypothesis, recommended_action=action, conclusive=conclusive)
+        return Diagnosis(
+            path=path, evidence=evidence, hypothesis=hypothesis, recommended_action=action, conclusive=conclusive
+        )
 
     path.append(f"error codes: {f.error_class}")
     if f.error_class == "4xx":
-        return done("client errors: possibly expected traffic (a client release, a scraper, an auth change)",
-                    "check whether this traffic is expected before changing the service", conclusive=False)
+        return done(
+            "client errors: possibly expected traffic (a client release, a scraper, an auth change)",
+            "check whether this traffic is expected before changing the service",
+            conclusive=False,
+        )
     if f.error_class == "timeout":
         path.append("connection timeouts: network/infrastructure")
         return _infrastructure(f, path, evidence, done) or done(
-            "network or infrastructure problem", "check packet loss, bandwidth and the load balancer", conclusive=False)
+            "network or infrastructure problem", "check packet loss, bandwidth and the load balancer", conclusive=False
+        )
 
     path.append("server errors")
     if f.deploy_age is not None and f.deploy_age <= RECENT_DEPLOY:
@@ -131,7 +140,9 @@ def diagnose(f: Findings) -> Diagnosis:
     logs, pods = f.logs, f.pods
     if logs.oom or pods.oom_killed:
         evidence.append(f"{logs.oom} OOM log lines, {pods.oom_killed} containers OOMKilled")
-        return done("memory leak or undersized memory limit", "scale up (more replicas or memory) and look for the leak")
+        return done(
+            "memory leak or undersized memory limit", "scale up (more replicas or memory) and look for the leak"
+        )
     if logs.db_connection:
         evidence.append(f"{logs.db_connection} database connection errors in logs")
         db = f.dependencies
@@ -166,7 +177,8 @@ def diagnose(f: Findings) -> Diagnosis:
 
     path.append("infrastructure")
     return _infrastructure(f, path, evidence, done) or done(
-        "no single cause found", "widen the investigation: bring in SMEs for the service (IC decides)", conclusive=False)
+        "no single cause found", "widen the investigation: bring in SMEs for the service (IC decides)", conclusive=False
+    )
 
 
 def _infrastructure(f: Findings, path: list[str], evidence: list[str], done):  # type: ignore[no-untyped-def]
@@ -177,10 +189,15 @@ def _infrastructure(f: Findings, path: list[str], evidence: list[str], done):  #
     if infra.cpu_percent is not None and infra.cpu_percent > CPU_SATURATED:
         evidence.append(f"CPU {infra.cpu_percent:.0f}% (> {CPU_SATURATED:.0f}%)")
         return done("CPU saturation", "scale out or shed load")
-    if infra.oom_events or (infra.memory_available_percent is not None and infra.memory_available_percent < 5) or \
-            (infra.swap_used_percent is not None and infra.swap_used_percent > 50):
-        evidence.append(f"memory available {infra.memory_available_percent}%, swap used {infra.swap_used_percent}%, "
-                        f"{infra.oom_events} OOM events")
+    if (
+        infra.oom_events
+        or (infra.memory_available_percent is not None and infra.memory_available_percent < 5)
+        or (infra.swap_used_percent is not None and infra.swap_used_percent > 50)
+    ):
+        evidence.append(
+            f"memory available {infra.memory_available_percent}%, swap used {infra.swap_used_percent}%, "
+            f"{infra.oom_events} OOM events"
+        )
         return done("memory pressure on the hosts", "add memory or move workloads")
     if infra.disk_await_ms is not None and infra.disk_await_ms > DISK_AWAIT_MS:
         evidence.append(f"disk await {infra.disk_await_ms:.0f} ms (> {DISK_AWAIT_MS:.0f} ms)")

@@ -15,7 +15,6 @@ from warroom.config import RunbookConfig
 from warroom.enums import Severity, format_duration
 from warroom.models import ImpactSignals
 
-
 _NOUN = {"mitigated": "mitigation", "resolved": "resolution"}
 
 
@@ -64,23 +63,45 @@ def escalation_plan(severity: Severity, signals: ImpactSignals, runbook: Runbook
     require_vendor_ticket = False
 
     if signals.data_loss:
-        immediate.append(Notice(audience=list(special.data_loss.notify_immediately),
-                                reason="data loss suspected: notify engineering manager and legal/privacy immediately"))
-        immediate.append(Notice(audience=[special.data_loss.escalate_to],
-                                reason="data loss: skip the P-level system, go directly to the executive team"))
+        immediate.append(
+            Notice(
+                audience=list(special.data_loss.notify_immediately),
+                reason="data loss suspected: notify engineering manager and legal/privacy immediately",
+            )
+        )
+        immediate.append(
+            Notice(
+                audience=[special.data_loss.escalate_to],
+                reason="data loss: skip the P-level system, go directly to the executive team",
+            )
+        )
     else:
-        timed.append(TimedEscalation(
-            kind="escalate", after=row.escalate_after, to=[row.escalate_to], unless=row.escalate_unless,
-            reason=f"{severity}: {format_duration(row.escalate_after)} without {_NOUN[row.escalate_unless]}"))
+        timed.append(
+            TimedEscalation(
+                kind="escalate",
+                after=row.escalate_after,
+                to=[row.escalate_to],
+                unless=row.escalate_unless,
+                reason=f"{severity}: {format_duration(row.escalate_after)} without {_NOUN[row.escalate_unless]}",
+            )
+        )
         if row.notify_vp_after is not None:
-            timed.append(TimedEscalation(
-                kind="vp_notice", after=row.notify_vp_after, to=[row.vp], unless="mitigated",
-                reason=f"{severity}: {format_duration(row.notify_vp_after)} without mitigation"))
+            timed.append(
+                TimedEscalation(
+                    kind="vp_notice",
+                    after=row.notify_vp_after,
+                    to=[row.vp],
+                    unless="mitigated",
+                    reason=f"{severity}: {format_duration(row.notify_vp_after)} without mitigation",
+                )
+            )
 
     if signals.security:
         hand_off_to = special.security_incident.hand_off_to
         public_details = special.security_incident.public_details
-        immediate.append(Notice(audience=[hand_off_to], reason="security incident suspected: hand off to the security team"))
+        immediate.append(
+            Notice(audience=[hand_off_to], reason="security incident suspected: hand off to the security team")
+        )
 
     if signals.third_party_vendor:
         require_vendor_ticket = special.third_party_vendor.require_vendor_ticket
@@ -90,5 +111,11 @@ def escalation_plan(severity: Severity, signals: ImpactSignals, runbook: Runbook
     if at_start:
         immediate.append(Notice(audience=at_start, reason=f"{severity} declared: notify at start"))
 
-    return EscalationPlan(severity=severity, immediate=immediate, timed=timed, public_details=public_details,
-                          hand_off_to=hand_off_to, require_vendor_ticket=require_vendor_ticket)
+    return EscalationPlan(
+        severity=severity,
+        immediate=immediate,
+        timed=timed,
+        public_details=public_details,
+        hand_off_to=hand_off_to,
+        require_vendor_ticket=require_vendor_ticket,
+    )

@@ -22,8 +22,9 @@ class MttxRow(BaseModel):
     met: bool | None
 
 
-def _row(stage: str, since: str, start: datetime | None, until: str, end: datetime | None,
-         target: timedelta | None) -> MttxRow:
+def _row(
+    stage: str, since: str, start: datetime | None, until: str, end: datetime | None, target: timedelta | None
+) -> MttxRow:
     measured = end - start if start and end else None
     met = None if measured is None or target is None else measured <= target
     return MttxRow(stage=stage, since=since, until=until, measured=measured, target=target, met=met)
@@ -34,10 +35,24 @@ def mttx(state: IncidentState, runbook: RunbookConfig) -> list[MttxRow]:
     targets = runbook.mttr_targets
     severity = state.severity
     return [
-        _row("detection", "impact began", state.impact_started_at, "incident opened", state.opened_at, targets.detection),
+        _row(
+            "detection", "impact began", state.impact_started_at, "incident opened", state.opened_at, targets.detection
+        ),
         _row("triage", "incident opened", state.opened_at, "declared with severity", state.declared_at, targets.triage),
-        _row("mitigation", "incident opened", state.opened_at, "mitigation verified", state.mitigated_at,
-             targets.mitigation.get(severity) if severity else None),
-        _row("resolution", "incident opened", state.opened_at, "resolved", state.resolved_at,
-             targets.resolution.get(severity) if severity else None),
+        _row(
+            "mitigation",
+            "incident opened",
+            state.opened_at,
+            "mitigation verified",
+            state.mitigated_at,
+            targets.mitigation.get(severity) if severity else None,
+        ),
+        _row(
+            "resolution",
+            "incident opened",
+            state.opened_at,
+            "resolved",
+            state.resolved_at,
+            targets.resolution.get(severity) if severity else None,
+        ),
     ]

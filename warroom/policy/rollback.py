@@ -76,7 +76,9 @@ def decide_rollback(
         reasons.append(f"error rate {_percent(error_ratio)} > pre-deploy baseline {_percent(baseline_error_ratio)}")
     else:
         elevated = False
-        reasons.append(f"error rate {_percent(error_ratio)} not above pre-deploy baseline {_percent(baseline_error_ratio)}")
+        reasons.append(
+            f"error rate {_percent(error_ratio)} not above pre-deploy baseline {_percent(baseline_error_ratio)}"
+        )
 
     blocking = [c for c in contraindications if c in rule.contraindications]
     if blocking:
@@ -88,7 +90,11 @@ def decide_rollback(
         rollback=recent and elevated and not blocking,
         reasons=reasons,
         evidence=RollbackEvidence(
-            evaluated_at=now, deployed_at=deployed_at, deploy_age=age, error_ratio=error_ratio,
-            baseline_error_ratio=baseline_error_ratio, contraindications=list(contraindications),
+            evaluated_at=now,
+            deployed_at=deployed_at,
+            deploy_age=age,
+            error_ratio=error_ratio,
+            baseline_error_ratio=baseline_error_ratio,
+            contraindications=list(contraindications),
         ),
     )

@@ -27,17 +27,21 @@ REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
 DEFAULT_MIGRATION_ANNOTATION = "warroom.io/db-migration-applied"
-ROLLBACK_KEY_ANNOTATION = "warroom.io/rollback-key"  # which decision wrote the last rollback (retries find their own write)
+ROLLBACK_KEY_ANNOTATION = (
+    "warroom.io/rollback-key"  # which decision wrote the last rollback (retries find their own write)
+)
 
 # Kept from the Deployment, never copied back from the ReplicaSet (kubectl's annotationsToSkip).
-ANNOTATIONS_TO_SKIP = frozenset({
-    "kubectl.kubernetes.io/last-applied-configuration",
-    REVISION_ANNOTATION,
-    REVISION_HISTORY_ANNOTATION,
-    "deployment.kubernetes.io/desired-replicas",
-    "deployment.kubernetes.io/max-replicas",
-    "deprecated.deployment.rollback.to",
-})
+ANNOTATIONS_TO_SKIP = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION_ANNOTATION,
+        REVISION_HISTORY_ANNOTATION,
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
 
 Obj = Mapping[str, Any]
 
@@ -103,8 +107,12 @@ def selector_string(selector: Obj | None) -> str:
         parts.append((key, f"{key}={value}"))
     for expr in (selector or {}).get("matchExpressions") or []:
         key, op, values = expr["key"], expr["operator"], sorted(expr.get("values") or [])
-        text = {"In": f"{key} in ({','.join(values)})", "NotIn": f"{key} notin ({','.join(values)})",
-                "Exists": key, "DoesNotExist": f"!{key}"}[op]
+        text = {
+            "In": f"{key} in ({','.join(values)})",
+            "NotIn": f"{key} notin ({','.join(values)})",
+            "Exists": key,
+            "DoesNotExist": f"!{key}",
+        }[op]
         parts.append((key, text))
     return ",".join(text for _, text in sorted(parts, key=lambda p: p[0]))
 
@@ -171,9 +179,18 @@ def split_replica_sets(deployment: Obj, replica_sets: Sequence[Obj]) -> tuple[li
 class RolloutStatus(_Model):
     done: bool
     message: str = Field(..., description="kubectl's wording, e.g. '2 of 3 updated replicas are available...'")
-    error: str | None = Field(None, description="set when waiting longer cannot help (deadline exceeded, wrong revision)")
-    reason: Literal["complete", "waiting_generation", "updating", "terminating_old", "waiting_available",
-                    "deadline_exceeded", "revision_mismatch"]
+    error: str | None = Field(
+        None, description="set when waiting longer cannot help (deadline exceeded, wrong revision)"
+    )
+    reason: Literal[
+        "complete",
+        "waiting_generation",
+        "updating",
+        "terminating_old",
+        "waiting_available",
+        "deadline_exceeded",
+        "revision_mismatch",
+    ]
 
 
 def rollout_status(deployment: Obj, expected_revision: int = 0) -> RolloutStatus:
@@ -190,8 +207,9 @@ def rollout_status(deployment: Obj, expected_revision: int = 0) -> RolloutStatus
             return RolloutStatus(done=False, message=message, error=message, reason="revision_mismatch")
     spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
     if _meta(deployment).get("generation", 0) > status.get("observedGeneration", 0):
-        return RolloutStatus(done=False, message="Waiting for deployment spec update to be observed...",
-                             reason="waiting_generation")
+        return RolloutStatus(
+            done=False, message="Waiting for deployment spec update to be observed...", reason="waiting_generation"
+        )
     progressing = next((c for c in status.get("conditions") or [] if c.get("type") == "Progressing"), None)
     if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
         message = f'deployment "{name}" exceeded its progress deadline'
@@ -202,14 +220,23 @@ def rollout_status(deployment: Obj, expected_revision: int = 0) -> RolloutStatus
     available = status.get("availableReplicas", 0)
     waiting = f'Waiting for deployment "{name}" rollout to finish: '
     if replicas is not None and updated < replicas:
-        return RolloutStatus(done=False, message=f"{waiting}{updated} out of {replicas} new replicas have been updated...",
-                             reason="updating")
+        return RolloutStatus(
+            done=False,
+            message=f"{waiting}{updated} out of {replicas} new replicas have been updated...",
+            reason="updating",
+        )
     if total > updated:
-        return RolloutStatus(done=False, message=f"{waiting}{total - updated} old replicas are pending termination...",
-                             reason="terminating_old")
+        return RolloutStatus(
+            done=False,
+            message=f"{waiting}{total - updated} old replicas are pending termination...",
+            reason="terminating_old",
+        )
     if available < updated:
-        return RolloutStatus(done=False, message=f"{waiting}{available} of {updated} updated replicas are available...",
-                             reason="waiting_available")
+        return RolloutStatus(
+            done=False,
+            message=f"{waiting}{available} of {updated} updated replicas are available...",
+            reason="waiting_available",
+        )
     return RolloutStatus(done=True, message=f'deployment "{name}" successfully rolled out', reason="complete")
 
 
@@ -276,26 +303,41 @@ def rollback_patch(deployment: Obj, target: Obj, key: str | None = None) -> list
     annotations = rollback_annotations(deployment, target)
     if key is not None:
         annotations = {**annotations, ROLLBACK_KEY_ANNOTATION: key}
-    return [{"op": "replace", "path": "/spec/template", "value": template},
-            {"op": "replace", "path": "/metadata/annotations", "value": annotations}]
+    return [
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+    ]
 
 
-def plan_rollback(deployment: Obj, replica_sets: Sequence[Obj], to_revision: int = 0,
-                  target: Obj | None = None, key: str | None = None) -> RollbackPlan:
+def plan_rollback(
+    deployment: Obj,
+    replica_sets: Sequence[Obj],
+    to_revision: int = 0,
+    target: Obj | None = None,
+    key: str | None = None,
+) -> RollbackPlan:
     """DeploymentRollbacker.Rollback minus the write. `target` skips the revision choice (a retry
     that already chose one must not choose again: after a rollback "previous" means something else)."""
     if target is None:
         target = rollback_target(deployment, replica_sets, to_revision)
     if (deployment.get("spec") or {}).get("paused"):
-        raise DeploymentPaused("you cannot rollback a paused deployment; resume it first with "
-                               "'kubectl rollout resume' and try again")
+        raise DeploymentPaused(
+            "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
+        )
     target_template = (target.get("spec") or {}).get("template") or {}
-    common = dict(requested_revision=to_revision, target_revision=_revision_or_none(target) or 0,
-                  target_replica_set=_meta(target).get("name", ""), from_revision=_revision_or_none(deployment),
-                  images=images(target_template))
+    common = dict(
+        requested_revision=to_revision,
+        target_revision=_revision_or_none(target) or 0,
+        target_replica_set=_meta(target).get("name", ""),
+        from_revision=_revision_or_none(deployment),
+        images=images(target_template),
+    )
     if equal_ignore_hash(target_template, (deployment.get("spec") or {}).get("template") or {}):
-        return RollbackPlan(action="skip", message=f"skipped rollback (current template already matches revision "
-                            f"{to_revision})", **common)
+        return RollbackPlan(
+            action="skip",
+            message=f"skipped rollback (current template already matches revision {to_revision})",
+            **common,
+        )
     return RollbackPlan(action="patch", message="rolled back", patch=rollback_patch(deployment, target, key), **common)
 
 
@@ -324,11 +366,15 @@ def rollout_history(deployment: Obj, replica_sets: Sequence[Obj]) -> list[Revisi
         annotations = _annotations(rs)
         history = [int(v) for v in annotations.get(REVISION_HISTORY_ANNOTATION, "").split(",") if v.strip().isdigit()]
         by_revision[value] = RevisionInfo(
-            revision=value, replica_set=_meta(rs).get("name", ""),
+            revision=value,
+            replica_set=_meta(rs).get("name", ""),
             change_cause=annotations.get(CHANGE_CAUSE_ANNOTATION),
             images=images((rs.get("spec") or {}).get("template") or {}),
             created_at=_parse_time(_meta(rs).get("creationTimestamp")),
-            replicas=(rs.get("spec") or {}).get("replicas", 0), current=rs is new, earlier_revisions=history)
+            replicas=(rs.get("spec") or {}).get("replicas", 0),
+            current=rs is new,
+            earlier_revisions=history,
+        )
     return [by_revision[r] for r in sorted(by_revision)]
 
 
@@ -354,24 +400,31 @@ def deploy_timing(deployment: Obj, replica_sets: Sequence[Obj]) -> DeployTiming:
     name = _meta(new).get("name", "")
     for cond in (deployment.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Progressing" and f'"{name}"' in (cond.get("message") or ""):
-            return DeployTiming(deployed_at=_parse_time(cond.get("lastUpdateTime")), source="progressing-condition",
-                                replica_set_created_at=created)
+            return DeployTiming(
+                deployed_at=_parse_time(cond.get("lastUpdateTime")),
+                source="progressing-condition",
+                replica_set_created_at=created,
+            )
     return DeployTiming(deployed_at=None, source="unknown", replica_set_created_at=created)
 
 
-def migration_contraindication(deployment: Obj, current_rs: Obj | None, target: Obj,
-                               annotation: str = DEFAULT_MIGRATION_ANNOTATION) -> str | None:
+def migration_contraindication(
+    deployment: Obj, current_rs: Obj | None, target: Obj, annotation: str = DEFAULT_MIGRATION_ANNOTATION
+) -> str | None:
     """Why rolling back to `target` would run code older than an applied DB migration, or None.
 
     The annotation names the migration a rollout applied; the Deployment controller copies it onto
     that revision's ReplicaSet and every later one, so the rollback is contraindicated exactly when
     the running revision carries a marker the target does not share.
     """
-    marker = _annotations(deployment).get(annotation) or (_annotations(current_rs).get(annotation)
-                                                           if current_rs else None)
+    marker = _annotations(deployment).get(annotation) or (
+        _annotations(current_rs).get(annotation) if current_rs else None
+    )
     if not marker or marker.strip().lower() in ("false", "no", "0", "none"):
         return None
     if _annotations(target).get(annotation) == marker:
         return None
-    return (f"DB migration {marker!r} was applied with the running revision ({annotation}); "
-            f"revision {_revision_or_none(target)} predates it")
+    return (
+        f"DB migration {marker!r} was applied with the running revision ({annotation}); "
+        f"revision {_revision_or_none(target)} predates it"
+    )

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from warroom.config import RunbookConfig
-from warroom.enums import Phase, Role, format_duration as _fmt
+from warroom.enums import Phase, Role
+from warroom.enums import format_duration as _fmt
 from warroom.models import Deadline, IncidentState
 from warroom.policy.escalation import escalation_plan
 
@@ -26,7 +27,9 @@ def _stamp(at: datetime) -> str:
     return at.strftime("%Y%m%dT%H%M%S")
 
 
-def _next_in_series(prefix: str, base: datetime, every: timedelta, fired: set[str], lead: timedelta = timedelta(0)) -> tuple[str, datetime]:
+def _next_in_series(
+    prefix: str, base: datetime, every: timedelta, fired: set[str], lead: timedelta = timedelta(0)
+) -> tuple[str, datetime]:
     """The first unfired occurrence of a repeating reminder counted from `base`."""
     k = 1
     while f"{prefix}@{_stamp(base)}#{k}" in fired:
@@ -45,60 +48,140 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
     if state.acknowledged_at is None and state.resolved_at is None:
         ack = runbook.acknowledgement
         responder = state.on_call or (matrix.initial_responder if matrix else "on-call-engineer")
-        out.append(Deadline(key="ack_repage", kind="ack_repage", at=state.opened_at + ack.repage_after,
-                            audience=[responder], reason=f"not acknowledged within {_fmt(ack.repage_after)}"))
-        out.append(Deadline(key="ack_escalate", kind="ack_escalate", at=state.opened_at + ack.escalate_after,
-                            audience=[ack.escalate_to], reason=f"not acknowledged within {_fmt(ack.escalate_after)}"))
+        out.append(
+            Deadline(
+                key="ack_repage",
+                kind="ack_repage",
+                at=state.opened_at + ack.repage_after,
+                audience=[responder],
+                reason=f"not acknowledged within {_fmt(ack.repage_after)}",
+            )
+        )
+        out.append(
+            Deadline(
+                key="ack_escalate",
+                kind="ack_escalate",
+                at=state.opened_at + ack.escalate_after,
+                audience=[ack.escalate_to],
+                reason=f"not acknowledged within {_fmt(ack.escalate_after)}",
+            )
+        )
 
     if state.declared_at and state.severity and state.resolved_at is None:
         plan = escalation_plan(state.severity, state.signals, runbook)
         for timed in plan.timed:
             done = state.mitigated_at if timed.unless == "mitigated" else state.resolved_at
             if done is None:
-                out.append(Deadline(key=f"{timed.kind}:{','.join(timed.to)}", kind=timed.kind,
-                                    at=state.declared_at + timed.after, audience=list(timed.to), reason=timed.reason))
+                out.append(
+                    Deadline(
+                        key=f"{timed.kind}:{','.join(timed.to)}",
+                        kind=timed.kind,
+                        at=state.declared_at + timed.after,
+                        audience=list(timed.to),
+                        reason=timed.reason,
+                    )
+                )
         comms = runbook.comms
         base = state.last_internal_update_at or state.declared_at
         key, at = _next_in_series("internal_update", base, comms.internal_update_every, fired)
-        out.append(Deadline(key=key, kind="internal_update", at=at,
-                            audience=[state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")],
-                            reason=f"no update for {_fmt(comms.internal_update_every)}"))
+        out.append(
+            Deadline(
+                key=key,
+                kind="internal_update",
+                at=at,
+                audience=[state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")],
+                reason=f"no update for {_fmt(comms.internal_update_every)}",
+            )
+        )
         if state.severity in comms.status_page_for:
             base = state.last_external_update_at or state.declared_at
-            comms_lead = state.roles.get(Role.COMMUNICATIONS_LEAD) or state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")
-            key, at = _next_in_series("external_prompt", base, comms.external_update_every, fired, comms.external_prompt_lead)
-            out.append(Deadline(key=key, kind="external_prompt", at=at, audience=[comms_lead],
-                                reason=f"status page update due in {_fmt(comms.external_prompt_lead)}"))
+            comms_lead = state.roles.get(Role.COMMUNICATIONS_LEAD) or state.roles.get(
+                Role.INCIDENT_COMMANDER, "incident-commander"
+            )
+            key, at = _next_in_series(
+                "external_prompt", base, comms.external_update_every, fired, comms.external_prompt_lead
+            )
+            out.append(
+                Deadline(
+                    key=key,
+                    kind="external_prompt",
+                    at=at,
+                    audience=[comms_lead],
+                    reason=f"status page update due in {_fmt(comms.external_prompt_lead)}",
+                )
+            )
             key, at = _next_in_series("silence", base, comms.silence_max, fired)
-            out.append(Deadline(key=key, kind="silence", at=at, audience=["status-page"],
-                                reason=f"status page silent for {_fmt(comms.silence_max)}"))
+            out.append(
+                Deadline(
+                    key=key,
+                    kind="silence",
+                    at=at,
+                    audience=["status-page"],
+                    reason=f"status page silent for {_fmt(comms.silence_max)}",
+                )
+            )
         if state.mitigated_at:
-            out.append(Deadline(key="monitoring_done", kind="monitoring_done",
-                                at=state.mitigated_at + runbook.resolve.monitoring_period,
-                                audience=[state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")],
-                                reason=f"monitored for {_fmt(runbook.resolve.monitoring_period)} since mitigation"))
+            out.append(
+                Deadline(
+                    key="monitoring_done",
+                    kind="monitoring_done",
+                    at=state.mitigated_at + runbook.resolve.monitoring_period,
+                    audience=[state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")],
+                    reason=f"monitored for {_fmt(runbook.resolve.monitoring_period)} since mitigation",
+                )
+            )
 
     if state.resolved_at and state.pir.due and state.pir.completed_at is None:
         retro = runbook.retrospective
         owner = state.pir.owner or state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")
-        out.append(Deadline(key="pir_reminder", kind="pir_reminder", at=state.pir.due - retro.remind_before,
-                            audience=[owner], reason=f"PIR due {state.pir.due:%Y-%m-%d %H:%M} UTC"))
-        out.append(Deadline(key="pir_overdue", kind="pir_overdue", at=state.pir.due,
-                            audience=[retro.escalate_to, owner], reason="PIR past its due date"))
+        out.append(
+            Deadline(
+                key="pir_reminder",
+                kind="pir_reminder",
+                at=state.pir.due - retro.remind_before,
+                audience=[owner],
+                reason=f"PIR due {state.pir.due:%Y-%m-%d %H:%M} UTC",
+            )
+        )
+        out.append(
+            Deadline(
+                key="pir_overdue",
+                kind="pir_overdue",
+                at=state.pir.due,
+                audience=[retro.escalate_to, owner],
+                reason="PIR past its due date",
+            )
+        )
 
     if state.resolved_at:
         for step in state.steps:
             if step.action == "customer_email" and step.status == "pending":
                 within = runbook.comms.customer_email_within
-                comms_lead = state.roles.get(Role.COMMUNICATIONS_LEAD) or state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")
-                out.append(Deadline(key=f"customer_email_reminder:{step.step_id}", kind="customer_email_reminder",
-                                    at=state.resolved_at + within / 2, audience=[comms_lead],
-                                    reason=f"customer e-mail {step.step_id} awaits approval; due within {_fmt(within)} of resolution"))
-                out.append(Deadline(key=f"customer_email_overdue:{step.step_id}", kind="customer_email_overdue",
-                                    at=state.resolved_at + within,
-                                    audience=[comms_lead, state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander"),
-                                              runbook.retrospective.escalate_to],
-                                    reason=f"customer e-mail {step.step_id} not sent {_fmt(within)} after resolution"))
+                comms_lead = state.roles.get(Role.COMMUNICATIONS_LEAD) or state.roles.get(
+                    Role.INCIDENT_COMMANDER, "incident-commander"
+                )
+                out.append(
+                    Deadline(
+                        key=f"customer_email_reminder:{step.step_id}",
+                        kind="customer_email_reminder",
+                        at=state.resolved_at + within / 2,
+                        audience=[comms_lead],
+                        reason=f"customer e-mail {step.step_id} awaits approval; due within {_fmt(within)} of resolution",
+                    )
+                )
+                out.append(
+                    Deadline(
+                        key=f"customer_email_overdue:{step.step_id}",
+                        kind="customer_email_overdue",
+                        at=state.resolved_at + within,
+                        audience=[
+                            comms_lead,
+                            state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander"),
+                            runbook.retrospective.escalate_to,
+                        ],
+                        reason=f"customer e-mail {step.step_id} not sent {_fmt(within)} after resolution",
+                    )
+                )
 
     if state.pir.completed_at:
         retro = runbook.retrospective
@@ -106,10 +189,24 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
             if item.done_at is not None:
                 continue
             what = f"action item {number} ({item.title}) due {item.due:%Y-%m-%d}"
-            out.append(Deadline(key=f"action_item_reminder:{number}", kind="action_item_reminder",
-                                at=item.due - retro.remind_before, audience=[item.owner], reason=what))
-            out.append(Deadline(key=f"action_item_overdue:{number}", kind="action_item_overdue", at=item.due,
-                                audience=[item.owner, retro.escalate_to], reason=f"{what} is overdue"))
+            out.append(
+                Deadline(
+                    key=f"action_item_reminder:{number}",
+                    kind="action_item_reminder",
+                    at=item.due - retro.remind_before,
+                    audience=[item.owner],
+                    reason=what,
+                )
+            )
+            out.append(
+                Deadline(
+                    key=f"action_item_overdue:{number}",
+                    kind="action_item_overdue",
+                    at=item.due,
+                    audience=[item.owner, retro.escalate_to],
+                    reason=f"{what} is overdue",
+                )
+            )
 
     return sorted((d for d in out if d.key not in fired), key=lambda d: (d.at, d.key))
 
@@ -124,4 +221,13 @@ def next_wakeup(deadlines: list[Deadline], now: datetime, kinds: set[str]) -> ti
     return min(future) - now if future else None
 
 
-__all__ = ["ACK_KINDS", "ACTION_KINDS", "CUSTOMER_KINDS", "LIVE_KINDS", "RETRO_KINDS", "pending_deadlines", "due_now", "next_wakeup"]
+__all__ = [
+    "ACK_KINDS",
+    "ACTION_KINDS",
+    "CUSTOMER_KINDS",
+    "LIVE_KINDS",
+    "RETRO_KINDS",
+    "pending_deadlines",
+    "due_now",
+    "next_wakeup",
+]

@@ -26,17 +26,36 @@ class SourceSpec:
 
 
 SOURCES: dict[str, SourceSpec] = {
-    spec.name: spec for spec in (
-        SourceSpec(alertmanager.NAME, alertmanager.AlertmanagerPayload, alertmanager.normalize,
-                   "Prometheus Alertmanager webhook (version 4): one incident per groupKey"),
-        SourceSpec(pagerduty.NAME, pagerduty.PagerDutyPayload, pagerduty.normalize,
-                   "PagerDuty v3 webhook (signed): incident.triggered/reopened fire, incident.resolved resolves"),
-        SourceSpec(opsgenie.NAME, opsgenie.OpsgeniePayload, opsgenie.normalize,
-                   "Opsgenie outgoing webhook: Create fires, Close resolves; alias is the group key"),
-        SourceSpec(grafana.NAME, grafana.GrafanaPayload, grafana.normalize,
-                   "Grafana Alerting webhook contact point (optionally HMAC-signed)", ("POST", "PUT")),
-        SourceSpec(generic.NAME, generic.GenericAlert, generic.normalize,
-                   "warroom's generic JSON alert (see docs/intake.md)"),
+    spec.name: spec
+    for spec in (
+        SourceSpec(
+            alertmanager.NAME,
+            alertmanager.AlertmanagerPayload,
+            alertmanager.normalize,
+            "Prometheus Alertmanager webhook (version 4): one incident per groupKey",
+        ),
+        SourceSpec(
+            pagerduty.NAME,
+            pagerduty.PagerDutyPayload,
+            pagerduty.normalize,
+            "PagerDuty v3 webhook (signed): incident.triggered/reopened fire, incident.resolved resolves",
+        ),
+        SourceSpec(
+            opsgenie.NAME,
+            opsgenie.OpsgeniePayload,
+            opsgenie.normalize,
+            "Opsgenie outgoing webhook: Create fires, Close resolves; alias is the group key",
+        ),
+        SourceSpec(
+            grafana.NAME,
+            grafana.GrafanaPayload,
+            grafana.normalize,
+            "Grafana Alerting webhook contact point (optionally HMAC-signed)",
+            ("POST", "PUT"),
+        ),
+        SourceSpec(
+            generic.NAME, generic.GenericAlert, generic.normalize, "warroom's generic JSON alert (see docs/intake.md)"
+        ),
     )
 }
 

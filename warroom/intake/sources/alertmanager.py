@@ -24,7 +24,9 @@ class _Vendor(BaseModel):
 
 class AlertmanagerAlert(_Vendor):
     status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(..., description="identify the alert; `service`, `namespace`, `deployment` are allow-listed")
+    labels: dict[str, str] = Field(
+        ..., description="identify the alert; `service`, `namespace`, `deployment` are allow-listed"
+    )
     annotations: dict[str, str] = Field(default_factory=dict)
     startsAt: datetime | None = None
     endsAt: datetime | None = None
@@ -38,7 +40,9 @@ class AlertmanagerPayload(_Vendor):
     model_config = ConfigDict(extra="ignore", title="AlertmanagerWebhook")
 
     version: Literal["4"]
-    groupKey: str = Field(..., min_length=1, max_length=4096, description="identifies the alert group: one incident per key")
+    groupKey: str = Field(
+        ..., min_length=1, max_length=4096, description="identifies the alert group: one incident per key"
+    )
     truncatedAlerts: int = Field(0, ge=0)
     status: Literal["firing", "resolved"]
     receiver: str = ""
@@ -53,14 +57,28 @@ def normalize(payload: AlertmanagerPayload, defaults: Defaults, source: str = NA
     alerts = []
     for i, a in enumerate(payload.alerts):
         extra: tuple[Any, ...] = (a.generatorURL, payload.externalURL, *_grafana_links(a))
-        alerts.append(labelled_alert(
-            source=source, group_key=payload.groupKey, fingerprint=fingerprint_of(a.fingerprint, a.labels),
-            firing=a.status == "firing",
-            summary=summary_of(a.annotations.get("summary"), a.annotations.get("description"),
-                               payload.commonAnnotations.get("summary"), a.labels.get("alertname"),
-                               fallback=f"alert from {source}"),
-            labels=a.labels, annotations=a.annotations, loc=("alerts", i, "labels"), defaults=defaults,
-            starts_at=a.startsAt, ends_at=a.endsAt, extra_links=extra))
+        alerts.append(
+            labelled_alert(
+                source=source,
+                group_key=payload.groupKey,
+                fingerprint=fingerprint_of(a.fingerprint, a.labels),
+                firing=a.status == "firing",
+                summary=summary_of(
+                    a.annotations.get("summary"),
+                    a.annotations.get("description"),
+                    payload.commonAnnotations.get("summary"),
+                    a.labels.get("alertname"),
+                    fallback=f"alert from {source}",
+                ),
+                labels=a.labels,
+                annotations=a.annotations,
+                loc=("alerts", i, "labels"),
+                defaults=defaults,
+                starts_at=a.startsAt,
+                ends_at=a.endsAt,
+                extra_links=extra,
+            )
+        )
     return Delivery(source=source, group_key=payload.groupKey, alerts=alerts)
 
 

@@ -24,27 +24,45 @@ DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[
 class GenericAlert(BaseModel):
     """One alert. Only `group_key`, `service` and `summary` are required."""
 
-    model_config = ConfigDict(extra="forbid", title="GenericAlert", json_schema_extra={"examples": [{
-        "group_key": "order-api-5xx", "service": "order-api", "summary": "Order API returning 503s",
-        "status": "firing", "labels": {"team": "payments"}, "annotations": {"error_rate": "8%"},
-        "namespace": "production", "deployment": "order-api"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        title="GenericAlert",
+        json_schema_extra={
+            "examples": [
+                {
+                    "group_key": "order-api-5xx",
+                    "service": "order-api",
+                    "summary": "Order API returning 503s",
+                    "status": "firing",
+                    "labels": {"team": "payments"},
+                    "annotations": {"error_rate": "8%"},
+                    "namespace": "production",
+                    "deployment": "order-api",
+                }
+            ]
+        },
+    )
 
-    group_key: str = Field(..., min_length=1, max_length=512,
-                           description="alerts with the same key join one incident (while it is open)")
+    group_key: str = Field(
+        ..., min_length=1, max_length=512, description="alerts with the same key join one incident (while it is open)"
+    )
     service: DnsLabel = Field(..., description="DNS-1123 label, e.g. order-api")
     summary: str = Field(..., min_length=1, max_length=300, description="the observable symptom, one line")
     status: Literal["firing", "resolved"] = "firing"
-    fingerprint: str | None = Field(None, min_length=1, max_length=128,
-                                    description="identifies this alert within the group (default: group_key)")
+    fingerprint: str | None = Field(
+        None, min_length=1, max_length=128, description="identifies this alert within the group (default: group_key)"
+    )
     severity: Literal["P1", "P2", "P3"] | None = Field(None, description="a hint; the runbook's criteria still decide")
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     namespace: DnsLabel | None = Field(None, description="Kubernetes namespace of the service's Deployment")
     deployment: DnsLabel | None = Field(None, description="the Deployment, for diagnostics and rollback")
-    labels: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=256)]] = Field(
-        default_factory=dict, max_length=64)
-    annotations: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=2000)]] = Field(
-        default_factory=dict, max_length=64, description="error_rate, burn_rate, … are read from here too")
+    labels: dict[
+        Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=256)]
+    ] = Field(default_factory=dict, max_length=64)
+    annotations: dict[
+        Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=2000)]
+    ] = Field(default_factory=dict, max_length=64, description="error_rate, burn_rate, … are read from here too")
     signals: ImpactSignals | None = Field(None, description="impact numbers and flags, when the sender knows them")
     links: list[AnyHttpUrl] = Field(default_factory=list, max_length=8)
 
@@ -56,10 +74,19 @@ def normalize(payload: GenericAlert, defaults: Defaults) -> Delivery:
         if getattr(payload, name):
             labels[name] = getattr(payload, name)
     alert = labelled_alert(
-        source=NAME, group_key=payload.group_key, fingerprint=payload.fingerprint or payload.group_key[:128],
-        firing=payload.status == "firing", summary=summary_of(payload.summary, fallback=f"alert {payload.group_key}"[:300]),
-        labels=labels, annotations=payload.annotations, loc=("labels",), defaults=defaults,
-        starts_at=payload.starts_at, ends_at=payload.ends_at, extra_links=tuple(str(u) for u in payload.links),
+        source=NAME,
+        group_key=payload.group_key,
+        fingerprint=payload.fingerprint or payload.group_key[:128],
+        firing=payload.status == "firing",
+        summary=summary_of(payload.summary, fallback=f"alert {payload.group_key}"[:300]),
+        labels=labels,
+        annotations=payload.annotations,
+        loc=("labels",),
+        defaults=defaults,
+        starts_at=payload.starts_at,
+        ends_at=payload.ends_at,
+        extra_links=tuple(str(u) for u in payload.links),
         severity=Severity(payload.severity) if payload.severity else None,
-        explicit=payload.signals)
+        explicit=payload.signals,
+    )
     return Delivery(source=NAME, group_key=payload.group_key, alerts=[alert])

@@ -10,7 +10,7 @@ arrive: `details.service` (or a `service:<name>` / `service=<name>` tag) names t
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,13 +78,25 @@ def normalize(payload: OpsgeniePayload, defaults: Defaults) -> Delivery:
         service = dns_label(tagged[1], ("alert", "tags", tagged[0]))
     started = None
     if alert.createdAt and 0 < alert.createdAt < _YEAR_3000_MS:
-        started = datetime.fromtimestamp(alert.createdAt / 1000, tz=timezone.utc)
+        started = datetime.fromtimestamp(alert.createdAt / 1000, tz=UTC)
     normalized = labelled_alert(
-        source=NAME, group_key=group_key, fingerprint=alert.alertId[:128], firing=payload.action in FIRING,
-        summary=summary_of(alert.message, alert.description, fallback=f"Opsgenie alert {alert.tinyId or alert.alertId}"[:300]),
+        source=NAME,
+        group_key=group_key,
+        fingerprint=alert.alertId[:128],
+        firing=payload.action in FIRING,
+        summary=summary_of(
+            alert.message, alert.description, fallback=f"Opsgenie alert {alert.tinyId or alert.alertId}"[:300]
+        ),
         labels=alert.details,
-        annotations={k: v for k, v in (("description", alert.description), ("entity", alert.entity),
-                                       ("tags", ",".join(alert.tags))) if v},
-        loc=("alert", "details"), defaults=defaults, starts_at=started, severity=severity_hint(alert.priority),
-        service=service)
+        annotations={
+            k: v
+            for k, v in (("description", alert.description), ("entity", alert.entity), ("tags", ",".join(alert.tags)))
+            if v
+        },
+        loc=("alert", "details"),
+        defaults=defaults,
+        starts_at=started,
+        severity=severity_hint(alert.priority),
+        service=service,
+    )
     return Delivery(source=NAME, group_key=group_key, alerts=[normalized])

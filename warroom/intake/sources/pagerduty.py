@@ -16,8 +16,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from warroom.intake.normalize import (
-    Defaults, Delivery, NormalizedAlert, PayloadInvalid, bounded_labels, clean, links, real_time, severity_hint,
-    slug_label, summary_of,
+    Defaults,
+    Delivery,
+    NormalizedAlert,
+    PayloadInvalid,
+    bounded_labels,
+    clean,
+    links,
+    real_time,
+    severity_hint,
+    slug_label,
+    summary_of,
 )
 from warroom.models import ImpactSignals
 
@@ -75,8 +84,14 @@ def normalize(payload: PagerDutyPayload, defaults: Defaults) -> Delivery:
     event = payload.event
     firing = event.event_type in FIRING
     if not firing and event.event_type not in RESOLVED:
-        return Delivery(source=NAME, group_key="", alerts=[], ignored=f"event type {event.event_type[:64]} is not an alert",
-                        replay_key=event.id, occurred_at=real_time(event.occurred_at))
+        return Delivery(
+            source=NAME,
+            group_key="",
+            alerts=[],
+            ignored=f"event type {event.event_type[:64]} is not an alert",
+            replay_key=event.id,
+            occurred_at=real_time(event.occurred_at),
+        )
     try:
         incident = PagerDutyIncident.model_validate(event.data)
     except ValidationError as exc:  # re-rooted at event.data, where it is in the payload
@@ -84,16 +99,29 @@ def normalize(payload: PagerDutyPayload, defaults: Defaults) -> Delivery:
     group_key = incident.incident_key or incident.id
     # PagerDuty names services for people ("API Service"); the slug is the DNS label warroom uses.
     service = slug_label(incident.service.summary) or defaults.default_service
-    labels = bounded_labels({
-        "service": service, "pagerduty_service": incident.service.summary, "pagerduty_service_id": incident.service.id,
-        "urgency": incident.urgency or "", "priority": incident.priority.summary if incident.priority else "",
-        "status": incident.status,
-    })
+    labels = bounded_labels(
+        {
+            "service": service,
+            "pagerduty_service": incident.service.summary,
+            "pagerduty_service_id": incident.service.id,
+            "urgency": incident.urgency or "",
+            "priority": incident.priority.summary if incident.priority else "",
+            "status": incident.status,
+        }
+    )
     alert = NormalizedAlert(
-        source=NAME, group_key=group_key, fingerprint=incident.id, service=service, firing=firing,
+        source=NAME,
+        group_key=group_key,
+        fingerprint=incident.id,
+        service=service,
+        firing=firing,
         summary=summary_of(incident.title, fallback=f"PagerDuty incident {clean(incident.id, 64)}"),
-        labels={k: v for k, v in labels.items() if v}, starts_at=real_time(incident.created_at),
+        labels={k: v for k, v in labels.items() if v},
+        starts_at=real_time(incident.created_at),
         severity_hint=severity_hint(incident.priority.summary if incident.priority else None),
-        signals=ImpactSignals(), links=links(incident.html_url))
-    return Delivery(source=NAME, group_key=group_key, alerts=[alert], replay_key=event.id,
-                    occurred_at=real_time(event.occurred_at))
+        signals=ImpactSignals(),
+        links=links(incident.html_url),
+    )
+    return Delivery(
+        source=NAME, group_key=group_key, alerts=[alert], replay_key=event.id, occurred_at=real_time(event.occurred_at)
+    )
