@@ -45,9 +45,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from warroom import search  # noqa: E402
-from warroom.config import load_runbook  # noqa: E402
+from warroom.ids import incident_workflow_id  # noqa: E402
 from warroom.intake import identity  # noqa: E402
 from warroom.models import Alert, AlertReceipt, IncidentInput  # noqa: E402
+from warroom.runbook import load_runbook  # noqa: E402
 from workflows.incident import IncidentWorkflow  # noqa: E402
 
 TOKEN = "bench-token"
@@ -215,7 +216,7 @@ async def baseline_call(client: Client, queue: str, runbook: Any, group: str, n:
     operation = WithStartWorkflowOperation(
         IncidentWorkflow.run,
         inp,
-        id=identity.WORKFLOW_PREFIX + incident_id,
+        id=incident_workflow_id(incident_id),
         task_queue=queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=attributes,

@@ -503,7 +503,7 @@ async def serve_worker(args: argparse.Namespace) -> None:
     else:
         from warroom.client import connect
         from warroom.settings import Settings
-        from worker import build_worker
+        from warroom.worker import build_worker
 
         client = await connect(
             Settings(temporal_address=args.address, task_queue=args.task_queue),
@@ -528,7 +528,7 @@ async def serve_worker(args: argparse.Namespace) -> None:
 
 
 def approval_runbook() -> Any:
-    from warroom.config import load_runbook
+    from warroom.runbook import load_runbook
 
     base = load_runbook()
     rollback = base.rollback.model_copy(
@@ -685,7 +685,7 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
     from warroom.enums import Severity
     from warroom.models import DeploymentTarget, IncidentInput, StepDecision
     from warroom.policy import rollout
-    from worker import build_worker
+    from warroom.worker import build_worker
     from workflows.incident import IncidentWorkflow
 
     n, warmup = args.incidents, args.warmup
@@ -868,8 +868,8 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
 
 
 def timers_runbook(escalate_after: float) -> Any:
-    from warroom.config import load_runbook
     from warroom.enums import Severity
+    from warroom.runbook import load_runbook
 
     base = load_runbook()
     matrix = dict(base.severity_matrix)
@@ -878,7 +878,7 @@ def timers_runbook(escalate_after: float) -> Any:
 
 
 def memory_runbook() -> Any:
-    from warroom.config import load_runbook
+    from warroom.runbook import load_runbook
 
     base = load_runbook()
     ack = base.acknowledgement.model_copy(

@@ -94,7 +94,7 @@ def scaled(value: Any, factor: float) -> Any:
 
 
 def drill_runbook(factor: float, manual: bool) -> Any:
-    from warroom.config import load_runbook
+    from warroom.runbook import load_runbook
 
     runbook = scaled(load_runbook(), factor)
     metrics = runbook.metrics.model_copy(
@@ -164,7 +164,7 @@ class Drill:
         from warroom.intake.settings import IntakeSettings
         from warroom.settings import Settings
         from warroom.stack import temporal_binary
-        from worker import build_worker
+        from warroom.worker import build_worker
 
         runbook = drill_runbook(self.factor, self.args.approval == "manual")
         runbook_file = self.data / "drill-runbook.yaml"
@@ -415,9 +415,9 @@ class Drill:
         return 1
 
     def _finish(self, state: Any) -> int:
-        from warroom.config import load_runbook
         from warroom.pir_draft import pir_draft
         from warroom.policy.mttx import mttx
+        from warroom.runbook import load_runbook
 
         runbook = load_runbook(self.data / "drill-runbook.yaml")
         drills = self.data / "drills"

@@ -14,9 +14,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from activities.notify import LocalSink
-from warroom.config import RunbookConfig, load_runbook
+from warroom.config import RunbookConfig
+from warroom.ids import incident_workflow_id, phase_workflow_id
 from warroom.models import IncidentInput, IncidentState
-from worker import build_worker
+from warroom.runbook import load_runbook
+from warroom.worker import build_worker
 from workflows.incident import IncidentWorkflow
 
 T = TypeVar("T")
@@ -96,7 +98,9 @@ def incident_input(
 async def start_incident(
     client: Client, queue: str, inp: IncidentInput
 ) -> WorkflowHandle[IncidentWorkflow, IncidentState]:
-    return await client.start_workflow(IncidentWorkflow.run, inp, id=f"incident-{inp.incident_id}", task_queue=queue)
+    return await client.start_workflow(
+        IncidentWorkflow.run, inp, id=incident_workflow_id(inp.incident_id), task_queue=queue
+    )
 
 
 async def assert_eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1) -> Any:
@@ -139,7 +143,7 @@ async def terminate_all(handles: list[WorkflowHandle[Any, Any]]) -> None:
         await asyncio.sleep(0.3)
     for handle in handles:
         # The Java test server does not apply the parent-close policy, so phase children go explicitly.
-        ids = [f"{handle.id}--{phase.value}" for phase in Phase] + [handle.id]
+        ids = [phase_workflow_id(handle.id, phase) for phase in Phase] + [handle.id]
         for workflow_id in ids:
             try:
                 await handle._client.get_workflow_handle(workflow_id).terminate(reason="test finished")
@@ -187,7 +191,7 @@ async def failed_workflow_tasks(client: Client, incident_workflow_id: str) -> li
         WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
     }
     failures: list[str] = []
-    for workflow_id in [incident_workflow_id, *(f"{incident_workflow_id}--{phase.value}" for phase in Phase)]:
+    for workflow_id in [incident_workflow_id, *(phase_workflow_id(incident_workflow_id, phase) for phase in Phase)]:
         try:
             history = await client.get_workflow_handle(workflow_id).fetch_history()
         except RPCError:

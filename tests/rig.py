@@ -28,9 +28,10 @@ from activities.metrics import MetricsUnavailable, PrometheusSource
 from sandbox.cluster import RunningCluster, Scenario, start
 from sandbox.service import SimulatedService
 from tests.helpers import free_port, incident_input, running_worker, state_of
-from warroom.config import RunbookConfig, load_runbook
+from warroom.config import RunbookConfig
 from warroom.enums import Severity
 from warroom.models import DeploymentTarget, IncidentInput, IncidentState
+from warroom.runbook import load_runbook
 
 PROMETHEUS = shutil.which("prometheus")
 GOOD, BAD = "registry.example.com/order-api:v2.14.2", "registry.example.com/order-api:v2.14.3"

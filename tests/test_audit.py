@@ -10,7 +10,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.broken_workflows import DeclarePhaseThatForgotTheChannel
 from warroom.audit import SKIPPED, audit_rows, to_markdown, verify
-from worker import WORKFLOWS
+from workflows.registry import WORKFLOWS
 
 HISTORIES = Path(__file__).with_name("histories")
 INCIDENT = "incident-order-api-recorded"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.helpers import utc
-from warroom.config import load_runbook
 from warroom.enums import Role, Severity
 from warroom.models import ActionItem, ImpactSignals, IncidentState, PirState, TimelineEntry
 from warroom.pir_draft import pir_draft
 from warroom.policy.mttx import mttx
+from warroom.runbook import load_runbook
 
 RUNBOOK = load_runbook()
 T0 = utc(2026, 11, 27, 14, 7)

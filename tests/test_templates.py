@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import utc
-from warroom.config import load_runbook
 from warroom.enums import Role, Severity
 from warroom.messages import internal_context, public_context
 from warroom.models import IncidentState
+from warroom.runbook import load_runbook
 from warroom.templates import render, template_names
 
 RUNBOOK = load_runbook()

@@ -282,7 +282,7 @@ async def verify(
     from temporalio.worker import Replayer
 
     if workflows is None:
-        from worker import WORKFLOWS
+        from workflows.registry import WORKFLOWS
 
         workflows = list(WORKFLOWS)
     replayer = Replayer(workflows=workflows, data_converter=converter or pydantic_data_converter)

@@ -31,8 +31,8 @@ from rich.table import Column, Table
 
 from warroom import search
 from warroom.client import ConnectionFailed, connect
-from warroom.config import RunbookError, load_runbook
 from warroom.enums import Phase, Role, Severity, format_duration
+from warroom.ids import incident_id_of, incident_workflow_id, workflow_id_for
 from warroom.models import (
     Acknowledge,
     ActionItem,
@@ -53,11 +53,11 @@ from warroom.models import (
     StepDecision,
     UpdateResult,
 )
+from warroom.runbook import RunbookError, load_runbook
 from warroom.settings import Settings
 
 T = TypeVar("T")
 
-WORKFLOW_PREFIX = "incident-"
 TIMEOUT_SECONDS = 30
 """How long to wait for an incident to answer: long enough for a busy worker, short enough for a human."""
 TIMELINE_ROWS = 15
@@ -260,15 +260,6 @@ def _run(body: Coroutine[Any, Any, T]) -> T:
         _die(f"Temporal refused: {exc.message} ({exc.status.name})", 1)
 
 
-def _workflow_id(incident: str) -> str:
-    incident = incident.strip()
-    return incident if incident.startswith(WORKFLOW_PREFIX) else WORKFLOW_PREFIX + incident
-
-
-def _incident_id(workflow_id: str) -> str:
-    return workflow_id.removeprefix(WORKFLOW_PREFIX)
-
-
 @asynccontextmanager
 async def _on_incident(incident: str, settings: Settings) -> AsyncIterator[None]:
     """Name the incident in every failure: unknown, closed, rejected or not answering."""
@@ -316,7 +307,7 @@ async def _on_incident(incident: str, settings: Settings) -> AsyncIterator[None]
 
 async def _execute(settings: Settings, who: str, incident: str, update: str, request: BaseModel) -> UpdateResult:
     client = await connect(settings, identity=f"warroom-cli:{who}")
-    handle = client.get_workflow_handle(_workflow_id(incident))
+    handle = client.get_workflow_handle(workflow_id_for(incident))
     async with _on_incident(incident, settings):
         return await handle.execute_update(update, request, result_type=UpdateResult)
 
@@ -343,7 +334,7 @@ def _act(
         return
     out.print(escape(result.message))
     if after:
-        after(result, _incident_id(_workflow_id(incident)))
+        after(result, incident_id_of(workflow_id_for(incident)))
 
 
 # --- Global options --------------------------------------------------------------------------
@@ -392,7 +383,7 @@ def worker(
 
     Example: warroom worker --address temporal.internal:7233 --namespace sre
     """
-    import worker as worker_module
+    from warroom import worker as worker_module
 
     settings = _settings(ctx, temporal_address=address, temporal_namespace=namespace, task_queue=task_queue)
     try:  # every setting and file it names, before connecting: a bad value is exit 2, not "unreachable"
@@ -641,7 +632,7 @@ async def _start(settings: Settings, who: str, inp: IncidentInput) -> str:
             SearchAttributePair(search.COMMANDER, inp.commander or "none"),
         ]
     )
-    workflow_id = WORKFLOW_PREFIX + inp.incident_id
+    workflow_id = incident_workflow_id(inp.incident_id)
     try:
         await client.start_workflow(
             IncidentWorkflow.run,
@@ -1106,7 +1097,7 @@ def audit(
     async def body() -> tuple[list[Any], list[Any]]:
         client = await connect(settings, identity="warroom-cli")
         async with _on_incident(incident, settings):
-            histories = await incident_histories(client, _workflow_id(incident))
+            histories = await incident_histories(client, workflow_id_for(incident))
         rows = await audit_rows(histories, client.data_converter)
         return rows, (await verify(histories, converter=client.data_converter) if verify_ else [])
 
@@ -1115,7 +1106,7 @@ def audit(
         print(
             json.dumps(
                 {
-                    "incident": _incident_id(_workflow_id(incident)),
+                    "incident": incident_id_of(workflow_id_for(incident)),
                     "events": [r.model_dump(mode="json") for r in rows],
                     "verification": [c.model_dump() for c in checks],
                 },
@@ -1123,7 +1114,7 @@ def audit(
             )
         )
     elif format_ == AuditFormat.MD:
-        print(to_markdown(_workflow_id(incident), rows), end="")
+        print(to_markdown(workflow_id_for(incident), rows), end="")
     else:
         table = _table(
             None,
@@ -1148,7 +1139,7 @@ def audit(
 
 async def _query_state(settings: Settings, incident: str) -> IncidentState:
     client = await connect(settings, identity="warroom-cli")
-    handle = client.get_workflow_handle(_workflow_id(incident))
+    handle = client.get_workflow_handle(workflow_id_for(incident))
     async with _on_incident(incident, settings):
         return await handle.query("state", result_type=IncidentState)
 
@@ -1212,7 +1203,7 @@ async def _list_rows(settings: Settings, query: str, limit: int) -> list[dict[st
         attrs = wf.typed_search_attributes
         rows.append(
             {
-                "incident_id": _incident_id(wf.id),
+                "incident_id": incident_id_of(wf.id),
                 "workflow_id": wf.id,
                 "severity": attrs.get(search.SEVERITY),
                 "service": attrs.get(search.SERVICE),

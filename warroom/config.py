@@ -8,17 +8,12 @@ keeps the thresholds it started with even when the file changes.
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, date, timedelta
-from pathlib import Path
+from datetime import date, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from warroom.enums import Duration, Severity
-
-DEFAULT_RUNBOOK = Path(__file__).with_name("runbook.default.yaml")
-RUNBOOK_ENV = "WARROOM_RUNBOOK"
 
 
 class _Strict(BaseModel):
@@ -205,64 +200,3 @@ class RunbookConfig(_Strict):
 
     def matrix(self, severity: Severity) -> MatrixRow:
         return self.severity_matrix[severity]
-
-
-class RunbookError(Exception):
-    """The runbook file cannot be used; the message names the file, the field and the problem."""
-
-
-def _describe(error: ValidationError, source: str) -> str:
-    lines = [f"invalid runbook {source}:"]
-    for problem in error.errors():
-        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"  {where}: {problem['msg']}")
-    return "\n".join(lines)
-
-
-def parse_runbook(text: str, source: str = "<text>") -> RunbookConfig:
-    """Validate YAML text as a runbook config, raising RunbookError with a readable message."""
-    import yaml  # local: keeps the config models importable inside the workflow sandbox
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RunbookError(f"invalid runbook {source}: not YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise RunbookError(f"invalid runbook {source}: expected a mapping at the top level")
-    try:
-        config = RunbookConfig.model_validate(data)
-    except ValidationError as exc:
-        raise RunbookError(_describe(exc, source)) from None
-    return _with_country_holidays(config, source)
-
-
-def _with_country_holidays(config: RunbookConfig, source: str) -> RunbookConfig:
-    """Resolve the country's holidays now, into `extra_holidays`.
-
-    The `holidays` package reads locale files, which the workflow sandbox forbids; incidents carry
-    the resolved dates instead (this year and the next), so PIR due dates stay deterministic.
-    """
-    retro = config.retrospective
-    if not retro.holidays_country:
-        return config
-    from datetime import datetime
-
-    from warroom.policy.pir import holiday_calendar
-
-    year = datetime.now(UTC).year
-    try:
-        calendar = holiday_calendar(retro, range(year, year + 2))
-    except ValueError as exc:
-        raise RunbookError(f"invalid runbook {source}:\n  {exc}") from None
-    resolved = retro.model_copy(update={"extra_holidays": sorted(calendar)})
-    return config.model_copy(update={"retrospective": resolved})
-
-
-def load_runbook(path: str | os.PathLike[str] | None = None) -> RunbookConfig:
-    """Load the runbook from `path`, else $WARROOM_RUNBOOK, else the shipped default."""
-    chosen = Path(path or os.environ.get(RUNBOOK_ENV) or DEFAULT_RUNBOOK)
-    try:
-        text = chosen.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RunbookError(f"cannot read runbook {chosen}: {exc.strerror or exc}") from None
-    return parse_runbook(text, str(chosen))

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from warroom import search
-from warroom.config import RunbookError, load_runbook
+from warroom.runbook import RunbookError, load_runbook
 from warroom.settings import Settings
 
 console = Console(stderr=True)
@@ -116,7 +116,7 @@ def _banner(settings: Settings, intake_note: str = "") -> str:
 
 
 async def _run(settings: Settings) -> int:
-    from worker import run_worker
+    from warroom.worker import run_worker
 
     binary = temporal_binary()
     if binary is None:

@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from warroom import search
     from warroom.enums import Phase, Role, Severity, format_duration
+    from warroom.ids import phase_workflow_id
     from warroom.models import (
         SYSTEM,
         Acknowledge,
@@ -127,7 +128,7 @@ class IncidentWorkflow:
         child = await workflow.start_child_workflow(
             run_fn,
             PhaseInput(parent_workflow_id=self.state.workflow_id, state=snapshot, runbook=self.runbook),
-            id=f"{self.state.workflow_id}--{phase.value}",
+            id=phase_workflow_id(self.state.workflow_id, phase),
             static_summary=f"{phase.value} phase of {self.state.incident_id}",
         )
         # A change made while the child was starting (an alert resolving at once) is forwarded below;

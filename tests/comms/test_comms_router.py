@@ -27,10 +27,10 @@ from tests.comms.fakes import (
     vendor_settings,
 )
 from tests.helpers import utc
-from warroom.config import load_runbook
 from warroom.enums import Role, Severity
 from warroom.messages import internal_context, public_context
 from warroom.models import IncidentState, Notification
+from warroom.runbook import load_runbook
 from warroom.statuspage import StatusStore
 
 RUNBOOK = load_runbook()

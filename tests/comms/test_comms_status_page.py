@@ -22,10 +22,10 @@ from activities.channels import ChannelSettings, build_router
 from activities.notify import NotifyActivities
 from tests.comms.fakes import free_port
 from tests.helpers import utc
-from warroom.config import load_runbook
 from warroom.enums import Role, Severity
 from warroom.messages import public_context
 from warroom.models import IncidentState, Notification
+from warroom.runbook import load_runbook
 from warroom.statuspage import StatusStore, create_status_app, public_key
 
 RUNBOOK = load_runbook()

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warroom.config import DEFAULT_RUNBOOK, load_runbook
 from warroom.policy import CleanWindowVerdict, MetricSample, clean_window_verdict
+from warroom.runbook import DEFAULT_RUNBOOK, load_runbook
 
 WINDOW = load_runbook(DEFAULT_RUNBOOK).resolve.clean_window
 MITIGATED = datetime(2026, 3, 10, 14, 20, tzinfo=UTC)

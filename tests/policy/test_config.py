@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from warroom.config import DEFAULT_RUNBOOK, RUNBOOK_ENV, RunbookError, load_runbook, parse_runbook
 from warroom.enums import Severity
+from warroom.runbook import DEFAULT_RUNBOOK, RUNBOOK_ENV, RunbookError, load_runbook, parse_runbook
 
 DEFAULT_TEXT = DEFAULT_RUNBOOK.read_text(encoding="utf-8")
 

@@ -5,9 +5,10 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warroom.config import DEFAULT_RUNBOOK, DeclareCriteria, load_runbook
+from warroom.config import DeclareCriteria
 from warroom.models import ImpactSignals
 from warroom.policy import DeclareDecision, should_declare
+from warroom.runbook import DEFAULT_RUNBOOK, load_runbook
 
 CRITERIA = load_runbook(DEFAULT_RUNBOOK).declare
 

@@ -2,10 +2,10 @@
 
 from datetime import timedelta
 
-from warroom.config import DEFAULT_RUNBOOK, load_runbook
 from warroom.enums import Severity
 from warroom.models import ImpactSignals
 from warroom.policy import EscalationPlan, Notice, TimedEscalation, escalation_plan
+from warroom.runbook import DEFAULT_RUNBOOK, load_runbook
 
 RUNBOOK = load_runbook(DEFAULT_RUNBOOK)
 

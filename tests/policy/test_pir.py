@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warroom.config import DEFAULT_RUNBOOK, Retrospective, load_runbook
+from warroom.config import Retrospective
 from warroom.policy import business_days_after, holiday_calendar, pir_due, pir_reminder_at
+from warroom.runbook import DEFAULT_RUNBOOK, load_runbook
 
 CFG = load_runbook(DEFAULT_RUNBOOK).retrospective
 NO_HOLIDAYS: set[date] = set()

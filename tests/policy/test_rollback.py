@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warroom.config import DEFAULT_RUNBOOK, RollbackRule, load_runbook
+from warroom.config import RollbackRule
 from warroom.policy import RollbackDecision, decide_rollback
+from warroom.runbook import DEFAULT_RUNBOOK, load_runbook
 
 RULE = load_runbook(DEFAULT_RUNBOOK).rollback
 NOW = datetime(2026, 3, 10, 14, 23, tzinfo=UTC)

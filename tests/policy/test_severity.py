@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warroom.config import DEFAULT_RUNBOOK, load_runbook
 from warroom.enums import Severity
 from warroom.models import ImpactSignals
 from warroom.policy import classify_severity
+from warroom.runbook import DEFAULT_RUNBOOK, load_runbook
 
 DEFINITIONS = load_runbook(DEFAULT_RUNBOOK).severity
 

@@ -17,9 +17,9 @@ from temporalio.client import WorkflowUpdateStage
 from tests.devserver import DevServer
 from tests.helpers import RecordingSink, assert_eventually, incident_input, running_worker, state_of
 from warroom.client import connect
-from warroom.config import load_runbook
 from warroom.enums import Severity
 from warroom.models import ProposeStep, StatusUpdate, StepDecision, UpdateResult
+from warroom.runbook import load_runbook
 from warroom.settings import Settings
 
 pytestmark = pytest.mark.e2e

@@ -25,7 +25,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import ClientDisconnect
 
-from warroom.config import load_runbook
 from warroom.http_framing import RejectAmbiguousFraming
 from warroom.intake import auth
 from warroom.intake.metrics import IntakeMetrics
@@ -34,6 +33,7 @@ from warroom.intake.recorder import ClientFactory, KeyedGate, Prepared, Recorder
 from warroom.intake.settings import IntakeSettings
 from warroom.intake.sources import SOURCES, SourceSpec
 from warroom.models import AlertReceipt
+from warroom.runbook import load_runbook
 
 log = logging.getLogger("warroom.intake")
 

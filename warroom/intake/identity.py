@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-WORKFLOW_PREFIX = "incident-"
+from warroom.ids import incident_workflow_id
+
 MAX_INCIDENT_ID = 80
 """IncidentInput allows 100; 80 leaves room for the phase children's `--<phase>` suffix in ids."""
 
@@ -40,4 +41,4 @@ def incident_id(source: str, group_key: str) -> str:
 
 
 def workflow_id(source: str, group_key: str) -> str:
-    return WORKFLOW_PREFIX + incident_id(source, group_key)
+    return incident_workflow_id(incident_id(source, group_key))

@@ -1,0 +1,183 @@
+"""The worker: every workflow and activity on one task queue, connected to Temporal.
+
+`warroom worker` (and the top-level `worker.py`) run it against any Temporal; `make run` starts it
+beside the embedded dev server. Every setting and file it uses is checked by `prepare` before it
+connects anywhere, so a bad value fails at start with the variable named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+from activities.ansible import AnsibleSettings, PlaybookRunner
+from activities.channels import ChannelSettings, build_router
+from activities.metrics import PrometheusSource
+from activities.notify import LocalSink, Notifier
+from activities.registry import build_activities
+from warroom.config import RunbookConfig
+from warroom.settings import Settings
+from workflows.registry import WORKFLOWS
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    notifier: Notifier,
+    templates_dir: str | None = None,
+    metrics: PrometheusSource | None = None,
+    kube_activities: Sequence[Callable[..., Any]] | None = None,
+    ansible: PlaybookRunner | None = None,
+    extra_activities: Sequence[Callable[..., Any]] = (),
+    sandboxed: bool = True,
+) -> Worker:
+    """One worker for every phase; more workers on the same task queue share the load.
+
+    `sandboxed=False` (WARROOM_WORKFLOW_SANDBOX=false) runs the same workflows without the SDK's
+    sandbox: the suite runs them sandboxed and replays every committed history both ways, so the
+    sandbox's checks are made in CI rather than paid for on every workflow task in production."""
+    acts = build_activities(notifier, templates_dir, metrics, kube_activities, ansible, extra_activities)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=acts,
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
+    )
+
+
+class ConfigInvalid(Exception):
+    """A file a setting names cannot be used; the message names the variable. Raised at start,
+    before the worker connects to anything."""
+
+
+def kube_from_settings(settings: Settings) -> list[Callable[..., Any]] | None:
+    """The Kubernetes activities when a kubeconfig (or in-cluster config) is available, else None.
+
+    The kubeconfig path is only ever opened as a file (`..` and any other character it may hold
+    included); loading it makes no request, so a bad one fails here, at start, by name.
+    """
+    import os
+
+    if not (settings.kubeconfig or os.environ.get("KUBECONFIG") or os.environ.get("KUBERNETES_SERVICE_HOST")):
+        return None
+    import yaml
+    from kubernetes.config import ConfigException
+
+    from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
+
+    try:
+        gateway = KubeGateway.from_settings(
+            KubeSettings(
+                kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.kube_context
+            )
+        )
+    except (ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
+        # YAML that is not a kubeconfig mapping (/etc/passwd, a list) fails inside the loader itself.
+        where = (
+            f"WARROOM_KUBECONFIG ({settings.kubeconfig})" if settings.kubeconfig else "KUBECONFIG / in-cluster config"
+        )
+        raise ConfigInvalid(
+            f"{where}, WARROOM_KUBE_CONTEXT: cannot load the cluster config: {str(exc)[:300]}"
+        ) from None
+    return KubeActivities(gateway).all()
+
+
+def ansible_from_settings(settings: Settings) -> PlaybookRunner:
+    """Playbooks from the repo's playbooks/, on localhost unless an inventory is configured."""
+    import json
+
+    import yaml
+    from pydantic import ValidationError
+
+    overrides: dict[str, Any] = {"log_root": settings.log_root, "credentials": settings.postgres_credentials}
+    if settings.ansible_inventory:
+        where = f"WARROOM_ANSIBLE_INVENTORY ({settings.ansible_inventory})"
+        try:
+            text = settings.ansible_inventory.read_text(encoding="utf-8")
+            overrides["inventory"] = (
+                json.loads(text) if settings.ansible_inventory.suffix == ".json" else yaml.safe_load(text)
+            )
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+            raise ConfigInvalid(f"{where}: cannot read the inventory: {str(exc)[:300]}") from None
+    try:
+        return PlaybookRunner(AnsibleSettings(**overrides))
+    except (ValidationError, ValueError, TypeError, AttributeError) as exc:
+        raise ConfigInvalid(
+            f"{where if settings.ansible_inventory else 'ansible settings'}: not an inventory "
+            f"(ansible-runner's dict form): {str(exc)[:300]}"
+        ) from None
+
+
+@dataclass
+class Prepared:
+    """Everything the worker builds from its settings before it connects anywhere."""
+
+    runbook: RunbookConfig
+    channels: ChannelSettings
+    kube: list[Callable[..., Any]] | None
+    ansible: PlaybookRunner
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Check every setting the worker uses and load every file it names, connecting to nothing.
+
+    Raises RunbookError, ConfigInvalid, or a pydantic ValidationError for WARROOM_* channel
+    settings (its `loc` is the field: WARROOM_<FIELD>); `warroom worker` turns each into one line
+    and exit code 2, so a bad value cannot hide behind "Temporal unreachable".
+    """
+    from warroom.runbook import load_runbook
+
+    runbook = load_runbook(settings.runbook)  # a bad file stops the worker here, with the field named
+    channels = ChannelSettings(data_dir=settings.data_dir)
+    return Prepared(runbook, channels, kube_from_settings(settings), ansible_from_settings(settings))
+
+
+async def run_worker(settings: Settings, ready: asyncio.Event | None = None, prepared: Prepared | None = None) -> None:
+    from warroom.client import connect
+
+    prepared = prepared or prepare(settings)
+    runbook = prepared.runbook
+    client = await connect(settings, identity="warroom-worker", wait=30)
+    sink = LocalSink(Path(settings.data_dir))
+    router = build_router(prepared.channels, sink=sink)
+    metrics = PrometheusSource(settings.prometheus_url, runbook.metrics) if settings.prometheus_url else None
+    worker = build_worker(
+        client,
+        settings.task_queue,
+        router,
+        runbook.templates_dir,
+        metrics,
+        prepared.kube,
+        prepared.ansible,
+        sandboxed=settings.workflow_sandbox,
+    )
+    log = logging.getLogger("warroom")
+    log.info(
+        "worker polling %s on %s (namespace %s); channel logs in %s; metrics: %s; cluster: %s",
+        settings.task_queue,
+        settings.temporal_address,
+        settings.temporal_namespace,
+        sink.root / "channels",
+        settings.prometheus_url or "not configured",
+        settings.kubeconfig or "not configured",
+    )
+    log.info("comms routes: %s", router.describe())
+    if not settings.workflow_sandbox:
+        log.info("workflows run without the SDK sandbox (WARROOM_WORKFLOW_SANDBOX=false)")
+    if ready:
+        ready.set()
+    try:
+        await worker.run()
+    finally:
+        await router.aclose()
