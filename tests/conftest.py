@@ -15,6 +15,7 @@ import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from tests import system
 from tests.history_scan import LEDGER
 from warroom import search
 
@@ -67,3 +68,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A secret in any history fails the run, whatever the tests said."""
     if LEDGER.hits and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stop before the first test when a collected test needs a package that is not installed."""
+    needed = {package for item in items for marker in item.iter_markers("system") for package in marker.args}
+    try:
+        absent = system.missing(needed)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if absent:
+        pytest.exit(system.how_to_install(absent), returncode=pytest.ExitCode.USAGE_ERROR)
