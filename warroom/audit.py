@@ -153,18 +153,18 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
     t = EventType
     kind = event.event_type
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-        a = event.workflow_execution_started_event_attributes
-        args = await _decode(converter, a.input)
+        started = event.workflow_execution_started_event_attributes
+        args = await _decode(converter, started.input)
         first = args[0] if args else {}
         detail = (
             _fields(first, "incident_id", "service", "severity", "declared_by", "summary")
             if isinstance(first, dict) and "service" in first
             else ""
         )
-        return a.identity, f"{a.workflow_type.name} started" + (f": {detail}" if detail else "")
+        return started.identity, f"{started.workflow_type.name} started" + (f": {detail}" if detail else "")
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-        a = event.workflow_execution_update_accepted_event_attributes
-        request = a.accepted_request
+        accepted = event.workflow_execution_update_accepted_event_attributes
+        request = accepted.accepted_request
         args = await _decode(converter, request.input.args)
         body = args[0] if args else {}
         by = body.get("by", "") if isinstance(body, dict) else ""
@@ -180,74 +180,80 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
         value = result[0] if result else None
         return "", value.get("message", json.dumps(value)) if isinstance(value, dict) else str(value)
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-        a = event.workflow_execution_signaled_event_attributes
-        args = await _decode(converter, a.input)
+        signaled = event.workflow_execution_signaled_event_attributes
+        args = await _decode(converter, signaled.input)
         body = args[0] if args else {}
-        if a.signal_name == "alert" and isinstance(body, dict):
+        if signaled.signal_name == "alert" and isinstance(body, dict):
             state = "firing" if body.get("firing", True) else "resolved"
             return (
-                a.identity,
+                signaled.identity,
                 f"alert {state}: {body.get('summary', '')} ({body.get('source', '')}, {body.get('fingerprint', '')})",
             )
-        if a.signal_name == "phase_event" and isinstance(body, dict):
+        if signaled.signal_name == "phase_event" and isinstance(body, dict):
             return "warroom", f"{body.get('kind')}: {body.get('message', '')}"
-        if a.signal_name == "incident_changed" and isinstance(body, dict):
+        if signaled.signal_name == "incident_changed" and isinstance(body, dict):
             return "warroom", f"state forwarded to the phase (version {body.get('version')})"
-        return a.identity, f"signal {a.signal_name}"
+        return signaled.identity, f"signal {signaled.signal_name}"
     if kind == t.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-        a = event.activity_task_scheduled_event_attributes
-        scheduled[event.event_id] = a.activity_type.name
-        args = await _decode(converter, a.input)
+        scheduling = event.activity_task_scheduled_event_attributes
+        scheduled[event.event_id] = scheduling.activity_type.name
+        args = await _decode(converter, scheduling.input)
         body = args[0] if args else {}
         detail = _fields(body, "channel", "template", "audience") if isinstance(body, dict) else ""
-        return "warroom", f"{a.activity_type.name} scheduled: {detail}"
+        return "warroom", f"{scheduling.activity_type.name} scheduled: {detail}"
     if kind == t.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-        a = event.activity_task_started_event_attributes
-        return a.identity, f"attempt {a.attempt}"
+        attempt = event.activity_task_started_event_attributes
+        return attempt.identity, f"attempt {attempt.attempt}"
     if kind == t.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-        a = event.activity_task_completed_event_attributes
-        result = await _decode(converter, a.result)
+        done = event.activity_task_completed_event_attributes
+        result = await _decode(converter, done.result)
         value = result[0] if result else None
-        name = scheduled.get(a.scheduled_event_id, "activity")
+        name = scheduled.get(done.scheduled_event_id, "activity")
         if isinstance(value, dict) and "text" in value:
             first_line = str(value["text"]).splitlines()[0] if value["text"] else ""
-            return a.identity, f"{name} done → {value.get('destination', '')}: {first_line}"
-        return a.identity, f"{name} done: {json.dumps(value)[:200] if value is not None else ''}"
+            return done.identity, f"{name} done → {value.get('destination', '')}: {first_line}"
+        return done.identity, f"{name} done: {json.dumps(value)[:200] if value is not None else ''}"
     if kind in (t.EVENT_TYPE_ACTIVITY_TASK_FAILED, t.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
-        a = (
+        failed = (
             event.activity_task_failed_event_attributes
             if kind == t.EVENT_TYPE_ACTIVITY_TASK_FAILED
             else event.activity_task_timed_out_event_attributes
         )
-        return "", f"{scheduled.get(a.scheduled_event_id, 'activity')} failed: {a.failure.message}"
+        return "", f"{scheduled.get(failed.scheduled_event_id, 'activity')} failed: {failed.failure.message}"
     if kind == t.EVENT_TYPE_TIMER_STARTED:
-        a = event.timer_started_event_attributes
-        seconds = a.start_to_fire_timeout.ToTimedelta().total_seconds()
+        timer = event.timer_started_event_attributes
+        seconds = timer.start_to_fire_timeout.ToTimedelta().total_seconds()
         note = await _decode(converter, event.user_metadata.summary and _wrap(event.user_metadata.summary))
         label = f" ({note[0]})" if note else ""
-        return "warroom", f"timer {a.timer_id} set for {seconds:.0f}s{label}"
+        return "warroom", f"timer {timer.timer_id} set for {seconds:.0f}s{label}"
     if kind == t.EVENT_TYPE_TIMER_FIRED:
         return "warroom", f"timer {event.timer_fired_event_attributes.timer_id} fired"
     if kind == t.EVENT_TYPE_TIMER_CANCELED:
         return "warroom", f"timer {event.timer_canceled_event_attributes.timer_id} cancelled (state changed first)"
     if kind == t.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
-        a = event.start_child_workflow_execution_initiated_event_attributes
-        return "warroom", f"phase {a.workflow_type.name} starting as {a.workflow_id}"
+        child = event.start_child_workflow_execution_initiated_event_attributes
+        return "warroom", f"phase {child.workflow_type.name} starting as {child.workflow_id}"
     if kind == t.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
         return (
             "warroom",
             f"phase started: {event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id}",
         )
     if kind == t.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
-        a = event.child_workflow_execution_completed_event_attributes
-        result = await _decode(converter, a.result)
+        child_done = event.child_workflow_execution_completed_event_attributes
+        result = await _decode(converter, child_done.result)
         value = result[0] if result else {}
-        return "warroom", f"phase completed: {a.workflow_execution.workflow_id}: {_fields(value, 'outcome', 'message')}"
+        return (
+            "warroom",
+            f"phase completed: {child_done.workflow_execution.workflow_id}: {_fields(value, 'outcome', 'message')}",
+        )
     if kind == t.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
-        a = event.signal_external_workflow_execution_initiated_event_attributes
-        args = await _decode(converter, a.input)
+        signal_out = event.signal_external_workflow_execution_initiated_event_attributes
+        args = await _decode(converter, signal_out.input)
         body = args[0] if args else {}
-        return "warroom", f"{a.signal_name} → {a.workflow_execution.workflow_id}: {_fields(body, 'kind', 'message')}"
+        return (
+            "warroom",
+            f"{signal_out.signal_name} → {signal_out.workflow_execution.workflow_id}: {_fields(body, 'kind', 'message')}",
+        )
     if kind == t.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
         fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
         values = []
@@ -258,8 +264,8 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
         return "warroom", "workflow completed"
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
-        a = event.workflow_execution_terminated_event_attributes
-        return a.identity, f"terminated: {a.reason}"
+        terminated = event.workflow_execution_terminated_event_attributes
+        return terminated.identity, f"terminated: {terminated.reason}"
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
         return "", f"failed: {event.workflow_execution_failed_event_attributes.failure.message}"
     return "", ""

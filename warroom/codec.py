@@ -13,10 +13,14 @@ server (`codec_app`), which it calls from the operator's browser.
 import base64
 import os
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+
+if TYPE_CHECKING:  # the codec server is optional: clients and workers never import FastAPI
+    from fastapi import FastAPI
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -108,7 +112,7 @@ def codec_app(
     allowed_origins: Iterable[str] = ("http://127.0.0.1:8233", "http://localhost:8233"),
     body_limit: int = BODY_LIMIT,
     body_timeout: float = BODY_TIMEOUT,
-):
+) -> FastAPI:
     """The Temporal remote codec protocol (POST /encode, /decode) for the Web UI and `temporal --codec-endpoint`.
 
     The UI calls it from the operator's browser with CORS; `token`, when set, must arrive as
@@ -163,7 +167,7 @@ def codec_app(
             raise HTTPException(400, "the sender disconnected before the body was complete") from None
         return bytes(body)
 
-    async def apply(request: Request, decode: bool) -> dict:
+    async def apply(request: Request, decode: bool) -> dict[str, Any]:
         try:
             payloads = json_format.Parse(await read(request), Payloads())
         except (json_format.ParseError, UnicodeDecodeError) as exc:  # Parse decodes bytes as UTF-8 itself
@@ -175,12 +179,12 @@ def codec_app(
         return json_format.MessageToDict(Payloads(payloads=result))
 
     @app.post("/decode")
-    async def decode(request: Request, authorization: str | None = Header(None)) -> dict:
+    async def decode(request: Request, authorization: str | None = Header(None)) -> dict[str, Any]:
         check(authorization)
         return await apply(request, decode=True)
 
     @app.post("/encode")
-    async def encode(request: Request, authorization: str | None = Header(None)) -> dict:
+    async def encode(request: Request, authorization: str | None = Header(None)) -> dict[str, Any]:
         check(authorization)
         return await apply(request, decode=False)
 

@@ -173,6 +173,7 @@ class Intake:
         if replay_key and guard is not None and guard.seen(replay_key):
             self.metrics.duplicate_deliveries.labels(source=spec.name).inc()
             return self._answer(IntakeResponse(accepted=0, duplicate=True))
+        response: Response
         if delivery.ignored:
             self.metrics.ignored.labels(source=spec.name).inc()
             response = self._answer(IntakeResponse(accepted=0, ignored=delivery.ignored))

@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
@@ -22,8 +23,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from warroom import search
 from warroom.enums import Phase
-from warroom.models import Alert, AlertReceipt, IncidentInput
+from warroom.models import Alert, AlertReceipt, IncidentInput, IncidentState
 from workflows.incident import IncidentWorkflow
+
+T = TypeVar("T")
 
 log = logging.getLogger("warroom.intake")
 ClientFactory = Callable[[], Awaitable[Client]]
@@ -152,18 +155,18 @@ class Recorder:
         receipts += await self._bounded([self._with_start(client, prepared, a) for a in rest])
         return Recorded(receipts)
 
-    async def _bounded(self, calls: list[Awaitable[AlertReceipt | None]]) -> list[AlertReceipt | None]:
+    async def _bounded(self, calls: list[Awaitable[T]]) -> list[T]:
         if not calls:
             return []
         gate = asyncio.Semaphore(self.max_concurrent)
 
-        async def one(call: Awaitable[AlertReceipt | None]) -> AlertReceipt | None:
+        async def one(call: Awaitable[T]) -> T:
             async with gate:
                 return await call
 
         return list(await asyncio.gather(*(one(c) for c in calls)))
 
-    def _operation(self, prepared: Prepared) -> WithStartWorkflowOperation:
+    def _operation(self, prepared: Prepared) -> WithStartWorkflowOperation[IncidentWorkflow, IncidentState]:
         inp = prepared.incident
         attributes = None
         if self.publish:
@@ -195,7 +198,6 @@ class Recorder:
                         IncidentWorkflow.ingest_alert,
                         alert,
                         start_workflow_operation=operation,
-                        result_type=AlertReceipt,
                     )
             except WorkflowUpdateFailedError as err:
                 if not _closed(err) or attempt == 2:
@@ -210,7 +212,7 @@ class Recorder:
                     raise
         raise AssertionError("unreachable")
 
-    async def _wait_finished(self, operation: WithStartWorkflowOperation) -> None:
+    async def _wait_finished(self, operation: WithStartWorkflowOperation[IncidentWorkflow, IncidentState]) -> None:
         handle = await operation.workflow_handle()
         try:
             await asyncio.wait_for(handle.result(), self.closing_wait)
@@ -223,7 +225,7 @@ class Recorder:
         try:
             async with self.per_incident.hold(workflow_id):
                 return await client.get_workflow_handle(workflow_id).execute_update(
-                    IncidentWorkflow.ingest_alert, alert, result_type=AlertReceipt
+                    IncidentWorkflow.ingest_alert, alert
                 )
         except WorkflowUpdateFailedError as err:
             if _closed(err):
@@ -235,7 +237,7 @@ class Recorder:
             raise
 
 
-def _retrieve_outcome(operation: WithStartWorkflowOperation) -> None:
+def _retrieve_outcome(operation: WithStartWorkflowOperation[IncidentWorkflow, IncidentState]) -> None:
     """Consume the start half's outcome even when nobody asks for the handle.
 
     When the call fails or is cancelled (our timeout), the SDK sets an exception on the

@@ -144,7 +144,7 @@ def _without_hash(template: Obj) -> dict[str, Any]:
 
 def equal_ignore_hash(template1: Obj, template2: Obj) -> bool:
     """Pod templates equal but for the pod-template-hash label (kubectl's equalIgnoreHash)."""
-    return _semantic(_without_hash(template1)) == _semantic(_without_hash(template2))
+    return bool(_semantic(_without_hash(template1)) == _semantic(_without_hash(template2)))
 
 
 def _creation_key(rs: Obj) -> tuple[datetime, str]:
