@@ -7,8 +7,9 @@ updates whose validators reject what the runbook forbids before anything reaches
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, ParamSpec
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -57,10 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.retrospective import RetrospectivePhase
 
 MAX_TRACKED_ALERTS = 100
-
-
-def _reject(err: authority.Rejected) -> ApplicationError:
-    return ApplicationError(str(err), type=err.kind, non_retryable=True)
+P = ParamSpec("P")
 
 
 @workflow.defn(name="Incident")
@@ -194,10 +192,7 @@ class IncidentWorkflow:
 
     @ingest_alert.validator
     def _validate_ingest_alert(self, alert: Alert) -> None:
-        if self.state.phase == Phase.CLOSED:
-            raise ApplicationError(
-                "incident closed; the next alert opens a new one", type="IncidentClosed", non_retryable=True
-            )
+        self._check(authority.may_ingest_alert, self.state, alert)
 
     def _on_alert(self, alert: Alert) -> bool:
         """Take the alert; True when it was a repeat (it changed no alert's state)."""
@@ -274,7 +269,7 @@ class IncidentWorkflow:
 
     @acknowledge.validator
     def _validate_acknowledge(self, req: Acknowledge) -> None:
-        self._check(authority.require_open, self.state)
+        self._check(authority.may_acknowledge, self.state, req)
 
     @workflow.update(
         description='Declare now (declare early, downgrade later). JSON: {"by": "alice", "severity": "P2", "reason": "..."}'
@@ -286,13 +281,7 @@ class IncidentWorkflow:
 
     @declare.validator
     def _validate_declare(self, req: Declare) -> None:
-        self._check(authority.require_open, self.state)
-        if self.state.declared_at is not None:
-            raise ApplicationError(
-                f"already declared at {self.state.declared_at:%H:%M:%S} UTC as {self.state.severity}",
-                type="AlreadyDeclared",
-                non_retryable=True,
-            )
+        self._check(authority.may_declare, self.state, req)
 
     @workflow.update(description='Assign a role. JSON: {"role": "operations_lead", "person": "bob", "by": "alice"}')
     def assign_role(self, req: AssignRole) -> UpdateResult:
@@ -313,7 +302,7 @@ class IncidentWorkflow:
 
     @assign_role.validator
     def _validate_assign_role(self, req: AssignRole) -> None:
-        self._check(authority.may_assign, self.state, req.by, req.role)
+        self._check(authority.may_assign_role, self.state, req)
 
     @workflow.update(
         description='Change severity; re-plans every pending timer. JSON: {"severity": "P1", "by": "alice", "reason": "..."}'
@@ -332,10 +321,7 @@ class IncidentWorkflow:
 
     @set_severity.validator
     def _validate_set_severity(self, req: SetSeverity) -> None:
-        self._check(authority.require_open, self.state)
-        self._check(authority.require_commander, self.state, req.by, "change the severity")
-        if req.severity == self.state.severity:
-            raise ApplicationError(f"severity is already {req.severity}", type="NoChange", non_retryable=True)
+        self._check(authority.may_set_severity, self.state, req)
 
     @workflow.update(
         description='Raise a special case or record the vendor ticket. JSON: {"by": "alice", "data_loss": true, "vendor_ticket": "ZD-123"}'
@@ -354,8 +340,7 @@ class IncidentWorkflow:
 
     @set_flags.validator
     def _validate_set_flags(self, req: SetFlags) -> None:
-        self._check(authority.require_open, self.state)
-        self._check(authority.require_responder, self.state, req.by, "change the incident's flags")
+        self._check(authority.may_set_flags, self.state, req)
 
     @workflow.update(
         description='Post the 15-minute update (and optionally the status page). JSON: {"by": "alice", "error_rate": 8, "hypothesis": "...", "next_action": "...", "owner": "bob", "eta": "14:40"}'
@@ -378,16 +363,7 @@ class IncidentWorkflow:
 
     @post_update.validator
     def _validate_post_update(self, req: StatusUpdate) -> None:
-        self._check(authority.require_open, self.state)
-        self._check(authority.require_responder, self.state, req.by, "post an update")
-        if self.state.declared_at is None:
-            raise ApplicationError(
-                "the incident is not declared yet: declare it first", type="NotDeclared", non_retryable=True
-            )
-        if req.public_status and not req.public_message:
-            raise ApplicationError(
-                "a status page update needs --public-message", type="InvalidRequest", non_retryable=True
-            )
+        self._check(authority.may_post_update, self.state, req)
 
     @workflow.update(
         description='Propose a step for the IC to approve. JSON: {"by": "bob", "action": "rollback", "target": "deployment/order-api", "description": "..."}'
@@ -415,8 +391,7 @@ class IncidentWorkflow:
 
     @propose_step.validator
     def _validate_propose_step(self, req: ProposeStep) -> None:
-        self._check(authority.require_open, self.state)
-        self._check(authority.require_responder, self.state, req.by, "propose a step")
+        self._check(authority.may_propose_step, self.state, req)
 
     @workflow.update(
         description='The IC approves a proposed step. JSON: {"step_id": "s1", "by": "alice", "reason": "deploy 20 min ago"}'
@@ -426,7 +401,7 @@ class IncidentWorkflow:
 
     @approve.validator
     def _validate_approve(self, req: StepDecision) -> None:
-        self._check(authority.may_decide_step, self.state, req.by, req.step_id)
+        self._check(authority.may_decide_step, self.state, req)
 
     @workflow.update(
         description='The IC denies a proposed step; the denial is recorded. JSON: {"step_id": "s1", "by": "alice", "reason": "..."}'
@@ -436,7 +411,7 @@ class IncidentWorkflow:
 
     @deny.validator
     def _validate_deny(self, req: StepDecision) -> None:
-        self._check(authority.may_decide_step, self.state, req.by, req.step_id)
+        self._check(authority.may_decide_step, self.state, req)
 
     @workflow.update(
         description='Mitigation applied; starts the clean-metrics window. JSON: {"by": "alice", "action": "rolled back to v2.14.2"}'
@@ -451,7 +426,7 @@ class IncidentWorkflow:
 
     @mark_mitigated.validator
     def _validate_mark_mitigated(self, req: MarkMitigated) -> None:
-        self._check(authority.may_mark_mitigated, self.state, req.by)
+        self._check(authority.may_mark_mitigated, self.state, req)
 
     @workflow.update(
         description='Declare resolution (after verified mitigation). JSON: {"by": "alice", "summary": "...", "pir_owner": "bob"}'
@@ -485,8 +460,9 @@ class IncidentWorkflow:
 
     @resolve.validator
     def _validate_resolve(self, req: Resolve) -> None:
-        require_ticket = self.runbook.special_cases.third_party_vendor.require_vendor_ticket
-        self._check(authority.may_resolve, self.state, req.by, require_ticket)
+        self._check(
+            authority.may_resolve, self.state, req, self.runbook.special_cases.third_party_vendor.require_vendor_ticket
+        )
 
     @workflow.update(
         description="Complete the post-incident review; needs at least one action item with owner and due date."
@@ -499,22 +475,7 @@ class IncidentWorkflow:
 
     @complete_pir.validator
     def _validate_complete_pir(self, req: CompletePir) -> None:
-        self._check(authority.require_open, self.state)
-        if self.state.resolved_at is None:
-            raise ApplicationError("the incident is not resolved yet", type="NotResolved", non_retryable=True)
-        owners = {self.state.pir.owner, self.state.commander}
-        if req.by not in owners:
-            raise ApplicationError(
-                f"only the PIR owner ({self.state.pir.owner}) or the IC may complete the PIR",
-                type="NotPirOwner",
-                non_retryable=True,
-            )
-        if not req.action_items:
-            raise ApplicationError(
-                "a PIR with no action items changes nothing: add at least one, with owner and due date",
-                type="NoActionItems",
-                non_retryable=True,
-            )
+        self._check(authority.may_complete_pir, self.state, req)
 
     @workflow.update(
         description='Mark a PIR action item done (1-based). JSON: {"by": "bob", "item": 1, "note": "shipped"}'
@@ -533,36 +494,18 @@ class IncidentWorkflow:
 
     @complete_action_item.validator
     def _validate_complete_action_item(self, req: CompleteActionItem) -> None:
-        self._check(authority.require_open, self.state)
-        items = self.state.pir.action_items
-        if self.state.pir.completed_at is None:
-            raise ApplicationError(
-                "the PIR is not completed yet: its action items are not tracked", type="NoPir", non_retryable=True
-            )
-        if req.item > len(items):
-            raise ApplicationError(
-                f"no action item {req.item}: the PIR has {len(items)}", type="UnknownItem", non_retryable=True
-            )
-        item = items[req.item - 1]
-        if item.done_at is not None:
-            raise ApplicationError(
-                f"action item {req.item} is already done ({item.done_by})", type="AlreadyDone", non_retryable=True
-            )
-        if req.by not in {item.owner, self.state.pir.owner, self.state.commander}:
-            raise ApplicationError(
-                f"only {item.owner} (the owner), the PIR owner or the IC may close action item {req.item}",
-                type="NotItemOwner",
-                non_retryable=True,
-            )
+        self._check(authority.may_complete_action_item, self.state, req)
 
     # --- Internals ------------------------------------------------------------------------------
 
     @staticmethod
-    def _check(rule: Any, *args: Any) -> None:
+    def _check(rule: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Run a validator's rule: a refusal becomes a non-retryable ApplicationError of the rule's
+        kind, raised before the update is accepted, so it leaves no event in history."""
         try:
-            rule(*args)
+            rule(*args, **kwargs)
         except authority.Rejected as err:
-            raise _reject(err) from None
+            raise ApplicationError(str(err), type=err.kind, non_retryable=True) from None
 
     def _decide(self, req: StepDecision, status: str) -> UpdateResult:
         step = next(s for s in self.state.steps if s.step_id == req.step_id)
