@@ -14,21 +14,14 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
     from warroom.messages import public_context
-    from warroom.models import IncidentState, PhaseEvent, PhaseInput, PhaseResult, Step
+    from warroom.models import PhaseEvent, PhaseInput, PhaseResult, Step
     from warroom.policy.timers import ACTION_KINDS, CUSTOMER_KINDS, RETRO_KINDS
-    from workflows._runtime import PhaseRuntime, run_alongside
+    from workflows._phase import PhaseWorkflow
+    from workflows._runtime import run_alongside
 
 
 @workflow.defn(name="RetrospectivePhase")
-class RetrospectivePhase:
-    @workflow.init
-    def __init__(self, inp: PhaseInput) -> None:
-        self.rt = PhaseRuntime(inp)
-
-    @workflow.signal
-    def incident_changed(self, state: IncidentState) -> None:
-        self.rt.incident_changed(state)
-
+class RetrospectivePhase(PhaseWorkflow):
     @workflow.run
     async def run(self, inp: PhaseInput) -> PhaseResult:
         def over() -> bool:
