@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, ParamSpec
+from typing import Any, Literal, ParamSpec
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -165,8 +165,8 @@ class IncidentWorkflow:
 
     # --- Queries and signals --------------------------------------------------------------------
 
-    @workflow.query(description="The incident's state, timeline and next deadlines.")
-    def state(self) -> IncidentState:
+    @workflow.query(name="state", description="The incident's state, timeline and next deadlines.")
+    def current_state(self) -> IncidentState:
         return self.state.model_copy(update={"deadlines": pending_deadlines(self.state, self.runbook)})
 
     @workflow.signal(description="A new alert for this incident (firing or resolved).")
@@ -507,9 +507,9 @@ class IncidentWorkflow:
         except authority.Rejected as err:
             raise ApplicationError(str(err), type=err.kind, non_retryable=True) from None
 
-    def _decide(self, req: StepDecision, status: str) -> UpdateResult:
+    def _decide(self, req: StepDecision, status: Literal["approved", "denied"]) -> UpdateResult:
         step = next(s for s in self.state.steps if s.step_id == req.step_id)
-        step.status = status  # type: ignore[assignment]
+        step.status = status
         step.decided_by = req.by
         step.decided_at = workflow.now()
         step.reason = req.reason

@@ -13,7 +13,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
-    from warroom.messages import public_context
+    from warroom.messages import ContextValue, public_context
     from warroom.models import PhaseEvent, PhaseInput, PhaseResult, Step
     from warroom.policy.timers import ACTION_KINDS, CUSTOMER_KINDS, RETRO_KINDS
     from workflows._phase import PhaseWorkflow
@@ -49,7 +49,11 @@ class RetrospectivePhase(PhaseWorkflow):
         rt = self.rt
         steps = [s for s in rt.state.steps if s.action == "customer_email" and s.status == "pending"]
         for step in steps:
-            await rt.notify("incident", "customer_email_draft", step_id=step.step_id, **self._email_context())
+            # audience and public by name: the e-mail context's keys are template variables only.
+            draft = self._email_context()
+            await rt.notify(
+                "incident", "customer_email_draft", audience=None, public=False, step_id=step.step_id, **draft
+            )
 
             def decided(step_id: str = step.step_id) -> bool:
                 current = self._step(step_id)
@@ -59,7 +63,7 @@ class RetrospectivePhase(PhaseWorkflow):
             current = self._step(step.step_id)
             if current is None or current.status != "approved":
                 continue
-            sent = await rt.notify("email", "customer_email", ["customers"], **self._email_context())
+            sent = await rt.notify("email", "customer_email", ["customers"], public=False, **self._email_context())
             await rt.report(
                 PhaseEvent(
                     kind="customer_email_sent" if sent else "customer_email_failed",
@@ -72,7 +76,7 @@ class RetrospectivePhase(PhaseWorkflow):
     def _step(self, step_id: str) -> Step | None:
         return next((s for s in self.rt.state.steps if s.step_id == step_id), None)
 
-    def _email_context(self) -> dict[str, str | int | float | bool | None | list[str]]:
+    def _email_context(self) -> dict[str, ContextValue]:
         now = workflow.now()
         public = public_context(self.rt.state, self.rt.runbook, now, public_details=True)
         public.pop("now", None)  # the notify context has its own clock
