@@ -2,7 +2,9 @@
 
 It drives Detection → Declare → Command → Resolve → Retrospective as child workflows, forwards
 every change of state to the running phase, and records what phases report. People act through
-updates whose validators reject what the runbook forbids before anything reaches history.
+updates whose validators reject what the runbook forbids before anything reaches history: each
+validator is one rule of `warroom.policy.authority`. How the state and timeline change is in
+`workflows._ledger`; this class keeps the clock and the commands.
 """
 
 from __future__ import annotations
