@@ -291,7 +291,7 @@ async def storm(stack: Stack, client: Client, total: int, keys: int, clients: in
     cpu = {k: v - cpu_before[k] for k, v in stack.cpu_seconds().items()}
     received = 0
     for workflow_id in workflow_ids:
-        state = await client.get_workflow_handle(workflow_id).query(IncidentWorkflow.state)
+        state = await client.get_workflow_handle(workflow_id).query(IncidentWorkflow.current_state)
         received += state.alerts_received
     server_errors = sum(v for k, v in codes.items() if k >= 500 or k == 0)
     print(f"storm: {total} Alertmanager POSTs over {keys} group keys from {clients} concurrent clients")

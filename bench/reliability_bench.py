@@ -756,7 +756,7 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
                         300,
                         "the proposal and the diagnosis",
                     )
-                    state = await handle.query(IncidentWorkflow.state)
+                    state = await handle.query(IncidentWorkflow.current_state)
                     step = next(s for s in state.steps if s.action == "rollback" and s.status == "pending")
                     setup_s.append(time.monotonic() - started)
                     await emu.quiet()
@@ -770,7 +770,7 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
                     about, everything = emu.calls_about("bench-app", mark, index)
 
                     async def rolled_out() -> bool:
-                        kinds = {e.kind for e in (await handle.query(IncidentWorkflow.state)).timeline}
+                        kinds = {e.kind for e in (await handle.query(IncidentWorkflow.current_state)).timeline}
                         return bool(kinds & {"rollout_status", "rollout_unknown", "rollback_failed"})
 
                     await wait_until(rolled_out, 120, "the rollout status after the rollback", 0.25)
@@ -1024,7 +1024,7 @@ async def timers_on_warroom(
                 delivered.setdefault(r["id"], r["t"])
 
         async def due(incident_id: str) -> float:
-            state = await client.get_workflow_handle(f"incident-{incident_id}").query(IncidentWorkflow.state)
+            state = await client.get_workflow_handle(f"incident-{incident_id}").query(IncidentWorkflow.current_state)
             assert state.declared_at is not None
             return state.declared_at.timestamp() + after
 

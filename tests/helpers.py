@@ -119,7 +119,7 @@ async def assert_eventually(check: Callable[[], Any], timeout: float = 10.0, int
 
 
 async def state_of(handle: WorkflowHandle[Any, Any]) -> IncidentState:
-    return await handle.query(IncidentWorkflow.state)
+    return await handle.query(IncidentWorkflow.current_state)
 
 
 def utc(*args: int) -> datetime:

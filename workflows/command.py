@@ -13,23 +13,16 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
-    from warroom.models import IncidentState, PhaseInput, PhaseResult
+    from warroom.models import PhaseInput, PhaseResult
     from warroom.policy.timers import LIVE_KINDS
     from workflows._diagnosis import run_diagnosis
+    from workflows._phase import PhaseWorkflow
     from workflows._rollback import RollbackRule
-    from workflows._runtime import PhaseRuntime, run_alongside
+    from workflows._runtime import run_alongside
 
 
 @workflow.defn(name="CommandPhase")
-class CommandPhase:
-    @workflow.init
-    def __init__(self, inp: PhaseInput) -> None:
-        self.rt = PhaseRuntime(inp)
-
-    @workflow.signal
-    def incident_changed(self, state: IncidentState) -> None:
-        self.rt.incident_changed(state)
-
+class CommandPhase(PhaseWorkflow):
     @workflow.run
     async def run(self, inp: PhaseInput) -> PhaseResult:
         def over() -> bool:

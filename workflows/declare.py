@@ -11,21 +11,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Role
-    from warroom.models import IncidentState, PhaseEvent, PhaseInput, PhaseResult
+    from warroom.models import PhaseEvent, PhaseInput, PhaseResult
     from warroom.policy.escalation import escalation_plan
-    from workflows._runtime import PhaseRuntime
+    from workflows._phase import PhaseWorkflow
 
 
 @workflow.defn(name="DeclarePhase")
-class DeclarePhase:
-    @workflow.init
-    def __init__(self, inp: PhaseInput) -> None:
-        self.rt = PhaseRuntime(inp)
-
-    @workflow.signal
-    def incident_changed(self, state: IncidentState) -> None:
-        self.rt.incident_changed(state)
-
+class DeclarePhase(PhaseWorkflow):
     @workflow.run
     async def run(self, inp: PhaseInput) -> PhaseResult:
         rt = self.rt

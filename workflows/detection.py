@@ -10,21 +10,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
-    from warroom.models import IncidentState, PhaseInput, PhaseResult
+    from warroom.models import PhaseInput, PhaseResult
     from warroom.policy.timers import ACK_KINDS
-    from workflows._runtime import PhaseRuntime
+    from workflows._phase import PhaseWorkflow
 
 
 @workflow.defn(name="DetectionPhase")
-class DetectionPhase:
-    @workflow.init
-    def __init__(self, inp: PhaseInput) -> None:
-        self.rt = PhaseRuntime(inp)
-
-    @workflow.signal
-    def incident_changed(self, state: IncidentState) -> None:
-        self.rt.incident_changed(state)
-
+class DetectionPhase(PhaseWorkflow):
     @workflow.run
     async def run(self, inp: PhaseInput) -> PhaseResult:
         def over() -> bool:

@@ -2,26 +2,27 @@
 
 It drives Detection → Declare → Command → Resolve → Retrospective as child workflows, forwards
 every change of state to the running phase, and records what phases report. People act through
-updates whose validators reject what the runbook forbids before anything reaches history.
+updates whose validators reject what the runbook forbids before anything reaches history: each
+validator is one rule of `warroom.policy.authority`. How the state and timeline change is in
+`workflows._ledger`; this class keeps the clock and the commands.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal, ParamSpec
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from warroom import search
-    from warroom.enums import Phase, Role, Severity, format_duration
+    from warroom.enums import Phase, Role, format_duration
     from warroom.ids import phase_workflow_id
     from warroom.models import (
         SYSTEM,
         Acknowledge,
         Alert,
-        AlertDigest,
         AlertReceipt,
         AssignRole,
         CompleteActionItem,
@@ -40,15 +41,11 @@ with workflow.unsafe.imports_passed_through():
         StatusUpdate,
         Step,
         StepDecision,
-        TimelineEntry,
         UpdateResult,
     )
     from warroom.policy import authority
-    from warroom.policy.declare import should_declare
-    from warroom.policy.escalation import escalation_plan
-    from warroom.policy.pir import pir_due
-    from warroom.policy.severity import classify_severity
     from warroom.policy.timers import pending_deadlines
+    from workflows import _ledger as ledger
     from workflows._runtime import send
     from workflows.command import CommandPhase
     from workflows.declare import DeclarePhase
@@ -56,11 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.resolve import ResolvePhase
     from workflows.retrospective import RetrospectivePhase
 
-MAX_TRACKED_ALERTS = 100
-
-
-def _reject(err: authority.Rejected) -> ApplicationError:
-    return ApplicationError(str(err), type=err.kind, non_retryable=True)
+P = ParamSpec("P")
 
 
 @workflow.defn(name="Incident")
@@ -70,35 +63,7 @@ class IncidentWorkflow:
         self.runbook = inp.runbook
         self.publish = inp.publish_search_attributes
         self._opened_by_alert = not inp.declared
-        now = workflow.now()
-        self.state = IncidentState(
-            incident_id=inp.incident_id,
-            workflow_id=workflow.info().workflow_id,
-            service=inp.service,
-            summary=inp.summary,
-            opened_at=now,
-            on_call=inp.on_call,
-            signals=inp.signals,
-            vendor_ticket=None,
-        )
-        if inp.commander:
-            self.state.roles[Role.INCIDENT_COMMANDER] = inp.commander
-        self.state.target = inp.target
-        self._record(
-            "opened",
-            f"incident opened: {inp.summary}",
-            inp.declared_by or SYSTEM,
-            service=inp.service,
-            source=inp.alert.source if inp.alert else "manual",
-        )
-        if inp.alert:
-            self._take_alert(inp.alert)
-        if inp.declared:
-            self._declare(inp.declared_by or SYSTEM, inp.severity, "declared by a person")
-        elif not self.state.declared_at:
-            self._maybe_declare_from_signals()
-        if inp.severity and not self.state.severity:
-            self.state.severity = inp.severity
+        self.state = ledger.opened(inp, workflow.info().workflow_id, workflow.now())
 
     # --- The lifecycle --------------------------------------------------------------------------
 
@@ -124,7 +89,7 @@ class IncidentWorkflow:
     async def _phase(self, run_fn: Any, phase: Phase) -> PhaseResult:
         """Run one phase as a child workflow, forwarding every state change to it until it returns."""
         self._set_phase(phase)
-        snapshot, sent, forwarded = self._snapshot(), self.state.version, self._phase_view()
+        snapshot, sent, forwarded = self._snapshot(), self.state.version, ledger.phase_view(self.state)
         child = await workflow.start_child_workflow(
             run_fn,
             PhaseInput(parent_workflow_id=self.state.workflow_id, state=snapshot, runbook=self.runbook),
@@ -134,13 +99,13 @@ class IncidentWorkflow:
         # A change made while the child was starting (an alert resolving at once) is forwarded below;
         # 👉 incidents recorded before this fix compared against the state after the start.
         if not workflow.patched("forward-changes-during-phase-start"):
-            sent, forwarded = self.state.version, self._phase_view()
+            sent, forwarded = self.state.version, ledger.phase_view(self.state)
         while not child.done():
             await workflow.wait_condition(lambda: child.done() or self.state.version != sent)
             if child.done():
                 break
             sent = self.state.version
-            view = self._phase_view()
+            view = ledger.phase_view(self.state)
             # 👉 An alert storm changes counts and the timeline, which no phase reads: don't wake it.
             if view == forwarded and self._forward_only_relevant:
                 continue
@@ -167,21 +132,21 @@ class IncidentWorkflow:
 
     # --- Queries and signals --------------------------------------------------------------------
 
-    @workflow.query(description="The incident's state, timeline and next deadlines.")
-    def state(self) -> IncidentState:
+    @workflow.query(name="state", description="The incident's state, timeline and next deadlines.")
+    def current_state(self) -> IncidentState:
         return self.state.model_copy(update={"deadlines": pending_deadlines(self.state, self.runbook)})
 
     @workflow.signal(description="A new alert for this incident (firing or resolved).")
     def alert(self, alert: Alert) -> None:
         if self.state.phase == Phase.CLOSED:
             return
-        self._on_alert(alert)
+        ledger.on_alert(self.state, self.runbook, alert, workflow.now())
 
     @workflow.update(description="The intake's alert (update-with-start): returns once the alert is recorded.")
     def ingest_alert(self, alert: Alert) -> AlertReceipt:
         """Start the incident with no alert in its input and deliver the first one here, so every
         alert (the first included) is counted once and the caller gets a receipt from history."""
-        repeated = self._on_alert(alert)
+        repeated = ledger.on_alert(self.state, self.runbook, alert, workflow.now())
         return AlertReceipt(
             incident_id=self.state.incident_id,
             workflow_id=self.state.workflow_id,
@@ -194,60 +159,12 @@ class IncidentWorkflow:
 
     @ingest_alert.validator
     def _validate_ingest_alert(self, alert: Alert) -> None:
-        if self.state.phase == Phase.CLOSED:
-            raise ApplicationError(
-                "incident closed; the next alert opens a new one", type="IncidentClosed", non_retryable=True
-            )
-
-    def _on_alert(self, alert: Alert) -> bool:
-        """Take the alert; True when it was a repeat (it changed no alert's state)."""
-        repeated = self._take_alert(alert)
-        if self.state.declared_at is None:
-            self._maybe_declare_from_signals()
-            if not self.state.firing_alerts and not alert.firing and not self.state.acknowledged_at:
-                self.state.dismissed = True
-                self._record("dismissed", "every alert resolved before the incident was declared")
-        self._changed()
-        return repeated
+        self._check(authority.may_ingest_alert, self.state, alert)
 
     @workflow.signal(description="Internal: a phase workflow reports a fired timer or a message sent.")
     def phase_event(self, event: PhaseEvent) -> None:
-        if event.deadline_key and event.deadline_key not in self.state.fired:
-            self.state.fired.append(event.deadline_key)
-        for who in event.escalated_to:
-            if who not in self.state.escalated_to:
-                self.state.escalated_to.append(who)
-        now = workflow.now()
-        if event.public_post:
-            self.state.last_external_update_at = now
-        if event.propose and not any(s.step_id == event.propose.step_id for s in self.state.steps):
-            p = event.propose
-            self.state.steps.append(
-                Step(
-                    step_id=p.step_id,
-                    action=p.action,
-                    target=p.target,
-                    description=p.description,
-                    evidence=p.evidence,
-                    proposed_by=SYSTEM,
-                    proposed_at=now,
-                    auto_approve_at=p.auto_approve_at,
-                )
-            )
-        if event.step_id and event.step_status:
-            for step in self.state.steps:
-                if step.step_id == event.step_id and not (event.step_status == "approved" and step.status != "pending"):
-                    step.status = event.step_status
-                    if event.step_status == "approved":
-                        step.decided_by, step.decided_at = SYSTEM, now
-                        step.reason = event.message
-        if event.mitigation_applied and self.state.mitigation_applied_at is None:
-            self.state.mitigation_applied_at = now
-            self.state.mitigation_action = event.mitigation_applied
-        if event.mitigated and self.state.mitigated_at is None:
-            self.state.mitigated_at = now
+        if ledger.apply_phase_event(self.state, event, workflow.now()):
             self._publish()
-        self._record(event.kind, event.message, **event.data)
 
     # --- Updates: human input -------------------------------------------------------------------
 
@@ -274,25 +191,21 @@ class IncidentWorkflow:
 
     @acknowledge.validator
     def _validate_acknowledge(self, req: Acknowledge) -> None:
-        self._check(authority.require_open, self.state)
+        self._check(authority.may_acknowledge, self.state, req)
 
     @workflow.update(
         description='Declare now (declare early, downgrade later). JSON: {"by": "alice", "severity": "P2", "reason": "..."}'
     )
     def declare(self, req: Declare) -> UpdateResult:
-        self._declare(req.by, req.severity, req.reason or "declared by a person")
+        ledger.declare(
+            self.state, self.runbook, workflow.now(), req.by, req.severity, req.reason or "declared by a person"
+        )
         self._publish()
         return self._done(None, f"declared {self.state.severity} by {req.by}", req.by)
 
     @declare.validator
     def _validate_declare(self, req: Declare) -> None:
-        self._check(authority.require_open, self.state)
-        if self.state.declared_at is not None:
-            raise ApplicationError(
-                f"already declared at {self.state.declared_at:%H:%M:%S} UTC as {self.state.severity}",
-                type="AlreadyDeclared",
-                non_retryable=True,
-            )
+        self._check(authority.may_declare, self.state, req)
 
     @workflow.update(description='Assign a role. JSON: {"role": "operations_lead", "person": "bob", "by": "alice"}')
     def assign_role(self, req: AssignRole) -> UpdateResult:
@@ -313,7 +226,7 @@ class IncidentWorkflow:
 
     @assign_role.validator
     def _validate_assign_role(self, req: AssignRole) -> None:
-        self._check(authority.may_assign, self.state, req.by, req.role)
+        self._check(authority.may_assign_role, self.state, req)
 
     @workflow.update(
         description='Change severity; re-plans every pending timer. JSON: {"severity": "P1", "by": "alice", "reason": "..."}'
@@ -332,30 +245,18 @@ class IncidentWorkflow:
 
     @set_severity.validator
     def _validate_set_severity(self, req: SetSeverity) -> None:
-        self._check(authority.require_open, self.state)
-        self._check(authority.require_commander, self.state, req.by, "change the severity")
-        if req.severity == self.state.severity:
-            raise ApplicationError(f"severity is already {req.severity}", type="NoChange", non_retryable=True)
+        self._check(authority.may_set_severity, self.state, req)
 
     @workflow.update(
         description='Raise a special case or record the vendor ticket. JSON: {"by": "alice", "data_loss": true, "vendor_ticket": "ZD-123"}'
     )
     def set_flags(self, req: SetFlags) -> UpdateResult:
-        raised = []
-        for name in ("data_loss", "security", "third_party_vendor"):
-            value = getattr(req, name)
-            if value is not None and value != getattr(self.state.signals, name):
-                self.state.signals = self.state.signals.model_copy(update={name: value})
-                raised.append(f"{name}={'yes' if value else 'no'}")
-        if req.vendor_ticket:
-            self.state.vendor_ticket = req.vendor_ticket
-            raised.append(f"vendor ticket {req.vendor_ticket}")
-        return self._done("flags_changed", "; ".join(raised) or "no change", req.by)
+        changes = ledger.set_flags(self.state, req)
+        return self._done("flags_changed", "; ".join(changes) or "no change", req.by)
 
     @set_flags.validator
     def _validate_set_flags(self, req: SetFlags) -> None:
-        self._check(authority.require_open, self.state)
-        self._check(authority.require_responder, self.state, req.by, "change the incident's flags")
+        self._check(authority.may_set_flags, self.state, req)
 
     @workflow.update(
         description='Post the 15-minute update (and optionally the status page). JSON: {"by": "alice", "error_rate": 8, "hypothesis": "...", "next_action": "...", "owner": "bob", "eta": "14:40"}'
@@ -378,16 +279,7 @@ class IncidentWorkflow:
 
     @post_update.validator
     def _validate_post_update(self, req: StatusUpdate) -> None:
-        self._check(authority.require_open, self.state)
-        self._check(authority.require_responder, self.state, req.by, "post an update")
-        if self.state.declared_at is None:
-            raise ApplicationError(
-                "the incident is not declared yet: declare it first", type="NotDeclared", non_retryable=True
-            )
-        if req.public_status and not req.public_message:
-            raise ApplicationError(
-                "a status page update needs --public-message", type="InvalidRequest", non_retryable=True
-            )
+        self._check(authority.may_post_update, self.state, req)
 
     @workflow.update(
         description='Propose a step for the IC to approve. JSON: {"by": "bob", "action": "rollback", "target": "deployment/order-api", "description": "..."}'
@@ -415,8 +307,7 @@ class IncidentWorkflow:
 
     @propose_step.validator
     def _validate_propose_step(self, req: ProposeStep) -> None:
-        self._check(authority.require_open, self.state)
-        self._check(authority.require_responder, self.state, req.by, "propose a step")
+        self._check(authority.may_propose_step, self.state, req)
 
     @workflow.update(
         description='The IC approves a proposed step. JSON: {"step_id": "s1", "by": "alice", "reason": "deploy 20 min ago"}'
@@ -426,7 +317,7 @@ class IncidentWorkflow:
 
     @approve.validator
     def _validate_approve(self, req: StepDecision) -> None:
-        self._check(authority.may_decide_step, self.state, req.by, req.step_id)
+        self._check(authority.may_decide_step, self.state, req)
 
     @workflow.update(
         description='The IC denies a proposed step; the denial is recorded. JSON: {"step_id": "s1", "by": "alice", "reason": "..."}'
@@ -436,7 +327,7 @@ class IncidentWorkflow:
 
     @deny.validator
     def _validate_deny(self, req: StepDecision) -> None:
-        self._check(authority.may_decide_step, self.state, req.by, req.step_id)
+        self._check(authority.may_decide_step, self.state, req)
 
     @workflow.update(
         description='Mitigation applied; starts the clean-metrics window. JSON: {"by": "alice", "action": "rolled back to v2.14.2"}'
@@ -451,42 +342,22 @@ class IncidentWorkflow:
 
     @mark_mitigated.validator
     def _validate_mark_mitigated(self, req: MarkMitigated) -> None:
-        self._check(authority.may_mark_mitigated, self.state, req.by)
+        self._check(authority.may_mark_mitigated, self.state, req)
 
     @workflow.update(
         description='Declare resolution (after verified mitigation). JSON: {"by": "alice", "summary": "...", "pir_owner": "bob"}'
     )
     def resolve(self, req: Resolve) -> UpdateResult:
-        now = workflow.now()
-        self.state.resolved_at = now
-        owner = req.pir_owner or self.state.roles.get(Role.PIR_OWNER) or self.state.commander
-        self.state.pir.owner = owner
-        if owner:
-            self.state.roles[Role.PIR_OWNER] = owner
-        retro = self.runbook.retrospective
-        self.state.pir.due = pir_due(now, retro, holidays=set(retro.extra_holidays))
-        if self.state.severity in self.runbook.comms.customer_email_for:
-            # The runbook's P1 customer e-mail: drafted now, sent once the Comms lead approves.
-            self.state.steps.append(
-                Step(
-                    step_id=f"s{len(self.state.steps) + 1}",
-                    action="customer_email",
-                    target="customers",
-                    description=f"customer e-mail, due within {format_duration(self.runbook.comms.customer_email_within)}",
-                    approver_role=Role.COMMUNICATIONS_LEAD,
-                    proposed_by=SYSTEM,
-                    proposed_at=now,
-                )
-            )
+        ledger.resolve(self.state, self.runbook, req, workflow.now())
         self._publish()
-        return self._done(
-            "resolved", f"resolved: {req.summary}; PIR by {owner} due {self.state.pir.due:%Y-%m-%d}", req.by
-        )
+        pir = self.state.pir
+        return self._done("resolved", f"resolved: {req.summary}; PIR by {pir.owner} due {pir.due:%Y-%m-%d}", req.by)
 
     @resolve.validator
     def _validate_resolve(self, req: Resolve) -> None:
-        require_ticket = self.runbook.special_cases.third_party_vendor.require_vendor_ticket
-        self._check(authority.may_resolve, self.state, req.by, require_ticket)
+        self._check(
+            authority.may_resolve, self.state, req, self.runbook.special_cases.third_party_vendor.require_vendor_ticket
+        )
 
     @workflow.update(
         description="Complete the post-incident review; needs at least one action item with owner and due date."
@@ -499,22 +370,7 @@ class IncidentWorkflow:
 
     @complete_pir.validator
     def _validate_complete_pir(self, req: CompletePir) -> None:
-        self._check(authority.require_open, self.state)
-        if self.state.resolved_at is None:
-            raise ApplicationError("the incident is not resolved yet", type="NotResolved", non_retryable=True)
-        owners = {self.state.pir.owner, self.state.commander}
-        if req.by not in owners:
-            raise ApplicationError(
-                f"only the PIR owner ({self.state.pir.owner}) or the IC may complete the PIR",
-                type="NotPirOwner",
-                non_retryable=True,
-            )
-        if not req.action_items:
-            raise ApplicationError(
-                "a PIR with no action items changes nothing: add at least one, with owner and due date",
-                type="NoActionItems",
-                non_retryable=True,
-            )
+        self._check(authority.may_complete_pir, self.state, req)
 
     @workflow.update(
         description='Mark a PIR action item done (1-based). JSON: {"by": "bob", "item": 1, "note": "shipped"}'
@@ -533,40 +389,22 @@ class IncidentWorkflow:
 
     @complete_action_item.validator
     def _validate_complete_action_item(self, req: CompleteActionItem) -> None:
-        self._check(authority.require_open, self.state)
-        items = self.state.pir.action_items
-        if self.state.pir.completed_at is None:
-            raise ApplicationError(
-                "the PIR is not completed yet: its action items are not tracked", type="NoPir", non_retryable=True
-            )
-        if req.item > len(items):
-            raise ApplicationError(
-                f"no action item {req.item}: the PIR has {len(items)}", type="UnknownItem", non_retryable=True
-            )
-        item = items[req.item - 1]
-        if item.done_at is not None:
-            raise ApplicationError(
-                f"action item {req.item} is already done ({item.done_by})", type="AlreadyDone", non_retryable=True
-            )
-        if req.by not in {item.owner, self.state.pir.owner, self.state.commander}:
-            raise ApplicationError(
-                f"only {item.owner} (the owner), the PIR owner or the IC may close action item {req.item}",
-                type="NotItemOwner",
-                non_retryable=True,
-            )
+        self._check(authority.may_complete_action_item, self.state, req)
 
     # --- Internals ------------------------------------------------------------------------------
 
     @staticmethod
-    def _check(rule: Any, *args: Any) -> None:
+    def _check(rule: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Run a validator's rule: a refusal becomes a non-retryable ApplicationError of the rule's
+        kind, raised before the update is accepted, so it leaves no event in history."""
         try:
-            rule(*args)
+            rule(*args, **kwargs)
         except authority.Rejected as err:
-            raise _reject(err) from None
+            raise ApplicationError(str(err), type=err.kind, non_retryable=True) from None
 
-    def _decide(self, req: StepDecision, status: str) -> UpdateResult:
+    def _decide(self, req: StepDecision, status: Literal["approved", "denied"]) -> UpdateResult:
         step = next(s for s in self.state.steps if s.step_id == req.step_id)
-        step.status = status  # type: ignore[assignment]
+        step.status = status
         step.decided_by = req.by
         step.decided_at = workflow.now()
         step.reason = req.reason
@@ -580,18 +418,13 @@ class IncidentWorkflow:
 
     async def _post_update_messages(self, req: StatusUpdate) -> None:
         """Post the update to the channel (and the status page) through the same notify path as the phases."""
-        status = (
-            "Mitigated"
-            if self.state.mitigated_at
-            else ("Mitigating" if self.state.mitigation_applied_at else "Investigating")
-        )
         try:
             await send(
                 self._snapshot(),
                 self.runbook,
                 "incident",
                 "internal_update",
-                status=status,
+                status=ledger.mitigation_status(self.state),
                 error_rate=req.error_rate,
                 hypothesis=req.hypothesis,
                 next_action=req.next_action,
@@ -612,59 +445,6 @@ class IncidentWorkflow:
         except ActivityError as err:
             self._record("notification_failed", f"the update could not be posted: {err.cause or err}")
 
-    def _take_alert(self, alert: Alert) -> bool:
-        self.state.alerts_received += 1
-        digest = AlertDigest(
-            at=workflow.now(),
-            source=alert.source,
-            fingerprint=alert.fingerprint,
-            summary=alert.summary,
-            firing=alert.firing,
-        )
-        self.state.recent_alerts = [*self.state.recent_alerts[-19:], digest]
-        self.state.signals = self.state.signals.merged(alert.signals)
-        firing = self.state.firing_alerts
-        was_firing = alert.fingerprint in firing
-        # Counted, not dropped: the delivery is in history either way; this tells an operator how
-        # much of alerts_received was a sender repeating itself (retries, an HA Alertmanager pair).
-        repeated = alert.firing == was_firing
-        self.state.alerts_repeated += repeated
-        if alert.firing:
-            self.state.last_firing_alert_at = workflow.now()
-            if self.state.impact_started_at is None:
-                self.state.impact_started_at = alert.starts_at or workflow.now()
-            if not was_firing and len(firing) < MAX_TRACKED_ALERTS:
-                firing.append(alert.fingerprint)
-                self._record(
-                    "alert_firing", f"alert firing: {alert.summary}", source=alert.source, fingerprint=alert.fingerprint
-                )
-        elif was_firing:
-            firing.remove(alert.fingerprint)
-            self._record(
-                "alert_resolved", f"alert resolved: {alert.summary}", source=alert.source, fingerprint=alert.fingerprint
-            )
-        return repeated
-
-    def _maybe_declare_from_signals(self) -> None:
-        decision = should_declare(self.state.signals, self.runbook.declare)
-        if decision.declare:
-            self._declare(SYSTEM, None, "; ".join(decision.reasons))
-
-    def _declare(self, by: str, severity: Severity | None, reason: str) -> None:
-        now = workflow.now()
-        assessed = classify_severity(self.state.signals, self.runbook.severity)
-        self.state.severity = severity or self.state.severity or assessed.severity
-        self.state.declared_at = now
-        self.state.channel = f"#incident-{now:%Y-%m-%d}-{self.state.service}-{now:%H%M}"[:80]
-        basis = "set by hand" if severity else "; ".join(assessed.reasons)
-        self._record(
-            "declared", f"declared {self.state.severity} ({basis}): {reason}", by, severity=self.state.severity.value
-        )
-        plan = escalation_plan(self.state.severity, self.state.signals, self.runbook)
-        if not plan.public_details:
-            self._record("restricted", "security incident: details stay out of public channels")
-        self._changed()
-
     def _set_phase(self, phase: Phase) -> None:
         self.state.phase = phase
         self._publish()
@@ -672,46 +452,14 @@ class IncidentWorkflow:
 
     def _publish(self) -> None:
         """Keep the search attributes current so `temporal workflow list --query` finds incidents."""
-        if not self.publish:
-            return
-        s = self.state
-        workflow.upsert_search_attributes(
-            [
-                search.SEVERITY.value_set(s.severity.value if s.severity else "unassessed"),
-                search.SERVICE.value_set(s.service),
-                search.PHASE.value_set(s.phase.value),
-                search.COMMANDER.value_set(s.commander or "none"),
-            ]
-        )
-
-    def _phase_view(self) -> dict[str, Any]:
-        """What phase workflows act on: the state less the timeline and the alert bookkeeping.
-
-        `last_firing_alert_at` is left out too: phases read it only when the set of firing alerts
-        changes (relapse, the clean window), and that change is forwarded with the latest value.
-        """
-        return self.state.model_dump(
-            exclude={
-                "timeline",
-                "alerts_received",
-                "alerts_repeated",
-                "recent_alerts",
-                "version",
-                "deadlines",
-                "last_firing_alert_at",
-            }
-        )
+        if self.publish:
+            workflow.upsert_search_attributes(ledger.search_attributes(self.state))
 
     def _snapshot(self) -> IncidentState:
-        return self.state.model_copy(update={"timeline": []})
+        return ledger.snapshot(self.state)
 
     def _record(self, kind: str, message: str, actor: str = SYSTEM, **data: str) -> None:
-        self.state.timeline.append(
-            TimelineEntry(
-                at=workflow.now(), kind=kind, actor=actor, message=message, data={k: str(v) for k, v in data.items()}
-            )
-        )
-        self._changed()
+        ledger.record(self.state, workflow.now(), kind, message, actor, **data)
 
     def _changed(self) -> None:
         self.state.version += 1

@@ -20,21 +20,17 @@ with workflow.unsafe.imports_passed_through():
     from warroom.models import IncidentState, PhaseEvent, PhaseInput, PhaseResult
     from warroom.policy.clean_window import CleanWindowVerdict, clean_window_verdict
     from warroom.policy.timers import LIVE_KINDS
-    from workflows._runtime import PhaseRuntime
+    from workflows._phase import PhaseWorkflow
 
 
 @workflow.defn(name="ResolvePhase")
-class ResolvePhase:
+class ResolvePhase(PhaseWorkflow):
     @workflow.init
     def __init__(self, inp: PhaseInput) -> None:
-        self.rt = PhaseRuntime(inp)
+        super().__init__(inp)
         self._use_metrics: bool | None = None
         self._previous: tuple[datetime, datetime] | None = None  # (when checked, clean since) at the last check
         self._alerts_cleared = False
-
-    @workflow.signal
-    def incident_changed(self, state: IncidentState) -> None:
-        self.rt.incident_changed(state)
 
     def _finished(self) -> bool:
         return self.rt.state.resolved_at is not None or self.rt.state.phase == Phase.CLOSED

@@ -13,22 +13,15 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
-    from warroom.messages import public_context
-    from warroom.models import IncidentState, PhaseEvent, PhaseInput, PhaseResult, Step
+    from warroom.messages import ContextValue, public_context
+    from warroom.models import PhaseEvent, PhaseInput, PhaseResult, Step
     from warroom.policy.timers import ACTION_KINDS, CUSTOMER_KINDS, RETRO_KINDS
-    from workflows._runtime import PhaseRuntime, run_alongside
+    from workflows._phase import PhaseWorkflow
+    from workflows._runtime import run_alongside
 
 
 @workflow.defn(name="RetrospectivePhase")
-class RetrospectivePhase:
-    @workflow.init
-    def __init__(self, inp: PhaseInput) -> None:
-        self.rt = PhaseRuntime(inp)
-
-    @workflow.signal
-    def incident_changed(self, state: IncidentState) -> None:
-        self.rt.incident_changed(state)
-
+class RetrospectivePhase(PhaseWorkflow):
     @workflow.run
     async def run(self, inp: PhaseInput) -> PhaseResult:
         def over() -> bool:
@@ -56,7 +49,11 @@ class RetrospectivePhase:
         rt = self.rt
         steps = [s for s in rt.state.steps if s.action == "customer_email" and s.status == "pending"]
         for step in steps:
-            await rt.notify("incident", "customer_email_draft", step_id=step.step_id, **self._email_context())
+            # audience and public by name: the e-mail context's keys are template variables only.
+            draft = self._email_context()
+            await rt.notify(
+                "incident", "customer_email_draft", audience=None, public=False, step_id=step.step_id, **draft
+            )
 
             def decided(step_id: str = step.step_id) -> bool:
                 current = self._step(step_id)
@@ -66,7 +63,7 @@ class RetrospectivePhase:
             current = self._step(step.step_id)
             if current is None or current.status != "approved":
                 continue
-            sent = await rt.notify("email", "customer_email", ["customers"], **self._email_context())
+            sent = await rt.notify("email", "customer_email", ["customers"], public=False, **self._email_context())
             await rt.report(
                 PhaseEvent(
                     kind="customer_email_sent" if sent else "customer_email_failed",
@@ -79,7 +76,7 @@ class RetrospectivePhase:
     def _step(self, step_id: str) -> Step | None:
         return next((s for s in self.rt.state.steps if s.step_id == step_id), None)
 
-    def _email_context(self) -> dict[str, str | int | float | bool | None | list[str]]:
+    def _email_context(self) -> dict[str, ContextValue]:
         now = workflow.now()
         public = public_context(self.rt.state, self.rt.runbook, now, public_details=True)
         public.pop("now", None)  # the notify context has its own clock

@@ -62,14 +62,14 @@ async def test_alertmanager_groups_become_one_incident_that_sees_joins_and_resol
 
         workflow_id = await assert_eventually(opened, timeout=20)
         handle = intake.client.get_workflow_handle(workflow_id)
-        incident = await handle.query(IncidentWorkflow.state)
+        incident = await handle.query(IncidentWorkflow.current_state)
         assert incident.service == "order-api" and len(incident.firing_alerts) == 1
         assert incident.declared_at is None, "0.5% errors stays in Detection (the runbook declares above 1%)"
 
         await post(_alert(run, "pod-2"))
 
         async def joined() -> None:
-            state = await handle.query(IncidentWorkflow.state)
+            state = await handle.query(IncidentWorkflow.current_state)
             assert len(state.firing_alerts) == 2
 
         await assert_eventually(joined, timeout=20)
@@ -78,7 +78,7 @@ async def test_alertmanager_groups_become_one_incident_that_sees_joins_and_resol
         await post(_alert(run, "pod-1", resolved=True), _alert(run, "pod-2", resolved=True))
 
         async def resolved() -> None:
-            state = await handle.query(IncidentWorkflow.state)
+            state = await handle.query(IncidentWorkflow.current_state)
             assert state.firing_alerts == []
             assert sum(1 for entry in state.timeline if entry.kind == "alert_resolved") == 2
 

@@ -14,7 +14,7 @@ from workflows.incident import IncidentWorkflow
 
 
 async def state(intake, workflow_id):
-    return await intake.client.get_workflow_handle(workflow_id).query(IncidentWorkflow.state)
+    return await intake.client.get_workflow_handle(workflow_id).query(IncidentWorkflow.current_state)
 
 
 async def test_an_alertmanager_group_opens_one_incident_and_delivers_every_alert(intake, payload):

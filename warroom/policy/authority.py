@@ -1,13 +1,30 @@
-"""Who may do what to an incident. Update validators call these; a raise rejects the update.
+"""Who may do what to an incident, and when. Every update validator is one call of a rule here.
 
 The runbook: one Incident Commander decides (approvals, severity, mitigation, resolution);
-anyone working the incident may post updates and propose steps.
+anyone working the incident may post updates and propose steps. A rule takes the incident's
+state and the request and raises `Rejected` to refuse it; its message reaches the person who
+asked (CLI, Web UI) word for word, and its kind is the refusal's type, which callers match on.
 """
 
 from __future__ import annotations
 
 from warroom.enums import Phase, Role
-from warroom.models import IncidentState
+from warroom.models import (
+    Acknowledge,
+    Alert,
+    AssignRole,
+    CompleteActionItem,
+    CompletePir,
+    Declare,
+    IncidentState,
+    MarkMitigated,
+    ProposeStep,
+    Resolve,
+    SetFlags,
+    SetSeverity,
+    StatusUpdate,
+    StepDecision,
+)
 
 
 class Rejected(ValueError):
@@ -16,6 +33,9 @@ class Rejected(ValueError):
     def __init__(self, message: str, kind: str = "Rejected") -> None:
         super().__init__(message)
         self.kind = kind
+
+
+# --- Building blocks ------------------------------------------------------------------------------
 
 
 def require_open(state: IncidentState) -> None:
@@ -44,18 +64,71 @@ def require_responder(state: IncidentState, by: str, doing: str) -> None:
         )
 
 
-def may_assign(state: IncidentState, by: str, role: Role) -> None:
+def require_declared(state: IncidentState) -> None:
+    if state.declared_at is None:
+        raise Rejected("the incident is not declared yet: declare it first", "NotDeclared")
+
+
+# --- One rule per update, in the order the runbook meets them ---------------------------------------
+
+
+def may_ingest_alert(state: IncidentState, alert: Alert) -> None:
+    """A closed incident takes no more alerts; the intake opens a new incident for the next one."""
+    if state.phase == Phase.CLOSED:
+        raise Rejected("incident closed; the next alert opens a new one", "IncidentClosed")
+
+
+def may_acknowledge(state: IncidentState, req: Acknowledge) -> None:
+    """Anyone may acknowledge an open incident (the first to do so with no IC takes command)."""
+    require_open(state)
+
+
+def may_declare(state: IncidentState, req: Declare) -> None:
+    """Declare early: anyone may, once; later changes go through `set_severity`."""
+    require_open(state)
+    if state.declared_at is not None:
+        raise Rejected(f"already declared at {state.declared_at:%H:%M:%S} UTC as {state.severity}", "AlreadyDeclared")
+
+
+def may_assign_role(state: IncidentState, req: AssignRole) -> None:
     """The IC assigns roles; with no IC yet, anyone may name the IC (declare early, sort out later)."""
     require_open(state)
-    if state.roles.get(Role.INCIDENT_COMMANDER) is None and role == Role.INCIDENT_COMMANDER:
+    if state.roles.get(Role.INCIDENT_COMMANDER) is None and req.role == Role.INCIDENT_COMMANDER:
         return
-    require_commander(state, by, f"assign the {role.value} role")
+    require_commander(state, req.by, f"assign the {req.role.value} role")
 
 
-def may_decide_step(state: IncidentState, by: str, step_id: str) -> None:
-    """The IC decides steps; a step may name another approver role (the Comms lead approves the
-    customer e-mail), and with that role unassigned the IC decides."""
+def may_set_severity(state: IncidentState, req: SetSeverity) -> None:
     require_open(state)
+    require_commander(state, req.by, "change the severity")
+    if req.severity == state.severity:
+        raise Rejected(f"severity is already {req.severity}", "NoChange")
+
+
+def may_set_flags(state: IncidentState, req: SetFlags) -> None:
+    require_open(state)
+    require_responder(state, req.by, "change the incident's flags")
+
+
+def may_post_update(state: IncidentState, req: StatusUpdate) -> None:
+    """Any responder posts the 15-minute update; a status-page post needs its public wording."""
+    require_open(state)
+    require_responder(state, req.by, "post an update")
+    require_declared(state)
+    if req.public_status and not req.public_message:
+        raise Rejected("a status page update needs --public-message", "InvalidRequest")
+
+
+def may_propose_step(state: IncidentState, req: ProposeStep) -> None:
+    require_open(state)
+    require_responder(state, req.by, "propose a step")
+
+
+def may_decide_step(state: IncidentState, req: StepDecision) -> None:
+    """Approve and deny alike. The IC decides steps; a step may name another approver role (the Comms
+    lead approves the customer e-mail), and with that role unassigned the IC decides."""
+    require_open(state)
+    by, step_id = req.by, req.step_id
     step = next((s for s in state.steps if s.step_id == step_id), None)
     if step is None or step.approver_role == Role.INCIDENT_COMMANDER:
         require_commander(state, by, "approve or deny a step")
@@ -74,18 +147,19 @@ def may_decide_step(state: IncidentState, by: str, step_id: str) -> None:
         raise Rejected(f"step {step_id} is already {step.status} by {step.decided_by}", "StepDecided")
 
 
-def may_mark_mitigated(state: IncidentState, by: str) -> None:
+def may_mark_mitigated(state: IncidentState, req: MarkMitigated) -> None:
     require_open(state)
-    require_commander(state, by, "declare mitigation")
-    if state.declared_at is None:
-        raise Rejected("the incident is not declared yet: declare it first", "NotDeclared")
+    require_commander(state, req.by, "declare mitigation")
+    require_declared(state)
     if state.mitigated_at is not None:
         raise Rejected(f"already mitigated at {state.mitigated_at:%H:%M:%S} UTC", "AlreadyMitigated")
 
 
-def may_resolve(state: IncidentState, by: str, require_vendor_ticket: bool = False) -> None:
+def may_resolve(state: IncidentState, req: Resolve, require_vendor_ticket: bool) -> None:
+    """Resolution follows verified mitigation; with a vendor involved (and the runbook asking for it),
+    the vendor's ticket reference is recorded first."""
     require_open(state)
-    require_commander(state, by, "declare resolution")
+    require_commander(state, req.by, "declare resolution")
     if require_vendor_ticket and state.signals.third_party_vendor and not state.vendor_ticket:
         raise Rejected(
             "a third-party vendor is involved: record the vendor ticket reference first "
@@ -100,13 +174,53 @@ def may_resolve(state: IncidentState, by: str, require_vendor_ticket: bool = Fal
         raise Rejected("not mitigated yet: run `mitigated` first; the clean-metrics window must pass", "NotMitigated")
 
 
+def may_complete_pir(state: IncidentState, req: CompletePir) -> None:
+    """The PIR owner or the IC completes the review, after resolution, with at least one action item."""
+    require_open(state)
+    if state.resolved_at is None:
+        raise Rejected("the incident is not resolved yet", "NotResolved")
+    if req.by not in {state.pir.owner, state.commander}:
+        raise Rejected(f"only the PIR owner ({state.pir.owner}) or the IC may complete the PIR", "NotPirOwner")
+    if not req.action_items:
+        raise Rejected(
+            "a PIR with no action items changes nothing: add at least one, with owner and due date", "NoActionItems"
+        )
+
+
+def may_complete_action_item(state: IncidentState, req: CompleteActionItem) -> None:
+    """An action item of a completed PIR is closed once, by its owner, the PIR owner or the IC."""
+    require_open(state)
+    items = state.pir.action_items
+    if state.pir.completed_at is None:
+        raise Rejected("the PIR is not completed yet: its action items are not tracked", "NoPir")
+    if req.item > len(items):
+        raise Rejected(f"no action item {req.item}: the PIR has {len(items)}", "UnknownItem")
+    item = items[req.item - 1]
+    if item.done_at is not None:
+        raise Rejected(f"action item {req.item} is already done ({item.done_by})", "AlreadyDone")
+    if req.by not in {item.owner, state.pir.owner, state.commander}:
+        raise Rejected(
+            f"only {item.owner} (the owner), the PIR owner or the IC may close action item {req.item}", "NotItemOwner"
+        )
+
+
 __all__ = [
     "Rejected",
-    "require_open",
-    "require_commander",
-    "require_responder",
-    "may_assign",
+    "may_acknowledge",
+    "may_assign_role",
+    "may_complete_action_item",
+    "may_complete_pir",
+    "may_declare",
     "may_decide_step",
+    "may_ingest_alert",
     "may_mark_mitigated",
+    "may_post_update",
+    "may_propose_step",
     "may_resolve",
+    "may_set_flags",
+    "may_set_severity",
+    "require_commander",
+    "require_declared",
+    "require_open",
+    "require_responder",
 ]

@@ -1,0 +1,143 @@
+"""The incident's bookkeeping without a worker: alerts counted and tracked, dismissal, what phases report.
+
+These are the pure functions the Incident workflow calls with `workflow.now()`; the lifecycle
+tests cover the same paths through Temporal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from warroom.enums import Phase, Role, Severity
+from warroom.models import Alert, IncidentInput, IncidentState, PhaseEvent, ProposedByWarroom, Resolve, SetFlags
+from warroom.runbook import load_runbook
+from workflows import _ledger as ledger
+
+AT = datetime(2026, 11, 28, 14, 23, 1, tzinfo=UTC)
+RUNBOOK = load_runbook()
+
+
+def opened(**fields: object) -> IncidentState:
+    inp = IncidentInput.model_validate(
+        {"incident_id": "order-api-1", "service": "order-api", "summary": "checkout 5xx", "runbook": RUNBOOK} | fields
+    )
+    return ledger.opened(inp, "incident-order-api-1", AT)
+
+
+def alert(fingerprint: str = "f1", firing: bool = True) -> Alert:
+    return Alert(fingerprint=fingerprint, summary=f"alert {fingerprint}", firing=firing)
+
+
+def kinds(state: IncidentState) -> list[str]:
+    return [e.kind for e in state.timeline]
+
+
+def test_an_incident_declared_by_a_person_opens_declared_with_its_channel() -> None:
+    state = opened(declared=True, declared_by="alice", severity=Severity.P2, commander="alice")
+    assert kinds(state) == ["opened", "declared"]
+    assert (state.severity, state.declared_at, state.commander) == (Severity.P2, AT, "alice")
+    assert state.channel == "#incident-2026-11-28-order-api-1423"
+    assert state.timeline[1].message == "declared P2 (set by hand): declared by a person"
+
+
+def test_an_alert_below_the_declare_criteria_leaves_the_incident_in_detection() -> None:
+    state = opened(alert=alert())
+    assert kinds(state) == ["opened", "alert_firing"]
+    assert state.declared_at is None and state.firing_alerts == ["f1"]
+
+
+def test_a_repeated_alert_is_counted_but_changes_nothing() -> None:
+    state = opened()
+    assert ledger.take_alert(state, alert(), AT) is False
+    assert ledger.take_alert(state, alert(), AT + timedelta(seconds=30)) is True
+    assert (state.alerts_received, state.alerts_repeated) == (2, 1)
+    assert kinds(state) == ["opened", "alert_firing"]
+    assert state.last_firing_alert_at == AT + timedelta(seconds=30)
+    assert state.impact_started_at == AT
+
+
+def test_a_resolved_alert_is_recorded_only_when_it_was_firing() -> None:
+    state = opened()
+    assert ledger.take_alert(state, alert("f2", firing=False), AT) is True
+    ledger.take_alert(state, alert("f1"), AT)
+    assert ledger.take_alert(state, alert("f1", firing=False), AT) is False
+    assert kinds(state) == ["opened", "alert_firing", "alert_resolved"]
+    assert state.firing_alerts == []
+
+
+def test_an_alert_storm_is_counted_and_tracked_up_to_the_limit() -> None:
+    state = opened()
+    for n in range(ledger.MAX_TRACKED_ALERTS + 5):
+        ledger.take_alert(state, alert(f"f{n}"), AT)
+    assert len(state.firing_alerts) == ledger.MAX_TRACKED_ALERTS
+    assert state.alerts_received == ledger.MAX_TRACKED_ALERTS + 5
+    assert len(state.recent_alerts) == 20 and state.recent_alerts[-1].fingerprint == "f104"
+
+
+def test_every_alert_resolving_before_anyone_declared_dismisses_the_incident() -> None:
+    state = opened(alert=alert())
+    ledger.on_alert(state, RUNBOOK, alert(firing=False), AT)
+    assert state.dismissed and kinds(state)[-1] == "dismissed"
+
+
+def test_an_acknowledged_incident_is_not_dismissed() -> None:
+    state = opened(alert=alert())
+    state.acknowledged_at = AT
+    ledger.on_alert(state, RUNBOOK, alert(firing=False), AT)
+    assert not state.dismissed
+
+
+def test_every_change_bumps_the_version_the_phases_are_forwarded_on() -> None:
+    state = opened()
+    before = state.version
+    ledger.on_alert(state, RUNBOOK, alert(), AT)
+    assert state.version > before
+
+
+def test_a_phase_reports_mitigation_once() -> None:
+    state = opened(declared=True, declared_by="alice", severity=Severity.P2)
+    event = PhaseEvent(kind="mitigated", message="5m of clean metrics", mitigated=True)
+    assert ledger.apply_phase_event(state, event, AT) is True
+    assert ledger.apply_phase_event(state, event, AT + timedelta(minutes=1)) is False
+    assert state.mitigated_at == AT
+    assert kinds(state)[-2:] == ["mitigated", "mitigated"]
+
+
+def test_warroom_proposes_a_step_once_and_an_automatic_approval_never_overrides_the_ic() -> None:
+    state = opened(declared=True, declared_by="alice", severity=Severity.P2)
+    proposal = ProposedByWarroom(step_id="rb1", action="rollback", target="shop/order-api")
+    ledger.apply_phase_event(state, PhaseEvent(kind="step_proposed", message="rollback", propose=proposal), AT)
+    ledger.apply_phase_event(state, PhaseEvent(kind="step_proposed", message="rollback", propose=proposal), AT)
+    assert [s.step_id for s in state.steps] == ["rb1"]
+    state.steps[0].status = "denied"
+    auto = PhaseEvent(kind="step_auto_approved", message="no veto", step_id="rb1", step_status="approved")
+    ledger.apply_phase_event(state, auto, AT)
+    assert state.steps[0].status == "denied"
+
+
+def test_flags_report_only_what_changed() -> None:
+    state = opened()
+    assert ledger.set_flags(state, SetFlags(by="alice", data_loss=True, security=False, vendor_ticket="ZD-1")) == [
+        "data_loss=yes",
+        "vendor ticket ZD-1",
+    ]
+    assert ledger.set_flags(state, SetFlags(by="alice", data_loss=True)) == []
+
+
+def test_a_p1_resolution_drafts_the_customer_email_for_the_comms_lead() -> None:
+    state = opened(declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
+    ledger.resolve(state, RUNBOOK, Resolve(by="alice", summary="rolled back"), AT)
+    assert state.pir.owner == "alice" and state.roles[Role.PIR_OWNER] == "alice"
+    assert state.pir.due is not None and state.pir.due > AT
+    (email,) = state.steps
+    assert (email.action, email.approver_role) == ("customer_email", Role.COMMUNICATIONS_LEAD)
+
+
+def test_phases_are_not_woken_by_the_timeline_or_the_alert_counts() -> None:
+    state = opened(alert=alert())
+    view = ledger.phase_view(state)
+    ledger.take_alert(state, alert(), AT + timedelta(seconds=5))
+    assert ledger.phase_view(state) == view
+    state.phase = Phase.COMMAND
+    assert ledger.phase_view(state) != view
+    assert ledger.snapshot(state).timeline == [] and state.timeline

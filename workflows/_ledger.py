@@ -1,0 +1,268 @@
+"""The incident's ledger: how its state and timeline change, as plain functions of (state, now, input).
+
+The incident workflow owns the clock and every command; these functions own the bookkeeping. They
+call no Temporal API (the workflow passes `workflow.now()` in), so they replay exactly and read
+without a worker. Each change bumps `state.version`, which is how the workflow knows to forward
+the state to the running phase.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from temporalio.common import SearchAttributeUpdate
+
+from warroom import search
+from warroom.config import RunbookConfig
+from warroom.enums import Role, Severity, format_duration
+from warroom.models import (
+    SYSTEM,
+    Alert,
+    AlertDigest,
+    IncidentInput,
+    IncidentState,
+    PhaseEvent,
+    Resolve,
+    SetFlags,
+    Step,
+    TimelineEntry,
+)
+from warroom.policy.declare import should_declare
+from warroom.policy.escalation import escalation_plan
+from warroom.policy.pir import pir_due
+from warroom.policy.severity import classify_severity
+
+MAX_TRACKED_ALERTS = 100
+"""Fingerprints kept in `firing_alerts`; an alert storm beyond this is counted, not tracked."""
+
+# What phase workflows do not act on: the timeline and the alert bookkeeping. `last_firing_alert_at`
+# is left out too: phases read it only when the set of firing alerts changes (relapse, the clean
+# window), and that change is forwarded with the latest value.
+_NOT_FOR_PHASES = {
+    "timeline",
+    "alerts_received",
+    "alerts_repeated",
+    "recent_alerts",
+    "version",
+    "deadlines",
+    "last_firing_alert_at",
+}
+
+
+def record(state: IncidentState, now: datetime, kind: str, message: str, actor: str = SYSTEM, **data: str) -> None:
+    """Append one timeline entry."""
+    entry = TimelineEntry(at=now, kind=kind, actor=actor, message=message, data={k: str(v) for k, v in data.items()})
+    state.timeline.append(entry)
+    state.version += 1
+
+
+def opened(inp: IncidentInput, workflow_id: str, now: datetime) -> IncidentState:
+    """The incident as it starts: its first alert taken, declared at once when a person or the signals say so."""
+    state = IncidentState(
+        incident_id=inp.incident_id,
+        workflow_id=workflow_id,
+        service=inp.service,
+        summary=inp.summary,
+        opened_at=now,
+        on_call=inp.on_call,
+        signals=inp.signals,
+        vendor_ticket=None,
+    )
+    if inp.commander:
+        state.roles[Role.INCIDENT_COMMANDER] = inp.commander
+    state.target = inp.target
+    source = inp.alert.source if inp.alert else "manual"
+    opener = inp.declared_by or SYSTEM
+    record(state, now, "opened", f"incident opened: {inp.summary}", opener, service=inp.service, source=source)
+    if inp.alert:
+        take_alert(state, inp.alert, now)
+    if inp.declared:
+        declare(state, inp.runbook, now, opener, inp.severity, "declared by a person")
+    elif not state.declared_at:
+        declare_if_warranted(state, inp.runbook, now)
+    if inp.severity and not state.severity:
+        state.severity = inp.severity
+    return state
+
+
+def declare(
+    state: IncidentState, runbook: RunbookConfig, now: datetime, by: str, severity: Severity | None, reason: str
+) -> None:
+    """Declare: the severity set by hand or assessed from the signals, the channel named."""
+    assessed = classify_severity(state.signals, runbook.severity)
+    state.severity = severity or state.severity or assessed.severity
+    state.declared_at = now
+    state.channel = f"#incident-{now:%Y-%m-%d}-{state.service}-{now:%H%M}"[:80]
+    basis = "set by hand" if severity else "; ".join(assessed.reasons)
+    record(state, now, "declared", f"declared {state.severity} ({basis}): {reason}", by, severity=state.severity.value)
+    plan = escalation_plan(state.severity, state.signals, runbook)
+    if not plan.public_details:
+        record(state, now, "restricted", "security incident: details stay out of public channels")
+    state.version += 1
+
+
+def declare_if_warranted(state: IncidentState, runbook: RunbookConfig, now: datetime) -> None:
+    decision = should_declare(state.signals, runbook.declare)
+    if decision.declare:
+        declare(state, runbook, now, SYSTEM, None, "; ".join(decision.reasons))
+
+
+def take_alert(state: IncidentState, alert: Alert, now: datetime) -> bool:
+    """Count the alert and track its fingerprint; True when it was a repeat (it changed no alert's state)."""
+    state.alerts_received += 1
+    digest = AlertDigest(
+        at=now, source=alert.source, fingerprint=alert.fingerprint, summary=alert.summary, firing=alert.firing
+    )
+    state.recent_alerts = [*state.recent_alerts[-19:], digest]
+    state.signals = state.signals.merged(alert.signals)
+    firing = state.firing_alerts
+    was_firing = alert.fingerprint in firing
+    # Counted, not dropped: the delivery is in history either way; this tells an operator how
+    # much of alerts_received was a sender repeating itself (retries, an HA Alertmanager pair).
+    repeated = alert.firing == was_firing
+    state.alerts_repeated += repeated
+    if alert.firing:
+        state.last_firing_alert_at = now
+        if state.impact_started_at is None:
+            state.impact_started_at = alert.starts_at or now
+        if not was_firing and len(firing) < MAX_TRACKED_ALERTS:
+            firing.append(alert.fingerprint)
+            record(
+                state,
+                now,
+                "alert_firing",
+                f"alert firing: {alert.summary}",
+                source=alert.source,
+                fingerprint=alert.fingerprint,
+            )
+    elif was_firing:
+        firing.remove(alert.fingerprint)
+        record(
+            state,
+            now,
+            "alert_resolved",
+            f"alert resolved: {alert.summary}",
+            source=alert.source,
+            fingerprint=alert.fingerprint,
+        )
+    return repeated
+
+
+def on_alert(state: IncidentState, runbook: RunbookConfig, alert: Alert, now: datetime) -> bool:
+    """An alert after the start: it may declare the incident, or dismiss it when every alert resolved
+    before anyone declared or acknowledged. True when it was a repeat."""
+    repeated = take_alert(state, alert, now)
+    if state.declared_at is None:
+        declare_if_warranted(state, runbook, now)
+        if not state.firing_alerts and not alert.firing and not state.acknowledged_at:
+            state.dismissed = True
+            record(state, now, "dismissed", "every alert resolved before the incident was declared")
+    state.version += 1
+    return repeated
+
+
+def apply_phase_event(state: IncidentState, event: PhaseEvent, now: datetime) -> bool:
+    """Take what a phase reports into the state and the timeline; True when it newly mitigated the incident."""
+    if event.deadline_key and event.deadline_key not in state.fired:
+        state.fired.append(event.deadline_key)
+    for who in event.escalated_to:
+        if who not in state.escalated_to:
+            state.escalated_to.append(who)
+    if event.public_post:
+        state.last_external_update_at = now
+    if event.propose and not any(s.step_id == event.propose.step_id for s in state.steps):
+        p = event.propose
+        state.steps.append(
+            Step(
+                step_id=p.step_id,
+                action=p.action,
+                target=p.target,
+                description=p.description,
+                evidence=p.evidence,
+                proposed_by=SYSTEM,
+                proposed_at=now,
+                auto_approve_at=p.auto_approve_at,
+            )
+        )
+    if event.step_id and event.step_status:
+        for step in state.steps:
+            if step.step_id == event.step_id and not (event.step_status == "approved" and step.status != "pending"):
+                step.status = event.step_status
+                if event.step_status == "approved":
+                    step.decided_by, step.decided_at = SYSTEM, now
+                    step.reason = event.message
+    if event.mitigation_applied and state.mitigation_applied_at is None:
+        state.mitigation_applied_at = now
+        state.mitigation_action = event.mitigation_applied
+    mitigated = event.mitigated and state.mitigated_at is None
+    if mitigated:
+        state.mitigated_at = now
+    record(state, now, event.kind, event.message, **event.data)
+    return mitigated
+
+
+def set_flags(state: IncidentState, req: SetFlags) -> list[str]:
+    """Raise or lower the special cases and record the vendor ticket; what changed, in words."""
+    changes = []
+    for name in ("data_loss", "security", "third_party_vendor"):
+        value = getattr(req, name)
+        if value is not None and value != getattr(state.signals, name):
+            state.signals = state.signals.model_copy(update={name: value})
+            changes.append(f"{name}={'yes' if value else 'no'}")
+    if req.vendor_ticket:
+        state.vendor_ticket = req.vendor_ticket
+        changes.append(f"vendor ticket {req.vendor_ticket}")
+    return changes
+
+
+def mitigation_status(state: IncidentState) -> str:
+    """Where mitigation stands, as the 15-minute update says it."""
+    if state.mitigated_at:
+        return "Mitigated"
+    return "Mitigating" if state.mitigation_applied_at else "Investigating"
+
+
+def resolve(state: IncidentState, runbook: RunbookConfig, req: Resolve, now: datetime) -> None:
+    """Resolution: the PIR gets its owner and due date, and for the runbook's severities (P1) the
+    customer e-mail is drafted as a step the Comms lead approves."""
+    state.resolved_at = now
+    owner = req.pir_owner or state.roles.get(Role.PIR_OWNER) or state.commander
+    state.pir.owner = owner
+    if owner:
+        state.roles[Role.PIR_OWNER] = owner
+    retro = runbook.retrospective
+    state.pir.due = pir_due(now, retro, holidays=set(retro.extra_holidays))
+    if state.severity in runbook.comms.customer_email_for:
+        within = format_duration(runbook.comms.customer_email_within)
+        state.steps.append(
+            Step(
+                step_id=f"s{len(state.steps) + 1}",
+                action="customer_email",
+                target="customers",
+                description=f"customer e-mail, due within {within}",
+                approver_role=Role.COMMUNICATIONS_LEAD,
+                proposed_by=SYSTEM,
+                proposed_at=now,
+            )
+        )
+
+
+def search_attributes(state: IncidentState) -> list[SearchAttributeUpdate[str]]:
+    """The values `temporal workflow list --query` finds incidents by."""
+    return [
+        search.SEVERITY.value_set(state.severity.value if state.severity else "unassessed"),
+        search.SERVICE.value_set(state.service),
+        search.PHASE.value_set(state.phase.value),
+        search.COMMANDER.value_set(state.commander or "none"),
+    ]
+
+
+def phase_view(state: IncidentState) -> dict[str, Any]:
+    """What phase workflows act on: a change outside it does not wake the running phase."""
+    return state.model_dump(exclude=_NOT_FOR_PHASES)
+
+
+def snapshot(state: IncidentState) -> IncidentState:
+    """The state as phases receive it: without the timeline, which only the incident keeps."""
+    return state.model_copy(update={"timeline": []})
