@@ -23,12 +23,12 @@ from pathlib import Path
 
 import httpx
 
-from activities.channels._http import ChannelError, HttpClient, RetryPolicy, Sleep
+from activities.channels._http import ChannelError, DeliveryRetry, HttpClient, Sleep
 from activities.channels.email import SmtpMailer
 from activities.channels.pagerduty import PagerDutyPager
 from activities.channels.settings import ChannelSettings
 from activities.channels.slack import SlackChannel
-from activities.channels.statuspage import AtlassianStatuspage
+from activities.channels.statuspage_io import AtlassianStatuspage
 from activities.channels.webhook import WebhookChannel
 from activities.notify import LocalSink, Notifier
 from warroom.models import Notification
@@ -115,7 +115,7 @@ def build_router(
     http = HttpClient(
         timeout=settings.http_timeout,
         connect_timeout=settings.http_connect_timeout,
-        retry=RetryPolicy(
+        retry=DeliveryRetry(
             attempts=settings.http_attempts,
             backoff=settings.http_backoff,
             max_retry_after=settings.http_max_retry_after,
@@ -175,7 +175,7 @@ def build_router(
     names: dict[str, str] = {}
     for channel, adapter in settings.route_table().items():
         chain = [built[adapter]]
-        label = adapter
+        label: str = adapter
         if channel == "status_page" and adapter == "statuspage" and settings.builtin_status_page:
             chain.append(store)  # the built-in page mirrors what was published (the vendor first)
             label = "statuspage+builtin"
