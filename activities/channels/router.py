@@ -31,6 +31,7 @@ from activities.channels.slack import SlackChannel
 from activities.channels.statuspage_io import AtlassianStatuspage
 from activities.channels.webhook import WebhookChannel
 from activities.notify import LocalSink, Notifier
+from warroom.contracts.errors import boundary
 from warroom.models import Notification
 from warroom.statuspage import StatusStore
 
@@ -62,18 +63,19 @@ class ChannelRouter:
         if not adapters:
             return await self.fallback.deliver(notification, text)
         destinations = []
-        try:
-            for adapter in adapters:
-                destinations.append(await adapter.deliver(notification, text))
-        except ChannelError as err:
-            log.warning(
-                "%s %s (%s) not delivered: %s",
-                notification.incident_id,
-                notification.channel,
-                notification.template,
-                err,
-            )
-            raise err.to_application_error() from None
+        with boundary():  # a ChannelError leaves as the Temporal failure it describes
+            try:
+                for adapter in adapters:
+                    destinations.append(await adapter.deliver(notification, text))
+            except ChannelError as err:
+                log.warning(
+                    "%s %s (%s) not delivered: %s",
+                    notification.incident_id,
+                    notification.channel,
+                    notification.template,
+                    err,
+                )
+                raise
         if self.local_copy and not any(isinstance(a, LocalSink) for a in adapters):
             await self.fallback.deliver(notification, text)
         if notification.channel == "incident" and notification.template in RESOLVE_PAGE_ON and self.pager:
