@@ -8,7 +8,7 @@ type and leave through `warroom.contracts.errors.boundary`.
 """
 
 from activities.kubernetes.activities import KubeActivities
-from activities.kubernetes.client import KubeApi, KubeSettings, TokenBucket, build_api_client
+from activities.kubernetes.client import KubeSettings, TokenBucket, build_api_client
 from activities.kubernetes.errors import (
     KubeConflict,
     KubeContraindicated,
@@ -29,7 +29,6 @@ from activities.kubernetes.health import pod_health
 
 __all__ = [
     "KubeActivities",
-    "KubeApi",
     "KubeConflict",
     "KubeContraindicated",
     "KubeError",
