@@ -2,34 +2,44 @@
 (the pre-deploy baseline), burn rate, and the series behind the clean-metrics window.
 
 PromQL comes from the runbook (`metrics:`) with `$service` and `$window` filled only by values
-validated here, so alert text never reaches a query.
+validated here, so alert text never reaches a query. The activities' models and names are in
+`warroom.contracts.metrics`.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from string import Template
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, Field
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from warroom.config import MetricsQueries
+from warroom.contracts import metrics as contract
+from warroom.contracts.errors import ActivityFailure, boundary
+from warroom.contracts.metrics import CleanWindowRequest, ErrorRatioReading, ErrorRatioRequest
 from warroom.enums import format_duration
 from warroom.policy.clean_window import CleanWindowVerdict, MetricSample, clean_window_verdict
 
 _SERVICE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
-class MetricsUnavailable(Exception):
+class MetricsUnavailable(ActivityFailure):
     """Prometheus could not answer; a retry may help."""
 
+    type = "MetricsUnavailable"
+    retryable = True
 
-class QueryRejected(Exception):
+
+class QueryRejected(ActivityFailure):
     """Prometheus rejected the query (bad PromQL in the runbook); a retry cannot help."""
+
+    type = "QueryRejected"
 
 
 def render_query(template: str, service: str, window: timedelta) -> str:
@@ -49,7 +59,7 @@ class PrometheusSource:
         self.queries = queries
         self._http = http or httpx.AsyncClient(timeout=timeout)
 
-    async def _get(self, path: str, params: dict[str, str]) -> list[dict]:
+    async def _get(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
         try:
             response = await self._http.get(f"{self.base_url}{path}", params=params)
         except httpx.HTTPError as exc:
@@ -61,7 +71,8 @@ class PrometheusSource:
         body = response.json()
         if body.get("status") != "success":
             raise QueryRejected(f"Prometheus: {body.get('error', 'query failed')}")
-        return body["data"]["result"]
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
 
     async def error_ratio(self, service: str, at: datetime | None = None) -> float | None:
         """The service's error ratio at `at` (default now); None when there is no traffic to judge by."""
@@ -114,47 +125,20 @@ class PrometheusSource:
 # --- Activities ------------------------------------------------------------------------------
 
 
-class ErrorRatioRequest(BaseModel):
-    service: str = Field(..., max_length=63)
-    deployed_at: datetime | None = Field(None, description="also read the baseline just before this instant")
-
-
-class ErrorRatioReading(BaseModel):
-    service: str
-    error_ratio: float | None
-    burn_rate: float | None
-    users_affected: float | None = None
-    baseline_error_ratio: float | None = None
-    baseline_at: datetime | None = None
-    read_at: datetime
-
-
-class CleanWindowRequest(BaseModel):
-    service: str = Field(..., max_length=63)
-    mitigation_applied_at: datetime
-    baseline_error_ratio: float = Field(..., ge=0, le=1)
-    window: timedelta
-    last_firing_alert_at: datetime | None = None
-
-
 class MetricsActivities:
     """Activity holder: the worker injects the source chosen by config."""
 
     def __init__(self, source: PrometheusSource) -> None:
         self.source = source
 
-    @activity.defn(name="read_error_ratio")
+    @activity.defn(name=contract.READ_ERROR_RATIO.name)
     async def read_error_ratio(self, req: ErrorRatioRequest) -> ErrorRatioReading:
         now = datetime.now(UTC)
-        try:
+        with boundary(), _invalid_service_rejected():
             current = await self.source.error_ratio(req.service)
             baseline_at = req.deployed_at - self.source.queries.baseline_offset if req.deployed_at else None
             baseline = await self.source.error_ratio(req.service, baseline_at) if baseline_at else None
             users = await self.source.users_affected(req.service)
-        except (QueryRejected, ValueError) as exc:
-            raise ApplicationError(str(exc), type="QueryRejected", non_retryable=True) from None
-        except MetricsUnavailable as exc:
-            raise ApplicationError(str(exc), type="MetricsUnavailable") from None
         return ErrorRatioReading(
             service=req.service,
             error_ratio=current,
@@ -165,15 +149,11 @@ class MetricsActivities:
             read_at=now,
         )
 
-    @activity.defn(name="check_clean_window")
+    @activity.defn(name=contract.CHECK_CLEAN_WINDOW.name)
     async def check_clean_window(self, req: CleanWindowRequest) -> CleanWindowVerdict:
         now = datetime.now(UTC)
-        try:
+        with boundary(), _invalid_service_rejected():
             samples = await self.source.error_ratio_series(req.service, req.mitigation_applied_at, now)
-        except (QueryRejected, ValueError) as exc:
-            raise ApplicationError(str(exc), type="QueryRejected", non_retryable=True) from None
-        except MetricsUnavailable as exc:
-            raise ApplicationError(str(exc), type="MetricsUnavailable") from None
         return clean_window_verdict(
             now=now,
             window=req.window,
@@ -182,3 +162,12 @@ class MetricsActivities:
             samples=samples,
             last_firing_alert_at=req.last_firing_alert_at,
         )
+
+
+@contextmanager
+def _invalid_service_rejected() -> Iterator[None]:
+    """`render_query` refuses a service that is no DNS label (ValueError): a query never sent."""
+    try:
+        yield
+    except ValueError as exc:
+        raise QueryRejected(str(exc)) from None

@@ -14,13 +14,20 @@ from pathlib import Path
 from typing import Protocol
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from warroom.contracts.errors import ActivityFailure, boundary
+from warroom.contracts.notify import NOTIFY
 from warroom.models import Delivery, Notification
 from warroom.templates import render
 
 log = logging.getLogger("warroom.notify")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+class TemplateError(ActivityFailure):
+    """A template failed to render: a bug that will not fix itself on retry."""
+
+    type = "TemplateError"
 
 
 class Notifier(Protocol):
@@ -68,17 +75,16 @@ class NotifyActivities:
         self.notifier = notifier
         self.templates_dir = templates_dir
 
-    @activity.defn(name="notify")
+    @activity.defn(name=NOTIFY.name)
     async def notify(self, notification: Notification) -> Delivery:
         context = dict(notification.context)
         context.setdefault("audience", ", ".join(notification.audience) or "everyone")
-        try:
-            text = render(notification.template, context, self.templates_dir)
-        except Exception as exc:  # a template bug will not fix itself on retry
-            raise ApplicationError(
-                f"template {notification.template!r} failed: {exc}", type="TemplateError", non_retryable=True
-            ) from exc
-        destination = await self.notifier.deliver(notification, text)
+        with boundary():
+            try:
+                text = render(notification.template, context, self.templates_dir)
+            except Exception as exc:  # a template bug will not fix itself on retry
+                raise TemplateError(f"template {notification.template!r} failed: {exc}") from exc
+            destination = await self.notifier.deliver(notification, text)
         return Delivery(
             channel=notification.channel, destination=destination, text=text, delivered_at=datetime.now(UTC)
         )

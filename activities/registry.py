@@ -2,7 +2,8 @@
 
 Integrations that are not configured (no Prometheus URL, no kubeconfig) still register their
 activities, which then fail at once with `NotConfigured`, so a workflow learns "no metrics source"
-in milliseconds instead of waiting for a worker that never comes.
+in milliseconds instead of waiting for a worker that never comes. The names come from the
+contracts (`warroom.contracts`), where each is written once.
 """
 
 from __future__ import annotations
@@ -11,34 +12,28 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.ansible import AnsibleSettings, PlaybookRunner
 from activities.metrics import MetricsActivities, PrometheusSource
 from activities.notify import Notifier, NotifyActivities
+from warroom.contracts import kubernetes as kube_contracts
+from warroom.contracts import metrics as metrics_contracts
+from warroom.contracts.base import AnyContract
+from warroom.contracts.errors import NotConfigured, boundary
 
-METRICS_ACTIVITIES = ("read_error_ratio", "check_clean_window")
-KUBE_ACTIVITIES = (
-    "kube_pod_health",
-    "kube_events",
-    "kube_logs",
-    "kube_rollout_status",
-    "kube_rollout_history",
-    "kube_recent_deploy",
-    "kube_migration_check",
-    "kube_rollback",
-    "kube_scale",
-)
+METRICS: tuple[AnyContract, ...] = metrics_contracts.ALL
+"""Registered as stand-ins when no Prometheus URL is set."""
+KUBE: tuple[AnyContract, ...] = kube_contracts.ALL
+"""Registered as stand-ins when no cluster config is found."""
 
 
-def not_configured(name: str, hint: str) -> Callable[..., Any]:
+def not_configured(contract: AnyContract, hint: str) -> Callable[..., Any]:
     """An activity that answers at once: this integration is not set up on this worker."""
 
-    @activity.defn(name=name)
+    @activity.defn(name=contract.name)
     async def unavailable(_: dict[str, Any]) -> None:
-        raise ApplicationError(
-            f"{name}: not configured on this worker ({hint})", type="NotConfigured", non_retryable=True
-        )
+        with boundary():
+            raise NotConfigured(f"{contract.name}: not configured on this worker ({hint})")
 
     return unavailable
 
@@ -58,9 +53,9 @@ def build_activities(
         m = MetricsActivities(metrics)
         acts += [m.read_error_ratio, m.check_clean_window]
     else:
-        acts += [not_configured(n, "set WARROOM_PROMETHEUS_URL") for n in METRICS_ACTIVITIES]
+        acts += [not_configured(c, "set WARROOM_PROMETHEUS_URL") for c in METRICS]
     if kube_activities is not None:
         acts += list(kube_activities)
     else:
-        acts += [not_configured(n, "set WARROOM_KUBECONFIG or run in a cluster") for n in KUBE_ACTIVITIES]
+        acts += [not_configured(c, "set WARROOM_KUBECONFIG or run in a cluster") for c in KUBE]
     return acts

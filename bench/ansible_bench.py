@@ -28,14 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 import ansible_runner  # noqa: E402
 from temporalio.testing import ActivityEnvironment  # noqa: E402
 
-from activities.ansible import (
-    ALL_CHECKS,
-    AnsibleSettings,
-    HostDiagnosticsRequest,
-    PlaybookRequest,  # noqa: E402
-    PlaybookRunner,
-    default_playbook_dir,
-)
+from activities.ansible import AnsibleSettings, PlaybookRunner, default_playbook_dir  # noqa: E402
+from warroom.contracts.ansible import ALL_CHECKS, HostDiagnosticsRequest, PlaybookRequest  # noqa: E402
 
 INVENTORY = {
     "all": {

@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from kubernetes import client  # noqa: E402
 from temporalio.testing import ActivityEnvironment  # noqa: E402
 
-from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings, PodHealthRequest  # noqa: E402
+from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings  # noqa: E402
 from sandbox.cluster import SCENARIOS, load_scenario, serve  # noqa: E402
+from warroom.contracts.kubernetes import PodHealthRequest  # noqa: E402
 
 NS = "production"
 

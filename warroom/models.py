@@ -119,13 +119,33 @@ class AlertDigest(_Model):
 
 
 class DeploymentTarget(_Model):
-    """The Kubernetes Deployment behind the service, for diagnostics and rollback (DNS labels only)."""
+    """The Kubernetes Deployment behind the service, for diagnostics and rollback.
 
-    namespace: ServiceName
-    deployment: ServiceName
+    Any strings as activity input (the Kubernetes activity refuses a bad name, non-retryably);
+    DNS labels, lower-cased, wherever an incident holds one (`CheckedTarget`).
+    """
+
+    namespace: str
+    deployment: str
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.deployment}"
+
+
+def _checked_target(target: DeploymentTarget) -> DeploymentTarget:
+    def label(value: str, what: str) -> str:
+        try:
+            return _key(value.strip().lower())
+        except ValueError as exc:
+            raise ValueError(f"{what}: {exc}") from None
+
+    return DeploymentTarget(
+        namespace=label(target.namespace, "namespace"), deployment=label(target.deployment, "deployment")
+    )
+
+
+CheckedTarget = Annotated[DeploymentTarget, AfterValidator(_checked_target)]
+"""An incident's Deployment: both names DNS labels (as `ServiceName`)."""
 
 
 class IncidentInput(_Model):
@@ -142,7 +162,7 @@ class IncidentInput(_Model):
     alert: Alert | None = None
     on_call: Person | None = None
     commander: Person | None = None
-    target: DeploymentTarget | None = None
+    target: CheckedTarget | None = None
     publish_search_attributes: bool = True
 
 
@@ -309,7 +329,7 @@ class IncidentState(_Model):
     signals: ImpactSignals = ImpactSignals()
     roles: dict[Role, str] = Field(default_factory=dict)
     on_call: str | None = None
-    target: DeploymentTarget | None = None
+    target: CheckedTarget | None = None
     vendor_ticket: str | None = None
     opened_at: datetime
     declared_at: datetime | None = None

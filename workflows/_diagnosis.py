@@ -10,51 +10,36 @@ evidence too ("logs unavailable: ..."), never a reason to stay silent.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from typing import Any
+from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.ansible import HostDiagnosticsReport, HostDiagnosticsRequest
-    from activities.kubernetes import (
-        DeploymentRef,
-        LogsReport,
-        LogsRequest,
-        PodHealthReport,
-        PodHealthRequest,
-        RecentDeploy,
-    )
-    from activities.metrics import ErrorRatioReading, ErrorRatioRequest
+    from warroom.contracts.ansible import HOST_DIAGNOSTICS, HostDiagnosticsReport, HostDiagnosticsRequest
+    from warroom.contracts.base import ActivityContract, Req, Res
+    from warroom.contracts.kubernetes import LOGS, POD_HEALTH, RECENT_DEPLOY, LogsRequest, PodHealthRequest
+    from warroom.contracts.metrics import READ_ERROR_RATIO, ErrorRatioRequest
     from warroom.models import DeploymentTarget, PhaseEvent
     from warroom.policy.diagnosis import Findings, InfraSignals, PodSignals, classify_log_lines, diagnose
+    from workflows._activities import call
     from workflows._runtime import PhaseRuntime
 
-CHECK_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_attempts=3,
-    non_retryable_error_types=["NotConfigured", "NotFound", "InvalidName", "PlaybookInvalid", "TaskFailed"],
-)
+T = TypeVar("T")
 
 
-async def _check(name: str, arg: Any, result_type: type, summary: str, heartbeat: bool = False) -> Any:
+async def _check(contract: ActivityContract[Req, Res], request: Req, summary: str) -> Res | ActivityError:
     """The check's report, or its ActivityError as a value: a failed check is evidence, and a task that
     ends in an exception is logged with its traceback as "never retrieved" when the run closes before
     gather's callbacks run (a terminated incident)."""
     try:
-        return await workflow.execute_activity(
-            name,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=timedelta(minutes=3),
-            heartbeat_timeout=timedelta(seconds=15) if heartbeat else None,
-            retry_policy=CHECK_RETRY,
-            summary=summary,
-        )
+        return await call(contract, request, summary=summary)
     except ActivityError as err:
         return err
+
+
+def _ok(result: T | BaseException) -> T | None:
+    return None if isinstance(result, BaseException) else result
 
 
 def _infra(report: HostDiagnosticsReport) -> InfraSignals:
@@ -78,32 +63,25 @@ def _infra(report: HostDiagnosticsReport) -> InfraSignals:
 
 
 async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
-    ref = DeploymentRef(namespace=target.namespace, deployment=target.deployment)
     results = await asyncio.gather(
+        _check(POD_HEALTH, PodHealthRequest(namespace=target.namespace, deployment=target.deployment), "pod health"),
         _check(
-            "kube_pod_health",
-            PodHealthRequest(namespace=target.namespace, deployment=target.deployment),
-            PodHealthReport,
-            "pod health",
-        ),
-        _check(
-            "kube_logs",
+            LOGS,
             LogsRequest(namespace=target.namespace, deployment=target.deployment, since_seconds=300),
-            LogsReport,
             "service logs (error|exception|fatal)",
         ),
-        _check("kube_recent_deploy", ref, RecentDeploy, "deploy history"),
-        _check("read_error_ratio", ErrorRatioRequest(service=rt.state.service), ErrorRatioReading, "error rate"),
-        _check(
-            "ansible_host_diagnostics",
-            HostDiagnosticsRequest(),
-            HostDiagnosticsReport,
-            "host diagnostics (Ansible)",
-            heartbeat=True,
-        ),
+        _check(RECENT_DEPLOY, target, "deploy history"),
+        _check(READ_ERROR_RATIO, ErrorRatioRequest(service=rt.state.service), "error rate"),
+        _check(HOST_DIAGNOSTICS, HostDiagnosticsRequest(), "host diagnostics (Ansible)"),
         return_exceptions=True,
     )
-    pods, logs, recent, reading, host = (None if isinstance(r, BaseException) else r for r in results)
+    pods, logs, recent, reading, host = (
+        _ok(results[0]),
+        _ok(results[1]),
+        _ok(results[2]),
+        _ok(results[3]),
+        _ok(results[4]),
+    )
     unavailable = [
         f"{name} unavailable ({(r.cause if isinstance(r, ActivityError) else r)})"
         for name, r in zip(("pods", "logs", "deploy history", "metrics", "host checks"), results)

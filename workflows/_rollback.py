@@ -11,34 +11,29 @@ applied and the clean-metrics window of the Resolve phase decides.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.kubernetes import (
-        DeploymentRef,
+    from warroom.contracts.kubernetes import (
+        MIGRATION_CHECK,
+        RECENT_DEPLOY,
+        ROLLBACK,
+        ROLLOUT_STATUS,
         MigrationCheck,
         MigrationCheckRequest,
         RecentDeploy,
         RollbackRequest,
-        RollbackResult,
-        RolloutStatusReport,
         RolloutStatusRequest,
     )
-    from activities.metrics import ErrorRatioReading, ErrorRatioRequest
+    from warroom.contracts.metrics import READ_ERROR_RATIO, ErrorRatioReading, ErrorRatioRequest
     from warroom.enums import format_duration
     from warroom.models import DeploymentTarget, PhaseEvent, ProposedByWarroom
     from warroom.policy.rollback import RollbackDecision, decide_rollback
+    from workflows._activities import call
     from workflows._runtime import PhaseRuntime
-
-READ_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20), maximum_attempts=5
-)
-WRITE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30), maximum_attempts=5
-)
 
 
 def _why(err: ActivityError) -> str:
@@ -48,23 +43,17 @@ def _why(err: ActivityError) -> str:
     return str(cause or err)
 
 
-class RollbackRule:
+class RollbackProposal:
+    """The rollback rule for one incident: evidence, decision, proposal, veto window, rollback, rollout."""
+
     def __init__(self, rt: PhaseRuntime, target: DeploymentTarget) -> None:
         self.rt = rt
         self.target = target
-        self.ref = DeploymentRef(namespace=target.namespace, deployment=target.deployment)
 
     async def run(self) -> None:
         rt = self.rt
         try:
-            recent: RecentDeploy = await workflow.execute_activity(
-                "kube_recent_deploy",
-                self.ref,
-                result_type=RecentDeploy,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=READ_RETRY,
-                summary=f"recent deploy of {self.target}",
-            )
+            recent = await call(RECENT_DEPLOY, self.target, summary=f"recent deploy of {self.target}")
         except ActivityError as err:
             await rt.report(
                 PhaseEvent(
@@ -97,12 +86,9 @@ class RollbackRule:
 
     async def _error_ratio(self, recent: RecentDeploy) -> ErrorRatioReading | None:
         try:
-            return await workflow.execute_activity(
-                "read_error_ratio",
+            return await call(
+                READ_ERROR_RATIO,
                 ErrorRatioRequest(service=self.rt.state.service, deployed_at=recent.deployed_at),
-                result_type=ErrorRatioReading,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=READ_RETRY,
                 summary="error ratio now and before the deploy",
             )
         except ActivityError as err:
@@ -111,12 +97,9 @@ class RollbackRule:
 
     async def _migration(self) -> MigrationCheck | None:
         try:
-            return await workflow.execute_activity(
-                "kube_migration_check",
+            return await call(
+                MIGRATION_CHECK,
                 MigrationCheckRequest(namespace=self.target.namespace, deployment=self.target.deployment),
-                result_type=MigrationCheck,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=READ_RETRY,
                 summary="DB-migration contraindication",
             )
         except ActivityError as err:
@@ -176,14 +159,13 @@ class RollbackRule:
                 ),
             )
         )
-        await rt.notify(
-            "incident",
-            "rollback_proposed",
-            step_id=step_id,
-            description=description,
-            veto=format_duration(rule.veto_window) if not explicit else None,
+        context: dict[str, Any] = {
+            "step_id": step_id,
+            "description": description,
+            "veto": format_duration(rule.veto_window) if not explicit else None,
             **evidence,
-        )
+        }
+        await rt.notify("incident", "rollback_proposed", **context)
 
         def decided() -> bool:
             step = next((s for s in rt.state.steps if s.step_id == step_id), None)
@@ -217,18 +199,14 @@ class RollbackRule:
     async def _execute(self, step_id: str, recent: RecentDeploy) -> None:
         rt = self.rt
         try:
-            result: RollbackResult = await workflow.execute_activity(
-                "kube_rollback",
+            result = await call(
+                ROLLBACK,
                 RollbackRequest(
                     namespace=self.target.namespace,
                     deployment=self.target.deployment,
                     expected_revision=recent.current_revision,
                     idempotency_key=f"{rt.state.incident_id}/{step_id}",
                 ),
-                result_type=RollbackResult,
-                start_to_close_timeout=timedelta(minutes=2),
-                heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=WRITE_RETRY,
                 summary=f"rollback {self.target}",
             )
         except ActivityError as err:
@@ -261,18 +239,15 @@ class RollbackRule:
         )
         timeout = rt.runbook.rollback.rollout_timeout
         try:
-            status: RolloutStatusReport = await workflow.execute_activity(
-                "kube_rollout_status",
+            status = await call(
+                ROLLOUT_STATUS,
                 RolloutStatusRequest(
                     namespace=self.target.namespace,
                     deployment=self.target.deployment,
                     timeout_seconds=timeout.total_seconds(),
                 ),
-                result_type=RolloutStatusReport,
-                start_to_close_timeout=timeout + timedelta(minutes=1),
-                heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=READ_RETRY,
                 summary="rollout status",
+                start_to_close=timeout + timedelta(minutes=1),  # the runbook's wait, and a minute to report it
             )
         except ActivityError as err:
             await rt.report(PhaseEvent(kind="rollout_unknown", message=f"rollout status unknown: {_why(err)}"))

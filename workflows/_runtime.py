@@ -9,26 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from warroom.config import RunbookConfig
+    from warroom.contracts.notify import NOTIFY
     from warroom.messages import ContextValue, internal_context, public_context
     from warroom.models import Channel, Deadline, Delivery, IncidentState, Notification, PhaseEvent, PhaseInput
     from warroom.policy.escalation import escalation_plan
     from warroom.policy.timers import due_now, next_wakeup, pending_deadlines
-
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    maximum_attempts=8,
-    non_retryable_error_types=["TemplateError"],
-)
+    from workflows._activities import call
 
 # What a fired deadline sends: (channel, template).
 DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
@@ -69,14 +61,7 @@ async def send(
     note = Notification(
         incident_id=state.incident_id, channel=channel, template=template, audience=audience or [], context=context
     )
-    return await workflow.execute_activity(
-        "notify",
-        note,
-        result_type=Delivery,
-        start_to_close_timeout=timedelta(seconds=60),
-        retry_policy=NOTIFY_RETRY,
-        summary=f"{channel}: {template}",
-    )
+    return await call(NOTIFY, note, summary=f"{channel}: {template}")
 
 
 async def run_alongside(main: asyncio.Task[None], helpers: list[asyncio.Task[None]]) -> None:

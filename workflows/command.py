@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.timers import LIVE_KINDS
     from workflows._diagnosis import run_diagnosis
     from workflows._phase import PhaseWorkflow
-    from workflows._rollback import RollbackRule
+    from workflows._rollback import RollbackProposal
     from workflows._runtime import run_alongside
 
 
@@ -34,7 +34,7 @@ class CommandPhase(PhaseWorkflow):
         # 👉 Incidents without a Deployment, or recorded before the rule ran here, never call patched().
         helpers: list[asyncio.Task[None]] = []
         if target and workflow.patched("rollback-rule"):
-            helpers.append(asyncio.create_task(RollbackRule(self.rt, target).run()))
+            helpers.append(asyncio.create_task(RollbackProposal(self.rt, target).run()))
         if target and workflow.patched("diagnosis"):
             helpers.append(asyncio.create_task(run_diagnosis(self.rt, target)))
         await run_alongside(cadences, helpers)  # mitigation by hand first: the helpers have nothing left to do

@@ -8,18 +8,18 @@ resolved notice goes to the channel and, for status-page severities, to the stat
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.metrics import CleanWindowRequest
+    from warroom.contracts.metrics import CHECK_CLEAN_WINDOW, CleanWindowRequest
     from warroom.enums import Phase, format_duration
     from warroom.models import IncidentState, PhaseEvent, PhaseInput, PhaseResult
     from warroom.policy.clean_window import CleanWindowVerdict, clean_window_verdict
     from warroom.policy.timers import LIVE_KINDS
+    from workflows._activities import call
     from workflows._phase import PhaseWorkflow
 
 
@@ -69,16 +69,7 @@ class ResolvePhase(PhaseWorkflow):
             last_firing_alert_at=last_alert,
         )
         try:
-            return await workflow.execute_activity(
-                "check_clean_window",
-                request,
-                result_type=CleanWindowVerdict,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(
-                    maximum_attempts=3, non_retryable_error_types=["NotConfigured", "QueryRejected"]
-                ),
-                summary="clean-metrics window",
-            )
+            return await call(CHECK_CLEAN_WINDOW, request, summary="clean-metrics window")
         except ActivityError as err:
             self._use_metrics = False
             await self.rt.report(

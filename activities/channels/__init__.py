@@ -11,8 +11,8 @@ from activities.channels._http import (
     ChannelRateLimited,
     ChannelRejected,
     ChannelUnavailable,
+    DeliveryRetry,
     HttpClient,
-    RetryPolicy,
 )
 from activities.channels.router import ChannelRouter, build_router
 from activities.channels.settings import ChannelSettings
@@ -27,6 +27,6 @@ __all__ = [
     "ChannelSettings",
     "ChannelUnavailable",
     "HttpClient",
-    "RetryPolicy",
+    "DeliveryRetry",
     "build_router",
 ]

@@ -1,10 +1,10 @@
 """One shared httpx client for every vendor adapter: timeouts, bounded retries, typed errors.
 
 Retried here: 429 (honouring Retry-After), 5xx and network failures, with exponential backoff and
-jitter, inside a budget that fits the notify activity's 30 s start-to-close timeout. Never retried:
+jitter, inside a budget that fits the notify contract's start-to-close timeout. Never retried:
 any other 4xx — a bad token or a malformed request will not fix itself. When the budget runs out
 (or Retry-After asks for longer than we may wait), the error is raised as retryable with the
-server's delay, and Temporal's activity retry takes over (`ChannelError.to_application_error`).
+server's delay, and Temporal's activity retry takes over (`ChannelError` is an `ActivityFailure`).
 
 Errors name the service and an endpoint *label*, never the URL (webhook URLs carry their secret in
 the path) and never a header; vendor error text is cut short and scrubbed of the adapter's secrets.
@@ -19,11 +19,12 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from temporalio.exceptions import ApplicationError
+
+from warroom.contracts.errors import ActivityFailure
 
 log = logging.getLogger("warroom.channels")
 
@@ -33,7 +34,7 @@ Sleep = Callable[[float], Awaitable[None]]
 # --- Errors: the retry meaning lives in the type ---------------------------------------------
 
 
-class ChannelError(Exception):
+class ChannelError(ActivityFailure):
     """A delivery failed. `retryable` says whether trying again later can help."""
 
     type = "ChannelError"
@@ -48,16 +49,10 @@ class ChannelError(Exception):
         retry_after: float | None = None,
         code: str | None = None,
     ) -> None:
-        super().__init__(f"{service}: {message}")
+        super().__init__(f"{service}: {message}", retry_after)
         self.service = service
         self.status = status
-        self.retry_after = retry_after
         self.code = code
-
-    def to_application_error(self) -> ApplicationError:
-        """What the notify activity raises: Temporal retries it only if a retry can help."""
-        delay = timedelta(seconds=self.retry_after) if self.retryable and self.retry_after else None
-        return ApplicationError(str(self), type=self.type, non_retryable=not self.retryable, next_retry_delay=delay)
 
 
 class ChannelUnavailable(ChannelError):
@@ -125,8 +120,9 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """In-activity retries; keep `budget` well under the notify activity's 30 s timeout."""
+class DeliveryRetry:
+    """In-activity retries of one HTTP delivery (Temporal's RetryPolicy takes over after them); keep
+    `budget` well under the notify activity's start-to-close timeout."""
 
     attempts: int = 3
     backoff: float = 0.5
@@ -136,7 +132,7 @@ class RetryPolicy:
 
     def backoff_for(self, attempt: int) -> float:
         """Exponential with equal jitter: attempt 1 → 0.25-0.5 s, 2 → 0.5-1 s, ..."""
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
@@ -172,13 +168,13 @@ class HttpClient:
         *,
         timeout: float = 10.0,
         connect_timeout: float = 5.0,
-        retry: RetryPolicy | None = None,
+        retry: DeliveryRetry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep | None = None,
         user_agent: str = "warroom",
     ) -> None:
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or DeliveryRetry()
         self._transport = transport
         self._sleep = sleep or asyncio.sleep
         self._user_agent = user_agent
@@ -217,8 +213,8 @@ class HttpClient:
 
         `label` names the endpoint in logs and errors ("chat.postMessage"); the URL never appears.
         """
-        secrets = [secret for secret in secrets if secret and len(secret) >= 4]
-        _REDACT.secrets.update(secrets)
+        usable = [secret for secret in secrets if secret and len(secret) >= 4]
+        _REDACT.secrets.update(usable)
         policy = self.retry
         started = time.monotonic()
         attempt = 0
@@ -240,7 +236,7 @@ class HttpClient:
                 status = response.status_code
                 if status < 400:
                     return response
-                detail = short(redact(_safe_text(response), secrets))
+                detail = short(redact(_safe_text(response), usable))
                 if status == 429:
                     server_delay = parse_retry_after(response.headers.get("Retry-After"))
                     error = ChannelRateLimited(

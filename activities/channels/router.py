@@ -23,14 +23,15 @@ from pathlib import Path
 
 import httpx
 
-from activities.channels._http import ChannelError, HttpClient, RetryPolicy, Sleep
+from activities.channels._http import ChannelError, DeliveryRetry, HttpClient, Sleep
 from activities.channels.email import SmtpMailer
 from activities.channels.pagerduty import PagerDutyPager
 from activities.channels.settings import ChannelSettings
 from activities.channels.slack import SlackChannel
-from activities.channels.statuspage import AtlassianStatuspage
+from activities.channels.statuspage_io import AtlassianStatuspage
 from activities.channels.webhook import WebhookChannel
 from activities.notify import LocalSink, Notifier
+from warroom.contracts.errors import boundary
 from warroom.models import Notification
 from warroom.statuspage import StatusStore
 
@@ -62,18 +63,19 @@ class ChannelRouter:
         if not adapters:
             return await self.fallback.deliver(notification, text)
         destinations = []
-        try:
-            for adapter in adapters:
-                destinations.append(await adapter.deliver(notification, text))
-        except ChannelError as err:
-            log.warning(
-                "%s %s (%s) not delivered: %s",
-                notification.incident_id,
-                notification.channel,
-                notification.template,
-                err,
-            )
-            raise err.to_application_error() from None
+        with boundary():  # a ChannelError leaves as the Temporal failure it describes
+            try:
+                for adapter in adapters:
+                    destinations.append(await adapter.deliver(notification, text))
+            except ChannelError as err:
+                log.warning(
+                    "%s %s (%s) not delivered: %s",
+                    notification.incident_id,
+                    notification.channel,
+                    notification.template,
+                    err,
+                )
+                raise
         if self.local_copy and not any(isinstance(a, LocalSink) for a in adapters):
             await self.fallback.deliver(notification, text)
         if notification.channel == "incident" and notification.template in RESOLVE_PAGE_ON and self.pager:
@@ -115,7 +117,7 @@ def build_router(
     http = HttpClient(
         timeout=settings.http_timeout,
         connect_timeout=settings.http_connect_timeout,
-        retry=RetryPolicy(
+        retry=DeliveryRetry(
             attempts=settings.http_attempts,
             backoff=settings.http_backoff,
             max_retry_after=settings.http_max_retry_after,
@@ -175,7 +177,7 @@ def build_router(
     names: dict[str, str] = {}
     for channel, adapter in settings.route_table().items():
         chain = [built[adapter]]
-        label = adapter
+        label: str = adapter
         if channel == "status_page" and adapter == "statuspage" and settings.builtin_status_page:
             chain.append(store)  # the built-in page mirrors what was published (the vendor first)
             label = "statuspage+builtin"

@@ -119,7 +119,7 @@ class SlackChannel:
         is_private = self.private if private is None else private
         try:
             body = await self._call("conversations.create", {"name": name, "is_private": is_private})
-            channel_id = body["channel"]["id"]
+            channel_id = str(body["channel"]["id"])
         except ChannelRejected as err:
             if err.code != "name_taken":
                 raise

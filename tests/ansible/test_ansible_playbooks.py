@@ -6,14 +6,14 @@ import json
 import time
 from pathlib import Path
 
-from activities.ansible import (
+from activities.ansible import PlaybookRunner
+from tests.ansible.support import Postgres, Recorder
+from warroom.contracts.ansible import (
     HostDiagnosticsRequest,
     PlaybookRequest,
-    PlaybookRunner,
     PostgresHealthRequest,
     ServiceLogsRequest,
 )
-from tests.ansible.support import Postgres, Recorder
 
 CHECKS = {"cpu", "memory", "swap", "oom", "disk", "network"}
 

@@ -17,16 +17,15 @@ import pytest
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import Worker
 
-from activities.ansible import (
-    AnsibleSettings,
+from activities.ansible import AnsibleSettings, PlaybookRunner
+from tests.ansible.support import EXTRA_PLAYBOOKS, Recorder, processes_mentioning
+from tests.ansible.workflow_support import RunPlaybook
+from warroom.contracts.ansible import (
     HostDiagnosticsRequest,
     PlaybookRequest,
-    PlaybookRunner,
     PostgresHealthRequest,
     ServiceLogsRequest,
 )
-from tests.ansible.support import EXTRA_PLAYBOOKS, Recorder, processes_mentioning
-from tests.ansible.workflow_support import RunPlaybook
 
 TEN_KB = "a" * 10_240
 

@@ -9,7 +9,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.ansible import PlaybookRequest, PlaybookResult
+    from warroom.contracts.ansible import PlaybookRequest, PlaybookResult
 
 
 @workflow.defn

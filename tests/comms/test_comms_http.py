@@ -17,13 +17,13 @@ from activities.channels._http import (
     ChannelRateLimited,
     ChannelRejected,
     ChannelUnavailable,
+    DeliveryRetry,
     HttpClient,
-    RetryPolicy,
     parse_retry_after,
 )
 from activities.channels.pagerduty import PagerDutyPager
 from activities.channels.slack import SlackChannel
-from activities.channels.statuspage import AtlassianStatuspage
+from activities.channels.statuspage_io import AtlassianStatuspage
 from activities.channels.webhook import WebhookChannel
 from tests.comms.fakes import (
     HOSTS,
@@ -55,7 +55,7 @@ def note(channel: str = "incident", template: str = "channel_opened", **context:
 
 
 def adapter(name: str, vendors: Vendors, sleeps: Sleeps, tmp_path: Path) -> tuple[Fake, Deliver]:
-    http = HttpClient(transport=vendors.transport, sleep=sleeps, retry=RetryPolicy(attempts=3, backoff=0.4))
+    http = HttpClient(transport=vendors.transport, sleep=sleeps, retry=DeliveryRetry(attempts=3, backoff=0.4))
     if name == "slack":
         slack = SlackChannel(http, SecretStr(SLACK_TOKEN), api_url=f"https://{HOSTS['slack']}/api", pin_templates=set())
         return vendors.slack, lambda: slack.deliver(note(), "📣 channel opened")
@@ -155,14 +155,14 @@ async def test_network_failures_are_retried(vendors: Vendors, sleeps: Sleeps) ->
             raise httpx.ReadTimeout("slow", request=request)
         return httpx.Response(200, json={})
 
-    http = HttpClient(transport=httpx.MockTransport(flaky), sleep=sleeps, retry=RetryPolicy(attempts=3, backoff=0.1))
+    http = HttpClient(transport=httpx.MockTransport(flaky), sleep=sleeps, retry=DeliveryRetry(attempts=3, backoff=0.1))
     response = await http.request("svc", "op", "POST", "https://x.test/secret-path", json={})
     assert response.status_code == 200 and len(calls) == 3 and len(sleeps.delays) == 2
 
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    http = HttpClient(transport=httpx.MockTransport(down), sleep=sleeps, retry=RetryPolicy(attempts=2, backoff=0.1))
+    http = HttpClient(transport=httpx.MockTransport(down), sleep=sleeps, retry=DeliveryRetry(attempts=2, backoff=0.1))
     with pytest.raises(ChannelUnavailable) as caught:
         await http.request("svc", "op", "POST", "https://x.test/secret-path", json={})
     assert "secret-path" not in str(caught.value) and "x.test" not in str(caught.value)
@@ -172,7 +172,7 @@ async def test_retry_after_is_honoured_in_real_time(vendors: Vendors, tmp_path: 
     """One real wait: the client sleeps the server's Retry-After (1 s), not its own backoff."""
     import time
 
-    http = HttpClient(transport=vendors.transport, retry=RetryPolicy(attempts=2, backoff=0.01))
+    http = HttpClient(transport=vendors.transport, retry=DeliveryRetry(attempts=2, backoff=0.01))
     pager = PagerDutyPager(http, SecretStr(PD_ROUTING_KEY), events_url=f"https://{HOSTS['pagerduty']}/v2/enqueue")
     vendors.pagerduty.fail_next(reply(429, {}, headers={"Retry-After": "1"}))
     started = time.monotonic()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from activities.channels._http import ChannelRejected, HttpClient, RetryPolicy
+from activities.channels._http import ChannelRejected, DeliveryRetry, HttpClient
 from activities.channels.pagerduty import PagerDutyPager
 from activities.channels.router import build_router
 from tests.comms.fakes import HOSTS, PD_ROUTING_KEY, Sleeps, Vendors, assert_no_secrets, vendor_settings
@@ -18,7 +18,7 @@ INCIDENT = "order-api-20261128-142301"
 
 
 def pager(vendors: Vendors, sleeps: Sleeps, key: str = PD_ROUTING_KEY) -> PagerDutyPager:
-    http = HttpClient(transport=vendors.transport, sleep=sleeps, retry=RetryPolicy(backoff=0.01))
+    http = HttpClient(transport=vendors.transport, sleep=sleeps, retry=DeliveryRetry(backoff=0.01))
     return PagerDutyPager(http, SecretStr(key), events_url=f"https://{HOSTS['pagerduty']}/v2/enqueue")
 
 

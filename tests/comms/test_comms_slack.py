@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from activities.channels._http import ChannelAuthError, ChannelRejected, ChannelUnavailable, HttpClient, RetryPolicy
+from activities.channels._http import ChannelAuthError, ChannelRejected, ChannelUnavailable, DeliveryRetry, HttpClient
 from activities.channels.slack import SlackChannel, channel_name
 from tests.comms.fakes import HOSTS, SLACK_TOKEN, Sleeps, Vendors, assert_no_secrets, reply
 from warroom.models import Notification
@@ -14,7 +14,7 @@ CHANNEL = "#incident-2026-11-28-order-api-1407"
 
 
 def slack(vendors: Vendors, sleeps: Sleeps, token: str = SLACK_TOKEN) -> SlackChannel:
-    http = HttpClient(transport=vendors.transport, sleep=sleeps, retry=RetryPolicy(backoff=0.01))
+    http = HttpClient(transport=vendors.transport, sleep=sleeps, retry=DeliveryRetry(backoff=0.01))
     return SlackChannel(http, SecretStr(token), api_url=f"https://{HOSTS['slack']}/api/")
 
 

@@ -9,7 +9,7 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from activities.channels._http import ChannelUnavailable, HttpClient, RetryPolicy
+from activities.channels._http import ChannelUnavailable, DeliveryRetry, HttpClient
 from activities.channels.webhook import WebhookChannel
 from tests.comms.fakes import WEBHOOK_URL, Sleeps, Vendors, assert_no_secrets, reply
 from warroom.models import Notification
@@ -24,7 +24,7 @@ NOTE = Notification(
 
 
 def hook(vendors: Vendors, sleeps: Sleeps, secret: str | None = None) -> WebhookChannel:
-    http = HttpClient(transport=vendors.transport, sleep=sleeps, retry=RetryPolicy(backoff=0.01))
+    http = HttpClient(transport=vendors.transport, sleep=sleeps, retry=DeliveryRetry(backoff=0.01))
     return WebhookChannel(http, SecretStr(WEBHOOK_URL), SecretStr(secret) if secret else None)
 
 

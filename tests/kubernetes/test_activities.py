@@ -14,24 +14,20 @@ import pytest
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import ActivityEnvironment
 
-from activities.kubernetes import (
-    DeploymentRef,
+from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings, TokenBucket, build_api_client
+from sandbox.cluster import RunningCluster
+from sandbox.cluster.resources import DEPLOYMENTS
+from tests.kubernetes.conftest import NS
+from warroom.contracts.kubernetes import (
     EventsRequest,
-    KubeActivities,
-    KubeGateway,
-    KubeSettings,
     LogsRequest,
     MigrationCheckRequest,
     PodHealthRequest,
     RollbackRequest,
     RolloutStatusRequest,
     ScaleRequest,
-    TokenBucket,
-    build_api_client,
 )
-from sandbox.cluster import RunningCluster
-from sandbox.cluster.resources import DEPLOYMENTS
-from tests.kubernetes.conftest import NS
+from warroom.models import DeploymentTarget
 
 
 @pytest.fixture
@@ -172,25 +168,25 @@ def test_rollout_status_is_cancelled_through_the_activity(acts: KubeActivities, 
 
 
 def test_history_and_recent_deploy(acts: KubeActivities, gateway: KubeGateway) -> None:
-    history = run(acts.rollout_history, DeploymentRef(namespace=NS, deployment="web"))
+    history = run(acts.rollout_history, DeploymentTarget(namespace=NS, deployment="web"))
     assert history.current_revision == 3
     assert [(r.revision, r.change_cause, r.current) for r in history.revisions] == [
         (1, "deploy web v1", False),
         (2, "deploy web v2", False),
         (3, "deploy web v3", True),
     ]
-    recent = run(acts.recent_deploy, DeploymentRef(namespace=NS, deployment="web"))
+    recent = run(acts.recent_deploy, DeploymentTarget(namespace=NS, deployment="web"))
     age = datetime.now(UTC) - recent.deployed_at
     assert timedelta(minutes=19) < age < timedelta(minutes=25) and recent.deployed_at_source == "replicaset-created"
     assert (recent.current_revision, recent.previous_revision) == (3, 2)
     assert recent.previous_images == {"app": "example.com/web:v2"} and recent.previous_change_cause == "deploy web v2"
     assert recent.rollout_done and not recent.paused
-    solo = run(acts.recent_deploy, DeploymentRef(namespace=NS, deployment="solo"))
+    solo = run(acts.recent_deploy, DeploymentTarget(namespace=NS, deployment="solo"))
     assert solo.previous_revision is None and solo.current_revision == 1
 
     gateway.rollback(RollbackRequest(namespace=NS, deployment="web"))  # back to v2's (old) ReplicaSet
     gateway.rollout_status(RolloutStatusRequest(namespace=NS, deployment="web", poll_seconds=0.05))
-    after = run(acts.recent_deploy, DeploymentRef(namespace=NS, deployment="web"))
+    after = run(acts.recent_deploy, DeploymentTarget(namespace=NS, deployment="web"))
     assert after.deployed_at_source == "progressing-condition"
     assert datetime.now(UTC) - after.deployed_at < timedelta(seconds=30)
     assert (after.current_revision, after.previous_revision, after.current_change_cause) == (4, 3, "deploy web v2")
@@ -330,10 +326,10 @@ def test_api_errors_carry_their_retry_verdict(
     retryable: bool,
 ) -> None:
     running.inject_fault(status, path="/deployments/web$", retry_after=retry_after)
-    err = failure(acts.recent_deploy, DeploymentRef(namespace=NS, deployment="web"))
+    err = failure(acts.recent_deploy, DeploymentTarget(namespace=NS, deployment="web"))
     assert (err.type, err.non_retryable) == (error_type, not retryable)
     assert err.next_retry_delay == (timedelta(seconds=retry_after) if retry_after else None)
-    assert run(acts.recent_deploy, DeploymentRef(namespace=NS, deployment="web")).current_revision == 3
+    assert run(acts.recent_deploy, DeploymentTarget(namespace=NS, deployment="web")).current_revision == 3
 
 
 def test_an_unreachable_server_is_retryable(tmp_path: Path, running: RunningCluster) -> None:

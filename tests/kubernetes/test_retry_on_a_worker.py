@@ -13,10 +13,11 @@ from temporalio.common import RetryPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.kubernetes import KubeActivities, KubeGateway, RollbackRequest, RollbackResult
+from activities.kubernetes import KubeActivities, KubeGateway
 from sandbox.cluster import RunningCluster
 from sandbox.cluster.resources import DEPLOYMENTS
 from tests.kubernetes.conftest import NS
+from warroom.contracts.kubernetes import RollbackRequest, RollbackResult
 
 
 @workflow.defn(sandboxed=False)

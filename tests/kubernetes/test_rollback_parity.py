@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from activities.kubernetes import KubeError, KubeGateway, RollbackRequest, RollbackResult
+from activities.kubernetes import KubeError, KubeGateway
 from sandbox.cluster import RunningCluster
 from sandbox.cluster.resources import DEPLOYMENTS
 from sandbox.cluster.util import strip_nulls
 from tests.kubernetes.conftest import NS, Kubectl
+from warroom.contracts.kubernetes import RollbackRequest, RollbackResult
 
 
 @dataclass

@@ -16,16 +16,10 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily
 from temporalio.testing import ActivityEnvironment
 
-from activities.metrics import (
-    ErrorRatioRequest,
-    MetricsActivities,
-    MetricsUnavailable,
-    PrometheusSource,
-    QueryRejected,
-    render_query,
-)
+from activities.metrics import MetricsActivities, MetricsUnavailable, PrometheusSource, QueryRejected, render_query
 from tests.helpers import free_port
 from warroom.config import MetricsQueries
+from warroom.contracts.metrics import ErrorRatioRequest
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)")

@@ -32,20 +32,19 @@ from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.ansible import (
-    AnsibleSettings,
+from activities.ansible import AnsibleSettings, PlaybookRunner
+from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
+from sandbox.cluster import Cluster, RunningCluster, load_scenario, serve
+from tests.ansible.support import EXTRA_PLAYBOOKS, PG_PASSWORD, Recorder, processes_mentioning
+from tests.kubernetes.conftest import NS, SCENARIO
+from warroom.contracts.ansible import (
     HostDiagnosticsRequest,
     PlaybookRequest,
-    PlaybookRunner,
     PostgresHealthRequest,
     ServiceLogsRequest,
 )
-from activities.kubernetes import (
-    DeploymentRef,
+from warroom.contracts.kubernetes import (
     EventsRequest,
-    KubeActivities,
-    KubeGateway,
-    KubeSettings,
     LogsRequest,
     MigrationCheckRequest,
     PodHealthRequest,
@@ -53,9 +52,7 @@ from activities.kubernetes import (
     RolloutStatusRequest,
     ScaleRequest,
 )
-from sandbox.cluster import Cluster, RunningCluster, load_scenario, serve
-from tests.ansible.support import EXTRA_PLAYBOOKS, PG_PASSWORD, Recorder, processes_mentioning
-from tests.kubernetes.conftest import NS, SCENARIO
+from warroom.models import DeploymentTarget
 
 PWNED = Path(tempfile.gettempdir()) / f"warroom-pwned-{uuid.uuid4().hex[:8]}"
 HOSTILE: dict[str, str] = {
@@ -322,7 +319,7 @@ KUBE: dict[str, KubeField] = {
         "logs", lambda v: LogsRequest(namespace=NS, deployment="web", previous=False, pattern=v), "error", None, 200
     ),
     **_names("rollout_status", RolloutStatusRequest, wait=False),
-    **_names("rollout_history", DeploymentRef),
+    **_names("rollout_history", DeploymentTarget),
     **_names("migration_check", MigrationCheckRequest),
     "MigrationCheckRequest.annotation": KubeField(
         "migration_check",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from activities.channels._http import ChannelAuthError, HttpClient, RetryPolicy
-from activities.channels.statuspage import AtlassianStatuspage
+from activities.channels._http import ChannelAuthError, DeliveryRetry, HttpClient
+from activities.channels.statuspage_io import AtlassianStatuspage
 from tests.comms.fakes import HOSTS, SP_API_KEY, SP_COMPONENT, SP_PAGE, Sleeps, Vendors, assert_no_secrets
 from warroom.models import Notification
 
@@ -16,7 +16,7 @@ TITLE = "Elevated Error Rate — Order Api"
 
 
 def statuspage(vendors: Vendors, sleeps: Sleeps, data_dir: Path, key: str = SP_API_KEY) -> AtlassianStatuspage:
-    http = HttpClient(transport=vendors.transport, sleep=sleeps, retry=RetryPolicy(backoff=0.01))
+    http = HttpClient(transport=vendors.transport, sleep=sleeps, retry=DeliveryRetry(backoff=0.01))
     return AtlassianStatuspage(
         http,
         SecretStr(key),

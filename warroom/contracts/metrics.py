@@ -1,0 +1,46 @@
+"""The metrics activities' contracts: the error ratio now and before a deploy, and the clean window.
+
+Failure types: `QueryRejected` (bad PromQL in the runbook, or a service that is no DNS label;
+non-retryable), `MetricsUnavailable` (Prometheus did not answer; retryable), and `NotConfigured`
+on a worker without a Prometheus URL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from warroom.contracts.base import CHECK_RETRY, READ_RETRY, ActivityContract, AnyContract
+from warroom.policy.clean_window import CleanWindowVerdict
+
+
+class ErrorRatioRequest(BaseModel):
+    service: str = Field(..., max_length=63)
+    deployed_at: datetime | None = Field(None, description="also read the baseline just before this instant")
+
+
+class ErrorRatioReading(BaseModel):
+    service: str
+    error_ratio: float | None
+    burn_rate: float | None
+    users_affected: float | None = None
+    baseline_error_ratio: float | None = None
+    baseline_at: datetime | None = None
+    read_at: datetime
+
+
+class CleanWindowRequest(BaseModel):
+    service: str = Field(..., max_length=63)
+    mitigation_applied_at: datetime
+    baseline_error_ratio: float = Field(..., ge=0, le=1)
+    window: timedelta
+    last_firing_alert_at: datetime | None = None
+
+
+_READ = timedelta(seconds=30)
+
+READ_ERROR_RATIO = ActivityContract("read_error_ratio", ErrorRatioRequest, ErrorRatioReading, _READ, READ_RETRY)
+CHECK_CLEAN_WINDOW = ActivityContract("check_clean_window", CleanWindowRequest, CleanWindowVerdict, _READ, CHECK_RETRY)
+
+ALL: tuple[AnyContract, ...] = (READ_ERROR_RATIO, CHECK_CLEAN_WINDOW)
