@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from warroom import search  # noqa: E402
 from warroom.ids import incident_workflow_id  # noqa: E402
+from warroom.incidents import Incidents  # noqa: E402
 from warroom.intake import identity  # noqa: E402
 from warroom.models import Alert, AlertReceipt, IncidentInput  # noqa: E402
 from warroom.runbook import load_runbook  # noqa: E402
@@ -291,7 +292,7 @@ async def storm(stack: Stack, client: Client, total: int, keys: int, clients: in
     cpu = {k: v - cpu_before[k] for k, v in stack.cpu_seconds().items()}
     received = 0
     for workflow_id in workflow_ids:
-        state = await client.get_workflow_handle(workflow_id).query(IncidentWorkflow.current_state)
+        state = await Incidents(client).state(workflow_id)
         received += state.alerts_received
     server_errors = sum(v for k, v in codes.items() if k >= 500 or k == 0)
     print(f"storm: {total} Alertmanager POSTs over {keys} group keys from {clients} concurrent clients")

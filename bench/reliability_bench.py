@@ -682,7 +682,8 @@ async def answers(call: Awaitable[Any]) -> bool:
 async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
     from sandbox.cluster import start
-    from warroom.enums import Severity
+    from warroom.enums import Severity, Update
+    from warroom.incidents import Incidents
     from warroom.models import DeploymentTarget, IncidentInput, StepDecision
     from warroom.policy import rollout
     from warroom.worker import build_worker
@@ -756,21 +757,23 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
                         300,
                         "the proposal and the diagnosis",
                     )
-                    state = await handle.query(IncidentWorkflow.current_state)
+                    state = await Incidents(client).state(incident_id)
                     step = next(s for s in state.steps if s.action == "rollback" and s.status == "pending")
                     setup_s.append(time.monotonic() - started)
                     await emu.quiet()
                     mark = len(emu.requests)
                     sent = time.monotonic()
-                    await handle.execute_update(
-                        IncidentWorkflow.approve, StepDecision(step_id=step.step_id, by=IC, reason="deploy minutes ago")
+                    await Incidents(client).act(
+                        incident_id,
+                        Update.APPROVE,
+                        StepDecision(step_id=step.step_id, by=IC, reason="deploy minutes ago"),
                     )
                     accepted = time.monotonic()
                     index, patch = await emu.patch_after(mark, "bench-app")
                     about, everything = emu.calls_about("bench-app", mark, index)
 
                     async def rolled_out() -> bool:
-                        kinds = {e.kind for e in (await handle.query(IncidentWorkflow.current_state)).timeline}
+                        kinds = {e.kind for e in (await Incidents(client).state(incident_id)).timeline}
                         return bool(kinds & {"rollout_status", "rollout_unknown", "rollback_failed"})
 
                     await wait_until(rolled_out, 120, "the rollout status after the rollback", 0.25)
@@ -991,7 +994,7 @@ async def timers_on_warroom(
     kind: str, client: Client, server: DevServer, workdir: Path, n: int, after: float, prefix: str
 ) -> tuple[float, float, float, list[float]]:
     """(start-up seconds, seconds until all in Command, first due, lateness in ms per incident) on a `kind` worker."""
-    from workflows.incident import IncidentWorkflow
+    from warroom.incidents import Incidents
 
     async with WorkerProcess(kind, server, workdir) as warroom:
         runbook = timers_runbook(after)
@@ -1024,7 +1027,7 @@ async def timers_on_warroom(
                 delivered.setdefault(r["id"], r["t"])
 
         async def due(incident_id: str) -> float:
-            state = await client.get_workflow_handle(f"incident-{incident_id}").query(IncidentWorkflow.current_state)
+            state = await Incidents(client).state(incident_id)
             assert state.declared_at is not None
             return state.declared_at.timestamp() + after
 

@@ -365,6 +365,8 @@ class Drill:
         await self._wait_port(self.am_port)
 
     async def _follow(self, client: Any, deployed: datetime, cluster: Any) -> int:
+        from warroom.enums import Update
+        from warroom.incidents import Incidents
         from warroom.models import Acknowledge, IncidentState, Resolve, StatusUpdate
 
         deadline = time.monotonic() + self.args.timeout
@@ -380,18 +382,20 @@ class Drill:
                 break
             await asyncio.sleep(0.5)
         self.say(f"incident opened by the alert: {handle.id}")
+        incidents = Incidents(client)
         seen = 0
         acted: set[str] = set()
         while time.monotonic() < deadline:
-            state: IncidentState = await handle.query("state", result_type=IncidentState)
+            state: IncidentState = await incidents.state(handle.id)
             for entry in state.timeline[seen:]:
                 self.say(f"[bold]{entry.kind}[/] ({entry.actor}) {entry.message}")
             seen = len(state.timeline)
             if state.declared_at and "ack" not in acted:
                 acted.add("ack")
-                await handle.execute_update("acknowledge", Acknowledge(by=IC))
-                await handle.execute_update(
-                    "post_update",
+                await incidents.act(handle.id, Update.ACKNOWLEDGE, Acknowledge(by=IC))
+                await incidents.act(
+                    handle.id,
+                    Update.POST_UPDATE,
                     StatusUpdate(
                         by=IC,
                         hypothesis=f"DRILL: runbook time compressed ×{self.factor:g}; a simulated incident",
@@ -407,7 +411,9 @@ class Drill:
                 )
             if state.mitigated_at and "resolve" not in acted:
                 acted.add("resolve")
-                await handle.execute_update("resolve", Resolve(by=IC, summary="rolled back v2.14.3; drill complete"))
+                await incidents.act(
+                    handle.id, Update.RESOLVE, Resolve(by=IC, summary="rolled back v2.14.3; drill complete")
+                )
             if state.resolved_at and state.phase in ("retrospective", "closed"):
                 return self._finish(state)
             await asyncio.sleep(0.5)
@@ -460,14 +466,19 @@ class Drill:
         return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The drill's options; `warroom drill --help` prints this parser's help."""
     parser = argparse.ArgumentParser(
-        prog="warroom drill", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="warroom drill",
+        description=__doc__,
+        epilog="Example: warroom drill --approval manual",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--time-scale",
         type=float,
         default=20.0,
+        metavar="N",
         help="divide the runbook's durations by this (drills only; default 20: done in < 3 min)",
     )
     parser.add_argument(
@@ -477,10 +488,18 @@ def main(argv: list[str] | None = None) -> int:
         help="auto: the rollback runs after the veto window; manual: it waits for `warroom approve`",
     )
     parser.add_argument(
-        "--temporal", default=None, help="host:port of a running Temporal; default: an embedded dev server"
+        "--temporal",
+        default=None,
+        metavar="HOST:PORT",
+        help="host:port of a running Temporal; default: an embedded dev server",
     )
-    parser.add_argument("--data-dir", default=".warroom/drill", help="where the drill keeps its files")
-    parser.add_argument("--timeout", type=float, default=300, help="give up after this many seconds")
+    parser.add_argument("--data-dir", default=".warroom/drill", metavar="DIR", help="where the drill keeps its files")
+    parser.add_argument("--timeout", type=float, default=300, metavar="SECONDS", help="give up after this many seconds")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.time_scale < 1:
         parser.error("--time-scale must be at least 1 (it compresses time; it never stretches it)")

@@ -15,7 +15,8 @@ from temporalio.service import RPCError
 
 from activities.notify import LocalSink
 from warroom.config import RunbookConfig
-from warroom.ids import incident_workflow_id, phase_workflow_id
+from warroom.ids import phase_workflow_id
+from warroom.incidents import Incidents
 from warroom.models import IncidentInput, IncidentState
 from warroom.runbook import load_runbook
 from warroom.worker import build_worker
@@ -98,9 +99,9 @@ def incident_input(
 async def start_incident(
     client: Client, queue: str, inp: IncidentInput
 ) -> WorkflowHandle[IncidentWorkflow, IncidentState]:
-    return await client.start_workflow(
-        IncidentWorkflow.run, inp, id=incident_workflow_id(inp.incident_id), task_queue=queue
-    )
+    """Open an incident the way the CLI does (warroom.incidents), as a typed handle for assertions."""
+    workflow_id = await Incidents(client).start(inp, queue)
+    return client.get_workflow_handle_for(IncidentWorkflow.run, workflow_id)
 
 
 async def assert_eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1) -> Any:

@@ -4,12 +4,14 @@ mounts is in the repo, and the stack has the pieces production needs."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 from typer.main import get_command
 
 from activities.channels.settings import ChannelSettings
+from warroom import search
 from warroom.cli import app
 from warroom.intake.settings import IntakeSettings
 from warroom.settings import Settings
@@ -63,3 +65,11 @@ def test_the_dockerfile_installs_what_the_commands_need() -> None:
     for folder in ("warroom", "workflows", "activities", "playbooks"):
         assert f"COPY {folder}" in dockerfile
     assert "postgresql-client" in dockerfile  # psql for the postgres_health playbook
+
+
+def test_the_compose_stack_registers_warrooms_search_attributes() -> None:
+    """docker-compose.yml writes them out for `temporal operator`; warroom/search.py is their definition."""
+    command = " ".join(SERVICES["temporal-search-attributes"]["command"])
+    registered = re.findall(r"--name (\S+) --type (\S+)", command)
+    assert registered == [(key.name, search.type_name(key)) for key in search.ALL]
+    assert "--namespace warroom" in command and SERVICES["temporal"]["environment"]["DEFAULT_NAMESPACE"] == "warroom"

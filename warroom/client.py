@@ -5,11 +5,8 @@ from __future__ import annotations
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from warroom.errors import ConnectionFailed
 from warroom.settings import Settings
-
-
-class ConnectionFailed(Exception):
-    """Temporal is not reachable; the message says where we tried and what to check."""
 
 
 async def connect(settings: Settings, identity: str | None = None, wait: float = 0.0) -> Client:

@@ -1,4 +1,5 @@
-"""The runbook's vocabulary: severities, phases, roles and the duration type used in config."""
+"""The runbook's vocabulary: severities, phases, roles, public statuses, step actions, the
+incident's update and query names, and the duration type used in config."""
 
 from __future__ import annotations
 
@@ -49,6 +50,61 @@ class Role(StrEnum):
         if key in aliases:
             return aliases[key]
         return cls(key)
+
+
+class _Wire(StrEnum):
+    """A closed set of strings on the wire. Its repr is the bare value, so a pydantic error about a
+    `Literal` of members reads "Input should be 'investigating', 'identified' or 'monitoring'"."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+class PublicStatus(_Wire):
+    """What the status page announces. People post the first three (`warroom update --public`);
+    `resolved` goes out with the resolution."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+
+
+class StepAction(_Wire):
+    """What a step does. People propose the first four; warroom itself proposes `customer_email`
+    (the Comms lead approves it)."""
+
+    ESCALATE = "escalate"
+    PAGE = "page"
+    ROLLBACK = "rollback"
+    CUSTOM = "custom"
+    CUSTOMER_EMAIL = "customer_email"
+
+
+class Update(StrEnum):
+    """The incident workflow's updates, by wire name (pinned by tests/test_wire_names.py): what
+    `warroom.incidents` sends and the Web UI's "Send an Update" lists."""
+
+    ACKNOWLEDGE = "acknowledge"
+    DECLARE = "declare"
+    ASSIGN_ROLE = "assign_role"
+    SET_SEVERITY = "set_severity"
+    SET_FLAGS = "set_flags"
+    POST_UPDATE = "post_update"
+    PROPOSE_STEP = "propose_step"
+    APPROVE = "approve"
+    DENY = "deny"
+    MARK_MITIGATED = "mark_mitigated"
+    RESOLVE = "resolve"
+    COMPLETE_PIR = "complete_pir"
+    COMPLETE_ACTION_ITEM = "complete_action_item"
+    INGEST_ALERT = "ingest_alert"
+
+
+class Query(StrEnum):
+    """The incident workflow's queries, by wire name."""
+
+    STATE = "state"
 
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from warroom.config import RunbookConfig
-from warroom.enums import Phase, Role, Severity
+from warroom.enums import Phase, PublicStatus, Role, Severity, StepAction
 
 _PERSON = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 _KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -203,6 +203,10 @@ class SetFlags(_Model):
     vendor_ticket: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
 
 
+PostableStatus = Literal[PublicStatus.INVESTIGATING, PublicStatus.IDENTIFIED, PublicStatus.MONITORING]
+"""The status page updates people post; `resolved` goes out with the resolution."""
+
+
 class StatusUpdate(_Model):
     """The IC script's 15-minute update: error rate, hypothesis, next action by whom, ETA."""
 
@@ -212,13 +216,11 @@ class StatusUpdate(_Model):
     next_action: Text = ""
     owner: Person | None = None
     eta: Annotated[str, StringConstraints(max_length=64)] = ""
-    public_status: Literal["investigating", "identified", "monitoring"] | None = Field(
-        None, description="also post this to the status page"
-    )
+    public_status: PostableStatus | None = Field(None, description="also post this to the status page")
     public_message: Text = ""
 
 
-StepAction = Literal["escalate", "page", "rollback", "custom"]
+ProposableAction = Literal[StepAction.ESCALATE, StepAction.PAGE, StepAction.ROLLBACK, StepAction.CUSTOM]
 """Steps people propose. warroom itself also proposes `customer_email` (the Comms lead approves)."""
 
 
@@ -226,7 +228,7 @@ class ProposeStep(_Model):
     """A step that waits for the IC: a rollback, an escalation, paging someone."""
 
     by: Person
-    action: StepAction
+    action: ProposableAction
     target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
     description: Text = ""
     evidence: dict[str, str] = Field(default_factory=dict, max_length=32)
@@ -284,7 +286,7 @@ class TimelineEntry(_Model):
 
 class Step(_Model):
     step_id: str
-    action: StepAction | Literal["customer_email"]
+    action: StepAction
     target: str
     approver_role: Role = Role.INCIDENT_COMMANDER
     description: str = ""
@@ -389,7 +391,7 @@ class ProposedByWarroom(_Model):
     """A step warroom proposes to the IC, with the evidence behind it."""
 
     step_id: str
-    action: StepAction
+    action: ProposableAction
     target: str
     description: str = ""
     evidence: dict[str, str] = Field(default_factory=dict)

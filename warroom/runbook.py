@@ -15,14 +15,13 @@ import yaml
 from pydantic import ValidationError
 
 from warroom.config import RunbookConfig
+from warroom.errors import RunbookError
 from warroom.policy.pir import holiday_calendar
 
 DEFAULT_RUNBOOK = Path(__file__).with_name("runbook.default.yaml")
 RUNBOOK_ENV = "WARROOM_RUNBOOK"
 
-
-class RunbookError(Exception):
-    """The runbook file cannot be used; the message names the file, the field and the problem."""
+__all__ = ["DEFAULT_RUNBOOK", "RUNBOOK_ENV", "RunbookError", "load_runbook", "parse_runbook"]
 
 
 def _describe(error: ValidationError, source: str) -> str:

@@ -31,28 +31,23 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from warroom.enums import PublicStatus as PublicStatus  # re-exported: the channels import it from here
 from warroom.http_framing import RejectAmbiguousFraming
 from warroom.models import Notification
 
-PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
-STATUSES: tuple[PublicStatus, ...] = ("investigating", "identified", "monitoring", "resolved")
-LABELS = {
-    "investigating": "Investigating",
-    "identified": "Identified",
-    "monitoring": "Monitoring",
-    "resolved": "Resolved",
-}
+LABELS = {status: status.value.title() for status in PublicStatus}
 RESOLVED_SHOWN_FOR = timedelta(days=7)
 REFRESH_SECONDS = 30
 MAX_UPDATES = 50
 
 # The built-in templates and what they announce; overridden templates fall back to the text's prefix.
 TEMPLATE_STATUS: dict[str, PublicStatus] = {
-    "status_initial": "investigating",
-    "still_investigating": "investigating",
-    "status_resolved": "resolved",
+    "status_initial": PublicStatus.INVESTIGATING,
+    "still_investigating": PublicStatus.INVESTIGATING,
+    "status_resolved": PublicStatus.RESOLVED,
 }
-_PREFIX = re.compile(r"^\s*(INVESTIGATING|IDENTIFIED|MONITORING|RESOLVED)\b\s*:?\s*(.*)$", re.IGNORECASE)
+_VALUES = tuple(status.value for status in PublicStatus)
+_PREFIX = re.compile(rf"^\s*({'|'.join(_VALUES)})\b\s*:?\s*(.*)$", re.IGNORECASE)
 
 
 def public_status(notification: Notification, text: str, previous: PublicStatus | None = None) -> PublicStatus:
@@ -60,12 +55,12 @@ def public_status(notification: Notification, text: str, previous: PublicStatus 
     if notification.template in TEMPLATE_STATUS:
         return TEMPLATE_STATUS[notification.template]
     declared = notification.context.get("public_status")
-    if isinstance(declared, str) and declared.lower() in STATUSES:
-        return declared.lower()  # type: ignore[return-value]
+    if isinstance(declared, str) and declared.lower() in _VALUES:
+        return PublicStatus(declared.lower())
     match = _PREFIX.match(text.splitlines()[0] if text else "")
     if match:
-        return match.group(1).lower()  # type: ignore[return-value]
-    return previous or "investigating"
+        return PublicStatus(match.group(1).lower())
+    return previous or PublicStatus.INVESTIGATING
 
 
 def public_title(notification: Notification, text: str) -> str:
@@ -188,7 +183,7 @@ class StatusStore:
                 started_at=previous.started_at if previous else at,
                 updated_at=at,
                 resolved_at=(previous.resolved_at if previous and previous.resolved_at else at)
-                if status == "resolved"
+                if status == PublicStatus.RESOLVED
                 else None,
                 updates=updates[-MAX_UPDATES:],
             )
@@ -199,7 +194,7 @@ class StatusStore:
         return result["incident"]
 
     def incidents(self) -> list[PublicIncident]:
-        out = []
+        out: list[PublicIncident] = []
         if not self.folder.is_dir():
             return out
         for path in self.folder.glob("*.json"):
@@ -212,12 +207,14 @@ class StatusStore:
     def snapshot(self, now: datetime | None = None) -> StatusSnapshot:
         now = now or self.clock()
         every = self.incidents()
-        current = sorted((i for i in every if i.status != "resolved"), key=lambda i: i.started_at, reverse=True)
+        current = sorted(
+            (i for i in every if i.status != PublicStatus.RESOLVED), key=lambda i: i.started_at, reverse=True
+        )
         resolved = sorted(
             (
                 i
                 for i in every
-                if i.status == "resolved" and i.resolved_at and now - i.resolved_at <= RESOLVED_SHOWN_FOR
+                if i.status == PublicStatus.RESOLVED and i.resolved_at and now - i.resolved_at <= RESOLVED_SHOWN_FOR
             ),
             key=lambda i: i.resolved_at or i.updated_at,
             reverse=True,

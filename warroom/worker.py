@@ -25,6 +25,7 @@ from activities.metrics import PrometheusSource
 from activities.notify import LocalSink, Notifier
 from activities.registry import build_activities
 from warroom.config import RunbookConfig
+from warroom.errors import ConfigInvalid
 from warroom.settings import Settings
 from workflows.registry import WORKFLOWS
 
@@ -54,11 +55,6 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=16),
         workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
     )
-
-
-class ConfigInvalid(Exception):
-    """A file a setting names cannot be used; the message names the variable. Raised at start,
-    before the worker connects to anything."""
 
 
 def kube_from_settings(settings: Settings) -> list[Callable[..., Any]] | None:

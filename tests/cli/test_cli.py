@@ -22,8 +22,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import assert_eventually, running_worker, state_of
-from warroom.enums import Phase, Role, Severity
+from tests.helpers import assert_eventually, running_worker
+from warroom.enums import Phase, Role, Severity, Update
+from warroom.ids import incident_workflow_id
+from warroom.incidents import Incidents
 from warroom.models import IncidentState, StepDecision
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +75,7 @@ class Cli:
 
     def track(self, incident_id: str) -> str:
         """Terminated when the test ends, like the incidents the harness starts itself."""
-        self.started.append(self.client.get_workflow_handle(f"incident-{incident_id}"))
+        self.started.append(self.client.get_workflow_handle(incident_workflow_id(incident_id)))
         return incident_id
 
     async def commanding(self, incident_id: str) -> None:
@@ -83,10 +85,9 @@ class Cli:
         ("Unable to signal external workflow because it was not found", workflows/incident.py
         `_phase`); reported to the workflow owner, the CLI cannot prevent it.
         """
-        handle = self.client.get_workflow_handle(f"incident-{incident_id}")
 
         async def in_command() -> None:
-            assert (await state_of(handle)).phase == Phase.COMMAND
+            assert (await Incidents(self.client).state(incident_id)).phase == Phase.COMMAND
 
         await assert_eventually(in_command)
 
@@ -164,7 +165,7 @@ async def test_only_the_ic_approves_and_a_rejected_approval_leaves_no_trace(cli:
     )
     assert proposed.code == 0, proposed.text
     step = re.search(r"step id: (\S+);", proposed.out).group(1)  # type: ignore[union-attr]
-    handle = cli.client.get_workflow_handle(f"incident-{incident_id}")
+    handle = cli.client.get_workflow_handle(incident_workflow_id(incident_id))
 
     by_ops = await cli("approve", incident_id, step, "--reason", "I wrote the rollback", "--as", "bob")
     assert by_ops.code == 1, by_ops.text
@@ -176,7 +177,7 @@ async def test_only_the_ic_approves_and_a_rejected_approval_leaves_no_trace(cli:
     )
     assert by_ic.code == 0 and f"step {step}" in by_ic.out, by_ic.text
     assert [d.by for d in await accepted_approvals(cli.client, handle)] == ["alice"]
-    state = await state_of(handle)
+    state = await Incidents(cli.client).state(incident_id)
     [entry] = [e for e in state.timeline if e.kind == "step_approved"]
     assert (entry.actor, entry.data["reason"]) == ("alice", "deploy 20 min ago, errors above baseline")
 
@@ -189,7 +190,7 @@ async def accepted_approvals(client: Client, handle: WorkflowHandle[Any, Any]) -
         if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             continue
         request = event.workflow_execution_update_accepted_event_attributes.accepted_request
-        if request.input.name == "approve":
+        if request.input.name == Update.APPROVE:
             decisions += await client.data_converter.decode(request.input.args.payloads, [StepDecision])
     return decisions
 

@@ -9,13 +9,17 @@ import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI
 
-from warroom.intake.app import ClientFactory, create_app
+from warroom.intake.app import create_app
+from warroom.intake.recorder import ClientFactory
 from warroom.intake.settings import IntakeSettings
+
+if TYPE_CHECKING:
+    from warroom.settings import Settings
 
 log = logging.getLogger("warroom.intake")
 
@@ -24,7 +28,7 @@ class _EmbeddedServer(uvicorn.Server):
     """Leaves signal handling to the host process (the stack stops us by cancelling)."""
 
     @contextlib.contextmanager
-    def capture_signals(self) -> Any:  # type: ignore[override]
+    def capture_signals(self) -> Any:
         yield
 
 
@@ -103,13 +107,40 @@ async def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0, **overri
         sock.close()
 
 
+def main(temporal: Settings | None = None, host: str | None = None, port: int | None = None) -> None:
+    """`warroom intake` and `python -m warroom.intake.server`: settings from WARROOM_* (and the
+    options given), then serve. A bad value raises ConfigInvalid naming the variable, before
+    anything listens or connects."""
+    from pydantic import ValidationError
+
+    from warroom.errors import ConfigInvalid, RunbookError, invalid_settings
+    from warroom.settings import Settings
+
+    if temporal is None:
+        try:
+            temporal = Settings()
+        except ValidationError as exc:
+            raise invalid_settings(exc) from None
+    overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        settings = IntakeSettings(temporal=temporal, **overrides)
+        serve(settings)
+    except RunbookError as exc:
+        raise ConfigInvalid(f"WARROOM_RUNBOOK: {exc}") from None
+    except ValidationError as exc:
+        raise invalid_settings(exc, "intake settings", "WARROOM_INTAKE_") from None
+
+
 if __name__ == "__main__":
-    # Exactly `warroom intake`: a bad WARROOM_* value is one line naming it (exit 2), never a
+    # Like `warroom intake`: a bad WARROOM_* value is one line naming it (exit 2), never a
     # traceback, which would also print the value, tokens included.
-    import sys
+    import argparse
 
-    from warroom.cli import main
+    from warroom.errors import exit_with
 
+    parser = argparse.ArgumentParser(prog="python -m warroom.intake.server", description=__doc__)
+    parser.add_argument("--host", help="listen address (env WARROOM_INTAKE_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="listen port (env WARROOM_INTAKE_PORT, default 8088)")
+    args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    sys.argv[1:1] = ["intake"]
-    main()
+    exit_with(lambda: main(host=args.host, port=args.port))

@@ -1,0 +1,24 @@
+"""`warroom`: the runbook from the terminal, for the people on call.
+
+Every command that acts is a workflow update: the incident's validators decide, so the CLI
+stays thin and a rejection ("only the Incident Commander (alice) may ...") reaches you before
+anything is recorded. Errors people cause are one readable line and an exit code, never a
+traceback: 1 rejected, 2 bad input or unknown incident, 3 Temporal unreachable.
+
+One module per group of commands, registered on the app in the order `warroom --help` lists them:
+`serve` (run, worker, intake, drill, codec, search attributes), `incident` (declare, ack, assign,
+severity, flags), `respond` (update, steps, mitigation, resolution, PIR), `read` (status, list,
+audit, PIR draft). `app` holds the app, settings and the error-to-exit-code mapping; `parsing`
+and `render` what people type and read.
+"""
+
+from __future__ import annotations
+
+from warroom.cli.app import app, main
+
+# isort: off
+# Each module registers its commands; `warroom --help` lists them in this order.
+from warroom.cli import serve, incident, respond, read  # noqa: F401
+# isort: on
+
+__all__ = ["app", "main"]

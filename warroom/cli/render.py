@@ -1,0 +1,229 @@
+"""What the CLI prints for people: borderless Rich tables (a status pasted into the incident
+channel stays readable), times as the IC script says them, and the next commands to type."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from rich.markup import escape
+from rich.table import Column, Table
+
+from warroom.cli.app import out
+from warroom.enums import Role, format_duration
+from warroom.models import IncidentInput, IncidentState
+
+if TYPE_CHECKING:
+    from warroom.audit import AuditRow
+    from warroom.incidents import IncidentRow
+    from warroom.settings import Settings
+
+TIMELINE_ROWS = 15
+
+
+def table(title: str | None, *columns: str | Column) -> Table:
+    """Borderless, so a status pasted into the incident channel stays readable."""
+    result = Table(
+        *columns,
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        header_style="dim",
+        padding=(0, 1),
+        pad_edge=False,
+    )
+    if title:
+        result.title = f"\n{title}"
+    return result
+
+
+# --- declare ---------------------------------------------------------------------------------
+
+
+def web_ui_url(settings: Settings, workflow_id: str) -> str:
+    return (
+        f"http://127.0.0.1:{settings.ui_port}/namespaces/{quote(settings.temporal_namespace, safe='')}"
+        f"/workflows/{quote(workflow_id, safe='')}"
+    )
+
+
+def declared(settings: Settings, inp: IncidentInput, workflow_id: str, as_json: bool) -> None:
+    """The new incident, the commands to type next and its Web UI link."""
+    url = web_ui_url(settings, workflow_id)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "incident_id": inp.incident_id,
+                    "workflow_id": workflow_id,
+                    "severity": str(inp.severity),
+                    "web_ui": url,
+                },
+                indent=2,
+            )
+        )
+        return
+    iid = inp.incident_id
+    out.print(f"[bold]declared {inp.severity} incident {escape(iid)}[/] ({escape(inp.service)}: {escape(inp.summary)})")
+    out.print(f"workflow {escape(workflow_id)}")
+    steps = [] if inp.commander else [(f"warroom ack {iid}", "take command: the first to acknowledge becomes IC")]
+    steps += [
+        (f"warroom assign {iid} ops PERSON", "name the Operations Lead (and comms for P1)"),
+        (f"warroom status {iid}", "roles, pending steps, next deadlines, timeline"),
+    ]
+    width = max(len(command) for command, _ in steps)
+    out.print("next:")
+    for command, why in steps:
+        out.print(f"  {escape(command):<{width}}  # {why}")
+    out.print(f"web UI: {escape(url)}")
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+def _at(moment: datetime | None, now: datetime) -> str:
+    """A time as the IC script says it (14:07 UTC) plus how long ago, so nobody does arithmetic."""
+    if moment is None:
+        return "—"
+    return f"{moment:%H:%M:%S} UTC ({_ago(now - moment)})"
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds >= 0:
+        return f"{format_duration(timedelta(seconds=seconds))} ago"
+    return f"in {format_duration(timedelta(seconds=-seconds))}"
+
+
+def state(state: IncidentState, now: datetime) -> None:
+    """`warroom status`: header, roles, pending steps, deadlines, the latest timeline."""
+    _header(state, now)
+    out.print(_roles_table(state))
+    if state.pending_steps():
+        out.print(_steps_table(state))
+        out.print(f"  IC: warroom approve {escape(state.incident_id)} STEP --reason '...'   (or deny)")
+    if state.deadlines:
+        out.print(_deadlines_table(state, now))
+    out.print(_timeline_table(state))
+
+
+def _header(state: IncidentState, now: datetime) -> None:
+    severity = state.severity.value if state.severity else "unassessed"
+    out.print(
+        f"[bold]{escape(state.incident_id)}[/]  {severity}  phase [bold]{state.phase.value}[/]  "
+        f"{escape(state.service)}: {escape(state.summary)}"
+    )
+    out.print(f"  {'channel':<13}{escape(state.channel or '— (not declared yet)')}")
+    out.print(f"  {'opened':<13}{state.opened_at:%Y-%m-%d} {_at(state.opened_at, now)}")
+    ack = _at(state.acknowledged_at, now) + (f" by {escape(state.acknowledged_by)}" if state.acknowledged_by else "")
+    for label, value in (
+        ("declared", _at(state.declared_at, now)),
+        ("acknowledged", ack),
+        ("mitigated", _at(state.mitigated_at, now)),
+        ("resolved", _at(state.resolved_at, now)),
+    ):
+        out.print(f"  {label:<13}{value}")
+    if state.mitigation_applied_at and not state.mitigated_at:
+        out.print(
+            f"  {'mitigating':<13}{escape(state.mitigation_action or '')} since {_at(state.mitigation_applied_at, now)}; "
+            "waiting for clean metrics"
+        )
+    special = [
+        name
+        for name, on in (
+            ("data loss", state.signals.data_loss),
+            ("security", state.signals.security),
+            ("vendor", state.signals.third_party_vendor),
+        )
+        if on
+    ]
+    if special:
+        ticket = f", vendor ticket {escape(state.vendor_ticket)}" if state.vendor_ticket else ""
+        out.print(f"  [yellow]{'special':<13}{', '.join(special)}{ticket}[/]")
+
+
+def _roles_table(state: IncidentState) -> Table:
+    result = table("roles", "role", "who")
+    for role in Role:
+        result.add_row(role.value, escape(state.roles.get(role, "—")))
+    return result
+
+
+def _steps_table(state: IncidentState) -> Table:
+    result = table("pending steps", "step", "action", "target", "proposed by", "description")
+    for step in state.pending_steps():
+        result.add_row(
+            step.step_id, step.action, escape(step.target), escape(step.proposed_by), escape(step.description)
+        )
+    return result
+
+
+def _deadlines_table(state: IncidentState, now: datetime) -> Table:
+    result = table("next deadlines", "kind", "at", "in", "audience")
+    for deadline in sorted(state.deadlines, key=lambda d: d.at):
+        left = int((deadline.at - now).total_seconds())
+        when = (
+            f"overdue {format_duration(timedelta(seconds=-left))}"
+            if left < 0
+            else format_duration(timedelta(seconds=left))
+        )
+        result.add_row(deadline.kind, f"{deadline.at:%H:%M:%S} UTC", when, escape(", ".join(deadline.audience) or "—"))
+    return result
+
+
+def _timeline_table(state: IncidentState) -> Table:
+    shown = state.timeline[-TIMELINE_ROWS:]
+    result = table(f"timeline (last {len(shown)} of {len(state.timeline)})", "time", "actor", "kind", "message")
+    for entry in shown:
+        result.add_row(f"{entry.at:%H:%M:%S}", escape(entry.actor), entry.kind, escape(entry.message))
+    return result
+
+
+# --- list and audit --------------------------------------------------------------------------
+
+
+def list_json(rows: Sequence[IncidentRow]) -> list[dict[str, Any]]:
+    """Rows for `warroom list --json`: `started` in isoformat, as scripts have always read it."""
+    return [{**row.model_dump(), "started": row.started.isoformat()} for row in rows]
+
+
+def incidents(rows: Sequence[IncidentRow], query: str) -> None:
+    if not rows:
+        out.print(f"no incidents match {escape(query)}")
+        return
+    today = datetime.now(UTC).date()
+    # the id is the one thing people copy: never cut it
+    result = table(None, Column("id", no_wrap=True), "sev", "service", "phase", "IC", "started", "status")
+    for row in rows:
+        when = f"{row.started:%H:%M}" if row.started.date() == today else f"{row.started:%Y-%m-%d}"
+        result.add_row(
+            *(
+                escape(str(value or "—"))
+                for value in (row.incident_id, row.severity, row.service, row.phase, row.commander)
+            ),
+            when,
+            row.status or "?",
+        )
+    out.print(result)
+
+
+def audit(rows: Sequence[AuditRow]) -> None:
+    from warroom.audit import short_event
+
+    result = table(
+        None,
+        Column("time", no_wrap=True),
+        Column("phase", no_wrap=True),
+        Column("event", no_wrap=True),
+        Column("actor", max_width=18, overflow="ellipsis", no_wrap=True),
+        Column("what", overflow="fold", ratio=1),
+    )
+    for row in rows:
+        result.add_row(
+            f"{row.at:%H:%M:%S}", row.workflow, short_event(row.event), escape(row.actor), escape(row.summary)
+        )
+    out.print(result)
