@@ -112,7 +112,7 @@ def codec_app(
     allowed_origins: Iterable[str] = ("http://127.0.0.1:8233", "http://localhost:8233"),
     body_limit: int = BODY_LIMIT,
     body_timeout: float = BODY_TIMEOUT,
-) -> FastAPI:
+) -> "FastAPI":
     """The Temporal remote codec protocol (POST /encode, /decode) for the Web UI and `temporal --codec-endpoint`.
 
     The UI calls it from the operator's browser with CORS; `token`, when set, must arrive as

@@ -33,7 +33,7 @@ from activities.channels.webhook import WebhookChannel
 from activities.notify import LocalSink, Notifier
 from warroom.contracts.errors import boundary
 from warroom.models import Notification
-from warroom.statuspage import StatusStore
+from warroom.statuspage.store import StatusStore
 
 log = logging.getLogger("warroom.channels")
 RESOLVE_PAGE_ON = frozenset({"resolved"})

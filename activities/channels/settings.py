@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from warroom.settings import ConfigPath, Text, json_object, no_control, sendable_secret
+from warroom.validation import ConfigPath, Text, json_object, no_control, sendable_secret
 
 Adapter = Literal["slack", "webhook", "pagerduty", "statuspage", "builtin", "email", "local"]
 ComponentImpact = Literal["degraded_performance", "partial_outage", "major_outage"]

@@ -19,8 +19,9 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from activities.channels._http import ChannelRejected, ChannelUnavailable, HttpClient
+from warroom.enums import PublicStatus
 from warroom.models import Notification
-from warroom.statuspage import PublicStatus, public_status, public_title, update_json
+from warroom.statuspage.store import public_status, public_title, update_json
 
 SERVICE = "statuspage"
 ComponentStatus = Literal["operational", "degraded_performance", "partial_outage", "major_outage"]

@@ -31,7 +31,7 @@ from warroom.enums import Role, Severity
 from warroom.messages import internal_context, public_context
 from warroom.models import IncidentState, Notification
 from warroom.runbook import load_runbook
-from warroom.statuspage import StatusStore
+from warroom.statuspage.store import StatusStore
 
 RUNBOOK = load_runbook()
 NOW = utc(2026, 11, 28, 14, 23)

@@ -26,7 +26,8 @@ from warroom.enums import Role, Severity
 from warroom.messages import public_context
 from warroom.models import IncidentState, Notification
 from warroom.runbook import load_runbook
-from warroom.statuspage import StatusStore, create_status_app, public_key
+from warroom.statuspage.page import create_status_app
+from warroom.statuspage.store import StatusStore, public_key
 
 RUNBOOK = load_runbook()
 CHROMIUM = "/usr/bin/chromium"

@@ -19,7 +19,8 @@ from pydantic import AfterValidator, Field, SecretStr, StringConstraints, field_
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warroom.enums import Duration
-from warroom.settings import Settings, Text, sendable_secret
+from warroom.settings import Settings
+from warroom.validation import Text, sendable_secret
 
 SOURCES = ("alertmanager", "pagerduty", "opsgenie", "grafana", "generic")
 Source = Literal["alertmanager", "pagerduty", "opsgenie", "grafana", "generic"]
