@@ -251,10 +251,10 @@ def resolve(state: IncidentState, runbook: RunbookConfig, req: Resolve, now: dat
 def search_attributes(state: IncidentState) -> list[SearchAttributeUpdate[str]]:
     """The values `temporal workflow list --query` finds incidents by."""
     return [
-        search.SEVERITY.value_set(state.severity.value if state.severity else "unassessed"),
+        search.SEVERITY.value_set(state.severity.value if state.severity else search.UNASSESSED),
         search.SERVICE.value_set(state.service),
         search.PHASE.value_set(state.phase.value),
-        search.COMMANDER.value_set(state.commander or "none"),
+        search.COMMANDER.value_set(state.commander or search.NO_COMMANDER),
     ]
 
 

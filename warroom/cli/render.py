@@ -12,6 +12,7 @@ from urllib.parse import quote
 from rich.markup import escape
 from rich.table import Column, Table
 
+from warroom import search
 from warroom.cli.app import out
 from warroom.enums import Role, format_duration
 from warroom.models import IncidentInput, IncidentState
@@ -112,7 +113,7 @@ def state(state: IncidentState, now: datetime) -> None:
 
 
 def _header(state: IncidentState, now: datetime) -> None:
-    severity = state.severity.value if state.severity else "unassessed"
+    severity = state.severity.value if state.severity else search.UNASSESSED
     out.print(
         f"[bold]{escape(state.incident_id)}[/]  {severity}  phase [bold]{state.phase.value}[/]  "
         f"{escape(state.service)}: {escape(state.summary)}"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -168,16 +168,7 @@ class Recorder:
 
     def _operation(self, prepared: Prepared) -> WithStartWorkflowOperation[IncidentWorkflow, IncidentState]:
         inp = prepared.incident
-        attributes = None
-        if self.publish:
-            attributes = TypedSearchAttributes(
-                [
-                    SearchAttributePair(search.SEVERITY, "unassessed"),
-                    SearchAttributePair(search.SERVICE, inp.service),
-                    SearchAttributePair(search.PHASE, Phase.DETECTION.value),
-                    SearchAttributePair(search.COMMANDER, "none"),
-                ]
-            )
+        attributes = search.initial(inp.service, Phase.DETECTION) if self.publish else None
         return WithStartWorkflowOperation(
             IncidentWorkflow.run,
             inp,
