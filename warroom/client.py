@@ -6,7 +6,12 @@ from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from warroom.errors import ConnectionFailed
+from warroom.failures import with_refusals
 from warroom.settings import Settings
+
+DATA_CONVERTER = with_refusals(pydantic_data_converter)
+"""Pydantic payloads, and refused updates without a stack trace (warroom/failures.py): the worker,
+the CLI, the intake and the tests' Temporal environments all use it."""
 
 
 async def connect(settings: Settings, identity: str | None = None, wait: float = 0.0) -> Client:
@@ -32,11 +37,12 @@ async def _connect(settings: Settings, identity: str | None = None) -> Client:
             client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
             server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
         )
-    converter = pydantic_data_converter
+    converter = DATA_CONVERTER
     if settings.codec_keys is not None:
         from warroom.codec import encrypted_converter, parse_key_ring
 
-        converter = encrypted_converter(pydantic_data_converter, parse_key_ring(settings.codec_keys.get_secret_value()))
+        keys = parse_key_ring(settings.codec_keys.get_secret_value())
+        converter = with_refusals(encrypted_converter(DATA_CONVERTER, keys))
     try:
         return await Client.connect(
             settings.temporal_address,

