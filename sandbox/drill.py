@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import secrets
 import shutil
 import signal
@@ -52,7 +51,6 @@ console = Console(highlight=False, soft_wrap=True)
 GOOD, BAD = "registry.example.com/order-api:v2.14.2", "registry.example.com/order-api:v2.14.3"
 IC = "drill-ic"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-PR_SET_PDEATHSIG = 1
 SCENARIO = Scenario.model_validate(
     {
         "name": "drill",
@@ -87,19 +85,6 @@ SCENARIO = Scenario.model_validate(
         ],
     }
 )
-
-
-def end_with_parent() -> None:
-    """Linux: SIGTERM to this process when its parent ends (prctl PR_SET_PDEATHSIG), so that a
-    `warroom drill` killed by a signal takes the drill with it."""
-    if sys.platform != "linux":
-        return
-    import ctypes
-
-    parent = os.getppid()
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # it ended before the call
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def tied(command: list[str]) -> list[str]:
@@ -567,7 +552,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.time_scale < 1:
         parser.error("--time-scale must be at least 1 (it compresses time; it never stretches it)")
-    end_with_parent()
     return asyncio.run(Drill(args).run())
 
 

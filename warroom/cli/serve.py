@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 from typing import Annotated
 
@@ -89,8 +88,11 @@ def drill(ctx: typer.Context) -> None:
 
     Example: warroom drill --approval manual
     """
-    # The drill lives with the simulator, apart from production code: run it as its own program.
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "sandbox.drill", *ctx.args]))
+    # The drill lives with the simulator, apart from production code: it becomes its own program in
+    # this process (exec), so Ctrl-C and SIGTERM reach it directly and its clean-up always runs.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "sandbox.drill", *ctx.args])
 
 
 @app.command("codec-key")
