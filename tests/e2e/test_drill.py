@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -16,10 +15,7 @@ import pytest
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        shutil.which("prometheus") is None or shutil.which("prometheus-alertmanager") is None,
-        reason="needs Debian's prometheus and prometheus-alertmanager (.ci/run installs them)",
-    ),
+    pytest.mark.system("prometheus", "prometheus-alertmanager"),
 ]
 
 

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -44,9 +43,7 @@ IC = "alice"
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        shutil.which(CHROMIUM) is None, reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)"
-    ),
+    pytest.mark.system("chromium"),
 ]
 
 
