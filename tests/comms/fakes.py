@@ -79,6 +79,7 @@ class FakeSlack(Fake):
         self.messages: list[dict[str, str]] = []
         self.pins: list[tuple[str, str]] = []
         self.calls: list[str] = []
+        self.failing: dict[str, dict[str, Any]] = {}  # method → the ok:false answer it gives
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
 
@@ -107,6 +108,8 @@ class FakeSlack(Fake):
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return reply(200, {"ok": False, "error": "invalid_auth"})
         body = json.loads(request.content) if request.method == "POST" else dict(request.url.params)
+        if method in self.failing:
+            return reply(200, self.failing[method])
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return reply(200, {"ok": False, "error": "unknown_method"})
