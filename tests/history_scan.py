@@ -91,6 +91,29 @@ def _payload_nodes(node: Any) -> Iterator[dict[str, Any]]:
             yield from _payload_nodes(value)
 
 
+IN_CLEAR = (".searchAttributes.", ".markerRecordedEventAttributes.details.patch-data.")
+"""Payloads Temporal keeps in clear whatever the codec: search attributes (indexed for queries) and
+the SDK's own `workflow.patched` markers. A scan reads them as they are."""
+
+
+def payload_encodings(history: WorkflowHistory) -> list[bytes]:
+    """The `encoding` of every payload the data converter wrote into a history (IN_CLEAR left out)."""
+
+    def walk(node: Any, path: str) -> Iterator[bytes]:
+        if isinstance(node, dict):
+            if "metadata" in node and isinstance(node.get("data"), str):
+                if not any(part in path for part in IN_CLEAR):
+                    yield base64.b64decode(node["metadata"].get("encoding", ""))
+                return
+            for key, value in node.items():
+                yield from walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value, path)
+
+    return list(walk(json.loads(history.to_json()), ""))
+
+
 async def history_text(history: WorkflowHistory, codec: PayloadCodec | None = None) -> str:
     """Every string of a history, payloads base64-decoded; with `codec`, encoded payloads (an
     encrypted one, say) are first decoded by it, as the Web UI's codec server would show them."""

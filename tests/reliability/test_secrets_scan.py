@@ -29,7 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.comms.fakes import FakeSlack, served
 from tests.helpers import assert_eventually, state_of
-from tests.history_scan import SOURCES, Ledger, SecretSourceMissing, history_text, suite_secrets
+from tests.history_scan import SOURCES, Ledger, SecretSourceMissing, history_text, payload_encodings, suite_secrets
 from tests.intake.support import pagerduty_signature, payload
 from warroom.codec import EncryptionCodec, encrypted_converter, parse_key_ring
 from warroom.enums import Phase
@@ -48,9 +48,6 @@ SECRETS = {
     "slack token": "xoxb-000000000-secret-token",
 }
 KEY_RING = f"scan1:{SECRETS['codec key']}"
-IN_CLEAR = (".searchAttributes.", ".markerRecordedEventAttributes.details.patch-data.")
-"""Payloads Temporal keeps in clear whatever the codec: search attributes (indexed for queries) and
-the SDK's own `workflow.patched` markers. The scan reads them as they are."""
 
 
 def leaked(text: str) -> list[str]:
@@ -150,12 +147,7 @@ async def test_no_configured_secret_appears_in_any_history(
     # every payload Temporal stored is ciphertext under the test's key.
     assert sorted(opened) == ["alertmanager", "generic", "pagerduty"]
     assert {"conversations.create", "chat.postMessage"} <= set(slack.calls)
-    encodings = {
-        base64.b64decode(node["metadata"].get("encoding", ""))
-        for h in histories
-        for path, node in _payloads(json.loads(h.to_json()))
-        if not any(part in path for part in IN_CLEAR)
-    }
+    encodings = {encoding for h in histories for encoding in payload_encodings(h)}
     assert encodings == {b"binary/encrypted"}, encodings
     found = await scan(dev_env.client, histories)
     events = sum(len(h.events) for h in histories)
@@ -166,7 +158,11 @@ async def test_no_configured_secret_appears_in_any_history(
     scanned = {h.workflow_id for h in histories}
     generic = opened["generic"]
     assert {generic, *(phase_workflow_id(generic, p) for p in (Phase.DECLARE, Phase.COMMAND))} <= (scanned)
-    assert all(h.events for h in histories)
+    stored = [
+        (await dev_env.client.get_workflow_handle(h.workflow_id).describe()).raw_description.workflow_execution_info
+        for h in histories
+    ]
+    assert events == sum(info.history_length for info in stored), "every event of every history was read"
 
     async def every_execution_scanned() -> None:
         """Temporal's own visibility lists no execution under these incidents that the scan missed."""
@@ -208,17 +204,6 @@ async def open_three_incidents(http: httpx.AsyncClient) -> dict[str, str]:
         reply = answer.json()
         opened[source] = reply["incidents"][0]["workflow_id"] if "incidents" in reply else reply["workflow_id"]
     return opened
-
-
-def _payloads(node: object, path: str = "") -> list[tuple[str, dict]]:
-    """(JSON path, payload) for every payload of a history's JSON."""
-    if isinstance(node, dict):
-        if "metadata" in node and isinstance(node.get("data"), str):
-            return [(path, node)]
-        return [p for key, value in node.items() for p in _payloads(value, f"{path}.{key}")]
-    if isinstance(node, list):
-        return [p for value in node for p in _payloads(value, path)]
-    return []
 
 
 async def test_the_scan_finds_every_configured_secret_planted_in_an_encrypted_history(

@@ -85,7 +85,6 @@ async def test_timers_approvals_and_activities_survive_a_server_restart(tmp_path
             await asyncio.sleep(DOWNTIME)  # the prompt falls due, and the channel post finishes, while it is down
             await server.start()
             downtime = time.monotonic() - stopped
-            restarted = time.monotonic()
 
             result = await asyncio.wait_for(
                 handle.execute_update(
@@ -97,7 +96,6 @@ async def test_timers_approvals_and_activities_survive_a_server_restart(tmp_path
             )
             assert "approved by alice" in result.message
             posted = await asyncio.wait_for(posting.result(), 90)
-            activity_done = time.monotonic() - restarted
             assert posted.message.startswith("update:")
 
             async def prompted() -> None:
@@ -109,7 +107,7 @@ async def test_timers_approvals_and_activities_survive_a_server_restart(tmp_path
             print(
                 f"\n[reliability] server down {downtime:.1f}s; 6s prompt fired {lateness:.1f}s late "
                 f"(bound {downtime + 2:.1f}s); approval accepted after restart; the in-flight channel post's update "
-                f"returned {activity_done:.1f}s after restart (posted {posts}×: at least once)"
+                f"returned after restart (posted {posts}×: at least once)"
             )
             assert lateness <= downtime + 2
             assert posts >= 1

@@ -56,7 +56,6 @@ async def test_a_worker_killed_during_a_playbook_and_during_the_rollback_loses_n
             await worker.start()
             handle = await start_incident(dev_env.client, queue, p1_on_order_api(runbook))
             handles.append(handle)
-            started = time.monotonic()
 
             # 1. Mid-playbook: the host-diagnostics task is sampling when the worker dies.
             ansible_log = tmp_path / "ansible.log"
@@ -75,13 +74,12 @@ async def test_a_worker_killed_during_a_playbook_and_during_the_rollback_loses_n
             await worker.start()
 
             state: IncidentState = await timeline_has(handle, "mitigated", 150)
-            took = time.monotonic() - started
             runs = playbook_runs(ansible_log)
             rollback = next(s for s in state.steps if s.action == "rollback")
             rolled = next(e for e in state.timeline if e.kind == "rolled_back")
             print(
-                f"\n[reliability] worker kill -9 twice (mid-playbook, mid-rollback PATCH): mitigated {took:.0f}s "
-                f"after the alert with no human action; rollback PATCHes at the API: {rig.rollback_patches()}; "
+                f"\n[reliability] worker kill -9 twice (mid-playbook, mid-rollback PATCH): mitigated with no "
+                f"human action; rollback PATCHes at the API: {rig.rollback_patches()}; "
                 f"host-diagnostics runs: {len(runs)} ({len(runs) - 1} re-execution); "
                 f"retry said: {rolled.message!r}"
             )
