@@ -8,8 +8,9 @@ LF, CRLF, NUL, a lone surrogate (what invalid UTF-8 becomes after surrogateescap
 
 The request models take any `str` on purpose (a model that refused would fail workflow decoding,
 which Temporal retries): the refusal is the activity's, a non-retryable PlaybookInvalid, InvalidName
-or InvalidRequest, and that is what is asserted. Each field's benign twin goes all the way (to
-ansible-runner, or to the emulated API server), so every refusal here is one that could fail.
+or InvalidRequest, and that is what is asserted (for Ansible, with a reason naming the field). Each
+field's benign twin goes all the way (a real ansible-runner run — the twins of one playbook share a
+run — or a request to the emulated API server), so every refusal here is one that could fail.
 Two Kubernetes fields are free text by design: a log `pattern` (a local regex, capped at 200
 characters) and a migration `annotation` (a key looked up in objects already read); for them the
 proof is that the API sees exactly what it sees for a plain value.

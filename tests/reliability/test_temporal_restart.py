@@ -101,18 +101,18 @@ async def test_timers_approvals_and_activities_survive_a_server_restart(tmp_path
             posted = await asyncio.wait_for(posting.result(), 90)
             assert posted.message.startswith("update:")
 
-            async def prompted() -> None:
-                assert sink.delivered_at.get("ic_checklist")
+            async def prompted() -> None:  # an earlier prompt may have gone out before the server stopped
+                after = [t for t in sink.delivered_at.get("ic_checklist", []) if t >= restarted]
+                assert after, "the prompt due while the server was down has not fired"
 
             await assert_eventually(prompted, timeout=30)
-            prompted_at = sink.delivered_at["ic_checklist"][0]
             posts = sink.count("internal_update")
             print(
                 f"\n[reliability] server down {restarted - stopped:.1f}s; the 6s prompt due meanwhile fired after "
                 f"the restart; approval accepted after restart; the in-flight channel post's update returned after "
                 f"restart (posted {posts}×: at least once)"
             )
-            assert prompted_at >= restarted and restarted - stopped >= DOWNTIME
+            assert restarted - stopped >= DOWNTIME
             assert posts >= 1
             state = await state_of(handle)
             assert state.steps[0].status == "approved" and state.phase == "command"
