@@ -7,6 +7,9 @@
    same playbook with the same inventory and extravars. Goal: activity/bare <= 1.15.
 2. Batching: the six infrastructure checks in one `host_diagnostics` run vs six runs of one check
    each, all through the activity. Goal: six runs / one run >= 4.
+3. Stopping a silent task (tests/ansible/playbooks/sleep.yml, 60 s): the heartbeat gap while it is
+   silent, the time from a cancel to the activity's return (its processes reaped), and how far past
+   `timeout_seconds` a run ends. The tests assert that these happen; this measures how fast.
 
 Each pair alternates within an iteration so machine drift hits both sides alike.
 """
@@ -69,6 +72,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--batch-rounds", type=int, default=3)
     parser.add_argument("--sample-seconds", type=float, default=1.0)
+    parser.add_argument("--stop-rounds", type=int, default=3)
     args = parser.parse_args()
 
     runner = PlaybookRunner(AnsibleSettings())
@@ -122,6 +126,60 @@ def main() -> None:
     print(f"   one host_diagnostics run : {summary(one)}")
     print(f"   six single-check runs    : {summary(six)}")
     print(f"   speed-up = {speedup:.2f}x  (goal >= 4x: {'met' if speedup >= 4 else 'MISSED'})")
+    stopping(args.stop_rounds)
+
+
+def stopping(rounds: int) -> None:
+    """Section 3: a cancel and a timeout against a long silent task, through the activity."""
+    import threading
+    import uuid
+
+    from temporalio.exceptions import ApplicationError, CancelledError
+
+    extra = Path(__file__).resolve().parent.parent / "tests" / "ansible" / "playbooks"
+    runner = PlaybookRunner(AnsibleSettings(extra_playbook_dir=extra, inventory=INVENTORY))
+    gaps: list[float] = []
+    cancels: list[float] = []
+    overruns: list[float] = []
+
+    def sleep_request(**fields: object) -> PlaybookRequest:
+        marker = f"warroom-bench-{uuid.uuid4().hex}"
+        return PlaybookRequest(playbook="sleep", extravars={"seconds": 60, "marker": marker}, **fields)
+
+    for _ in range(rounds):
+        env = ActivityEnvironment()
+        beats: list[tuple[float, dict[str, object]]] = []
+        env.on_heartbeat = lambda *details: beats.append((time.perf_counter(), details[0]))
+        ended = threading.Event()
+
+        def run(env: ActivityEnvironment = env, ended: threading.Event = ended) -> None:
+            try:
+                env.run(runner.run_playbook, sleep_request())
+            except CancelledError:
+                pass
+            finally:
+                ended.set()
+
+        threading.Thread(target=run, daemon=True).start()
+        while sum(1 for _, d in beats if d.get("task") == "Long step") < 4:  # the start, then three polls
+            time.sleep(0.02)
+        silent = [t for t, d in beats if d.get("task") == "Long step"]
+        gaps += [b - a for a, b in zip(silent[1:], silent[2:])]  # between polls (the first is the task's start)
+        cancelled = time.perf_counter()
+        env.cancel()
+        ended.wait(60)
+        cancels.append(time.perf_counter() - cancelled)
+
+        started = time.perf_counter()
+        try:
+            ActivityEnvironment().run(runner.run_playbook, sleep_request(timeout_seconds=1.5))
+        except ApplicationError as exc:
+            assert exc.type == "Timeout", exc
+        overruns.append(time.perf_counter() - started - 1.5)
+    print(f"\n3. stopping a silent 60 s task x{rounds}")
+    print(f"   heartbeat gap while silent : {summary(gaps)}  max {max(gaps):.3f}s")
+    print(f"   cancel → activity returns  : {summary(cancels)}  max {max(cancels):.3f}s")
+    print(f"   past a 1.5 s timeout       : {summary(overruns)}")
 
 
 if __name__ == "__main__":

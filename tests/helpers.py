@@ -139,11 +139,10 @@ async def terminate_all(handles: list[WorkflowHandle[Any, Any]]) -> None:
 
     from warroom.enums import Phase
 
-    if handles:
+    for handle in handles:
         # Let in-flight work settle: the test server keeps a terminated parent's child start pending
         # forever if the termination lands mid-start, and that too stops its clock.
-        await asyncio.sleep(0.3)
-    for handle in handles:
+        await _settled(handle)
         # The Java test server does not apply the parent-close policy, so phase children go explicitly.
         ids = [phase_workflow_id(handle.id, phase) for phase in Phase] + [handle.id]
         for workflow_id in ids:
@@ -151,6 +150,40 @@ async def terminate_all(handles: list[WorkflowHandle[Any, Any]]) -> None:
                 await handle._client.get_workflow_handle(workflow_id).terminate(reason="test finished")
             except RPCError:
                 pass  # already closed, or never started
+
+
+async def _settled(handle: WorkflowHandle[Any, Any], timeout: float = 5.0) -> None:
+    """Until the incident has no workflow task in flight and no child start initiated but not yet
+    started (or failed): the moments a termination would leave the test server stuck. Gives up
+    quietly after `timeout` (a closed or busy incident is terminated all the same)."""
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.client import WorkflowExecutionStatus
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            described = await handle.describe()
+            history = await handle.fetch_history()
+        except RPCError:
+            return  # never started
+        if described.status is not None and described.status != WorkflowExecutionStatus.RUNNING:
+            return
+        events = history.events
+        initiated = {
+            e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+        }
+        resolved = {
+            e.child_workflow_execution_started_event_attributes.initiated_event_id
+            for e in events
+            if e.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED
+        } | {
+            e.start_child_workflow_execution_failed_event_attributes.initiated_event_id
+            for e in events
+            if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED
+        }
+        if initiated <= resolved and not described.raw_description.HasField("pending_workflow_task"):
+            return
+        await asyncio.sleep(0.02)
 
 
 async def mitigated_soon(env: Any, handle: WorkflowHandle[Any, Any], tries: int = 30) -> IncidentState:

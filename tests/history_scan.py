@@ -16,7 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from temporalio.client import Client
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload
+from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError
 
 # (module, attribute): where the suite keeps the secrets it configures.
@@ -29,13 +32,20 @@ SOURCES = [
 MIN_LENGTH = 8  # shorter test values ("k", "u") would match ordinary text
 
 
+class SecretSourceMissing(LookupError):
+    """A source in SOURCES is gone (module or attribute renamed): the scan would be blind to it."""
+
+
 def suite_secrets() -> dict[str, str]:
     found: dict[str, str] = {}
     for module_name, attribute in SOURCES:
         try:
             value = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError):
-            continue  # a source renamed: the scan still runs with the others
+        except (ImportError, AttributeError) as exc:
+            raise SecretSourceMissing(
+                f"secret source {module_name}.{attribute} is gone ({exc}); point SOURCES in "
+                "tests/history_scan.py at where those secrets live now"
+            ) from None
         items = (
             list(value.items())
             if isinstance(value, dict)
@@ -68,6 +78,55 @@ def _texts(node: Any) -> Iterator[str]:
         yield node
 
 
+def _payload_nodes(node: Any) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a history that are payloads (`metadata` and base64 `data`)."""
+    if isinstance(node, dict):
+        if "metadata" in node and isinstance(node.get("data"), str):
+            yield node
+            return
+        for value in node.values():
+            yield from _payload_nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _payload_nodes(value)
+
+
+IN_CLEAR = (".searchAttributes.", ".markerRecordedEventAttributes.details.patch-data.")
+"""Payloads Temporal keeps in clear whatever the codec: search attributes (indexed for queries) and
+the SDK's own `workflow.patched` markers. A scan reads them as they are."""
+
+
+def payload_encodings(history: WorkflowHistory) -> list[bytes]:
+    """The `encoding` of every payload the data converter wrote into a history (IN_CLEAR left out)."""
+
+    def walk(node: Any, path: str) -> Iterator[bytes]:
+        if isinstance(node, dict):
+            if "metadata" in node and isinstance(node.get("data"), str):
+                if not any(part in path for part in IN_CLEAR):
+                    yield base64.b64decode(node["metadata"].get("encoding", ""))
+                return
+            for key, value in node.items():
+                yield from walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value, path)
+
+    return list(walk(json.loads(history.to_json()), ""))
+
+
+async def history_text(history: WorkflowHistory, codec: PayloadCodec | None = None) -> str:
+    """Every string of a history, payloads base64-decoded; with `codec`, encoded payloads (an
+    encrypted one, say) are first decoded by it, as the Web UI's codec server would show them."""
+    document = json.loads(history.to_json())
+    if codec is not None:
+        nodes = list(_payload_nodes(document))
+        payloads = [json_format.ParseDict(node, Payload()) for node in nodes]
+        for node, decoded in zip(nodes, await codec.decode(payloads), strict=True):
+            node.clear()
+            node.update(json_format.MessageToDict(decoded))
+    return "\n".join(_texts(document))
+
+
 @dataclass
 class Ledger:
     scanned: set[tuple[str, str]] = field(default_factory=set)
@@ -86,7 +145,7 @@ class Ledger:
                 continue
             self.scanned.add((workflow_id, run_id))
             self.events += len(history.events)
-            text = "\n".join(_texts(json.loads(history.to_json())))
+            text = await history_text(history)
             self.hits += [f"{name} in {workflow_id}" for name, secret in secrets.items() if secret in text]
 
     async def scan_all(self, client: Client) -> None:

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,11 +146,19 @@ class Rig:
 
     async def deploy_bad(self, image: str = BAD, annotations: dict[str, str] | None = None) -> None:
         """From a healthy baseline (waits for it), ship an erroring image and wait until Prometheus sees it."""
-        source = self.source()
-        await wait_for(lambda: source.error_ratio("order-api"), lambda v: v == 0.0, 60)
-        await asyncio.sleep(6)  # a clean pre-deploy baseline for the rule to compare with
+        await self.clean_baseline()
         self.deploy(image, f"deploy {image.rsplit(':', 1)[-1]}", annotations)
+        source = self.source()
         await wait_for(lambda: source.error_ratio("order-api"), lambda v: v is not None and v > 0.05, 60)
+
+    async def clean_baseline(self, runbook: RunbookConfig | None = None) -> None:
+        """Wait until a deploy made now would have a clean pre-deploy baseline to compare with: the
+        error ratio is 0 now and also where the rule reads its baseline (`baseline_offset` before
+        the deploy time, which the cluster reports to the second)."""
+        source = self.source(runbook)
+        offset = (runbook or rig_runbook()).metrics.baseline_offset + timedelta(seconds=1)
+        await wait_for(lambda: source.error_ratio("order-api"), lambda v: v == 0.0, 60)
+        await wait_for(lambda: source.error_ratio("order-api", datetime.now(UTC) - offset), lambda v: v == 0.0, 60)
 
     def image(self) -> str:
         with urllib.request.urlopen(

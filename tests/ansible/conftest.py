@@ -82,7 +82,7 @@ def runner(settings: AnsibleSettings) -> PlaybookRunner:
 def postgres() -> Iterator[Postgres]:
     bin_dir = pg_bin_dir()
     if bin_dir is None or shutil.which("psql") is None:
-        pytest.skip("PostgreSQL binaries are absent (CI installs the Debian package `postgresql`)")
+        pytest.fail('PostgreSQL is not installed: mark the test `@pytest.mark.system("postgresql")` (tests/system.py)')
     superuser = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
     base = Path(tempfile.mkdtemp(prefix="warroom-pg-"))
     data = base / "data"

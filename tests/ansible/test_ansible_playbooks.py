@@ -6,6 +6,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from activities.ansible import PlaybookRunner
 from tests.ansible.support import Postgres, Recorder
 from warroom.contracts.ansible import (
@@ -14,6 +16,8 @@ from warroom.contracts.ansible import (
     PostgresHealthRequest,
     ServiceLogsRequest,
 )
+
+pytestmark = pytest.mark.system("postgresql")
 
 CHECKS = {"cpu", "memory", "swap", "oom", "disk", "network"}
 

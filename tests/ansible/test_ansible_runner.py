@@ -27,6 +27,8 @@ from warroom.contracts.ansible import (
     ServiceLogsRequest,
 )
 
+pytestmark = pytest.mark.system("openssh-client")
+
 TEN_KB = "a" * 10_240
 
 REFUSED: list[tuple[str, PlaybookRequest]] = [
@@ -164,22 +166,32 @@ def test_cancel_mid_task_leaves_no_orphan_process_and_no_temp_dir(
     before = set(home_tmp.iterdir()) if home_tmp.exists() else set()
     job, marker = _start_sleep(runner, recorder)
     assert processes_mentioning(str(runs_dir))  # ansible-playbook and its worker, found by their run dir
-    time.sleep(2.2)  # a silent task: only cancel_callback heartbeats now
+    # A silent task sends no event: only cancel_callback's polls heartbeat now. Cancel after two.
+    polls = wait_for_silent_beats(recorder, "Long step", 2)
 
-    cancelled_at = time.monotonic()
     recorder.env.cancel()
     job.join(30)
 
     assert isinstance(job.error, CancelledError), job.error
-    assert time.monotonic() - cancelled_at < 5  # polled every second, SIGTERM, a short wait
     assert processes_mentioning(marker, str(runs_dir)) == []
     assert list(runs_dir.iterdir()) == []
     after = set(home_tmp.iterdir()) if home_tmp.exists() else set()
     assert after <= before  # nothing new in ~/.ansible/tmp either
+    assert all(beat == polls[0] for beat in polls), "a poll repeats the last event's progress"
 
-    silent = [t for t, d in recorder.beats if d[0]["task"] == "Long step" and t < cancelled_at]
-    assert len(silent) >= 3, "cancel_callback should heartbeat about every second during a silent task"
-    assert max(b - a for a, b in zip(silent, silent[1:])) < 1.8
+
+def wait_for_silent_beats(recorder: Recorder, task: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+    """Wait until `count` heartbeats came from cancel_callback's polls during `task` (the beats after
+    the task's own runner_on_start, which repeat its progress); returns them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        details = recorder.details()
+        starts = [i for i, d in enumerate(details) if d.get("task") == task and d.get("event") == "runner_on_start"]
+        polls = [d for d in details[starts[0] + 1 :] if d == details[starts[0]]] if starts else []
+        if len(polls) >= count:
+            return polls
+        assert time.monotonic() < deadline, f"{count} silent heartbeats never came: {details[-5:]}"
+        time.sleep(0.05)
 
 
 def test_cancelling_one_run_leaves_a_concurrent_run_alone(runner: PlaybookRunner, runs_dir: Path) -> None:
@@ -203,14 +215,12 @@ def test_cancelling_one_run_leaves_a_concurrent_run_alone(runner: PlaybookRunner
 def test_timeout_stops_the_run_without_orphans_and_is_retryable(
     runner: PlaybookRunner, recorder: Recorder, runs_dir: Path
 ) -> None:
-    started = time.monotonic()
-    job, marker = _start_sleep(runner, recorder, timeout_seconds=1.5)
+    job, marker = _start_sleep(runner, recorder, timeout_seconds=1.5)  # the task sleeps 60 s
     job.join(30)
 
     error = job.error
     assert isinstance(error, ApplicationError) and error.type == "Timeout" and not error.non_retryable
     assert error.details[0]["status"] == "timeout"
-    assert time.monotonic() - started < 8
     assert processes_mentioning(marker, str(runs_dir)) == []
     assert list(runs_dir.iterdir()) == []
 

@@ -1,8 +1,9 @@
 """Local servers speaking each vendor's protocol, and a real SMTP server with STARTTLS and AUTH.
 
-The HTTP vendors are small stateful fakes behind `httpx.MockTransport` (the real httpx client,
-headers and JSON; no network). They keep what a real service would (channels, alerts, incidents)
-and answer errors the way the vendor does, e.g. Slack's HTTP 200 `{"ok": false, ...}`.
+The HTTP vendors are small stateful fakes, reached either behind `httpx.MockTransport` (the real
+httpx client, headers and JSON; no network) or over real HTTP on loopback (`served(fake)`). They
+keep what a real service would (channels, alerts, incidents) and answer errors the way the vendor
+does, e.g. Slack's HTTP 200 `{"ok": false, ...}`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import itertools
 import json
 import re
 import ssl
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +73,14 @@ class FakeSlack(Fake):
 
     NAME = re.compile(r"^[a-z0-9_-]{1,80}$")
 
-    def __init__(self) -> None:
+    def __init__(self, token: str = SLACK_TOKEN) -> None:
         super().__init__()
+        self.token = token
         self.channels: dict[str, dict[str, Any]] = {}
         self.messages: list[dict[str, str]] = []
         self.pins: list[tuple[str, str]] = []
         self.calls: list[str] = []
+        self.failing: dict[str, dict[str, Any]] = {}  # method → the ok:false answer it gives
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
 
@@ -100,9 +106,11 @@ class FakeSlack(Fake):
     def handle(self, request: httpx.Request) -> httpx.Response:
         method = request.url.path.rsplit("/", 1)[-1]
         self.calls.append(method)
-        if request.headers.get("Authorization") != f"Bearer {SLACK_TOKEN}":
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
             return reply(200, {"ok": False, "error": "invalid_auth"})
         body = json.loads(request.content) if request.method == "POST" else dict(request.url.params)
+        if method in self.failing:
+            return reply(200, self.failing[method])
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return reply(200, {"ok": False, "error": "unknown_method"})
@@ -275,6 +283,53 @@ class Vendors:
             return fake(request)
 
         return httpx.MockTransport(route)
+
+
+@contextmanager
+def served(fake: Fake) -> Iterator[str]:
+    """`fake` behind a real HTTP server on a free loopback port; yields its base URL.
+
+    Each request arrives as the bytes a client sent (method, path, headers, body) and leaves as the
+    fake's status, headers and body, so the adapter's own httpx client, connection pool and
+    timeouts are what is tested."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = httpx.Request(
+                self.command,
+                f"http://{self.headers.get('Host', 'localhost')}{self.path}",
+                headers=list(self.headers.items()),
+                content=body,
+            )
+            response = fake(request)
+            content = response.read()
+            self.send_response(response.status_code)
+            for name, value in response.headers.items():
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 class Sleeps:

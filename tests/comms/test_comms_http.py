@@ -72,6 +72,12 @@ def adapter(name: str, vendors: Vendors, sleeps: Sleeps, tmp_path: Path) -> tupl
 
 
 ADAPTERS = ["slack", "webhook", "pagerduty", "statuspage"]
+DELIVERED = {  # what each adapter reports after its first delivery to a fresh fake
+    "slack": "slack #incident-2026-11-28-order-api-1407 (C000001) ts=1700000000.000001",
+    "webhook": "webhook (HTTP 200)",
+    "pagerduty": "pagerduty trigger dedup_key=order-api-1",
+    "statuspage": "statuspage incident sp1 created: investigating",
+}
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
@@ -82,8 +88,9 @@ async def test_429_waits_for_retry_after_then_succeeds(
     fake.fail_next(reply(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "3"}))
     destination = await deliver()
     assert sleeps.delays == [3.0]
-    assert len(fake.requests) >= 2 and fake.requests[0].url == fake.requests[1].url  # the same call, again
-    assert destination
+    assert fake.requests[0].url == fake.requests[1].url  # the same call, again
+    assert len(fake.requests) == (3 if name == "slack" else 2), "slack then posts into the channel it opened"
+    assert destination == DELIVERED[name]
     assert_no_secrets(destination)
 
 

@@ -108,18 +108,20 @@ async def test_http_429_from_slack_honours_retry_after(vendors: Vendors, sleeps:
     vendors.slack.fail_next(reply(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "2"}))
     await adapter.deliver(note(), "second")
     assert sleeps.delays == [2.0]
+    assert [r.url.path for r in vendors.slack.requests[-2:]] == ["/api/chat.postMessage"] * 2, "the same call, again"
     assert vendors.slack.texts("incident-2026-11-28-order-api-1407") == ["first", "second"]
 
 
 async def test_a_failed_pin_does_not_fail_the_message(vendors: Vendors, sleeps: Sleeps) -> None:
     adapter = slack(vendors, sleeps)
-    channel_id = await adapter.ensure_channel("incident-2026-11-28-order-api-1407")
-    vendors.slack.fail_next(
-        reply(200, {"ok": True, "channel": channel_id, "ts": "1.2"}),  # postMessage
-        reply(200, {"ok": False, "error": "not_pinnable"}),
-    )  # pins.add
+    vendors.slack.failing["pins.add"] = {"ok": False, "error": "not_pinnable"}
     where = await adapter.deliver(note("channel_opened"), "summary")
-    assert where.endswith("(pin failed)")
+    channel = vendors.slack.by_name("incident-2026-11-28-order-api-1407")
+    assert channel is not None and vendors.slack.texts(channel["name"]) == ["summary"], "the message went out"
+    assert vendors.slack.calls == ["conversations.create", "chat.postMessage", "pins.add"]
+    assert vendors.slack.pins == [] and sleeps.delays == [], "a pin is not retried"
+    ts = vendors.slack.messages[0]["ts"]
+    assert where == f"slack #incident-2026-11-28-order-api-1407 ({channel['id']}) ts={ts} (pin failed)"
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -198,9 +197,7 @@ def visible(fragment: str) -> str:
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
-@pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)"
-)
+@pytest.mark.system("chromium")
 async def test_chromium_shows_investigating_then_resolved(served: str, tmp_path: Path) -> None:
     # The real path: the notify activity renders the built-in templates and the router records them.
     activities = NotifyActivities(build_router(ChannelSettings(data_dir=tmp_path)))

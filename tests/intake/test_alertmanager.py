@@ -17,13 +17,10 @@ import pytest
 import pytest_asyncio
 
 from tests.helpers import assert_eventually
-from tests.intake.support import ALERTMANAGER, alertmanager_config, running_alertmanager
+from tests.intake.support import alertmanager_config, running_alertmanager
 from workflows.incident import IncidentWorkflow
 
-pytestmark = pytest.mark.skipif(
-    ALERTMANAGER is None,
-    reason="needs Debian's `prometheus-alertmanager` (apt-get install -y prometheus-alertmanager; .ci/run installs it)",
-)
+pytestmark = pytest.mark.system("prometheus-alertmanager")
 
 
 @pytest_asyncio.fixture(loop_scope="session")

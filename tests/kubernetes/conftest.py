@@ -54,7 +54,7 @@ Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 @pytest.fixture
 def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
     if KUBECTL is None:
-        pytest.skip("kubectl is not installed (CI installs the Debian package `kubectl`)")
+        pytest.fail('kubectl is not installed: mark the test `@pytest.mark.system("kubectl")` (tests/system.py)')
 
     def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -4,7 +4,6 @@ over HTTP: results, heartbeats, cancellation, and the error types callers branch
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +42,12 @@ def failure(fn: Any, req: Any) -> ApplicationError:
     with pytest.raises(ApplicationError) as err:
         run(fn, req)
     return err.value
+
+
+def deployment_reads(running: RunningCluster, name: str, since: int) -> int:
+    """GETs of one Deployment the API server received after request number `since`: the polls."""
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/{name}"
+    return sum(1 for r in running.requests[since:] if r.method == "GET" and r.path == path)
 
 
 def image_of(running: RunningCluster, name: str) -> str:
@@ -140,31 +145,35 @@ def test_rollout_status_failed_timed_out_and_not_waiting(acts: KubeActivities, r
     running.cluster.set_image(NS, "web", "example.com/web:missing")
     snapshot = run(acts.rollout_status, RolloutStatusRequest(namespace=NS, deployment="web", wait=False))
     assert snapshot.outcome == "progressing" and snapshot.polls == 1
-    started = time.monotonic()
+    before = len(running.requests)
     timed_out = run(
         acts.rollout_status,
         RolloutStatusRequest(namespace=NS, deployment="web", timeout_seconds=0.3, poll_seconds=0.05),
     )
-    assert timed_out.outcome == "timed_out" and not timed_out.done and time.monotonic() - started < 2
+    assert timed_out.outcome == "timed_out" and not timed_out.done and timed_out.polls > 1
+    assert deployment_reads(running, "web", since=before) == timed_out.polls, "it stopped polling at the timeout"
 
 
 def test_rollout_status_is_cancelled_through_the_activity(acts: KubeActivities, running: RunningCluster) -> None:
+    """Cancelled mid-wait, after its first poll: Temporal delivers a cancellation as the answer to a
+    heartbeat, so the first poll's heartbeat is answered with one. The activity ends there."""
     running.cluster.set_image(NS, "web", "example.com/web:missing")
     env = ActivityEnvironment()
-    outcome: list[BaseException] = []
+    beats: list[dict[str, Any]] = []
 
-    def wait() -> None:
-        try:
-            env.run(acts.rollout_status, RolloutStatusRequest(namespace=NS, deployment="web", poll_seconds=0.05))
-        except BaseException as exc:  # noqa: BLE001 - the thread reports what ended it
-            outcome.append(exc)
+    def heartbeat(*details: Any) -> None:
+        beats.append(details[0])
+        env.cancel()
 
-    thread = threading.Thread(target=wait)
-    thread.start()
-    time.sleep(0.3)
-    env.cancel()
-    thread.join(timeout=5)
-    assert not thread.is_alive() and isinstance(outcome[0], CancelledError)
+    env.on_heartbeat = heartbeat
+    before = len(running.requests)
+    with pytest.raises(CancelledError):
+        env.run(
+            acts.rollout_status,
+            RolloutStatusRequest(namespace=NS, deployment="web", poll_seconds=0.05, timeout_seconds=5),
+        )
+    assert [(b["polls"], b["outcome"]) for b in beats] == [(1, "progressing")], "cancelled at the first poll"
+    assert deployment_reads(running, "web", since=before) == 1, "and no poll after it"
 
 
 def test_history_and_recent_deploy(acts: KubeActivities, gateway: KubeGateway) -> None:

@@ -6,9 +6,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from sandbox.cluster import RunningCluster
 from sandbox.cluster.resources import PODS
 from tests.kubernetes.conftest import KUBECTL, NS, Kubectl
+
+pytestmark = pytest.mark.system("kubectl")
 
 
 def rows(output: str) -> dict[str, list[str]]:

@@ -17,6 +17,8 @@ from sandbox.cluster.util import strip_nulls
 from tests.kubernetes.conftest import NS, Kubectl
 from warroom.contracts.kubernetes import RollbackRequest, RollbackResult
 
+pytestmark = pytest.mark.system("kubectl")
+
 
 @dataclass
 class Outcome:

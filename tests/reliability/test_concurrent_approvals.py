@@ -10,13 +10,13 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.rig import GOOD, PROMETHEUS, live_rig, p1_on_order_api, rig_runbook, timeline_has, wait_for
+from tests.rig import GOOD, live_rig, p1_on_order_api, rig_runbook, timeline_has, wait_for
 from warroom.config import ExplicitApproval
 from warroom.models import StepDecision, UpdateResult
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)"),
+    pytest.mark.system("prometheus"),
 ]
 
 

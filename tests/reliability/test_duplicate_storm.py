@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.helpers import Harness, assert_eventually, not_yet, running_worker, state_of
 from tests.intake.support import Intake, alertmanager_config, open_intake, payload, running_alertmanager, scrape
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.system("prometheus-alertmanager")]
 COPIES = 100
 FIRING = "4e6d8a0b9c1f2e33"
 """The firing alert of the documented Alertmanager example (its other alert is already resolved)."""
@@ -61,9 +60,7 @@ async def intake_counters(intake: Intake, source: str) -> dict[str, float]:
 async def test_one_webhook_posted_100_times_at_once_is_one_incident_that_counts_every_copy(intake: Intake) -> None:
     body = json.dumps(payload("alertmanager")).encode()  # one body: every copy is byte-identical
 
-    started = time.monotonic()
     answers = await asyncio.gather(*(intake.post("alertmanager", body) for _ in range(COPIES)))
-    elapsed = time.monotonic() - started
 
     assert [a.status_code for a in answers] == [200] * COPIES, {a.status_code: a.text for a in answers}
     workflow_ids = {a.json()["workflow_id"] for a in answers}
@@ -89,11 +86,9 @@ async def test_one_webhook_posted_100_times_at_once_is_one_incident_that_counts_
         "duplicate_deliveries": 0,
     }
     assert len(intake.app.state.intake.recorder.per_incident) == 0, "no gate outlives the work it queued"
-    slowest = max(a.elapsed.total_seconds() for a in answers)
     print(
         f"\n[reliability] duplicate storm: {COPIES} identical Alertmanager webhooks at once ({alerts} alerts) "
-        f"answered 200 in {elapsed:.1f}s (slowest {slowest:.1f}s) -> 1 incident, alerts_received {state.alerts_received}, "
-        f"repeats {state.alerts_repeated}"
+        f"all answered 200 -> 1 incident, alerts_received {state.alerts_received}, repeats {state.alerts_repeated}"
     )
 
 

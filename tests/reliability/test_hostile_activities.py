@@ -8,8 +8,9 @@ LF, CRLF, NUL, a lone surrogate (what invalid UTF-8 becomes after surrogateescap
 
 The request models take any `str` on purpose (a model that refused would fail workflow decoding,
 which Temporal retries): the refusal is the activity's, a non-retryable PlaybookInvalid, InvalidName
-or InvalidRequest, and that is what is asserted. Each field's benign twin goes all the way (to
-ansible-runner, or to the emulated API server), so every refusal here is one that could fail.
+or InvalidRequest, and that is what is asserted (for Ansible, with a reason naming the field). Each
+field's benign twin goes all the way (a real ansible-runner run — the twins of one playbook share a
+run — or a request to the emulated API server), so every refusal here is one that could fail.
 Two Kubernetes fields are free text by design: a log `pattern` (a local regex, capped at 200
 characters) and a migration `annotation` (a key looked up in objects already read); for them the
 proof is that the API sees exactly what it sees for a plain value.
@@ -18,6 +19,7 @@ proof is that the API sees exactly what it sees for a plain value.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import uuid
 from collections import Counter
@@ -54,6 +56,8 @@ from warroom.contracts.kubernetes import (
 )
 from warroom.models import DeploymentTarget
 
+pytestmark = pytest.mark.system("openssh-client")
+
 PWNED = Path(tempfile.gettempdir()) / f"warroom-pwned-{uuid.uuid4().hex[:8]}"
 HOSTILE: dict[str, str] = {
     "dotdot": "../../etc/passwd",
@@ -86,9 +90,14 @@ def summary() -> Iterator[None]:
         f"(PlaybookInvalid {TALLY['PlaybookInvalid']}, InvalidName {TALLY['InvalidName']}, InvalidRequest "
         f"{TALLY['InvalidRequest']}), {TALLY['free']} free-text values accepted and never sent; "
         f"{TALLY['spawned']} playbook runs started, {TALLY['api']} API requests, {TALLY['beats']} heartbeats; "
-        f"controls: {TALLY['control_runs']} benign values reached ansible-runner, {TALLY['control_api']} the API "
+        f"controls: {TALLY['control_values']} benign values reached ansible-runner in {TALLY['control_runs']} runs, "
+        f"{TALLY['control_api']} the API "
         f"server; {PWNED.name} {'EXISTS' if PWNED.exists() else 'never created'}"
     )
+    # Every figure printed is also asserted (each test asserts its own share; these are the totals).
+    assert TALLY["hostile"] == TALLY["refused"] + TALLY["free"]
+    assert TALLY["refused"] == TALLY["PlaybookInvalid"] + TALLY["InvalidName"] + TALLY["InvalidRequest"]
+    assert TALLY["spawned"] == TALLY["api"] == TALLY["beats"] == 0 and not PWNED.exists()
 
 
 # =============================================================================================
@@ -101,96 +110,158 @@ class AnsibleField:
     activity: str
     build: Callable[[str], BaseModel]
     benign: str
+    about: str  # what the refusal of a hostile value says: this field's own validation, no other reason
 
 
 def _extravars(playbook: str, base: dict[str, Any], name: str) -> Callable[[str], BaseModel]:
     return lambda v: PlaybookRequest(playbook=playbook, extravars={**base, name: v})
 
 
+TARGET = r"^target must be a host of the worker's inventory "
 ANSIBLE: dict[str, AnsibleField] = {
-    "PlaybookRequest.playbook": AnsibleField("run_playbook", lambda v: PlaybookRequest(playbook=v), "noop"),
+    "PlaybookRequest.playbook": AnsibleField(
+        "run_playbook", lambda v: PlaybookRequest(playbook=v), "noop", r"^a playbook is named by "
+    ),
     "PlaybookRequest.target": AnsibleField(
-        "run_playbook", lambda v: PlaybookRequest(playbook="noop", target=v), "db-7.internal"
+        "run_playbook", lambda v: PlaybookRequest(playbook="noop", target=v), "db-7.internal", TARGET
     ),
     "PlaybookRequest.extravars key": AnsibleField(
-        "run_playbook", lambda v: PlaybookRequest(playbook="sleep", extravars={"seconds": 1, v: "x"}), "marker"
+        "run_playbook",
+        lambda v: PlaybookRequest(playbook="sleep", extravars={"seconds": 1, v: "x"}),
+        "marker",
+        r"^extravars for 'sleep' refused: .*\.\[key\]: [^;]*$",  # the key is shown, cut and masked
     ),
     "PlaybookRequest.extravars value (extra playbook)": AnsibleField(
-        "run_playbook", _extravars("sleep", {"seconds": 1}, "marker"), "run-42"
+        "run_playbook",
+        _extravars("sleep", {"seconds": 1}, "marker"),
+        "run-42",
+        r"^extravars for 'sleep' refused: marker\.",
     ),
     "service_logs extravars.service": AnsibleField(
-        "run_playbook", _extravars("service_logs", {}, "service"), "order-api"
+        "run_playbook", _extravars("service_logs", {}, "service"), "order-api", r"refused: service: [^;]*$"
     ),
     "service_logs extravars.log_file": AnsibleField(
-        "run_playbook", _extravars("service_logs", {"service": "order-api"}, "log_file"), "app.log"
+        "run_playbook",
+        _extravars("service_logs", {"service": "order-api"}, "log_file"),
+        "app.log",
+        r"refused: log_file: [^;]*$",
     ),
     "postgres_health extravars.pg_host": AnsibleField(
-        "run_playbook", _extravars("postgres_health", {}, "pg_host"), "db.internal"
+        "run_playbook", _extravars("postgres_health", {}, "pg_host"), "db.internal", r"refused: pg_host: [^;]*$"
     ),
     "postgres_health extravars.pg_database": AnsibleField(
-        "run_playbook", _extravars("postgres_health", {}, "pg_database"), "orders"
+        "run_playbook", _extravars("postgres_health", {}, "pg_database"), "orders", r"refused: pg_database: [^;]*$"
     ),
     "postgres_health extravars.pg_user": AnsibleField(
-        "run_playbook", _extravars("postgres_health", {}, "pg_user"), "warroom"
+        "run_playbook", _extravars("postgres_health", {}, "pg_user"), "warroom", r"refused: pg_user: [^;]*$"
     ),
     "postgres_health extravars.pg_sslmode": AnsibleField(
-        "run_playbook", _extravars("postgres_health", {}, "pg_sslmode"), "require"
+        "run_playbook", _extravars("postgres_health", {}, "pg_sslmode"), "require", r"refused: pg_sslmode: [^;]*$"
     ),
     "postgres_health extravars.credential": AnsibleField(
-        "run_playbook", _extravars("postgres_health", {}, "credential"), "orders-db"
+        "run_playbook", _extravars("postgres_health", {}, "credential"), "orders-db", r"refused: credential: [^;]*$"
     ),
     "host_diagnostics extravars.checks[]": AnsibleField(
-        "run_playbook", lambda v: PlaybookRequest(playbook="host_diagnostics", extravars={"checks": [v]}), "cpu"
+        "run_playbook",
+        lambda v: PlaybookRequest(playbook="host_diagnostics", extravars={"checks": [v]}),
+        "cpu",
+        r"refused: checks\.0: [^;]*$",
     ),
     "HostDiagnosticsRequest.target": AnsibleField(
-        "host_diagnostics", lambda v: HostDiagnosticsRequest(target=v), "localhost"
+        "host_diagnostics", lambda v: HostDiagnosticsRequest(target=v), "localhost", TARGET
     ),
     "HostDiagnosticsRequest.checks[]": AnsibleField(
-        "host_diagnostics", lambda v: HostDiagnosticsRequest(checks=[v]), "disk"
+        "host_diagnostics", lambda v: HostDiagnosticsRequest(checks=[v]), "disk", r"refused: checks\.0: [^;]*$"
     ),
     "HostDiagnosticsRequest.thresholds key": AnsibleField(
-        "host_diagnostics", lambda v: HostDiagnosticsRequest(thresholds={v: 50.0}), "cpu_threshold_percent"
+        "host_diagnostics",
+        lambda v: HostDiagnosticsRequest(thresholds={v: 50.0}),
+        "cpu_threshold_percent",
+        # An undecodable key has no name to show, so pydantic's error names the value instead.
+        r"refused: (.*: Extra inputs are not permitted|value: Input should be a valid string[^;]*)$",
     ),
-    "PostgresHealthRequest.host": AnsibleField("postgres_health", lambda v: PostgresHealthRequest(host=v), "10.0.0.7"),
+    "PostgresHealthRequest.host": AnsibleField(
+        "postgres_health", lambda v: PostgresHealthRequest(host=v), "10.0.0.7", r"refused: pg_host: [^;]*$"
+    ),
     "PostgresHealthRequest.database": AnsibleField(
-        "postgres_health", lambda v: PostgresHealthRequest(database=v), "orders"
+        "postgres_health", lambda v: PostgresHealthRequest(database=v), "orders", r"refused: pg_database: [^;]*$"
     ),
-    "PostgresHealthRequest.user": AnsibleField("postgres_health", lambda v: PostgresHealthRequest(user=v), "warroom"),
+    "PostgresHealthRequest.user": AnsibleField(
+        "postgres_health", lambda v: PostgresHealthRequest(user=v), "warroom", r"refused: pg_user: [^;]*$"
+    ),
     "PostgresHealthRequest.sslmode": AnsibleField(
-        "postgres_health", lambda v: PostgresHealthRequest(sslmode=v), "verify-full"
+        "postgres_health", lambda v: PostgresHealthRequest(sslmode=v), "verify-full", r"refused: pg_sslmode: [^;]*$"
     ),
     "PostgresHealthRequest.credential": AnsibleField(
-        "postgres_health", lambda v: PostgresHealthRequest(credential=v), "orders-db"
+        "postgres_health", lambda v: PostgresHealthRequest(credential=v), "orders-db", r"refused: credential: [^;]*$"
     ),
-    "ServiceLogsRequest.service": AnsibleField("service_logs", lambda v: ServiceLogsRequest(service=v), "order-api"),
+    "ServiceLogsRequest.service": AnsibleField(
+        "service_logs", lambda v: ServiceLogsRequest(service=v), "order-api", r"refused: service: [^;]*$"
+    ),
     "ServiceLogsRequest.log_file": AnsibleField(
-        "service_logs", lambda v: ServiceLogsRequest(service="order-api", log_file=v), "app.log"
+        "service_logs",
+        lambda v: ServiceLogsRequest(service="order-api", log_file=v),
+        "app.log",
+        r"refused: log_file: [^;]*$",
     ),
     "ServiceLogsRequest.target": AnsibleField(
-        "service_logs", lambda v: ServiceLogsRequest(service="order-api", target=v), "db-7.internal"
+        "service_logs", lambda v: ServiceLogsRequest(service="order-api", target=v), "db-7.internal", TARGET
     ),
 }
 
 
-class Reached(Exception):
-    """Raised by the stand-in for PlaybookRunner._execute: validation let the request through."""
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        elif isinstance(value, list) and isinstance(into.get(key), list):
+            into[key] = into[key] + [v for v in value if v not in into[key]]
+        else:
+            into[key] = value
+    return into
+
+
+def _batches() -> dict[str, tuple[str, BaseModel, list[str]]]:
+    """The benign twins, merged into one request per activity and playbook: a few real runs carry
+    every field's plain value (label → activity, request, fields it covers)."""
+    merged: dict[str, tuple[str, dict[str, Any], type[BaseModel], list[str]]] = {}
+    for field, spec in ANSIBLE.items():
+        request = spec.build(spec.benign)
+        label = f"{spec.activity}:{getattr(request, 'playbook', '')}".rstrip(":")
+        _, values, model, fields = merged.setdefault(label, (spec.activity, {}, type(request), []))
+        _merge(values, request.model_dump(exclude_unset=True))
+        fields.append(field)
+    return {
+        label: (act, model.model_validate(values), fields) for label, (act, values, model, fields) in merged.items()
+    }
+
+
+BATCHES = _batches()
 
 
 @dataclass
 class Ansible:
     runner: PlaybookRunner
     runs_dir: Path
-    executed: list[dict[str, Any]]
+    log: Path
+
+    def runs(self) -> int:
+        """ansible-playbook processes that began a play, from ansible's own log (ANSIBLE_LOG_PATH):
+        each real run through ansible-runner shows up there under its pid."""
+        text = self.log.read_text() if self.log.exists() else ""
+        return len(set(re.findall(r"p=(\d+) .*\| PLAY \[", text)))
 
 
 @pytest.fixture(scope="module")
-def ansible(tmp_path_factory: pytest.TempPathFactory) -> Ansible:
-    """tests/ansible/conftest.py's runner (same inventory, extra playbooks, credentials), with `_execute`
-    (the private run directory, then ansible-runner) replaced by a recorder that runs nothing."""
+def ansible(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ansible]:
+    """tests/ansible/conftest.py's runner (same inventory, extra playbooks, credentials), real through
+    to ansible-runner; ansible logs every playbook it runs, which is how runs are counted."""
     base = tmp_path_factory.mktemp("hostile-ansible")
     runs_dir, log_root = base / "runs", base / "logs"
     runs_dir.mkdir()
     log_root.mkdir()
+    (log_root / "app.log").write_text("2026-11-28T14:07:00Z ERROR POST /orders 503\n")
+    (log_root / "order-api.log").write_text("2026-11-28T14:07:00Z ERROR POST /orders 503\n")
     inventory = {
         "all": {
             "hosts": {
@@ -213,16 +284,9 @@ def ansible(tmp_path_factory: pytest.TempPathFactory) -> Ansible:
             credentials={"orders-db": PG_PASSWORD},
         )
     )
-    executed: list[dict[str, Any]] = []
-
-    def execute(
-        name: str, project_dir: Path, target: str, extravars: dict[str, Any], secrets: dict[str, str], timeout: float
-    ) -> Any:
-        executed.append({"playbook": name, "target": target, "extravars": extravars})
-        raise Reached(f"{name} on {target} with {sorted(extravars)}")
-
-    runner._execute = execute  # type: ignore[method-assign]
-    return Ansible(runner, runs_dir, executed)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ANSIBLE_LOG_PATH", str(base / "ansible.log"))  # ansible-runner passes it to ansible
+        yield Ansible(runner, runs_dir, base / "ansible.log")
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -231,31 +295,45 @@ def test_ansible_refuses_a_hostile_value_before_anything_runs(field: str, value:
     spec = ANSIBLE[field]
     request = spec.build(HOSTILE[value])  # plain types: the model takes it, the activity must not
     recorder = Recorder()
-    before = len(ansible.executed)
+    before = ansible.runs()
     TALLY["hostile"] += 1
     with pytest.raises(ApplicationError) as caught:
         recorder.run(getattr(ansible.runner, spec.activity), request)
-    TALLY["spawned"] += len(ansible.executed) - before
+    TALLY["spawned"] += ansible.runs() - before
     TALLY["beats"] += len(recorder.beats)
     assert (caught.value.type, caught.value.non_retryable) == ("PlaybookInvalid", True), caught.value
-    assert len(ansible.executed) == before and recorder.beats == []
+    assert ansible.runs() == before and recorder.beats == []
     assert list(ansible.runs_dir.iterdir()) == [] and processes_mentioning(str(ansible.runs_dir)) == []
     assert clean_line(caught.value.message), caught.value.message[:300]
+    assert re.search(spec.about, caught.value.message), caught.value.message[:300]
     assert not PWNED.exists()
     TALLY["refused"] += 1
     TALLY["PlaybookInvalid"] += 1
 
 
-@pytest.mark.parametrize("field", ANSIBLE)
-def test_ansible_takes_each_field_benign_twin_all_the_way_to_the_run(field: str, ansible: Ansible) -> None:
+@pytest.mark.parametrize("label", BATCHES)
+def test_ansible_takes_the_benign_twins_all_the_way_to_the_run(label: str, ansible: Ansible) -> None:
     """Without this, a field refused for another reason (a wrong playbook, a missing variable) would
-    pass the sweep above whatever its own validation does."""
-    spec = ANSIBLE[field]
-    before = len(ansible.executed)
-    with pytest.raises(Reached):
-        Recorder().run(getattr(ansible.runner, spec.activity), spec.build(spec.benign))
-    assert len(ansible.executed) == before + 1
+    pass the sweep above whatever its own validation does. The twins really run: ansible-runner
+    starts the playbook (an unreachable host or a database that is not there fails it later, as a
+    run, never as PlaybookInvalid), and cleans up after itself."""
+    activity_name, request, fields = BATCHES[label]
+    for field in fields:  # each field's plain value is in the request that runs
+        assert ANSIBLE[field].benign in json.dumps(request.model_dump(mode="json")), field
+    before = ansible.runs()
+    try:
+        Recorder().run(getattr(ansible.runner, activity_name), request)
+    except ApplicationError as exc:
+        assert exc.type != "PlaybookInvalid", exc
+    assert ansible.runs() == before + 1
+    assert list(ansible.runs_dir.iterdir()) == [] and processes_mentioning(str(ansible.runs_dir)) == []
     TALLY["control_runs"] += 1
+    TALLY["control_values"] += len(fields)
+
+
+def test_every_ansible_field_has_its_benign_twin_in_a_run() -> None:
+    covered = sorted(field for _, _, fields in BATCHES.values() for field in fields)
+    assert covered == sorted(ANSIBLE) and len(BATCHES) == 8
 
 
 # =============================================================================================

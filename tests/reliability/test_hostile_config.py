@@ -282,10 +282,12 @@ def outcomes(
     print(
         f"\n[reliability] hostile config: {RESULTS['values']} hostile values ({len({c.variable for c in CASES})} "
         f"variables, {len({c.command for c in CASES})} commands) → {RESULTS['refused']} refused with exit 2 naming "
-        f"the variable, {RESULTS['tracebacks']} tracebacks, {RESULTS['connections']} connections to Temporal "
-        f"(slowest {RESULTS['slowest_ms'] / 1000:.1f} s); good config: worker exit 3 after "
-        f"{RESULTS['control_connections']} connection attempts, intake listening ({RESULTS['listening']}x)"
+        f"the variable, {RESULTS['tracebacks']} tracebacks, {RESULTS['connections']} connections to Temporal; "
+        f"good config: worker exit 3 after {RESULTS['control_connections']} connection attempts, intake listening "
+        f"({RESULTS['listening']}x)"
     )
+    # Every figure printed is also asserted (each test asserts its own case; these are the totals).
+    assert RESULTS["refused"] == RESULTS["values"] and RESULTS["tracebacks"] == RESULTS["connections"] == 0
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
@@ -296,7 +298,6 @@ def test_a_hostile_value_stops_the_start_with_the_variable_named(
     RESULTS["values"] += 1
     RESULTS["tracebacks"] += "Traceback" in out.stderr
     RESULTS["connections"] += out.connections
-    RESULTS["slowest_ms"] = max(RESULTS["slowest_ms"], int(out.seconds * 1000))
     tail = out.stderr[-600:]
     assert out.returncode is not None, f"still running after {TIMEOUT:.0f}s: the value was accepted\n{tail}"
     assert "Traceback" not in out.stderr, tail

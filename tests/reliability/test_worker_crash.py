@@ -20,13 +20,13 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import failed_workflow_tasks, start_incident, terminate_all
-from tests.rig import GOOD, PROMETHEUS, live_rig, p1_on_order_api, rig_runbook, timeline_has, wait_for
+from tests.rig import GOOD, live_rig, p1_on_order_api, rig_runbook, timeline_has, wait_for
 from tests.worker_process import WorkerProcess
 from warroom.models import IncidentState
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's `prometheus` (.ci/run installs it)"),
+    pytest.mark.system("prometheus"),
 ]
 
 
@@ -56,7 +56,6 @@ async def test_a_worker_killed_during_a_playbook_and_during_the_rollback_loses_n
             await worker.start()
             handle = await start_incident(dev_env.client, queue, p1_on_order_api(runbook))
             handles.append(handle)
-            started = time.monotonic()
 
             # 1. Mid-playbook: the host-diagnostics task is sampling when the worker dies.
             ansible_log = tmp_path / "ansible.log"
@@ -75,13 +74,12 @@ async def test_a_worker_killed_during_a_playbook_and_during_the_rollback_loses_n
             await worker.start()
 
             state: IncidentState = await timeline_has(handle, "mitigated", 150)
-            took = time.monotonic() - started
             runs = playbook_runs(ansible_log)
             rollback = next(s for s in state.steps if s.action == "rollback")
             rolled = next(e for e in state.timeline if e.kind == "rolled_back")
             print(
-                f"\n[reliability] worker kill -9 twice (mid-playbook, mid-rollback PATCH): mitigated {took:.0f}s "
-                f"after the alert with no human action; rollback PATCHes at the API: {rig.rollback_patches()}; "
+                f"\n[reliability] worker kill -9 twice (mid-playbook, mid-rollback PATCH): mitigated with no "
+                f"human action; rollback PATCHes at the API: {rig.rollback_patches()}; "
                 f"host-diagnostics runs: {len(runs)} ({len(runs) - 1} re-execution); "
                 f"retry said: {rolled.message!r}"
             )

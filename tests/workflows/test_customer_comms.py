@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,6 +24,7 @@ from tests.helpers import (
     state_of,
 )
 from warroom.enums import Phase, Role, Severity
+from warroom.ids import phase_workflow_id
 from warroom.models import AssignRole, MarkMitigated, Resolve, StepDecision
 
 
@@ -71,12 +74,39 @@ async def test_the_comms_lead_approves_and_only_then_the_email_goes_out(resolved
 
 
 async def test_an_unapproved_email_is_escalated_at_24_hours(resolved_p1, skipping_env: WorkflowEnvironment) -> None:
+    """Until 24 h after resolution only the 12 h reminder goes out; at 24 h, the escalation."""
     harness, handle = resolved_p1
-    await skipping_env.sleep(timedelta(hours=12, minutes=1))
-    await assert_eventually(lambda: harness.sink.count("customer_email_reminder") == 1 or not_yet())
-    await skipping_env.sleep(timedelta(hours=12))
-    await assert_eventually(lambda: "engineering-manager" in harness.sink.sent[-1][2] or not_yet())
+    resolved_at = (await state_of(handle)).resolved_at
+    drafted = len(harness.sink.sent)
+    await skipping_env.sleep(timedelta(hours=24, minutes=1))
+    await assert_eventually(lambda: harness.sink.count("escalation") == 1 or not_yet())
+    assert [(channel, template, audience) for channel, template, audience, _ in harness.sink.sent[drafted:]] == [
+        ("incident", "customer_email_reminder", ["carol"]),
+        ("page", "escalation", ["carol", "alice", "engineering-manager"]),
+    ]
+    # When each was sent, on the server's clock: the history, not the moment the test looked.
+    sent = await notifications_sent(skipping_env, phase_workflow_id(handle.id, Phase.RETROSPECTIVE))
+    assert [what for what, _ in sent] == [
+        "incident: customer_email_draft",
+        "incident: customer_email_reminder",
+        "page: escalation",
+    ]
+    (_, drafted_at), (_, reminded_at), (_, escalated_at) = sent
+    assert timedelta(0) <= drafted_at - resolved_at < timedelta(seconds=5)
+    assert timedelta(hours=12) <= reminded_at - resolved_at < timedelta(hours=12, seconds=5)
+    assert timedelta(hours=24) <= escalated_at - resolved_at < timedelta(hours=24, seconds=5)
     assert harness.sink.count("customer_email") == 0
+
+
+async def notifications_sent(env: WorkflowEnvironment, workflow_id: str) -> list[tuple[str, datetime]]:
+    """(channel: template, when) of each notification a workflow scheduled, from its history."""
+    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    return [
+        (json.loads(e.user_metadata.summary.data), e.event_time.ToDatetime(tzinfo=UTC))
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "notify"
+    ]
 
 
 async def test_the_escalation_posts_the_ic_script_stuck_line(skipping_env: WorkflowEnvironment, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -82,8 +83,27 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
             "closed",
         ):
             assert expected in kinds, expected
-        assert sink.count("status_initial") == 1 and sink.count("status_resolved") == 1
-        assert (tmp_path / "channels" / f"{final.incident_id}.log").read_text().count("INCIDENT") >= 0
+        assert sorted((channel, template) for channel, template, _, _ in sink.sent) == sorted(
+            [
+                ("incident", "channel_opened"),
+                ("page", "page_acknowledged"),
+                ("page", "ic_page"),
+                ("stakeholders", "stakeholder_notice"),
+                ("status_page", "status_initial"),
+                ("incident", "ic_opening"),
+                ("incident", "mitigation_applied"),
+                ("incident", "mitigated"),
+                ("incident", "resolved"),
+                ("status_page", "status_resolved"),
+                ("incident", "action_item_reminder"),
+            ]
+        )
+        # The channel log holds every message delivered outside the status page, and nothing else.
+        log = (tmp_path / "channels" / f"{final.incident_id}.log").read_text()
+        delivered = [(channel, text) for channel, _, _, text in sink.sent if channel != "status_page"]
+        logged = re.findall(r"^\[[^\]]+\] \[(\w+)\] \[[^\]]*\]$", log, flags=re.MULTILINE)
+        assert sorted(logged) == sorted(channel for channel, _ in delivered) and len(logged) == 9
+        assert all(text in log for _, text in delivered)
 
 
 async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(
