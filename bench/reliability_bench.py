@@ -16,7 +16,7 @@ SQLite file in a temp dir, search attributes registered) and stops it at the end
    `rollback.require_errors_above_baseline: false` and `require_approval_for.services: [order-api]`,
    so the rule proposes the rollback and waits for the IC. Once the proposal and the diagnosis are
    posted and the API has been quiet for 2.2 s (as after an IC reads the proposal; it also leaves
-   client-go's 5 req/s budget full), the bench calls execute_update("approve") and times from its
+   client-go's 5 req/s budget full), the bench calls execute_update(Update.APPROVE) and times from its
    return (the update accepted and applied) to the arrival of the rollback PATCH at the emulator
    (`Recorded.at`). It also counts the API requests about bench-app from the approval to the PATCH,
    the PATCH included. Between incidents the bench re-deploys a new "bad" image (a fresh recent
@@ -85,6 +85,7 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from warroom.devserver import dev_server_command, free_port, temporal_binary  # noqa: E402
+from warroom.enums import Update  # noqa: E402
 
 NS = "production"
 REGISTRY = "registry.example.com/order-api"
@@ -661,7 +662,7 @@ async def answers(call: Awaitable[Any]) -> bool:
 async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
     from sandbox.cluster import start
-    from warroom.enums import Severity, Update
+    from warroom.enums import Severity
     from warroom.incidents import Incidents
     from warroom.models import DeploymentTarget, IncidentInput, StepDecision
     from warroom.policy import rollout

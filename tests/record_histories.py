@@ -19,7 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import MINUTE, incident_input, running_worker
-from warroom.enums import Phase, Role, Severity
+from warroom.enums import Phase, Role, Severity, Update
 from warroom.models import (
     Acknowledge,
     ActionItem,
@@ -53,16 +53,16 @@ async def record() -> list[Path]:
             async with running_worker(env.client, Path(tmp)) as harness:
                 inp = incident_input(NAME, declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
                 handle = await harness.start(inp)
-                await handle.execute_update("acknowledge", Acknowledge(by="alice"))
+                await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
                 await handle.execute_update(
-                    "assign_role", AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice")
+                    Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice")
                 )
                 await handle.execute_update(
-                    "assign_role", AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice")
+                    Update.ASSIGN_ROLE, AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice")
                 )
                 await env.sleep(16 * MINUTE)
                 await handle.execute_update(
-                    "post_update",
+                    Update.POST_UPDATE,
                     StatusUpdate(
                         by="bob",
                         error_rate=8,
@@ -75,32 +75,36 @@ async def record() -> list[Path]:
                     ),
                 )
                 await handle.execute_update(
-                    "propose_step",
+                    Update.PROPOSE_STEP,
                     ProposeStep(
                         by="bob", action="rollback", target="deployment/order-api", evidence={"deployed": "20 min ago"}
                     ),
                 )
                 await handle.execute_update(
-                    "approve", StepDecision(step_id="s1", by="alice", reason="deploy 20 min ago")
+                    Update.APPROVE, StepDecision(step_id="s1", by="alice", reason="deploy 20 min ago")
                 )
-                await handle.execute_update("propose_step", ProposeStep(by="bob", action="page", target="dba-on-call"))
-                await handle.execute_update("deny", StepDecision(step_id="s2", by="alice", reason="not a DB issue"))
+                await handle.execute_update(
+                    Update.PROPOSE_STEP, ProposeStep(by="bob", action="page", target="dba-on-call")
+                )
+                await handle.execute_update(
+                    Update.DENY, StepDecision(step_id="s2", by="alice", reason="not a DB issue")
+                )
                 await env.sleep(15 * MINUTE)  # past the 30-minute escalation
                 await handle.execute_update(
-                    "mark_mitigated", MarkMitigated(by="alice", action="rolled back to v2.14.2")
+                    Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back to v2.14.2")
                 )
                 await env.sleep(6 * MINUTE)
                 await handle.execute_update(
-                    "resolve", Resolve(by="alice", summary="bad deploy rolled back", pir_owner="bob")
+                    Update.RESOLVE, Resolve(by="alice", summary="bad deploy rolled back", pir_owner="bob")
                 )
                 await env.sleep(timedelta(hours=1))
                 state = await handle.query("state", result_type=IncidentState)
                 item = ActionItem(
                     title="canary analysis for order-api deploys", owner="bob", due=state.pir.due + timedelta(days=14)
                 )
-                await handle.execute_update("complete_pir", CompletePir(by="bob", action_items=[item]))
+                await handle.execute_update(Update.COMPLETE_PIR, CompletePir(by="bob", action_items=[item]))
                 await env.sleep(timedelta(days=2))
-                await handle.execute_update("complete_action_item", CompleteActionItem(by="bob", item=1))
+                await handle.execute_update(Update.COMPLETE_ACTION_ITEM, CompleteActionItem(by="bob", item=1))
                 await handle.result()
                 OUT.mkdir(exist_ok=True)
                 ids = [handle.id] + [

@@ -16,7 +16,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowInbound
 from tests.helpers import incident_input, running_worker
 from warroom.client import DATA_CONVERTER
 from warroom.codec import encrypted_converter, new_key, parse_key_ring
-from warroom.enums import Role, Severity
+from warroom.enums import Role, Severity, Update
 from warroom.failures import (
     VALIDATOR_HOOK,
     EncodedRefusalFailureConverter,
@@ -41,9 +41,9 @@ async def test_a_refused_approval_arrives_as_its_reason_without_a_stack_trace(
         handle = await harness.start(
             incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice")
         )
-        await handle.execute_update("assign_role", AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
+        await handle.execute_update(Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
         step = await handle.execute_update(
-            "propose_step",
+            Update.PROPOSE_STEP,
             ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
             result_type=UpdateResult,
         )

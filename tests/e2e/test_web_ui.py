@@ -22,7 +22,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from tests.devserver import DevServer
 from tests.helpers import assert_eventually, running_worker, state_of
 from warroom.client import connect
-from warroom.enums import Phase
+from warroom.enums import Phase, Update
 from warroom.models import StepDecision, UpdateResult
 from warroom.settings import Settings
 
@@ -162,7 +162,7 @@ async def test_the_ic_approves_from_the_web_ui_and_anyone_else_is_told_why_not(s
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
-            "approve", StepDecision(step_id=step, by="bob", reason="me too"), result_type=UpdateResult
+            Update.APPROVE, StepDecision(step_id=step, by="bob", reason="me too"), result_type=UpdateResult
         )
     reason = str(refused.value.cause.message)  # type: ignore[union-attr]
     assert shown == reason, f"the page shows the reason and nothing else: {shown!r}"

@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.rig import GOOD, live_rig, p1_on_order_api, rig_runbook, timeline_has, wait_for
 from warroom.config import ExplicitApproval
+from warroom.enums import Update
 from warroom.models import StepDecision, UpdateResult
 
 pytestmark = [
@@ -35,7 +36,7 @@ async def test_two_concurrent_ic_approvals_make_one_rollback(dev_env: WorkflowEn
             outcomes = await asyncio.gather(
                 *(
                     handle.execute_update(
-                        "approve",
+                        Update.APPROVE,
                         StepDecision(step_id=step.step_id, by="alice", reason=f"console {i}"),
                         result_type=UpdateResult,
                     )

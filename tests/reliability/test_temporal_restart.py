@@ -18,7 +18,7 @@ from temporalio.client import WorkflowUpdateStage
 from tests.devserver import DevServer
 from tests.helpers import RecordingSink, assert_eventually, incident_input, running_worker, state_of
 from warroom.client import connect
-from warroom.enums import Severity
+from warroom.enums import Severity, Update
 from warroom.models import ProposeStep, StatusUpdate, StepDecision, UpdateResult
 from warroom.runbook import load_runbook
 from warroom.settings import Settings
@@ -68,10 +68,10 @@ async def test_timers_approvals_and_activities_survive_a_server_restart(tmp_path
                 )
             )
             proposed = await handle.execute_update(
-                "propose_step", ProposeStep(by="alice", action="page", target="dba"), result_type=UpdateResult
+                Update.PROPOSE_STEP, ProposeStep(by="alice", action="page", target="dba"), result_type=UpdateResult
             )
             posting = await handle.start_update(
-                "post_update",
+                Update.POST_UPDATE,
                 StatusUpdate(by="alice", hypothesis="pool exhaustion"),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 result_type=UpdateResult,
@@ -91,7 +91,7 @@ async def test_timers_approvals_and_activities_survive_a_server_restart(tmp_path
 
             result = await asyncio.wait_for(
                 handle.execute_update(
-                    "approve",
+                    Update.APPROVE,
                     StepDecision(step_id=proposed.step_id, by="alice", reason="after the restart"),
                     result_type=UpdateResult,
                 ),

@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.helpers import state_of
 from tests.rig import BAD, GOOD, MIGRATING, Rig, live_rig, timeline_has, wait_for
 from tests.rig import p1_on_order_api as p1
-from warroom.enums import Phase
+from warroom.enums import Phase, Update
 from warroom.ids import phase_workflow_id
 from warroom.models import StepDecision
 
@@ -103,7 +103,7 @@ async def test_the_ic_can_veto_the_proposed_rollback(dev_env: WorkflowEnvironmen
         assert (step.step_id, step.action, step.status) == ("rb1", "rollback", "pending")
         assert step.description == "roll back deployment/order-api in production from revision 2 to 1"
         await handle.execute_update(
-            "deny", StepDecision(step_id=step.step_id, by="alice", reason="the pool change is a fix we need")
+            Update.DENY, StepDecision(step_id=step.step_id, by="alice", reason="the pool change is a fix we need")
         )
         # The denial is where the rule would otherwise have rolled back: once it has told the
         # incident channel it will not, the decision is in history and nothing can follow.

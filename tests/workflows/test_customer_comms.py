@@ -23,7 +23,7 @@ from tests.helpers import (
     running_worker,
     state_of,
 )
-from warroom.enums import Phase, Role, Severity
+from warroom.enums import Phase, Role, Severity, Update
 from warroom.ids import phase_workflow_id
 from warroom.models import AssignRole, MarkMitigated, Resolve, StepDecision
 
@@ -37,13 +37,13 @@ async def resolved_p1(
             incident_input(declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
         )
         await handle.execute_update(
-            "assign_role", AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice")
+            Update.ASSIGN_ROLE, AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice")
         )
-        await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="rolled back"))
+        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back"))
         await skipping_env.sleep(5 * MINUTE + SECOND)
 
         await mitigated_soon(skipping_env, handle)
-        await handle.execute_update("resolve", Resolve(by="alice", summary="rolled back"))
+        await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="rolled back"))
 
         async def retrospective() -> None:
             assert (await state_of(handle)).phase == Phase.RETROSPECTIVE
@@ -59,9 +59,11 @@ async def test_the_comms_lead_approves_and_only_then_the_email_goes_out(resolved
     assert step.status == "pending" and step.approver_role == Role.COMMUNICATIONS_LEAD
     assert harness.sink.count("customer_email") == 0
     with pytest.raises(WorkflowUpdateFailedError) as rejected:
-        await handle.execute_update("approve", StepDecision(step_id=step.step_id, by="alice", reason="ship it"))
+        await handle.execute_update(Update.APPROVE, StepDecision(step_id=step.step_id, by="alice", reason="ship it"))
     assert rejected.value.cause.type == "NotApprover"  # type: ignore[union-attr]
-    await handle.execute_update("approve", StepDecision(step_id=step.step_id, by="carol", reason="wording checked"))
+    await handle.execute_update(
+        Update.APPROVE, StepDecision(step_id=step.step_id, by="carol", reason="wording checked")
+    )
     await assert_eventually(lambda: harness.sink.count("customer_email") == 1 or not_yet())
     channel, _, audience, text = [m for m in harness.sink.sent if m[1] == "customer_email"][0]
     assert channel == "email" and audience == ["customers"]

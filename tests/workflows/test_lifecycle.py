@@ -18,7 +18,7 @@ from tests.helpers import (
     running_worker,
     state_of,
 )
-from warroom.enums import Phase, Severity
+from warroom.enums import Phase, Severity, Update
 from warroom.models import (
     Acknowledge,
     ActionItem,
@@ -35,21 +35,21 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
     async with running_worker(client, tmp_path) as harness:
         sink = harness.sink
         handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P2))
-        await handle.execute_update("acknowledge", Acknowledge(by="alice"), result_type=UpdateResult)
+        await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"), result_type=UpdateResult)
 
         async def in_phase(phase: Phase) -> None:
             assert (await state_of(handle)).phase == phase
 
         await assert_eventually(lambda: in_phase(Phase.COMMAND))
 
-        await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="rolled back to v2.14.2"))
+        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back to v2.14.2"))
         await assert_eventually(lambda: in_phase(Phase.RESOLVE))
         await skipping_env.sleep(5 * MINUTE + SECOND)
 
         await mitigated_soon(skipping_env, handle)
 
         result = await handle.execute_update(
-            "resolve", Resolve(by="alice", summary="bad deploy rolled back"), result_type=UpdateResult
+            Update.RESOLVE, Resolve(by="alice", summary="bad deploy rolled back"), result_type=UpdateResult
         )
         assert "PIR by alice" in result.message
         await assert_eventually(lambda: in_phase(Phase.RETROSPECTIVE))
@@ -58,12 +58,14 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
         assert state.pir.due - state.resolved_at >= timedelta(days=5)
 
         item = ActionItem(title="canary deploys for order-api", owner="bob", due=state.pir.due + timedelta(days=14))
-        await handle.execute_update("complete_pir", CompletePir(by="alice", action_items=[item]))
+        await handle.execute_update(Update.COMPLETE_PIR, CompletePir(by="alice", action_items=[item]))
         now = await skipping_env.get_current_time()
         await skipping_env.sleep(item.due - timedelta(days=1) + MINUTE - now)  # the reminder: a day before it is due
         await assert_eventually(lambda: sink.count("action_item_reminder") == 1 or not_yet())
         assert sink.count("action_item_overdue") == 0
-        await handle.execute_update("complete_action_item", CompleteActionItem(by="bob", item=1, note="canary shipped"))
+        await handle.execute_update(
+            Update.COMPLETE_ACTION_ITEM, CompleteActionItem(by="bob", item=1, note="canary shipped")
+        )
         final = await handle.result()
         assert final.phase == Phase.CLOSED
         kinds = [e.kind for e in final.timeline]
@@ -113,13 +115,13 @@ async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(
         handle = await harness.start(
             incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice")
         )
-        await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="restart"))
+        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="restart"))
         await skipping_env.sleep(5 * MINUTE + SECOND)
         await mitigated_soon(skipping_env, handle)
-        await handle.execute_update("resolve", Resolve(by="alice", summary="restarted"))
+        await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="restarted"))
         state = await state_of(handle)
         item = ActionItem(title="add pool metrics", owner="bob", due=state.resolved_at + timedelta(days=3))
-        await handle.execute_update("complete_pir", CompletePir(by="alice", action_items=[item]))
+        await handle.execute_update(Update.COMPLETE_PIR, CompletePir(by="alice", action_items=[item]))
         await skipping_env.sleep(timedelta(days=3, minutes=1))
         await assert_eventually(lambda: harness.sink.count("action_item_overdue") == 1 or not_yet())
         state = await state_of(handle)

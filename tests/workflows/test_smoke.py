@@ -5,7 +5,7 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, running_worker, state_of
-from warroom.enums import Severity
+from warroom.enums import Severity, Update
 from warroom.models import Acknowledge
 
 
@@ -14,7 +14,7 @@ async def test_p1_escalates_to_team_lead_at_30_minutes(skipping_env: WorkflowEnv
         sink = harness.sink
         inp = incident_input(declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
         handle = await harness.start(inp)
-        await handle.execute_update("acknowledge", Acknowledge(by="alice"))
+        await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
 
         async def declared() -> None:
             state = await state_of(handle)

@@ -19,7 +19,7 @@ from tests.helpers import (
     running_worker,
     state_of,
 )
-from warroom.enums import Phase, Severity
+from warroom.enums import Phase, Severity, Update
 from warroom.models import Acknowledge, Alert, ImpactSignals, MarkMitigated, SetSeverity, StatusUpdate
 
 
@@ -53,7 +53,7 @@ async def scene_factory(skipping_env: WorkflowEnvironment, tmp_path: Path) -> As
         async def make(acknowledged: bool = True, **fields) -> Scene:
             handle = await harness.start(incident_input(**fields))
             if acknowledged:
-                await handle.execute_update("acknowledge", Acknowledge(by="alice"))
+                await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
             scene = Scene(skipping_env, sink, handle)
             if fields.get("declared"):
                 await scene.phase_is(Phase.COMMAND)
@@ -116,7 +116,7 @@ async def test_upgrade_from_p2_to_p1_replans_the_escalation(scene_factory) -> No
     scene = await scene_factory(**declared(Severity.P2))
     await scene.advance(20 * MINUTE)
     await scene.handle.execute_update(
-        "set_severity", SetSeverity(severity=Severity.P1, by="alice", reason="outage spreads")
+        Update.SET_SEVERITY, SetSeverity(severity=Severity.P1, by="alice", reason="outage spreads")
     )
     await scene.advance(10 * MINUTE - 2 * SECOND)
     await scene.expect_count("escalation", 0)
@@ -130,7 +130,7 @@ async def test_upgrade_from_p2_to_p1_replans_the_escalation(scene_factory) -> No
 async def test_mitigation_stops_the_escalation(scene_factory) -> None:
     scene = await scene_factory(**declared(Severity.P1))
     await scene.advance(10 * MINUTE)
-    await scene.handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="feature flag off"))
+    await scene.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="feature flag off"))
     await scene.advance(6 * MINUTE)
     await assert_eventually(lambda: _mitigated(scene))
     await scene.advance(60 * MINUTE)
@@ -149,7 +149,7 @@ async def test_ic_is_prompted_every_15_minutes_and_an_update_moves_the_prompt(sc
     await scene.expect_count("ic_checklist", 1)
     await scene.advance(MINUTE)  # minute 16: the IC posts
     await scene.handle.execute_update(
-        "post_update",
+        Update.POST_UPDATE,
         StatusUpdate(
             by="alice", error_rate=8, hypothesis="pool leak", next_action="roll back", owner="bob", eta="14:40"
         ),
@@ -185,7 +185,7 @@ async def test_clean_window_needs_5_minutes_and_a_relapse_restarts_it(scene_fact
     alert = Alert(fingerprint="fp-err", summary="errors > 1%", signals=ImpactSignals(user_error_ratio=0.05))
     scene = await scene_factory(**declared(Severity.P2), alert=alert)
     await scene.handle.signal("alert", alert.model_copy(update={"firing": False}))
-    await scene.handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="rolled back"))
+    await scene.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back"))
     await scene.advance(3 * MINUTE)
     await scene.handle.signal("alert", alert)  # relapse at minute 3
     await scene.handle.signal("alert", alert.model_copy(update={"firing": False}))

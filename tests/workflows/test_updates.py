@@ -12,7 +12,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import assert_eventually, incident_input, mitigated_soon, not_yet, running_worker, state_of
-from warroom.enums import Phase, Role, Severity
+from warroom.enums import Phase, Role, Severity, Update
 from warroom.models import (
     Acknowledge,
     ActionItem,
@@ -36,7 +36,7 @@ async def incident(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIt
         handle = await harness.start(
             incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice")
         )
-        await handle.execute_update("assign_role", AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
+        await handle.execute_update(Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
 
         async def commanding() -> None:
             assert (await state_of(handle)).phase == Phase.COMMAND
@@ -63,7 +63,7 @@ async def accepted_updates(handle: WorkflowHandle) -> list[str]:
 
 async def test_a_non_ic_approval_is_rejected_and_leaves_no_trace_in_history(incident: WorkflowHandle) -> None:
     proposed = await incident.execute_update(
-        "propose_step",
+        Update.PROPOSE_STEP,
         ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
         result_type=UpdateResult,
     )
@@ -81,12 +81,12 @@ async def test_a_non_ic_approval_is_rejected_and_leaves_no_trace_in_history(inci
 async def test_the_ic_approval_is_recorded_with_identity_and_reason(incident: WorkflowHandle) -> None:
     step = (
         await incident.execute_update(
-            "propose_step",
+            Update.PROPOSE_STEP,
             ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
             result_type=UpdateResult,
         )
     ).step_id
-    await incident.execute_update("approve", StepDecision(step_id=step, by="alice", reason="deploy 20 min ago"))
+    await incident.execute_update(Update.APPROVE, StepDecision(step_id=step, by="alice", reason="deploy 20 min ago"))
     state = await state_of(incident)
     assert (state.steps[0].status, state.steps[0].decided_by, state.steps[0].reason) == (
         "approved",
@@ -102,10 +102,12 @@ async def test_the_ic_approval_is_recorded_with_identity_and_reason(incident: Wo
 async def test_a_denial_is_an_accepted_update_recorded_in_the_timeline(incident: WorkflowHandle) -> None:
     step = (
         await incident.execute_update(
-            "propose_step", ProposeStep(by="bob", action="escalate", target="dba-on-call"), result_type=UpdateResult
+            Update.PROPOSE_STEP,
+            ProposeStep(by="bob", action="escalate", target="dba-on-call"),
+            result_type=UpdateResult,
         )
     ).step_id
-    await incident.execute_update("deny", StepDecision(step_id=step, by="alice", reason="not a database problem"))
+    await incident.execute_update(Update.DENY, StepDecision(step_id=step, by="alice", reason="not a database problem"))
     assert "deny" in await accepted_updates(incident)
     state = await state_of(incident)
     assert state.steps[0].status == "denied"
@@ -126,7 +128,7 @@ async def test_people_without_a_role_cannot_act(incident: WorkflowHandle) -> Non
 async def test_resolution_needs_verified_mitigation(incident: WorkflowHandle) -> None:
     kind, message = await rejection(incident, "resolve", Resolve(by="alice", summary="fixed"))
     assert kind == "NotMitigated" and "mitigated" in message
-    await incident.execute_update("mark_mitigated", MarkMitigated(by="alice", action="rolled back"))
+    await incident.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back"))
     kind, message = await rejection(incident, "resolve", Resolve(by="alice", summary="fixed"))
     assert kind == "NotMitigated" and "clean-metrics window" in message
 
@@ -145,14 +147,14 @@ async def test_a_vendor_incident_cannot_resolve_without_the_ticket_reference(
             )
         )
         await assert_eventually(lambda: harness.sink.count("vendor_ticket") == 1 or not_yet())
-        await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="vendor failover"))
+        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="vendor failover"))
         await skipping_env.sleep(timedelta(minutes=5, seconds=1))
 
         await mitigated_soon(skipping_env, handle)
         kind, _ = await rejection(handle, "resolve", Resolve(by="alice", summary="vendor fixed it"))
         assert kind == "VendorTicketMissing"
-        await handle.execute_update("set_flags", SetFlags(by="alice", vendor_ticket="ZD-4711"))
-        await handle.execute_update("resolve", Resolve(by="alice", summary="vendor fixed it"))
+        await handle.execute_update(Update.SET_FLAGS, SetFlags(by="alice", vendor_ticket="ZD-4711"))
+        await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="vendor fixed it"))
         assert (await state_of(handle)).phase in (Phase.RESOLVE, Phase.RETROSPECTIVE)
 
 
@@ -161,21 +163,21 @@ async def test_a_pir_without_action_items_is_refused(skipping_env: WorkflowEnvir
         handle = await harness.start(
             incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice")
         )
-        await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="restart"))
+        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="restart"))
         await skipping_env.sleep(timedelta(minutes=5, seconds=1))
 
         await mitigated_soon(skipping_env, handle)
-        await handle.execute_update("resolve", Resolve(by="alice", summary="restarted", pir_owner="bob"))
+        await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="restarted", pir_owner="bob"))
         kind, message = await rejection(handle, "complete_pir", CompletePir(by="bob", action_items=[]))
         assert kind == "NoActionItems" and "changes nothing" in message
         state = await state_of(handle)
         item = ActionItem(title="alert on pool exhaustion", owner="bob", due=state.pir.due + timedelta(days=7))
-        await handle.execute_update("complete_pir", CompletePir(by="bob", action_items=[item]))
+        await handle.execute_update(Update.COMPLETE_PIR, CompletePir(by="bob", action_items=[item]))
         kind, _ = await rejection(handle, "complete_action_item", CompleteActionItem(by="mallory", item=1))
         assert kind == "NotItemOwner"
         kind, _ = await rejection(handle, "complete_action_item", CompleteActionItem(by="bob", item=2))
         assert kind == "UnknownItem"
-        await handle.execute_update("complete_action_item", CompleteActionItem(by="bob", item=1))
+        await handle.execute_update(Update.COMPLETE_ACTION_ITEM, CompleteActionItem(by="bob", item=1))
         assert (await handle.result()).phase == Phase.CLOSED
 
 
@@ -186,12 +188,12 @@ async def test_pir_reminder_then_escalation_to_the_engineering_manager(
         handle = await harness.start(
             incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice")
         )
-        await handle.execute_update("acknowledge", Acknowledge(by="alice"))
-        await handle.execute_update("mark_mitigated", MarkMitigated(by="alice", action="restart"))
+        await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
+        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="restart"))
         await skipping_env.sleep(timedelta(minutes=5, seconds=1))
 
         await mitigated_soon(skipping_env, handle)
-        await handle.execute_update("resolve", Resolve(by="alice", summary="restarted"))
+        await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="restarted"))
 
         async def retrospective() -> None:
             assert (await state_of(handle)).phase == Phase.RETROSPECTIVE
@@ -213,7 +215,7 @@ async def test_pir_reminder_then_escalation_to_the_engineering_manager(
 async def test_two_concurrent_ic_approvals_decide_the_step_once(incident: WorkflowHandle) -> None:
     step = (
         await incident.execute_update(
-            "propose_step",
+            Update.PROPOSE_STEP,
             ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
             result_type=UpdateResult,
         )
@@ -223,7 +225,7 @@ async def test_two_concurrent_ic_approvals_decide_the_step_once(incident: Workfl
     outcomes = await asyncio.gather(
         *(
             incident.execute_update(
-                "approve", StepDecision(step_id=step, by="alice", reason=f"go {i}"), result_type=UpdateResult
+                Update.APPROVE, StepDecision(step_id=step, by="alice", reason=f"go {i}"), result_type=UpdateResult
             )
             for i in range(2)
         ),
