@@ -23,7 +23,8 @@ run: $(STAMP)
 system-deps:
 	@sh scripts/system-deps.sh test
 
-test: $(STAMP) system-deps
+test: $(STAMP)
+	@sh scripts/system-deps.sh test
 	$(PY) -m pytest
 
 lint: $(STAMP)
