@@ -29,7 +29,7 @@ from temporalio.exceptions import ApplicationError
 
 VALIDATOR_HOOK = "handle_update_validator"
 """`temporalio.worker.WorkflowInboundInterceptor`'s method (not imported: the CLI would pay for the
-whole worker package); tests/workflows/test_refusals.py checks the name."""
+whole worker package); tests/test_failures.py checks the name."""
 
 
 def is_refusal(exception: BaseException) -> bool:
