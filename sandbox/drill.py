@@ -447,6 +447,7 @@ class Drill:
                     Update.POST_UPDATE,
                     StatusUpdate(
                         by=IC,
+                        error_rate=round(state.signals.error_ratio * 100, 1) if state.signals.error_ratio else None,
                         hypothesis=f"DRILL: runbook time compressed ×{self.factor:g}; a simulated incident",
                         next_action="follow the runbook",
                     ),

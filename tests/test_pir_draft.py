@@ -83,3 +83,38 @@ def test_the_draft_lists_action_items_with_owner_due_date_and_state() -> None:
     ]
     text = pir_draft(incident(pir=PirState(owner="bob", due=T0 + timedelta(days=7), action_items=items)), RUNBOOK)
     assert "| 1 | canary stage in the deploy pipeline | bob | 2026-12-17 | 2026-12-07 |" in text
+
+
+def test_the_draft_tells_what_the_phases_did_and_reads_signals_as_a_reviewer_would() -> None:
+    phases = [
+        TimelineEntry(at=T0 + timedelta(minutes=5), kind="diagnosis", message="bad deploy → roll back"),
+        TimelineEntry(at=T0 + timedelta(minutes=6), kind="rollback_proposed", message="roll back deployment/order-api"),
+        TimelineEntry(at=T0 + timedelta(minutes=8), kind="rolled_back", message="rolled back to revision 3"),
+        TimelineEntry(at=T0 + timedelta(minutes=9), kind="rollout_status", message="rollout complete"),
+        TimelineEntry(at=T0 + timedelta(minutes=9), kind="phase_completed", message="command phase: done"),
+        TimelineEntry(at=T0 + timedelta(minutes=10), kind="internal_update", message="IC checklist prompt"),
+    ]
+    signals = ImpactSignals(error_ratio=0.013888888888888886, burn_rate=13.9, burn_sustained=timedelta(minutes=7))
+    text = pir_draft(incident(timeline=phases, signals=signals), RUNBOOK)
+    for message in (
+        "bad deploy → roll back",
+        "roll back deployment/order-api",
+        "rolled back to revision 3",
+        "rollout complete",
+    ):
+        assert message in text
+    assert "command phase: done" not in text and "IC checklist prompt" not in text
+    assert "Signals: error ratio = 1.39 %; burn rate = 13.9x; burn sustained = 7m." in text
+    assert "0.0138" not in text
+
+
+def test_a_live_incident_is_measured_so_far_and_a_stage_past_its_target_shows_it() -> None:
+    live = incident(declared_at=None, mitigated_at=None, resolved_at=None)
+    rows = {r.stage: r for r in mttx(live, RUNBOOK, now=T0 + timedelta(minutes=12))}
+    assert rows["detection"].measured == timedelta(minutes=2) and not rows["detection"].running
+    assert rows["triage"].running and rows["triage"].measured == timedelta(minutes=12)
+    assert rows["triage"].met is False  # 12 min undeclared: past the 10-min target already
+    assert rows["mitigation"].running and rows["mitigation"].met is None  # 12 of 30 min: not over yet
+    early = {r.stage: r for r in mttx(live, RUNBOOK, now=T0 + timedelta(minutes=10))}
+    assert early["triage"].met is None  # exactly at the target is not over it
+    assert {r.stage: r.measured for r in mttx(live, RUNBOOK)}["triage"] is None  # no `now`: only ended stages

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import utc
-from warroom.enums import Role, Severity
+from warroom.enums import Role, Severity, spell_duration
 from warroom.messages import internal_context, public_context
 from warroom.models import IncidentState
 from warroom.runbook import load_runbook
@@ -83,3 +83,60 @@ def test_a_team_folder_overrides_one_template_and_keeps_the_rest(tmp_path: Path)
     context = public_context(STATE, RUNBOOK, NOW, True)
     assert render("still_investigating", context, str(tmp_path)) == "We're on it: Elevated Error Rate — Order Api."
     assert render("status_initial", context, str(tmp_path)).startswith("INVESTIGATING")
+
+
+# --- The IC script, as the seed writes it ------------------------------------------------------
+
+
+def script(name: str, state: IncidentState, **extra: object) -> str:
+    return render(name, internal_context(state, RUNBOOK, NOW, **extra))
+
+
+def test_the_opening_is_the_seed_script_with_the_people_named() -> None:
+    roles = {Role.INCIDENT_COMMANDER: "alice", Role.OPERATIONS_LEAD: "bob", Role.COMMUNICATIONS_LEAD: "carol"}
+    assert script("ic_opening", STATE.model_copy(update={"roles": roles})) == (
+        "I'm alice, IC for this incident. Operations Lead is bob, Comms Lead is carol.\n"
+        "All updates go through this channel. I'll post status every 15 minutes.\n"
+        "Operations Lead — what do we know so far?"
+    )
+
+
+def test_the_opening_says_who_is_missing_and_that_a_p2_needs_no_comms_lead() -> None:
+    p2 = STATE.model_copy(update={"severity": Severity.P2, "roles": {}})
+    assert script("ic_opening", p2).splitlines()[0] == (
+        "I'm [IC not yet assigned], IC for this incident. Operations Lead is [unassigned], Comms Lead is n/a."
+    )
+    assert "Comms Lead is [unassigned]." in script("ic_opening", STATE)  # P1: a Comms Lead is required
+
+
+def test_declaring_mitigation_is_the_seed_script() -> None:
+    mitigated = STATE.model_copy(update={"mitigation_action": "Rolled back to v2.14.2"})
+    assert script("mitigated", mitigated, evidence="error ratio at baseline") == (
+        "Mitigation: Rolled back to v2.14.2. Error rate returning to baseline: 5 minutes of clean metrics "
+        "(error ratio at baseline).\nMonitoring for 10 minutes before declaring resolved."
+    )
+
+
+def test_declaring_resolved_is_the_seed_script() -> None:
+    resolved = STATE.model_copy(
+        update={"pir": STATE.pir.model_copy(update={"owner": "bob", "due": utc(2026, 12, 4, 14, 23)})}
+    )
+    assert script("resolved", resolved) == (
+        "RESOLVED: 14:23 UTC. Service restored. PIR will be filed by 2026-12-04 (bob).\n"
+        "Thank you all. alice please file the incident ticket. Channel archived in 24h."
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "spelled"),
+    [
+        (0, "0 seconds"),
+        (1, "1 second"),
+        (60, "1 minute"),
+        (900, "15 minutes"),
+        (5400, "1 hour 30 minutes"),
+        (90061, "1 day 1 hour 1 minute 1 second"),
+    ],
+)
+def test_durations_are_spelled_as_the_scripts_write_them(seconds: int, spelled: str) -> None:
+    assert spell_duration(timedelta(seconds=seconds)) == spelled

@@ -140,6 +140,19 @@ def format_duration(value: timedelta) -> str:
     return "".join(parts)
 
 
+def spell_duration(value: timedelta) -> str:
+    """A duration as the runbook's scripts say it: 900s -> "15 minutes", 5400s -> "1 hour 30 minutes"."""
+    total = int(value.total_seconds())
+    if total == 0:
+        return "0 seconds"
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts)
+
+
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),

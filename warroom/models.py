@@ -163,6 +163,7 @@ class IncidentInput(_Model):
     on_call: Person | None = None
     commander: Person | None = None
     target: CheckedTarget | None = None
+    impact_started_at: datetime | None = Field(None, description="when the symptom began, if a person knows")
     publish_search_attributes: bool = True
 
 

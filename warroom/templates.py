@@ -10,18 +10,27 @@ from typing import Any
 
 import jinja2
 
+from warroom.enums import parse_duration, spell_duration
+
 BUILTIN = Path(__file__).with_name("templates")
 
 
 @lru_cache(maxsize=4)
 def _environment(override: str | None) -> jinja2.Environment:
     folders = [override, str(BUILTIN)] if override else [str(BUILTIN)]
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folders),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # plain-text chat and status messages; HTML pages escape on their own
         keep_trailing_newline=False,
     )
+    env.filters["spelled"] = _spelled
+    return env
+
+
+def _spelled(duration: str) -> str:
+    """`{{ internal_every | spelled }}`: "15m" as the runbook's scripts write it, "15 minutes"."""
+    return spell_duration(parse_duration(duration))
 
 
 def render(name: str, context: dict[str, Any], override_dir: str | None = None) -> str:

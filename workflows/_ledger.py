@@ -72,6 +72,7 @@ def opened(inp: IncidentInput, workflow_id: str, now: datetime) -> IncidentState
     if inp.commander:
         state.roles[Role.INCIDENT_COMMANDER] = inp.commander
     state.target = inp.target
+    state.impact_started_at = inp.impact_started_at  # `declare --started`; else the first alert's start
     source = inp.alert.source if inp.alert else "manual"
     opener = inp.declared_by or SYSTEM
     record(state, now, "opened", f"incident opened: {inp.summary}", opener, service=inp.service, source=source)

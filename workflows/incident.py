@@ -269,7 +269,7 @@ class IncidentWorkflow:
             self.state.last_external_update_at = now
         result = self._done(
             "status_update",
-            f"update: error rate {req.error_rate if req.error_rate is not None else '?'}%, "
+            f"update: error rate {f'{req.error_rate:g}%' if req.error_rate is not None else 'not given'}, "
             f"hypothesis: {req.hypothesis or 'none'}, next: {req.next_action or '?'}",
             req.by,
             public=req.public_status or "no",

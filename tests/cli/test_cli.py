@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,21 @@ async def test_bad_input_is_one_readable_line_and_an_exit_code(cli: Cli) -> None
     assert dead.code == 3 and "cannot reach Temporal at 127.0.0.1:1" in dead.err, dead.text
     for ran in (wizard, p7, unknown, nobody, dead):
         assert "Traceback" not in ran.text
+
+
+async def test_declare_started_records_when_impact_began_and_status_measures_detection(cli: Cli) -> None:
+    declared = await cli(
+        "declare", "--service", service(), "--severity", "P2", "--summary", "slow checkout", "--started", "20m"
+    )
+    assert declared.code == 0, declared.text
+    incident_id = cli.track(re.search(r"incident (\S+) ", declared.out).group(1))  # type: ignore[union-attr]
+    state = IncidentState.model_validate_json((await cli("status", incident_id, "--json")).out)
+    assert state.impact_started_at is not None
+    assert abs(state.opened_at - state.impact_started_at - timedelta(minutes=20)) < timedelta(seconds=30)
+    shown = await cli("status", incident_id)
+    # 20 minutes from impact to the incident: past the 5-minute detection target, and status says so.
+    assert re.search(r"detection\W+impact began → incident opened\W+20m\d*s?\W+5m\W+no", shown.out), shown.out
+    assert re.search(r"resolution\W+incident opened → resolved\W+\d+s so far", shown.out), shown.out
+
+    future = await cli("declare", "--service", service(), "--severity", "P2", "--summary", "x", "--started", "40d")
+    assert future.code == 2 and "--started" in future.err, future.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -74,7 +75,14 @@ async def test_the_drill_runs_the_runbook_from_alert_to_resolution(tmp_path: Pat
     assert any("DRILL: runbook time compressed" in e["message"] for e in timeline), (
         "the timeline says time is compressed"
     )
-    assert Path(summary["pir_draft"]).read_text().startswith("# Post-incident review")
+    draft = Path(summary["pir_draft"]).read_text()
+    assert draft.startswith("# Post-incident review")
+    # The review sees the mitigation the phases carried out, and reads the numbers as people do.
+    for entry in (e for e in timeline if e["kind"] in ("diagnosis", "rollback_proposed", "rolled_back")):
+        assert entry["message"].replace("|", "\\|") in draft, entry
+    assert re.search(r"Signals: .*error ratio = \d+\.\d\d %", draft), draft
+    first_update = next(e for e in timeline if e["kind"] == "status_update")
+    assert re.match(r"update: error rate \d+(\.\d)?%, ", first_update["message"]), first_update
     print(
         f"\n[drill] alert → mitigated {summary['alert_to_mitigated_seconds']:.1f}s real "
         f"(×30 runbook time); whole drill output:\n{text[-1500:]}"

@@ -236,3 +236,30 @@ async def test_two_concurrent_ic_approvals_decide_the_step_once(incident: Workfl
     assert len(accepted) == 1 and len(rejected) == 1, outcomes
     assert rejected[0].cause.type == "StepDecided"  # type: ignore[union-attr]
     assert (await accepted_updates(incident)).count("approve") == 1
+
+
+async def test_only_the_ic_declares_mitigation_and_resolution_and_a_refusal_leaves_no_event(
+    skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with running_worker(skipping_env.client, tmp_path) as harness:
+        handle = await harness.start(
+            incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice")
+        )
+        await handle.execute_update(Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
+        before = await accepted_updates(handle)
+        assert await rejection(handle, "mark_mitigated", MarkMitigated(by="bob", action="restart")) == (
+            "NotIncidentCommander",
+            "only the Incident Commander (alice) may declare mitigation; bob is not",
+        )
+        assert await accepted_updates(handle) == before
+        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="restart"))
+        await skipping_env.sleep(timedelta(minutes=5, seconds=1))
+        await mitigated_soon(skipping_env, handle)
+
+        before = await accepted_updates(handle)
+        assert await rejection(handle, "resolve", Resolve(by="bob", summary="restarted")) == (
+            "NotIncidentCommander",
+            "only the Incident Commander (alice) may declare resolution; bob is not",
+        )
+        assert await accepted_updates(handle) == before
+        assert (await state_of(handle)).resolved_at is None

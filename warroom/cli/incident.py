@@ -15,7 +15,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.markup import escape
 
-from warroom.cli import render
+from warroom.cli import parsing, render
 from warroom.cli.app import app, invalid_input, out, run, settings_of, who_of
 from warroom.cli.parsing import ROLE, SEVERITY, AsOpt, IncidentId, JsonOpt
 from warroom.enums import Severity, Update
@@ -111,6 +111,14 @@ def declare(
         str | None, typer.Option(help="the Incident Commander, if already known", show_default=False)
     ] = None,
     on_call: Annotated[str | None, typer.Option(help="the on-call engineer who got paged", show_default=False)] = None,
+    started: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="when the symptom began: 14:02 (UTC), 20m (ago) or an ISO time; detection is measured from it",
+            show_default=False,
+        ),
+    ] = None,
     reason: Annotated[str, typer.Option(help="with --from-alert: why declare now")] = "",
     as_: AsOpt = None,
     as_json: JsonOpt = False,
@@ -118,6 +126,7 @@ def declare(
     """Declare an incident now: opens the channel, pages the IC and starts every runbook timer.
 
     Example: warroom declare --service order-api --severity P1 --summary '8% of API requests return 503' --as alice
+    Example: warroom declare --service order-api --severity P2 --summary 'slow checkout' --started 20m --as bob
     Example: warroom declare --from-alert alertmanager-... --severity P2 --reason 'customers calling' --as alice
     """
     if from_alert:
@@ -139,6 +148,7 @@ def declare(
     who = who_of(ctx, as_, settings)
     runbook = load_runbook(settings.runbook)
     now = datetime.now(UTC)
+    impact_started_at = parsing.started_at(started, now) if started else None
     try:
         target = None
         if deployment:
@@ -155,6 +165,7 @@ def declare(
             commander=commander,
             on_call=on_call,
             target=target,
+            impact_started_at=impact_started_at,
             signals=ImpactSignals(data_loss=data_loss, security=security, third_party_vendor=vendor),
         )
     except ValidationError as exc:

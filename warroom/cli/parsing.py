@@ -3,16 +3,17 @@ people set them (`by` is --as), so an error points at the flag to fix."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, get_args
 
 import typer
 from pydantic import ValidationError
 
-from warroom.enums import Phase, Role, Severity
-from warroom.errors import problems
+from warroom.enums import Phase, Role, Severity, parse_duration
+from warroom.errors import BadInput, problems
 from warroom.models import ActionItem, PostableStatus, ProposableAction
 
 # --- Shared options --------------------------------------------------------------------------
@@ -128,3 +129,42 @@ _OPTION_NAMES = {
 def option(field: str) -> str:
     """A request's field as its command-line option or argument: `by` is --as."""
     return _OPTION_NAMES.get(field, f"--{field.replace('_', '-')}")
+
+
+STARTED_WITHIN = timedelta(days=30)
+"""How far back `--started` may reach: further is a typo, not an incident still being declared."""
+
+
+def started_at(text: str, now: datetime) -> datetime:
+    """When the symptom began, as a person says it: `14:02` (UTC, today or else yesterday), `20m` (ago),
+    or an ISO time (`2026-12-06T14:02:00Z`; without an offset it is UTC)."""
+    value = text.strip()
+    moment: datetime | None = None
+    if re.fullmatch(r"\d{1,2}:\d{2}", value):
+        hours, minutes = (int(part) for part in value.split(":"))
+        if hours > 23 or minutes > 59:
+            raise BadInput(f"--started {text!r}: not a time of day (HH:MM, UTC)")
+        moment = now.replace(hour=hours, minute=minutes, second=0, microsecond=0)
+        if moment > now:
+            moment -= timedelta(days=1)
+    else:
+        try:
+            ago = parse_duration(value)
+        except ValueError:
+            ago = None
+        if isinstance(ago, timedelta):
+            moment = now - ago
+        else:
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise BadInput(
+                    f"--started {text!r}: write a UTC time of day (14:02), how long ago (20m, 1h30m) or an ISO time"
+                ) from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+    if moment > now:
+        raise BadInput(f"--started {text!r} is in the future ({moment:%Y-%m-%d %H:%M} UTC)")
+    if now - moment > STARTED_WITHIN:
+        raise BadInput(f"--started {text!r} is more than {STARTED_WITHIN.days} days ago")
+    return moment

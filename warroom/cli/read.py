@@ -34,15 +34,16 @@ async def _state(settings: Settings, incident: str) -> IncidentState:
 )
 @app.command()
 def status(ctx: typer.Context, incident: IncidentId, as_json: JsonOpt = False) -> None:
-    """Where the incident stands: roles, pending steps, next deadlines and the latest timeline.
+    """Where the incident stands: MTTx so far against the targets, roles, pending steps, deadlines, timeline.
 
     Example: warroom status order-api-20250101-140700
     """
-    state = run(_state(settings_of(ctx), incident))
+    settings = settings_of(ctx)
+    state = run(_state(settings, incident))
     if as_json:
         print(state.model_dump_json(indent=2))
         return
-    render.state(state, datetime.now(UTC))
+    render.state(state, datetime.now(UTC), load_runbook(settings.runbook))
 
 
 @app.command("pir-draft")

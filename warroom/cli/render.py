@@ -14,8 +14,10 @@ from rich.table import Column, Table
 
 from warroom import search
 from warroom.cli.app import out
+from warroom.config import RunbookConfig
 from warroom.enums import Role, format_duration
 from warroom.models import IncidentInput, IncidentState
+from warroom.policy.mttx import mttx
 
 if TYPE_CHECKING:
     from warroom.audit import AuditRow
@@ -100,9 +102,10 @@ def _ago(delta: timedelta) -> str:
     return f"in {format_duration(timedelta(seconds=-seconds))}"
 
 
-def state(state: IncidentState, now: datetime) -> None:
-    """`warroom status`: header, roles, pending steps, deadlines, the latest timeline."""
+def state(state: IncidentState, now: datetime, runbook: RunbookConfig) -> None:
+    """`warroom status`: header, MTTx so far against the targets, roles, pending steps, deadlines, timeline."""
     _header(state, now)
+    out.print(_mttx_table(state, runbook, now))
     out.print(_roles_table(state))
     if state.pending_steps():
         out.print(_steps_table(state))
@@ -145,6 +148,18 @@ def _header(state: IncidentState, now: datetime) -> None:
     if special:
         ticket = f", vendor ticket {escape(state.vendor_ticket)}" if state.vendor_ticket else ""
         out.print(f"  [yellow]{'special':<13}{', '.join(special)}{ticket}[/]")
+
+
+def _mttx_table(state: IncidentState, runbook: RunbookConfig, now: datetime) -> Table:
+    result = table("MTTx against the runbook's targets", "stage", "from → to", "measured", "target", "met")
+    for row in mttx(state, runbook, now):
+        measured = format_duration(row.measured) if row.measured is not None else "—"
+        if row.running:
+            measured += " so far"
+        met = {True: "yes", False: "[red]no[/]", None: "—"}[row.met]
+        target = format_duration(row.target) if row.target is not None else "—"
+        result.add_row(row.stage, f"{row.since} → {row.until}", measured, target, met)
+    return result
 
 
 def _roles_table(state: IncidentState) -> Table:
