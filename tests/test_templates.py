@@ -60,7 +60,14 @@ EXTRA: dict = dict(
     action_text="roll back",
     page_action="acknowledge",
 )
-PUBLIC = {"status_initial", "status_update", "still_investigating", "status_resolved", "customer_email"}
+PUBLIC = {
+    "status_initial",
+    "status_identified",
+    "status_update",
+    "still_investigating",
+    "status_resolved",
+    "customer_email",
+}
 
 
 @pytest.mark.parametrize("name", [n for n in template_names() if n != "pir_draft"])
@@ -140,3 +147,70 @@ def test_declaring_resolved_is_the_seed_script() -> None:
 )
 def test_durations_are_spelled_as_the_scripts_write_them(seconds: int, spelled: str) -> None:
     assert spell_duration(timedelta(seconds=seconds)) == spelled
+
+
+# --- The seed's communication templates: trigger, last action, impact and cause -----------------
+
+DEPLOYED = NOW - timedelta(minutes=18)
+KNOWN = STATE.model_copy(
+    update={
+        "signals": STATE.signals.model_copy(update={"error_ratio": 0.08}),
+        "peak_error_ratio": 0.08,
+        "trigger": "Deploy of order-api:v2.14.3 at 14:05 UTC",
+        "trigger_deployed_at": DEPLOYED,
+        "last_action": "rolled back to order-api:v2.14.2 at 14:20 UTC",
+        "mitigated_at": NOW - timedelta(minutes=2),
+    }
+)
+
+
+def public(name: str, state: IncidentState, details: bool = True) -> str:
+    return render(name, public_context(state, RUNBOOK, NOW, details, date="2026-11-27", team="Acme"))
+
+
+UPDATE = dict(hypothesis="pool leak", next_action="watch the graphs", owner="bob", eta="14:40")
+
+
+def test_the_channel_update_carries_trigger_and_last_action() -> None:
+    lines = script("internal_update", KNOWN, status="Mitigating", error_rate=8, **UPDATE).splitlines()
+    assert "TRIGGER: Deploy of order-api:v2.14.3 at 14:05 UTC" in lines
+    assert "LAST ACTION: rolled back to order-api:v2.14.2 at 14:20 UTC" in lines
+    assert lines.index("TRIGGER: Deploy of order-api:v2.14.3 at 14:05 UTC") < lines.index("CURRENT THEORY: pool leak")
+    unknown = script("internal_update", STATE, status="Investigating", error_rate=None, **UPDATE).splitlines()
+    assert "TRIGGER: not known yet" in unknown and "LAST ACTION: none yet" in unknown
+
+
+def test_the_initial_status_page_post_states_the_measured_impact() -> None:
+    assert "Impact: Approximately 8% of requests are failing." in public("status_initial", KNOWN)
+    assert "Impact" not in public("status_initial", STATE)  # no measurement: nothing claimed
+    assert "Impact" not in public("status_initial", KNOWN, details=False)  # a security incident says less
+
+
+def test_identified_names_the_deploy_and_the_rollback() -> None:
+    text = public("status_identified", KNOWN)
+    assert text.splitlines()[0] == "IDENTIFIED: Elevated Error Rate — Order Api"
+    assert "A deployment at 14:05 UTC introduced a regression." in text
+    assert "We are executing a rollback to the previous version." in text
+
+
+def test_the_resolved_post_states_cause_and_impact_only_when_established() -> None:
+    text = public("status_resolved", KNOWN)
+    assert "The issue was caused by a deployment at 14:05 UTC that introduced a regression." in text
+    assert "Impact: Approximately 8% of requests failed during the incident." in text
+    plain = public("status_resolved", STATE)
+    assert "caused by" not in plain and "Impact" not in plain
+
+
+def test_the_customer_email_says_what_happened() -> None:
+    text = public("customer_email", KNOWN)
+    assert (
+        "WHAT HAPPENED\nA software deployment at 14:05 UTC introduced a regression that caused\n"
+        "approximately 8% of requests to fail." in text
+    )
+    assert "WHAT HAPPENED\nAn issue in Order Api caused\nsome requests to fail." in public("customer_email", STATE)
+
+
+def test_during_the_incident_means_the_peak_and_a_tiny_share_is_said_as_such() -> None:
+    draining = KNOWN.model_copy(update={"signals": KNOWN.signals.model_copy(update={"error_ratio": 0.004})})
+    assert "Impact: Approximately 8% of requests failed during the incident." in public("status_resolved", draining)
+    assert "Impact: Less than 1% of requests are failing." in public("status_initial", draining)

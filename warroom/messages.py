@@ -43,6 +43,8 @@ def internal_context(
         "clean_window": format_duration(runbook.resolve.clean_window),
         "monitoring_period": format_duration(runbook.resolve.monitoring_period),
         "mitigation_action": state.mitigation_action,
+        "trigger": state.trigger,
+        "last_action": state.last_action,
         "pir_due": state.pir.due.strftime("%Y-%m-%d") if state.pir.due else None,
         "pir_owner": state.pir.owner,
         "vendor_ticket_missing": bool(state.signals.third_party_vendor and not state.vendor_ticket),
@@ -70,6 +72,31 @@ def public_context(
         "next_update": _hm(now + runbook.comms.external_update_every),
         "mitigated": _hm(state.mitigated_at or now),
         "duration": format_duration((state.mitigated_at or now) - state.opened_at),
+        **_impact_and_cause(state, public_details),
     }
     ctx.update(extra)
     return ctx
+
+
+def _impact_and_cause(state: IncidentState, public_details: bool) -> dict[str, ContextValue]:
+    """What the status page may say of impact and cause: measured numbers and a cause the rollback rule
+    established (a deploy it rolled back), nothing guessed; none of it when details stay private."""
+    ratio = state.signals.error_ratio if public_details else None
+    peak = state.peak_error_ratio if public_details else None
+    deployed = state.trigger_deployed_at if public_details else None
+    return {
+        "impact": f"{_share(ratio).capitalize()} of requests are failing." if ratio is not None else None,
+        "impact_past": f"{_share(peak).capitalize()} of requests failed during the incident."
+        if peak is not None
+        else None,
+        "failed_share": f"{_share(peak)} of requests" if peak is not None else "some requests",
+        "deployed": _hm(deployed) if deployed else None,
+        "cause": f"The issue was caused by a deployment at {_hm(deployed)} UTC that introduced a regression."
+        if deployed
+        else None,
+    }
+
+
+def _share(ratio: float) -> str:
+    """`approximately 8%`, or `less than 1%` where rounding would say 0%."""
+    return f"approximately {ratio * 100:.0f}%" if ratio >= 0.005 else "less than 1%"

@@ -340,6 +340,12 @@ class IncidentState(_Model):
     acknowledged_by: str | None = None
     mitigation_applied_at: datetime | None = None
     mitigation_action: str | None = None
+    trigger: str | None = Field(None, description="what set it off, when known: the deploy the rollback rule found")
+    trigger_deployed_at: datetime | None = Field(
+        None, description="that deploy's time: the public cause, when it holds"
+    )
+    last_action: str | None = Field(None, description="the latest action taken, with its time (channel updates)")
+    peak_error_ratio: float | None = Field(None, ge=0, le=1, description="the worst error ratio any signal reported")
     mitigated_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None

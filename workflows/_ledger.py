@@ -50,11 +50,42 @@ _NOT_FOR_PHASES = {
 }
 
 
+ACTION_KINDS = {
+    "rolled_back",
+    "rollback_failed",
+    "rollback_auto_approved",
+    "mitigation_applied",
+    "step_approved",
+    "step_denied",
+}
+"""Timeline kinds that are actions taken: the channel update's LAST ACTION is the latest of them."""
+
+
 def record(state: IncidentState, now: datetime, kind: str, message: str, actor: str = SYSTEM, **data: str) -> None:
     """Append one timeline entry."""
     entry = TimelineEntry(at=now, kind=kind, actor=actor, message=message, data={k: str(v) for k, v in data.items()})
     state.timeline.append(entry)
+    if kind in ACTION_KINDS:
+        state.last_action = f"{message} at {now:%H:%M} UTC"
     state.version += 1
+
+
+def note_peak(state: IncidentState) -> None:
+    """Keep the worst error ratio seen: "during the incident" means the peak, not the last reading."""
+    ratio = state.signals.error_ratio
+    if ratio is not None and (state.peak_error_ratio is None or ratio > state.peak_error_ratio):
+        state.peak_error_ratio = ratio
+
+
+def take_trigger(state: IncidentState, event: PhaseEvent) -> None:
+    """The rollback rule that holds names the trigger: the deploy it found (TRIGGER in channel updates,
+    the cause on the status page once resolved)."""
+    deployed = event.data.get("deployed_at", "unknown")
+    if event.kind != "rollback_rule" or not event.message.startswith("rollback rule holds") or deployed == "unknown":
+        return
+    state.trigger_deployed_at = datetime.fromisoformat(deployed)
+    images = event.data.get("images") or "a new version"
+    state.trigger = f"Deploy of {images} at {state.trigger_deployed_at:%H:%M} UTC"
 
 
 def opened(inp: IncidentInput, workflow_id: str, now: datetime) -> IncidentState:
@@ -73,6 +104,7 @@ def opened(inp: IncidentInput, workflow_id: str, now: datetime) -> IncidentState
         state.roles[Role.INCIDENT_COMMANDER] = inp.commander
     state.target = inp.target
     state.impact_started_at = inp.impact_started_at  # `declare --started`; else the first alert's start
+    note_peak(state)
     source = inp.alert.source if inp.alert else "manual"
     opener = inp.declared_by or SYSTEM
     record(state, now, "opened", f"incident opened: {inp.summary}", opener, service=inp.service, source=source)
@@ -117,6 +149,7 @@ def take_alert(state: IncidentState, alert: Alert, now: datetime) -> bool:
     )
     state.recent_alerts = [*state.recent_alerts[-19:], digest]
     state.signals = state.signals.merged(alert.signals)
+    note_peak(state)
     firing = state.firing_alerts
     was_firing = alert.fingerprint in firing
     # Counted, not dropped: the delivery is in history either way; this tells an operator how
@@ -199,6 +232,7 @@ def apply_phase_event(state: IncidentState, event: PhaseEvent, now: datetime) ->
     mitigated = event.mitigated and state.mitigated_at is None
     if mitigated:
         state.mitigated_at = now
+    take_trigger(state, event)
     record(state, now, event.kind, event.message, **event.data)
     return mitigated
 

@@ -10,7 +10,7 @@ applied and the clean-metrics window of the Resolve phase decides.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.contracts.metrics import READ_ERROR_RATIO, ErrorRatioReading, ErrorRatioRequest
     from warroom.enums import format_duration
     from warroom.models import DeploymentTarget, PhaseEvent, ProposedByWarroom
+    from warroom.policy.escalation import escalation_plan
     from warroom.policy.rollback import RollbackDecision, decide_rollback
     from workflows._activities import call
     from workflows._runtime import PhaseRuntime
@@ -82,7 +83,30 @@ class RollbackProposal:
         if not decision.rollback:
             await rt.notify("incident", "rollback_not_indicated", reasons=decision.reasons, target=str(self.target))
             return
+        # 👉 Incidents recorded before the status page said "Identified" replay without the post.
+        if workflow.patched("status-identified-when-the-rollback-rule-holds") and recent.deployed_at:
+            await self._identified(recent.deployed_at)
         await self._propose_and_execute(recent, evidence)
+
+    async def _identified(self, deployed_at: datetime) -> None:
+        """The seed's "Identified" status page post: the rule found the deploy that caused it. Only where
+        the status page is kept for this severity and details may be public (not a security incident)."""
+        rt = self.rt
+        severity = rt.state.severity
+        if severity is None or severity not in rt.runbook.comms.status_page_for:
+            return
+        if not escalation_plan(severity, rt.state.signals, rt.runbook).public_details:
+            return
+        posted = await rt.notify(
+            "status_page", "status_identified", ["status-page"], public=True, deployed=f"{deployed_at:%H:%M}"
+        )
+        await rt.report(
+            PhaseEvent(
+                kind="status_page_identified",
+                message="identified: the cause is posted to the status page",
+                public_post=posted is not None,
+            )
+        )
 
     async def _error_ratio(self, recent: RecentDeploy) -> ErrorRatioReading | None:
         try:

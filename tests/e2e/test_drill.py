@@ -57,6 +57,7 @@ async def test_the_drill_runs_the_runbook_from_alert_to_resolution(tmp_path: Pat
         "status_page_initial",
         "diagnosis",
         "rollback_rule",
+        "status_page_identified",
         "rollback_proposed",
         "rollback_auto_approved",
         "rolled_back",
@@ -81,6 +82,9 @@ async def test_the_drill_runs_the_runbook_from_alert_to_resolution(tmp_path: Pat
     for entry in (e for e in timeline if e["kind"] in ("diagnosis", "rollback_proposed", "rolled_back")):
         assert entry["message"].replace("|", "\\|") in draft, entry
     assert re.search(r"Signals: .*error ratio = \d+\.\d\d %", draft), draft
+    posts = "".join(path.read_text() for path in (tmp_path / "channels").glob("*.status.log"))
+    assert "\nIDENTIFIED: Elevated Error Rate" in posts and "A deployment at" in posts, posts
+    assert "The issue was caused by a deployment at" in posts, posts  # the resolved post states the cause
     first_update = next(e for e in timeline if e["kind"] == "status_update")
     assert re.match(r"update: error rate \d+(\.\d)?%, ", first_update["message"]), first_update
     print(

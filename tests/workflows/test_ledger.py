@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from warroom.enums import Phase, Role, Severity
-from warroom.models import Alert, IncidentInput, IncidentState, PhaseEvent, ProposedByWarroom, Resolve, SetFlags
+from warroom.models import (
+    Alert,
+    ImpactSignals,
+    IncidentInput,
+    IncidentState,
+    PhaseEvent,
+    ProposedByWarroom,
+    Resolve,
+    SetFlags,
+)
 from warroom.runbook import load_runbook
 from workflows import _ledger as ledger
 
@@ -141,3 +150,43 @@ def test_phases_are_not_woken_by_the_timeline_or_the_alert_counts() -> None:
     state.phase = Phase.COMMAND
     assert ledger.phase_view(state) != view
     assert ledger.snapshot(state).timeline == [] and state.timeline
+
+
+def rule(verdict: str, deployed_at: str) -> PhaseEvent:
+    return PhaseEvent(
+        kind="rollback_rule",
+        message=f"rollback rule {verdict}: deploy 18m ago",
+        data={"deployed_at": deployed_at, "images": "order-api:v2.14.3"},
+    )
+
+
+def test_the_rollback_rule_that_holds_names_the_trigger() -> None:
+    state = opened(declared=True, declared_by="alice", severity=Severity.P1)
+    deployed = AT - timedelta(minutes=18)
+    ledger.apply_phase_event(state, rule("holds", deployed.isoformat()), AT)
+    assert state.trigger == "Deploy of order-api:v2.14.3 at 14:05 UTC"
+    assert state.trigger_deployed_at == deployed
+
+
+def test_a_rule_that_does_not_hold_or_found_no_deploy_names_nothing() -> None:
+    state = opened(declared=True, declared_by="alice", severity=Severity.P1)
+    ledger.apply_phase_event(state, rule("does not hold", (AT - timedelta(hours=3)).isoformat()), AT)
+    ledger.apply_phase_event(state, rule("holds", "unknown"), AT)
+    assert (state.trigger, state.trigger_deployed_at) == (None, None)
+
+
+def test_the_last_action_is_the_latest_action_taken_with_its_time() -> None:
+    state = opened(declared=True, declared_by="alice", severity=Severity.P1)
+    ledger.record(state, AT, "diagnosis", "bad deploy → roll back")  # a finding, not an action
+    assert state.last_action is None
+    ledger.apply_phase_event(state, PhaseEvent(kind="rolled_back", message="rolled back to revision 3"), AT)
+    assert state.last_action == "rolled back to revision 3 at 14:23 UTC"
+    ledger.record(state, AT + timedelta(minutes=4), "step_denied", "step s2 (restart) denied by alice: no")
+    assert state.last_action == "step s2 (restart) denied by alice: no at 14:27 UTC"
+
+
+def test_the_peak_error_ratio_is_kept_while_readings_drain() -> None:
+    state = opened()
+    for ratio in (0.02, 0.08, 0.01):
+        ledger.take_alert(state, alert().model_copy(update={"signals": ImpactSignals(error_ratio=ratio)}), AT)
+    assert (state.signals.error_ratio, state.peak_error_ratio) == (0.01, 0.08)
