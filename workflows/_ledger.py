@@ -8,6 +8,7 @@ the state to the running phase.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,13 @@ from warroom.policy.escalation import escalation_plan
 from warroom.policy.pir import pir_due
 from warroom.policy.severity import classify_severity
 
+SLO_BURN_IS_AT_LEAST_P2 = "slo-burn-is-at-least-p2"
+"""A burn meeting the declare criterion is SLO-affecting, so never P3 (issue #12)."""
+
+REVISIONS: tuple[str, ...] = (SLO_BURN_IS_AT_LEAST_P2,)
+"""Every revised rule a new incident follows. The incident asks `workflow.patched` for each once, at
+its start, and keeps the answer in `state.revisions`: replayed incidents keep the rule they began with."""
+
 MAX_TRACKED_ALERTS = 100
 """Fingerprints kept in `firing_alerts`; an alert storm beyond this is counted, not tracked."""
 
@@ -57,7 +65,7 @@ def record(state: IncidentState, now: datetime, kind: str, message: str, actor: 
     state.version += 1
 
 
-def opened(inp: IncidentInput, workflow_id: str, now: datetime) -> IncidentState:
+def opened(inp: IncidentInput, workflow_id: str, now: datetime, revisions: Sequence[str] = REVISIONS) -> IncidentState:
     """The incident as it starts: its first alert taken, declared at once when a person or the signals say so."""
     state = IncidentState(
         incident_id=inp.incident_id,
@@ -68,6 +76,7 @@ def opened(inp: IncidentInput, workflow_id: str, now: datetime) -> IncidentState
         on_call=inp.on_call,
         signals=inp.signals,
         vendor_ticket=None,
+        revisions=list(revisions),
     )
     if inp.commander:
         state.roles[Role.INCIDENT_COMMANDER] = inp.commander
@@ -90,7 +99,8 @@ def declare(
     state: IncidentState, runbook: RunbookConfig, now: datetime, by: str, severity: Severity | None, reason: str
 ) -> None:
     """Declare: the severity set by hand or assessed from the signals, the channel named."""
-    assessed = classify_severity(state.signals, runbook.severity)
+    slo_burn = runbook.declare if SLO_BURN_IS_AT_LEAST_P2 in state.revisions else None
+    assessed = classify_severity(state.signals, runbook.severity, slo_burn)
     state.severity = severity or state.severity or assessed.severity
     state.declared_at = now
     state.channel = f"#incident-{now:%Y-%m-%d}-{state.service}-{now:%H%M}"[:80]

@@ -63,7 +63,9 @@ class IncidentWorkflow:
         self.runbook = inp.runbook
         self.publish = inp.publish_search_attributes
         self._opened_by_alert = not inp.declared
-        self.state = ledger.opened(inp, workflow.info().workflow_id, workflow.now())
+        # 👉 Incidents started before a runbook rule was revised keep the rule they started with.
+        revisions = [rule for rule in ledger.REVISIONS if workflow.patched(rule)]
+        self.state = ledger.opened(inp, workflow.info().workflow_id, workflow.now(), revisions)
 
     # --- The lifecycle --------------------------------------------------------------------------
 

@@ -30,6 +30,14 @@ class DeclareDecision(BaseModel):
     reasons: list[str]
 
 
+def burn_is_sustained(signals: ImpactSignals, criteria: DeclareCriteria) -> bool:
+    """The burn criterion: a burn rate above the threshold, held at least the runbook's duration."""
+    burn, held = signals.burn_rate, signals.burn_sustained
+    if burn is None or held is None:
+        return False
+    return burn > criteria.burn_rate_above and held >= criteria.burn_sustained_for
+
+
 def should_declare(signals: ImpactSignals, criteria: DeclareCriteria) -> DeclareDecision:
     """Declare if ANY runbook criterion applies; unknown numbers never count as met."""
     met: list[str] = []
@@ -47,7 +55,7 @@ def should_declare(signals: ImpactSignals, criteria: DeclareCriteria) -> Declare
     if burn is not None and held is not None:
         wanted = f"> {criteria.burn_rate_above:g}x for {format_duration(criteria.burn_sustained_for)}"
         seen = f"SLO burn rate {burn:g}x for {format_duration(held)}"
-        if burn > criteria.burn_rate_above and held >= criteria.burn_sustained_for:
+        if burn_is_sustained(signals, criteria):
             met.append(f"{seen} ({wanted})")
         else:
             short.append(f"{seen} (needs {wanted})")
