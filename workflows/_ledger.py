@@ -37,7 +37,10 @@ from warroom.policy.severity import classify_severity
 SLO_BURN_IS_AT_LEAST_P2 = "slo-burn-is-at-least-p2"
 """A burn meeting the declare criterion is SLO-affecting, so never P3 (issue #12)."""
 
-REVISIONS: tuple[str, ...] = (SLO_BURN_IS_AT_LEAST_P2,)
+BURN_DURATION_IS_STRICT = "burn-duration-strict"
+"""The burn criterion's "for > 5 minutes" is strict: held exactly 5:00 does not declare (issue #12)."""
+
+REVISIONS: tuple[str, ...] = (SLO_BURN_IS_AT_LEAST_P2, BURN_DURATION_IS_STRICT)
 """Every revised rule a new incident follows. The incident asks `workflow.patched` for each once, at
 its start, and keeps the answer in `state.revisions`: replayed incidents keep the rule they began with."""
 
@@ -100,7 +103,8 @@ def declare(
 ) -> None:
     """Declare: the severity set by hand or assessed from the signals, the channel named."""
     slo_burn = runbook.declare if SLO_BURN_IS_AT_LEAST_P2 in state.revisions else None
-    assessed = classify_severity(state.signals, runbook.severity, slo_burn)
+    held_over = BURN_DURATION_IS_STRICT in state.revisions
+    assessed = classify_severity(state.signals, runbook.severity, slo_burn, held_over)
     state.severity = severity or state.severity or assessed.severity
     state.declared_at = now
     state.channel = f"#incident-{now:%Y-%m-%d}-{state.service}-{now:%H%M}"[:80]
@@ -113,7 +117,7 @@ def declare(
 
 
 def declare_if_warranted(state: IncidentState, runbook: RunbookConfig, now: datetime) -> None:
-    decision = should_declare(state.signals, runbook.declare)
+    decision = should_declare(state.signals, runbook.declare, BURN_DURATION_IS_STRICT in state.revisions)
     if decision.declare:
         declare(state, runbook, now, SYSTEM, None, "; ".join(decision.reasons))
 

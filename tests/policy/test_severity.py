@@ -81,7 +81,7 @@ def test_a_sustained_burn_over_5x_is_slo_affecting_so_never_p3(burn):
     """The issue's cases: declared on their burn, they were classified P3 (no status page, no EM, 4 h)."""
     result = classify(burn_rate=burn, burn_sustained=SUSTAINED)
     assert result.severity is Severity.P2
-    assert result.reasons == [f"SLO-affecting burn: {burn:g}x for 10m (> 5x for 5m)"]
+    assert result.reasons == [f"SLO-affecting burn: {burn:g}x for 10m (> 5x for > 5m)"]
 
 
 def test_a_burn_of_exactly_5x_is_not_slo_affecting_enough_to_lift_p3():
@@ -93,17 +93,20 @@ def test_a_burn_of_5_01x_sustained_is_p2():
 
 
 def test_a_burn_not_held_long_enough_to_declare_does_not_lift_p3():
-    assert classify(burn_rate=8.0, burn_sustained=timedelta(minutes=4, seconds=59)).severity is Severity.P3
+    assert classify(burn_rate=8.0, burn_sustained=timedelta(minutes=5)).severity is Severity.P3
+    assert classify(burn_rate=8.0, burn_sustained=timedelta(minutes=5, seconds=1)).severity is Severity.P2
     assert classify(burn_rate=8.0).severity is Severity.P3
 
 
 def test_a_declaring_burn_is_p2_exactly_when_it_declares():
     """One rule, one set of numbers: the severity's SLO burn is the declare criterion itself."""
     for burn in (4.99, 5.0, 5.01, 9.0):
-        for held in (timedelta(minutes=4), timedelta(minutes=5), timedelta(minutes=6)):
-            signals = ImpactSignals(burn_rate=burn, burn_sustained=held)
-            declared = should_declare(signals, RUNBOOK.declare).declare
-            assert (classify_severity(signals, DEFINITIONS, RUNBOOK.declare).severity is Severity.P2) is declared
+        for held in (timedelta(minutes=4), timedelta(minutes=5), timedelta(minutes=5, seconds=1)):
+            for held_over in (True, False):
+                signals = ImpactSignals(burn_rate=burn, burn_sustained=held)
+                declared = should_declare(signals, RUNBOOK.declare, held_over).declare
+                assessed = classify_severity(signals, DEFINITIONS, RUNBOOK.declare, held_over)
+                assert (assessed.severity is Severity.P2) is declared, (burn, held, held_over)
 
 
 def test_the_burn_rule_follows_the_runbook_declare_numbers():

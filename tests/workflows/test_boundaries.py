@@ -51,7 +51,19 @@ async def test_an_incident_declared_on_a_sustained_6x_burn_is_p2_with_its_status
     state = await in_phase(handle, Phase.COMMAND)
     assert state.severity == Severity.P2
     declared = next(e for e in state.timeline if e.kind == "declared")
-    assert declared.message.startswith("declared P2 (SLO-affecting burn: 6x for 10m (> 5x for 5m))")
+    assert declared.message.startswith("declared P2 (SLO-affecting burn: 6x for 10m (> 5x for > 5m))")
     assert harness.sink.count("status_initial") == 1
     notices = [audience for _, template, audience, _ in harness.sink.sent if template == "stakeholder_notice"]
     assert notices == [["engineering-manager"]]
+
+
+async def test_a_burn_held_exactly_5_minutes_waits_and_one_held_5m01s_declares(harness: Harness) -> None:
+    handle = await harness.start(incident_input(alert=burn_alert(6.0, timedelta(minutes=5))))
+    state = await in_phase(handle, Phase.DETECTION)
+    assert state.declared_at is None and state.severity is None
+    await handle.signal("alert", burn_alert(6.0, timedelta(minutes=5, seconds=1)))
+    state = await in_phase(handle, Phase.COMMAND)
+    declared = next(e for e in state.timeline if e.kind == "declared")
+    assert declared.message == (
+        "declared P2 (SLO-affecting burn: 6x for 5m1s (> 5x for > 5m)): SLO burn rate 6x for 5m1s (> 5x for > 5m)"
+    )

@@ -47,14 +47,15 @@ def _over_thresholds(signals: ImpactSignals, level: SeverityDefinition | None) -
     return found
 
 
-def _slo_affecting(signals: ImpactSignals, criteria: DeclareCriteria | None) -> list[str]:
+def _slo_affecting(signals: ImpactSignals, criteria: DeclareCriteria | None, held_over: bool) -> list[str]:
     """The declare criterion's sustained burn, as a P2 reason; None (incidents started before this rule) never matches."""
     burn, held = signals.burn_rate, signals.burn_sustained
-    if criteria is None or burn is None or held is None or not burn_is_sustained(signals, criteria):
+    if criteria is None or burn is None or held is None or not burn_is_sustained(signals, criteria, held_over):
         return []
+    over = "> " if held_over else ""
     return [
         f"SLO-affecting burn: {burn:g}x for {format_duration(held)} "
-        f"(> {criteria.burn_rate_above:g}x for {format_duration(criteria.burn_sustained_for)})"
+        f"(> {criteria.burn_rate_above:g}x for {over}{format_duration(criteria.burn_sustained_for)})"
     ]
 
 
@@ -62,10 +63,11 @@ def classify_severity(
     signals: ImpactSignals,
     definitions: dict[Severity, SeverityDefinition],
     slo_burn: DeclareCriteria | None,
+    held_over: bool = True,
 ) -> SeverityAssessment:
     """P1 for a complete outage, fast burn, >P1 error ratio or data loss; P2 for partial impact or a
     burn that meets `slo_burn` (the runbook's declare criteria; None only for incidents started
-    before that rule); else P3."""
+    before that rule, as `held_over=False` is for those started before "> 5 minutes" was strict); else P3."""
     p1 = _over_thresholds(signals, definitions.get(Severity.P1))
     if signals.complete_unavailability:
         p1.insert(0, "complete outage")
@@ -77,7 +79,7 @@ def classify_severity(
     p2 = _over_thresholds(signals, definitions.get(Severity.P2))
     if signals.partial_outage:
         p2.insert(0, "partial outage")
-    p2 += _slo_affecting(signals, slo_burn)
+    p2 += _slo_affecting(signals, slo_burn, held_over)
     if p2:
         return SeverityAssessment(severity=Severity.P2, reasons=p2)
 
