@@ -120,6 +120,10 @@ class RollbackRule(_Strict):
     )
     require_approval_for: ExplicitApproval = ExplicitApproval()
     rollout_timeout: Duration = timedelta(minutes=10)
+    immediate_deploy_window: Duration = Field(
+        timedelta(minutes=30),
+        description='the decision tree\'s "roll back immediately (< 30 min deploy window)": a deploy younger than this',
+    )
 
     def needs_explicit_approval(self, severity: Severity | None, service: str) -> bool:
         return (

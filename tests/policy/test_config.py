@@ -144,3 +144,13 @@ def test_not_yaml_and_not_a_mapping_are_errors():
 def test_the_runbook_round_trips_through_json(runbook):
     """It travels inside workflow inputs, so JSON out and back must give the same thresholds."""
     assert type(runbook).model_validate_json(runbook.model_dump_json()) == runbook
+
+
+def test_the_decision_tree_s_immediate_rollback_window_is_the_seed_s_30_minutes(runbook):
+    assert runbook.rollback.immediate_deploy_window == timedelta(minutes=30)
+    assert runbook.rollback == type(runbook.rollback)()
+
+
+def test_a_runbook_from_before_the_immediate_window_loads_with_the_seed_value(tmp_path):
+    old = edited("  immediate_deploy_window: 30m\n", "")
+    assert load_runbook(write(tmp_path, old)).rollback.immediate_deploy_window == timedelta(minutes=30)
