@@ -40,7 +40,11 @@ SLO_BURN_IS_AT_LEAST_P2 = "slo-burn-is-at-least-p2"
 BURN_DURATION_IS_STRICT = "burn-duration-strict"
 """The burn criterion's "for > 5 minutes" is strict: held exactly 5:00 does not declare (issue #12)."""
 
-REVISIONS: tuple[str, ...] = (SLO_BURN_IS_AT_LEAST_P2, BURN_DURATION_IS_STRICT)
+CHANNEL_SEQUENCE = "channel-sequence"
+"""The channel is `#incident-YYYY-MM-DD-NNN`, numbered by the day's ChannelSequence (issue #12);
+incidents started before keep `#incident-<date>-<service>-<HHMM>`."""
+
+REVISIONS: tuple[str, ...] = (SLO_BURN_IS_AT_LEAST_P2, BURN_DURATION_IS_STRICT, CHANNEL_SEQUENCE)
 """Every revised rule a new incident follows. The incident asks `workflow.patched` for each once, at
 its start, and keeps the answer in `state.revisions`: replayed incidents keep the rule they began with."""
 
@@ -101,19 +105,44 @@ def opened(inp: IncidentInput, workflow_id: str, now: datetime, revisions: Seque
 def declare(
     state: IncidentState, runbook: RunbookConfig, now: datetime, by: str, severity: Severity | None, reason: str
 ) -> None:
-    """Declare: the severity set by hand or assessed from the signals, the channel named."""
+    """Declare: the severity set by hand or assessed from the signals, the channel named (under
+    CHANNEL_SEQUENCE, named next by `workflows.sequence.name_channel`)."""
     slo_burn = runbook.declare if SLO_BURN_IS_AT_LEAST_P2 in state.revisions else None
     held_over = BURN_DURATION_IS_STRICT in state.revisions
     assessed = classify_severity(state.signals, runbook.severity, slo_burn, held_over)
     state.severity = severity or state.severity or assessed.severity
     state.declared_at = now
-    state.channel = f"#incident-{now:%Y-%m-%d}-{state.service}-{now:%H%M}"[:80]
+    if CHANNEL_SEQUENCE not in state.revisions:
+        state.channel = _service_channel(state.service, now)
     basis = "set by hand" if severity else "; ".join(assessed.reasons)
     record(state, now, "declared", f"declared {state.severity} ({basis}): {reason}", by, severity=state.severity.value)
     plan = escalation_plan(state.severity, state.signals, runbook)
     if not plan.public_details:
         record(state, now, "restricted", "security incident: details stay out of public channels")
     state.version += 1
+
+
+def _service_channel(service: str, declared_at: datetime) -> str:
+    """The name before the day's sequence: unique only while two incidents of one service are not
+    declared in the same minute."""
+    return f"#incident-{declared_at:%Y-%m-%d}-{service}-{declared_at:%H%M}"[:80]
+
+
+def channel_name(declared_at: datetime, number: int) -> str:
+    """The seed's `#incident-YYYY-MM-DD-NNN`: the declaration's UTC day and its number that day."""
+    return f"#incident-{declared_at:%Y-%m-%d}-{number:03d}"
+
+
+def name_channel(state: IncidentState, now: datetime, number: int | None, problem: str = "") -> None:
+    """Name the channel with the day's number; without a number (`problem` says why), with the
+    service-and-minute name, recorded so the timeline says why the channel is not numbered."""
+    assert state.declared_at is not None, "a channel is named at declaration"
+    if number is not None:
+        state.channel = channel_name(state.declared_at, number)
+        state.version += 1
+        return
+    state.channel = _service_channel(state.service, state.declared_at)
+    record(state, now, "channel_unnumbered", f"channel named {state.channel}: no channel number ({problem})")
 
 
 def declare_if_warranted(state: IncidentState, runbook: RunbookConfig, now: datetime) -> None:

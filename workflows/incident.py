@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.detection import DetectionPhase
     from workflows.resolve import ResolvePhase
     from workflows.retrospective import RetrospectivePhase
+    from workflows.sequence import name_channel
 
 P = ParamSpec("P")
 
@@ -78,6 +79,9 @@ class IncidentWorkflow:
             detection = await self._phase(DetectionPhase.run, Phase.DETECTION)
             if detection.outcome == "dismissed":
                 return await self._close(detection.message)
+        # 👉 Incidents started before the day's channel sequence named their channel at declaration.
+        if ledger.CHANNEL_SEQUENCE in self.state.revisions and not self.state.channel:
+            await name_channel(self.state)
         await self._phase(DeclarePhase.run, Phase.DECLARE)
         await self._phase(CommandPhase.run, Phase.COMMAND)
         await self._phase(ResolvePhase.run, Phase.RESOLVE)
