@@ -32,21 +32,8 @@ from warroom.models import (
 from warroom.policy.declare import should_declare
 from warroom.policy.escalation import escalation_plan
 from warroom.policy.pir import pir_due
+from warroom.policy.revisions import BURN_DURATION_IS_STRICT, CHANNEL_SEQUENCE, REVISIONS, SLO_BURN_IS_AT_LEAST_P2
 from warroom.policy.severity import classify_severity
-
-SLO_BURN_IS_AT_LEAST_P2 = "slo-burn-is-at-least-p2"
-"""A burn meeting the declare criterion is SLO-affecting, so never P3 (issue #12)."""
-
-BURN_DURATION_IS_STRICT = "burn-duration-strict"
-"""The burn criterion's "for > 5 minutes" is strict: held exactly 5:00 does not declare (issue #12)."""
-
-CHANNEL_SEQUENCE = "channel-sequence"
-"""The channel is `#incident-YYYY-MM-DD-NNN`, numbered by the day's ChannelSequence (issue #12);
-incidents started before keep `#incident-<date>-<service>-<HHMM>`."""
-
-REVISIONS: tuple[str, ...] = (SLO_BURN_IS_AT_LEAST_P2, BURN_DURATION_IS_STRICT, CHANNEL_SEQUENCE)
-"""Every revised rule a new incident follows. The incident asks `workflow.patched` for each once, at
-its start, and keeps the answer in `state.revisions`: replayed incidents keep the rule they began with."""
 
 MAX_TRACKED_ALERTS = 100
 """Fingerprints kept in `firing_alerts`; an alert storm beyond this is counted, not tracked."""

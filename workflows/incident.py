@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
     )
     from warroom.policy import authority
+    from warroom.policy.revisions import CHANNEL_SEQUENCE, REVISIONS
     from warroom.policy.timers import pending_deadlines
     from workflows import _ledger as ledger
     from workflows._runtime import send
@@ -65,7 +66,7 @@ class IncidentWorkflow:
         self.publish = inp.publish_search_attributes
         self._opened_by_alert = not inp.declared
         # 👉 Incidents started before a runbook rule was revised keep the rule they started with.
-        revisions = [rule for rule in ledger.REVISIONS if workflow.patched(rule)]
+        revisions = [rule for rule in REVISIONS if workflow.patched(rule)]
         self.state = ledger.opened(inp, workflow.info().workflow_id, workflow.now(), revisions)
 
     # --- The lifecycle --------------------------------------------------------------------------
@@ -80,7 +81,7 @@ class IncidentWorkflow:
             if detection.outcome == "dismissed":
                 return await self._close(detection.message)
         # 👉 Incidents started before the day's channel sequence named their channel at declaration.
-        if ledger.CHANNEL_SEQUENCE in self.state.revisions and not self.state.channel:
+        if CHANNEL_SEQUENCE in self.state.revisions and not self.state.channel:
             await name_channel(self.state)
         await self._phase(DeclarePhase.run, Phase.DECLARE)
         await self._phase(CommandPhase.run, Phase.COMMAND)
