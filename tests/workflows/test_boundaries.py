@@ -13,9 +13,20 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import Harness, assert_eventually, incident_input, running_worker, state_of
-from warroom.enums import Phase, Severity
-from warroom.models import Alert, ImpactSignals, IncidentState
+from activities.channels._http import ChannelError
+from tests.helpers import (
+    MINUTE,
+    SECOND,
+    Harness,
+    RecordingSink,
+    assert_eventually,
+    incident_input,
+    mitigated_soon,
+    running_worker,
+    state_of,
+)
+from warroom.enums import Phase, Severity, Update
+from warroom.models import Alert, ImpactSignals, IncidentState, MarkMitigated, Resolve
 
 Start = Callable[..., Awaitable[WorkflowHandle[Any, IncidentState]]]
 
@@ -67,3 +78,61 @@ async def test_a_burn_held_exactly_5_minutes_waits_and_one_held_5m01s_declares(h
     assert declared.message == (
         "declared P2 (SLO-affecting burn: 6x for 5m1s (> 5x for > 5m)): SLO burn rate 6x for 5m1s (> 5x for > 5m)"
     )
+
+
+class StatusPageDown(RecordingSink):
+    """The status page refuses every post (for good: no retry helps); everything else is delivered."""
+
+    async def deliver(self, notification: Any, text: str) -> str:
+        if notification.channel == "status_page":
+            raise ChannelError("statuspage", "refused")
+        return await super().deliver(notification, text)
+
+
+@pytest.fixture
+async def down(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with running_worker(skipping_env.client, tmp_path, sink=StatusPageDown(tmp_path)) as h:
+        yield h
+
+
+async def expect(harness: Harness, template: str, count: int) -> None:
+    async def check() -> None:
+        assert harness.sink.count(template) == count, harness.sink.templates()
+
+    await assert_eventually(check)
+
+
+async def test_an_initial_status_page_that_did_not_go_out_prompts_the_comms_lead_at_5_minutes(
+    skipping_env: WorkflowEnvironment, down: Harness
+) -> None:
+    inp = incident_input(declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
+    handle = await down.start(inp)
+    state = await in_phase(handle, Phase.COMMAND)
+    assert state.last_external_update_at is None
+    assert [e.kind for e in state.timeline].count("notification_failed") == 1
+    await skipping_env.sleep(5 * MINUTE - SECOND)
+    await expect(down, "status_initial_overdue", 0)
+    await skipping_env.sleep(2 * SECOND)
+    await expect(down, "status_initial_overdue", 1)
+    [(channel, _, audience, text)] = [m for m in down.sink.sent if m[1] == "status_initial_overdue"]
+    assert (channel, audience) == ("incident", ["alice"])
+    assert text.startswith("📝 alice: the initial status page was not posted within 5m of declaring P1")
+
+
+async def test_a_resolved_notice_that_did_not_go_out_prompts_the_comms_lead_at_1_hour(
+    skipping_env: WorkflowEnvironment, down: Harness
+) -> None:
+    inp = incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice")
+    handle = await down.start(inp)
+    await in_phase(handle, Phase.COMMAND)
+    await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back"))
+    await skipping_env.sleep(6 * MINUTE)
+    await mitigated_soon(skipping_env, handle)
+    await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="rolled back"))
+    await in_phase(handle, Phase.RETROSPECTIVE)
+    await skipping_env.sleep(60 * MINUTE - SECOND)
+    await expect(down, "resolved_notice_overdue", 0)
+    await skipping_env.sleep(2 * SECOND)
+    await expect(down, "resolved_notice_overdue", 1)
+    state = await state_of(handle)
+    assert [e.kind for e in state.timeline if e.kind == "resolved_notice_overdue"] == ["resolved_notice_overdue"]

@@ -18,5 +18,14 @@ CHANNEL_SEQUENCE = "channel-sequence"
 """The channel is `#incident-YYYY-MM-DD-NNN`, numbered by the day's ChannelSequence (issue #12);
 incidents started before keep `#incident-<date>-<service>-<HHMM>`."""
 
-REVISIONS: tuple[str, ...] = (SLO_BURN_IS_AT_LEAST_P2, BURN_DURATION_IS_STRICT, CHANNEL_SEQUENCE)
+STATUS_PAGE_DEADLINES = "status-page-deadlines"
+"""comms.initial_status_page_within and resolved_notice_within are deadlines: a status page post
+missing by then prompts the Comms lead (issue #12)."""
+
+REVISIONS: tuple[str, ...] = (
+    SLO_BURN_IS_AT_LEAST_P2,
+    BURN_DURATION_IS_STRICT,
+    CHANNEL_SEQUENCE,
+    STATUS_PAGE_DEADLINES,
+)
 """Every revised rule a new incident follows, in the order the incident asks for them."""
