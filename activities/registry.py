@@ -16,6 +16,7 @@ from temporalio import activity
 from activities.ansible import AnsibleSettings, PlaybookRunner
 from activities.metrics import MetricsActivities, PrometheusSource
 from activities.notify import Notifier, NotifyActivities
+from activities.sequence import next_channel_number
 from warroom.contracts import kubernetes as kube_contracts
 from warroom.contracts import metrics as metrics_contracts
 from warroom.contracts.base import AnyContract
@@ -48,6 +49,7 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """Every activity of every family: the configured implementation, else a `not_configured` stand-in."""
     acts: list[Callable[..., Any]] = [NotifyActivities(notifier, templates_dir).notify, *extra_activities]
+    acts.append(next_channel_number)  # needs only the worker's own Temporal client
     acts += (ansible or PlaybookRunner(AnsibleSettings())).activities()
     if metrics is not None:
         m = MetricsActivities(metrics)

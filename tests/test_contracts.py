@@ -17,11 +17,11 @@ from activities.kubernetes import KubeActivities, KubeGateway
 from activities.metrics import PrometheusSource
 from activities.notify import LocalSink
 from activities.registry import build_activities
-from warroom.contracts import ansible, kubernetes, metrics, notify
+from warroom.contracts import ansible, kubernetes, metrics, notify, sequence
 from warroom.contracts.base import AnyContract
 from warroom.runbook import load_runbook
 
-CONTRACTS: list[AnyContract] = [*kubernetes.ALL, *ansible.ALL, *metrics.ALL, *notify.ALL]
+CONTRACTS: list[AnyContract] = [*kubernetes.ALL, *ansible.ALL, *metrics.ALL, *notify.ALL, *sequence.ALL]
 
 
 def definitions(acts: list[Callable[..., Any]]) -> dict[str, activity._Definition]:

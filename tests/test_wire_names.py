@@ -47,6 +47,7 @@ WORKFLOWS = {
     "CommandPhase": PHASE_SIGNALS,
     "ResolvePhase": PHASE_SIGNALS,
     "RetrospectivePhase": PHASE_SIGNALS,
+    "ChannelSequence": {"signals": [], "queries": [], "updates": ["next_number"]},
 }
 
 ACTIVITIES = [
@@ -64,6 +65,7 @@ ACTIVITIES = [
     "kube_rollout_history",
     "kube_rollout_status",
     "kube_scale",
+    "next_channel_number",
     "notify",
     "read_error_ratio",
 ]
@@ -137,3 +139,11 @@ def test_incident_and_phase_workflow_ids_keep_their_shape() -> None:
     assert phase_workflow_id("incident-order-api-20261128-142301", Phase.COMMAND) == (
         "incident-order-api-20261128-142301--command"
     )
+
+
+def test_the_channel_sequence_workflow_id_keeps_its_shape() -> None:
+    from datetime import date
+
+    from warroom.ids import channel_sequence_workflow_id
+
+    assert channel_sequence_workflow_id(date(2026, 11, 28), "warroom") == "channel-sequence-2026-11-28-warroom"

@@ -9,7 +9,7 @@ keeps the thresholds it started with even when the file changes.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -47,6 +47,11 @@ class Acknowledgement(_Strict):
         return self
 
 
+CustomerComms = Literal["required", "status_page", "optional"]
+_WITH_STATUS_PAGE = ("required", "status_page")
+_WITH_EMAIL = ("required",)
+
+
 class MatrixRow(_Strict):
     initial_responder: str = "on-call-engineer"
     escalate_after: Duration
@@ -55,7 +60,12 @@ class MatrixRow(_Strict):
     notify_at_start: list[str] = []
     notify_vp_after: Duration | None = None
     vp: str = "vp-engineering"
-    customer_comms: Literal["required", "status_page", "optional"] = "optional"
+    customer_comms: CustomerComms | None = Field(
+        None,
+        description="the seed's customer_comms: required (status page + e-mail), status_page, or optional "
+        "(neither unless someone posts); a file that does not list comms.status_page_for or "
+        "comms.customer_email_for gets them from here. None: not stated (the comms lists decide)",
+    )
 
 
 class DataLossCase(_Strict):
@@ -120,6 +130,10 @@ class RollbackRule(_Strict):
     )
     require_approval_for: ExplicitApproval = ExplicitApproval()
     rollout_timeout: Duration = timedelta(minutes=10)
+    immediate_deploy_window: Duration = Field(
+        timedelta(minutes=30),
+        description='the decision tree\'s "roll back immediately (< 30 min deploy window)": a deploy younger than this',
+    )
 
     def needs_explicit_approval(self, severity: Severity | None, service: str) -> bool:
         return (
@@ -189,6 +203,47 @@ class RunbookConfig(_Strict):
     mttr_targets: MttrTargets = MttrTargets()
     retrospective: Retrospective = Retrospective()
     templates_dir: str | None = Field(None, description="a folder of *.j2 files that replace the built-in messages")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _customer_comms(cls, data: Any) -> Any:
+        """The matrix's customer_comms, where a row states it, decides comms.status_page_for and
+        comms.customer_email_for when the file does not list them (a row stating nothing keeps
+        the Comms default for its severity). Files that list them are checked by the loader."""
+        if not isinstance(data, dict) or not isinstance(data.get("severity_matrix"), dict):
+            return data
+        comms = data.get("comms", {})
+        if not isinstance(comms, dict):
+            return data
+        stated: dict[Severity, Any] = {}
+        for key, row in data["severity_matrix"].items():
+            value = row.get("customer_comms") if isinstance(row, dict) else getattr(row, "customer_comms", None)
+            if key in {s.value for s in Severity}:  # another key fails validation with its name
+                stated[Severity(key)] = value
+        derived: dict[str, list[Severity]] = {}
+        for field, wanted in (("status_page_for", _WITH_STATUS_PAGE), ("customer_email_for", _WITH_EMAIL)):
+            if field not in comms:
+                default: list[Severity] = Comms.model_fields[field].default
+                derived[field] = [
+                    s for s in Severity if (stated[s] in wanted if stated.get(s) is not None else s in default)
+                ]
+        return {**data, "comms": {**comms, **derived}} if derived else data
+
+    def customer_comms_conflicts(self) -> list[str]:
+        """Where a row's stated customer_comms and the comms lists disagree, one line each."""
+        found: list[str] = []
+        for severity, row in self.severity_matrix.items():
+            if row.customer_comms is None:
+                continue
+            for field, wanted in (("status_page_for", _WITH_STATUS_PAGE), ("customer_email_for", _WITH_EMAIL)):
+                listed: list[Severity] = getattr(self.comms, field)
+                if (row.customer_comms in wanted) != (severity in listed):
+                    verb = "leaves out" if row.customer_comms in wanted else "lists"
+                    found.append(
+                        f"severity_matrix.{severity}.customer_comms: {row.customer_comms}, "
+                        f"but comms.{field} {verb} {severity}"
+                    )
+        return found
 
     @model_validator(mode="after")
     def _every_severity(self) -> RunbookConfig:

@@ -6,6 +6,8 @@ depend on them (pinned by `tests/test_wire_names.py`).
 
 from __future__ import annotations
 
+from datetime import date
+
 from warroom.enums import Phase
 
 WORKFLOW_PREFIX = "incident-"
@@ -29,3 +31,12 @@ def incident_id_of(workflow_id: str) -> str:
 def phase_workflow_id(incident_workflow_id: str, phase: Phase) -> str:
     """`incident-<id>--<phase>`: each phase runs as a child workflow under this id."""
     return f"{incident_workflow_id}--{phase.value}"
+
+
+CHANNEL_SEQUENCE_PREFIX = "channel-sequence-"
+
+
+def channel_sequence_workflow_id(day: date, task_queue: str) -> str:
+    """`channel-sequence-<YYYY-MM-DD>-<task queue>`: the one workflow that numbers a day's incident
+    channels for the workers of one task queue (a workflow runs on the queue it started on)."""
+    return f"{CHANNEL_SEQUENCE_PREFIX}{day:%Y-%m-%d}-{task_queue}"

@@ -353,6 +353,11 @@ class IncidentState(_Model):
     last_external_update_at: datetime | None = None
     last_firing_alert_at: datetime | None = None
     impact_started_at: datetime | None = Field(None, description="when the symptom began (first alert's start)")
+    revisions: list[str] = Field(
+        default_factory=list,
+        description="revised runbook rules this incident follows, decided once at its start (workflow.patched ids); "
+        "incidents started before a revision keep the rule as it was",
+    )
     alerts_received: int = 0
     alerts_repeated: int = Field(
         0,

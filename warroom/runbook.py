@@ -44,6 +44,9 @@ def parse_runbook(text: str, source: str = "<text>") -> RunbookConfig:
         config = RunbookConfig.model_validate(data)
     except ValidationError as exc:
         raise RunbookError(_describe(exc, source)) from None
+    # Here, not in the model: incidents already running carry their runbook and must still load.
+    if conflicts := config.customer_comms_conflicts():
+        raise RunbookError("\n  ".join([f"invalid runbook {source}:", *conflicts]))
     return _with_country_holidays(config, source)
 
 

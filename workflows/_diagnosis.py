@@ -107,7 +107,9 @@ async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
         else PodSignals(),
         infra=_infra(host) if host else InfraSignals(),
     )
-    diagnosis = diagnose(findings)
+    # The window is the incident's runbook value (30 min in runbooks from before it was one). Its
+    # strict "<" (a deploy exactly 30:00.000000 old) changes only message text, never a command.
+    diagnosis = diagnose(findings, rt.runbook.rollback.immediate_deploy_window)
     evidence = diagnosis.evidence + unavailable
     await rt.report(
         PhaseEvent(

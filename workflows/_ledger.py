@@ -8,6 +8,7 @@ the state to the running phase.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from warroom.models import (
 from warroom.policy.declare import should_declare
 from warroom.policy.escalation import escalation_plan
 from warroom.policy.pir import pir_due
+from warroom.policy.revisions import BURN_DURATION_IS_STRICT, CHANNEL_SEQUENCE, REVISIONS, SLO_BURN_IS_AT_LEAST_P2
 from warroom.policy.severity import classify_severity
 
 MAX_TRACKED_ALERTS = 100
@@ -88,7 +90,7 @@ def take_trigger(state: IncidentState, event: PhaseEvent) -> None:
     state.trigger = f"Deploy of {images} at {state.trigger_deployed_at:%H:%M} UTC"
 
 
-def opened(inp: IncidentInput, workflow_id: str, now: datetime) -> IncidentState:
+def opened(inp: IncidentInput, workflow_id: str, now: datetime, revisions: Sequence[str] = REVISIONS) -> IncidentState:
     """The incident as it starts: its first alert taken, declared at once when a person or the signals say so."""
     state = IncidentState(
         incident_id=inp.incident_id,
@@ -99,6 +101,7 @@ def opened(inp: IncidentInput, workflow_id: str, now: datetime) -> IncidentState
         on_call=inp.on_call,
         signals=inp.signals,
         vendor_ticket=None,
+        revisions=list(revisions),
     )
     if inp.commander:
         state.roles[Role.INCIDENT_COMMANDER] = inp.commander
@@ -122,11 +125,15 @@ def opened(inp: IncidentInput, workflow_id: str, now: datetime) -> IncidentState
 def declare(
     state: IncidentState, runbook: RunbookConfig, now: datetime, by: str, severity: Severity | None, reason: str
 ) -> None:
-    """Declare: the severity set by hand or assessed from the signals, the channel named."""
-    assessed = classify_severity(state.signals, runbook.severity)
+    """Declare: the severity set by hand or assessed from the signals, the channel named (under
+    CHANNEL_SEQUENCE, named next by `workflows.sequence.name_channel`)."""
+    slo_burn = runbook.declare if SLO_BURN_IS_AT_LEAST_P2 in state.revisions else None
+    held_over = BURN_DURATION_IS_STRICT in state.revisions
+    assessed = classify_severity(state.signals, runbook.severity, slo_burn, held_over)
     state.severity = severity or state.severity or assessed.severity
     state.declared_at = now
-    state.channel = f"#incident-{now:%Y-%m-%d}-{state.service}-{now:%H%M}"[:80]
+    if CHANNEL_SEQUENCE not in state.revisions:
+        state.channel = _service_channel(state.service, now)
     basis = "set by hand" if severity else "; ".join(assessed.reasons)
     record(state, now, "declared", f"declared {state.severity} ({basis}): {reason}", by, severity=state.severity.value)
     plan = escalation_plan(state.severity, state.signals, runbook)
@@ -135,8 +142,31 @@ def declare(
     state.version += 1
 
 
+def _service_channel(service: str, declared_at: datetime) -> str:
+    """The name before the day's sequence: unique only while two incidents of one service are not
+    declared in the same minute."""
+    return f"#incident-{declared_at:%Y-%m-%d}-{service}-{declared_at:%H%M}"[:80]
+
+
+def channel_name(declared_at: datetime, number: int) -> str:
+    """The seed's `#incident-YYYY-MM-DD-NNN`: the declaration's UTC day and its number that day."""
+    return f"#incident-{declared_at:%Y-%m-%d}-{number:03d}"
+
+
+def name_channel(state: IncidentState, now: datetime, number: int | None, problem: str = "") -> None:
+    """Name the channel with the day's number; without a number (`problem` says why), with the
+    service-and-minute name, recorded so the timeline says why the channel is not numbered."""
+    assert state.declared_at is not None, "a channel is named at declaration"
+    if number is not None:
+        state.channel = channel_name(state.declared_at, number)
+        state.version += 1
+        return
+    state.channel = _service_channel(state.service, state.declared_at)
+    record(state, now, "channel_unnumbered", f"channel named {state.channel}: no channel number ({problem})")
+
+
 def declare_if_warranted(state: IncidentState, runbook: RunbookConfig, now: datetime) -> None:
-    decision = should_declare(state.signals, runbook.declare)
+    decision = should_declare(state.signals, runbook.declare, BURN_DURATION_IS_STRICT in state.revisions)
     if decision.declare:
         declare(state, runbook, now, SYSTEM, None, "; ".join(decision.reasons))
 

@@ -38,6 +38,8 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "action_item_overdue": ("page", "action_item_overdue"),
     "customer_email_reminder": ("incident", "customer_email_reminder"),
     "customer_email_overdue": ("page", "escalation"),
+    "status_initial_overdue": ("incident", "status_initial_overdue"),
+    "resolved_notice_overdue": ("incident", "resolved_notice_overdue"),
 }
 ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
 

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
     )
     from warroom.policy import authority
+    from warroom.policy.revisions import CHANNEL_SEQUENCE, REVISIONS
     from warroom.policy.timers import pending_deadlines
     from workflows import _ledger as ledger
     from workflows._runtime import send
@@ -52,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.detection import DetectionPhase
     from workflows.resolve import ResolvePhase
     from workflows.retrospective import RetrospectivePhase
+    from workflows.sequence import name_channel
 
 P = ParamSpec("P")
 
@@ -63,7 +65,9 @@ class IncidentWorkflow:
         self.runbook = inp.runbook
         self.publish = inp.publish_search_attributes
         self._opened_by_alert = not inp.declared
-        self.state = ledger.opened(inp, workflow.info().workflow_id, workflow.now())
+        # 👉 Incidents started before a runbook rule was revised keep the rule they started with.
+        revisions = [rule for rule in REVISIONS if workflow.patched(rule)]
+        self.state = ledger.opened(inp, workflow.info().workflow_id, workflow.now(), revisions)
 
     # --- The lifecycle --------------------------------------------------------------------------
 
@@ -76,6 +80,9 @@ class IncidentWorkflow:
             detection = await self._phase(DetectionPhase.run, Phase.DETECTION)
             if detection.outcome == "dismissed":
                 return await self._close(detection.message)
+        # 👉 Incidents started before the day's channel sequence named their channel at declaration.
+        if CHANNEL_SEQUENCE in self.state.revisions and not self.state.channel:
+            await name_channel(self.state)
         await self._phase(DeclarePhase.run, Phase.DECLARE)
         await self._phase(CommandPhase.run, Phase.COMMAND)
         await self._phase(ResolvePhase.run, Phase.RESOLVE)

@@ -8,5 +8,14 @@ from workflows.detection import DetectionPhase
 from workflows.incident import IncidentWorkflow
 from workflows.resolve import ResolvePhase
 from workflows.retrospective import RetrospectivePhase
+from workflows.sequence import ChannelSequenceWorkflow
 
-WORKFLOWS = [IncidentWorkflow, DetectionPhase, DeclarePhase, CommandPhase, ResolvePhase, RetrospectivePhase]
+WORKFLOWS = [
+    IncidentWorkflow,
+    DetectionPhase,
+    DeclarePhase,
+    CommandPhase,
+    ResolvePhase,
+    RetrospectivePhase,
+    ChannelSequenceWorkflow,
+]

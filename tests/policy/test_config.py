@@ -144,3 +144,80 @@ def test_not_yaml_and_not_a_mapping_are_errors():
 def test_the_runbook_round_trips_through_json(runbook):
     """It travels inside workflow inputs, so JSON out and back must give the same thresholds."""
     assert type(runbook).model_validate_json(runbook.model_dump_json()) == runbook
+
+
+def test_the_decision_tree_s_immediate_rollback_window_is_the_seed_s_30_minutes(runbook):
+    assert runbook.rollback.immediate_deploy_window == timedelta(minutes=30)
+    assert runbook.rollback == type(runbook.rollback)()
+
+
+def test_a_runbook_from_before_the_immediate_window_loads_with_the_seed_value(tmp_path):
+    old = edited("  immediate_deploy_window: 30m\n", "")
+    assert load_runbook(write(tmp_path, old)).rollback.immediate_deploy_window == timedelta(minutes=30)
+
+
+def test_the_matrix_customer_comms_decide_the_status_page_and_the_customer_email(runbook):
+    """The seed's matrix: P1 required (status page + email), P2 status page update, P3 optional."""
+    assert [runbook.severity_matrix[s].customer_comms for s in Severity] == ["required", "status_page", "optional"]
+    assert runbook.comms.status_page_for == [Severity.P1, Severity.P2]
+    assert runbook.comms.customer_email_for == [Severity.P1]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "status_page_for", "customer_email_for"),
+    [
+        ("customer_comms: status_page", "customer_comms: optional", ["P1"], ["P1"]),
+        ("customer_comms: status_page", "customer_comms: required", ["P1", "P2"], ["P1", "P2"]),
+        ("customer_comms: optional", "customer_comms: status_page", ["P1", "P2", "P3"], ["P1"]),
+        ("customer_comms: required", "customer_comms: status_page", ["P1", "P2"], []),
+    ],
+)
+def test_a_changed_customer_comms_changes_who_gets_the_status_page_and_email(
+    tmp_path, old, new, status_page_for, customer_email_for
+):
+    loaded = load_runbook(write(tmp_path, edited(old, new)))
+    assert loaded.comms.status_page_for == status_page_for
+    assert loaded.comms.customer_email_for == customer_email_for
+
+
+def test_a_file_listing_the_comms_lists_against_its_matrix_fails_with_both_fields(tmp_path):
+    text = edited("customer_comms: status_page", "customer_comms: optional").replace(
+        "initial_status_page_within:", "status_page_for: [P1, P2]\n  initial_status_page_within:"
+    )
+    with pytest.raises(RunbookError) as caught:
+        load_runbook(write(tmp_path, text))
+    assert str(caught.value).splitlines()[1:] == [
+        "  severity_matrix.P2.customer_comms: optional, but comms.status_page_for lists P2"
+    ]
+
+
+def test_a_file_from_before_with_both_lists_and_the_matrix_still_loads_the_same(tmp_path, runbook):
+    text = DEFAULT_TEXT.replace(
+        "initial_status_page_within:",
+        "status_page_for: [P1, P2]\n  customer_email_for: [P1]\n  initial_status_page_within:",
+    )
+    assert load_runbook(write(tmp_path, text)) == runbook
+
+
+def test_rows_that_state_no_customer_comms_keep_the_comms_defaults(tmp_path):
+    text = "\n".join(line for line in DEFAULT_TEXT.splitlines() if "customer_comms:" not in line)
+    loaded = load_runbook(write(tmp_path, text))
+    assert loaded.comms.status_page_for == [Severity.P1, Severity.P2]
+    assert loaded.comms.customer_email_for == [Severity.P1]
+    assert [loaded.severity_matrix[s].customer_comms for s in Severity] == [None, None, None]
+
+
+def test_a_running_incident_s_runbook_loads_even_where_its_lists_and_matrix_disagree(runbook):
+    """Incidents carry their runbook in their input: the model never refuses what it accepted before."""
+    data = runbook.model_dump(mode="json")
+    data["severity_matrix"]["P2"]["customer_comms"] = "optional"  # the old default, with P2 in status_page_for
+    carried = type(runbook).model_validate(data)
+    assert carried.comms.status_page_for == [Severity.P1, Severity.P2]
+    assert carried.customer_comms_conflicts() == [
+        "severity_matrix.P2.customer_comms: optional, but comms.status_page_for lists P2"
+    ]
+
+
+def test_the_status_page_deadlines_are_the_seed_s(runbook):
+    assert runbook.comms.initial_status_page_within == timedelta(minutes=5)
+    assert runbook.comms.resolved_notice_within == timedelta(hours=1)

@@ -1,4 +1,4 @@
-"""Phase 2: declare if ANY criterion applies; every threshold is strict, burn needs its duration."""
+"""Phase 2: declare if ANY criterion applies; every threshold is strict, burn needs more than its duration."""
 
 from datetime import timedelta
 
@@ -42,21 +42,50 @@ def test_reason_quotes_the_numbers():
 def test_burn_above_5x_for_4m59s_is_not_declared():
     decision = decide(burn_rate=6.0, burn_sustained=timedelta(minutes=4, seconds=59))
     assert decision.declare is False
-    assert decision.reasons == ["SLO burn rate 6x for 4m59s (needs > 5x for 5m)"]
+    assert decision.reasons == ["SLO burn rate 6x for 4m59s (needs > 5x for > 5m)"]
 
 
-def test_burn_above_5x_for_5m_is_declared():
+def test_burn_above_5x_held_exactly_5m_is_not_declared():
+    """The seed: "SLO burn rate > 5x for > 5 minutes"; 5:00 is not more than 5 minutes."""
     decision = decide(burn_rate=6.0, burn_sustained=timedelta(minutes=5))
+    assert decision.declare is False
+    assert decision.reasons == ["SLO burn rate 6x for 5m (needs > 5x for > 5m)"]
+
+
+def test_burn_above_5x_held_5m01s_is_declared():
+    decision = decide(burn_rate=6.0, burn_sustained=timedelta(minutes=5, seconds=1))
+    assert decision.declare is True
+    assert decision.reasons == ["SLO burn rate 6x for 5m1s (> 5x for > 5m)"]
+
+
+def test_any_time_past_5m_is_more_than_5_minutes():
+    assert decide(burn_rate=6.0, burn_sustained=timedelta(minutes=5, microseconds=1)).declare is True
+
+
+def test_incidents_started_before_the_strict_reading_still_declare_at_5m():
+    """`held_over=False` is what a replayed incident passes: its history was written under `>=`."""
+    signals = ImpactSignals(burn_rate=6.0, burn_sustained=timedelta(minutes=5))
+    decision = should_declare(signals, CRITERIA, held_over=False)
     assert decision.declare is True
     assert decision.reasons == ["SLO burn rate 6x for 5m (> 5x for 5m)"]
+    short = ImpactSignals(burn_rate=6.0, burn_sustained=timedelta(minutes=4, seconds=59))
+    assert should_declare(short, CRITERIA, held_over=False).declare is False
 
 
 def test_burn_of_exactly_5x_is_not_declared_however_long():
     assert decide(burn_rate=5.0, burn_sustained=timedelta(hours=1)).declare is False
 
 
-def test_burn_of_5_01x_for_5m_is_declared():
-    assert decide(burn_rate=5.01, burn_sustained=timedelta(minutes=5)).declare is True
+def test_burn_of_5_01x_for_5m01s_is_declared():
+    assert decide(burn_rate=5.01, burn_sustained=timedelta(minutes=5, seconds=1)).declare is True
+
+
+def test_the_duration_is_the_runbook_s():
+    criteria = CRITERIA.model_copy(update={"burn_sustained_for": timedelta(minutes=2)})
+    held = ImpactSignals(burn_rate=6.0, burn_sustained=timedelta(minutes=2))
+    assert should_declare(held, criteria).declare is False
+    longer = ImpactSignals(burn_rate=6.0, burn_sustained=timedelta(minutes=2, seconds=1))
+    assert should_declare(longer, criteria).declare is True
 
 
 def test_burn_without_a_duration_is_not_enough():

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from warroom.policy.diagnosis import (
+    RECENT_DEPLOY,
     DependencySignals,
     Findings,
     InfraSignals,
@@ -15,6 +16,9 @@ from warroom.policy.diagnosis import (
     classify_log_lines,
     diagnose,
 )
+from warroom.runbook import load_runbook
+
+RUNBOOK = load_runbook()
 
 
 def test_4xx_asks_whether_the_traffic_is_expected() -> None:
@@ -27,10 +31,27 @@ def test_timeouts_go_to_infrastructure() -> None:
     assert d.path[1] == "connection timeouts: network/infrastructure" and d.hypothesis.startswith("network problems")
 
 
-@pytest.mark.parametrize(("minutes", "rollback"), [(29, True), (30, True), (31, False)])
-def test_a_deploy_within_30_minutes_means_roll_back_immediately(minutes: int, rollback: bool) -> None:
-    d = diagnose(Findings(error_class="5xx", deploy_age=timedelta(minutes=minutes)))
-    assert (d.recommended_action.startswith("roll back immediately")) is rollback
+@pytest.mark.parametrize(
+    ("age", "rollback"),
+    [
+        (timedelta(minutes=29), True),
+        (timedelta(minutes=29, seconds=59), True),
+        (timedelta(minutes=30), False),  # the seed's "< 30 min deploy window": exactly 30 min is outside
+        (timedelta(minutes=30, seconds=1), False),
+    ],
+)
+def test_a_deploy_younger_than_30_minutes_means_roll_back_immediately(age: timedelta, rollback: bool) -> None:
+    d = diagnose(Findings(error_class="5xx", deploy_age=age), RUNBOOK.rollback.immediate_deploy_window)
+    assert (d.recommended_action == "roll back immediately (< 30m deploy window)") is rollback
+    assert ("recent deployment: yes" if rollback else "recent deployment: no") in d.path
+
+
+def test_the_immediate_window_is_the_runbook_s() -> None:
+    assert RUNBOOK.rollback.immediate_deploy_window == timedelta(minutes=30) == RECENT_DEPLOY
+    young = Findings(error_class="5xx", deploy_age=timedelta(minutes=9, seconds=59))
+    assert diagnose(young, timedelta(minutes=10)).recommended_action == "roll back immediately (< 10m deploy window)"
+    ten = Findings(error_class="5xx", deploy_age=timedelta(minutes=10))
+    assert "recent deployment: no" in diagnose(ten, timedelta(minutes=10)).path
 
 
 @pytest.mark.parametrize(

@@ -41,12 +41,38 @@ def kinds(state: IncidentState) -> list[str]:
     return [e.kind for e in state.timeline]
 
 
-def test_an_incident_declared_by_a_person_opens_declared_with_its_channel() -> None:
+def test_an_incident_declared_by_a_person_opens_declared_with_its_channel_to_be_numbered() -> None:
     state = opened(declared=True, declared_by="alice", severity=Severity.P2, commander="alice")
     assert kinds(state) == ["opened", "declared"]
     assert (state.severity, state.declared_at, state.commander) == (Severity.P2, AT, "alice")
-    assert state.channel == "#incident-2026-11-28-order-api-1423"
+    assert state.channel == "", "named next, from the day's channel sequence"
     assert state.timeline[1].message == "declared P2 (set by hand): declared by a person"
+    ledger.name_channel(state, AT, 7)
+    assert state.channel == "#incident-2026-11-28-007"
+
+
+def test_an_incident_started_before_the_channel_sequence_names_its_channel_at_declaration() -> None:
+    inp = IncidentInput.model_validate(
+        {"incident_id": "order-api-1", "service": "order-api", "summary": "x", "runbook": RUNBOOK, "declared": True}
+    )
+    state = ledger.opened(inp, "incident-order-api-1", AT, revisions=())
+    assert state.channel == "#incident-2026-11-28-order-api-1423"
+
+
+def test_without_a_number_the_channel_is_named_by_service_and_minute_and_the_timeline_says_why() -> None:
+    state = opened(declared=True, declared_by="alice")
+    ledger.name_channel(state, AT, None, "ChannelSequenceClosed")
+    assert state.channel == "#incident-2026-11-28-order-api-1423"
+    assert state.timeline[-1].kind == "channel_unnumbered"
+    assert state.timeline[-1].message == (
+        "channel named #incident-2026-11-28-order-api-1423: no channel number (ChannelSequenceClosed)"
+    )
+
+
+def test_the_channel_number_has_three_digits_and_more_when_the_day_needs_them() -> None:
+    assert ledger.channel_name(AT, 1) == "#incident-2026-11-28-001"
+    assert ledger.channel_name(AT, 999) == "#incident-2026-11-28-999"
+    assert ledger.channel_name(AT, 1000) == "#incident-2026-11-28-1000"
 
 
 def test_an_alert_below_the_declare_criteria_leaves_the_incident_in_detection() -> None:

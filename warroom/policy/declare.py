@@ -1,7 +1,8 @@
 """Phase 2, DECLARE: turn impact signals into a yes/no with the runbook's criteria.
 
 Declare early, downgrade later: ANY criterion is enough. Thresholds are strict ("> 1%"), so a
-value exactly at the threshold does not declare.
+value exactly at the threshold does not declare; so is the burn's duration ("for > 5 minutes"):
+a burn held exactly 5:00 does not declare, 5:01 does.
 """
 
 from __future__ import annotations
@@ -30,7 +31,19 @@ class DeclareDecision(BaseModel):
     reasons: list[str]
 
 
-def should_declare(signals: ImpactSignals, criteria: DeclareCriteria) -> DeclareDecision:
+def burn_is_sustained(signals: ImpactSignals, criteria: DeclareCriteria, held_over: bool = True) -> bool:
+    """The burn criterion: a burn rate above the threshold, held longer than the runbook's duration.
+
+    `held_over=False` is the rule as incidents started before the seed's "> 5 minutes" was read
+    strictly applied it (held at least the duration); only their replay passes it."""
+    burn, held = signals.burn_rate, signals.burn_sustained
+    if burn is None or held is None:
+        return False
+    long_enough = held > criteria.burn_sustained_for if held_over else held >= criteria.burn_sustained_for
+    return burn > criteria.burn_rate_above and long_enough
+
+
+def should_declare(signals: ImpactSignals, criteria: DeclareCriteria, held_over: bool = True) -> DeclareDecision:
     """Declare if ANY runbook criterion applies; unknown numbers never count as met."""
     met: list[str] = []
     short: list[str] = []
@@ -45,9 +58,10 @@ def should_declare(signals: ImpactSignals, criteria: DeclareCriteria) -> Declare
 
     burn, held = signals.burn_rate, signals.burn_sustained
     if burn is not None and held is not None:
-        wanted = f"> {criteria.burn_rate_above:g}x for {format_duration(criteria.burn_sustained_for)}"
+        over = "> " if held_over else ""
+        wanted = f"> {criteria.burn_rate_above:g}x for {over}{format_duration(criteria.burn_sustained_for)}"
         seen = f"SLO burn rate {burn:g}x for {format_duration(held)}"
-        if burn > criteria.burn_rate_above and held >= criteria.burn_sustained_for:
+        if burn_is_sustained(signals, criteria, held_over):
             met.append(f"{seen} ({wanted})")
         else:
             short.append(f"{seen} (needs {wanted})")

@@ -14,6 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from warroom.config import RollbackRule
+from warroom.enums import format_duration
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -71,8 +74,9 @@ class Diagnosis(_Model):
     conclusive: bool
 
 
-RECENT_DEPLOY = timedelta(minutes=30)
-"""The tree's own "< 30 min deploy window" for "roll back immediately" (the rollback rule allows 2 h)."""
+RECENT_DEPLOY: timedelta = RollbackRule().immediate_deploy_window
+"""The seed's "< 30 min deploy window" for "roll back immediately" (the rollback rule allows 2 h);
+workflows pass the incident's runbook value (`rollback.immediate_deploy_window`)."""
 CPU_SATURATED = 90.0
 DISK_AWAIT_MS = 100.0
 SLOW_QUERY_SECONDS = 30.0
@@ -107,7 +111,8 @@ def classify_log_lines(lines: list[str], samples: int = 5) -> LogSignals:
     return LogSignals(**counts, samples=picked)
 
 
-def diagnose(f: Findings) -> Diagnosis:
+def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis:
+    """Walk the tree. A deploy younger than `recent_deploy` (strictly: "< 30 min") means roll back immediately."""
     path: list[str] = []
     evidence: list[str] = []
 
@@ -130,10 +135,13 @@ def diagnose(f: Findings) -> Diagnosis:
         )
 
     path.append("server errors")
-    if f.deploy_age is not None and f.deploy_age <= RECENT_DEPLOY:
+    if f.deploy_age is not None and f.deploy_age < recent_deploy:
         path.append("recent deployment: yes")
         evidence.append(f"deployed {int(f.deploy_age.total_seconds() // 60)} min ago")
-        return done("the recent deployment introduced a regression", "roll back immediately (< 30 min deploy window)")
+        return done(
+            "the recent deployment introduced a regression",
+            f"roll back immediately (< {format_duration(recent_deploy)} deploy window)",
+        )
     path.append("recent deployment: no" if f.deploy_age is not None else "recent deployment: unknown")
 
     path.append("service logs")

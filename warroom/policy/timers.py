@@ -15,12 +15,15 @@ from warroom.enums import Phase, Role
 from warroom.enums import format_duration as _fmt
 from warroom.models import Deadline, IncidentState
 from warroom.policy.escalation import escalation_plan
+from warroom.policy.revisions import STATUS_PAGE_DEADLINES
 
 ACK_KINDS = {"ack_repage", "ack_escalate"}
 LIVE_KINDS = ACK_KINDS | {"escalate", "vp_notice", "internal_update", "external_prompt", "silence", "monitoring_done"}
 RETRO_KINDS = {"pir_reminder", "pir_overdue"}
 ACTION_KINDS = {"action_item_reminder", "action_item_overdue"}
 CUSTOMER_KINDS = {"customer_email_reminder", "customer_email_overdue"}
+LIVE_KINDS |= {"status_initial_overdue"}  # the initial status page, within 5 min of declaring
+RETRO_KINDS |= {"resolved_notice_overdue"}  # the resolved notice, within 1 h of resolution
 
 
 def _stamp(at: datetime) -> str:
@@ -120,6 +123,17 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
                     reason=f"status page silent for {_fmt(comms.silence_max)}",
                 )
             )
+            if STATUS_PAGE_DEADLINES in state.revisions and state.last_external_update_at is None:
+                out.append(
+                    Deadline(
+                        key="status_initial_overdue",
+                        kind="status_initial_overdue",
+                        at=state.declared_at + comms.initial_status_page_within,
+                        audience=[comms_lead],
+                        reason=f"the initial status page was not posted within "
+                        f"{_fmt(comms.initial_status_page_within)} of declaring {state.severity}",
+                    )
+                )
         if state.mitigated_at:
             out.append(
                 Deadline(
@@ -128,6 +142,24 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
                     at=state.mitigated_at + runbook.resolve.monitoring_period,
                     audience=[state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")],
                     reason=f"monitored for {_fmt(runbook.resolve.monitoring_period)} since mitigation",
+                )
+            )
+
+    if STATUS_PAGE_DEADLINES in state.revisions and state.resolved_at:
+        public = state.last_external_update_at
+        # The resolved notice is due where a status page was (its severity's, or anyone's public update).
+        if (state.severity in runbook.comms.status_page_for or public) and not (public and public >= state.resolved_at):
+            within = runbook.comms.resolved_notice_within
+            out.append(
+                Deadline(
+                    key="resolved_notice_overdue",
+                    kind="resolved_notice_overdue",
+                    at=state.resolved_at + within,
+                    audience=[
+                        state.roles.get(Role.COMMUNICATIONS_LEAD)
+                        or state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")
+                    ],
+                    reason=f"the resolved notice was not posted to the status page within {_fmt(within)} of resolution",
                 )
             )
 

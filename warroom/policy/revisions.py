@@ -1,0 +1,31 @@
+"""Revised runbook rules, by the `workflow.patched` id that turns each on for new incidents.
+
+An incident asks `workflow.patched` for every id in `REVISIONS` once, when it starts, and keeps
+the ids it got in `IncidentState.revisions`; the ledger and the policies read that list. New
+incidents follow every revision; a replayed incident keeps the rules its history was written
+under, and so does every phase of it (phases see the same state), for its whole life.
+"""
+
+from __future__ import annotations
+
+SLO_BURN_IS_AT_LEAST_P2 = "slo-burn-is-at-least-p2"
+"""A burn meeting the declare criterion is SLO-affecting, so never P3 (issue #12)."""
+
+BURN_DURATION_IS_STRICT = "burn-duration-strict"
+"""The burn criterion's "for > 5 minutes" is strict: held exactly 5:00 does not declare (issue #12)."""
+
+CHANNEL_SEQUENCE = "channel-sequence"
+"""The channel is `#incident-YYYY-MM-DD-NNN`, numbered by the day's ChannelSequence (issue #12);
+incidents started before keep `#incident-<date>-<service>-<HHMM>`."""
+
+STATUS_PAGE_DEADLINES = "status-page-deadlines"
+"""comms.initial_status_page_within and resolved_notice_within are deadlines: a status page post
+missing by then prompts the Comms lead (issue #12)."""
+
+REVISIONS: tuple[str, ...] = (
+    SLO_BURN_IS_AT_LEAST_P2,
+    BURN_DURATION_IS_STRICT,
+    CHANNEL_SEQUENCE,
+    STATUS_PAGE_DEADLINES,
+)
+"""Every revised rule a new incident follows, in the order the incident asks for them."""
