@@ -362,6 +362,19 @@ class IncidentState(_Model):
     deadlines: list[Deadline] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     version: int = 0
+    revisions: list[str] = Field(
+        default_factory=list,
+        description="behaviour this incident runs under that older incidents did not (each recorded by "
+        "workflow.patched at the start): pure policies branch on it, so recorded incidents replay as they ran",
+    )
+    raised_mid_incident: list[str] = Field(
+        default_factory=list, description="special cases (data_loss, security) raised after declaration"
+    )
+    owed: list[Deadline] = Field(
+        default_factory=list,
+        description="messages a change mid-incident owes (a special case raised, a severity change): "
+        "due at once, each fires once",
+    )
 
     @property
     def commander(self) -> str | None:

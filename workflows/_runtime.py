@@ -28,6 +28,8 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "ack_escalate": ("page", "escalation"),
     "escalate": ("page", "escalation"),
     "vp_notice": ("stakeholders", "vp_notice"),
+    "data_loss_notice": ("stakeholders", "stakeholder_notice"),
+    "security_handoff": ("stakeholders", "security_handoff"),
     "internal_update": ("incident", "ic_checklist"),
     "external_prompt": ("incident", "external_update_due"),
     "silence": ("status_page", "still_investigating"),
@@ -40,6 +42,7 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "customer_email_overdue": ("page", "escalation"),
 }
 ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
+ESCALATING |= {"data_loss_notice", "security_handoff"}  # told of the incident mid-way: they hear its end
 
 
 async def send(

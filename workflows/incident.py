@@ -55,6 +55,10 @@ with workflow.unsafe.imports_passed_through():
 
 P = ParamSpec("P")
 
+REVISIONS = (ledger.SPECIAL_CASES_MID_INCIDENT,)
+"""Behaviour recorded once at the start (`workflow.patched`), into `IncidentState.revisions`: the
+pure policies and phases branch on the state, so an incident recorded before keeps its old rules."""
+
 
 @workflow.defn(name="Incident")
 class IncidentWorkflow:
@@ -71,6 +75,7 @@ class IncidentWorkflow:
     async def run(self, inp: IncidentInput) -> IncidentState:
         # Incidents recorded before this forwarded every change; replay keeps them so.
         self._forward_only_relevant = workflow.patched("forward-phase-relevant-state")
+        self.state.revisions = [*self.state.revisions, *(r for r in REVISIONS if workflow.patched(r))]
         self._publish()
         if self.state.declared_at is None:
             detection = await self._phase(DetectionPhase.run, Phase.DETECTION)
@@ -251,8 +256,13 @@ class IncidentWorkflow:
         description='Raise a special case or record the vendor ticket. JSON: {"by": "alice", "data_loss": true, "vendor_ticket": "ZD-123"}'
     )
     def set_flags(self, req: SetFlags) -> UpdateResult:
-        changes = ledger.set_flags(self.state, req)
-        return self._done("flags_changed", "; ".join(changes) or "no change", req.by)
+        before, declared = self.state.signals, self.state.declared_at
+        message = "; ".join(ledger.set_flags(self.state, req)) or "no change"
+        self._record("flags_changed", message, req.by)
+        ledger.flags_changed(self.state, self.runbook, before, workflow.now(), req.by)
+        if self.state.declared_at != declared:
+            self._publish()
+        return self._done(None, message, req.by)
 
     @set_flags.validator
     def _validate_set_flags(self, req: SetFlags) -> None:

@@ -21,6 +21,9 @@ LIVE_KINDS = ACK_KINDS | {"escalate", "vp_notice", "internal_update", "external_
 RETRO_KINDS = {"pir_reminder", "pir_overdue"}
 ACTION_KINDS = {"action_item_reminder", "action_item_overdue"}
 CUSTOMER_KINDS = {"customer_email_reminder", "customer_email_overdue"}
+# What a change mid-incident owes (`IncidentState.owed`): fired by the live phases, at once.
+OWED_KINDS = {"data_loss_notice", "security_handoff"}
+LIVE_KINDS = LIVE_KINDS | OWED_KINDS
 
 
 def _stamp(at: datetime) -> str:
@@ -68,7 +71,7 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
         )
 
     if state.declared_at and state.severity and state.resolved_at is None:
-        plan = escalation_plan(state.severity, state.signals, runbook)
+        plan = escalation_plan(state.severity, state.signals, runbook, state.raised_mid_incident)
         for timed in plan.timed:
             done = state.mitigated_at if timed.unless == "mitigated" else state.resolved_at
             if done is None:
@@ -208,6 +211,9 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
                 )
             )
 
+    if state.resolved_at is None:
+        out.extend(state.owed)
+
     return sorted((d for d in out if d.key not in fired), key=lambda d: (d.at, d.key))
 
 
@@ -226,6 +232,7 @@ __all__ = [
     "ACTION_KINDS",
     "CUSTOMER_KINDS",
     "LIVE_KINDS",
+    "OWED_KINDS",
     "RETRO_KINDS",
     "pending_deadlines",
     "due_now",
