@@ -161,3 +161,19 @@ async def test_no_special_case_no_notice(scene) -> None:
     await s.advance(MINUTE)
     assert s.sink.count("stakeholder_notice") == 1 and s.sink.count("security_handoff") == 0
     assert (await s.state()).owed == []
+
+
+async def test_data_loss_flagged_before_declaration_declares_as_an_alert_raising_it_does(
+    skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    quiet = Alert(fingerprint="fp-q", summary="error ratio 0.5%", signals=ImpactSignals(user_error_ratio=0.005))
+    async with running_worker(skipping_env.client, tmp_path) as harness:
+        handle = await harness.start(incident_input(alert=quiet, on_call="alice"))
+        s = Scene(skipping_env, harness.sink, handle)
+        await s.advance(MINUTE)
+        assert (await s.state()).declared_at is None  # below every declare criterion
+        await s.flags(data_loss=True)
+        await s.expect_count("stakeholder_notice", 3)  # declared P1: EM + legal, executives, the PM
+        state = await s.state()
+        assert state.severity == Severity.P1 and state.raised_mid_incident == []
+        assert s.audiences("stakeholder_notice") == [EM_LEGAL, EXECUTIVES, ["product-manager"]]
