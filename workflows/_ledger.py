@@ -15,7 +15,7 @@ from temporalio.common import SearchAttributeUpdate
 
 from warroom import search
 from warroom.config import RunbookConfig
-from warroom.enums import Phase, Role, Severity, format_duration
+from warroom.enums import Phase, PublicStatus, Role, Severity, format_duration
 from warroom.models import (
     SYSTEM,
     Alert,
@@ -40,6 +40,15 @@ MAX_TRACKED_ALERTS = 100
 SPECIAL_CASES_MID_INCIDENT = "special-cases-mid-incident"
 """Revision: a special case raised after declaration sends what declaring with it sends."""
 _OWED_KIND = {"data_loss": "data_loss_notice", "security": "security_handoff"}
+
+# What the status page says after a phase event that posted to it (`public_post`), by the event's kind.
+PUBLIC_STATUS_POSTED = {
+    "status_page_initial": PublicStatus.INVESTIGATING,
+    "silence": PublicStatus.INVESTIGATING,
+    "silence_identified": PublicStatus.IDENTIFIED,
+    "silence_monitoring": PublicStatus.MONITORING,
+    "status_page_resolved": PublicStatus.RESOLVED,
+}
 """Fingerprints kept in `firing_alerts`; an alert storm beyond this is counted, not tracked."""
 
 # What phase workflows do not act on: the timeline and the alert bookkeeping. `last_firing_alert_at`
@@ -179,6 +188,7 @@ def apply_phase_event(state: IncidentState, event: PhaseEvent, now: datetime) ->
             state.escalated_to.append(who)
     if event.public_post:
         state.last_external_update_at = now
+        state.public_status = PUBLIC_STATUS_POSTED.get(event.kind, state.public_status)
     if event.propose and not any(s.step_id == event.propose.step_id for s in state.steps):
         p = event.propose
         state.steps.append(

@@ -33,6 +33,8 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "internal_update": ("incident", "ic_checklist"),
     "external_prompt": ("incident", "external_update_due"),
     "silence": ("status_page", "still_investigating"),
+    "silence_identified": ("status_page", "still_identified"),
+    "silence_monitoring": ("status_page", "still_monitoring"),
     "monitoring_done": ("incident", "monitoring_complete"),
     "pir_reminder": ("incident", "pir_reminder"),
     "pir_overdue": ("page", "pir_overdue"),

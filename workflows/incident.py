@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
     )
     from warroom.policy import authority
-    from warroom.policy.timers import pending_deadlines
+    from warroom.policy.timers import PUBLIC_STATUS_NEVER_REGRESSES, pending_deadlines
     from workflows import _ledger as ledger
     from workflows._runtime import send
     from workflows.command import CommandPhase
@@ -55,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
 
 P = ParamSpec("P")
 
-REVISIONS = (ledger.SPECIAL_CASES_MID_INCIDENT,)
+REVISIONS = (ledger.SPECIAL_CASES_MID_INCIDENT, PUBLIC_STATUS_NEVER_REGRESSES)
 """Behaviour recorded once at the start (`workflow.patched`), into `IncidentState.revisions`: the
 pure policies and phases branch on the state, so an incident recorded before keeps its old rules."""
 
@@ -277,6 +277,7 @@ class IncidentWorkflow:
         public = req.public_status is not None
         if public:
             self.state.last_external_update_at = now
+            self.state.public_status = req.public_status
         result = self._done(
             "status_update",
             f"update: error rate {req.error_rate if req.error_rate is not None else '?'}%, "

@@ -7,18 +7,36 @@ severity change re-runs the start actions; the status page never goes back to "i
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import MINUTE, SECOND, RecordingSink, assert_eventually, incident_input, running_worker, state_of
-from warroom.enums import Phase, Severity, Update
-from warroom.models import Acknowledge, Alert, ImpactSignals, IncidentState, SetFlags
+from tests.helpers import (
+    MINUTE,
+    SECOND,
+    RecordingSink,
+    assert_eventually,
+    incident_input,
+    running_worker,
+    state_of,
+    utc,
+)
+from warroom.enums import Phase, PublicStatus, Severity, Update
+from warroom.messages import public_context
+from warroom.models import Acknowledge, Alert, ImpactSignals, IncidentState, MarkMitigated, SetFlags, StatusUpdate
+from warroom.runbook import load_runbook
+from warroom.templates import render
 
 EXECUTIVES = ["executive-team"]
+
+
+def utc_now() -> datetime:
+    return utc(2026, 11, 27, 14, 23)
+
+
 EM_LEGAL = ["engineering-manager", "legal-privacy"]
 
 
@@ -48,6 +66,13 @@ class Scene:
 
     async def flags(self, **flags: bool) -> None:
         await self.handle.execute_update(Update.SET_FLAGS, SetFlags(by="alice", **flags))
+
+    async def mitigate(self) -> None:
+        await self.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back"))
+
+    async def post_public(self, status: PublicStatus) -> None:
+        update = StatusUpdate(by="alice", public_status=status, public_message=f"now {status.value}")
+        await self.handle.execute_update(Update.POST_UPDATE, update)
 
     async def alert(self, **signals: bool) -> None:
         await self.handle.signal(
@@ -177,3 +202,58 @@ async def test_data_loss_flagged_before_declaration_declares_as_an_alert_raising
         state = await s.state()
         assert state.severity == Severity.P1 and state.raised_mid_incident == []
         assert s.audiences("stakeholder_notice") == [EM_LEGAL, EXECUTIVES, ["product-manager"]]
+
+
+# --- Item 14: the public status never regresses ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mitigated_at", "silence_posts"), [(30 * MINUTE - 2 * SECOND, 0), (30 * MINUTE + 2 * SECOND, 1)]
+)
+async def test_the_silence_post_stops_at_mitigation(scene, mitigated_at, silence_posts) -> None:
+    s = await scene(Severity.P2)
+    await s.expect_count("status_initial", 1)
+    await s.advance(mitigated_at)
+    await s.mitigate()
+    await s.advance(61 * MINUTE)  # past two more silences: the status page is left as it was
+    await s.expect_count("still_investigating", silence_posts)
+    assert (await s.state()).mitigated_at is not None
+    assert s.sink.count("still_identified") == s.sink.count("still_monitoring") == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "template", "first_line"),
+    [
+        (PublicStatus.IDENTIFIED, "still_identified", "IDENTIFIED: Elevated Error Rate — Order Api"),
+        (PublicStatus.MONITORING, "still_monitoring", "MONITORING: Elevated Error Rate — Order Api"),
+    ],
+)
+async def test_silence_after_identified_or_monitoring_repeats_that_status(scene, status, template, first_line) -> None:
+    s = await scene(Severity.P2)
+    await s.advance(5 * MINUTE)
+    await s.post_public(status)
+    await s.advance(30 * MINUTE - 2 * SECOND)
+    await s.expect_count(template, 0)
+    await s.advance(3 * SECOND)
+    await s.expect_count(template, 1)
+    assert s.texts("status_page")[-1].splitlines()[0] == first_line
+    assert s.sink.count("still_investigating") == 0
+    assert (await s.state()).public_status == status
+
+
+async def test_a_monitoring_page_is_never_posted_back_to_investigating(scene) -> None:
+    s = await scene(Severity.P2)
+    await s.post_public(PublicStatus.MONITORING)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await s.post_public(PublicStatus.INVESTIGATING)
+    assert refused.value.cause.type == "PublicStatusRegression"  # type: ignore[union-attr]
+    await s.post_public(PublicStatus.IDENTIFIED)  # the fix did not hold: that is what the page may say
+    assert (await s.state()).public_status == PublicStatus.IDENTIFIED
+
+
+@pytest.mark.parametrize("name", ["still_identified", "still_monitoring"])
+def test_the_repeated_status_posts_carry_no_names_and_render_from_the_public_context(name) -> None:
+    state = IncidentState(incident_id="i-1", service="order-api", summary="alice broke it", opened_at=utc_now())
+    for details in (True, False):
+        text = render(name, public_context(state, load_runbook(), utc_now(), details))
+        assert "alice" not in text and ("Order Api" in text) == details

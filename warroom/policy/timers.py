@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from warroom.config import RunbookConfig
-from warroom.enums import Phase, Role
+from warroom.enums import Phase, PublicStatus, Role
 from warroom.enums import format_duration as _fmt
 from warroom.models import Deadline, IncidentState
 from warroom.policy.escalation import escalation_plan
@@ -24,6 +24,23 @@ CUSTOMER_KINDS = {"customer_email_reminder", "customer_email_overdue"}
 # What a change mid-incident owes (`IncidentState.owed`): fired by the live phases, at once.
 OWED_KINDS = {"data_loss_notice", "security_handoff"}
 LIVE_KINDS = LIVE_KINDS | OWED_KINDS
+
+
+PUBLIC_STATUS_NEVER_REGRESSES = "public-status-never-regresses"
+"""Revision: the silence post stops at mitigation and repeats what the page says, never going back."""
+SILENCE_KINDS = {"silence_identified": PublicStatus.IDENTIFIED, "silence_monitoring": PublicStatus.MONITORING}
+LIVE_KINDS = LIVE_KINDS | set(SILENCE_KINDS)
+
+
+def silence_kind(state: IncidentState) -> str | None:
+    """What 30 minutes of public silence posts: "still investigating" while the page says so, the
+    page's own status once it moved on (Identified, Monitoring), and nothing once mitigation is
+    applied (a "still investigating" then would take back what the page told customers)."""
+    if PUBLIC_STATUS_NEVER_REGRESSES not in state.revisions:
+        return "silence"
+    if state.mitigation_applied_at is not None or state.public_status == PublicStatus.RESOLVED:
+        return None
+    return next((kind for kind, status in SILENCE_KINDS.items() if status == state.public_status), "silence")
 
 
 def _stamp(at: datetime) -> str:
@@ -113,16 +130,18 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
                     reason=f"status page update due in {_fmt(comms.external_prompt_lead)}",
                 )
             )
-            key, at = _next_in_series("silence", base, comms.silence_max, fired)
-            out.append(
-                Deadline(
-                    key=key,
-                    kind="silence",
-                    at=at,
-                    audience=["status-page"],
-                    reason=f"status page silent for {_fmt(comms.silence_max)}",
+            silence = silence_kind(state)
+            if silence is not None:
+                key, at = _next_in_series("silence", base, comms.silence_max, fired)
+                out.append(
+                    Deadline(
+                        key=key,
+                        kind=silence,
+                        at=at,
+                        audience=["status-page"],
+                        reason=f"status page silent for {_fmt(comms.silence_max)}",
+                    )
                 )
-            )
         if state.mitigated_at:
             out.append(
                 Deadline(
@@ -236,5 +255,6 @@ __all__ = [
     "RETRO_KINDS",
     "pending_deadlines",
     "due_now",
+    "silence_kind",
     "next_wakeup",
 ]
