@@ -20,13 +20,23 @@ from tests.helpers import (
     RecordingSink,
     assert_eventually,
     incident_input,
+    mitigated_soon,
     running_worker,
     state_of,
     utc,
 )
 from warroom.enums import Phase, PublicStatus, Severity, Update
 from warroom.messages import public_context
-from warroom.models import Acknowledge, Alert, ImpactSignals, IncidentState, MarkMitigated, SetFlags, StatusUpdate
+from warroom.models import (
+    Acknowledge,
+    Alert,
+    ImpactSignals,
+    IncidentState,
+    MarkMitigated,
+    Resolve,
+    SetFlags,
+    StatusUpdate,
+)
 from warroom.runbook import load_runbook
 from warroom.templates import render
 
@@ -69,6 +79,12 @@ class Scene:
 
     async def mitigate(self) -> None:
         await self.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back"))
+
+    async def resolve(self) -> None:
+        await self.mitigate()
+        await self.advance(5 * MINUTE + SECOND)
+        await mitigated_soon(self.env, self.handle)
+        await self.handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="bad deploy rolled back"))
 
     async def post_public(self, status: PublicStatus) -> None:
         update = StatusUpdate(by="alice", public_status=status, public_message=f"now {status.value}")
@@ -257,3 +273,30 @@ def test_the_repeated_status_posts_carry_no_names_and_render_from_the_public_con
     for details in (True, False):
         text = render(name, public_context(state, load_runbook(), utc_now(), details))
         assert "alice" not in text and ("Order Api" in text) == details
+
+
+# --- Item 11: stakeholders hear the resolution -------------------------------------------------------
+
+
+async def test_everyone_told_of_a_p1_hears_its_resolution(scene) -> None:
+    s = await scene(Severity.P1)
+    await s.advance(30 * MINUTE + SECOND)  # the team lead is escalated to at 30 minutes
+    await s.expect_count("escalation", 1)
+    await s.flags(data_loss=True)
+    await s.expect_count("stakeholder_notice", 3)
+    await s.resolve()
+    await s.expect_count("stakeholder_resolved", 1)
+    told = ["engineering-manager", "product-manager", "engineering-team-lead", "legal-privacy", "executive-team"]
+    assert s.audiences("stakeholder_resolved") == [told]
+    text = [t for _, name, _, t in s.sink.sent if name == "stakeholder_resolved"][0]
+    assert text.startswith(f"✅ RESOLVED, to {', '.join(told)}: P1 incident ")
+    assert "Mitigation: rolled back." in text and "Post-incident review by alice due 20" in text
+    assert [e.kind for e in (await s.state()).timeline].count("stakeholders_resolved") == 1
+
+
+async def test_a_p3_nobody_was_told_of_sends_no_resolved_notice(scene) -> None:
+    s = await scene(Severity.P3)
+    await s.resolve()
+    await s.expect_count("resolved", 1)
+    await s.advance(MINUTE)
+    assert s.sink.count("stakeholder_resolved") == 0
