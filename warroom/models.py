@@ -374,6 +374,15 @@ class IncidentState(_Model):
     deadlines: list[Deadline] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     version: int = 0
+    raised_mid_incident: list[str] = Field(
+        default_factory=list, description="special cases (data_loss, security) raised after declaration"
+    )
+    public_status: PublicStatus | None = Field(None, description="what the status page says now")
+    owed: list[Deadline] = Field(
+        default_factory=list,
+        description="messages a change mid-incident owes (a special case raised, a severity change): "
+        "due at once, each fires once",
+    )
 
     @property
     def commander(self) -> str | None:

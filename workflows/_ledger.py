@@ -16,11 +16,13 @@ from temporalio.common import SearchAttributeUpdate
 
 from warroom import search
 from warroom.config import RunbookConfig
-from warroom.enums import Role, Severity, format_duration
+from warroom.enums import Phase, PublicStatus, Role, Severity, format_duration
 from warroom.models import (
     SYSTEM,
     Alert,
     AlertDigest,
+    Deadline,
+    ImpactSignals,
     IncidentInput,
     IncidentState,
     PhaseEvent,
@@ -30,12 +32,29 @@ from warroom.models import (
     TimelineEntry,
 )
 from warroom.policy.declare import should_declare
-from warroom.policy.escalation import escalation_plan
+from warroom.policy.escalation import SPECIAL_CASES, SpecialCase, escalation_plan, special_case_notices
 from warroom.policy.pir import pir_due
-from warroom.policy.revisions import BURN_DURATION_IS_STRICT, CHANNEL_SEQUENCE, REVISIONS, SLO_BURN_IS_AT_LEAST_P2
+from warroom.policy.revisions import (
+    BURN_DURATION_IS_STRICT,
+    CHANNEL_SEQUENCE,
+    REVISIONS,
+    SLO_BURN_IS_AT_LEAST_P2,
+    SPECIAL_CASES_MID_INCIDENT,
+)
 from warroom.policy.severity import classify_severity
 
 MAX_TRACKED_ALERTS = 100
+
+_OWED_KIND = {"data_loss": "data_loss_notice", "security": "security_handoff"}
+
+# What the status page says after a phase event that posted to it (`public_post`), by the event's kind.
+PUBLIC_STATUS_POSTED = {
+    "status_page_initial": PublicStatus.INVESTIGATING,
+    "silence": PublicStatus.INVESTIGATING,
+    "silence_identified": PublicStatus.IDENTIFIED,
+    "silence_monitoring": PublicStatus.MONITORING,
+    "status_page_resolved": PublicStatus.RESOLVED,
+}
 """Fingerprints kept in `firing_alerts`; an alert storm beyond this is counted, not tracked."""
 
 # What phase workflows do not act on: the timeline and the alert bookkeeping. `last_firing_alert_at`
@@ -216,7 +235,9 @@ def take_alert(state: IncidentState, alert: Alert, now: datetime) -> bool:
 def on_alert(state: IncidentState, runbook: RunbookConfig, alert: Alert, now: datetime) -> bool:
     """An alert after the start: it may declare the incident, or dismiss it when every alert resolved
     before anyone declared or acknowledged. True when it was a repeat."""
+    before = state.signals
     repeated = take_alert(state, alert, now)
+    raise_special_cases(state, runbook, before, now, f"alert {alert.fingerprint}")
     if state.declared_at is None:
         declare_if_warranted(state, runbook, now)
         if not state.firing_alerts and not alert.firing and not state.acknowledged_at:
@@ -235,6 +256,7 @@ def apply_phase_event(state: IncidentState, event: PhaseEvent, now: datetime) ->
             state.escalated_to.append(who)
     if event.public_post:
         state.last_external_update_at = now
+        state.public_status = PUBLIC_STATUS_POSTED.get(event.kind, state.public_status)
     if event.propose and not any(s.step_id == event.propose.step_id for s in state.steps):
         p = event.propose
         state.steps.append(
@@ -279,6 +301,58 @@ def set_flags(state: IncidentState, req: SetFlags) -> list[str]:
         state.vendor_ticket = req.vendor_ticket
         changes.append(f"vendor ticket {req.vendor_ticket}")
     return changes
+
+
+def mid_incident(state: IncidentState) -> bool:
+    """Declared and past Detection: the Declare phase has taken its snapshot, so what changes now is
+    owed by the incident itself (before that, Declare acts on the change as part of declaring)."""
+    return state.declared_at is not None and state.phase not in (Phase.DETECTION, Phase.CLOSED)
+
+
+def flags_changed(state: IncidentState, runbook: RunbookConfig, before: ImpactSignals, now: datetime, by: str) -> None:
+    """A person changed the flags: data loss declares an undeclared incident (as an alert raising it
+    does), and a case raised later owes what declaring with it sends."""
+    if SPECIAL_CASES_MID_INCIDENT not in state.revisions:
+        return
+    if state.declared_at is None:
+        declare_if_warranted(state, runbook, now)
+    raise_special_cases(state, runbook, before, now, by)
+
+
+def raise_special_cases(
+    state: IncidentState, runbook: RunbookConfig, before: ImpactSignals, now: datetime, by: str
+) -> list[SpecialCase]:
+    """Data loss or security newly raised mid-incident: the notices of `special_case_notices` are owed
+    at once, and from now on a security incident keeps its details off public channels. The cases raised."""
+    if SPECIAL_CASES_MID_INCIDENT not in state.revisions or state.declared_at is None:
+        return []
+    raised = [c for c in SPECIAL_CASES if getattr(state.signals, c) and not getattr(before, c)]
+    for case in raised:
+        notices = special_case_notices(case, runbook)
+        who = ", ".join(p for n in notices for p in n.audience)
+        if state.resolved_at is not None:  # nothing runs the live deadlines any more: say so
+            record(state, now, "special_case_raised", f"{case} raised after resolution by {by}: tell {who}", by)
+            continue
+        if not mid_incident(state):  # the Declare phase has yet to start: declaring sends them
+            continue
+        if case not in state.raised_mid_incident:
+            state.raised_mid_incident.append(case)
+        for notice in notices:
+            kind = _OWED_KIND[case]
+            state.owed.append(
+                Deadline(
+                    key=f"{kind}@{now:%Y%m%dT%H%M%S}:{','.join(notice.audience)}",
+                    kind=kind,
+                    at=now,
+                    audience=list(notice.audience),
+                    reason=f"{notice.reason} (raised mid-incident by {by})",
+                )
+            )
+        kept = "; the matrix's escalations still run" if case == "data_loss" else ""
+        record(state, now, "special_case_raised", f"{case} raised mid-incident by {by}: notifying {who}{kept}", by)
+        if case == "security" and not runbook.special_cases.security_incident.public_details:
+            record(state, now, "restricted", "security incident: details stay out of public channels from now on")
+    return raised
 
 
 def mitigation_status(state: IncidentState) -> str:

@@ -28,9 +28,13 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "ack_escalate": ("page", "escalation"),
     "escalate": ("page", "escalation"),
     "vp_notice": ("stakeholders", "vp_notice"),
+    "data_loss_notice": ("stakeholders", "stakeholder_notice"),
+    "security_handoff": ("stakeholders", "security_handoff"),
     "internal_update": ("incident", "ic_checklist"),
     "external_prompt": ("incident", "external_update_due"),
     "silence": ("status_page", "still_investigating"),
+    "silence_identified": ("status_page", "still_identified"),
+    "silence_monitoring": ("status_page", "still_monitoring"),
     "monitoring_done": ("incident", "monitoring_complete"),
     "pir_reminder": ("incident", "pir_reminder"),
     "pir_overdue": ("page", "pir_overdue"),
@@ -42,6 +46,7 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "resolved_notice_overdue": ("incident", "resolved_notice_overdue"),
 }
 ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
+ESCALATING |= {"data_loss_notice", "security_handoff"}  # told of the incident mid-way: they hear its end
 
 
 async def send(

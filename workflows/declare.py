@@ -23,7 +23,9 @@ class DeclarePhase(PhaseWorkflow):
         rt = self.rt
         state = rt.state
         assert state.severity is not None, "the entity assesses severity before Declare"
-        plan = escalation_plan(state.severity, state.signals, rt.runbook)
+        # A case raised after the snapshot this phase started from is owed by the incident, not sent here.
+        late = {case: False for case in state.raised_mid_incident}
+        plan = escalation_plan(state.severity, state.signals.model_copy(update=late), rt.runbook)
 
         opened = await rt.notify("incident", "channel_opened")
         await rt.report(

@@ -258,8 +258,13 @@ class IncidentWorkflow:
         description='Raise a special case or record the vendor ticket. JSON: {"by": "alice", "data_loss": true, "vendor_ticket": "ZD-123"}'
     )
     def set_flags(self, req: SetFlags) -> UpdateResult:
-        changes = ledger.set_flags(self.state, req)
-        return self._done("flags_changed", "; ".join(changes) or "no change", req.by)
+        before, declared = self.state.signals, self.state.declared_at
+        message = "; ".join(ledger.set_flags(self.state, req)) or "no change"
+        self._record("flags_changed", message, req.by)
+        ledger.flags_changed(self.state, self.runbook, before, workflow.now(), req.by)
+        if self.state.declared_at != declared:
+            self._publish()
+        return self._done(None, message, req.by)
 
     @set_flags.validator
     def _validate_set_flags(self, req: SetFlags) -> None:
@@ -274,6 +279,7 @@ class IncidentWorkflow:
         public = req.public_status is not None
         if public:
             self.state.last_external_update_at = now
+            self.state.public_status = req.public_status
         result = self._done(
             "status_update",
             f"update: error rate {f'{req.error_rate:g}%' if req.error_rate is not None else 'not given'}, "

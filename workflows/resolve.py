@@ -45,6 +45,17 @@ class ResolvePhase(PhaseWorkflow):
         if rt.state.phase == Phase.CLOSED:
             return PhaseResult(outcome="closed")
         await rt.notify("incident", "resolved")
+        # Everyone told of the incident (at start, by escalation, by a special case) hears it is over.
+        if rt.state.escalated_to and workflow.patched("resolved-notice-to-stakeholders"):
+            told = list(rt.state.escalated_to)
+            sent = await rt.notify("stakeholders", "stakeholder_resolved", told)
+            await rt.report(
+                PhaseEvent(
+                    kind="stakeholders_resolved",
+                    message=f"resolved notice {'sent' if sent else 'not delivered'} to {', '.join(told)}",
+                    data={"audience": ", ".join(told)},
+                )
+            )
         # Whatever said something publicly (a P3 with a public update, a downgraded P1) says "resolved" too.
         if rt.state.severity in rt.runbook.comms.status_page_for or rt.state.last_external_update_at is not None:
             posted = await rt.notify("status_page", "status_resolved", ["status-page"], public=True)

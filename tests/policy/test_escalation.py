@@ -5,6 +5,7 @@ from datetime import timedelta
 from warroom.enums import Severity
 from warroom.models import ImpactSignals
 from warroom.policy import EscalationPlan, Notice, TimedEscalation, escalation_plan
+from warroom.policy.escalation import special_case_notices
 from warroom.runbook import DEFAULT_RUNBOOK, load_runbook
 
 RUNBOOK = load_runbook(DEFAULT_RUNBOOK)
@@ -101,3 +102,18 @@ def test_special_cases_combine():
         ["executive-team"],
         ["security-team"],
     ]
+
+
+def test_special_case_notices_are_what_declaring_with_the_case_sends():
+    assert special_case_notices("data_loss", RUNBOOK) == plan(Severity.P3, data_loss=True).immediate
+    assert special_case_notices("security", RUNBOOK) == plan(Severity.P3, security=True).immediate
+    assert [n.audience for n in special_case_notices("security", RUNBOOK)] == [["security-team"]]
+
+
+def test_data_loss_raised_after_declaration_keeps_the_matrix_timers():
+    late = escalation_plan(Severity.P1, ImpactSignals(data_loss=True), RUNBOOK, raised_late=["data_loss"])
+    assert late.timed == plan(Severity.P1).timed
+    assert [t.kind for t in late.timed] == ["escalate", "vp_notice"]
+    # Only data loss itself counts: security raised late does not bring the timers back.
+    other = escalation_plan(Severity.P1, ImpactSignals(data_loss=True), RUNBOOK, raised_late=["security"])
+    assert other.timed == []

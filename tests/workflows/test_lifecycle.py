@@ -96,6 +96,7 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
                 ("incident", "mitigation_applied"),
                 ("incident", "mitigated"),
                 ("incident", "resolved"),
+                ("stakeholders", "stakeholder_resolved"),  # the engineering manager told at start
                 ("status_page", "status_resolved"),
                 ("incident", "action_item_reminder"),
             ]
@@ -104,7 +105,7 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
         log = (tmp_path / "channels" / f"{final.incident_id}.log").read_text()
         delivered = [(channel, text) for channel, _, _, text in sink.sent if channel != "status_page"]
         logged = re.findall(r"^\[[^\]]+\] \[(\w+)\] \[[^\]]*\]$", log, flags=re.MULTILINE)
-        assert sorted(logged) == sorted(channel for channel, _ in delivered) and len(logged) == 9
+        assert sorted(logged) == sorted(channel for channel, _ in delivered) and len(logged) == 10
         assert all(text in log for _, text in delivered)
 
 

@@ -8,7 +8,7 @@ asked (CLI, Web UI) word for word, and its kind is the refusal's type, which cal
 
 from __future__ import annotations
 
-from warroom.enums import Phase, Role
+from warroom.enums import Phase, PublicStatus, Role
 from warroom.models import (
     Acknowledge,
     Alert,
@@ -69,6 +69,16 @@ def require_declared(state: IncidentState) -> None:
         raise Rejected("the incident is not declared yet: declare it first", "NotDeclared")
 
 
+def require_no_public_regression(state: IncidentState, req: StatusUpdate) -> None:
+    """A Monitoring page never flips back to Investigating: customers were told a fix is in place."""
+    if req.public_status == PublicStatus.INVESTIGATING and state.public_status == PublicStatus.MONITORING:
+        raise Rejected(
+            "the status page says Monitoring and does not go back to Investigating: "
+            "post Identified if the fix did not hold",
+            "PublicStatusRegression",
+        )
+
+
 # --- One rule per update, in the order the runbook meets them ---------------------------------------
 
 
@@ -117,6 +127,7 @@ def may_post_update(state: IncidentState, req: StatusUpdate) -> None:
     require_declared(state)
     if req.public_status and not req.public_message:
         raise Rejected("a status page update needs --public-message", "InvalidRequest")
+    require_no_public_regression(state, req)
 
 
 def may_propose_step(state: IncidentState, req: ProposeStep) -> None:

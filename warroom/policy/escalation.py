@@ -6,6 +6,7 @@ The plan is data: the workflow sends each `immediate` notice at once and arms a 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Literal
 
@@ -16,6 +17,10 @@ from warroom.enums import Severity, format_duration
 from warroom.models import ImpactSignals
 
 _NOUN = {"mitigated": "mitigation", "resolved": "resolution"}
+
+SpecialCase = Literal["data_loss", "security"]
+"""The special cases that send something the moment they are raised."""
+SPECIAL_CASES: tuple[SpecialCase, ...] = ("data_loss", "security")
 
 
 class _Model(BaseModel):
@@ -48,11 +53,38 @@ class EscalationPlan(_Model):
     require_vendor_ticket: bool = False
 
 
-def escalation_plan(severity: Severity, signals: ImpactSignals, runbook: RunbookConfig) -> EscalationPlan:
+def special_case_notices(case: SpecialCase, runbook: RunbookConfig) -> list[Notice]:
+    """Who hears at once when `case` is raised, at declaration or any time after it."""
+    special = runbook.special_cases
+    if case == "data_loss":
+        return [
+            Notice(
+                audience=list(special.data_loss.notify_immediately),
+                reason="data loss suspected: notify engineering manager and legal/privacy immediately",
+            ),
+            Notice(
+                audience=[special.data_loss.escalate_to],
+                reason="data loss: skip the P-level system, go directly to the executive team",
+            ),
+        ]
+    return [
+        Notice(
+            audience=[special.security_incident.hand_off_to],
+            reason="security incident suspected: hand off to the security team",
+        )
+    ]
+
+
+def escalation_plan(
+    severity: Severity, signals: ImpactSignals, runbook: RunbookConfig, raised_late: Collection[str] = ()
+) -> EscalationPlan:
     """The severity row's notices and timers, adjusted by every special case the signals raise.
 
     Data loss skips the P-level system: legal/privacy and the executive team hear at once and the
-    matrix timers are dropped. Security hands off and keeps details out of public channels.
+    matrix timers are dropped. Data loss raised after declaration (in `raised_late`) keeps the
+    timers already counting: the team lead and the VP were promised a page, and the executives
+    hearing early is no reason to break that promise. Security hands off and keeps details out
+    of public channels.
     """
     row = runbook.severity_matrix[severity]
     special = runbook.special_cases
@@ -63,19 +95,8 @@ def escalation_plan(severity: Severity, signals: ImpactSignals, runbook: Runbook
     require_vendor_ticket = False
 
     if signals.data_loss:
-        immediate.append(
-            Notice(
-                audience=list(special.data_loss.notify_immediately),
-                reason="data loss suspected: notify engineering manager and legal/privacy immediately",
-            )
-        )
-        immediate.append(
-            Notice(
-                audience=[special.data_loss.escalate_to],
-                reason="data loss: skip the P-level system, go directly to the executive team",
-            )
-        )
-    else:
+        immediate.extend(special_case_notices("data_loss", runbook))
+    if not signals.data_loss or "data_loss" in raised_late:
         timed.append(
             TimedEscalation(
                 kind="escalate",
@@ -99,9 +120,7 @@ def escalation_plan(severity: Severity, signals: ImpactSignals, runbook: Runbook
     if signals.security:
         hand_off_to = special.security_incident.hand_off_to
         public_details = special.security_incident.public_details
-        immediate.append(
-            Notice(audience=[hand_off_to], reason="security incident suspected: hand off to the security team")
-        )
+        immediate.extend(special_case_notices("security", runbook))
 
     if signals.third_party_vendor:
         require_vendor_ticket = special.third_party_vendor.require_vendor_ticket

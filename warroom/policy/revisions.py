@@ -22,10 +22,18 @@ STATUS_PAGE_DEADLINES = "status-page-deadlines"
 """comms.initial_status_page_within and resolved_notice_within are deadlines: a status page post
 missing by then prompts the Comms lead (issue #12)."""
 
+SPECIAL_CASES_MID_INCIDENT = "special-cases-mid-incident"
+"""A special case raised after declaration sends what declaring with it sends (issue #12)."""
+
+PUBLIC_STATUS_NEVER_REGRESSES = "public-status-never-regresses"
+"""The silence post stops at mitigation and repeats what the page says, never going back (issue #12)."""
+
 REVISIONS: tuple[str, ...] = (
     SLO_BURN_IS_AT_LEAST_P2,
     BURN_DURATION_IS_STRICT,
     CHANNEL_SEQUENCE,
     STATUS_PAGE_DEADLINES,
+    SPECIAL_CASES_MID_INCIDENT,
+    PUBLIC_STATUS_NEVER_REGRESSES,
 )
 """Every revised rule a new incident follows, in the order the incident asks for them."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from warroom.config import RunbookConfig
-from warroom.enums import Phase, Role
+from warroom.enums import Phase, PublicStatus, Role
 from warroom.enums import format_duration as _fmt
 from warroom.models import Deadline, IncidentState
 from warroom.policy.escalation import escalation_plan
-from warroom.policy.revisions import STATUS_PAGE_DEADLINES
+from warroom.policy.revisions import PUBLIC_STATUS_NEVER_REGRESSES, STATUS_PAGE_DEADLINES
 
 ACK_KINDS = {"ack_repage", "ack_escalate"}
 LIVE_KINDS = ACK_KINDS | {"escalate", "vp_notice", "internal_update", "external_prompt", "silence", "monitoring_done"}
@@ -24,6 +24,24 @@ ACTION_KINDS = {"action_item_reminder", "action_item_overdue"}
 CUSTOMER_KINDS = {"customer_email_reminder", "customer_email_overdue"}
 LIVE_KINDS |= {"status_initial_overdue"}  # the initial status page, within 5 min of declaring
 RETRO_KINDS |= {"resolved_notice_overdue"}  # the resolved notice, within 1 h of resolution
+# What a change mid-incident owes (`IncidentState.owed`): fired by the live phases, at once.
+OWED_KINDS = {"data_loss_notice", "security_handoff"}
+LIVE_KINDS = LIVE_KINDS | OWED_KINDS
+
+
+SILENCE_KINDS = {"silence_identified": PublicStatus.IDENTIFIED, "silence_monitoring": PublicStatus.MONITORING}
+LIVE_KINDS = LIVE_KINDS | set(SILENCE_KINDS)
+
+
+def silence_kind(state: IncidentState) -> str | None:
+    """What 30 minutes of public silence posts: "still investigating" while the page says so, the
+    page's own status once it moved on (Identified, Monitoring), and nothing once mitigation is
+    applied (a "still investigating" then would take back what the page told customers)."""
+    if PUBLIC_STATUS_NEVER_REGRESSES not in state.revisions:
+        return "silence"
+    if state.mitigation_applied_at is not None or state.public_status == PublicStatus.RESOLVED:
+        return None
+    return next((kind for kind, status in SILENCE_KINDS.items() if status == state.public_status), "silence")
 
 
 def _stamp(at: datetime) -> str:
@@ -71,7 +89,7 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
         )
 
     if state.declared_at and state.severity and state.resolved_at is None:
-        plan = escalation_plan(state.severity, state.signals, runbook)
+        plan = escalation_plan(state.severity, state.signals, runbook, state.raised_mid_incident)
         for timed in plan.timed:
             done = state.mitigated_at if timed.unless == "mitigated" else state.resolved_at
             if done is None:
@@ -113,16 +131,18 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
                     reason=f"status page update due in {_fmt(comms.external_prompt_lead)}",
                 )
             )
-            key, at = _next_in_series("silence", base, comms.silence_max, fired)
-            out.append(
-                Deadline(
-                    key=key,
-                    kind="silence",
-                    at=at,
-                    audience=["status-page"],
-                    reason=f"status page silent for {_fmt(comms.silence_max)}",
+            silence = silence_kind(state)
+            if silence is not None:
+                key, at = _next_in_series("silence", base, comms.silence_max, fired)
+                out.append(
+                    Deadline(
+                        key=key,
+                        kind=silence,
+                        at=at,
+                        audience=["status-page"],
+                        reason=f"status page silent for {_fmt(comms.silence_max)}",
+                    )
                 )
-            )
             if STATUS_PAGE_DEADLINES in state.revisions and state.last_external_update_at is None:
                 out.append(
                     Deadline(
@@ -240,6 +260,9 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
                 )
             )
 
+    if state.resolved_at is None:
+        out.extend(state.owed)
+
     return sorted((d for d in out if d.key not in fired), key=lambda d: (d.at, d.key))
 
 
@@ -258,8 +281,10 @@ __all__ = [
     "ACTION_KINDS",
     "CUSTOMER_KINDS",
     "LIVE_KINDS",
+    "OWED_KINDS",
     "RETRO_KINDS",
     "pending_deadlines",
     "due_now",
+    "silence_kind",
     "next_wakeup",
 ]

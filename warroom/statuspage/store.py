@@ -35,6 +35,8 @@ MAX_UPDATES = 50
 TEMPLATE_STATUS: dict[str, PublicStatus] = {
     "status_initial": PublicStatus.INVESTIGATING,
     "still_investigating": PublicStatus.INVESTIGATING,
+    "still_identified": PublicStatus.IDENTIFIED,
+    "still_monitoring": PublicStatus.MONITORING,
     "status_resolved": PublicStatus.RESOLVED,
 }
 _VALUES = tuple(status.value for status in PublicStatus)

@@ -1,0 +1,302 @@
+"""Special cases raised mid-incident, severity changes and the public status, under time skipping.
+
+Raising data loss or security once the incident runs must do what declaring with it does; a
+severity change re-runs the start actions; the status page never goes back to "investigating".
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from tests.helpers import (
+    MINUTE,
+    SECOND,
+    RecordingSink,
+    assert_eventually,
+    incident_input,
+    mitigated_soon,
+    running_worker,
+    state_of,
+    utc,
+)
+from warroom.enums import Phase, PublicStatus, Severity, Update
+from warroom.messages import public_context
+from warroom.models import (
+    Acknowledge,
+    Alert,
+    ImpactSignals,
+    IncidentState,
+    MarkMitigated,
+    Resolve,
+    SetFlags,
+    StatusUpdate,
+)
+from warroom.runbook import load_runbook
+from warroom.templates import render
+
+EXECUTIVES = ["executive-team"]
+
+
+def utc_now() -> datetime:
+    return utc(2026, 11, 27, 14, 23)
+
+
+EM_LEGAL = ["engineering-manager", "legal-privacy"]
+
+
+class Scene:
+    """One declared incident under a fresh worker, with the clock under the test's control."""
+
+    def __init__(self, env: WorkflowEnvironment, sink: RecordingSink, handle: WorkflowHandle) -> None:
+        self.env, self.sink, self.handle = env, sink, handle
+
+    async def advance(self, delta: timedelta) -> None:
+        await self.env.sleep(delta)
+
+    async def expect_count(self, template: str, count: int) -> None:
+        async def check() -> None:
+            assert self.sink.count(template) == count, (template, self.sink.templates())
+
+        await assert_eventually(check)
+
+    def audiences(self, template: str) -> list[list[str]]:
+        return [audience for _, t, audience, _ in self.sink.sent if t == template]
+
+    def texts(self, channel: str) -> list[str]:
+        return [text for c, _, _, text in self.sink.sent if c == channel]
+
+    async def state(self) -> IncidentState:
+        return await state_of(self.handle)
+
+    async def flags(self, **flags: bool) -> None:
+        await self.handle.execute_update(Update.SET_FLAGS, SetFlags(by="alice", **flags))
+
+    async def mitigate(self) -> None:
+        await self.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back"))
+
+    async def resolve(self) -> None:
+        await self.mitigate()
+        await self.advance(5 * MINUTE + SECOND)
+        await mitigated_soon(self.env, self.handle)
+        await self.handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="bad deploy rolled back"))
+
+    async def post_public(self, status: PublicStatus) -> None:
+        update = StatusUpdate(by="alice", public_status=status, public_message=f"now {status.value}")
+        await self.handle.execute_update(Update.POST_UPDATE, update)
+
+    async def alert(self, **signals: bool) -> None:
+        await self.handle.signal(
+            "alert", Alert(fingerprint="fp-late", summary="late finding", signals=ImpactSignals(**signals))
+        )
+
+
+@pytest.fixture
+async def scene(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator:
+    async with running_worker(skipping_env.client, tmp_path) as harness:
+
+        async def make(severity: Severity = Severity.P2, **signals: bool) -> Scene:
+            inp = incident_input(
+                declared=True, declared_by="alice", severity=severity, signals=ImpactSignals(**signals)
+            )
+            handle = await harness.start(inp)
+            await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
+            made = Scene(skipping_env, harness.sink, handle)
+
+            async def in_command() -> None:
+                assert (await made.state()).phase == Phase.COMMAND
+
+            await assert_eventually(in_command)
+            return made
+
+        yield make
+
+
+# --- Item 1: special cases raised mid-incident ------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["flags", "alert"])
+async def test_data_loss_raised_mid_incident_notifies_em_legal_and_executives_at_once(scene, how) -> None:
+    s = await scene(Severity.P2)
+    await s.expect_count("stakeholder_notice", 1)  # the P2 row's engineering manager, at declaration
+    await s.advance(10 * MINUTE)
+    await (s.flags(data_loss=True) if how == "flags" else s.alert(data_loss=True))
+    await s.expect_count("stakeholder_notice", 3)
+    assert s.audiences("stakeholder_notice") == [["engineering-manager"], EM_LEGAL, EXECUTIVES]
+    state = await s.state()
+    assert state.raised_mid_incident == ["data_loss"]
+    assert {"engineering-manager", "legal-privacy", "executive-team"} <= set(state.escalated_to)
+    notices = [e for e in state.timeline if e.kind == "data_loss_notice"]
+    assert [e.data["audience"] for e in notices] == [", ".join(EM_LEGAL), "executive-team"]
+    assert all("raised mid-incident" in e.message for e in notices)
+    # Sent once: the flag raised again, by a person or another alert, owes nothing more.
+    await s.flags(data_loss=True)
+    await s.alert(data_loss=True)
+    await s.advance(MINUTE)
+    assert s.sink.count("stakeholder_notice") == 3
+
+
+async def test_data_loss_raised_mid_incident_keeps_the_team_lead_escalation(scene) -> None:
+    s = await scene(Severity.P2)
+    await s.advance(10 * MINUTE)
+    await s.flags(data_loss=True)
+    await s.expect_count("stakeholder_notice", 3)
+    await s.advance(50 * MINUTE - 2 * SECOND)  # the P2 row: 60 min without mitigation
+    await s.expect_count("escalation", 0)
+    await s.advance(3 * SECOND)
+    await s.expect_count("escalation", 1)
+    assert s.audiences("escalation") == [["engineering-team-lead"]]
+
+
+async def test_data_loss_raised_mid_incident_keeps_the_p1_vp_notice(scene) -> None:
+    s = await scene(Severity.P1)
+    await s.advance(5 * MINUTE)
+    await s.flags(data_loss=True)
+    await s.expect_count("stakeholder_notice", 3)  # at start EM + PM; then EM + legal, executives
+    await s.advance(55 * MINUTE - 2 * SECOND)
+    await s.expect_count("vp_notice", 0)
+    await s.expect_count("escalation", 1)  # the 30-minute team-lead escalation stayed in place
+    await s.advance(3 * SECOND)
+    await s.expect_count("vp_notice", 1)
+
+
+async def test_declaring_with_data_loss_still_skips_the_matrix_and_sends_nothing_twice(scene) -> None:
+    s = await scene(Severity.P2, data_loss=True)
+    await s.expect_count("stakeholder_notice", 2)
+    await s.advance(61 * MINUTE)
+    assert s.sink.count("escalation") == 0 and s.sink.count("stakeholder_notice") == 2
+    assert (await s.state()).raised_mid_incident == []
+
+
+@pytest.mark.parametrize("how", ["flags", "alert"])
+async def test_security_raised_mid_incident_hands_off_and_keeps_details_off_the_status_page(scene, how) -> None:
+    s = await scene(Severity.P2)
+    await s.expect_count("status_initial", 1)
+    assert "Order Api" in s.texts("status_page")[0]  # before the flag: the public page names the service
+    await s.advance(10 * MINUTE)
+    await (s.flags(security=True) if how == "flags" else s.alert(security=True))
+    await s.expect_count("security_handoff", 1)
+    assert s.audiences("security_handoff") == [["security-team"]]
+    state = await s.state()
+    assert "security-team" in state.escalated_to
+    assert [e.kind for e in state.timeline if e.kind in ("special_case_raised", "restricted")] == [
+        "special_case_raised",
+        "restricted",
+    ]
+    await s.advance(20 * MINUTE + SECOND)  # the 30-minute silence post, after the flag
+    await s.expect_count("still_investigating", 1)
+    after = s.texts("status_page")[-1]
+    assert "Order Api" not in after and "Service Disruption" in after
+
+
+async def test_no_special_case_no_notice(scene) -> None:
+    """The other side of the boundary: lowering or leaving the flags sends nothing."""
+    s = await scene(Severity.P2)
+    await s.expect_count("stakeholder_notice", 1)
+    await s.flags(data_loss=False, security=False, third_party_vendor=True)
+    await s.advance(MINUTE)
+    assert s.sink.count("stakeholder_notice") == 1 and s.sink.count("security_handoff") == 0
+    assert (await s.state()).owed == []
+
+
+async def test_data_loss_flagged_before_declaration_declares_as_an_alert_raising_it_does(
+    skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    quiet = Alert(fingerprint="fp-q", summary="error ratio 0.5%", signals=ImpactSignals(user_error_ratio=0.005))
+    async with running_worker(skipping_env.client, tmp_path) as harness:
+        handle = await harness.start(incident_input(alert=quiet, on_call="alice"))
+        s = Scene(skipping_env, harness.sink, handle)
+        await s.advance(MINUTE)
+        assert (await s.state()).declared_at is None  # below every declare criterion
+        await s.flags(data_loss=True)
+        await s.expect_count("stakeholder_notice", 3)  # declared P1: EM + legal, executives, the PM
+        state = await s.state()
+        assert state.severity == Severity.P1 and state.raised_mid_incident == []
+        assert s.audiences("stakeholder_notice") == [EM_LEGAL, EXECUTIVES, ["product-manager"]]
+
+
+# --- Item 14: the public status never regresses ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mitigated_at", "silence_posts"), [(30 * MINUTE - 2 * SECOND, 0), (30 * MINUTE + 2 * SECOND, 1)]
+)
+async def test_the_silence_post_stops_at_mitigation(scene, mitigated_at, silence_posts) -> None:
+    s = await scene(Severity.P2)
+    await s.expect_count("status_initial", 1)
+    await s.advance(mitigated_at)
+    await s.mitigate()
+    await s.advance(61 * MINUTE)  # past two more silences: the status page is left as it was
+    await s.expect_count("still_investigating", silence_posts)
+    assert (await s.state()).mitigated_at is not None
+    assert s.sink.count("still_identified") == s.sink.count("still_monitoring") == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "template", "first_line"),
+    [
+        (PublicStatus.IDENTIFIED, "still_identified", "IDENTIFIED: Elevated Error Rate — Order Api"),
+        (PublicStatus.MONITORING, "still_monitoring", "MONITORING: Elevated Error Rate — Order Api"),
+    ],
+)
+async def test_silence_after_identified_or_monitoring_repeats_that_status(scene, status, template, first_line) -> None:
+    s = await scene(Severity.P2)
+    await s.advance(5 * MINUTE)
+    await s.post_public(status)
+    await s.advance(30 * MINUTE - 2 * SECOND)
+    await s.expect_count(template, 0)
+    await s.advance(3 * SECOND)
+    await s.expect_count(template, 1)
+    assert s.texts("status_page")[-1].splitlines()[0] == first_line
+    assert s.sink.count("still_investigating") == 0
+    assert (await s.state()).public_status == status
+
+
+async def test_a_monitoring_page_is_never_posted_back_to_investigating(scene) -> None:
+    s = await scene(Severity.P2)
+    await s.post_public(PublicStatus.MONITORING)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await s.post_public(PublicStatus.INVESTIGATING)
+    assert refused.value.cause.type == "PublicStatusRegression"  # type: ignore[union-attr]
+    await s.post_public(PublicStatus.IDENTIFIED)  # the fix did not hold: that is what the page may say
+    assert (await s.state()).public_status == PublicStatus.IDENTIFIED
+
+
+@pytest.mark.parametrize("name", ["still_identified", "still_monitoring"])
+def test_the_repeated_status_posts_carry_no_names_and_render_from_the_public_context(name) -> None:
+    state = IncidentState(incident_id="i-1", service="order-api", summary="alice broke it", opened_at=utc_now())
+    for details in (True, False):
+        text = render(name, public_context(state, load_runbook(), utc_now(), details))
+        assert "alice" not in text and ("Order Api" in text) == details
+
+
+# --- Item 11: stakeholders hear the resolution -------------------------------------------------------
+
+
+async def test_everyone_told_of_a_p1_hears_its_resolution(scene) -> None:
+    s = await scene(Severity.P1)
+    await s.advance(30 * MINUTE + SECOND)  # the team lead is escalated to at 30 minutes
+    await s.expect_count("escalation", 1)
+    await s.flags(data_loss=True)
+    await s.expect_count("stakeholder_notice", 3)
+    await s.resolve()
+    await s.expect_count("stakeholder_resolved", 1)
+    told = ["engineering-manager", "product-manager", "engineering-team-lead", "legal-privacy", "executive-team"]
+    assert s.audiences("stakeholder_resolved") == [told]
+    text = [t for _, name, _, t in s.sink.sent if name == "stakeholder_resolved"][0]
+    assert text.startswith(f"✅ RESOLVED, to {', '.join(told)}: P1 incident ")
+    assert "Mitigation: rolled back." in text and "Post-incident review by alice due 20" in text
+    assert [e.kind for e in (await s.state()).timeline].count("stakeholders_resolved") == 1
+
+
+async def test_a_p3_nobody_was_told_of_sends_no_resolved_notice(scene) -> None:
+    s = await scene(Severity.P3)
+    await s.resolve()
+    await s.expect_count("resolved", 1)
+    await s.advance(MINUTE)
+    assert s.sink.count("stakeholder_resolved") == 0
