@@ -80,6 +80,13 @@ class SpecialCases(_Strict):
 
 class Roles(_Strict):
     communications_lead_required_for: list[Severity] = [Severity.P1]
+    incident_commander_page: str = Field(
+        "incident-commander",
+        description="paged as IC at declaration when nobody is named (a rotation, until schedules)",
+    )
+    prompt_after: Duration = Field(
+        timedelta(minutes=2), description="a declared incident still missing a required role prompts the IC"
+    )
 
 
 class Comms(_Strict):

@@ -170,7 +170,10 @@ class IncidentInput(_Model):
 
 
 class Acknowledge(_Model):
+    """Acknowledge a page. The on-call who debugs stays the responder; taking command is said out loud."""
+
     by: Person
+    take_command: bool = Field(False, description="also take command as Incident Commander (`ack --take-command`)")
 
 
 class Declare(_Model):
@@ -337,6 +340,9 @@ class IncidentState(_Model):
     declared_at: datetime | None = None
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
+    acknowledgements: list[str] = Field(
+        default_factory=list, description="everyone who acknowledged a page (or named themselves IC), in order"
+    )
     mitigation_applied_at: datetime | None = None
     mitigation_action: str | None = None
     mitigated_at: datetime | None = None

@@ -18,6 +18,7 @@ from warroom.config import RunbookConfig
 from warroom.enums import Role, Severity, format_duration
 from warroom.models import (
     SYSTEM,
+    Acknowledge,
     Alert,
     AlertDigest,
     IncidentInput,
@@ -71,6 +72,8 @@ def opened(inp: IncidentInput, workflow_id: str, now: datetime) -> IncidentState
     )
     if inp.commander:
         state.roles[Role.INCIDENT_COMMANDER] = inp.commander
+        if inp.commander == inp.declared_by:  # who declares and names themselves IC is at the keyboard
+            note_acknowledged(state, inp.commander)
     state.target = inp.target
     source = inp.alert.source if inp.alert else "manual"
     opener = inp.declared_by or SYSTEM
@@ -100,6 +103,31 @@ def declare(
     if not plan.public_details:
         record(state, now, "restricted", "security incident: details stay out of public channels")
     state.version += 1
+
+
+def acknowledge(state: IncidentState, req: Acknowledge, now: datetime) -> tuple[str, bool]:
+    """The page acknowledged: the on-call answers and goes on debugging. Command is taken only when
+    asked for (`take_command`); the IC is paged as its own role at declaration. Returns the
+    timeline's message and whether the IC changed."""
+    state.acknowledged_at = state.acknowledged_at or now
+    state.acknowledged_by = state.acknowledged_by or req.by
+    note_acknowledged(state, req.by)
+    message = f"acknowledged by {req.by}"
+    commander = state.roles.get(Role.INCIDENT_COMMANDER)
+    if req.take_command and commander != req.by:
+        state.roles[Role.INCIDENT_COMMANDER] = req.by
+        return message + "; takes command as Incident Commander", True
+    if commander == req.by:
+        return message + " (Incident Commander)", False
+    if commander is None:
+        message += "; no Incident Commander yet (the IC is paged at declaration, or `ack --take-command`)"
+    return message, False
+
+
+def note_acknowledged(state: IncidentState, person: str) -> None:
+    """`person` is known to be at the keyboard (the war-room check's "IC identified and acknowledged")."""
+    if person not in state.acknowledgements:
+        state.acknowledgements.append(person)
 
 
 def declare_if_warranted(state: IncidentState, runbook: RunbookConfig, now: datetime) -> None:

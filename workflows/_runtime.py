@@ -38,6 +38,7 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "action_item_overdue": ("page", "action_item_overdue"),
     "customer_email_reminder": ("incident", "customer_email_reminder"),
     "customer_email_overdue": ("page", "escalation"),
+    "role_prompt": ("incident", "role_prompt"),
 }
 ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
 
