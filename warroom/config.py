@@ -89,6 +89,14 @@ class Roles(_Strict):
     )
 
 
+class WarRoom(_Strict):
+    """The IC's own checklist: what the war room must have by when."""
+
+    setup_within: Duration = Field(
+        timedelta(minutes=5), description="WAR ROOM SETUP (first 5 minutes): then what is missing is posted"
+    )
+
+
 class Comms(_Strict):
     internal_update_every: Duration = timedelta(minutes=15)
     external_update_every: Duration = timedelta(minutes=30)
@@ -189,6 +197,7 @@ class RunbookConfig(_Strict):
     severity_matrix: dict[Severity, MatrixRow]
     special_cases: SpecialCases = SpecialCases()
     roles: Roles = Roles()
+    war_room: WarRoom = WarRoom()
     comms: Comms = Comms()
     rollback: RollbackRule = RollbackRule()
     resolve: ResolvePolicy = ResolvePolicy()

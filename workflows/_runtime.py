@@ -39,6 +39,7 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "customer_email_reminder": ("incident", "customer_email_reminder"),
     "customer_email_overdue": ("page", "escalation"),
     "role_prompt": ("incident", "role_prompt"),
+    "war_room_check": ("incident", "war_room_check"),
 }
 ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
 

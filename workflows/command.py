@@ -14,7 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
     from warroom.models import PhaseInput, PhaseResult
-    from warroom.policy.timers import LIVE_KINDS, ROLE_KINDS
+    from warroom.policy.timers import LIVE_KINDS, WAR_ROOM_KINDS
     from workflows._diagnosis import run_diagnosis
     from workflows._phase import PhaseWorkflow
     from workflows._rollback import RollbackProposal
@@ -30,9 +30,9 @@ class CommandPhase(PhaseWorkflow):
             return s.mitigation_applied_at is not None or s.resolved_at is not None or s.phase == Phase.CLOSED
 
         kinds = set(LIVE_KINDS)
-        # 👉 Incidents recorded before the IC was prompted for missing roles replay without those prompts.
-        if workflow.patched("role-prompts"):
-            kinds |= ROLE_KINDS
+        # 👉 Incidents recorded before the IC was prompted for roles and setup replay without it.
+        if workflow.patched("war-room-prompts"):
+            kinds |= WAR_ROOM_KINDS
         cadences = asyncio.create_task(self.rt.run_deadlines(kinds, until=over))
         target = self.rt.state.target
         # 👉 Incidents without a Deployment, or recorded before the rule ran here, never call patched().

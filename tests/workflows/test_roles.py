@@ -196,3 +196,47 @@ async def test_a_p2_made_p1_asks_for_a_comms_lead_at_once(skipping_env: Workflow
     await act(handle, Update.SET_SEVERITY, SetSeverity(severity=Severity.P1, by="alice", reason="all regions"))
     await expect_sent(harness, "role_prompt", 1)
     assert "no Communications Lead" in sent(harness, "role_prompt")[0][1]
+
+
+# --- the war-room setup, checked at 5 minutes ---------------------------------------------------------
+
+
+async def test_the_war_room_setup_is_checked_at_5_minutes_and_what_is_missing_is_posted(
+    skipping_env: WorkflowEnvironment, harness: Harness
+) -> None:
+    handle = await declared(harness, Severity.P1, commander="bob")  # named by alice, not acknowledged yet
+    iid = handle.id.removeprefix("incident-")
+    await expect_sent(harness, "status_initial", 1)
+    await skipping_env.sleep(5 * MINUTE - SECOND)
+    await expect_sent(harness, "war_room_check", 0)
+    await skipping_env.sleep(2 * SECOND)
+    await expect_sent(harness, "war_room_check", 1)
+    [(audience, text)] = sent(harness, "war_room_check")
+    assert audience == ["bob"]
+    assert text == (
+        "📋 bob, war-room setup after 5m: missing "
+        f"Incident Commander identified and acknowledged (bob: warroom ack {iid}); "
+        f"Operations Lead assigned (warroom assign {iid} ops PERSON); "
+        f"Communications Lead assigned (warroom assign {iid} comms PERSON)."
+    )
+    state = await state_of(handle)
+    assert [e.kind for e in state.timeline].count("war_room_check") == 1
+    await skipping_env.sleep(30 * MINUTE)
+    await expect_sent(harness, "ic_checklist", 2)
+    assert harness.sink.count("war_room_check") == 1
+
+
+async def test_a_war_room_set_up_in_time_is_confirmed_complete(
+    skipping_env: WorkflowEnvironment, harness: Harness
+) -> None:
+    handle = await declared(harness, Severity.P2, commander="bob")
+    await act(handle, Update.ACKNOWLEDGE, Acknowledge(by="bob"))
+    await skipping_env.sleep(5 * MINUTE - 2 * SECOND)
+    await act(handle, Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="carol", by="bob"))
+    await skipping_env.sleep(3 * SECOND)
+    await expect_sent(harness, "war_room_check", 1)
+    [(_, text)] = sent(harness, "war_room_check")
+    assert text == (
+        "📋 bob, war-room setup after 5m: complete (incident channel opened, Incident Commander identified "
+        "and acknowledged, Operations Lead assigned, severity assessed, status page updated)."
+    )

@@ -1,13 +1,17 @@
-"""The war room's own deadlines: the roles the IC must fill, as pure functions of the incident state.
+"""The war room's own deadlines, as pure functions of the incident state: the roles the IC must
+fill and the war-room setup checklist.
 
 The runbook's Command phase: the IC coordinates and does not debug, so an Operations Lead is
 assigned ("someone is always investigating"), and a P1 has a Communications Lead. A declared
 incident still missing one of them `roles.prompt_after` after declaration prompts the IC (the IC
-rotation while nobody commands). These run while the bleeding is not stopped: once mitigation is
-applied the Command phase, which fires them, is over.
+rotation while nobody commands). At `war_room.setup_within` (the checklist's "first 5 minutes")
+the setup is checked and what is missing is posted. These run while the bleeding is not stopped:
+once mitigation is applied the Command phase, which fires them, is over.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from warroom.config import RunbookConfig
 from warroom.enums import Role
@@ -15,6 +19,7 @@ from warroom.enums import format_duration as _fmt
 from warroom.models import Deadline, IncidentState
 
 ROLE_PROMPT = "role_prompt"
+SETUP_CHECK = "war_room_check"
 
 _WHY = {
     Role.OPERATIONS_LEAD: "someone must always be investigating, and the IC coordinates rather than debugs",
@@ -40,11 +45,17 @@ def missing_roles(state: IncidentState, runbook: RunbookConfig) -> list[Role]:
     return [role for role in required_roles(state, runbook) if role not in state.roles]
 
 
+def _live(state: IncidentState) -> bool:
+    """Declared, and the bleeding not stopped yet: the Command phase's span."""
+    return bool(state.declared_at and state.severity) and not (state.mitigation_applied_at or state.resolved_at)
+
+
 def role_prompts(state: IncidentState, runbook: RunbookConfig) -> list[Deadline]:
     """One prompt per required role nobody holds, `prompt_after` past declaration (at once when a
     severity change makes a role required later, e.g. a P2 that becomes a P1)."""
-    if not (state.declared_at and state.severity) or state.mitigation_applied_at or state.resolved_at:
+    if not _live(state):
         return []
+    assert state.declared_at is not None
     after = runbook.roles.prompt_after
     return [
         Deadline(
@@ -62,4 +73,78 @@ def role_prompts(state: IncidentState, runbook: RunbookConfig) -> list[Deadline]
     ]
 
 
-__all__ = ["ROLE_PROMPT", "commander_or_rotation", "missing_roles", "required_roles", "role_prompts"]
+class SetupItem(NamedTuple):
+    """One line of the WAR ROOM SETUP checklist: what, whether it is done, how to do it."""
+
+    what: str
+    done: bool
+    how: str = ""
+
+
+def setup_checklist(state: IncidentState, runbook: RunbookConfig) -> list[SetupItem]:
+    """The seed's WAR ROOM SETUP items this incident can be checked against (the incident ticket
+    and "when did it start?" have no source here yet)."""
+    iid = state.incident_id
+    commander = state.roles.get(Role.INCIDENT_COMMANDER)
+    if commander is None:
+        ic_how = f"warroom ack {iid} --take-command, or warroom assign {iid} ic PERSON"
+    else:
+        ic_how = f"{commander}: warroom ack {iid}"
+    items = [
+        SetupItem("incident channel opened", bool(state.channel)),
+        SetupItem(
+            "Incident Commander identified and acknowledged",
+            commander is not None and commander in state.acknowledgements,
+            ic_how,
+        ),
+    ]
+    for role in required_roles(state, runbook):
+        label = role.value.replace("_", " ").title()
+        items.append(SetupItem(f"{label} assigned", role in state.roles, f"warroom assign {iid} {_SHORT[role]} PERSON"))
+    items.append(SetupItem("severity assessed", state.severity is not None, f"warroom severity {iid} P1|P2|P3"))
+    if state.severity in runbook.comms.status_page_for:
+        items.append(
+            SetupItem(
+                "status page updated",
+                state.last_external_update_at is not None,
+                f"warroom update {iid} --public investigating --public-message TEXT",
+            )
+        )
+    return items
+
+
+def setup_check(state: IncidentState, runbook: RunbookConfig) -> list[Deadline]:
+    """The setup checked once, `setup_within` after declaring; its reason says what is missing (and
+    how to fix each), computed when it fires."""
+    if not _live(state):
+        return []
+    assert state.declared_at is not None
+    within = _fmt(runbook.war_room.setup_within)
+    items = setup_checklist(state, runbook)
+    missing = [f"{item.what} ({item.how})" if item.how else item.what for item in items if not item.done]
+    if missing:
+        reason = f"war-room setup after {within}: missing {'; '.join(missing)}"
+    else:
+        reason = f"war-room setup after {within}: complete ({', '.join(item.what for item in items)})"
+    return [
+        Deadline(
+            key=SETUP_CHECK,
+            kind=SETUP_CHECK,
+            at=state.declared_at + runbook.war_room.setup_within,
+            audience=[commander_or_rotation(state, runbook)],
+            reason=reason,
+        )
+    ]
+
+
+__all__ = [
+    "ROLE_PROMPT",
+    "SETUP_CHECK",
+    "SetupItem",
+    "commander_or_rotation",
+    "missing_roles",
+    "required_roles",
+    "role_prompts",
+    "setup_check",
+    "setup_checklist",
+]
