@@ -95,6 +95,18 @@ class WarRoom(_Strict):
     setup_within: Duration = Field(
         timedelta(minutes=5), description="WAR ROOM SETUP (first 5 minutes): then what is missing is posted"
     )
+    missed_updates_escalate: int = Field(
+        2, ge=1, le=10, description="this many missed internal updates in a row notify the team lead"
+    )
+    no_progress_after: Duration = Field(
+        timedelta(minutes=30), description="no update reports progress this long: the IC script's stuck line"
+    )
+
+    @model_validator(mode="after")
+    def _positive(self) -> WarRoom:
+        if self.no_progress_after <= timedelta(0):
+            raise ValueError("no_progress_after must be longer than 0s")
+        return self
 
 
 class Comms(_Strict):

@@ -321,6 +321,15 @@ class PirState(_Model):
     action_items: list[ActionItem] = Field(default_factory=list)
 
 
+class UpdateDigest(_Model):
+    """What the last 15-minute update said: the next one is progress only if it says something new."""
+
+    at: datetime
+    error_rate: float | None = None
+    hypothesis: str = ""
+    next_action: str = ""
+
+
 class IncidentState(_Model):
     """Everything an IC, a CLI or an audit needs; the workflow's single source of truth."""
 
@@ -351,6 +360,8 @@ class IncidentState(_Model):
     last_internal_update_at: datetime | None = None
     last_external_update_at: datetime | None = None
     last_firing_alert_at: datetime | None = None
+    last_update: UpdateDigest | None = Field(None, description="the last 15-minute update, in brief")
+    progress_at: datetime | None = Field(None, description="when an update last reported progress")
     impact_started_at: datetime | None = Field(None, description="when the symptom began (first alert's start)")
     alerts_received: int = 0
     alerts_repeated: int = Field(

@@ -26,6 +26,7 @@ from warroom.models import (
     PhaseEvent,
     Resolve,
     SetFlags,
+    StatusUpdate,
     Step,
     TimelineEntry,
 )
@@ -33,6 +34,7 @@ from warroom.policy.declare import should_declare
 from warroom.policy.escalation import escalation_plan
 from warroom.policy.pir import pir_due
 from warroom.policy.severity import classify_severity
+from warroom.policy.war_room import digest, reports_progress
 
 MAX_TRACKED_ALERTS = 100
 """Fingerprints kept in `firing_alerts`; an alert storm beyond this is counted, not tracked."""
@@ -128,6 +130,15 @@ def note_acknowledged(state: IncidentState, person: str) -> None:
     """`person` is known to be at the keyboard (the war-room check's "IC identified and acknowledged")."""
     if person not in state.acknowledgements:
         state.acknowledgements.append(person)
+
+
+def note_update(state: IncidentState, req: StatusUpdate, now: datetime) -> bool:
+    """Keep the gist of a 15-minute update; True (and `progress_at` moved) when it reports progress."""
+    progress = reports_progress(state.last_update, req)
+    state.last_update = digest(req, now)
+    if progress:
+        state.progress_at = now
+    return progress
 
 
 def declare_if_warranted(state: IncidentState, runbook: RunbookConfig, now: datetime) -> None:

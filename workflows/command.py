@@ -14,7 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
     from warroom.models import PhaseInput, PhaseResult
-    from warroom.policy.timers import LIVE_KINDS, WAR_ROOM_KINDS
+    from warroom.policy.timers import LIVE_KINDS, SILENCE_KINDS, WAR_ROOM_KINDS
     from workflows._diagnosis import run_diagnosis
     from workflows._phase import PhaseWorkflow
     from workflows._rollback import RollbackProposal
@@ -33,6 +33,9 @@ class CommandPhase(PhaseWorkflow):
         # 👉 Incidents recorded before the IC was prompted for roles and setup replay without it.
         if workflow.patched("war-room-prompts"):
             kinds |= WAR_ROOM_KINDS
+        # 👉 Likewise before a silent IC notified the team lead and no progress posted the stuck line.
+        if workflow.patched("silent-ic"):
+            kinds |= SILENCE_KINDS
         cadences = asyncio.create_task(self.rt.run_deadlines(kinds, until=over))
         target = self.rt.state.target
         # 👉 Incidents without a Deployment, or recorded before the rule ran here, never call patched().

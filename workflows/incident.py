@@ -274,6 +274,7 @@ class IncidentWorkflow:
     async def post_update(self, req: StatusUpdate) -> UpdateResult:
         now = workflow.now()
         self.state.last_internal_update_at = now
+        ledger.note_update(self.state, req, now)  # progress or not: the stuck line's clock
         public = req.public_status is not None
         if public:
             self.state.last_external_update_at = now

@@ -12,9 +12,18 @@ from typing import Any
 import pytest
 
 from warroom.enums import Phase, Role, Severity
-from warroom.models import IncidentState
+from warroom.models import IncidentState, StatusUpdate, UpdateDigest
 from warroom.policy.timers import pending_deadlines
-from warroom.policy.war_room import missing_roles, role_prompts, setup_check, setup_checklist
+from warroom.policy.war_room import (
+    missing_roles,
+    no_progress,
+    reports_progress,
+    role_prompts,
+    setup_check,
+    setup_checklist,
+    silent_ic,
+    stuck_line_due,
+)
 from warroom.runbook import load_runbook
 
 RUNBOOK = load_runbook()
@@ -42,6 +51,8 @@ def incident(**changes: Any) -> IncidentState:
 def test_the_seed_runbook_prompts_at_2_minutes_and_checks_the_setup_at_5() -> None:
     assert RUNBOOK.roles.prompt_after == timedelta(minutes=2)
     assert RUNBOOK.war_room.setup_within == timedelta(minutes=5)
+    assert RUNBOOK.war_room.missed_updates_escalate == 2
+    assert RUNBOOK.war_room.no_progress_after == timedelta(minutes=30)
     assert RUNBOOK.roles.incident_commander_page == "incident-commander"
 
 
@@ -99,6 +110,8 @@ def test_with_nobody_in_command_the_prompt_goes_to_the_ic_rotation() -> None:
 def test_the_war_room_deadlines_live_from_declaration_to_mitigation(changes: dict[str, Any]) -> None:
     assert role_prompts(incident(**changes), RUNBOOK) == []
     assert setup_check(incident(**changes), RUNBOOK) == []
+    assert silent_ic(incident(**changes), RUNBOOK) == []
+    assert no_progress(incident(**changes), RUNBOOK) == []
 
 
 def test_a_prompt_that_fired_never_fires_again() -> None:
@@ -158,3 +171,72 @@ def test_the_setup_check_fires_once_at_5_minutes_with_what_is_missing_and_how() 
     assert leaderless.audience == ["incident-commander"]
     [complete] = setup_check(incident(roles={IC: "alice", OPS: "bob"}), RUNBOOK)
     assert complete.reason.startswith("war-room setup after 5m: complete (incident channel opened, ")
+
+
+# --- silences -----------------------------------------------------------------------------------
+
+LAST = UpdateDigest(at=AT, error_rate=8.0, hypothesis="Pool leak", next_action="heap dump")
+
+
+def said(hypothesis: str = "", next_action: str = "", error_rate: float | None = None) -> StatusUpdate:
+    return StatusUpdate(by="alice", hypothesis=hypothesis, next_action=next_action, error_rate=error_rate)
+
+
+@pytest.mark.parametrize(
+    ("previous", "update", "progress"),
+    [
+        (None, said("pool leak"), True),
+        (None, said(next_action="read the logs"), True),
+        (None, said(error_rate=8), False),
+        (None, said(), False),
+        (LAST, said("pool  LEAK", "heap dump", 8), False),
+        (LAST, said("pool leak", "heap dump", 8.0), False),
+        (LAST, said("pool leak", "heap dump", 9), False),
+        (LAST, said(), False),
+        (LAST, said("DNS", "heap dump", 8), True),
+        (LAST, said("pool leak", "roll back", 8), True),
+        (LAST, said("pool leak", "heap dump", 7.9), True),
+        (LAST, said(error_rate=7.9), True),
+        (LAST.model_copy(update={"error_rate": None}), said(error_rate=1), False),
+    ],
+)
+def test_an_update_reports_progress_when_it_says_something_new(
+    previous: UpdateDigest | None, update: StatusUpdate, progress: bool
+) -> None:
+    assert reports_progress(previous, update) is progress
+
+
+def test_two_missed_updates_notify_the_matrix_team_lead_30_minutes_after_the_last_update() -> None:
+    [quiet] = silent_ic(incident(), RUNBOOK)
+    assert (quiet.key, quiet.kind, quiet.at, quiet.audience) == (
+        "silent_ic@20261128T140000",
+        "silent_ic",
+        AT + timedelta(minutes=30),
+        ["engineering-team-lead"],
+    )
+    assert quiet.reason == "2 15m updates missed in a row: no update for 30m (IC: alice)"
+    [later] = silent_ic(incident(last_internal_update_at=AT + timedelta(minutes=16)), RUNBOOK)
+    assert (later.key, later.at) == ("silent_ic@20261128T141600", AT + timedelta(minutes=46))
+    fired = incident(fired=["silent_ic@20261128T140000"])
+    assert "silent_ic@20261128T140000" not in {d.key for d in pending_deadlines(fired, RUNBOOK)}
+
+
+def test_no_progress_posts_the_stuck_line_every_30_minutes_from_the_last_progress() -> None:
+    [first] = no_progress(incident(), RUNBOOK)
+    assert (first.key, first.at, first.audience, first.reason) == (
+        "no_progress@20261128T140000#1",
+        AT + timedelta(minutes=30),
+        ["alice"],
+        "no update has reported progress for 30m",
+    )
+    [second] = no_progress(incident(fired=["no_progress@20261128T140000#1"]), RUNBOOK)
+    assert (second.at, second.reason) == (AT + timedelta(hours=1), "no update has reported progress for 1h")
+    [moved] = no_progress(incident(progress_at=AT + timedelta(minutes=10)), RUNBOOK)
+    assert (moved.key, moved.at) == ("no_progress@20261128T141000#1", AT + timedelta(minutes=40))
+
+
+def test_the_escalation_leaves_the_stuck_line_to_the_no_progress_deadline_only_when_it_is_due() -> None:
+    state = incident()
+    assert not stuck_line_due(state, RUNBOOK, AT + timedelta(minutes=30) - timedelta(seconds=1))
+    assert stuck_line_due(state, RUNBOOK, AT + timedelta(minutes=30))
+    assert not stuck_line_due(incident(progress_at=AT + timedelta(minutes=10)), RUNBOOK, AT + timedelta(minutes=30))

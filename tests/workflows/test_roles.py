@@ -28,7 +28,16 @@ from tests.helpers import (
     state_of,
 )
 from warroom.enums import Phase, Role, Severity, Update
-from warroom.models import Acknowledge, Alert, AssignRole, Declare, ImpactSignals, SetSeverity, UpdateResult
+from warroom.models import (
+    Acknowledge,
+    Alert,
+    AssignRole,
+    Declare,
+    ImpactSignals,
+    SetSeverity,
+    StatusUpdate,
+    UpdateResult,
+)
 
 QUIET = Alert(fingerprint="fp-quiet", summary="error ratio 0.5%", signals=ImpactSignals(user_error_ratio=0.005))
 
@@ -240,3 +249,87 @@ async def test_a_war_room_set_up_in_time_is_confirmed_complete(
         "📋 bob, war-room setup after 5m: complete (incident channel opened, Incident Commander identified "
         "and acknowledged, Operations Lead assigned, severity assessed, status page updated)."
     )
+
+
+# --- a silent IC escalates; a stuck team hears the script's line ---------------------------------------
+
+
+async def staffed(harness: Harness, severity: Severity) -> WorkflowHandle:
+    """Declared by alice, who commands; bob, the on-call, acknowledged and debugs (nothing else due)."""
+    handle = await declared(harness, severity, commander="alice", on_call="bob")
+    await act(handle, Update.ACKNOWLEDGE, Acknowledge(by="bob"))
+    await act(handle, Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
+    if severity == Severity.P1:
+        await act(handle, Update.ASSIGN_ROLE, AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice"))
+    return handle
+
+
+def update(hypothesis: str = "", next_action: str = "", error_rate: float | None = None) -> StatusUpdate:
+    return StatusUpdate(by="alice", hypothesis=hypothesis, next_action=next_action, error_rate=error_rate)
+
+
+async def test_two_missed_updates_in_a_row_notify_the_team_lead(
+    skipping_env: WorkflowEnvironment, harness: Harness
+) -> None:
+    handle = await staffed(harness, Severity.P2)
+    await skipping_env.sleep(30 * MINUTE - SECOND)
+    await expect_sent(harness, "ic_checklist", 1)
+    await expect_sent(harness, "silent_ic", 0)
+    await skipping_env.sleep(2 * SECOND)
+    await expect_sent(harness, "silent_ic", 1)
+    [(audience, text)] = sent(harness, "silent_ic")
+    assert audience == ["engineering-team-lead"]
+    assert "has gone silent: 2 15m updates missed in a row: no update for 30m (IC: alice)" in text
+    assert "engineering-team-lead" in (await state_of(handle)).escalated_to
+    await skipping_env.sleep(20 * MINUTE)  # still silent: the team lead was told once
+    await expect_sent(harness, "ic_checklist", 3)
+    assert harness.sink.count("silent_ic") == 1
+
+
+async def test_an_update_after_one_missed_restarts_the_count(
+    skipping_env: WorkflowEnvironment, harness: Harness
+) -> None:
+    handle = await staffed(harness, Severity.P2)
+    await skipping_env.sleep(16 * MINUTE)  # one update missed (due at 15)
+    await act(handle, Update.POST_UPDATE, update("pool leak"))
+    await skipping_env.sleep(30 * MINUTE - 2 * SECOND)  # minute 46 - 2 s: 30 was not the second miss
+    await expect_sent(harness, "ic_checklist", 2)
+    assert harness.sink.count("silent_ic") == 0
+    await skipping_env.sleep(3 * SECOND)
+    await expect_sent(harness, "silent_ic", 1)
+
+
+async def test_the_stuck_line_is_posted_after_30_minutes_without_progress(
+    skipping_env: WorkflowEnvironment, harness: Harness
+) -> None:
+    handle = await staffed(harness, Severity.P2)
+    await skipping_env.sleep(10 * MINUTE)
+    await act(handle, Update.POST_UPDATE, update("pool leak", "heap dump", error_rate=8))  # progress
+    await skipping_env.sleep(15 * MINUTE)
+    await act(handle, Update.POST_UPDATE, update("Pool leak", "heap dump", error_rate=9))  # the same again
+    await skipping_env.sleep(15 * MINUTE - 2 * SECOND)  # minute 40 - 2 s
+    await expect_sent(harness, "no_progress", 0)
+    await skipping_env.sleep(3 * SECOND)
+    await expect_sent(harness, "no_progress", 1)
+    [(audience, text)] = sent(harness, "no_progress")
+    assert audience == ["alice"]
+    assert text == (
+        'We\'ve been investigating "Order API returning 503s" without progress '
+        "(no update has reported progress for 30m).\n"
+        "Do we want to try an alternative, or do we need a different approach?"
+    )
+    await skipping_env.sleep(30 * MINUTE)  # minute 70: still no progress
+    await expect_sent(harness, "no_progress", 2)
+    assert "progress for 1h" in sent(harness, "no_progress")[1][1]
+    state = await state_of(handle)
+    assert state.progress_at is not None and 10 * MINUTE <= state.progress_at - state.declared_at < 10 * MINUTE + SECOND
+
+
+async def test_at_the_p1_escalation_without_progress_the_stuck_line_is_posted_once(
+    skipping_env: WorkflowEnvironment, harness: Harness
+) -> None:
+    await staffed(harness, Severity.P1)
+    await skipping_env.sleep(30 * MINUTE + SECOND)
+    await expect_sent(harness, "no_progress", 1)
+    await expect_sent(harness, "escalation", 1)
+    assert harness.sink.count("ic_stuck") == 0

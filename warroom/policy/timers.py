@@ -15,7 +15,7 @@ from warroom.enums import Phase, Role
 from warroom.enums import format_duration as _fmt
 from warroom.models import Deadline, IncidentState
 from warroom.policy.escalation import escalation_plan
-from warroom.policy.war_room import role_prompts, setup_check
+from warroom.policy.war_room import role_prompts, setup_check, silences
 
 ACK_KINDS = {"ack_repage", "ack_escalate"}
 LIVE_KINDS = ACK_KINDS | {"escalate", "vp_notice", "internal_update", "external_prompt", "silence", "monitoring_done"}
@@ -24,6 +24,8 @@ ACTION_KINDS = {"action_item_reminder", "action_item_overdue"}
 CUSTOMER_KINDS = {"customer_email_reminder", "customer_email_overdue"}
 WAR_ROOM_KINDS = {"role_prompt", "war_room_check"}
 """The war room's roles and setup (warroom.policy.war_room): fired in Command by incidents that know them."""
+SILENCE_KINDS = {"silent_ic", "no_progress"}
+"""The IC gone silent, the team stuck (warroom.policy.war_room): likewise."""
 
 
 def _stamp(at: datetime) -> str:
@@ -213,6 +215,7 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
 
     out += role_prompts(state, runbook)
     out += setup_check(state, runbook)
+    out += silences(state, runbook)
 
     return sorted((d for d in out if d.key not in fired), key=lambda d: (d.at, d.key))
 
@@ -233,6 +236,7 @@ __all__ = [
     "CUSTOMER_KINDS",
     "LIVE_KINDS",
     "RETRO_KINDS",
+    "SILENCE_KINDS",
     "WAR_ROOM_KINDS",
     "pending_deadlines",
     "due_now",
