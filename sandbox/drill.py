@@ -441,7 +441,7 @@ class Drill:
             seen = len(state.timeline)
             if state.declared_at and "ack" not in acted:
                 acted.add("ack")
-                await incidents.act(handle.id, Update.ACKNOWLEDGE, Acknowledge(by=IC))
+                await incidents.act(handle.id, Update.ACKNOWLEDGE, Acknowledge(by=IC, take_command=True))
                 await incidents.act(
                     handle.id,
                     Update.POST_UPDATE,

@@ -90,6 +90,33 @@ class SpecialCases(_Strict):
 
 class Roles(_Strict):
     communications_lead_required_for: list[Severity] = [Severity.P1]
+    incident_commander_page: str = Field(
+        "incident-commander",
+        description="paged as IC at declaration when nobody is named (a rotation, until schedules)",
+    )
+    prompt_after: Duration = Field(
+        timedelta(minutes=2), description="a declared incident still missing a required role prompts the IC"
+    )
+
+
+class WarRoom(_Strict):
+    """The IC's own checklist: what the war room must have by when."""
+
+    setup_within: Duration = Field(
+        timedelta(minutes=5), description="WAR ROOM SETUP (first 5 minutes): then what is missing is posted"
+    )
+    missed_updates_escalate: int = Field(
+        2, ge=1, le=10, description="this many missed internal updates in a row notify the team lead"
+    )
+    no_progress_after: Duration = Field(
+        timedelta(minutes=30), description="no update reports progress this long: the IC script's stuck line"
+    )
+
+    @model_validator(mode="after")
+    def _positive(self) -> WarRoom:
+        if self.no_progress_after <= timedelta(0):
+            raise ValueError("no_progress_after must be longer than 0s")
+        return self
 
 
 class Comms(_Strict):
@@ -196,6 +223,7 @@ class RunbookConfig(_Strict):
     severity_matrix: dict[Severity, MatrixRow]
     special_cases: SpecialCases = SpecialCases()
     roles: Roles = Roles()
+    war_room: WarRoom = WarRoom()
     comms: Comms = Comms()
     rollback: RollbackRule = RollbackRule()
     resolve: ResolvePolicy = ResolvePolicy()

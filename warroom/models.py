@@ -171,7 +171,10 @@ class IncidentInput(_Model):
 
 
 class Acknowledge(_Model):
+    """Acknowledge a page. The on-call who debugs stays the responder; taking command is said out loud."""
+
     by: Person
+    take_command: bool = Field(False, description="also take command as Incident Commander (`ack --take-command`)")
 
 
 class Declare(_Model):
@@ -319,6 +322,15 @@ class PirState(_Model):
     action_items: list[ActionItem] = Field(default_factory=list)
 
 
+class UpdateDigest(_Model):
+    """What the last 15-minute update said: the next one is progress only if it says something new."""
+
+    at: datetime
+    error_rate: float | None = None
+    hypothesis: str = ""
+    next_action: str = ""
+
+
 class IncidentState(_Model):
     """Everything an IC, a CLI or an audit needs; the workflow's single source of truth."""
 
@@ -338,6 +350,9 @@ class IncidentState(_Model):
     declared_at: datetime | None = None
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
+    acknowledgements: list[str] = Field(
+        default_factory=list, description="everyone who acknowledged a page (or named themselves IC), in order"
+    )
     mitigation_applied_at: datetime | None = None
     mitigation_action: str | None = None
     trigger: str | None = Field(None, description="what set it off, when known: the deploy the rollback rule found")
@@ -352,6 +367,8 @@ class IncidentState(_Model):
     last_internal_update_at: datetime | None = None
     last_external_update_at: datetime | None = None
     last_firing_alert_at: datetime | None = None
+    last_update: UpdateDigest | None = Field(None, description="the last 15-minute update, in brief")
+    progress_at: datetime | None = Field(None, description="when an update last reported progress")
     impact_started_at: datetime | None = Field(None, description="when the symptom began (first alert's start)")
     revisions: list[str] = Field(
         default_factory=list,

@@ -19,6 +19,7 @@ from warroom.config import RunbookConfig
 from warroom.enums import Phase, PublicStatus, Role, Severity, format_duration
 from warroom.models import (
     SYSTEM,
+    Acknowledge,
     Alert,
     AlertDigest,
     Deadline,
@@ -28,6 +29,7 @@ from warroom.models import (
     PhaseEvent,
     Resolve,
     SetFlags,
+    StatusUpdate,
     Step,
     TimelineEntry,
 )
@@ -42,6 +44,7 @@ from warroom.policy.revisions import (
     SPECIAL_CASES_MID_INCIDENT,
 )
 from warroom.policy.severity import classify_severity
+from warroom.policy.war_room import digest, reports_progress
 
 MAX_TRACKED_ALERTS = 100
 
@@ -124,6 +127,8 @@ def opened(inp: IncidentInput, workflow_id: str, now: datetime, revisions: Seque
     )
     if inp.commander:
         state.roles[Role.INCIDENT_COMMANDER] = inp.commander
+        if inp.commander == inp.declared_by:  # who declares and names themselves IC is at the keyboard
+            note_acknowledged(state, inp.commander)
     state.target = inp.target
     state.impact_started_at = inp.impact_started_at  # `declare --started`; else the first alert's start
     note_peak(state)
@@ -182,6 +187,40 @@ def name_channel(state: IncidentState, now: datetime, number: int | None, proble
         return
     state.channel = _service_channel(state.service, state.declared_at)
     record(state, now, "channel_unnumbered", f"channel named {state.channel}: no channel number ({problem})")
+
+
+def acknowledge(state: IncidentState, req: Acknowledge, now: datetime) -> tuple[str, bool]:
+    """The page acknowledged: the on-call answers and goes on debugging. Command is taken only when
+    asked for (`take_command`); the IC is paged as its own role at declaration. Returns the
+    timeline's message and whether the IC changed."""
+    state.acknowledged_at = state.acknowledged_at or now
+    state.acknowledged_by = state.acknowledged_by or req.by
+    note_acknowledged(state, req.by)
+    message = f"acknowledged by {req.by}"
+    commander = state.roles.get(Role.INCIDENT_COMMANDER)
+    if req.take_command and commander != req.by:
+        state.roles[Role.INCIDENT_COMMANDER] = req.by
+        return message + "; takes command as Incident Commander", True
+    if commander == req.by:
+        return message + " (Incident Commander)", False
+    if commander is None:
+        message += "; no Incident Commander yet (the IC is paged at declaration, or `ack --take-command`)"
+    return message, False
+
+
+def note_acknowledged(state: IncidentState, person: str) -> None:
+    """`person` is known to be at the keyboard (the war-room check's "IC identified and acknowledged")."""
+    if person not in state.acknowledgements:
+        state.acknowledgements.append(person)
+
+
+def note_update(state: IncidentState, req: StatusUpdate, now: datetime) -> bool:
+    """Keep the gist of a 15-minute update; True (and `progress_at` moved) when it reports progress."""
+    progress = reports_progress(state.last_update, req)
+    state.last_update = digest(req, now)
+    if progress:
+        state.progress_at = now
+    return progress
 
 
 def declare_if_warranted(state: IncidentState, runbook: RunbookConfig, now: datetime) -> None:

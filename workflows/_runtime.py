@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.models import Channel, Deadline, Delivery, IncidentState, Notification, PhaseEvent, PhaseInput
     from warroom.policy.escalation import escalation_plan
     from warroom.policy.timers import due_now, next_wakeup, pending_deadlines
+    from warroom.policy.war_room import stuck_line_due
     from workflows._activities import call
 
 # What a fired deadline sends: (channel, template).
@@ -44,9 +45,14 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "customer_email_overdue": ("page", "escalation"),
     "status_initial_overdue": ("incident", "status_initial_overdue"),
     "resolved_notice_overdue": ("incident", "resolved_notice_overdue"),
+    "role_prompt": ("incident", "role_prompt"),
+    "war_room_check": ("incident", "war_room_check"),
+    "silent_ic": ("page", "silent_ic"),
+    "no_progress": ("incident", "no_progress"),
 }
 ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
 ESCALATING |= {"data_loss_notice", "security_handoff"}  # told of the incident mid-way: they hear its end
+ESCALATING |= {"silent_ic"}
 
 
 async def send(
@@ -132,7 +138,7 @@ class PhaseRuntime:
             "due": (deadline.at + self.runbook.comms.external_prompt_lead).strftime("%H:%M"),
         }
         delivery = await self.notify(channel, template, deadline.audience, public=public, **extra)
-        if deadline.kind == "escalate" and workflow.patched("ic-stuck-line"):
+        if deadline.kind == "escalate" and workflow.patched("ic-stuck-line") and not self._stuck_line_due():
             # The IC script's "when the team is stuck" line goes to the channel with the escalation.
             await self.notify("incident", "ic_stuck", waited=deadline.reason)
         await self.report(
@@ -149,6 +155,12 @@ class PhaseRuntime:
                 public_post=public and delivery is not None,
             )
         )
+
+    def _stuck_line_due(self) -> bool:
+        """The no-progress deadline posts the stuck line at this very moment: the escalation leaves it
+        to that one. 👉 Incidents recorded before the no-progress line always posted it here."""
+        state = self.state.model_copy(update={"fired": sorted(self._fired)})
+        return stuck_line_due(state, self.runbook, workflow.now()) and workflow.patched("silent-ic")
 
     async def run_deadlines(self, kinds: set[str], until: Callable[[], bool]) -> None:
         """Fire due deadlines of `kinds` until `until()` holds, re-planning on every state change."""

@@ -14,7 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
     from warroom.models import PhaseInput, PhaseResult
-    from warroom.policy.timers import LIVE_KINDS
+    from warroom.policy.timers import IC_SILENCE_KINDS, LIVE_KINDS, WAR_ROOM_KINDS
     from workflows._diagnosis import run_diagnosis
     from workflows._phase import PhaseWorkflow
     from workflows._rollback import RollbackProposal
@@ -29,7 +29,14 @@ class CommandPhase(PhaseWorkflow):
             s = self.rt.state
             return s.mitigation_applied_at is not None or s.resolved_at is not None or s.phase == Phase.CLOSED
 
-        cadences = asyncio.create_task(self.rt.run_deadlines(LIVE_KINDS, until=over))
+        kinds = set(LIVE_KINDS)
+        # 👉 Incidents recorded before the IC was prompted for roles and setup replay without it.
+        if workflow.patched("war-room-prompts"):
+            kinds |= WAR_ROOM_KINDS
+        # 👉 Likewise before a silent IC notified the team lead and no progress posted the stuck line.
+        if workflow.patched("silent-ic"):
+            kinds |= IC_SILENCE_KINDS
+        cadences = asyncio.create_task(self.rt.run_deadlines(kinds, until=over))
         target = self.rt.state.target
         # 👉 Incidents without a Deployment, or recorded before the rule ran here, never call patched().
         helpers: list[asyncio.Task[None]] = []

@@ -36,9 +36,16 @@ class DeclarePhase(PhaseWorkflow):
             )
         )
 
+        # The IC is its own role: a person already named, or the runbook's IC rotation — never the
+        # on-call by default. One who already took command (or named themselves) needs no page.
+        # 👉 Incidents recorded before that paged whoever commanded.
         commander = state.roles.get(Role.INCIDENT_COMMANDER)
-        await rt.notify("page", "ic_page", [commander or "incident-commander"])
-        await rt.report(PhaseEvent(kind="ic_paged", message=f"paged {commander or 'the incident-commander rotation'}"))
+        if commander in state.acknowledgements and workflow.patched("no-ic-page-for-who-commands"):
+            await rt.report(PhaseEvent(kind="ic_in_command", message=f"{commander} already commands: no IC page"))
+        else:
+            rotation = rt.runbook.roles.incident_commander_page
+            await rt.notify("page", "ic_page", [commander or rotation])
+            await rt.report(PhaseEvent(kind="ic_paged", message=f"paged {commander or f'the {rotation} rotation'}"))
 
         for notice in plan.immediate:
             template = "security_handoff" if notice.audience == [plan.hand_off_to] else "stakeholder_notice"

@@ -175,15 +175,23 @@ class IncidentWorkflow:
 
     # --- Updates: human input -------------------------------------------------------------------
 
-    @workflow.update(description='Acknowledge the page. JSON: {"by": "alice"}. Takes command if no IC is assigned.')
+    @workflow.update(
+        description='Acknowledge the page. JSON: {"by": "carol"}; {"by": "alice", "take_command": true} also takes command.'
+    )
     async def acknowledge(self, req: Acknowledge) -> UpdateResult:
         first = self.state.acknowledged_at is None
-        self.state.acknowledged_at = self.state.acknowledged_at or workflow.now()
-        self.state.acknowledged_by = self.state.acknowledged_by or req.by
-        message = f"acknowledged by {req.by}"
-        if Role.INCIDENT_COMMANDER not in self.state.roles:
-            self.state.roles[Role.INCIDENT_COMMANDER] = req.by
-            message += "; takes command as Incident Commander"
+        # 👉 Incidents recorded before the IC was its own role: the first to acknowledge took command.
+        if workflow.patched("ack-is-not-command"):
+            message, commander_changed = ledger.acknowledge(self.state, req, workflow.now())
+        else:
+            self.state.acknowledged_at = self.state.acknowledged_at or workflow.now()
+            self.state.acknowledged_by = self.state.acknowledged_by or req.by
+            message = f"acknowledged by {req.by}"
+            commander_changed = Role.INCIDENT_COMMANDER not in self.state.roles
+            if commander_changed:
+                self.state.roles[Role.INCIDENT_COMMANDER] = req.by
+                message += "; takes command as Incident Commander"
+        if commander_changed:
             self._publish()
         result = self._done("acknowledged", message, req.by)
         # 👉 Incidents recorded before pages were acknowledged upstream replay without this activity.
@@ -218,6 +226,8 @@ class IncidentWorkflow:
     def assign_role(self, req: AssignRole) -> UpdateResult:
         previous = self.state.roles.get(req.role)
         self.state.roles[req.role] = req.person
+        if req.role == Role.INCIDENT_COMMANDER and req.person == req.by != previous:
+            ledger.note_acknowledged(self.state, req.by)  # naming yourself IC acknowledges the IC page
         if req.role == Role.PIR_OWNER:
             self.state.pir.owner = req.person
         if req.role == Role.INCIDENT_COMMANDER:
@@ -276,6 +286,7 @@ class IncidentWorkflow:
     async def post_update(self, req: StatusUpdate) -> UpdateResult:
         now = workflow.now()
         self.state.last_internal_update_at = now
+        ledger.note_update(self.state, req, now)  # progress or not: the stuck line's clock
         public = req.public_status is not None
         if public:
             self.state.last_external_update_at = now

@@ -121,11 +121,18 @@ async def test_declare_ack_assign_then_status_shows_the_command_structure(cli: C
     )
     assert declared.code == 0, declared.text
     incident_id = cli.track(re.search(r"incident (\S+) ", declared.out).group(1))  # type: ignore[union-attr]
-    assert f"warroom ack {incident_id}" in declared.out and "/namespaces/default/workflows/incident-" in declared.out
+    assert (
+        f"warroom ack {incident_id} --take-command" in declared.out
+        and "/namespaces/default/workflows/incident-" in declared.out
+    )
     await cli.commanding(incident_id)
 
-    ack = await cli("ack", incident_id)
-    assert ack.code == 0 and "takes command as Incident Commander" in ack.out, ack.text
+    paged = await cli("ack", incident_id, WARROOM_USER="carol")
+    assert paged.code == 0 and "acknowledged by carol; no Incident Commander yet" in paged.out, paged.text
+    ack = await cli("ack", incident_id, "--take-command")
+    assert ack.code == 0 and "acknowledged by alice; takes command as Incident Commander" in ack.out, ack.text
+    refused = await cli("ack", incident_id, "--take-command", WARROOM_USER="carol")
+    assert refused.code == 1 and "alice is the Incident Commander: a handover is theirs to make" in refused.text
     assign = await cli("assign", f"incident-{incident_id}", "ops", "bob")
     assert assign.code == 0 and "bob is operations_lead" in assign.out, assign.text
 

@@ -100,7 +100,7 @@ async def test_stack_declares_shows_survives_a_restart_and_stops_cleanly(tmp_pat
         )
         assert code == 0, out
         incident = json.loads(out)["incident_id"]
-        code, out = await stack.cli("ack", incident)
+        code, out = await stack.cli("ack", incident, "--take-command")
         assert code == 0, out
 
         async def commanding() -> dict:

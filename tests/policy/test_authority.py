@@ -113,6 +113,31 @@ def test_nobody_acknowledges_a_closed_incident() -> None:
     assert refused(authority.may_acknowledge, closed(), Acknowledge(by="alice")) == CLOSED
 
 
+def test_acknowledging_while_someone_commands_is_just_an_acknowledgement() -> None:
+    authority.may_acknowledge(incident(), Acknowledge(by="carol"))
+    authority.may_acknowledge(incident(), Acknowledge(by="bob"))  # the Ops Lead answers their page too
+
+
+def test_anyone_but_the_ops_lead_may_take_command_while_nobody_commands() -> None:
+    authority.may_acknowledge(incident(roles={}), Acknowledge(by="carol", take_command=True))
+    authority.may_acknowledge(incident(roles={OPS: "bob"}), Acknowledge(by="carol", take_command=True))
+    assert refused(
+        authority.may_acknowledge, incident(roles={OPS: "bob"}), Acknowledge(by="bob", take_command=True)
+    ) == (
+        "CommanderIsOpsLead",
+        "bob is the Operations Lead and debugs; the IC coordinates: "
+        "assign another Operations Lead first, then make bob IC",
+    )
+
+
+def test_the_ic_may_say_take_command_again_but_nobody_takes_it_from_them() -> None:
+    authority.may_acknowledge(incident(), Acknowledge(by="alice", take_command=True))
+    assert refused(authority.may_acknowledge, incident(), Acknowledge(by="carol", take_command=True)) == (
+        "CommanderExists",
+        "alice is the Incident Commander: a handover is theirs to make (`assign ic carol`)",
+    )
+
+
 # --- declare --------------------------------------------------------------------------------------
 
 
@@ -138,7 +163,28 @@ def test_a_closed_incident_is_not_declared() -> None:
 
 def test_the_ic_assigns_roles() -> None:
     authority.may_assign_role(incident(), AssignRole(role=COMMS, person="dave", by="alice"))
-    authority.may_assign_role(incident(), AssignRole(role=IC, person="bob", by="alice"))
+    authority.may_assign_role(incident(), AssignRole(role=IC, person="dave", by="alice"))
+    authority.may_assign_role(incident(), AssignRole(role=OPS, person="carol", by="alice"))
+
+
+def test_the_ic_is_never_also_the_ops_lead() -> None:
+    assert refused(authority.may_assign_role, incident(), AssignRole(role=IC, person="bob", by="alice")) == (
+        "CommanderIsOpsLead",
+        "bob is the Operations Lead and debugs; the IC coordinates: "
+        "assign another Operations Lead first, then make bob IC",
+    )
+    assert refused(authority.may_assign_role, incident(), AssignRole(role=OPS, person="alice", by="alice")) == (
+        "CommanderIsOpsLead",
+        "alice is the Incident Commander and coordinates; the Operations Lead debugs: pick someone else",
+    )
+    leaderless = incident(roles={OPS: "bob"})
+    assert refused(authority.may_assign_role, leaderless, AssignRole(role=IC, person="bob", by="carol"))[0] == (
+        "CommanderIsOpsLead"
+    )
+    # The other side of the boundary: once bob hands ops to carol, he may command.
+    handed_over = incident(roles={IC: "alice", OPS: "carol"})
+    authority.may_assign_role(handed_over, AssignRole(role=IC, person="bob", by="alice"))
+    authority.may_assign_role(leaderless, AssignRole(role=IC, person="carol", by="carol"))
 
 
 def test_nobody_else_assigns_roles_or_takes_command() -> None:
@@ -157,7 +203,7 @@ def test_with_no_ic_anyone_may_name_the_ic_but_no_other_role() -> None:
     authority.may_assign_role(leaderless, AssignRole(role=IC, person="alice", by="mallory"))
     assert refused(authority.may_assign_role, leaderless, AssignRole(role=OPS, person="bob", by="alice")) == (
         "NoCommander",
-        "no Incident Commander yet: acknowledge or `assign ic PERSON` before you assign the operations_lead role",
+        "no Incident Commander yet: `ack --take-command` or `assign ic PERSON` before you assign the operations_lead role",
     )
 
 
@@ -346,7 +392,7 @@ def test_mitigation_is_the_ics_call() -> None:
     assert refused(authority.may_mark_mitigated, incident(), request) == not_the_ic("bob", "declare mitigation")
     assert refused(authority.may_mark_mitigated, incident(roles={}), request) == (
         "NoCommander",
-        "no Incident Commander yet: acknowledge or `assign ic PERSON` before you declare mitigation",
+        "no Incident Commander yet: `ack --take-command` or `assign ic PERSON` before you declare mitigation",
     )
     assert refused(authority.may_mark_mitigated, closed(), MarkMitigated(by="alice", action="x")) == CLOSED
 

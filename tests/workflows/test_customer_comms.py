@@ -25,7 +25,7 @@ from tests.helpers import (
 )
 from warroom.enums import Phase, Role, Severity, Update
 from warroom.ids import phase_workflow_id
-from warroom.models import AssignRole, MarkMitigated, Resolve, StepDecision
+from warroom.models import AssignRole, MarkMitigated, Resolve, StatusUpdate, StepDecision
 
 
 @pytest.fixture
@@ -113,8 +113,14 @@ async def notifications_sent(env: WorkflowEnvironment, workflow_id: str) -> list
 
 async def test_the_escalation_posts_the_ic_script_stuck_line(skipping_env: WorkflowEnvironment, tmp_path: Path) -> None:
     async with running_worker(skipping_env.client, tmp_path) as harness:
-        await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P1, commander="alice"))
-        await skipping_env.sleep(30 * MINUTE + SECOND)
+        handle = await harness.start(
+            incident_input(declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
+        )
+        await skipping_env.sleep(10 * MINUTE)
+        # Progress at minute 10: at 30 the team is not stuck (that line comes at 40), not mitigated either.
+        await handle.execute_update(Update.POST_UPDATE, StatusUpdate(by="alice", hypothesis="pool leak"))
+        await skipping_env.sleep(20 * MINUTE + SECOND)
         await assert_eventually(lambda: harness.sink.count("ic_stuck") == 1 or not_yet())
+        assert harness.sink.count("no_progress") == 0
         text = [m[3] for m in harness.sink.sent if m[1] == "ic_stuck"][0]
         assert "without mitigation" in text and "different approach" in text

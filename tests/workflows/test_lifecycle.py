@@ -34,7 +34,10 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
     client = skipping_env.client
     async with running_worker(client, tmp_path) as harness:
         sink = harness.sink
-        handle = await harness.start(incident_input(declared=True, declared_by="alice", severity=Severity.P2))
+        # carol declares and names alice IC: the IC is paged, and acknowledges.
+        handle = await harness.start(
+            incident_input(declared=True, declared_by="carol", severity=Severity.P2, commander="alice")
+        )
         await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"), result_type=UpdateResult)
 
         async def in_phase(phase: Phase) -> None:

@@ -53,7 +53,7 @@ async def scene_factory(skipping_env: WorkflowEnvironment, tmp_path: Path) -> As
         async def make(acknowledged: bool = True, **fields) -> Scene:
             handle = await harness.start(incident_input(**fields))
             if acknowledged:
-                await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
+                await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice", take_command=True))
             scene = Scene(skipping_env, sink, handle)
             if fields.get("declared"):
                 await scene.phase_is(Phase.COMMAND)

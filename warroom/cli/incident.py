@@ -204,12 +204,24 @@ def declare_now(
 
 
 @app.command()
-def ack(ctx: typer.Context, incident: IncidentId, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
-    """Acknowledge the page; with no IC yet, you take command.
+def ack(
+    ctx: typer.Context,
+    incident: IncidentId,
+    take_command: Annotated[
+        bool,
+        typer.Option(
+            "--take-command", help="also take command as Incident Commander (nobody commands yet; not the Ops Lead)"
+        ),
+    ] = False,
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Acknowledge the page. The IC is its own role: you take command only with --take-command.
 
-    Example: warroom ack order-api-20250101-140700 --as alice
+    Example: warroom ack order-api-20250101-140700 --as carol
+    Example: warroom ack order-api-20250101-140700 --take-command --as alice
     """
-    act(ctx, as_, as_json, incident, Update.ACKNOWLEDGE, lambda who: Acknowledge(by=who))
+    act(ctx, as_, as_json, incident, Update.ACKNOWLEDGE, lambda who: Acknowledge(by=who, take_command=take_command))
 
 
 @app.command()

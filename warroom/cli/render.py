@@ -73,7 +73,7 @@ def declared(settings: Settings, inp: IncidentInput, workflow_id: str, as_json: 
     iid = inp.incident_id
     out.print(f"[bold]declared {inp.severity} incident {escape(iid)}[/] ({escape(inp.service)}: {escape(inp.summary)})")
     out.print(f"workflow {escape(workflow_id)}")
-    steps = [] if inp.commander else [(f"warroom ack {iid}", "take command: the first to acknowledge becomes IC")]
+    steps = [] if inp.commander else [(f"warroom ack {iid} --take-command", "take command as IC (or assign ic)")]
     steps += [
         (f"warroom assign {iid} ops PERSON", "name the Operations Lead (and comms for P1)"),
         (f"warroom status {iid}", "roles, pending steps, next deadlines, timeline"),

@@ -44,11 +44,11 @@ def require_open(state: IncidentState) -> None:
 
 
 def require_commander(state: IncidentState, by: str, doing: str) -> None:
-    """Only the IC decides; before an IC exists, whoever acts first takes command by acknowledging."""
+    """Only the IC decides; before an IC exists, someone takes command by saying so."""
     commander = state.roles.get(Role.INCIDENT_COMMANDER)
     if commander is None:
         raise Rejected(
-            f"no Incident Commander yet: acknowledge or `assign ic PERSON` before you {doing}", "NoCommander"
+            f"no Incident Commander yet: `ack --take-command` or `assign ic PERSON` before you {doing}", "NoCommander"
         )
     if by != commander:
         raise Rejected(f"only the Incident Commander ({commander}) may {doing}; {by} is not", "NotIncidentCommander")
@@ -62,6 +62,24 @@ def require_responder(state: IncidentState, by: str, doing: str) -> None:
             f"{by} holds no role in incident {state.incident_id}; ask the IC to assign you before you {doing}",
             "NotAResponder",
         )
+
+
+def forbid_commander_as_ops_lead(state: IncidentState, role: Role, person: str) -> None:
+    """The IC coordinates and the Operations Lead debugs: one person cannot hold both ("IC also
+    debugging" is the runbook's first anti-pattern)."""
+    other = {Role.INCIDENT_COMMANDER: Role.OPERATIONS_LEAD, Role.OPERATIONS_LEAD: Role.INCIDENT_COMMANDER}.get(role)
+    if other is None or state.roles.get(other) != person:
+        return
+    if role == Role.INCIDENT_COMMANDER:
+        raise Rejected(
+            f"{person} is the Operations Lead and debugs; the IC coordinates: "
+            f"assign another Operations Lead first, then make {person} IC",
+            "CommanderIsOpsLead",
+        )
+    raise Rejected(
+        f"{person} is the Incident Commander and coordinates; the Operations Lead debugs: pick someone else",
+        "CommanderIsOpsLead",
+    )
 
 
 def require_declared(state: IncidentState) -> None:
@@ -89,8 +107,18 @@ def may_ingest_alert(state: IncidentState, alert: Alert) -> None:
 
 
 def may_acknowledge(state: IncidentState, req: Acknowledge) -> None:
-    """Anyone may acknowledge an open incident (the first to do so with no IC takes command)."""
+    """Anyone may acknowledge an open incident. Taking command is said out loud (`take_command`),
+    only while nobody commands, and not by the Operations Lead."""
     require_open(state)
+    if not req.take_command:
+        return
+    commander = state.roles.get(Role.INCIDENT_COMMANDER)
+    if commander is not None and commander != req.by:
+        raise Rejected(
+            f"{commander} is the Incident Commander: a handover is theirs to make (`assign ic {req.by}`)",
+            "CommanderExists",
+        )
+    forbid_commander_as_ops_lead(state, Role.INCIDENT_COMMANDER, req.by)
 
 
 def may_declare(state: IncidentState, req: Declare) -> None:
@@ -101,11 +129,12 @@ def may_declare(state: IncidentState, req: Declare) -> None:
 
 
 def may_assign_role(state: IncidentState, req: AssignRole) -> None:
-    """The IC assigns roles; with no IC yet, anyone may name the IC (declare early, sort out later)."""
+    """The IC assigns roles; with no IC yet, anyone may name the IC (declare early, sort out later).
+    Nobody is both IC and Operations Lead."""
     require_open(state)
-    if state.roles.get(Role.INCIDENT_COMMANDER) is None and req.role == Role.INCIDENT_COMMANDER:
-        return
-    require_commander(state, req.by, f"assign the {req.role.value} role")
+    if state.roles.get(Role.INCIDENT_COMMANDER) is not None or req.role != Role.INCIDENT_COMMANDER:
+        require_commander(state, req.by, f"assign the {req.role.value} role")
+    forbid_commander_as_ops_lead(state, req.role, req.person)
 
 
 def may_set_severity(state: IncidentState, req: SetSeverity) -> None:
@@ -217,6 +246,7 @@ def may_complete_action_item(state: IncidentState, req: CompleteActionItem) -> N
 
 __all__ = [
     "Rejected",
+    "forbid_commander_as_ops_lead",
     "may_acknowledge",
     "may_assign_role",
     "may_complete_action_item",

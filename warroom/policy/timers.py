@@ -16,6 +16,7 @@ from warroom.enums import format_duration as _fmt
 from warroom.models import Deadline, IncidentState
 from warroom.policy.escalation import escalation_plan
 from warroom.policy.revisions import PUBLIC_STATUS_NEVER_REGRESSES, STATUS_PAGE_DEADLINES
+from warroom.policy.war_room import role_prompts, setup_check, silences
 
 ACK_KINDS = {"ack_repage", "ack_escalate"}
 LIVE_KINDS = ACK_KINDS | {"escalate", "vp_notice", "internal_update", "external_prompt", "silence", "monitoring_done"}
@@ -42,6 +43,12 @@ def silence_kind(state: IncidentState) -> str | None:
     if state.mitigation_applied_at is not None or state.public_status == PublicStatus.RESOLVED:
         return None
     return next((kind for kind, status in SILENCE_KINDS.items() if status == state.public_status), "silence")
+
+
+WAR_ROOM_KINDS = {"role_prompt", "war_room_check"}
+"""The war room's roles and setup (warroom.policy.war_room): fired in Command by incidents that know them."""
+IC_SILENCE_KINDS = {"silent_ic", "no_progress"}
+"""The IC gone silent, the team stuck (warroom.policy.war_room): likewise."""
 
 
 def _stamp(at: datetime) -> str:
@@ -262,6 +269,9 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
 
     if state.resolved_at is None:
         out.extend(state.owed)
+    out += role_prompts(state, runbook)
+    out += setup_check(state, runbook)
+    out += silences(state, runbook)
 
     return sorted((d for d in out if d.key not in fired), key=lambda d: (d.at, d.key))
 
@@ -283,6 +293,8 @@ __all__ = [
     "LIVE_KINDS",
     "OWED_KINDS",
     "RETRO_KINDS",
+    "IC_SILENCE_KINDS",
+    "WAR_ROOM_KINDS",
     "pending_deadlines",
     "due_now",
     "silence_kind",
