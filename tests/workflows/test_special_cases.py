@@ -105,7 +105,7 @@ async def scene(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncItera
                 declared=True, declared_by="alice", severity=severity, signals=ImpactSignals(**signals)
             )
             handle = await harness.start(inp)
-            await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
+            await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice", take_command=True))
             made = Scene(skipping_env, harness.sink, handle)
 
             async def in_command() -> None:
