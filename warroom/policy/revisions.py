@@ -22,10 +22,15 @@ STATUS_PAGE_DEADLINES = "status-page-deadlines"
 """comms.initial_status_page_within and resolved_notice_within are deadlines: a status page post
 missing by then prompts the Comms lead (issue #12)."""
 
+ESCALATION_FROM_OPENING = "escalation-clock-from-opening"
+"""The matrix's "30 minutes without mitigation" counts from when the incident was opened, not from
+its declaration (issue #12)."""
+
 REVISIONS: tuple[str, ...] = (
     SLO_BURN_IS_AT_LEAST_P2,
     BURN_DURATION_IS_STRICT,
     CHANNEL_SEQUENCE,
     STATUS_PAGE_DEADLINES,
+    ESCALATION_FROM_OPENING,
 )
 """Every revised rule a new incident follows, in the order the incident asks for them."""
