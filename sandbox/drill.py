@@ -119,6 +119,11 @@ def drill_runbook(factor: float, manual: bool) -> Any:
         }
     )
     rollback = runbook.rollback
+    # The tree's "< 30 min deploy window" shrinks to 1 min at ×30, less than a busy machine takes from
+    # the bad deploy to the diagnosis; in a drill it is the rollback rule's own (scaled) window.
+    rollback = rollback.model_copy(
+        update={"immediate_deploy_window": max(rollback.immediate_deploy_window, rollback.deploy_within)}
+    )
     if manual:
         rollback = rollback.model_copy(
             update={

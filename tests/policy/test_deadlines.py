@@ -1,5 +1,6 @@
 """Deadlines as a pure function of the state, at the seed's boundaries: the status page's initial
-post within 5 min of declaring and its resolved notice within 1 h of resolution."""
+post within 5 min of declaring, its resolved notice within 1 h of resolution, and the matrix's
+escalations counted from the incident's opening ("30 minutes without mitigation")."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from warroom.enums import Phase, Role, Severity
 from warroom.models import Deadline, IncidentState
-from warroom.policy.revisions import REVISIONS, STATUS_PAGE_DEADLINES
+from warroom.policy.revisions import ESCALATION_FROM_OPENING, REVISIONS, STATUS_PAGE_DEADLINES
 from warroom.policy.timers import LIVE_KINDS, RETRO_KINDS, due_now, pending_deadlines
 from warroom.runbook import load_runbook
 
@@ -108,3 +109,37 @@ def test_a_p3_owes_a_resolved_notice_only_where_something_was_said_publicly() ->
     assert of_kind(resolved(Severity.P3), "resolved_notice_overdue") == []
     said = resolved(Severity.P3, last_external_update_at=RESOLVED - timedelta(minutes=40))
     assert [d.at for d in of_kind(said, "resolved_notice_overdue")] == [RESOLVED + timedelta(hours=1)]
+
+
+# --- the escalation clock ----------------------------------------------------------------------
+
+
+def test_the_matrix_escalation_counts_from_the_opening_not_the_declaration() -> None:
+    """P1 opened 14:00, declared 14:07: "30 minutes without mitigation" is 14:30, the VP's 60 is 15:00."""
+    planned = {d.kind: d.at for d in pending_deadlines(incident(), RUNBOOK)}
+    assert planned["escalate"] == OPENED + timedelta(minutes=30)
+    assert planned["vp_notice"] == OPENED + timedelta(minutes=60)
+    due = due_now(
+        pending_deadlines(incident(), RUNBOOK), OPENED + timedelta(minutes=30) - timedelta(seconds=1), LIVE_KINDS
+    )
+    assert "escalate" not in [d.kind for d in due]
+    due = due_now(pending_deadlines(incident(), RUNBOOK), OPENED + timedelta(minutes=30), LIVE_KINDS)
+    assert "escalate" in [d.kind for d in due]
+
+
+def test_p3_s_4_hours_without_resolution_count_from_the_opening_too() -> None:
+    [deadline] = of_kind(incident(Severity.P3), "escalate")
+    assert deadline.at == OPENED + timedelta(hours=4)
+
+
+def test_a_declaration_later_than_the_threshold_escalates_at_once() -> None:
+    late = incident(declared_at=OPENED + timedelta(minutes=45))
+    due = due_now(pending_deadlines(late, RUNBOOK), OPENED + timedelta(minutes=45), LIVE_KINDS)
+    assert [d.kind for d in due if d.kind == "escalate"] == ["escalate"]
+
+
+def test_incidents_started_before_keep_the_clock_from_the_declaration() -> None:
+    before = tuple(r for r in REVISIONS if r != ESCALATION_FROM_OPENING)
+    planned = {d.kind: d.at for d in pending_deadlines(incident(revisions=before), RUNBOOK)}
+    assert planned["escalate"] == DECLARED + timedelta(minutes=30)
+    assert planned["vp_notice"] == DECLARED + timedelta(minutes=60)

@@ -26,7 +26,7 @@ from tests.helpers import (
     state_of,
 )
 from warroom.enums import Phase, Severity, Update
-from warroom.models import Alert, ImpactSignals, IncidentState, MarkMitigated, Resolve
+from warroom.models import Acknowledge, Alert, Declare, ImpactSignals, IncidentState, MarkMitigated, Resolve
 
 Start = Callable[..., Awaitable[WorkflowHandle[Any, IncidentState]]]
 
@@ -136,3 +136,25 @@ async def test_a_resolved_notice_that_did_not_go_out_prompts_the_comms_lead_at_1
     await expect(down, "resolved_notice_overdue", 1)
     state = await state_of(handle)
     assert [e.kind for e in state.timeline if e.kind == "resolved_notice_overdue"] == ["resolved_notice_overdue"]
+
+
+async def test_the_matrix_escalation_counts_from_the_opening_not_the_declaration(
+    skipping_env: WorkflowEnvironment, harness: Harness
+) -> None:
+    """Opened at t0 on a quiet alert, declared P1 ten minutes later: the team lead hears at t0 + 30m."""
+    quiet = Alert(fingerprint="fp-quiet", summary="0.5% errors", signals=ImpactSignals(user_error_ratio=0.005))
+    handle = await harness.start(incident_input(alert=quiet, on_call="alice"))
+    state = await in_phase(handle, Phase.DETECTION)
+    await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
+    await skipping_env.sleep(10 * MINUTE)
+    await handle.execute_update(Update.DECLARE, Declare(by="alice", severity=Severity.P1, reason="spreading"))
+    await in_phase(handle, Phase.COMMAND)
+    escalate_at = state.opened_at + 30 * MINUTE
+    await skipping_env.sleep(escalate_at - await skipping_env.get_current_time() - SECOND)
+    await expect(harness, "escalation", 0)
+    await skipping_env.sleep(2 * SECOND)
+    await expect(harness, "escalation", 1)
+    state = await state_of(handle)
+    assert state.declared_at is not None and state.declared_at - state.opened_at >= 10 * MINUTE
+    [fired] = [e for e in state.timeline if e.kind == "escalate"]
+    assert fired.data["due_at"] == escalate_at.isoformat()

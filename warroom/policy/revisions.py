@@ -28,6 +28,10 @@ SPECIAL_CASES_MID_INCIDENT = "special-cases-mid-incident"
 PUBLIC_STATUS_NEVER_REGRESSES = "public-status-never-regresses"
 """The silence post stops at mitigation and repeats what the page says, never going back (issue #12)."""
 
+ESCALATION_FROM_OPENING = "escalation-clock-from-opening"
+"""The matrix's "30 minutes without mitigation" counts from when the incident was opened, not from
+its declaration (issue #12)."""
+
 REVISIONS: tuple[str, ...] = (
     SLO_BURN_IS_AT_LEAST_P2,
     BURN_DURATION_IS_STRICT,
@@ -35,5 +39,6 @@ REVISIONS: tuple[str, ...] = (
     STATUS_PAGE_DEADLINES,
     SPECIAL_CASES_MID_INCIDENT,
     PUBLIC_STATUS_NEVER_REGRESSES,
+    ESCALATION_FROM_OPENING,
 )
 """Every revised rule a new incident follows, in the order the incident asks for them."""

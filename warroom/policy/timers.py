@@ -15,7 +15,7 @@ from warroom.enums import Phase, PublicStatus, Role
 from warroom.enums import format_duration as _fmt
 from warroom.models import Deadline, IncidentState
 from warroom.policy.escalation import escalation_plan
-from warroom.policy.revisions import PUBLIC_STATUS_NEVER_REGRESSES, STATUS_PAGE_DEADLINES
+from warroom.policy.revisions import ESCALATION_FROM_OPENING, PUBLIC_STATUS_NEVER_REGRESSES, STATUS_PAGE_DEADLINES
 from warroom.policy.war_room import role_prompts, setup_check, silences
 
 ACK_KINDS = {"ack_repage", "ack_escalate"}
@@ -97,6 +97,8 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
 
     if state.declared_at and state.severity and state.resolved_at is None:
         plan = escalation_plan(state.severity, state.signals, runbook, state.raised_mid_incident)
+        # "30 minutes without mitigation" runs from the opening: the time spent before declaring counts.
+        clock = state.opened_at if ESCALATION_FROM_OPENING in state.revisions else state.declared_at
         for timed in plan.timed:
             done = state.mitigated_at if timed.unless == "mitigated" else state.resolved_at
             if done is None:
@@ -104,7 +106,7 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
                     Deadline(
                         key=f"{timed.kind}:{','.join(timed.to)}",
                         kind=timed.kind,
-                        at=state.declared_at + timed.after,
+                        at=clock + timed.after,
                         audience=list(timed.to),
                         reason=timed.reason,
                     )
