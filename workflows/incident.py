@@ -55,7 +55,11 @@ with workflow.unsafe.imports_passed_through():
 
 P = ParamSpec("P")
 
-REVISIONS = (ledger.SPECIAL_CASES_MID_INCIDENT, PUBLIC_STATUS_NEVER_REGRESSES)
+REVISIONS = (
+    ledger.SPECIAL_CASES_MID_INCIDENT,
+    PUBLIC_STATUS_NEVER_REGRESSES,
+    ledger.SEVERITY_CHANGE_START_ACTIONS,
+)
 """Behaviour recorded once at the start (`workflow.patched`), into `IncidentState.revisions`: the
 pure policies and phases branch on the state, so an incident recorded before keeps its old rules."""
 
@@ -240,13 +244,15 @@ class IncidentWorkflow:
         before = self.state.severity
         self.state.severity = req.severity
         self._publish()
-        return self._done(
+        result = self._done(
             "severity_changed",
             f"severity {before} → {req.severity}: {req.reason}",
             req.by,
             before=str(before),
             after=req.severity.value,
         )
+        ledger.severity_changed(self.state, self.runbook, before, workflow.now(), req.by, req.reason)
+        return result
 
     @set_severity.validator
     def _validate_set_severity(self, req: SetSeverity) -> None:

@@ -23,6 +23,7 @@ ACTION_KINDS = {"action_item_reminder", "action_item_overdue"}
 CUSTOMER_KINDS = {"customer_email_reminder", "customer_email_overdue"}
 # What a change mid-incident owes (`IncidentState.owed`): fired by the live phases, at once.
 OWED_KINDS = {"data_loss_notice", "security_handoff"}
+OWED_KINDS |= {"severity_notice", "comms_lead_needed", "status_page_initial", "severity_summary"}
 LIVE_KINDS = LIVE_KINDS | OWED_KINDS
 
 
