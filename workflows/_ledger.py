@@ -34,12 +34,19 @@ from warroom.models import (
     TimelineEntry,
 )
 from warroom.policy.declare import should_declare
-from warroom.policy.escalation import SPECIAL_CASES, SpecialCase, escalation_plan, special_case_notices
+from warroom.policy.escalation import (
+    SPECIAL_CASES,
+    SpecialCase,
+    escalation_plan,
+    severity_change,
+    special_case_notices,
+)
 from warroom.policy.pir import pir_due
 from warroom.policy.revisions import (
     BURN_DURATION_IS_STRICT,
     CHANNEL_SEQUENCE,
     REVISIONS,
+    SEVERITY_CHANGE_START_ACTIONS,
     SLO_BURN_IS_AT_LEAST_P2,
     SPECIAL_CASES_MID_INCIDENT,
 )
@@ -392,6 +399,45 @@ def raise_special_cases(
         if case == "security" and not runbook.special_cases.security_incident.public_details:
             record(state, now, "restricted", "security incident: details stay out of public channels from now on")
     return raised
+
+
+def severity_changed(
+    state: IncidentState, runbook: RunbookConfig, before: Severity | None, now: datetime, by: str, reason: str
+) -> None:
+    """A severity change mid-incident owes the new severity's start actions the old one did not take
+    (notices, a Communications Lead, the initial status page) and a channel message of what starts,
+    stops and changes. Before the Declare phase starts, declaring runs the new severity's actions."""
+    after = state.severity
+    if SEVERITY_CHANGE_START_ACTIONS not in state.revisions or before is None or after is None or before == after:
+        return
+    if not mid_incident(state) or state.resolved_at is not None:
+        return
+    change = severity_change(
+        before,
+        after,
+        runbook,
+        told=state.escalated_to,
+        comms_lead_assigned=Role.COMMUNICATIONS_LEAD in state.roles,
+        posted_publicly=state.last_external_update_at is not None,
+    )
+    commander = [state.commander or "incident-commander"]
+    direction = "raised" if change.upgrade else "lowered"
+    owed: list[tuple[str, list[str], str]] = []
+    if change.notify:
+        owed.append(("severity_notice", change.notify, f"severity {direction} {before} → {after}: notify at start"))
+    if change.ask_comms_lead:
+        owed.append(("comms_lead_needed", commander, f"{after} requires a Communications Lead"))
+    if change.post_status_initial:
+        owed.append(("status_page_initial", ["status-page"], f"{after} posts the initial status page"))
+    summary = f"{before} → {after} by {by}: {reason}."
+    for label, items in (("Starts", change.starts), ("Stops", change.stops), ("Changes", change.changes)):
+        if items:
+            summary += f" {label}: {'; '.join(items)}."
+    owed.append(("severity_summary", commander, summary))
+    for kind, audience, why in owed:
+        key = f"{kind}#{len(state.owed) + 1}"
+        state.owed.append(Deadline(key=key, kind=kind, at=now, audience=audience, reason=why))
+    state.version += 1
 
 
 def mitigation_status(state: IncidentState) -> str:

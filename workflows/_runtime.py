@@ -31,6 +31,10 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "vp_notice": ("stakeholders", "vp_notice"),
     "data_loss_notice": ("stakeholders", "stakeholder_notice"),
     "security_handoff": ("stakeholders", "security_handoff"),
+    "severity_notice": ("stakeholders", "stakeholder_notice"),
+    "comms_lead_needed": ("incident", "severity_needs_comms_lead"),
+    "status_page_initial": ("status_page", "status_initial"),
+    "severity_summary": ("incident", "severity_changed"),
     "internal_update": ("incident", "ic_checklist"),
     "external_prompt": ("incident", "external_update_due"),
     "silence": ("status_page", "still_investigating"),
@@ -51,7 +55,7 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "no_progress": ("incident", "no_progress"),
 }
 ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
-ESCALATING |= {"data_loss_notice", "security_handoff"}  # told of the incident mid-way: they hear its end
+ESCALATING |= {"data_loss_notice", "security_handoff", "severity_notice"}  # told mid-way: they hear its end
 ESCALATING |= {"silent_ic"}
 
 

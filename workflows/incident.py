@@ -252,13 +252,15 @@ class IncidentWorkflow:
         before = self.state.severity
         self.state.severity = req.severity
         self._publish()
-        return self._done(
+        result = self._done(
             "severity_changed",
             f"severity {before} → {req.severity}: {req.reason}",
             req.by,
             before=str(before),
             after=req.severity.value,
         )
+        ledger.severity_changed(self.state, self.runbook, before, workflow.now(), req.by, req.reason)
+        return result
 
     @set_severity.validator
     def _validate_set_severity(self, req: SetSeverity) -> None:

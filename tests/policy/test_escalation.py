@@ -5,7 +5,7 @@ from datetime import timedelta
 from warroom.enums import Severity
 from warroom.models import ImpactSignals
 from warroom.policy import EscalationPlan, Notice, TimedEscalation, escalation_plan
-from warroom.policy.escalation import special_case_notices
+from warroom.policy.escalation import severity_change, special_case_notices
 from warroom.runbook import DEFAULT_RUNBOOK, load_runbook
 
 RUNBOOK = load_runbook(DEFAULT_RUNBOOK)
@@ -117,3 +117,49 @@ def test_data_loss_raised_after_declaration_keeps_the_matrix_timers():
     # Only data loss itself counts: security raised late does not bring the timers back.
     other = escalation_plan(Severity.P1, ImpactSignals(data_loss=True), RUNBOOK, raised_late=["security"])
     assert other.timed == []
+
+
+def test_p2_to_p1_notifies_the_pm_and_asks_for_a_comms_lead():
+    up = severity_change(Severity.P2, Severity.P1, RUNBOOK)
+    assert up.upgrade and up.notify == ["product-manager"]
+    assert (up.ask_comms_lead, up.post_status_initial) == (True, False)  # the page is already in use at P2
+    assert up.starts == [
+        "vp-engineering notice after 1h without mitigation",
+        "a Communications Lead",
+        "a customer e-mail within 1d of resolution",
+    ]
+    assert up.stops == []
+    assert up.changes == [
+        "escalation to engineering-team-lead after 30m without mitigation (was 1h without mitigation)"
+    ]
+
+
+def test_an_upgrade_asks_only_for_what_is_missing():
+    up = severity_change(Severity.P2, Severity.P1, RUNBOOK, told=["product-manager"], comms_lead_assigned=True)
+    assert (up.notify, up.ask_comms_lead) == ([], False)
+
+
+def test_p3_to_p2_posts_the_initial_status_page_unless_something_public_went_out():
+    up = severity_change(Severity.P3, Severity.P2, RUNBOOK)
+    assert (up.notify, up.post_status_initial, up.ask_comms_lead) == (["engineering-manager"], True, False)
+    assert up.starts == ["status page updates every 30m (and 'still investigating' after 30m of silence)"]
+    assert severity_change(Severity.P3, Severity.P2, RUNBOOK, posted_publicly=True).post_status_initial is False
+    assert severity_change(Severity.P3, Severity.P1, RUNBOOK).post_status_initial is True
+
+
+def test_a_downgrade_says_what_stops_and_starts_nothing():
+    down = severity_change(Severity.P1, Severity.P3, RUNBOOK)
+    assert not down.upgrade
+    assert (down.notify, down.ask_comms_lead, down.post_status_initial, down.starts) == ([], False, False, [])
+    assert down.stops == [
+        "vp-engineering notice after 1h without mitigation",
+        "status page updates every 30m (and 'still investigating' after 30m of silence)",
+        "a Communications Lead",
+        "a customer e-mail within 1d of resolution",
+    ]
+    assert down.changes == [
+        "escalation to engineering-team-lead after 4h without resolution (was 30m without mitigation)"
+    ]
+    assert severity_change(Severity.P2, Severity.P3, RUNBOOK).stops == [
+        "status page updates every 30m (and 'still investigating' after 30m of silence)"
+    ]

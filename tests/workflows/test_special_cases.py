@@ -6,7 +6,7 @@ severity change re-runs the start actions; the status page never goes back to "i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from tests.helpers import (
     assert_eventually,
     incident_input,
     mitigated_soon,
+    not_yet,
     running_worker,
     state_of,
     utc,
@@ -35,6 +36,7 @@ from warroom.models import (
     MarkMitigated,
     Resolve,
     SetFlags,
+    SetSeverity,
     StatusUpdate,
 )
 from warroom.runbook import load_runbook
@@ -74,11 +76,26 @@ class Scene:
     async def state(self) -> IncidentState:
         return await state_of(self.handle)
 
+    async def settled(self, check: Callable[[IncidentState], object]) -> IncidentState:
+        """The state once `check` passes on it: a phase reports what it sent just after sending it."""
+
+        async def attempt() -> IncidentState:
+            state = await self.state()
+            check(state)
+            return state
+
+        return await assert_eventually(attempt)
+
     async def flags(self, **flags: bool) -> None:
         await self.handle.execute_update(Update.SET_FLAGS, SetFlags(by="alice", **flags))
 
     async def mitigate(self) -> None:
         await self.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back"))
+
+    async def severity(self, severity: Severity) -> None:
+        await self.handle.execute_update(
+            Update.SET_SEVERITY, SetSeverity(severity=severity, by="alice", reason="impact changed")
+        )
 
     async def resolve(self) -> None:
         await self.mitigate()
@@ -128,12 +145,15 @@ async def test_data_loss_raised_mid_incident_notifies_em_legal_and_executives_at
     await (s.flags(data_loss=True) if how == "flags" else s.alert(data_loss=True))
     await s.expect_count("stakeholder_notice", 3)
     assert s.audiences("stakeholder_notice") == [["engineering-manager"], EM_LEGAL, EXECUTIVES]
-    state = await s.state()
-    assert state.raised_mid_incident == ["data_loss"]
-    assert {"engineering-manager", "legal-privacy", "executive-team"} <= set(state.escalated_to)
-    notices = [e for e in state.timeline if e.kind == "data_loss_notice"]
-    assert [e.data["audience"] for e in notices] == [", ".join(EM_LEGAL), "executive-team"]
-    assert all("raised mid-incident" in e.message for e in notices)
+
+    def told(state: IncidentState) -> None:
+        assert state.raised_mid_incident == ["data_loss"]
+        assert {"engineering-manager", "legal-privacy", "executive-team"} <= set(state.escalated_to)
+        notices = [e for e in state.timeline if e.kind == "data_loss_notice"]
+        assert [e.data["audience"] for e in notices] == [", ".join(EM_LEGAL), "executive-team"]
+        assert all("raised mid-incident" in e.message for e in notices)
+
+    await s.settled(told)
     # Sent once: the flag raised again, by a person or another alert, owes nothing more.
     await s.flags(data_loss=True)
     await s.alert(data_loss=True)
@@ -182,8 +202,7 @@ async def test_security_raised_mid_incident_hands_off_and_keeps_details_off_the_
     await (s.flags(security=True) if how == "flags" else s.alert(security=True))
     await s.expect_count("security_handoff", 1)
     assert s.audiences("security_handoff") == [["security-team"]]
-    state = await s.state()
-    assert "security-team" in state.escalated_to
+    state = await s.settled(lambda state: "security-team" in state.escalated_to or not_yet())
     assert [e.kind for e in state.timeline if e.kind in ("special_case_raised", "restricted")] == [
         "special_case_raised",
         "restricted",
@@ -254,7 +273,7 @@ async def test_silence_after_identified_or_monitoring_repeats_that_status(scene,
     await s.expect_count(template, 1)
     assert s.texts("status_page")[-1].splitlines()[0] == first_line
     assert s.sink.count("still_investigating") == 0
-    assert (await s.state()).public_status == status
+    await s.settled(lambda state: state.public_status == status or not_yet())
 
 
 async def test_a_monitoring_page_is_never_posted_back_to_investigating(scene) -> None:
@@ -291,7 +310,7 @@ async def test_everyone_told_of_a_p1_hears_its_resolution(scene) -> None:
     text = [t for _, name, _, t in s.sink.sent if name == "stakeholder_resolved"][0]
     assert text.startswith(f"✅ RESOLVED, to {', '.join(told)}: P1 incident ")
     assert "Mitigation: rolled back." in text and "Post-incident review by alice due 20" in text
-    assert [e.kind for e in (await s.state()).timeline].count("stakeholders_resolved") == 1
+    await s.settled(lambda state: [e.kind for e in state.timeline].count("stakeholders_resolved") == 1 or not_yet())
 
 
 async def test_a_p3_nobody_was_told_of_sends_no_resolved_notice(scene) -> None:
@@ -300,3 +319,58 @@ async def test_a_p3_nobody_was_told_of_sends_no_resolved_notice(scene) -> None:
     await s.expect_count("resolved", 1)
     await s.advance(MINUTE)
     assert s.sink.count("stakeholder_resolved") == 0
+
+
+# --- Item 9: severity changes re-run the start actions ---------------------------------------------
+
+
+async def test_p2_to_p1_notifies_the_pm_and_asks_for_a_comms_lead(scene) -> None:
+    s = await scene(Severity.P2)
+    await s.expect_count("stakeholder_notice", 1)
+    await s.advance(10 * MINUTE)
+    await s.severity(Severity.P1)
+    await s.expect_count("stakeholder_notice", 2)
+    await s.expect_count("severity_needs_comms_lead", 1)
+    await s.expect_count("severity_changed", 1)
+    assert s.audiences("stakeholder_notice") == [["engineering-manager"], ["product-manager"]]
+    assert s.audiences("severity_needs_comms_lead") == [["alice"]]
+    summary = s.texts("incident")[-1]
+    assert summary.startswith("🔀 SEVERITY P2 → P1 by alice: impact changed. Starts: vp-engineering notice")
+    assert "Changes: escalation to engineering-team-lead after 30m without mitigation (was 1h" in summary
+    assert s.sink.count("status_initial") == 1  # the status page was already in use at P2
+    await s.settled(lambda state: "product-manager" in state.escalated_to or not_yet())
+    # Back to P2 and up again: the PM has heard; the Comms Lead, still missing, is asked for again.
+    await s.severity(Severity.P2)
+    await s.severity(Severity.P1)
+    await s.expect_count("severity_changed", 3)
+    await s.expect_count("severity_needs_comms_lead", 2)
+    assert s.sink.count("stakeholder_notice") == 2
+
+
+async def test_p3_to_p2_posts_the_initial_status_page_and_starts_its_cadence(scene) -> None:
+    s = await scene(Severity.P3)
+    await s.advance(10 * MINUTE)
+    assert s.sink.count("status_initial") == 0
+    await s.severity(Severity.P2)
+    await s.expect_count("status_initial", 1)
+    assert s.audiences("stakeholder_notice") == [["engineering-manager"]]
+    await s.settled(lambda state: state.public_status == PublicStatus.INVESTIGATING or not_yet())
+    await s.advance(30 * MINUTE - 2 * SECOND)  # 30 minutes of silence counted from that initial post
+    await s.expect_count("still_investigating", 0)
+    await s.advance(3 * SECOND)
+    await s.expect_count("still_investigating", 1)
+
+
+async def test_a_downgrade_says_what_stops_and_notifies_nobody(scene) -> None:
+    s = await scene(Severity.P1)
+    await s.expect_count("stakeholder_notice", 1)
+    await s.advance(10 * MINUTE)
+    await s.severity(Severity.P3)
+    await s.expect_count("severity_changed", 1)
+    summary = s.texts("incident")[-1]
+    assert summary.startswith("🔀 SEVERITY P1 → P3 by alice: impact changed. Stops: vp-engineering notice")
+    assert "status page updates every 30m" in summary and "a Communications Lead" in summary
+    assert "Starts:" not in summary
+    await s.advance(60 * MINUTE)  # what stopped, stopped: no VP notice, no silence post
+    assert s.sink.count("vp_notice") == s.sink.count("still_investigating") == 0
+    assert s.sink.count("stakeholder_notice") == 1 and s.sink.count("severity_needs_comms_lead") == 0

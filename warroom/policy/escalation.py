@@ -138,3 +138,88 @@ def escalation_plan(
         hand_off_to=hand_off_to,
         require_vendor_ticket=require_vendor_ticket,
     )
+
+
+class SeverityChange(_Model):
+    """What a severity change mid-incident sets off: the new severity's start actions that the old
+    one did not take, and in words what starts, stops and changes."""
+
+    before: Severity
+    after: Severity
+    notify: list[str]
+    ask_comms_lead: bool
+    post_status_initial: bool
+    starts: list[str]
+    stops: list[str]
+    changes: list[str]
+
+    @property
+    def upgrade(self) -> bool:
+        return self.after.rank < self.before.rank
+
+
+def _duties(severity: Severity, runbook: RunbookConfig) -> dict[str, str]:
+    """What a severity commits the team to, by duty, in the words people read."""
+    row = runbook.severity_matrix[severity]
+    comms = runbook.comms
+    duties = {
+        "escalate": f"escalation to {row.escalate_to} after {format_duration(row.escalate_after)} "
+        f"without {_NOUN[row.escalate_unless]}"
+    }
+    if row.notify_vp_after is not None:
+        duties["vp"] = f"{row.vp} notice after {format_duration(row.notify_vp_after)} without mitigation"
+    if severity in comms.status_page_for:
+        duties["status_page"] = (
+            f"status page updates every {format_duration(comms.external_update_every)} "
+            f"(and 'still investigating' after {format_duration(comms.silence_max)} of silence)"
+        )
+    if severity in runbook.roles.communications_lead_required_for:
+        duties["comms_lead"] = "a Communications Lead"
+    if severity in comms.customer_email_for:
+        duties["customer_email"] = (
+            f"a customer e-mail within {format_duration(comms.customer_email_within)} of resolution"
+        )
+    if severity in runbook.retrospective.required_for:
+        duties["pir"] = "a post-incident review"
+    return duties
+
+
+def severity_change(
+    before: Severity,
+    after: Severity,
+    runbook: RunbookConfig,
+    *,
+    told: Collection[str] = (),
+    comms_lead_assigned: bool = False,
+    posted_publicly: bool = False,
+) -> SeverityChange:
+    """Re-run the start actions for the new severity: notify its `notify_at_start` people who have not
+    heard (`told`), ask for a Communications Lead it requires, post the initial status page when the
+    page was not in use; and say what starts, stops and changes (a downgrade says what stops)."""
+    old, new = runbook.severity_matrix[before], runbook.severity_matrix[after]
+    was, now = _duties(before, runbook), _duties(after, runbook)
+    comms_required = runbook.roles.communications_lead_required_for
+    status_page = runbook.comms.status_page_for
+    return SeverityChange(
+        before=before,
+        after=after,
+        notify=[p for p in new.notify_at_start if p not in old.notify_at_start and p not in told],
+        ask_comms_lead=after in comms_required and before not in comms_required and not comms_lead_assigned,
+        post_status_initial=after in status_page and before not in status_page and not posted_publicly,
+        starts=[text for duty, text in now.items() if duty not in was],
+        stops=[text for duty, text in was.items() if duty not in now],
+        changes=[
+            f"{text} (was {_after_common_words(was[duty], text)})"
+            for duty, text in now.items()
+            if was.get(duty, text) != text
+        ],
+    )
+
+
+def _after_common_words(old: str, new: str) -> str:
+    """`old` without the words it begins with in common with `new`: "after 4h without resolution"."""
+    old_words, new_words = old.split(), new.split()
+    same = 0
+    while same < min(len(old_words), len(new_words)) - 1 and old_words[same] == new_words[same]:
+        same += 1
+    return " ".join(old_words[same:])

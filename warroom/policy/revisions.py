@@ -28,6 +28,9 @@ SPECIAL_CASES_MID_INCIDENT = "special-cases-mid-incident"
 PUBLIC_STATUS_NEVER_REGRESSES = "public-status-never-regresses"
 """The silence post stops at mitigation and repeats what the page says, never going back (issue #12)."""
 
+SEVERITY_CHANGE_START_ACTIONS = "severity-change-start-actions"
+"""A severity change re-runs what declaring at the new severity does; a downgrade says what stops (issue #12)."""
+
 ESCALATION_FROM_OPENING = "escalation-clock-from-opening"
 """The matrix's "30 minutes without mitigation" counts from when the incident was opened, not from
 its declaration (issue #12)."""
@@ -40,5 +43,6 @@ REVISIONS: tuple[str, ...] = (
     SPECIAL_CASES_MID_INCIDENT,
     PUBLIC_STATUS_NEVER_REGRESSES,
     ESCALATION_FROM_OPENING,
+    SEVERITY_CHANGE_START_ACTIONS,
 )
 """Every revised rule a new incident follows, in the order the incident asks for them."""

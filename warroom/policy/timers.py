@@ -27,6 +27,7 @@ LIVE_KINDS |= {"status_initial_overdue"}  # the initial status page, within 5 mi
 RETRO_KINDS |= {"resolved_notice_overdue"}  # the resolved notice, within 1 h of resolution
 # What a change mid-incident owes (`IncidentState.owed`): fired by the live phases, at once.
 OWED_KINDS = {"data_loss_notice", "security_handoff"}
+OWED_KINDS |= {"severity_notice", "comms_lead_needed", "status_page_initial", "severity_summary"}
 LIVE_KINDS = LIVE_KINDS | OWED_KINDS
 
 
