@@ -229,3 +229,30 @@ async def failed_workflow_tasks(client: Client, incident_workflow_id: str) -> li
             and e.workflow_task_failed_event_attributes.cause in harmful
         ]
     return failures
+
+
+async def mitigate(
+    env: Any, handle: WorkflowHandle[Any, Any], ic: str = "alice", action: str = "restart"
+) -> IncidentState:
+    """The IC applies a mitigation and the clean-metrics window verifies it (runbook durations, skipped)."""
+    from warroom.enums import Update
+    from warroom.models import MarkMitigated
+
+    await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by=ic, action=action))
+    await env.sleep(timedelta(minutes=5, seconds=1))
+    return await mitigated_soon(env, handle)
+
+
+async def resolve_when_ready(env: Any, handle: WorkflowHandle[Any, Any], request: Any) -> Any:
+    """After verified mitigation: let the monitoring period run out, then resolve with `request`."""
+    from warroom.enums import Update
+    from warroom.models import UpdateResult
+
+    await env.sleep(timedelta(minutes=10))
+    for _ in range(30):  # the monitoring period's end is what `resolve` waits for
+        state = await state_of(handle)
+        if any(key.startswith("monitoring_done") for key in state.fired):
+            break
+        await asyncio.sleep(0.2)
+        await env.sleep(timedelta(seconds=1))
+    return await handle.execute_update(Update.RESOLVE, request, result_type=UpdateResult)

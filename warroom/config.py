@@ -130,6 +130,19 @@ class RollbackRule(_Strict):
 class ResolvePolicy(_Strict):
     clean_window: Duration = timedelta(minutes=5)
     monitoring_period: Duration = timedelta(minutes=10)
+    watch_every: Duration = Field(
+        timedelta(minutes=1), description="after mitigation, how often the error ratio is read for a relapse"
+    )
+    watch_every_after_monitoring: Duration = Field(
+        timedelta(minutes=5), description="the same once the monitoring period has run, until resolution"
+    )
+
+    @model_validator(mode="after")
+    def _watch(self) -> ResolvePolicy:
+        for name in ("clean_window", "monitoring_period", "watch_every", "watch_every_after_monitoring"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be longer than 0s")
+        return self
 
 
 class MetricsQueries(_Strict):

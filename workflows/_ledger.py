@@ -20,14 +20,17 @@ from warroom.models import (
     SYSTEM,
     Alert,
     AlertDigest,
+    ChecksReport,
     IncidentInput,
     IncidentState,
     PhaseEvent,
+    PostMitigation,
     Resolve,
     SetFlags,
     Step,
     TimelineEntry,
 )
+from warroom.policy.checklist import resolve_blockers
 from warroom.policy.declare import should_declare
 from warroom.policy.escalation import escalation_plan
 from warroom.policy.pir import pir_due
@@ -198,8 +201,26 @@ def apply_phase_event(state: IncidentState, event: PhaseEvent, now: datetime) ->
     mitigated = event.mitigated and state.mitigated_at is None
     if mitigated:
         state.mitigated_at = now
+    if event.checks:
+        take_checks(state, event.checks)
     record(state, now, event.kind, event.message, **event.data)
     return mitigated
+
+
+def take_checks(state: IncidentState, report: ChecksReport) -> None:
+    """What the Resolve phase checked after mitigation; a relapse re-opens mitigation and voids every check."""
+    checks = state.checks
+    if report.reopen_mitigation and state.resolved_at is None:
+        state.mitigated_at = state.mitigation_applied_at = None
+        state.checks = PostMitigation(relapses=checks.relapses + 1, synthetic=checks.synthetic)
+        return
+    if report.verified_by is not None:
+        checks.verified_by = report.verified_by
+    if report.baseline is not None:
+        checks.baseline = report.baseline
+    if report.monitoring is not None:
+        checks.monitoring = report.monitoring
+    checks.cannot_verify = checks.cannot_verify or report.cannot_verify
 
 
 def set_flags(state: IncidentState, req: SetFlags) -> list[str]:
@@ -226,6 +247,10 @@ def mitigation_status(state: IncidentState) -> str:
 def resolve(state: IncidentState, runbook: RunbookConfig, req: Resolve, now: datetime) -> None:
     """Resolution: the PIR gets its owner and due date, and for the runbook's severities (P1) the
     customer e-mail is drafted as a step the Comms lead approves."""
+    blockers = resolve_blockers(state, runbook, now)
+    if req.override and blockers:
+        what = "; ".join(blockers)
+        record(state, now, "resolve_override", f"resolved with {what} open, by override: {req.override}", req.by)
     state.resolved_at = now
     owner = req.pir_owner or state.roles.get(Role.PIR_OWNER) or state.commander
     state.pir.owner = owner

@@ -345,7 +345,7 @@ class IncidentWorkflow:
         self._check(authority.may_mark_mitigated, self.state, req)
 
     @workflow.update(
-        description='Declare resolution (after verified mitigation). JSON: {"by": "alice", "summary": "...", "pir_owner": "bob"}'
+        description='Declare resolution (after verified mitigation and the monitoring period; "override": "why" resolves earlier). JSON: {"by": "alice", "summary": "...", "pir_owner": "bob"}'
     )
     def resolve(self, req: Resolve) -> UpdateResult:
         ledger.resolve(self.state, self.runbook, req, workflow.now())
@@ -358,6 +358,7 @@ class IncidentWorkflow:
         self._check(
             authority.may_resolve, self.state, req, self.runbook.special_cases.third_party_vendor.require_vendor_ticket
         )
+        self._check(authority.may_resolve_when_ready, self.state, req, self.runbook, workflow.now())
 
     @workflow.update(
         description="Complete the post-incident review; needs at least one action item with owner and due date."

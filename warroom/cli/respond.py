@@ -182,10 +182,20 @@ def resolve(
     pir_owner: Annotated[
         str | None, typer.Option(help="who files the post-incident review (default: the IC)", show_default=False)
     ] = None,
+    override: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REASON",
+            help="resolve before the monitoring period has run (or with the checklist open); the reason is recorded",
+            show_default=False,
+        ),
+    ] = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Declare resolution (IC only, after verified mitigation); sets the PIR owner and due date.
+    """Declare resolution (IC only, after verified mitigation and the monitoring period); sets the PIR owner and due date.
+
+    Refused with the list of what is still open until it is closed, unless --override gives a reason.
 
     Example: warroom resolve order-api-20250101-140700 --summary 'pool leak in v2.14.3, rolled back' --pir-owner bob --as alice
     """
@@ -195,7 +205,7 @@ def resolve(
         as_json,
         incident,
         Update.RESOLVE,
-        lambda who: Resolve(by=who, summary=summary, pir_owner=pir_owner),
+        lambda who: Resolve(by=who, summary=summary, pir_owner=pir_owner, override=override),
     )
 
 

@@ -8,6 +8,9 @@ asked (CLI, Web UI) word for word, and its kind is the refusal's type, which cal
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from warroom.config import RunbookConfig
 from warroom.enums import Phase, Role
 from warroom.models import (
     Acknowledge,
@@ -25,6 +28,7 @@ from warroom.models import (
     StatusUpdate,
     StepDecision,
 )
+from warroom.policy.checklist import resolve_blockers
 
 
 class Rejected(ValueError):
@@ -174,6 +178,21 @@ def may_resolve(state: IncidentState, req: Resolve, require_vendor_ticket: bool)
         raise Rejected("not mitigated yet: run `mitigated` first; the clean-metrics window must pass", "NotMitigated")
 
 
+def may_resolve_when_ready(state: IncidentState, req: Resolve, runbook: RunbookConfig, now: datetime) -> None:
+    """After verified mitigation, resolution waits for the monitoring period; resolving earlier
+    takes an explicit override with a reason (`--override`), which the timeline records."""
+    if state.mitigated_at is None or state.resolved_at is not None or req.override:
+        return  # `may_resolve` refuses the first two; an override resolves anyway
+    blockers = resolve_blockers(state, runbook, now)
+    if blockers:
+        raise Rejected(
+            "not ready to resolve:\n"
+            + "\n".join(f"□ {b}" for b in blockers)
+            + f"\nresolve anyway with a reason: warroom resolve {state.incident_id} --override 'REASON' ...",
+            "NotReadyToResolve",
+        )
+
+
 def may_complete_pir(state: IncidentState, req: CompletePir) -> None:
     """The PIR owner or the IC completes the review, after resolution, with at least one action item."""
     require_open(state)
@@ -217,6 +236,7 @@ __all__ = [
     "may_post_update",
     "may_propose_step",
     "may_resolve",
+    "may_resolve_when_ready",
     "may_set_flags",
     "may_set_severity",
     "require_commander",

@@ -24,12 +24,14 @@ class MetricSample(_Model):
 
 
 class CleanWindowVerdict(_Model):
-    """`clean_since` is when the current clean stretch began; `remaining` is how much more is needed."""
+    """`clean_since` is when the current clean stretch began; `remaining` is how much more is needed;
+    `baseline` says in words what the error ratio was judged against."""
 
     clean: bool
     clean_since: datetime
     remaining: timedelta
     reason: str
+    baseline: str = ""
 
 
 def clean_window_verdict(
@@ -52,6 +54,7 @@ def clean_window_verdict(
     if last_firing_alert_at is not None and last_firing_alert_at > clean_since:
         clean_since, cause = last_firing_alert_at, "an alert firing"
 
+    baseline = f"baseline {_percent(baseline_error_ratio)}"
     elapsed = now - clean_since
     remaining = max(window - elapsed, timedelta(0))
     since = f"since {clean_since.isoformat()} ({cause})"
@@ -61,10 +64,12 @@ def clean_window_verdict(
             clean_since=clean_since,
             remaining=remaining,
             reason=f"clean for {format_duration(elapsed)} {since}",
+            baseline=baseline,
         )
     return CleanWindowVerdict(
         clean=False,
         clean_since=clean_since,
         remaining=remaining,
         reason=f"{format_duration(remaining)} more of clean metrics needed {since}",
+        baseline=baseline,
     )

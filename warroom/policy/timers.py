@@ -23,6 +23,12 @@ ACTION_KINDS = {"action_item_reminder", "action_item_overdue"}
 CUSTOMER_KINDS = {"customer_email_reminder", "customer_email_overdue"}
 
 
+def monitoring_key(state: IncidentState) -> str:
+    """The monitoring period's deadline key: a new one after each relapse, so each mitigation is monitored."""
+    relapses = state.checks.relapses
+    return "monitoring_done" if relapses == 0 else f"monitoring_done#{relapses + 1}"
+
+
 def _stamp(at: datetime) -> str:
     return at.strftime("%Y%m%dT%H%M%S")
 
@@ -123,7 +129,7 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
         if state.mitigated_at:
             out.append(
                 Deadline(
-                    key="monitoring_done",
+                    key=monitoring_key(state),
                     kind="monitoring_done",
                     at=state.mitigated_at + runbook.resolve.monitoring_period,
                     audience=[state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")],
@@ -227,6 +233,7 @@ __all__ = [
     "CUSTOMER_KINDS",
     "LIVE_KINDS",
     "RETRO_KINDS",
+    "monitoring_key",
     "pending_deadlines",
     "due_now",
     "next_wakeup",

@@ -1,0 +1,180 @@
+"""After mitigation, under time skipping: the relapse watch, the monitoring period and resolution.
+
+Each rule is pinned on both sides of its boundary: one second before nothing, at it exactly one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from tests.helpers import (
+    MINUTE,
+    SECOND,
+    Harness,
+    assert_eventually,
+    incident_input,
+    mitigate,
+    not_yet,
+    running_worker,
+    state_of,
+)
+from warroom.enums import Phase, Severity, Update
+from warroom.models import Alert, ImpactSignals, IncidentState, MarkMitigated, Resolve, UpdateResult
+
+ERRORS = Alert(fingerprint="fp-err", summary="errors > 1%", signals=ImpactSignals(user_error_ratio=0.05))
+CLEARED = ERRORS.model_copy(update={"firing": False})
+MONITORING = 10 * MINUTE
+
+
+class Scene:
+    """A P2 declared with an alert source (its alert already cleared), under the test's clock; alice commands."""
+
+    def __init__(self, env: WorkflowEnvironment, harness: Harness, handle: WorkflowHandle) -> None:
+        self.env, self.harness, self.handle = env, harness, handle
+
+    @property
+    def sent(self) -> list[tuple[str, str, list[str], str]]:
+        return self.harness.sink.sent
+
+    def count(self, template: str) -> int:
+        return self.harness.sink.count(template)
+
+    async def eventually(self, check: Callable[[IncidentState], Any]) -> IncidentState:
+        async def probe() -> IncidentState:
+            state = await state_of(self.handle)
+            assert check(state), " ".join(f"{e.at:%H:%M:%S}:{e.kind}" for e in state.timeline)
+            return state
+
+        return await assert_eventually(probe)
+
+    async def until(self, at: Any) -> None:
+        """Move the server's clock to `at` (an instant of the incident's own timeline)."""
+        await self.env.sleep(at - await self.env.get_current_time())
+
+    async def refusal(self, req: Resolve) -> tuple[str, str]:
+        with pytest.raises(WorkflowUpdateFailedError) as caught:
+            await self.handle.execute_update(Update.RESOLVE, req, result_type=UpdateResult)
+        cause: Any = caught.value.cause
+        return cause.type, cause.message
+
+
+@pytest.fixture
+async def scene(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Scene]]]:
+    async with running_worker(skipping_env.client, tmp_path) as harness:
+
+        async def make(severity: Severity = Severity.P2, alert: Alert | None = ERRORS) -> Scene:
+            fields: dict[str, Any] = dict(declared=True, declared_by="alice", severity=severity, commander="alice")
+            handle = await harness.start(incident_input(alert=alert, **fields))
+            if alert:
+                await handle.signal("alert", CLEARED)
+            made = Scene(skipping_env, harness, handle)
+            await made.eventually(lambda s: s.phase == Phase.COMMAND)
+            return made
+
+        yield make
+
+
+async def test_an_alert_firing_again_while_monitoring_pages_the_ic_and_reopens_mitigation(scene) -> None:
+    s: Scene = await scene()
+    mitigated = await mitigate(s.env, s.handle, action="rolled back to v2.14.2")
+    await s.env.sleep(3 * MINUTE)
+    await s.handle.signal("alert", ERRORS)
+    state = await s.eventually(lambda st: st.checks.relapses == 1)
+    assert (state.mitigated_at, state.mitigation_applied_at, state.phase) == (None, None, Phase.RESOLVE)
+    [entry] = [e for e in state.timeline if e.kind == "mitigation_reopened"]
+    assert entry.message == "relapse after mitigation: 1 alert(s) firing again; mitigation is open again"
+    pages = [(channel, audience, text) for channel, template, audience, text in s.sent if template == "relapse"]
+    assert [(channel, audience) for channel, audience, _ in pages] == [("page", ["alice"]), ("incident", ["alice"])]
+    assert "rolled back to v2.14.2" in pages[0][2] and "Mitigation is open again" in pages[0][2]
+    kind, _ = await s.refusal(Resolve(by="alice", summary="fixed"))
+    assert kind == "NotMitigated"
+
+    # The next mitigation is verified and monitored as the first was; the first's period never completed.
+    await s.handle.signal("alert", CLEARED)
+    again = await mitigate(s.env, s.handle, action="scaled out")
+    assert again.mitigated_at > mitigated.mitigated_at
+    assert s.count("mitigation_applied") == 2 and s.count("mitigated") == 2
+    await s.until(again.mitigated_at + MONITORING + SECOND)
+    state = await s.eventually(lambda st: "monitoring_done#2" in st.fired)
+    assert "monitoring_done" not in state.fired and s.count("monitoring_complete") == 1
+
+
+async def test_the_watch_lasts_until_resolution_and_ends_with_it(scene) -> None:
+    s: Scene = await scene()
+    await mitigate(s.env, s.handle)
+    await s.env.sleep(MONITORING + 50 * MINUTE)  # an hour after mitigation: long after monitoring
+    assert (await state_of(s.handle)).mitigated_at is not None
+    await s.handle.signal("alert", ERRORS)
+    await s.eventually(lambda st: st.checks.relapses == 1 and st.mitigated_at is None)
+
+    await s.handle.signal("alert", CLEARED)
+    state = await mitigate(s.env, s.handle)
+    await s.until(state.mitigated_at + MONITORING)
+    await s.eventually(lambda st: "monitoring_done#2" in st.fired)
+    await s.handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="pool fixed"))
+    await s.eventually(lambda st: st.phase == Phase.RETROSPECTIVE)
+    await s.handle.signal("alert", ERRORS)  # after resolution: a new problem, not a relapse
+    state = await s.eventually(lambda st: st.firing_alerts == ["fp-err"])
+    assert state.checks.relapses == 1 and state.mitigated_at is not None and s.count("relapse") == 2
+
+
+async def test_monitoring_complete_comes_at_the_end_of_the_period_and_says_only_what_was_checked(scene) -> None:
+    s: Scene = await scene()
+    state = await mitigate(s.env, s.handle)
+    await s.until(state.mitigated_at + MONITORING - SECOND)
+    assert s.count("monitoring_complete") == 0
+    await s.env.sleep(2 * SECOND)
+    await assert_eventually(lambda: s.count("monitoring_complete") == 1 or not_yet())
+    [(channel, audience, text)] = [(c, a, t) for c, tpl, a, t in s.sent if tpl == "monitoring_complete"]
+    assert (channel, audience) == ("incident", ["alice"])
+    assert "Checked: no alert of this incident fired again." in text
+    assert "Not checked: the error ratio (no metrics source answered)." in text
+    assert "relapse" not in text, "no claim beyond what was checked"
+    state = await s.eventually(lambda st: "monitoring_done" in st.fired)
+    [entry] = [e for e in state.timeline if e.kind == "monitoring_done"]
+    assert entry.message == "monitored for 10m since mitigation; checked: no alert of this incident fired again"
+    assert state.checks.monitoring == "no alert of this incident fired again"
+
+
+async def test_resolving_before_the_monitoring_period_has_run_takes_an_override_with_a_reason(scene) -> None:
+    s: Scene = await scene()
+    state = await mitigate(s.env, s.handle)
+    await s.until(state.mitigated_at + MONITORING - SECOND)
+    kind, message = await s.refusal(Resolve(by="alice", summary="fixed"))
+    assert kind == "NotReadyToResolve"
+    assert f"□ monitoring: 9m59s of 10m since mitigation (until {state.mitigated_at + MONITORING:%H:%M:%S} UTC)" in (
+        message
+    )
+    await s.handle.execute_update(
+        Update.RESOLVE, Resolve(by="alice", summary="fixed", override="fix verified by the vendor")
+    )
+    state = await s.eventually(lambda st: st.resolved_at is not None)
+    [entry] = [e for e in state.timeline if e.kind == "resolve_override"]
+    assert entry.actor == "alice" and entry.message.endswith("by override: fix verified by the vendor")
+
+
+async def test_at_the_end_of_the_monitoring_period_no_override_is_needed(scene) -> None:
+    s: Scene = await scene()
+    state = await mitigate(s.env, s.handle)
+    await s.until(state.mitigated_at + MONITORING)
+    await s.handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="fixed"))
+    state = await s.eventually(lambda st: st.resolved_at is not None)
+    assert not [e for e in state.timeline if e.kind == "resolve_override"]
+
+
+async def test_a_relapse_inside_the_clean_window_restarts_it_without_reopening(scene) -> None:
+    """Before mitigation is verified, errors coming back restart the window (and escalate): nothing to re-open."""
+    s: Scene = await scene()
+    await s.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back"))
+    await s.env.sleep(3 * MINUTE)
+    await s.handle.signal("alert", ERRORS)
+    await s.handle.signal("alert", CLEARED)
+    await s.env.sleep(MINUTE)
+    state = await state_of(s.handle)
+    assert state.mitigation_applied_at is not None and state.checks.relapses == 0 and s.count("relapse") == 0
