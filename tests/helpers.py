@@ -234,11 +234,21 @@ async def failed_workflow_tasks(client: Client, incident_workflow_id: str) -> li
 async def mitigate(
     env: Any, handle: WorkflowHandle[Any, Any], ic: str = "alice", action: str = "restart"
 ) -> IncidentState:
-    """The IC applies a mitigation and the clean-metrics window verifies it (runbook durations, skipped)."""
+    """The IC applies a mitigation and the clean-metrics window verifies it (runbook durations, skipped).
+
+    An incident with no alert source (and, on a test worker, no metrics source) cannot verify itself:
+    it asks the IC, who confirms errors are at baseline, as the runbook wants."""
     from warroom.enums import Update
-    from warroom.models import MarkMitigated
+    from warroom.models import MarkMitigated, StatusUpdate
 
     await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by=ic, action=action))
+    if (await state_of(handle)).alerts_received == 0:
+
+        async def asked() -> None:
+            assert (await state_of(handle)).checks.cannot_verify
+
+        await assert_eventually(asked)
+        await handle.execute_update(Update.POST_UPDATE, StatusUpdate(by=ic, confirm=["errors_at_baseline"]))
     await env.sleep(timedelta(minutes=5, seconds=1))
     return await mitigated_soon(env, handle)
 

@@ -136,6 +136,9 @@ class ResolvePolicy(_Strict):
     watch_every_after_monitoring: Duration = Field(
         timedelta(minutes=5), description="the same once the monitoring period has run, until resolution"
     )
+    baseline_tolerance: float = Field(
+        0.001, ge=0, le=1, description="'errors at baseline': at most this far above the pre-deploy error ratio"
+    )
 
     @model_validator(mode="after")
     def _watch(self) -> ResolvePolicy:

@@ -27,10 +27,11 @@ from warroom.models import (
     PostMitigation,
     Resolve,
     SetFlags,
+    StatusUpdate,
     Step,
     TimelineEntry,
 )
-from warroom.policy.checklist import resolve_blockers
+from warroom.policy.checklist import CONFIRMABLE, resolve_blockers
 from warroom.policy.declare import should_declare
 from warroom.policy.escalation import escalation_plan
 from warroom.policy.pir import pir_due
@@ -203,6 +204,9 @@ def apply_phase_event(state: IncidentState, event: PhaseEvent, now: datetime) ->
         state.mitigated_at = now
     if event.checks:
         take_checks(state, event.checks)
+    if event.kind == "rollback_rule" and event.data.get("deployed_at", "unknown") != "unknown":
+        # The rollback rule's evidence names the deploy: "clean" is then its pre-deploy baseline.
+        state.deployed_at = datetime.fromisoformat(event.data["deployed_at"])
     record(state, now, event.kind, event.message, **event.data)
     return mitigated
 
@@ -235,6 +239,18 @@ def set_flags(state: IncidentState, req: SetFlags) -> list[str]:
         state.vendor_ticket = req.vendor_ticket
         changes.append(f"vendor ticket {req.vendor_ticket}")
     return changes
+
+
+def confirm(state: IncidentState, req: StatusUpdate) -> list[str]:
+    """Record who confirmed which post-mitigation checklist items; their labels, in words."""
+    for item in req.confirm:
+        state.checks.confirmed[item] = req.by
+    return [CONFIRMABLE[item] for item in req.confirm]
+
+
+def confirmation_only(req: StatusUpdate) -> bool:
+    """An update that only confirms checklist items: not the 15-minute update, whose cadence it leaves alone."""
+    return not (req.error_rate is not None or req.hypothesis or req.next_action or req.public_status)
 
 
 def mitigation_status(state: IncidentState) -> str:

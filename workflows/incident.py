@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
     )
     from warroom.policy import authority
+    from warroom.policy.checklist import resolve_blockers
     from warroom.policy.timers import pending_deadlines
     from workflows import _ledger as ledger
     from workflows._runtime import send
@@ -262,6 +263,10 @@ class IncidentWorkflow:
         description='Post the 15-minute update (and optionally the status page). JSON: {"by": "alice", "error_rate": 8, "hypothesis": "...", "next_action": "...", "owner": "bob", "eta": "14:40"}'
     )
     async def post_update(self, req: StatusUpdate) -> UpdateResult:
+        if req.confirm:
+            confirmed = await self._confirm(req)
+            if ledger.confirmation_only(req):
+                return confirmed
         now = workflow.now()
         self.state.last_internal_update_at = now
         public = req.public_status is not None
@@ -280,6 +285,7 @@ class IncidentWorkflow:
     @post_update.validator
     def _validate_post_update(self, req: StatusUpdate) -> None:
         self._check(authority.may_post_update, self.state, req)
+        self._check(authority.may_confirm, self.state, req)
 
     @workflow.update(
         description='Propose a step for the IC to approve. JSON: {"by": "bob", "action": "rollback", "target": "deployment/order-api", "description": "..."}'
@@ -416,6 +422,25 @@ class IncidentWorkflow:
             step_id=step.step_id,
             reason=req.reason,
         )
+
+    async def _confirm(self, req: StatusUpdate) -> UpdateResult:
+        """A person confirms post-mitigation checklist items (the Resolve phase reads them from the
+        state); the channel hears it, with what is still open before resolving."""
+        what = ledger.confirm(self.state, req)
+        result = self._done("checklist_confirmed", f"{req.by} confirms: {'; '.join(what)}", req.by)
+        try:
+            await send(
+                self._snapshot(),
+                self.runbook,
+                "incident",
+                "checklist_confirmed",
+                confirmed=what,
+                confirmed_by=req.by,
+                still_open=resolve_blockers(self.state, self.runbook, workflow.now()),
+            )
+        except ActivityError as err:
+            self._record("notification_failed", f"the confirmation could not be posted: {err.cause or err}")
+        return result
 
     async def _post_update_messages(self, req: StatusUpdate) -> None:
         """Post the update to the channel (and the status page) through the same notify path as the phases."""

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase, format_duration
     from warroom.models import ChecksReport, IncidentState, PhaseEvent, PhaseInput, PhaseResult
     from warroom.policy.checklist import resolve_blockers
-    from warroom.policy.clean_window import CleanWindowVerdict, clean_window_verdict
+    from warroom.policy.clean_window import CleanWindowVerdict, clean_window_verdict, incident_deploy
     from warroom.policy.timers import LIVE_KINDS, monitoring_key
     from workflows._activities import call
     from workflows._phase import PhaseWorkflow
@@ -36,6 +36,8 @@ class ResolvePhase(PhaseWorkflow):
         self._previous: tuple[datetime, datetime] | None = None  # (when checked, clean since) at the last check
         self._alerts_cleared = False
         self._watch = False  # watch for a relapse after mitigation (set in run)
+        self._ask_ic: bool | None = None  # no metrics, no alerts: ask the IC (set when first needed)
+        self._asked = False
 
     def _finished(self) -> bool:
         return self.rt.state.resolved_at is not None or self.rt.state.phase == Phase.CLOSED
@@ -55,7 +57,7 @@ class ResolvePhase(PhaseWorkflow):
             await workflow.wait_condition(lambda: rt.state.mitigation_applied_at is not None or self._finished())
             if self._finished():
                 break
-            self._previous, self._alerts_cleared = None, False
+            self._previous, self._alerts_cleared, self._asked = None, False, False
             await rt.notify("incident", "mitigation_applied")
             await self._clean_window()
         await cadences
@@ -79,15 +81,17 @@ class ResolvePhase(PhaseWorkflow):
     ) -> CleanWindowVerdict | None:
         """The verdict from Prometheus on the samples after `since` (default: the mitigation);
         None (alerts only from then on) when no metrics source answers."""
-        s = self.rt.state
+        s, runbook = self.rt.state, self.rt.runbook
         since = since or s.mitigation_applied_at
         assert since is not None
         request = CleanWindowRequest(
             service=s.service,
             mitigation_applied_at=since,
-            baseline_error_ratio=self.rt.runbook.declare.user_error_ratio_above,
-            window=self.rt.runbook.resolve.clean_window,
+            baseline_error_ratio=runbook.declare.user_error_ratio_above,
+            window=runbook.resolve.clean_window,
             last_firing_alert_at=last_alert,
+            deployed_at=incident_deploy(s.deployed_at, s.opened_at, runbook.rollback.deploy_within),
+            baseline_tolerance=runbook.resolve.baseline_tolerance,
         )
         try:
             return await call(CHECK_CLEAN_WINDOW, request, summary="clean-metrics window")
@@ -99,6 +103,72 @@ class ResolvePhase(PhaseWorkflow):
                 )
             )
             return None
+
+    async def _mitigated(self, evidence: str, by: str, baseline: str, verdict: CleanWindowVerdict) -> None:
+        """Report verified mitigation; once the incident has it, tell the channel on what evidence."""
+        rt = self.rt
+        await rt.report(
+            PhaseEvent(
+                kind="mitigated",
+                mitigated=True,
+                message=f"{format_duration(rt.runbook.resolve.clean_window)} of clean metrics: {evidence}",
+                data={"clean_since": verdict.clean_since.isoformat()},
+                checks=ChecksReport(verified_by=by, baseline=baseline),
+            )
+        )
+        await workflow.wait_condition(lambda: rt.state.mitigated_at is not None or self._finished())
+        if rt.state.mitigated_at is not None:
+            await rt.notify("incident", "mitigated", evidence=evidence)
+
+    def _asks_ic(self) -> bool:
+        """With no metrics source and no alert source, the IC's word verifies a mitigation, never silence."""
+        if self._ask_ic is None:
+            # 👉 Incidents recorded before this were mitigated by 5 minutes of silence.
+            self._ask_ic = workflow.patched("unverifiable-mitigation")
+        return self._ask_ic
+
+    async def _confirmed_by_hand(self) -> bool:
+        """Say the incident cannot verify itself and ask the IC; True once their confirmation (and
+        the clean window since the mitigation) verified it. Until then the escalations keep running."""
+        rt = self.rt
+        s = rt.state
+        ic = s.commander or "incident-commander"
+        if not s.checks.cannot_verify and not self._asked:
+            self._asked = True
+            await rt.notify("incident", "cannot_verify", [ic])
+            await rt.report(
+                PhaseEvent(
+                    kind="cannot_verify",
+                    message="no metrics source and no alert source: warroom cannot verify the mitigation; "
+                    f"asked {ic} to confirm errors are at baseline",
+                    checks=ChecksReport(cannot_verify=True),
+                )
+            )
+        who = s.checks.confirmed.get("errors_at_baseline")
+        timeout = None
+        if who and s.mitigation_applied_at:
+            verdict = clean_window_verdict(
+                now=workflow.now(),
+                window=rt.runbook.resolve.clean_window,
+                mitigation_applied_at=s.mitigation_applied_at,
+                baseline_error_ratio=rt.runbook.declare.user_error_ratio_above,
+                samples=[],
+            )
+            if verdict.clean:
+                evidence = f"errors at baseline confirmed by {who} (no metrics source, no alert source)"
+                await self._mitigated(evidence, who, "", verdict)
+                return True
+            timeout = verdict.remaining
+        version = s.version
+        try:
+            await workflow.wait_condition(
+                lambda: rt.state.version != version or self._finished(),
+                timeout=timeout,
+                timeout_summary="clean-metrics window",
+            )
+        except TimeoutError:
+            pass
+        return False
 
     def _relapsed(self, s: IncidentState, now: datetime, clean_since: datetime) -> bool:
         """Errors came back after the window had been seen clean — not errors still draining away.
@@ -144,7 +214,11 @@ class ResolvePhase(PhaseWorkflow):
             assert s.mitigation_applied_at is not None
             last_alert = now if s.firing_alerts else s.last_firing_alert_at
             verdict = await self._metrics_verdict(last_alert) if self._use_metrics else None
-            source = "error ratio at baseline and no alert firing"
+            source = f"error ratio at baseline ({verdict.baseline}) and no alert firing" if verdict else ""
+            if verdict is None and not s.alerts_received and self._asks_ic():
+                if await self._confirmed_by_hand():
+                    return
+                continue
             if verdict is None:
                 verdict = clean_window_verdict(
                     now=now,
@@ -159,20 +233,9 @@ class ResolvePhase(PhaseWorkflow):
                 await self._relapse(verdict.reason)
             self._previous = (now, verdict.clean_since)
             if verdict.clean:
-                evidence = f"{source} since {verdict.clean_since:%H:%M:%S} UTC"
                 by = "metrics" if self._use_metrics else "alerts"
-                await rt.report(
-                    PhaseEvent(
-                        kind="mitigated",
-                        mitigated=True,
-                        message=f"{format_duration(window)} of clean metrics: {evidence}",
-                        data={"clean_since": verdict.clean_since.isoformat()},
-                        checks=ChecksReport(verified_by=by, baseline=verdict.baseline if self._use_metrics else ""),
-                    )
-                )
-                await workflow.wait_condition(lambda: rt.state.mitigated_at is not None or self._finished())
-                if rt.state.mitigated_at is not None:
-                    await rt.notify("incident", "mitigated", evidence=evidence)
+                baseline = verdict.baseline if self._use_metrics else ""
+                await self._mitigated(f"{source} since {verdict.clean_since:%H:%M:%S} UTC", by, baseline, verdict)
                 return
             version = s.version
             try:

@@ -87,6 +87,8 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
                 ("status_page", "status_initial"),
                 ("incident", "ic_opening"),
                 ("incident", "mitigation_applied"),
+                ("incident", "cannot_verify"),  # no metrics, no alerts: the IC confirms errors at baseline
+                ("incident", "checklist_confirmed"),
                 ("incident", "mitigated"),
                 ("incident", "ic_checklist"),  # 15 min after declaring, in the monitoring period
                 ("incident", "monitoring_complete"),
@@ -99,7 +101,7 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
         log = (tmp_path / "channels" / f"{final.incident_id}.log").read_text()
         delivered = [(channel, text) for channel, _, _, text in sink.sent if channel != "status_page"]
         logged = re.findall(r"^\[[^\]]+\] \[(\w+)\] \[[^\]]*\]$", log, flags=re.MULTILINE)
-        assert sorted(logged) == sorted(channel for channel, _ in delivered) and len(logged) == 11
+        assert sorted(logged) == sorted(channel for channel, _ in delivered) and len(logged) == 13
         assert all(text in log for _, text in delivered)
 
 

@@ -24,8 +24,18 @@ from tests.helpers import (
     running_worker,
     state_of,
 )
-from warroom.enums import Phase, Severity, Update
-from warroom.models import Alert, ImpactSignals, IncidentState, MarkMitigated, Resolve, UpdateResult
+from warroom.enums import Phase, Role, Severity, Update
+from warroom.models import (
+    Acknowledge,
+    Alert,
+    AssignRole,
+    ImpactSignals,
+    IncidentState,
+    MarkMitigated,
+    Resolve,
+    StatusUpdate,
+    UpdateResult,
+)
 
 ERRORS = Alert(fingerprint="fp-err", summary="errors > 1%", signals=ImpactSignals(user_error_ratio=0.05))
 CLEARED = ERRORS.model_copy(update={"firing": False})
@@ -33,7 +43,8 @@ MONITORING = 10 * MINUTE
 
 
 class Scene:
-    """A P2 declared with an alert source (its alert already cleared), under the test's clock; alice commands."""
+    """A P2 declared with an alert source (its alert already cleared), under the test's clock; alice
+    commands and has acknowledged the page."""
 
     def __init__(self, env: WorkflowEnvironment, harness: Harness, handle: WorkflowHandle) -> None:
         self.env, self.harness, self.handle = env, harness, handle
@@ -71,6 +82,7 @@ async def scene(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncItera
         async def make(severity: Severity = Severity.P2, alert: Alert | None = ERRORS) -> Scene:
             fields: dict[str, Any] = dict(declared=True, declared_by="alice", severity=severity, commander="alice")
             handle = await harness.start(incident_input(alert=alert, **fields))
+            await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
             if alert:
                 await handle.signal("alert", CLEARED)
             made = Scene(skipping_env, harness, handle)
@@ -178,3 +190,72 @@ async def test_a_relapse_inside_the_clean_window_restarts_it_without_reopening(s
     await s.env.sleep(MINUTE)
     state = await state_of(s.handle)
     assert state.mitigation_applied_at is not None and state.checks.relapses == 0 and s.count("relapse") == 0
+
+
+# --- Item 5: with no metrics source and no alert source the incident cannot verify itself ------------
+
+
+async def confirm(s: Scene, by: str, *items: str) -> None:
+    await s.handle.execute_update(Update.POST_UPDATE, StatusUpdate(by=by, confirm=list(items)))
+
+
+async def update_refusal(s: Scene, req: StatusUpdate) -> tuple[str, str]:
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await s.handle.execute_update(Update.POST_UPDATE, req, result_type=UpdateResult)
+    cause: Any = caught.value.cause
+    return cause.type, cause.message
+
+
+async def test_with_nothing_to_verify_by_a_p1_says_so_and_is_never_mitigated_on_silence(scene) -> None:
+    s: Scene = await scene(Severity.P1, alert=None)
+    await s.env.sleep(10 * MINUTE)
+    await s.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="feature flag off"))
+    state = await s.eventually(lambda st: st.checks.cannot_verify)
+    [(channel, audience, text)] = [(c, a, t) for c, tpl, a, t in s.sent if tpl == "cannot_verify"]
+    assert (channel, audience) == ("incident", ["alice"])
+    assert "no metrics source and no alert source" in text and "--confirm errors-at-baseline" in text
+    await s.until(state.declared_at + 30 * MINUTE - SECOND)  # 20 minutes of silence after the mitigation
+    assert (await state_of(s.handle)).mitigated_at is None and s.count("escalation") == 0
+    await s.env.sleep(2 * SECOND)
+    await assert_eventually(lambda: s.count("escalation") == 1 or not_yet())
+    await s.until(state.declared_at + 60 * MINUTE + SECOND)
+    await assert_eventually(lambda: s.count("vp_notice") == 1 or not_yet())
+    assert s.count("mitigated") == 0
+
+    await confirm(s, "alice", "errors_at_baseline")
+    state = await s.eventually(lambda st: st.mitigated_at is not None)
+    [entry] = [e for e in state.timeline if e.kind == "mitigated"]
+    assert "errors at baseline confirmed by alice (no metrics source, no alert source)" in entry.message
+    assert state.checks.verified_by == "alice"
+
+
+async def test_the_ics_confirmation_still_waits_for_the_clean_window(scene) -> None:
+    s: Scene = await scene(alert=None)
+    await s.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="restart"))
+    state = await s.eventually(lambda st: st.checks.cannot_verify)
+    await confirm(s, "alice", "errors_at_baseline")
+    assert state.mitigation_applied_at is not None
+    await s.until(state.mitigation_applied_at + 5 * MINUTE - SECOND)
+    assert (await state_of(s.handle)).mitigated_at is None
+    await s.env.sleep(2 * SECOND)
+    state = await s.eventually(lambda st: st.mitigated_at is not None)
+    assert 5 * MINUTE <= state.mitigated_at - state.mitigation_applied_at < 5 * MINUTE + 2 * SECOND
+
+
+async def test_only_the_ic_confirms_errors_at_baseline_and_only_when_warroom_cannot(scene) -> None:
+    verifiable: Scene = await scene()  # an alert source: warroom judges by it
+    await verifiable.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="restart"))
+    assert await update_refusal(verifiable, StatusUpdate(by="alice", confirm=["errors_at_baseline"])) == (
+        "NothingToConfirm",
+        "warroom verifies errors at baseline itself here (metrics or alerts): nothing to confirm",
+    )
+    blind: Scene = await scene(alert=None)
+    await blind.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="restart"))
+    await blind.eventually(lambda st: st.checks.cannot_verify)
+    kind, _ = await update_refusal(blind, StatusUpdate(by="bob", confirm=["errors_at_baseline"]))
+    assert kind == "NotAResponder"
+    await blind.handle.execute_update(
+        Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice")
+    )
+    kind, message = await update_refusal(blind, StatusUpdate(by="bob", confirm=["errors_at_baseline"]))
+    assert kind == "NotIncidentCommander" and "confirm errors are at baseline" in message

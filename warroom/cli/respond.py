@@ -34,6 +34,17 @@ from warroom.models import (
     StepDecision,
     UpdateResult,
 )
+from warroom.policy.checklist import CONFIRMABLE
+
+CONFIRMS = {item.replace("_", "-"): item for item in CONFIRMABLE}
+"""`--confirm` words: errors-at-baseline, synthetic-monitors-green, no-customer-reports."""
+
+
+def _confirmable(text: str) -> str:
+    key = text.strip().lower().replace("_", "-")
+    if key not in CONFIRMS:
+        raise typer.BadParameter(f"{text!r} is not one of {', '.join(CONFIRMS)}")
+    return CONFIRMS[key]
 
 
 @app.command()
@@ -57,12 +68,25 @@ def update(
         ),
     ] = None,
     public_message: Annotated[str, typer.Option(help="the status page text (no names, no blame)")] = "",
+    confirm: Annotated[
+        list[str] | None,
+        typer.Option(
+            parser=_confirmable,
+            metavar="ITEM",
+            help="confirm a post-mitigation checklist item (repeatable): " + ", ".join(CONFIRMS),
+            show_default=False,
+        ),
+    ] = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Post the 15-minute update: error rate, hypothesis, next action by whom, ETA.
 
+    With only --confirm, it confirms post-mitigation checklist items and is not the 15-minute update.
+
     Example: warroom update order-api-20250101-140700 --error-rate 8 --hypothesis 'pool leak in v2.14.3' --next-action rollback --owner bob --eta 14:40 --as alice
+
+    Example: warroom update order-api-20250101-140700 --confirm no-customer-reports --as carol
     """
     act(
         ctx,
@@ -79,6 +103,7 @@ def update(
             eta=eta,
             public_status=public,
             public_message=public_message,
+            confirm=list(confirm or []),  # the parser returns only the checklist words; pydantic checks them
         ),
     )
 

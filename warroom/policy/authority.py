@@ -178,6 +178,25 @@ def may_resolve(state: IncidentState, req: Resolve, require_vendor_ticket: bool)
         raise Rejected("not mitigated yet: run `mitigated` first; the clean-metrics window must pass", "NotMitigated")
 
 
+def may_confirm(state: IncidentState, req: StatusUpdate) -> None:
+    """Post-mitigation checklist items are confirmed by a person once mitigation is verified; errors
+    at baseline only by the IC, and only where warroom cannot verify them itself (no metrics source,
+    no alert source) and has asked."""
+    for item in req.confirm:
+        if item == "errors_at_baseline":
+            require_commander(state, req.by, "confirm errors are at baseline")
+            if not state.checks.cannot_verify or state.mitigated_at is not None:
+                raise Rejected(
+                    "warroom verifies errors at baseline itself here (metrics or alerts): nothing to confirm",
+                    "NothingToConfirm",
+                )
+        elif state.mitigated_at is None:
+            raise Rejected(
+                "the post-mitigation checklist starts once mitigation is verified (after the clean-metrics window)",
+                "NotMitigated",
+            )
+
+
 def may_resolve_when_ready(state: IncidentState, req: Resolve, runbook: RunbookConfig, now: datetime) -> None:
     """After verified mitigation, resolution waits for the monitoring period; resolving earlier
     takes an explicit override with a reason (`--override`), which the timeline records."""
@@ -228,6 +247,7 @@ __all__ = [
     "may_acknowledge",
     "may_assign_role",
     "may_complete_action_item",
+    "may_confirm",
     "may_complete_pir",
     "may_declare",
     "may_decide_step",

@@ -11,7 +11,14 @@ from datetime import datetime, timedelta
 
 from warroom.config import RunbookConfig
 from warroom.enums import format_duration
-from warroom.models import IncidentState
+from warroom.models import Confirmable, IncidentState
+
+CONFIRMABLE: dict[Confirmable, str] = {
+    "errors_at_baseline": "errors at baseline",
+    "synthetic_monitors_green": "synthetic monitors green",
+    "no_customer_reports": "no new customer reports",
+}
+"""The checklist items a person confirms, and how the runbook words them."""
 
 
 def monitoring_left(state: IncidentState, runbook: RunbookConfig, now: datetime) -> timedelta | None:
@@ -35,4 +42,4 @@ def resolve_blockers(state: IncidentState, runbook: RunbookConfig, now: datetime
     return out
 
 
-__all__ = ["monitoring_left", "resolve_blockers"]
+__all__ = ["CONFIRMABLE", "monitoring_left", "resolve_blockers"]
