@@ -461,6 +461,12 @@ class Drill:
             monitored = any(key.startswith("monitoring_done") for key in state.fired)
             if state.mitigated_at and monitored and "resolve" not in acted:
                 acted.add("resolve")
+                # The post-mitigation checklist's human items: a drill has no customers and no probes.
+                await incidents.act(
+                    handle.id,
+                    Update.POST_UPDATE,
+                    StatusUpdate(by=IC, confirm=["no_customer_reports", "synthetic_monitors_green"]),
+                )
                 await incidents.act(
                     handle.id, Update.RESOLVE, Resolve(by=IC, summary="rolled back v2.14.3; drill complete")
                 )

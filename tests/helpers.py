@@ -254,9 +254,10 @@ async def mitigate(
 
 
 async def resolve_when_ready(env: Any, handle: WorkflowHandle[Any, Any], request: Any) -> Any:
-    """After verified mitigation: let the monitoring period run out, then resolve with `request`."""
+    """After verified mitigation: let the monitoring period run out, confirm the checklist's human
+    items (no new customer reports; synthetic monitors green, none reporting here), then resolve."""
     from warroom.enums import Update
-    from warroom.models import UpdateResult
+    from warroom.models import StatusUpdate, UpdateResult
 
     await env.sleep(timedelta(minutes=10))
     for _ in range(30):  # the monitoring period's end is what `resolve` waits for
@@ -265,4 +266,7 @@ async def resolve_when_ready(env: Any, handle: WorkflowHandle[Any, Any], request
             break
         await asyncio.sleep(0.2)
         await env.sleep(timedelta(seconds=1))
+    confirm = [i for i in ("synthetic_monitors_green", "no_customer_reports") if i not in state.checks.confirmed]
+    if confirm:
+        await handle.execute_update(Update.POST_UPDATE, StatusUpdate(by=request.by, confirm=confirm))
     return await handle.execute_update(Update.RESOLVE, request, result_type=UpdateResult)

@@ -139,6 +139,9 @@ class ResolvePolicy(_Strict):
     baseline_tolerance: float = Field(
         0.001, ge=0, le=1, description="'errors at baseline': at most this far above the pre-deploy error ratio"
     )
+    synthetic_monitor_labels: dict[str, str] = Field(
+        {"source": "synthetic"}, min_length=1, description="an alert with all these labels is a synthetic monitor's"
+    )
 
     @model_validator(mode="after")
     def _watch(self) -> ResolvePolicy:

@@ -31,7 +31,7 @@ from warroom.models import (
     Step,
     TimelineEntry,
 )
-from warroom.policy.checklist import CONFIRMABLE, resolve_blockers
+from warroom.policy.checklist import CONFIRMABLE, is_synthetic, resolve_blockers
 from warroom.policy.declare import should_declare
 from warroom.policy.escalation import escalation_plan
 from warroom.policy.pir import pir_due
@@ -81,6 +81,7 @@ def opened(inp: IncidentInput, workflow_id: str, now: datetime) -> IncidentState
     record(state, now, "opened", f"incident opened: {inp.summary}", opener, service=inp.service, source=source)
     if inp.alert:
         take_alert(state, inp.alert, now)
+        note_synthetic(state, inp.runbook, inp.alert)
     if inp.declared:
         declare(state, inp.runbook, now, opener, inp.severity, "declared by a person")
     elif not state.declared_at:
@@ -157,6 +158,7 @@ def on_alert(state: IncidentState, runbook: RunbookConfig, alert: Alert, now: da
     """An alert after the start: it may declare the incident, or dismiss it when every alert resolved
     before anyone declared or acknowledged. True when it was a repeat."""
     repeated = take_alert(state, alert, now)
+    note_synthetic(state, runbook, alert)
     if state.declared_at is None:
         declare_if_warranted(state, runbook, now)
         if not state.firing_alerts and not alert.firing and not state.acknowledged_at:
@@ -164,6 +166,13 @@ def on_alert(state: IncidentState, runbook: RunbookConfig, alert: Alert, now: da
             record(state, now, "dismissed", "every alert resolved before the incident was declared")
     state.version += 1
     return repeated
+
+
+def note_synthetic(state: IncidentState, runbook: RunbookConfig, alert: Alert) -> None:
+    """Remember which alerts come from synthetic monitors: "synthetic monitors green" reads them."""
+    synthetic = state.checks.synthetic
+    if alert.fingerprint not in synthetic and len(synthetic) < MAX_TRACKED_ALERTS and is_synthetic(alert, runbook):
+        synthetic.append(alert.fingerprint)
 
 
 def apply_phase_event(state: IncidentState, event: PhaseEvent, now: datetime) -> bool:

@@ -92,6 +92,7 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
                 ("incident", "mitigated"),
                 ("incident", "ic_checklist"),  # 15 min after declaring, in the monitoring period
                 ("incident", "monitoring_complete"),
+                ("incident", "checklist_confirmed"),  # no new customer reports, synthetic monitors green
                 ("incident", "resolved"),
                 ("status_page", "status_resolved"),
                 ("incident", "action_item_reminder"),
@@ -101,7 +102,7 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
         log = (tmp_path / "channels" / f"{final.incident_id}.log").read_text()
         delivered = [(channel, text) for channel, _, _, text in sink.sent if channel != "status_page"]
         logged = re.findall(r"^\[[^\]]+\] \[(\w+)\] \[[^\]]*\]$", log, flags=re.MULTILINE)
-        assert sorted(logged) == sorted(channel for channel, _ in delivered) and len(logged) == 13
+        assert sorted(logged) == sorted(channel for channel, _ in delivered) and len(logged) == 14
         assert all(text in log for _, text in delivered)
 
 

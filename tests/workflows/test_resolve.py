@@ -32,8 +32,10 @@ from warroom.models import (
     ImpactSignals,
     IncidentState,
     MarkMitigated,
+    ProposeStep,
     Resolve,
     StatusUpdate,
+    StepDecision,
     UpdateResult,
 )
 
@@ -92,6 +94,17 @@ async def scene(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncItera
         yield make
 
 
+async def confirm(s: Scene, by: str, *items: str) -> None:
+    await s.handle.execute_update(Update.POST_UPDATE, StatusUpdate(by=by, confirm=list(items)))
+
+
+async def update_refusal(s: Scene, req: StatusUpdate) -> tuple[str, str]:
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await s.handle.execute_update(Update.POST_UPDATE, req, result_type=UpdateResult)
+    cause: Any = caught.value.cause
+    return cause.type, cause.message
+
+
 async def test_an_alert_firing_again_while_monitoring_pages_the_ic_and_reopens_mitigation(scene) -> None:
     s: Scene = await scene()
     mitigated = await mitigate(s.env, s.handle, action="rolled back to v2.14.2")
@@ -129,6 +142,7 @@ async def test_the_watch_lasts_until_resolution_and_ends_with_it(scene) -> None:
     state = await mitigate(s.env, s.handle)
     await s.until(state.mitigated_at + MONITORING)
     await s.eventually(lambda st: "monitoring_done#2" in st.fired)
+    await confirm(s, "alice", "no_customer_reports", "synthetic_monitors_green")
     await s.handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="pool fixed"))
     await s.eventually(lambda st: st.phase == Phase.RETROSPECTIVE)
     await s.handle.signal("alert", ERRORS)  # after resolution: a new problem, not a relapse
@@ -174,6 +188,7 @@ async def test_resolving_before_the_monitoring_period_has_run_takes_an_override_
 async def test_at_the_end_of_the_monitoring_period_no_override_is_needed(scene) -> None:
     s: Scene = await scene()
     state = await mitigate(s.env, s.handle)
+    await confirm(s, "alice", "no_customer_reports", "synthetic_monitors_green")
     await s.until(state.mitigated_at + MONITORING)
     await s.handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="fixed"))
     state = await s.eventually(lambda st: st.resolved_at is not None)
@@ -193,17 +208,6 @@ async def test_a_relapse_inside_the_clean_window_restarts_it_without_reopening(s
 
 
 # --- Item 5: with no metrics source and no alert source the incident cannot verify itself ------------
-
-
-async def confirm(s: Scene, by: str, *items: str) -> None:
-    await s.handle.execute_update(Update.POST_UPDATE, StatusUpdate(by=by, confirm=list(items)))
-
-
-async def update_refusal(s: Scene, req: StatusUpdate) -> tuple[str, str]:
-    with pytest.raises(WorkflowUpdateFailedError) as caught:
-        await s.handle.execute_update(Update.POST_UPDATE, req, result_type=UpdateResult)
-    cause: Any = caught.value.cause
-    return cause.type, cause.message
 
 
 async def test_with_nothing_to_verify_by_a_p1_says_so_and_is_never_mitigated_on_silence(scene) -> None:
@@ -259,3 +263,54 @@ async def test_only_the_ic_confirms_errors_at_baseline_and_only_when_warroom_can
     )
     kind, message = await update_refusal(blind, StatusUpdate(by="bob", confirm=["errors_at_baseline"]))
     assert kind == "NotIncidentCommander" and "confirm errors are at baseline" in message
+
+
+# --- Item 7: the post-mitigation checklist --------------------------------------------------------
+
+PROBE = Alert(fingerprint="probe-checkout", summary="checkout probe failing", labels={"source": "synthetic"})
+
+
+async def test_resolve_lists_what_is_still_open_and_people_close_it(scene) -> None:
+    s: Scene = await scene()
+    await s.handle.signal("alert", PROBE)  # a synthetic monitor of the service fails too, then recovers
+    await s.handle.signal("alert", PROBE.model_copy(update={"firing": False}))
+    await s.eventually(lambda st: st.checks.synthetic == ["probe-checkout"] and not st.firing_alerts)
+    state = await mitigate(s.env, s.handle)
+    await s.until(state.mitigated_at + MONITORING)
+    monitoring = await assert_eventually(
+        lambda: [t for _, tpl, _, t in s.sent if tpl == "monitoring_complete"] or not_yet()
+    )
+    assert "□ No new customer reports: a person confirms" in monitoring[0]
+    assert "Synthetic monitors" not in monitoring[0], "green by its own alerts: nobody needs to confirm it"
+    kind, message = await s.refusal(Resolve(by="alice", summary="fixed"))
+    assert kind == "NotReadyToResolve" and message.splitlines()[1:-1] == [
+        f"□ No new customer reports: a person confirms (warroom update {state.incident_id} "
+        "--confirm no-customer-reports)"
+    ]
+    await s.handle.execute_update(
+        Update.ASSIGN_ROLE, AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice")
+    )
+    await confirm(s, "carol", "no_customer_reports")  # the Comms lead watches support
+    [text] = [t for _, tpl, _, t in s.sent if tpl == "checklist_confirmed"]
+    assert text == "☑ carol confirms: no new customer reports."
+    state = await state_of(s.handle)
+    assert state.last_internal_update_at is None, "a confirmation is not the 15-minute update"
+    assert s.count("internal_update") == 0
+    await s.handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="fixed"))
+    await s.eventually(lambda st: st.resolved_at is not None)
+
+
+async def test_a_pending_step_keeps_a_debugging_path_open_until_the_ic_decides_it(scene) -> None:
+    s: Scene = await scene()
+    await s.handle.execute_update(
+        Update.PROPOSE_STEP, ProposeStep(by="alice", action="custom", target="redis", description="check the cache")
+    )
+    state = await mitigate(s.env, s.handle)
+    await confirm(s, "alice", "no_customer_reports", "synthetic_monitors_green")
+    await s.until(state.mitigated_at + MONITORING)
+    kind, message = await s.refusal(Resolve(by="alice", summary="fixed"))
+    assert (
+        kind == "NotReadyToResolve" and "□ All debugging paths confirmed closed: pending: s1 (custom redis)" in message
+    )
+    await s.handle.execute_update(Update.DENY, StepDecision(step_id="s1", by="alice", reason="cache ruled out"))
+    await s.handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="fixed"))
