@@ -139,13 +139,22 @@ class ResolvePolicy(_Strict):
     baseline_tolerance: float = Field(
         0.001, ge=0, le=1, description="'errors at baseline': at most this far above the pre-deploy error ratio"
     )
+    handoff_brief_every: Duration = Field(
+        timedelta(hours=4), description="an incident open this long (and each such span again) briefs the next on-call"
+    )
     synthetic_monitor_labels: dict[str, str] = Field(
         {"source": "synthetic"}, min_length=1, description="an alert with all these labels is a synthetic monitor's"
     )
 
     @model_validator(mode="after")
     def _watch(self) -> ResolvePolicy:
-        for name in ("clean_window", "monitoring_period", "watch_every", "watch_every_after_monitoring"):
+        for name in (
+            "clean_window",
+            "monitoring_period",
+            "watch_every",
+            "watch_every_after_monitoring",
+            "handoff_brief_every",
+        ):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"{name} must be longer than 0s")
         return self

@@ -14,7 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
     from warroom.models import PhaseInput, PhaseResult
-    from warroom.policy.timers import LIVE_KINDS
+    from warroom.policy.timers import LATE_KINDS, LIVE_KINDS
     from workflows._diagnosis import run_diagnosis
     from workflows._phase import PhaseWorkflow
     from workflows._rollback import RollbackProposal
@@ -29,7 +29,9 @@ class CommandPhase(PhaseWorkflow):
             s = self.rt.state
             return s.mitigation_applied_at is not None or s.resolved_at is not None or s.phase == Phase.CLOSED
 
-        cadences = asyncio.create_task(self.rt.run_deadlines(LIVE_KINDS, until=over))
+        # 👉 Incidents recorded before had no handoff brief for a long incident.
+        kinds = LIVE_KINDS | LATE_KINDS if workflow.patched("resolution-timers") else LIVE_KINDS
+        cadences = asyncio.create_task(self.rt.run_deadlines(kinds, until=over))
         target = self.rt.state.target
         # 👉 Incidents without a Deployment, or recorded before the rule ran here, never call patched().
         helpers: list[asyncio.Task[None]] = []

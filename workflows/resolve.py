@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.models import ChecksReport, IncidentState, PhaseEvent, PhaseInput, PhaseResult
     from warroom.policy.checklist import resolve_blockers
     from warroom.policy.clean_window import CleanWindowVerdict, clean_window_verdict, incident_deploy
-    from warroom.policy.timers import LIVE_KINDS, monitoring_key
+    from warroom.policy.timers import LATE_KINDS, LIVE_KINDS, monitoring_key
     from workflows._activities import call
     from workflows._phase import PhaseWorkflow
 
@@ -49,6 +49,9 @@ class ResolvePhase(PhaseWorkflow):
         # deadline loop and stopped watching at mitigation.
         self._watch = workflow.patched("relapse-watch")
         kinds = LIVE_KINDS - {"monitoring_done"} if self._watch else LIVE_KINDS
+        # 👉 Incidents recorded before had no resolution target page and no handoff brief.
+        if workflow.patched("resolution-timers"):
+            kinds |= LATE_KINDS
         cadences = asyncio.create_task(rt.run_deadlines(kinds, until=self._finished))
         await rt.notify("incident", "mitigation_applied")
         await self._clean_window()

@@ -314,3 +314,52 @@ async def test_a_pending_step_keeps_a_debugging_path_open_until_the_ic_decides_i
     )
     await s.handle.execute_update(Update.DENY, StepDecision(step_id="s1", by="alice", reason="cache ruled out"))
     await s.handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="fixed"))
+
+
+# --- Item 8: resolution timers ----------------------------------------------------------------------
+
+HOURS_4 = 4 * 60 * MINUTE
+
+
+async def test_a_p1_mitigated_but_not_resolved_at_4_hours_pages_the_ic(scene) -> None:
+    s: Scene = await scene(Severity.P1)
+    state = await mitigate(s.env, s.handle)
+    await s.until(state.opened_at + HOURS_4 - SECOND)
+    assert s.count("resolution_overdue") == 0
+    await s.env.sleep(2 * SECOND)
+    await assert_eventually(lambda: s.count("resolution_overdue") == 1 or not_yet())
+    [(channel, audience, text)] = [(c, a, t) for c, tpl, a, t in s.sent if tpl == "resolution_overdue"]
+    assert (channel, audience) == ("page", ["alice"])
+    assert "P1 mitigated but not resolved within the 4h resolution target" in text
+
+
+async def test_a_p2_has_no_resolution_target(scene) -> None:
+    s: Scene = await scene(Severity.P2)
+    state = await mitigate(s.env, s.handle)
+    await s.until(state.opened_at + HOURS_4 + MINUTE)
+    await assert_eventually(lambda: s.count("handoff_brief") == 1 or not_yet())
+    assert s.count("resolution_overdue") == 0
+
+
+async def test_an_incident_open_4_hours_posts_the_handoff_brief_and_again_4_hours_later(scene) -> None:
+    """Still in Command (nothing mitigated): the brief says where things stand."""
+    s: Scene = await scene(Severity.P3)
+    await s.handle.execute_update(
+        Update.PROPOSE_STEP, ProposeStep(by="alice", action="custom", target="redis", description="check the cache")
+    )
+    state = await state_of(s.handle)
+    await s.until(state.opened_at + HOURS_4 - SECOND)
+    assert s.count("handoff_brief") == 0
+    await s.env.sleep(2 * SECOND)
+    await assert_eventually(lambda: s.count("handoff_brief") == 1 or not_yet())
+    [(channel, audience, text)] = [(c, a, t) for c, tpl, a, t in s.sent if tpl == "handoff_brief"]
+    assert (channel, audience) == ("incident", ["alice"])
+    assert f"ON-CALL HANDOFF — {state.incident_id} (order-api) has been open for 4h" in text
+    assert "SEVERITY: P3 — STATUS: investigating" in text
+    assert "PENDING STEPS: s1 (custom redis)" in text and "ROLES: IC alice" in text
+    assert f"warroom assign {state.incident_id} ic NAME" in text
+    await s.until(state.opened_at + 2 * HOURS_4 - SECOND)
+    assert s.count("handoff_brief") == 1
+    await s.env.sleep(2 * SECOND)
+    await assert_eventually(lambda: s.count("handoff_brief") == 2 or not_yet())
+    assert "has been open for 8h" in [t for _, tpl, _, t in s.sent if tpl == "handoff_brief"][1]

@@ -21,6 +21,8 @@ LIVE_KINDS = ACK_KINDS | {"escalate", "vp_notice", "internal_update", "external_
 RETRO_KINDS = {"pir_reminder", "pir_overdue"}
 ACTION_KINDS = {"action_item_reminder", "action_item_overdue"}
 CUSTOMER_KINDS = {"customer_email_reminder", "customer_email_overdue"}
+LATE_KINDS = {"resolution_overdue", "handoff_brief"}
+"""Deadlines of a long incident: mitigated but past the resolution target; open long enough for a handoff."""
 
 
 def monitoring_key(state: IncidentState) -> str:
@@ -126,6 +128,29 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
                     reason=f"status page silent for {_fmt(comms.silence_max)}",
                 )
             )
+        commander = state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")
+        target = runbook.mttr_targets.resolution.get(state.severity)
+        if target is not None and state.mitigated_at:
+            out.append(
+                Deadline(
+                    key="resolution_overdue",
+                    kind="resolution_overdue",
+                    at=state.opened_at + target,
+                    audience=[commander],
+                    reason=f"{state.severity} mitigated but not resolved within the {_fmt(target)} resolution target",
+                )
+            )
+        every = runbook.resolve.handoff_brief_every
+        key, at = _next_in_series("handoff_brief", state.opened_at, every, fired)
+        out.append(
+            Deadline(
+                key=key,
+                kind="handoff_brief",
+                at=at,
+                audience=[commander],
+                reason=f"open for {_fmt(at - state.opened_at)}",
+            )
+        )
         if state.mitigated_at:
             out.append(
                 Deadline(
@@ -231,6 +256,7 @@ __all__ = [
     "ACK_KINDS",
     "ACTION_KINDS",
     "CUSTOMER_KINDS",
+    "LATE_KINDS",
     "LIVE_KINDS",
     "RETRO_KINDS",
     "monitoring_key",
