@@ -424,20 +424,15 @@ class IncidentWorkflow:
         )
 
     async def _confirm(self, req: StatusUpdate) -> UpdateResult:
-        """A person confirms post-mitigation checklist items (the Resolve phase reads them from the
-        state); the channel hears it, with what is still open before resolving."""
+        """Checklist items a person confirms (the Resolve phase reads them); the channel hears what is still open."""
         what = ledger.confirm(self.state, req)
         result = self._done("checklist_confirmed", f"{req.by} confirms: {'; '.join(what)}", req.by)
+        facts: dict[str, Any] = {
+            "confirmed": what,
+            "still_open": resolve_blockers(self.state, self.runbook, workflow.now()),
+        }
         try:
-            await send(
-                self._snapshot(),
-                self.runbook,
-                "incident",
-                "checklist_confirmed",
-                confirmed=what,
-                confirmed_by=req.by,
-                still_open=resolve_blockers(self.state, self.runbook, workflow.now()),
-            )
+            await send(self._snapshot(), self.runbook, "incident", "checklist_confirmed", confirmed_by=req.by, **facts)
         except ActivityError as err:
             self._record("notification_failed", f"the confirmation could not be posted: {err.cause or err}")
         return result

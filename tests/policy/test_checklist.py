@@ -289,6 +289,18 @@ def test_people_confirm_the_checklist_once_mitigation_is_verified() -> None:
     )
 
 
+def test_after_resolution_nothing_is_confirmed() -> None:
+    with pytest.raises(Rejected) as caught:
+        authority.may_confirm(
+            incident(resolved_at=MITIGATED_AT + PERIOD), StatusUpdate(by="carol", confirm=["no_customer_reports"])
+        )
+    assert (caught.value.kind, str(caught.value)) == (
+        "AlreadyResolved",
+        "already resolved: the post-mitigation checklist is closed",
+    )
+    authority.may_confirm(incident(resolved_at=MITIGATED_AT + PERIOD), StatusUpdate(by="carol", error_rate=0))
+
+
 def test_errors_at_baseline_are_the_ics_to_confirm_and_only_when_warroom_asked() -> None:
     asked = OPEN.model_copy(update={"mitigated_at": None, "checks": PostMitigation(cannot_verify=True)})
     authority.may_confirm(asked, StatusUpdate(by="alice", confirm=["errors_at_baseline"]))

@@ -181,7 +181,9 @@ def may_resolve(state: IncidentState, req: Resolve, require_vendor_ticket: bool)
 def may_confirm(state: IncidentState, req: StatusUpdate) -> None:
     """Post-mitigation checklist items are confirmed by a person once mitigation is verified; errors
     at baseline only by the IC, and only where warroom cannot verify them itself (no metrics source,
-    no alert source) and has asked."""
+    no alert source) and has asked. After resolution the checklist is closed."""
+    if req.confirm and state.resolved_at is not None:
+        raise Rejected("already resolved: the post-mitigation checklist is closed", "AlreadyResolved")
     for item in req.confirm:
         if item == "errors_at_baseline":
             require_commander(state, req.by, "confirm errors are at baseline")
