@@ -24,7 +24,7 @@ from warroom.contracts import metrics as contract
 from warroom.contracts.errors import ActivityFailure, boundary
 from warroom.contracts.metrics import CleanWindowRequest, ErrorRatioReading, ErrorRatioRequest
 from warroom.enums import format_duration
-from warroom.policy.clean_window import CleanWindowVerdict, MetricSample, clean_window_verdict
+from warroom.policy.clean_window import CleanWindowVerdict, MetricSample, clean_window_verdict, judged_against
 
 _SERVICE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -153,14 +153,22 @@ class MetricsActivities:
     async def check_clean_window(self, req: CleanWindowRequest) -> CleanWindowVerdict:
         now = datetime.now(UTC)
         with boundary(), _invalid_service_rejected():
+            pre_deploy = None
+            if req.deployed_at is not None:
+                baseline_at = req.deployed_at - self.source.queries.baseline_offset
+                pre_deploy = await self.source.error_ratio(req.service, baseline_at)
             samples = await self.source.error_ratio_series(req.service, req.mitigation_applied_at, now)
+        threshold, words = judged_against(
+            pre_deploy, req.baseline_tolerance, req.baseline_error_ratio, has_deploy=req.deployed_at is not None
+        )
         return clean_window_verdict(
             now=now,
             window=req.window,
             mitigation_applied_at=req.mitigation_applied_at,
-            baseline_error_ratio=req.baseline_error_ratio,
+            baseline_error_ratio=threshold,
             samples=samples,
             last_firing_alert_at=req.last_firing_alert_at,
+            baseline=words,
         )
 
 

@@ -5,7 +5,7 @@ A real Prometheus scrapes the simulated service and fires an alert rule; a real 
 sends it to warroom's intake; the incident is declared with its severity; channel and status
 page posts go out; the diagnosis names "recent deployment"; the rollback is proposed and runs
 (automatically after the veto window, or after your `warroom approve` with --approval manual);
-the clean window is read from Prometheus; the drill IC resolves; the PIR draft is written.
+the clean window is read from Prometheus; the monitoring period runs; the drill IC resolves; the PIR draft is written.
 
 Runbook durations are divided by --time-scale (drills only; production runs at real time), and
 the drill says so in its output and in the incident's timeline.
@@ -464,8 +464,15 @@ class Drill:
                     f"[yellow]waiting for you[/]: warroom approve {state.incident_id} {pending[0].step_id} "
                     f"--reason '...' --as {state.commander} (or the Web UI: update `approve`)"
                 )
-            if state.mitigated_at and "resolve" not in acted:
+            monitored = any(key.startswith("monitoring_done") for key in state.fired)
+            if state.mitigated_at and monitored and "resolve" not in acted:
                 acted.add("resolve")
+                # The post-mitigation checklist's human items: a drill has no customers and no probes.
+                await incidents.act(
+                    handle.id,
+                    Update.POST_UPDATE,
+                    StatusUpdate(by=IC, confirm=["no_customer_reports", "synthetic_monitors_green"]),
+                )
                 await incidents.act(
                     handle.id, Update.RESOLVE, Resolve(by=IC, summary="rolled back v2.14.3; drill complete")
                 )

@@ -229,3 +229,44 @@ async def failed_workflow_tasks(client: Client, incident_workflow_id: str) -> li
             and e.workflow_task_failed_event_attributes.cause in harmful
         ]
     return failures
+
+
+async def mitigate(
+    env: Any, handle: WorkflowHandle[Any, Any], ic: str = "alice", action: str = "restart"
+) -> IncidentState:
+    """The IC applies a mitigation and the clean-metrics window verifies it (runbook durations, skipped).
+
+    An incident with no alert source (and, on a test worker, no metrics source) cannot verify itself:
+    it asks the IC, who confirms errors are at baseline, as the runbook wants."""
+    from warroom.enums import Update
+    from warroom.models import MarkMitigated, StatusUpdate
+
+    await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by=ic, action=action))
+    if (await state_of(handle)).alerts_received == 0:
+
+        async def asked() -> None:
+            assert (await state_of(handle)).checks.cannot_verify
+
+        await assert_eventually(asked)
+        await handle.execute_update(Update.POST_UPDATE, StatusUpdate(by=ic, confirm=["errors_at_baseline"]))
+    await env.sleep(timedelta(minutes=5, seconds=1))
+    return await mitigated_soon(env, handle)
+
+
+async def resolve_when_ready(env: Any, handle: WorkflowHandle[Any, Any], request: Any) -> Any:
+    """After verified mitigation: let the monitoring period run out, confirm the checklist's human
+    items (no new customer reports; synthetic monitors green, none reporting here), then resolve."""
+    from warroom.enums import Update
+    from warroom.models import StatusUpdate, UpdateResult
+
+    await env.sleep(timedelta(minutes=10))
+    for _ in range(30):  # the monitoring period's end is what `resolve` waits for
+        state = await state_of(handle)
+        if any(key.startswith("monitoring_done") for key in state.fired):
+            break
+        await asyncio.sleep(0.2)
+        await env.sleep(timedelta(seconds=1))
+    confirm = [i for i in ("synthetic_monitors_green", "no_customer_reports") if i not in state.checks.confirmed]
+    if confirm:
+        await handle.execute_update(Update.POST_UPDATE, StatusUpdate(by=request.by, confirm=confirm))
+    return await handle.execute_update(Update.RESOLVE, request, result_type=UpdateResult)

@@ -93,7 +93,17 @@ async def record() -> list[Path]:
                 await handle.execute_update(
                     Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back to v2.14.2")
                 )
-                await env.sleep(6 * MINUTE)
+                # No metrics source and no alert source here: the incident asks the IC, who confirms.
+                await env.sleep(MINUTE)
+                await handle.execute_update(
+                    Update.POST_UPDATE, StatusUpdate(by="alice", confirm=["errors_at_baseline"])
+                )
+                await env.sleep(5 * MINUTE)
+                await handle.execute_update(
+                    Update.POST_UPDATE,
+                    StatusUpdate(by="carol", confirm=["no_customer_reports", "synthetic_monitors_green"]),
+                )
+                await env.sleep(11 * MINUTE)  # the monitoring period
                 await handle.execute_update(
                     Update.RESOLVE, Resolve(by="alice", summary="bad deploy rolled back", pir_owner="bob")
                 )

@@ -171,6 +171,34 @@ class RollbackRule(_Strict):
 class ResolvePolicy(_Strict):
     clean_window: Duration = timedelta(minutes=5)
     monitoring_period: Duration = timedelta(minutes=10)
+    watch_every: Duration = Field(
+        timedelta(minutes=1), description="after mitigation, how often the error ratio is read for a relapse"
+    )
+    watch_every_after_monitoring: Duration = Field(
+        timedelta(minutes=5), description="the same once the monitoring period has run, until resolution"
+    )
+    baseline_tolerance: float = Field(
+        0.001, ge=0, le=1, description="'errors at baseline': at most this far above the pre-deploy error ratio"
+    )
+    handoff_brief_every: Duration = Field(
+        timedelta(hours=4), description="an incident open this long (and each such span again) briefs the next on-call"
+    )
+    synthetic_monitor_labels: dict[str, str] = Field(
+        {"source": "synthetic"}, min_length=1, description="an alert with all these labels is a synthetic monitor's"
+    )
+
+    @model_validator(mode="after")
+    def _watch(self) -> ResolvePolicy:
+        for name in (
+            "clean_window",
+            "monitoring_period",
+            "watch_every",
+            "watch_every_after_monitoring",
+            "handoff_brief_every",
+        ):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be longer than 0s")
+        return self
 
 
 class MetricsQueries(_Strict):

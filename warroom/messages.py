@@ -83,7 +83,7 @@ def _impact_and_cause(state: IncidentState, public_details: bool) -> dict[str, C
     established (a deploy it rolled back), nothing guessed; none of it when details stay private."""
     ratio = state.signals.error_ratio if public_details else None
     peak = state.peak_error_ratio if public_details else None
-    deployed = state.trigger_deployed_at if public_details else None
+    deployed = state.deployed_at if public_details and state.trigger else None
     return {
         "impact": f"{_share(ratio).capitalize()} of requests are failing." if ratio is not None else None,
         "impact_past": f"{_share(peak).capitalize()} of requests failed during the incident."

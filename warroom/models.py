@@ -211,6 +211,10 @@ PostableStatus = Literal[PublicStatus.INVESTIGATING, PublicStatus.IDENTIFIED, Pu
 """The status page updates people post; `resolved` goes out with the resolution."""
 
 
+Confirmable = Literal["errors_at_baseline", "synthetic_monitors_green", "no_customer_reports"]
+"""Post-mitigation checklist items a person confirms (`warroom update --confirm ...`)."""
+
+
 class StatusUpdate(_Model):
     """The IC script's 15-minute update: error rate, hypothesis, next action by whom, ETA."""
 
@@ -222,6 +226,9 @@ class StatusUpdate(_Model):
     eta: Annotated[str, StringConstraints(max_length=64)] = ""
     public_status: PostableStatus | None = Field(None, description="also post this to the status page")
     public_message: Text = ""
+    confirm: list[Confirmable] = Field(
+        default_factory=list, max_length=3, description="post-mitigation checklist items this person confirms"
+    )
 
 
 ProposableAction = Literal[StepAction.ESCALATE, StepAction.PAGE, StepAction.ROLLBACK, StepAction.CUSTOM]
@@ -253,6 +260,9 @@ class Resolve(_Model):
     by: Person
     summary: ShortText
     pir_owner: Person | None = None
+    override: ShortText | None = Field(
+        None, description="resolve before the monitoring period has run or with the checklist open: the reason"
+    )
 
 
 class ActionItem(_Model):
@@ -331,6 +341,20 @@ class UpdateDigest(_Model):
     next_action: str = ""
 
 
+class PostMitigation(_Model):
+    """What was checked after mitigation: the post-mitigation checklist and the messages that report it."""
+
+    verified_by: str | None = Field(
+        None, description="how errors at baseline were verified: metrics, alerts, or the person who confirmed"
+    )
+    baseline: str = Field("", description="what 'clean' was judged against, in words")
+    cannot_verify: bool = Field(False, description="no metrics source and no alert source: the IC confirms")
+    confirmed: dict[str, str] = Field(default_factory=dict, description="checklist item -> who confirmed it")
+    monitoring: str = Field("", description="what the monitoring period checked, once it ran")
+    relapses: int = Field(0, description="times mitigation was re-opened after it had been verified")
+    synthetic: list[str] = Field(default_factory=list, description="fingerprints of synthetic monitors' alerts")
+
+
 class IncidentState(_Model):
     """Everything an IC, a CLI or an audit needs; the workflow's single source of truth."""
 
@@ -356,8 +380,9 @@ class IncidentState(_Model):
     mitigation_applied_at: datetime | None = None
     mitigation_action: str | None = None
     trigger: str | None = Field(None, description="what set it off, when known: the deploy the rollback rule found")
-    trigger_deployed_at: datetime | None = Field(
-        None, description="that deploy's time: the public cause, when it holds"
+    deployed_at: datetime | None = Field(
+        None,
+        description="the deploy the rollback rule found: the pre-deploy baseline, and the public cause once it holds",
     )
     last_action: str | None = Field(None, description="the latest action taken, with its time (channel updates)")
     peak_error_ratio: float | None = Field(None, ge=0, le=1, description="the worst error ratio any signal reported")
@@ -375,6 +400,7 @@ class IncidentState(_Model):
         description="revised runbook rules this incident follows, decided once at its start (workflow.patched ids); "
         "incidents started before a revision keep the rule as it was",
     )
+    checks: PostMitigation = PostMitigation()
     alerts_received: int = 0
     alerts_repeated: int = Field(
         0,
@@ -409,6 +435,16 @@ class IncidentState(_Model):
         return [s for s in self.steps if s.status == "pending"]
 
 
+class ChecksReport(_Model):
+    """What a phase learned about the post-mitigation checks (see `PostMitigation`)."""
+
+    verified_by: str | None = None
+    baseline: str | None = None
+    cannot_verify: bool = False
+    monitoring: str | None = None
+    reopen_mitigation: bool = Field(False, description="a relapse after mitigation: mitigation is open again")
+
+
 class PhaseEvent(_Model):
     """What a phase workflow tells the incident: a timer fired, a message went out."""
 
@@ -423,6 +459,7 @@ class PhaseEvent(_Model):
     mitigated: bool = False
     propose: ProposedByWarroom | None = None
     mitigation_applied: str | None = Field(None, description="warroom applied a mitigation (e.g. a rollback)")
+    checks: ChecksReport | None = None
 
 
 class ProposedByWarroom(_Model):

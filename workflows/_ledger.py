@@ -22,17 +22,20 @@ from warroom.models import (
     Acknowledge,
     Alert,
     AlertDigest,
+    ChecksReport,
     Deadline,
     ImpactSignals,
     IncidentInput,
     IncidentState,
     PhaseEvent,
+    PostMitigation,
     Resolve,
     SetFlags,
     StatusUpdate,
     Step,
     TimelineEntry,
 )
+from warroom.policy.checklist import CONFIRMABLE, is_synthetic, resolve_blockers
 from warroom.policy.declare import should_declare
 from warroom.policy.escalation import (
     SPECIAL_CASES,
@@ -111,12 +114,10 @@ def note_peak(state: IncidentState) -> None:
 def take_trigger(state: IncidentState, event: PhaseEvent) -> None:
     """The rollback rule that holds names the trigger: the deploy it found (TRIGGER in channel updates,
     the cause on the status page once resolved)."""
-    deployed = event.data.get("deployed_at", "unknown")
-    if event.kind != "rollback_rule" or not event.message.startswith("rollback rule holds") or deployed == "unknown":
+    if event.kind != "rollback_rule" or not event.message.startswith("rollback rule holds") or not state.deployed_at:
         return
-    state.trigger_deployed_at = datetime.fromisoformat(deployed)
     images = event.data.get("images") or "a new version"
-    state.trigger = f"Deploy of {images} at {state.trigger_deployed_at:%H:%M} UTC"
+    state.trigger = f"Deploy of {images} at {state.deployed_at:%H:%M} UTC"
 
 
 def opened(inp: IncidentInput, workflow_id: str, now: datetime, revisions: Sequence[str] = REVISIONS) -> IncidentState:
@@ -144,6 +145,7 @@ def opened(inp: IncidentInput, workflow_id: str, now: datetime, revisions: Seque
     record(state, now, "opened", f"incident opened: {inp.summary}", opener, service=inp.service, source=source)
     if inp.alert:
         take_alert(state, inp.alert, now)
+        note_synthetic(state, inp.runbook, inp.alert)
     if inp.declared:
         declare(state, inp.runbook, now, opener, inp.severity, "declared by a person")
     elif not state.declared_at:
@@ -284,6 +286,7 @@ def on_alert(state: IncidentState, runbook: RunbookConfig, alert: Alert, now: da
     before = state.signals
     repeated = take_alert(state, alert, now)
     raise_special_cases(state, runbook, before, now, f"alert {alert.fingerprint}")
+    note_synthetic(state, runbook, alert)
     if state.declared_at is None:
         declare_if_warranted(state, runbook, now)
         if not state.firing_alerts and not alert.firing and not state.acknowledged_at:
@@ -291,6 +294,13 @@ def on_alert(state: IncidentState, runbook: RunbookConfig, alert: Alert, now: da
             record(state, now, "dismissed", "every alert resolved before the incident was declared")
     state.version += 1
     return repeated
+
+
+def note_synthetic(state: IncidentState, runbook: RunbookConfig, alert: Alert) -> None:
+    """Remember which alerts come from synthetic monitors: "synthetic monitors green" reads them."""
+    synthetic = state.checks.synthetic
+    if alert.fingerprint not in synthetic and len(synthetic) < MAX_TRACKED_ALERTS and is_synthetic(alert, runbook):
+        synthetic.append(alert.fingerprint)
 
 
 def apply_phase_event(state: IncidentState, event: PhaseEvent, now: datetime) -> bool:
@@ -330,9 +340,30 @@ def apply_phase_event(state: IncidentState, event: PhaseEvent, now: datetime) ->
     mitigated = event.mitigated and state.mitigated_at is None
     if mitigated:
         state.mitigated_at = now
+    if event.checks:
+        take_checks(state, event.checks)
+    if event.kind == "rollback_rule" and event.data.get("deployed_at", "unknown") != "unknown":
+        # The rollback rule's evidence names the deploy: "clean" is then its pre-deploy baseline.
+        state.deployed_at = datetime.fromisoformat(event.data["deployed_at"])
     take_trigger(state, event)
     record(state, now, event.kind, event.message, **event.data)
     return mitigated
+
+
+def take_checks(state: IncidentState, report: ChecksReport) -> None:
+    """What the Resolve phase checked after mitigation; a relapse re-opens mitigation and voids every check."""
+    checks = state.checks
+    if report.reopen_mitigation and state.resolved_at is None:
+        state.mitigated_at = state.mitigation_applied_at = None
+        state.checks = PostMitigation(relapses=checks.relapses + 1, synthetic=checks.synthetic)
+        return
+    if report.verified_by is not None:
+        checks.verified_by = report.verified_by
+    if report.baseline is not None:
+        checks.baseline = report.baseline
+    if report.monitoring is not None:
+        checks.monitoring = report.monitoring
+    checks.cannot_verify = checks.cannot_verify or report.cannot_verify
 
 
 def set_flags(state: IncidentState, req: SetFlags) -> list[str]:
@@ -440,6 +471,18 @@ def severity_changed(
     state.version += 1
 
 
+def confirm(state: IncidentState, req: StatusUpdate) -> list[str]:
+    """Record who confirmed which post-mitigation checklist items; their labels, in words."""
+    for item in req.confirm:
+        state.checks.confirmed[item] = req.by
+    return [CONFIRMABLE[item] for item in req.confirm]
+
+
+def confirmation_only(req: StatusUpdate) -> bool:
+    """An update that only confirms checklist items: not the 15-minute update, whose cadence it leaves alone."""
+    return not (req.error_rate is not None or req.hypothesis or req.next_action or req.public_status)
+
+
 def mitigation_status(state: IncidentState) -> str:
     """Where mitigation stands, as the 15-minute update says it."""
     if state.mitigated_at:
@@ -450,6 +493,10 @@ def mitigation_status(state: IncidentState) -> str:
 def resolve(state: IncidentState, runbook: RunbookConfig, req: Resolve, now: datetime) -> None:
     """Resolution: the PIR gets its owner and due date, and for the runbook's severities (P1) the
     customer e-mail is drafted as a step the Comms lead approves."""
+    blockers = resolve_blockers(state, runbook, now)
+    if req.override and blockers:
+        what = "; ".join(blockers)
+        record(state, now, "resolve_override", f"resolved with {what} open, by override: {req.override}", req.by)
     state.resolved_at = now
     owner = req.pir_owner or state.roles.get(Role.PIR_OWNER) or state.commander
     state.pir.owner = owner

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.messages import ContextValue, internal_context, public_context
     from warroom.models import Channel, Deadline, Delivery, IncidentState, Notification, PhaseEvent, PhaseInput
     from warroom.policy.escalation import escalation_plan
+    from warroom.policy.handoff import handoff_facts
     from warroom.policy.timers import due_now, next_wakeup, pending_deadlines
     from warroom.policy.war_room import stuck_line_due
     from workflows._activities import call
@@ -53,6 +54,8 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
     "war_room_check": ("incident", "war_room_check"),
     "silent_ic": ("page", "silent_ic"),
     "no_progress": ("incident", "no_progress"),
+    "resolution_overdue": ("page", "resolution_overdue"),
+    "handoff_brief": ("incident", "handoff_brief"),
 }
 ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
 ESCALATING |= {"data_loss_notice", "security_handoff", "severity_notice"}  # told mid-way: they hear its end
@@ -136,11 +139,13 @@ class PhaseRuntime:
         self._fired.add(deadline.key)
         channel, template = DEADLINE_MESSAGES[deadline.kind]
         public = channel == "status_page"
-        extra: dict[str, str] = {
+        extra: dict[str, ContextValue] = {
             "reason": deadline.reason,
             "waited": deadline.reason,
             "due": (deadline.at + self.runbook.comms.external_prompt_lead).strftime("%H:%M"),
         }
+        if deadline.kind == "handoff_brief":  # the current state, for the next on-call
+            extra.update(handoff_facts(self.state, self.runbook, workflow.now()))
         delivery = await self.notify(channel, template, deadline.audience, public=public, **extra)
         if deadline.kind == "escalate" and workflow.patched("ic-stuck-line") and not self._stuck_line_due():
             # The IC script's "when the team is stuck" line goes to the channel with the escalation.

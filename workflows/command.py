@@ -14,7 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
     from warroom.models import PhaseInput, PhaseResult
-    from warroom.policy.timers import IC_SILENCE_KINDS, LIVE_KINDS, WAR_ROOM_KINDS
+    from warroom.policy.timers import IC_SILENCE_KINDS, LATE_KINDS, LIVE_KINDS, WAR_ROOM_KINDS
     from workflows._diagnosis import run_diagnosis
     from workflows._phase import PhaseWorkflow
     from workflows._rollback import RollbackProposal
@@ -36,6 +36,9 @@ class CommandPhase(PhaseWorkflow):
         # 👉 Likewise before a silent IC notified the team lead and no progress posted the stuck line.
         if workflow.patched("silent-ic"):
             kinds |= IC_SILENCE_KINDS
+        # 👉 Incidents recorded before had no handoff brief for a long incident.
+        if workflow.patched("resolution-timers"):
+            kinds |= LATE_KINDS
         cadences = asyncio.create_task(self.rt.run_deadlines(kinds, until=over))
         target = self.rt.state.target
         # 👉 Incidents without a Deployment, or recorded before the rule ran here, never call patched().

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
     )
     from warroom.policy import authority
+    from warroom.policy.checklist import resolve_blockers
     from warroom.policy.revisions import CHANNEL_SEQUENCE, REVISIONS
     from warroom.policy.timers import pending_deadlines
     from workflows import _ledger as ledger
@@ -286,6 +287,10 @@ class IncidentWorkflow:
         description='Post the 15-minute update (and optionally the status page). JSON: {"by": "alice", "error_rate": 8, "hypothesis": "...", "next_action": "...", "owner": "bob", "eta": "14:40"}'
     )
     async def post_update(self, req: StatusUpdate) -> UpdateResult:
+        if req.confirm:
+            confirmed = await self._confirm(req)
+            if ledger.confirmation_only(req):
+                return confirmed
         now = workflow.now()
         self.state.last_internal_update_at = now
         ledger.note_update(self.state, req, now)  # progress or not: the stuck line's clock
@@ -306,6 +311,7 @@ class IncidentWorkflow:
     @post_update.validator
     def _validate_post_update(self, req: StatusUpdate) -> None:
         self._check(authority.may_post_update, self.state, req)
+        self._check(authority.may_confirm, self.state, req)
 
     @workflow.update(
         description='Propose a step for the IC to approve. JSON: {"by": "bob", "action": "rollback", "target": "deployment/order-api", "description": "..."}'
@@ -371,7 +377,7 @@ class IncidentWorkflow:
         self._check(authority.may_mark_mitigated, self.state, req)
 
     @workflow.update(
-        description='Declare resolution (after verified mitigation). JSON: {"by": "alice", "summary": "...", "pir_owner": "bob"}'
+        description='Declare resolution (after verified mitigation and the monitoring period; "override": "why" resolves earlier). JSON: {"by": "alice", "summary": "...", "pir_owner": "bob"}'
     )
     def resolve(self, req: Resolve) -> UpdateResult:
         ledger.resolve(self.state, self.runbook, req, workflow.now())
@@ -384,6 +390,7 @@ class IncidentWorkflow:
         self._check(
             authority.may_resolve, self.state, req, self.runbook.special_cases.third_party_vendor.require_vendor_ticket
         )
+        self._check(authority.may_resolve_when_ready, self.state, req, self.runbook, workflow.now())
 
     @workflow.update(
         description="Complete the post-incident review; needs at least one action item with owner and due date."
@@ -441,6 +448,20 @@ class IncidentWorkflow:
             step_id=step.step_id,
             reason=req.reason,
         )
+
+    async def _confirm(self, req: StatusUpdate) -> UpdateResult:
+        """Checklist items a person confirms (the Resolve phase reads them); the channel hears what is still open."""
+        what = ledger.confirm(self.state, req)
+        result = self._done("checklist_confirmed", f"{req.by} confirms: {'; '.join(what)}", req.by)
+        facts: dict[str, Any] = {
+            "confirmed": what,
+            "still_open": resolve_blockers(self.state, self.runbook, workflow.now()),
+        }
+        try:
+            await send(self._snapshot(), self.runbook, "incident", "checklist_confirmed", confirmed_by=req.by, **facts)
+        except ActivityError as err:
+            self._record("notification_failed", f"the confirmation could not be posted: {err.cause or err}")
+        return result
 
     async def _post_update_messages(self, req: StatusUpdate) -> None:
         """Post the update to the channel (and the status page) through the same notify path as the phases."""

@@ -19,7 +19,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.metrics import MetricsActivities, MetricsUnavailable, PrometheusSource, QueryRejected, render_query
 from tests.helpers import free_port
 from warroom.config import MetricsQueries
-from warroom.contracts.metrics import ErrorRatioRequest
+from warroom.contracts.metrics import CleanWindowRequest, ErrorRatioRequest
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.system("prometheus")
@@ -120,6 +120,47 @@ async def test_the_activity_reads_current_baseline_and_burn_rate(prometheus) -> 
     assert reading.error_ratio == pytest.approx(0.05, abs=0.002)
     assert reading.burn_rate == pytest.approx(50, rel=0.05)  # 5 % errors against a 99.9 % SLO
     assert reading.baseline_error_ratio == pytest.approx(0.0, abs=1e-9)
+
+
+def clean_window_request(deployed_at: datetime | None, declare_threshold: float) -> CleanWindowRequest:
+    """The last 5 s of a service at 5 % errors, judged over a 2 s window."""
+    return CleanWindowRequest(
+        service="order-api",
+        mitigation_applied_at=datetime.now(UTC) - timedelta(seconds=5),
+        baseline_error_ratio=declare_threshold,
+        window=timedelta(seconds=2),
+        deployed_at=deployed_at,
+        baseline_tolerance=0.001,
+    )
+
+
+async def test_with_a_deploy_clean_means_the_pre_deploy_baseline(prometheus) -> None:
+    """The same 5 % that is under a 10 % declare threshold is far above the 0 % before the deploy."""
+    base, service = prometheus
+    queries = QUERIES.model_copy(update={"baseline_offset": timedelta(seconds=1)})
+    activities = MetricsActivities(PrometheusSource(base, queries))
+    deployed_at = datetime.fromtimestamp(service.errors_since, tz=UTC)
+    verdict = await ActivityEnvironment().run(activities.check_clean_window, clean_window_request(deployed_at, 0.10))
+    assert verdict.clean is False and verdict.baseline == "pre-deploy baseline 0.0% (+0.1%)"
+    assert "above pre-deploy baseline 0.0% (+0.1%)" in verdict.reason
+
+
+async def test_without_a_deploy_clean_means_under_the_declare_threshold(prometheus) -> None:
+    base, _ = prometheus
+    activities = MetricsActivities(PrometheusSource(base, QUERIES))
+    verdict = await ActivityEnvironment().run(activities.check_clean_window, clean_window_request(None, 0.10))
+    assert verdict.clean is True and verdict.baseline == "declare threshold 10.0%"
+    verdict = await ActivityEnvironment().run(activities.check_clean_window, clean_window_request(None, 0.01))
+    assert verdict.clean is False and "above declare threshold 1.0%" in verdict.reason
+
+
+async def test_a_deploy_with_no_reading_before_it_falls_back_to_the_declare_threshold(prometheus) -> None:
+    """Prometheus has no sample a minute before this deploy (it was not running yet): nothing to compare with."""
+    base, service = prometheus
+    activities = MetricsActivities(PrometheusSource(base, QUERIES))  # the baseline is read 1 min before
+    deployed_at = datetime.fromtimestamp(service.errors_since, tz=UTC)
+    verdict = await ActivityEnvironment().run(activities.check_clean_window, clean_window_request(deployed_at, 0.10))
+    assert verdict.clean is True and verdict.baseline == "declare threshold 10.0% (no reading before the deploy)"
 
 
 async def test_users_affected_where_the_runbook_names_a_metric(prometheus) -> None:

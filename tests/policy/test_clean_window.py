@@ -2,10 +2,12 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from warroom.policy import CleanWindowVerdict, MetricSample, clean_window_verdict
+from warroom.policy.clean_window import incident_deploy, judged_against
 from warroom.runbook import DEFAULT_RUNBOOK, load_runbook
 
 WINDOW = load_runbook(DEFAULT_RUNBOOK).resolve.clean_window
@@ -110,3 +112,66 @@ def test_never_clean_before_the_window_has_passed_since_mitigation(elapsed, samp
         assert result.clean is False
     assert result.clean_since >= MITIGATED
     assert result.clean is (result.remaining == timedelta(0))
+
+
+# --- "Clean" is the pre-deploy baseline where the incident has a deploy, the declare threshold where not --
+
+OPENED = datetime(2026, 3, 10, 14, 7, tzinfo=UTC)
+WITHIN = load_runbook(DEFAULT_RUNBOOK).rollback.deploy_within
+
+
+def test_a_deploy_up_to_2_hours_before_the_incident_is_the_incidents_deploy():
+    assert WITHIN == timedelta(hours=2)
+    assert incident_deploy(OPENED - WITHIN, OPENED, WITHIN) == OPENED - WITHIN
+    assert incident_deploy(OPENED - WITHIN - timedelta(seconds=1), OPENED, WITHIN) is None
+    assert incident_deploy(OPENED + timedelta(minutes=3), OPENED, WITHIN) == OPENED + timedelta(minutes=3)
+    assert incident_deploy(None, OPENED, WITHIN) is None
+
+
+def test_with_a_pre_deploy_reading_clean_is_that_baseline_plus_the_tolerance():
+    assert judged_against(0.002, 0.001, 0.01, has_deploy=True) == (
+        pytest.approx(0.003),
+        "pre-deploy baseline 0.2% (+0.1%)",
+    )
+
+
+def test_without_a_deploy_clean_is_the_declare_threshold():
+    assert judged_against(None, 0.001, 0.01, has_deploy=False) == (0.01, "declare threshold 1.0%")
+    assert judged_against(None, 0.001, 0.01, has_deploy=True) == (
+        0.01,
+        "declare threshold 1.0% (no reading before the deploy)",
+    )
+
+
+def test_a_sample_at_the_pre_deploy_baseline_is_clean_and_one_just_above_is_not():
+    threshold, words = judged_against(0.002, 0.001, 0.01, has_deploy=True)
+    on = clean_window_verdict(
+        now=at(5),
+        window=WINDOW,
+        mitigation_applied_at=MITIGATED,
+        baseline_error_ratio=threshold,
+        samples=[sample(3, 0.003)],
+        baseline=words,
+    )
+    above = clean_window_verdict(
+        now=at(5),
+        window=WINDOW,
+        mitigation_applied_at=MITIGATED,
+        baseline_error_ratio=threshold,
+        samples=[sample(3, 0.0031)],
+        baseline=words,
+    )
+    assert on.clean is True and on.baseline == words
+    assert above.clean is False
+    assert "error ratio 0.31% above pre-deploy baseline 0.2% (+0.1%)" in above.reason
+    # The 0.31 % that is not clean here would be clean against the 1 % declare threshold.
+    assert (
+        clean_window_verdict(
+            now=at(5),
+            window=WINDOW,
+            mitigation_applied_at=MITIGATED,
+            baseline_error_ratio=0.01,
+            samples=[sample(3, 0.0031)],
+        ).clean
+        is True
+    )

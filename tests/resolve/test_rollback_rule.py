@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,10 @@ async def test_silence_through_the_veto_window_rolls_back_and_clean_metrics_miti
         assert state.mitigation_action and GOOD in state.mitigation_action
         [mitigated] = [e for e in state.timeline if e.kind == "mitigated"]
         assert "error ratio at baseline" in mitigated.message
+        # The incident has a deploy: clean is its pre-deploy baseline, not the 1 % declare threshold.
+        assert "(pre-deploy baseline 0.0% (+0.1%))" in mitigated.message
+        assert state.deployed_at == datetime.fromisoformat(rule.data["deployed_at"])
+        assert state.checks.verified_by == "metrics" and state.checks.baseline == "pre-deploy baseline 0.0% (+0.1%)"
 
 
 async def test_errors_at_baseline_mean_no_rollback(dev_env: WorkflowEnvironment, rig: Rig, tmp_path: Path) -> None:

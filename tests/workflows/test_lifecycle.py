@@ -10,11 +10,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import (
     MINUTE,
-    SECOND,
     assert_eventually,
     incident_input,
-    mitigated_soon,
+    mitigate,
     not_yet,
+    resolve_when_ready,
     running_worker,
     state_of,
 )
@@ -24,7 +24,6 @@ from warroom.models import (
     ActionItem,
     CompleteActionItem,
     CompletePir,
-    MarkMitigated,
     Resolve,
     UpdateResult,
 )
@@ -45,15 +44,9 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
 
         await assert_eventually(lambda: in_phase(Phase.COMMAND))
 
-        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back to v2.14.2"))
-        await assert_eventually(lambda: in_phase(Phase.RESOLVE))
-        await skipping_env.sleep(5 * MINUTE + SECOND)
+        await mitigate(skipping_env, handle, action="rolled back to v2.14.2")
 
-        await mitigated_soon(skipping_env, handle)
-
-        result = await handle.execute_update(
-            Update.RESOLVE, Resolve(by="alice", summary="bad deploy rolled back"), result_type=UpdateResult
-        )
+        result = await resolve_when_ready(skipping_env, handle, Resolve(by="alice", summary="bad deploy rolled back"))
         assert "PIR by alice" in result.message
         await assert_eventually(lambda: in_phase(Phase.RETROSPECTIVE))
         state = await state_of(handle)
@@ -97,7 +90,12 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
                 ("status_page", "status_initial"),
                 ("incident", "ic_opening"),
                 ("incident", "mitigation_applied"),
+                ("incident", "cannot_verify"),  # no metrics, no alerts: the IC confirms errors at baseline
+                ("incident", "checklist_confirmed"),
                 ("incident", "mitigated"),
+                ("incident", "ic_checklist"),  # 15 min after declaring, in the monitoring period
+                ("incident", "monitoring_complete"),
+                ("incident", "checklist_confirmed"),  # no new customer reports, synthetic monitors green
                 ("incident", "resolved"),
                 ("stakeholders", "stakeholder_resolved"),  # the engineering manager told at start
                 ("status_page", "status_resolved"),
@@ -108,7 +106,7 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
         log = (tmp_path / "channels" / f"{final.incident_id}.log").read_text()
         delivered = [(channel, text) for channel, _, _, text in sink.sent if channel != "status_page"]
         logged = re.findall(r"^\[[^\]]+\] \[(\w+)\] \[[^\]]*\]$", log, flags=re.MULTILINE)
-        assert sorted(logged) == sorted(channel for channel, _ in delivered) and len(logged) == 10
+        assert sorted(logged) == sorted(channel for channel, _ in delivered) and len(logged) == 15
         assert all(text in log for _, text in delivered)
 
 
@@ -119,10 +117,8 @@ async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(
         handle = await harness.start(
             incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice")
         )
-        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="restart"))
-        await skipping_env.sleep(5 * MINUTE + SECOND)
-        await mitigated_soon(skipping_env, handle)
-        await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="restarted"))
+        await mitigate(skipping_env, handle, action="restart")
+        await resolve_when_ready(skipping_env, handle, Resolve(by="alice", summary="restarted"))
         state = await state_of(handle)
         item = ActionItem(title="add pool metrics", owner="bob", due=state.resolved_at + timedelta(days=3))
         await handle.execute_update(Update.COMPLETE_PIR, CompletePir(by="alice", action_items=[item]))

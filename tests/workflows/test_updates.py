@@ -11,7 +11,15 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import assert_eventually, incident_input, mitigated_soon, not_yet, running_worker, state_of
+from tests.helpers import (
+    assert_eventually,
+    incident_input,
+    mitigate,
+    not_yet,
+    resolve_when_ready,
+    running_worker,
+    state_of,
+)
 from warroom.enums import Phase, Role, Severity, Update
 from warroom.models import (
     Acknowledge,
@@ -147,14 +155,11 @@ async def test_a_vendor_incident_cannot_resolve_without_the_ticket_reference(
             )
         )
         await assert_eventually(lambda: harness.sink.count("vendor_ticket") == 1 or not_yet())
-        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="vendor failover"))
-        await skipping_env.sleep(timedelta(minutes=5, seconds=1))
-
-        await mitigated_soon(skipping_env, handle)
+        await mitigate(skipping_env, handle, action="vendor failover")
         kind, _ = await rejection(handle, "resolve", Resolve(by="alice", summary="vendor fixed it"))
         assert kind == "VendorTicketMissing"
         await handle.execute_update(Update.SET_FLAGS, SetFlags(by="alice", vendor_ticket="ZD-4711"))
-        await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="vendor fixed it"))
+        await resolve_when_ready(skipping_env, handle, Resolve(by="alice", summary="vendor fixed it"))
         assert (await state_of(handle)).phase in (Phase.RESOLVE, Phase.RETROSPECTIVE)
 
 
@@ -163,11 +168,8 @@ async def test_a_pir_without_action_items_is_refused(skipping_env: WorkflowEnvir
         handle = await harness.start(
             incident_input(declared=True, declared_by="alice", severity=Severity.P3, commander="alice")
         )
-        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="restart"))
-        await skipping_env.sleep(timedelta(minutes=5, seconds=1))
-
-        await mitigated_soon(skipping_env, handle)
-        await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="restarted", pir_owner="bob"))
+        await mitigate(skipping_env, handle, action="restart")
+        await resolve_when_ready(skipping_env, handle, Resolve(by="alice", summary="restarted", pir_owner="bob"))
         kind, message = await rejection(handle, "complete_pir", CompletePir(by="bob", action_items=[]))
         assert kind == "NoActionItems" and "changes nothing" in message
         state = await state_of(handle)
@@ -189,11 +191,8 @@ async def test_pir_reminder_then_escalation_to_the_engineering_manager(
             incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice")
         )
         await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
-        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="restart"))
-        await skipping_env.sleep(timedelta(minutes=5, seconds=1))
-
-        await mitigated_soon(skipping_env, handle)
-        await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="restarted"))
+        await mitigate(skipping_env, handle, action="restart")
+        await resolve_when_ready(skipping_env, handle, Resolve(by="alice", summary="restarted"))
 
         async def retrospective() -> None:
             assert (await state_of(handle)).phase == Phase.RETROSPECTIVE
@@ -252,9 +251,7 @@ async def test_only_the_ic_declares_mitigation_and_resolution_and_a_refusal_leav
             "only the Incident Commander (alice) may declare mitigation; bob is not",
         )
         assert await accepted_updates(handle) == before
-        await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="restart"))
-        await skipping_env.sleep(timedelta(minutes=5, seconds=1))
-        await mitigated_soon(skipping_env, handle)
+        await mitigate(skipping_env, handle, ic="alice")
 
         before = await accepted_updates(handle)
         assert await rejection(handle, "resolve", Resolve(by="bob", summary="restarted")) == (

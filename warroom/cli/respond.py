@@ -34,6 +34,17 @@ from warroom.models import (
     StepDecision,
     UpdateResult,
 )
+from warroom.policy.checklist import CONFIRMABLE
+
+CONFIRMS = {item.replace("_", "-"): item for item in CONFIRMABLE}
+"""`--confirm` words: errors-at-baseline, synthetic-monitors-green, no-customer-reports."""
+
+
+def _confirmable(text: str) -> str:
+    key = text.strip().lower().replace("_", "-")
+    if key not in CONFIRMS:
+        raise typer.BadParameter(f"{text!r} is not one of {', '.join(CONFIRMS)}")
+    return CONFIRMS[key]
 
 
 @app.command()
@@ -57,12 +68,25 @@ def update(
         ),
     ] = None,
     public_message: Annotated[str, typer.Option(help="the status page text (no names, no blame)")] = "",
+    confirm: Annotated[
+        list[str] | None,
+        typer.Option(
+            parser=_confirmable,
+            metavar="ITEM",
+            help="confirm a post-mitigation checklist item (repeatable): " + ", ".join(CONFIRMS),
+            show_default=False,
+        ),
+    ] = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Post the 15-minute update: error rate, hypothesis, next action by whom, ETA.
 
+    With only --confirm, it confirms post-mitigation checklist items and is not the 15-minute update.
+
     Example: warroom update order-api-20250101-140700 --error-rate 8 --hypothesis 'pool leak in v2.14.3' --next-action rollback --owner bob --eta 14:40 --as alice
+
+    Example: warroom update order-api-20250101-140700 --confirm no-customer-reports --as carol
     """
     act(
         ctx,
@@ -79,6 +103,7 @@ def update(
             eta=eta,
             public_status=public,
             public_message=public_message,
+            confirm=list(confirm or []),  # the parser returns only the checklist words; pydantic checks them
         ),
     )
 
@@ -182,10 +207,20 @@ def resolve(
     pir_owner: Annotated[
         str | None, typer.Option(help="who files the post-incident review (default: the IC)", show_default=False)
     ] = None,
+    override: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REASON",
+            help="resolve before the monitoring period has run (or with the checklist open); the reason is recorded",
+            show_default=False,
+        ),
+    ] = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Declare resolution (IC only, after verified mitigation); sets the PIR owner and due date.
+    """Declare resolution (IC only, after verified mitigation and the monitoring period); sets the PIR owner and due date.
+
+    Refused with the list of what is still open until it is closed, unless --override gives a reason.
 
     Example: warroom resolve order-api-20250101-140700 --summary 'pool leak in v2.14.3, rolled back' --pir-owner bob --as alice
     """
@@ -195,7 +230,7 @@ def resolve(
         as_json,
         incident,
         Update.RESOLVE,
-        lambda who: Resolve(by=who, summary=summary, pir_owner=pir_owner),
+        lambda who: Resolve(by=who, summary=summary, pir_owner=pir_owner, override=override),
     )
 
 

@@ -31,11 +31,16 @@ class ErrorRatioReading(BaseModel):
 
 
 class CleanWindowRequest(BaseModel):
+    """`baseline_error_ratio` is the declare threshold; with `deployed_at` the activity reads the
+    pre-deploy error ratio and judges against it (plus `baseline_tolerance`) instead."""
+
     service: str = Field(..., max_length=63)
     mitigation_applied_at: datetime
     baseline_error_ratio: float = Field(..., ge=0, le=1)
     window: timedelta
     last_firing_alert_at: datetime | None = None
+    deployed_at: datetime | None = None
+    baseline_tolerance: float = Field(0.0, ge=0, le=1)
 
 
 _READ = timedelta(seconds=30)

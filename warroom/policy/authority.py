@@ -8,6 +8,9 @@ asked (CLI, Web UI) word for word, and its kind is the refusal's type, which cal
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from warroom.config import RunbookConfig
 from warroom.enums import Phase, PublicStatus, Role
 from warroom.models import (
     Acknowledge,
@@ -25,6 +28,7 @@ from warroom.models import (
     StatusUpdate,
     StepDecision,
 )
+from warroom.policy.checklist import resolve_blockers
 
 
 class Rejected(ValueError):
@@ -214,6 +218,42 @@ def may_resolve(state: IncidentState, req: Resolve, require_vendor_ticket: bool)
         raise Rejected("not mitigated yet: run `mitigated` first; the clean-metrics window must pass", "NotMitigated")
 
 
+def may_confirm(state: IncidentState, req: StatusUpdate) -> None:
+    """Post-mitigation checklist items are confirmed by a person once mitigation is verified; errors
+    at baseline only by the IC, and only where warroom cannot verify them itself (no metrics source,
+    no alert source) and has asked. After resolution the checklist is closed."""
+    if req.confirm and state.resolved_at is not None:
+        raise Rejected("already resolved: the post-mitigation checklist is closed", "AlreadyResolved")
+    for item in req.confirm:
+        if item == "errors_at_baseline":
+            require_commander(state, req.by, "confirm errors are at baseline")
+            if not state.checks.cannot_verify or state.mitigated_at is not None:
+                raise Rejected(
+                    "warroom verifies errors at baseline itself here (metrics or alerts): nothing to confirm",
+                    "NothingToConfirm",
+                )
+        elif state.mitigated_at is None:
+            raise Rejected(
+                "the post-mitigation checklist starts once mitigation is verified (after the clean-metrics window)",
+                "NotMitigated",
+            )
+
+
+def may_resolve_when_ready(state: IncidentState, req: Resolve, runbook: RunbookConfig, now: datetime) -> None:
+    """After verified mitigation, resolution waits for the monitoring period; resolving earlier
+    takes an explicit override with a reason (`--override`), which the timeline records."""
+    if state.mitigated_at is None or state.resolved_at is not None or req.override:
+        return  # `may_resolve` refuses the first two; an override resolves anyway
+    blockers = resolve_blockers(state, runbook, now)
+    if blockers:
+        raise Rejected(
+            "not ready to resolve:\n"
+            + "\n".join(f"□ {b}" for b in blockers)
+            + f"\nresolve anyway with a reason: warroom resolve {state.incident_id} --override 'REASON' ...",
+            "NotReadyToResolve",
+        )
+
+
 def may_complete_pir(state: IncidentState, req: CompletePir) -> None:
     """The PIR owner or the IC completes the review, after resolution, with at least one action item."""
     require_open(state)
@@ -250,6 +290,7 @@ __all__ = [
     "may_acknowledge",
     "may_assign_role",
     "may_complete_action_item",
+    "may_confirm",
     "may_complete_pir",
     "may_declare",
     "may_decide_step",
@@ -258,6 +299,7 @@ __all__ = [
     "may_post_update",
     "may_propose_step",
     "may_resolve",
+    "may_resolve_when_ready",
     "may_set_flags",
     "may_set_severity",
     "require_commander",

@@ -50,6 +50,14 @@ WAR_ROOM_KINDS = {"role_prompt", "war_room_check"}
 """The war room's roles and setup (warroom.policy.war_room): fired in Command by incidents that know them."""
 IC_SILENCE_KINDS = {"silent_ic", "no_progress"}
 """The IC gone silent, the team stuck (warroom.policy.war_room): likewise."""
+LATE_KINDS = {"resolution_overdue", "handoff_brief"}
+"""Deadlines of a long incident: mitigated but past the resolution target; open long enough for a handoff."""
+
+
+def monitoring_key(state: IncidentState) -> str:
+    """The monitoring period's deadline key: a new one after each relapse, so each mitigation is monitored."""
+    relapses = state.checks.relapses
+    return "monitoring_done" if relapses == 0 else f"monitoring_done#{relapses + 1}"
 
 
 def _stamp(at: datetime) -> str:
@@ -164,10 +172,33 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
                         f"{_fmt(comms.initial_status_page_within)} of declaring {state.severity}",
                     )
                 )
+        commander = state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")
+        target = runbook.mttr_targets.resolution.get(state.severity)
+        if target is not None and state.mitigated_at:
+            out.append(
+                Deadline(
+                    key="resolution_overdue",
+                    kind="resolution_overdue",
+                    at=state.opened_at + target,
+                    audience=[commander],
+                    reason=f"{state.severity} mitigated but not resolved within the {_fmt(target)} resolution target",
+                )
+            )
+        every = runbook.resolve.handoff_brief_every
+        key, at = _next_in_series("handoff_brief", state.opened_at, every, fired)
+        out.append(
+            Deadline(
+                key=key,
+                kind="handoff_brief",
+                at=at,
+                audience=[commander],
+                reason=f"open for {_fmt(at - state.opened_at)}",
+            )
+        )
         if state.mitigated_at:
             out.append(
                 Deadline(
-                    key="monitoring_done",
+                    key=monitoring_key(state),
                     kind="monitoring_done",
                     at=state.mitigated_at + runbook.resolve.monitoring_period,
                     audience=[state.roles.get(Role.INCIDENT_COMMANDER, "incident-commander")],
@@ -293,11 +324,13 @@ __all__ = [
     "ACK_KINDS",
     "ACTION_KINDS",
     "CUSTOMER_KINDS",
+    "LATE_KINDS",
     "LIVE_KINDS",
     "OWED_KINDS",
     "RETRO_KINDS",
     "IC_SILENCE_KINDS",
     "WAR_ROOM_KINDS",
+    "monitoring_key",
     "pending_deadlines",
     "due_now",
     "silence_kind",
