@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.timers import LIVE_KINDS
     from workflows._activities import call
     from workflows._phase import PhaseWorkflow
+    from workflows._ticket import add_timeline
 
 
 @workflow.defn(name="ResolvePhase")
@@ -55,6 +56,7 @@ class ResolvePhase(PhaseWorkflow):
                     public_post=posted is not None,
                 )
             )
+        await add_timeline(rt)  # the close checklist's "incident ticket updated with timeline"
         return PhaseResult(outcome="resolved")
 
     async def _metrics_verdict(self, last_alert: datetime | None) -> CleanWindowVerdict | None:
