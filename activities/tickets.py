@@ -120,9 +120,10 @@ class LocalTickets:
         record = self.records.load(incident, "local")
         document = self.records.path(incident, ".md")
         if record is None:
-            title, body = title_and_body(text, fallback_title(notification))
-            if action(notification) == "timeline":
-                body = ""  # opened at resolution (no ticket before): the timeline below is all there is
+            if action(notification) == "timeline":  # no ticket was opened at declaration: open it now
+                title, body = fallback_title(notification), "Opened by warroom at resolution."
+            else:
+                title, body = title_and_body(text, fallback_title(notification))
             document.parent.mkdir(parents=True, exist_ok=True)
             document.write_text(f"# {title}\n\n{body}\n" if body else f"# {title}\n", encoding="utf-8")
             record = TicketRecord(system="local", key=incident, url=document.resolve().as_uri())
