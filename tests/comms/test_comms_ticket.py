@@ -424,3 +424,132 @@ async def test_a_plain_local_sink_opens_the_local_ticket_too(tmp_path: Path) -> 
     assert TicketRef.parse(delivery.destination) == TicketRef(
         system="local", key=INCIDENT, url=(tmp_path / "tickets" / f"{INCIDENT}.md").resolve().as_uri()
     )
+
+
+# --- End to end: the incident opens, links and updates its ticket (time-skipping server) --------
+
+
+async def _histories_text(client: Any, workflow_id: str) -> str:
+    from temporalio.service import RPCError
+
+    from tests.history_scan import history_text
+    from warroom.enums import Phase
+    from warroom.ids import phase_workflow_id
+
+    texts = []
+    for wid in [workflow_id, *(phase_workflow_id(workflow_id, phase) for phase in Phase)]:
+        try:
+            texts.append(await history_text(await client.get_workflow_handle(wid).fetch_history()))
+        except RPCError:
+            pass
+    return "\n".join(texts)
+
+
+async def _run_to_resolution(env: Any, harness: Any, severity: Severity = Severity.P2) -> IncidentState:
+    from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, mitigated_soon, not_yet, state_of
+    from warroom.enums import Phase, Update
+    from warroom.models import MarkMitigated, Resolve
+
+    handle = await harness.start(
+        incident_input(declared=True, declared_by="alice", severity=severity, commander="alice")
+    )
+    await assert_eventually(lambda: state_of(handle), timeout=5)
+
+    async def in_phase(phase: Phase) -> None:
+        assert (await state_of(handle)).phase == phase or not_yet()
+
+    await assert_eventually(lambda: in_phase(Phase.COMMAND), timeout=30)
+    await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back to v2.14.2"))
+    await assert_eventually(lambda: in_phase(Phase.RESOLVE), timeout=30)
+    await env.sleep(5 * MINUTE + SECOND)
+    await mitigated_soon(env, handle)
+    await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="bad deploy rolled back"))
+
+    async def settled() -> IncidentState:
+        state = await state_of(handle)
+        done = [e for e in state.timeline if e.kind == "phase_completed" and e.data.get("phase") == Phase.RESOLVE.value]
+        assert done or not_yet()
+        return state
+
+    return await assert_eventually(settled, timeout=30)
+
+
+async def test_an_incident_opens_its_jira_ticket_links_it_and_adds_the_timeline(
+    skipping_env: Any, tmp_path: Path
+) -> None:
+    from tests.helpers import RecordingSink, running_worker
+
+    fake = FakeJira()
+    fake.lose_next_create = True  # the first attempt's answer is lost: the retry must not open a second issue
+    with served(fake) as base:
+        sink = RecordingSink(tmp_path)
+        r = build_router(ChannelSettings(data_dir=tmp_path, **jira(base)), sink=sink)
+        async with running_worker(skipping_env.client, tmp_path, sink=r) as harness:
+            state = await _run_to_resolution(skipping_env, harness)
+            histories = await _histories_text(skipping_env.client, state.workflow_id)
+        await r.aclose()
+
+    assert list(fake.issues) == ["OPS-1"], "one issue, though the first create's answer was lost"
+    calls = [(q.method, q.url.path) for q in fake.requests]
+    # Declare: search, create (answer lost); Temporal's retry: search (found). Resolve: the record, then comments.
+    assert calls == [
+        ("POST", "/rest/api/3/search/jql"),
+        ("POST", "/rest/api/3/issue"),
+        ("POST", "/rest/api/3/search/jql"),
+        ("GET", "/rest/api/3/issue/OPS-1/comment"),
+        ("POST", "/rest/api/3/issue/OPS-1/comment"),
+    ]
+    opened = [e for e in state.timeline if e.kind == "ticket_opened"]
+    assert len(opened) == 1 and opened[0].data == {"ticket": "OPS-1", "url": f"{base}/browse/OPS-1", "system": "jira"}
+    links = [text for channel, template, _, text in sink.sent if template == "ticket_link"]
+    assert links == [f"🎫 Incident ticket OPS-1: {base}/browse/OPS-1"]
+    assert [e.kind for e in state.timeline].count("ticket_updated") == 1
+    [comment] = fake.comments["OPS-1"]
+    text = adf_text_of(comment["body"])
+    assert "declared P2" in text and "mitigation applied: rolled back to v2.14.2" in text and "resolved" in text
+    assert fake.issues["OPS-1"]["fields"]["summary"] == "[P2] order-api: Order API returning 503s"
+    for secret in (JIRA_API_TOKEN, *_basic()):
+        assert secret not in histories
+
+
+async def test_a_ticket_system_that_refuses_is_said_in_the_channel_and_the_incident_goes_on(
+    skipping_env: Any, tmp_path: Path
+) -> None:
+    from tests.helpers import RecordingSink, running_worker
+
+    fake = FakeJira()
+    with served(fake) as base:
+        sink = RecordingSink(tmp_path)
+        r = build_router(
+            ChannelSettings(data_dir=tmp_path, **jira(base, jira_api_token="wrong-t0ken-value")), sink=sink
+        )
+        async with running_worker(skipping_env.client, tmp_path, sink=r) as harness:
+            state = await _run_to_resolution(skipping_env, harness)
+            histories = await _histories_text(skipping_env.client, state.workflow_id)
+        await r.aclose()
+
+    assert not fake.issues and state.resolved_at is not None
+    failures = [text for _, template, _, text in sink.sent if template == "ticket_failed"]
+    assert len(failures) == 2
+    assert failures[0].startswith("⚠️ The incident ticket could not be opened (ChannelAuthError: jira: search: HTTP 401")
+    assert failures[1].startswith(
+        "⚠️ The incident ticket could not be updated with the timeline (ChannelAuthError: jira: search: HTTP 401"
+    )
+    assert sum(e.kind == "notification_failed" and "ticket message" in e.message for e in state.timeline) == 2
+    # A configuration error is not retried: one search per phase, nothing more.
+    assert len(fake.requests) == 2
+    assert "wrong-t0ken-value" not in histories and "HTTP 401" in histories
+
+
+def _basic() -> tuple[str, str]:
+    import base64
+
+    wrong = base64.b64encode(f"{JIRA_EMAIL}:wrong-t0ken-value".encode()).decode()
+    right = base64.b64encode(f"{JIRA_EMAIL}:{JIRA_API_TOKEN}".encode()).decode()
+    return wrong, right
+
+
+def adf_text_of(doc: Any) -> str:
+    from tests.comms.fakes import adf_text
+
+    return adf_text(doc)
