@@ -45,21 +45,23 @@ async def add_timeline(rt: PhaseRuntime) -> None:
     # 👉 Incidents resolved before tickets existed replay without the timeline.
     if not workflow.patched("incident-ticket-timeline"):
         return
-    s = rt.state
-    ref = await _deliver(
-        rt,
-        TIMELINE,
-        "updated with the timeline",
-        resolved_at=_at(s.resolved_at or workflow.now()),
-        timeline=timeline(s, restricted=_restricted(s, rt.runbook)),
-        mttx=mttx_lines(s, rt.runbook),
-        escalated=", ".join(s.escalated_to),
-        vendor_ticket=s.vendor_ticket,
-    )
+    extra = timeline_context(rt.state, rt.runbook, workflow.now())
+    ref = await _deliver(rt, TIMELINE, "updated with the timeline", **extra)
     if ref is not None:
         await rt.report(
             PhaseEvent(kind="ticket_updated", message=f"timeline added to incident ticket {ref.key}", data=_data(ref))
         )
+
+
+def timeline_context(state: IncidentState, runbook: RunbookConfig, now: datetime) -> dict[str, ContextValue]:
+    """What `ticket_timeline` adds to the incident's context."""
+    return {
+        "resolved_at": _at(state.resolved_at or now),
+        "timeline": timeline(state, restricted=_restricted(state, runbook)),
+        "mttx": mttx_lines(state, runbook),
+        "escalated": ", ".join(state.escalated_to),
+        "vendor_ticket": state.vendor_ticket,
+    }
 
 
 def timeline(state: IncidentState, restricted: bool = False) -> list[str]:

@@ -43,7 +43,7 @@ from warroom.enums import Role, Severity
 from warroom.messages import internal_context
 from warroom.models import IncidentState, Notification
 from warroom.runbook import load_runbook
-from workflows._ticket import mttx_lines, timeline
+from workflows._ticket import timeline, timeline_context
 
 RUNBOOK = load_runbook()
 NOW = utc(2026, 11, 28, 14, 23)
@@ -80,15 +80,7 @@ def router(data_dir: Path, vendors: Vendors | None, sleeps: Sleeps | None = None
 
 
 def ticket(template: str = OPEN, state: IncidentState = STATE) -> Notification:
-    extra: dict[str, Any] = {"opened_at": "2026-11-28 14:07"}
-    if template == TIMELINE:
-        extra = {
-            "resolved_at": "2026-11-28 14:23",
-            "timeline": timeline(state),
-            "mttx": mttx_lines(state, RUNBOOK),
-            "escalated": "",
-            "vendor_ticket": None,
-        }
+    extra = timeline_context(state, RUNBOOK, NOW) if template == TIMELINE else {"opened_at": "2026-11-28 14:07"}
     return Notification(
         incident_id=state.incident_id,
         channel="ticket",
@@ -196,6 +188,47 @@ async def test_a_timeline_with_no_ticket_before_it_opens_one(tmp_path: Path) -> 
     text = (tmp_path / "tickets" / f"{INCIDENT}.md").read_text()
     assert ref.system == "local" and text.startswith("# [P1] order-api: Order API returning 503s\n")
     assert "Timeline recorded by warroom" in text
+
+
+async def test_a_security_incident_ticket_carries_times_and_people_not_details(tmp_path: Path) -> None:
+    """Security: details stay out of public channels; a ticket (a GitHub issue may be public) is one."""
+    from warroom.models import AlertDigest, ImpactSignals, Step
+
+    secret_state = STATE.model_copy(
+        update={
+            "signals": ImpactSignals(security=True),
+            "summary": "Credential stuffing against /login",
+            "recent_alerts": [
+                AlertDigest(at=NOW, source="am", fingerprint="f1", summary="LoginFailuresSpike", firing=True)
+            ],
+            "steps": [
+                Step(
+                    step_id="s1",
+                    action="custom",
+                    target="deployment/auth-api",
+                    proposed_by="bob",
+                    proposed_at=NOW,
+                    status="approved",
+                    decided_by="alice",
+                    decided_at=NOW,
+                )
+            ],
+            "mitigation_applied_at": NOW,
+            "mitigation_action": "blocked the attacking ASN",
+        }
+    )
+    r = router(tmp_path, None)
+    await send(r, OPEN, secret_state)
+    await send(r, TIMELINE, secret_state)
+    text = (tmp_path / "tickets" / f"{INCIDENT}.md").read_text()
+    assert text.startswith(f"# [P1] order-api: security incident {INCIDENT}\n")
+    assert "step s1 proposed by bob: custom\n" in text and "step s1 approved by alice" in text
+    for detail in ("Credential stuffing", "LoginFailuresSpike", "deployment/auth-api", "attacking ASN"):
+        assert detail not in text, detail
+    # The same incident without the flag tells the whole story.
+    open_state = secret_state.model_copy(update={"signals": ImpactSignals()})
+    assert "LoginFailuresSpike" in "\n".join(timeline(open_state))
+    assert "deployment/auth-api" in "\n".join(timeline(open_state))
 
 
 # --- Jira Cloud --------------------------------------------------------------------------------
