@@ -15,6 +15,7 @@ from typing import Protocol
 
 from temporalio import activity
 
+from activities.tickets import LocalTickets
 from warroom.contracts.errors import ActivityFailure, boundary
 from warroom.contracts.notify import NOTIFY
 from warroom.models import Delivery, Notification
@@ -37,20 +38,30 @@ class Notifier(Protocol):
 
 
 class LocalSink:
-    """Appends each message to `<root>/channels/<incident>.log` (status page: `<incident>.status.log`)."""
+    """Appends each message to `<root>/channels/<incident>.log` (status page: `<incident>.status.log`).
+
+    The ticket channel is the exception: its messages open and update a local ticket
+    (`LocalTickets`, `<root>/tickets/<incident>.md`), the ticket system of a worker with no other."""
 
     def __init__(self, root: Path, echo: bool = True) -> None:
         self.root = root
         self.echo = echo
+        self.tickets = LocalTickets(root)
         self._lock = asyncio.Lock()
 
     def channel_file(self, incident_id: str, channel: str = "incident") -> Path:
         if not _SAFE_ID.fullmatch(incident_id):
             raise ValueError(f"unsafe incident id for a file name: {incident_id!r}")
-        suffix = ".status.log" if channel == "status_page" else ".log"
+        suffix = {"status_page": ".status.log", "ticket": ".ticket.log"}.get(channel, ".log")
         return self.root / "channels" / f"{incident_id}{suffix}"
 
     async def deliver(self, notification: Notification, text: str) -> str:
+        if notification.channel == "ticket":
+            return await self.tickets.deliver(notification, text)
+        return await self.append(notification, text)
+
+    async def append(self, notification: Notification, text: str) -> str:
+        """Log the message (the router's copy of what an adapter delivered, and the sink itself)."""
         path = self.channel_file(notification.incident_id, notification.channel)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         who = ",".join(notification.audience) or "-"

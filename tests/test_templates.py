@@ -59,6 +59,15 @@ EXTRA: dict = dict(
     samples=["ERROR 503"],
     action_text="roll back",
     page_action="acknowledge",
+    opened_at="2026-11-27 14:07",
+    resolved_at="2026-11-27 15:02",
+    timeline=["2026-11-27 14:07 UTC incident opened", "2026-11-27 15:02 UTC resolved"],
+    mttx=["triage (incident opened → declared with severity): 1m (target 10m, met)"],
+    escalated="engineering-team-lead",
+    vendor_ticket="ZD-4711",
+    ticket_key="OPS-7",
+    ticket_url="https://acme.atlassian.net/browse/OPS-7",
+    ticket_stage="opened",
 )
 PUBLIC = {
     "status_initial",

@@ -488,7 +488,7 @@ class PhaseResult(_Model):
 
 # --- Activities ------------------------------------------------------------------------------
 
-Channel = Literal["incident", "page", "status_page", "stakeholders", "email"]
+Channel = Literal["incident", "page", "status_page", "stakeholders", "email", "ticket"]
 
 
 class Notification(_Model):

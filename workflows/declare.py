@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.models import PhaseEvent, PhaseInput, PhaseResult
     from warroom.policy.escalation import escalation_plan
     from workflows._phase import PhaseWorkflow
+    from workflows._ticket import open_ticket
 
 
 @workflow.defn(name="DeclarePhase")
@@ -74,4 +75,5 @@ class DeclarePhase(PhaseWorkflow):
             )
 
         await rt.notify("incident", "ic_opening")
+        await open_ticket(rt)  # the war-room checklist's "incident ticket created (link in channel)"
         return PhaseResult(outcome="declared", message=f"{state.severity} declared")

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.timers import LATE_KINDS, LIVE_KINDS, monitoring_key
     from workflows._activities import call
     from workflows._phase import PhaseWorkflow
+    from workflows._ticket import add_timeline
 
 
 @workflow.defn(name="ResolvePhase")
@@ -88,6 +89,7 @@ class ResolvePhase(PhaseWorkflow):
                     public_post=posted is not None,
                 )
             )
+        await add_timeline(rt)  # the close checklist's "incident ticket updated with timeline"
         return PhaseResult(outcome="resolved")
 
     async def _metrics_verdict(

@@ -1,5 +1,6 @@
 """Comms adapters behind the `Notifier` protocol: Slack, a generic webhook, PagerDuty, Atlassian
-Statuspage, SMTP e-mail, and the router that picks them per channel (local sink by default).
+Statuspage, SMTP e-mail, the incident ticket in Jira Cloud or GitHub Issues, and the router that
+picks them per channel (local sink by default).
 
     router = build_router(ChannelSettings(), sink=LocalSink(data_dir))
 """

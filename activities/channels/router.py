@@ -5,6 +5,7 @@
     status_page   Atlassian Statuspage and/or the built-in status page (default: built-in)
     stakeholders  the chat adapter, else the local sink
     email         SMTP, else the local sink
+    ticket        Jira Cloud, else GitHub Issues, else a local ticket file (the local sink's)
 
 (`WARROOM_ROUTES` overrides any line.) A channel with no adapter falls back to the local sink.
 After a successful delivery the message is also appended to the local channel log, so
@@ -25,12 +26,15 @@ import httpx
 
 from activities.channels._http import ChannelError, DeliveryRetry, HttpClient, Sleep
 from activities.channels.email import SmtpMailer
+from activities.channels.github import GitHubTickets
+from activities.channels.jira import JiraTickets
 from activities.channels.pagerduty import PagerDutyPager
 from activities.channels.settings import ChannelSettings
 from activities.channels.slack import SlackChannel
 from activities.channels.statuspage_io import AtlassianStatuspage
 from activities.channels.webhook import WebhookChannel
 from activities.notify import LocalSink, Notifier
+from activities.tickets import TicketRecords
 from warroom.contracts.errors import boundary
 from warroom.models import Notification
 from warroom.statuspage.store import StatusStore
@@ -50,12 +54,14 @@ class ChannelRouter:
         pager: PagerDutyPager | None = None,
         http: HttpClient | None = None,
         names: Mapping[str, str] | None = None,
+        clients: Sequence[HttpClient] = (),
     ) -> None:
         self.routes = {channel: list(adapters) for channel, adapters in routes.items() if adapters}
         self.fallback = fallback
         self.local_copy = local_copy
         self.pager = pager
         self.http = http
+        self.clients = [c for c in (http, *clients) if c is not None]
         self.names = dict(names or {})
 
     async def deliver(self, notification: Notification, text: str) -> str:
@@ -77,7 +83,7 @@ class ChannelRouter:
                 )
                 raise
         if self.local_copy and not any(isinstance(a, LocalSink) for a in adapters):
-            await self.fallback.deliver(notification, text)
+            await self.fallback.append(notification, text)  # the log only (a ticket copy is no second ticket)
         if notification.channel == "incident" and notification.template in RESOLVE_PAGE_ON and self.pager:
             destinations.append(await self._resolve_page(notification.incident_id))
         return "; ".join(destinations)
@@ -94,12 +100,12 @@ class ChannelRouter:
         """channel → adapter names, for the worker's start-up line."""
         return {
             channel: self.names.get(channel, "local")
-            for channel in ("incident", "page", "status_page", "stakeholders", "email")
+            for channel in ("incident", "page", "status_page", "stakeholders", "email", "ticket")
         }
 
     async def aclose(self) -> None:
-        if self.http is not None:
-            await self.http.aclose()
+        for client in self.clients:
+            await client.aclose()
 
 
 def build_router(
@@ -170,6 +176,7 @@ def build_router(
             ca_file=settings.smtp_ca_file,
             timeout=settings.smtp_timeout,
         )
+    once = _ticket_adapters(settings, built, root, http, transport, sleep)
     store = StatusStore(root)
     built["builtin"] = store
 
@@ -191,4 +198,53 @@ def build_router(
         pager=pager if pages_on_pagerduty else None,
         http=http,
         names=names,
+        clients=[once] if once else [],
     )
+
+
+def _ticket_adapters(
+    settings: ChannelSettings,
+    built: dict[str, Notifier],
+    root: Path,
+    http: HttpClient,
+    transport: httpx.AsyncBaseTransport | None,
+    sleep: Sleep | None,
+) -> HttpClient | None:
+    """Add the configured ticket systems to `built`; return their send-once client, if any.
+
+    Creating a ticket or a comment is sent once per activity attempt (no in-activity retry): an
+    answer lost on the way back must not open a second ticket, and the next attempt looks first."""
+    if not (settings.jira_api_token or settings.github_token):
+        return None
+    once = HttpClient(
+        timeout=settings.http_timeout,
+        connect_timeout=settings.http_connect_timeout,
+        retry=DeliveryRetry(attempts=1),
+        transport=transport,
+        sleep=sleep,
+    )
+    records = TicketRecords(root)
+    if settings.jira_api_token and settings.jira_url and settings.jira_email and settings.jira_project:
+        built["jira"] = JiraTickets(
+            http,
+            once,
+            str(settings.jira_url),
+            settings.jira_email,
+            settings.jira_api_token,
+            settings.jira_project,
+            records=records,
+            issue_type=settings.jira_issue_type,
+            labels=settings.ticket_labels,
+        )
+    if settings.github_token and settings.github_repo:
+        built["github"] = GitHubTickets(
+            http,
+            once,
+            settings.github_repo,
+            settings.github_token,
+            records=records,
+            api_url=str(settings.github_api_url),
+            labels=settings.ticket_labels,
+            close_on_resolve=settings.github_close_on_resolve,
+        )
+    return once

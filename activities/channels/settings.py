@@ -5,6 +5,8 @@
     WARROOM_PAGERDUTY_ROUTING_KEY       Events API v2 integration key: pages
     WARROOM_STATUSPAGE_API_KEY / _PAGE_ID / _COMPONENT_ID   Atlassian Statuspage
     WARROOM_SMTP_HOST / _PORT / _USER / _PASSWORD / _FROM / _TO   e-mail (STARTTLS + AUTH)
+    WARROOM_JIRA_URL / _EMAIL / _API_TOKEN / _PROJECT    the incident ticket in Jira Cloud
+    WARROOM_GITHUB_REPO / _TOKEN                         the incident ticket in GitHub Issues
 
 Secrets are `SecretStr` (never printed); every base URL can be pointed at a local server.
 Values are checked when the worker starts, before it connects: JSON that does not parse, a
@@ -14,20 +16,52 @@ anything that ends up in a mail header is refused with the variable named.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from warroom.validation import ConfigPath, Text, json_object, no_control, sendable_secret
 
-Adapter = Literal["slack", "webhook", "pagerduty", "statuspage", "builtin", "email", "local"]
+Adapter = Literal["slack", "webhook", "pagerduty", "statuspage", "builtin", "email", "jira", "github", "local"]
 ComponentImpact = Literal["degraded_performance", "partial_outage", "major_outage"]
-CHANNELS = ("incident", "page", "status_page", "stakeholders", "email")
+CHANNELS = ("incident", "page", "status_page", "stakeholders", "email", "ticket")
+TICKET_ADAPTERS = ("jira", "github", "local")
+"""The ticket channel takes only a ticket system; no other channel takes one."""
 StatuspageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,64}$")]
 """Atlassian ids are short alphanumerics; they are interpolated into `/pages/<id>/incidents`."""
 JsonDict = BeforeValidator(json_object)
+JiraProject = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,49}$")]
+"""A Jira project key (OPS, SRE_2): it is written into the JQL that finds an incident's ticket."""
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}$")]
+TicketLabel = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,49}$")]
+"""A label both Jira (no spaces) and GitHub (at most 50 characters) accept."""
+
+
+def _github_repo(value: str) -> str:
+    """`owner/name` as GitHub spells them; it becomes part of every API path, so `..` is no name."""
+    owner, _, name = value.partition("/")
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", owner) or not re.fullmatch(
+        r"[A-Za-z0-9._-]{1,100}", name
+    ):
+        raise ValueError("must be owner/name, e.g. acme/shop")
+    if name in (".", ".."):
+        raise ValueError("must be owner/name, e.g. acme/shop")
+    return value
+
+
+GitHubRepo = Annotated[str, StringConstraints(max_length=140), AfterValidator(_github_repo)]
 
 
 def _split(value: Any) -> Any:
@@ -104,7 +138,21 @@ class ChannelSettings(BaseSettings):
     )
     smtp_timeout: float = Field(20.0, gt=0)
 
-    _split_lists = field_validator("smtp_to", "slack_pin_templates", mode="before")(_split)
+    # The incident ticket: Jira Cloud (REST v3, basic auth with an API token), else GitHub Issues.
+    jira_url: AnyHttpUrl | None = Field(None, description="https://<site>.atlassian.net")
+    jira_email: Email | None = Field(None, description="the Atlassian account the API token belongs to")
+    jira_api_token: SecretStr | None = None
+    jira_project: JiraProject | None = None
+    jira_issue_type: Text = Field("Task", description="an issue type of the project (Task, Bug, Incident...)")
+    github_repo: GitHubRepo | None = Field(None, description="owner/name of the repository that gets the issues")
+    github_token: SecretStr | None = Field(None, description="a token that may write issues (fine-grained: Issues)")
+    github_api_url: AnyHttpUrl = AnyHttpUrl("https://api.github.com")
+    github_close_on_resolve: bool = Field(True, description="close the issue once the timeline is added")
+    ticket_labels: Annotated[list[TicketLabel], NoDecode] = Field(
+        default_factory=lambda: ["incident"], description="labels every ticket gets (besides incident-<id>)"
+    )
+
+    _split_lists = field_validator("smtp_to", "slack_pin_templates", "ticket_labels", mode="before")(_split)
     # A token with a newline would only fail at the first send, in the middle of an incident.
     _sendable_secrets = field_validator("*", mode="after")(sendable_secret)
 
@@ -125,6 +173,9 @@ class ChannelSettings(BaseSettings):
         unknown = sorted(set(value) - set(CHANNELS))
         if unknown:
             raise ValueError(f"unknown channel(s) {unknown}: use {', '.join(CHANNELS)}")
+        for channel, adapter in value.items():
+            if adapter != "local" and (channel == "ticket") != (adapter in TICKET_ADAPTERS):
+                raise ValueError(f"route {channel} → {adapter}: tickets go to jira, github or local, and only tickets")
         return value
 
     @model_validator(mode="after")
@@ -136,6 +187,17 @@ class ChannelSettings(BaseSettings):
                 raise ValueError("WARROOM_SMTP_HOST needs WARROOM_SMTP_FROM")
             if (self.smtp_user is None) != (self.smtp_password is None):
                 raise ValueError("WARROOM_SMTP_USER and WARROOM_SMTP_PASSWORD go together: set both or neither")
+        jira = {
+            "WARROOM_JIRA_URL": self.jira_url,
+            "WARROOM_JIRA_EMAIL": self.jira_email,
+            "WARROOM_JIRA_API_TOKEN": self.jira_api_token,
+            "WARROOM_JIRA_PROJECT": self.jira_project,
+        }
+        if any(v is not None for v in jira.values()) and not all(v is not None for v in jira.values()):
+            missing = ", ".join(name for name, v in jira.items() if v is None)
+            raise ValueError(f"Jira tickets need WARROOM_JIRA_URL, _EMAIL, _API_TOKEN and _PROJECT: {missing} not set")
+        if (self.github_repo is None) != (self.github_token is None):
+            raise ValueError("WARROOM_GITHUB_REPO and WARROOM_GITHUB_TOKEN go together: set both or neither")
         configured = self.configured()
         for channel, adapter in self.routes.items():
             if adapter not in configured and adapter not in ("local", "builtin"):
@@ -155,6 +217,10 @@ class ChannelSettings(BaseSettings):
             have.add("statuspage")
         if self.smtp_host:
             have.add("email")
+        if self.jira_api_token:
+            have.add("jira")
+        if self.github_token:
+            have.add("github")
         return have
 
     def route_table(self) -> dict[str, Adapter]:
@@ -169,6 +235,7 @@ class ChannelSettings(BaseSettings):
             else ("builtin" if self.builtin_status_page else "local"),
             "stakeholders": chat,
             "email": "email" if "email" in have else "local",
+            "ticket": "jira" if "jira" in have else "github" if "github" in have else "local",
         }
         table.update(self.routes)
         return table

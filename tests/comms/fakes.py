@@ -8,6 +8,7 @@ does, e.g. Slack's HTTP 200 `{"ok": false, ...}`.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import itertools
@@ -34,13 +35,30 @@ SP_COMPONENT = "cmp1"
 WEBHOOK_URL = "https://hooks.test/services/T000/B000/s3cr3t-webhook-path"
 SMTP_USER = "warroom"
 SMTP_PASSWORD = "smtp-pa55word-secret"
-SECRETS = (SLACK_TOKEN, PD_ROUTING_KEY, SP_API_KEY, "s3cr3t-webhook-path", SMTP_PASSWORD)
+JIRA_EMAIL = "warroom-bot@acme.test"
+JIRA_API_TOKEN = "ATATT3x-jira-api-t0ken-secret"
+JIRA_BASIC = base64.b64encode(f"{JIRA_EMAIL}:{JIRA_API_TOKEN}".encode()).decode()
+JIRA_PROJECT = "OPS"
+GITHUB_TOKEN = "github_pat_11AAtest-t0ken-secret"
+GITHUB_REPO = "acme/shop"
+SECRETS = (
+    SLACK_TOKEN,
+    PD_ROUTING_KEY,
+    SP_API_KEY,
+    "s3cr3t-webhook-path",
+    SMTP_PASSWORD,
+    JIRA_API_TOKEN,
+    JIRA_BASIC,  # the Authorization header's value: the token is in it, base64-encoded
+    GITHUB_TOKEN,
+)
 
 HOSTS = {
     "slack": "slack.test",
     "pagerduty": "events.pagerduty.test",
     "statuspage": "statuspage.test",
     "webhook": "hooks.test",
+    "jira": "acme.atlassian.test",
+    "github": "api.github.test",
 }
 
 
@@ -265,12 +283,222 @@ class FakeWebhook(Fake):
         return httpx.Response(200, text="ok")
 
 
+def _adf_errors(doc: Any) -> str | None:
+    """What Jira would refuse in an Atlassian Document (the node types warroom writes, strictly)."""
+    if not isinstance(doc, dict) or doc.get("type") != "doc" or doc.get("version") != 1:
+        return "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+    allowed = {"paragraph", "bulletList", "listItem", "text", "hardBreak"}
+
+    def walk(node: Any) -> str | None:
+        if not isinstance(node, dict) or node.get("type") not in allowed:
+            return f"INVALID_INPUT: unsupported node {node.get('type') if isinstance(node, dict) else node!r}"
+        if node["type"] == "text":
+            if not isinstance(node.get("text"), str) or not node["text"]:
+                return "INVALID_INPUT: a text node needs non-empty text"
+            for mark in node.get("marks", []):
+                if mark.get("type") != "link" or not str(mark.get("attrs", {}).get("href", "")).startswith("http"):
+                    return "INVALID_INPUT: bad mark"
+        return next((e for e in map(walk, node.get("content", [])) if e), None)
+
+    return next((e for e in map(walk, doc.get("content", [])) if e), None)
+
+
+def adf_text(node: Any) -> str:
+    if isinstance(node, dict):
+        own = node.get("text", "") if node.get("type") == "text" else "\n" if node.get("type") == "hardBreak" else ""
+        inner = "".join(adf_text(child) for child in node.get("content", []))
+        return own + inner + ("\n" if node.get("type") == "paragraph" else "")
+    return ""
+
+
+class FakeJira(Fake):
+    """Jira Cloud REST v3: issues (project, issue type, summary, labels, ADF description), their
+    comments, and the enhanced JQL search — which, like Jira's, may not see a new issue at once
+    (`search_lags`)."""
+
+    TYPES = {"Task", "Bug", "Incident"}
+    _JQL = re.compile(r'^project = "(\w+)" AND labels = "([^"]+)"(?: ORDER BY created ASC)?$')
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.issues: dict[str, dict[str, Any]] = {}
+        self.comments: dict[str, list[dict[str, Any]]] = {}
+        self.search_lags = False  # issues created while True are not found by search
+        self.unindexed: set[str] = set()
+        self.lose_next_create = False  # create the issue, then answer 504 as if the answer were lost
+        self._ids = itertools.count(10001)
+        self._numbers = itertools.count(1)
+
+    def error(self, status: int, *messages: str, **errors: str) -> httpx.Response:
+        return reply(status, {"errorMessages": list(messages), "errors": errors})
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("Authorization") != f"Basic {JIRA_BASIC}":
+            return self.error(401, "Client must be authenticated to access this resource.")
+        path, method = request.url.path, request.method
+        body = json.loads(request.content) if request.content else {}
+        if path == "/rest/api/3/issue" and method == "POST":
+            return self._create(body)
+        if path == "/rest/api/3/search/jql" and method == "POST":
+            return self._search(body)
+        match = re.fullmatch(r"/rest/api/3/issue/([A-Z][A-Z0-9_]*-\d+)/comment", path)
+        if match:
+            if match.group(1) not in self.issues:
+                return self.error(404, "Issue does not exist or you do not have permission to see it.")
+            if method == "GET":
+                return self._comments(match.group(1), request.url.params)
+            if method == "POST":
+                return self._comment(match.group(1), body)
+        return self.error(404, "null for uri")
+
+    def _create(self, body: dict[str, Any]) -> httpx.Response:
+        fields = body.get("fields") or {}
+        if (fields.get("project") or {}).get("key") != JIRA_PROJECT:
+            return self.error(400, project="valid project is required")
+        if (fields.get("issuetype") or {}).get("name") not in self.TYPES:
+            return self.error(400, issuetype="Specify a valid issue type")
+        summary = fields.get("summary")
+        if not isinstance(summary, str) or not summary.strip() or len(summary) > 255 or "\n" in summary:
+            return self.error(400, summary="Summary must be one line of at most 255 characters.")
+        if (problem := _adf_errors(fields.get("description"))) is not None:
+            return self.error(400, description=problem)
+        labels = fields.get("labels", [])
+        if not all(isinstance(label, str) and label and " " not in label for label in labels):
+            return self.error(400, labels="The label must not contain spaces.")
+        issue_id = str(next(self._ids))
+        key = f"{JIRA_PROJECT}-{next(self._numbers)}"
+        self.issues[key] = {"id": issue_id, "key": key, "fields": {**fields, "labels": list(labels)}}
+        self.comments[key] = []
+        if self.search_lags:
+            self.unindexed.add(key)
+        if self.lose_next_create:
+            self.lose_next_create = False
+            return reply(504, {"message": "upstream timed out"})
+        return reply(201, {"id": issue_id, "key": key, "self": f"https://{HOSTS['jira']}/rest/api/3/issue/{issue_id}"})
+
+    def _search(self, body: dict[str, Any]) -> httpx.Response:
+        match = self._JQL.fullmatch(body.get("jql", ""))
+        if not match:
+            return self.error(400, "Error in the JQL Query: the query is not one this fake knows.")
+        project, label = match.groups()
+        found = [
+            {"id": i["id"], "key": key, "fields": {"summary": i["fields"]["summary"]}}
+            for key, i in self.issues.items()
+            if key.startswith(f"{project}-") and label in i["fields"]["labels"] and key not in self.unindexed
+        ]
+        return reply(200, {"issues": found[: int(body.get("maxResults", 50))], "isLast": True})
+
+    def _comments(self, key: str, params: httpx.QueryParams) -> httpx.Response:
+        comments = list(self.comments[key])
+        if params.get("orderBy") == "-created":
+            comments.reverse()
+        limit = int(params.get("maxResults", 5000))
+        return reply(200, {"startAt": 0, "maxResults": limit, "total": len(comments), "comments": comments[:limit]})
+
+    def _comment(self, key: str, body: dict[str, Any]) -> httpx.Response:
+        if (problem := _adf_errors(body.get("body"))) is not None:
+            return self.error(400, problem)
+        comment = {"id": str(next(self._ids)), "body": body["body"], "created": dt.datetime.now(dt.UTC).isoformat()}
+        self.comments[key].append(comment)
+        return reply(201, comment)
+
+
+class FakeGitHub(Fake):
+    """GitHub's REST API for one repository's issues: create, list by label, comment, close.
+    Labels that do not exist are created; a token without push access has its labels dropped
+    (`push_access`), as GitHub documents."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.issues: list[dict[str, Any]] = []
+        self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.push_access = True
+        self._ids = itertools.count(5000)
+
+    def issue(self, number: int) -> dict[str, Any] | None:
+        return next((i for i in self.issues if i["number"] == number), None)
+
+    def add_pull_request(self, labels: list[str]) -> None:
+        self._new("a pull request", "", labels, pull_request=True)
+
+    def _new(self, title: str, body: str, labels: list[str], pull_request: bool = False) -> dict[str, Any]:
+        number = len(self.issues) + 1
+        kind = "pull" if pull_request else "issues"
+        issue: dict[str, Any] = {
+            "id": next(self._ids),
+            "number": number,
+            "title": title,
+            "body": body,
+            "state": "open",
+            "state_reason": None,
+            "labels": [{"name": name} for name in (labels if self.push_access else [])],
+            "html_url": f"https://github.test/{GITHUB_REPO}/{kind}/{number}",
+            "url": f"https://{HOSTS['github']}/repos/{GITHUB_REPO}/issues/{number}",
+        }
+        if pull_request:
+            issue["pull_request"] = {"url": f"https://{HOSTS['github']}/repos/{GITHUB_REPO}/pulls/{number}"}
+        self.issues.append(issue)
+        self.comments[number] = []
+        return issue
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        doc = "https://docs.github.com/rest"
+        if request.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
+            return reply(401, {"message": "Bad credentials", "documentation_url": doc, "status": "401"})
+        match = re.fullmatch(rf"/repos/{GITHUB_REPO}/issues(?:/(\d+)(/comments)?)?", request.url.path)
+        if not match:
+            return reply(404, {"message": "Not Found", "documentation_url": doc, "status": "404"})
+        number = int(match.group(1)) if match.group(1) else None
+        body = json.loads(request.content) if request.content else {}
+        method, params = request.method, request.url.params
+        if number is None and method == "POST":
+            if not isinstance(body.get("title"), str) or not body["title"]:
+                return reply(
+                    422, {"message": "Validation Failed", "errors": [{"field": "title", "code": "missing_field"}]}
+                )
+            return reply(201, self._new(body["title"], body.get("body") or "", list(body.get("labels") or [])))
+        if number is None and method == "GET":
+            wanted = [name for name in params.get("labels", "").split(",") if name]
+            state = params.get("state", "open")
+            found = [
+                i
+                for i in self.issues
+                if all(name in [label["name"] for label in i["labels"]] for name in wanted)
+                and (state == "all" or i["state"] == state)
+            ]
+            if params.get("direction", "desc") == "desc":
+                found.reverse()
+            return reply(200, found[: int(params.get("per_page", 30))])
+        issue = self.issue(number) if number is not None else None
+        if issue is None or number is None:
+            return reply(404, {"message": "Not Found", "documentation_url": doc, "status": "404"})
+        if match.group(2) and method == "POST":
+            if not body.get("body"):
+                return reply(
+                    422, {"message": "Validation Failed", "errors": [{"field": "body", "code": "missing_field"}]}
+                )
+            comment = {"id": next(self._ids), "body": body["body"], "html_url": f"{issue['html_url']}#issuecomment"}
+            self.comments[number].append(comment)
+            return reply(201, comment)
+        if match.group(2) and method == "GET":
+            per_page, page = int(params.get("per_page", 30)), int(params.get("page", 1))
+            return reply(200, self.comments[number][(page - 1) * per_page : page * per_page])
+        if not match.group(2) and method == "PATCH":
+            if body.get("state") not in (None, "open", "closed"):
+                return reply(422, {"message": "Validation Failed"})
+            issue.update({k: body[k] for k in ("state", "state_reason") if k in body})
+            return reply(200, issue)
+        return reply(404, {"message": "Not Found", "documentation_url": doc, "status": "404"})
+
+
 @dataclass
 class Vendors:
     slack: FakeSlack = field(default_factory=FakeSlack)
     pagerduty: FakePagerDuty = field(default_factory=FakePagerDuty)
     statuspage: FakeStatuspage = field(default_factory=FakeStatuspage)
     webhook: FakeWebhook = field(default_factory=FakeWebhook)
+    jira: FakeJira = field(default_factory=FakeJira)
+    github: FakeGitHub = field(default_factory=FakeGitHub)
 
     @property
     def transport(self) -> httpx.MockTransport:

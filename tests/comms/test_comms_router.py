@@ -78,6 +78,7 @@ def test_the_route_table_follows_what_is_configured(tmp_path: Path) -> None:
         "status_page": "builtin",
         "stakeholders": "local",
         "email": "local",
+        "ticket": "local",
     }
     chat_only = build_router(ChannelSettings(data_dir=tmp_path, webhook_url="https://hooks.test/x"))
     assert chat_only.describe() == {
@@ -86,6 +87,7 @@ def test_the_route_table_follows_what_is_configured(tmp_path: Path) -> None:
         "status_page": "builtin",
         "stakeholders": "webhook",
         "email": "local",
+        "ticket": "local",
     }
     everything = build_router(
         vendor_settings(tmp_path, smtp_host="127.0.0.1", smtp_from="s@acme.test", routes={"stakeholders": "email"})
@@ -96,6 +98,7 @@ def test_the_route_table_follows_what_is_configured(tmp_path: Path) -> None:
         "status_page": "statuspage+builtin",
         "stakeholders": "email",
         "email": "email",
+        "ticket": "local",
     }
 
 

@@ -104,7 +104,7 @@ async def test_a_second_drill_in_the_same_directory_opens_an_incident_of_its_own
         assert summary["rollback_patches"] == 1
         assert [e["kind"] for e in summary["timeline"]].count("alert_firing") == 1, "its own alert, once"
     left = sorted(p.name for p in tmp_path.iterdir())
-    assert left == ["channels", "drill-runbook.yaml", "drills", "sandbox.kubeconfig"], (
+    assert left == ["channels", "drill-runbook.yaml", "drills", "sandbox.kubeconfig", "tickets"], (
         "no Temporal database or Prometheus/Alertmanager data outlives a drill"
     )
 

@@ -88,6 +88,12 @@ WORKER_ONLY: dict[str, tuple[str, ...]] = {  # channels, kubeconfig, inventory: 
     "WARROOM_SMTP_PASSWORD": LINE,
     "WARROOM_SMTP_CA_FILE": PATH,
     "WARROOM_WORKFLOW_SANDBOX": ("newline", "shell"),
+    "WARROOM_JIRA_URL": ALL,
+    "WARROOM_JIRA_EMAIL": ALL,
+    "WARROOM_JIRA_API_TOKEN": LINE,
+    "WARROOM_JIRA_PROJECT": ALL,
+    "WARROOM_GITHUB_REPO": ALL,
+    "WARROOM_GITHUB_TOKEN": LINE,
 }
 INTAKE_ONLY: dict[str, tuple[str, ...]] = {
     "WARROOM_INTAKE_HOST": ALL,
@@ -99,9 +105,18 @@ INTAKE_ONLY: dict[str, tuple[str, ...]] = {
     "WARROOM_INTAKE_OPSGENIE_BASIC_USER": LINE,
     "WARROOM_INTAKE_GENERIC_BASIC_PASSWORD": LINE,
 }
+JIRA = {
+    "WARROOM_JIRA_URL": "https://acme.atlassian.net",
+    "WARROOM_JIRA_EMAIL": "warroom@acme.test",
+    "WARROOM_JIRA_API_TOKEN": "jira-token",
+    "WARROOM_JIRA_PROJECT": "OPS",
+}
+GITHUB = {"WARROOM_GITHUB_REPO": "acme/shop", "WARROOM_GITHUB_TOKEN": "github-token"}
 PARTNERS = {
     "WARROOM_INTAKE_OPSGENIE_BASIC_USER": {"WARROOM_INTAKE_OPSGENIE_BASIC_PASSWORD": "pw"},
     "WARROOM_INTAKE_GENERIC_BASIC_PASSWORD": {"WARROOM_INTAKE_GENERIC_BASIC_USER": "grafana"},
+    **{name: {k: v for k, v in JIRA.items() if k != name} for name in JIRA},
+    **{name: {k: v for k, v in GITHUB.items() if k != name} for name in GITHUB},
 }
 """A value that goes in a pair gets a good partner, so the hostile value is the only problem."""
 SECRETS = {
@@ -113,6 +128,8 @@ SECRETS = {
     "WARROOM_INTAKE_GENERIC_BASIC_PASSWORD",
     "WARROOM_SLACK_TOKEN",
     "WARROOM_SMTP_PASSWORD",
+    "WARROOM_JIRA_API_TOKEN",
+    "WARROOM_GITHUB_TOKEN",
 }
 """Not WARROOM_CODEC_KEYS: an error there names the key *id* (public: it is in every payload's metadata)."""
 
@@ -174,6 +191,8 @@ GOOD: dict[str, str] = {  # the controls: valid values of the same kinds pass, `
     "WARROOM_LOG_ROOT": "../../var/log",
     "WARROOM_KUBE_CONTEXT": "prod; east",
     "WARROOM_INTAKE_ALERTMANAGER_TOKEN": "t0ken/../$(x)",
+    **JIRA,
+    **GITHUB,
 }
 
 

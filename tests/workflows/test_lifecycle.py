@@ -76,6 +76,8 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
             "mitigated",
             "resolved",
             "status_page_resolved",
+            "ticket_opened",
+            "ticket_updated",
             "pir_completed",
             "action_item_done",
             "closed",
@@ -89,6 +91,8 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
                 ("stakeholders", "stakeholder_notice"),
                 ("status_page", "status_initial"),
                 ("incident", "ic_opening"),
+                ("ticket", "ticket_opened"),
+                ("incident", "ticket_link"),
                 ("incident", "mitigation_applied"),
                 ("incident", "cannot_verify"),  # no metrics, no alerts: the IC confirms errors at baseline
                 ("incident", "checklist_confirmed"),
@@ -99,15 +103,28 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
                 ("incident", "resolved"),
                 ("stakeholders", "stakeholder_resolved"),  # the engineering manager told at start
                 ("status_page", "status_resolved"),
+                ("ticket", "ticket_timeline"),
                 ("incident", "action_item_reminder"),
             ]
         )
-        # The channel log holds every message delivered outside the status page, and nothing else.
+        # The channel log holds every message delivered outside the status page and the ticket, and nothing else.
         log = (tmp_path / "channels" / f"{final.incident_id}.log").read_text()
-        delivered = [(channel, text) for channel, _, _, text in sink.sent if channel != "status_page"]
+        delivered = [(channel, text) for channel, _, _, text in sink.sent if channel not in ("status_page", "ticket")]
         logged = re.findall(r"^\[[^\]]+\] \[(\w+)\] \[[^\]]*\]$", log, flags=re.MULTILINE)
-        assert sorted(logged) == sorted(channel for channel, _ in delivered) and len(logged) == 15
+        assert sorted(logged) == sorted(channel for channel, _ in delivered) and len(logged) == 16
         assert all(text in log for _, text in delivered)
+        # The ticket (the local one: no ticket system configured) has its description and then its timeline.
+        ticket = (tmp_path / "tickets" / f"{final.incident_id}.md").read_text()
+        assert ticket.startswith("# [P2] order-api: Order API returning 503s\n")
+        assert (
+            ticket.index("Incident Commander: alice")
+            < ticket.index("Timeline recorded by warroom")
+            < ticket.index("UTC resolved")
+        )
+        link = next(text for _, template, _, text in sink.sent if template == "ticket_link")
+        opened = next(e for e in final.timeline if e.kind == "ticket_opened")
+        assert opened.data["url"] == (tmp_path / "tickets" / f"{final.incident_id}.md").resolve().as_uri()
+        assert link == f"🎫 Incident ticket {final.incident_id}: {opened.data['url']}"
 
 
 async def test_an_overdue_action_item_is_escalated_to_the_engineering_manager(
