@@ -20,8 +20,9 @@ from tests.helpers import (
     RecordingSink,
     assert_eventually,
     incident_input,
-    mitigated_soon,
+    mitigate,
     not_yet,
+    resolve_when_ready,
     running_worker,
     state_of,
     utc,
@@ -98,10 +99,8 @@ class Scene:
         )
 
     async def resolve(self) -> None:
-        await self.mitigate()
-        await self.advance(5 * MINUTE + SECOND)
-        await mitigated_soon(self.env, self.handle)
-        await self.handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="bad deploy rolled back"))
+        await mitigate(self.env, self.handle, action="rolled back")
+        await resolve_when_ready(self.env, self.handle, Resolve(by="alice", summary="bad deploy rolled back"))
 
     async def post_public(self, status: PublicStatus) -> None:
         update = StatusUpdate(by="alice", public_status=status, public_message=f"now {status.value}")
@@ -249,7 +248,7 @@ async def test_the_silence_post_stops_at_mitigation(scene, mitigated_at, silence
     s = await scene(Severity.P2)
     await s.expect_count("status_initial", 1)
     await s.advance(mitigated_at)
-    await s.mitigate()
+    await mitigate(s.env, s.handle, action="rolled back")  # no metrics, no alerts: the IC confirms
     await s.advance(61 * MINUTE)  # past two more silences: the status page is left as it was
     await s.expect_count("still_investigating", silence_posts)
     assert (await s.state()).mitigated_at is not None
