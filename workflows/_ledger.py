@@ -54,7 +54,7 @@ from warroom.policy.revisions import (
     SPECIAL_CASES_MID_INCIDENT,
 )
 from warroom.policy.severity import classify_severity
-from warroom.policy.war_room import digest, reports_progress
+from warroom.policy.war_room import COMMS_LEAD_ASKED, digest, reports_progress
 
 MAX_TRACKED_ALERTS = 100
 
@@ -457,7 +457,7 @@ def severity_changed(
     if change.notify:
         owed.append(("severity_notice", change.notify, f"severity {direction} {before} → {after}: notify at start"))
     if change.ask_comms_lead:
-        owed.append(("comms_lead_needed", commander, f"{after} requires a Communications Lead"))
+        owed.append((COMMS_LEAD_ASKED, commander, f"{after} requires a Communications Lead"))
     if change.post_status_initial:
         owed.append(("status_page_initial", ["status-page"], f"{after} posts the initial status page"))
     summary = f"{before} → {after} by {by}: {reason}."
