@@ -113,8 +113,10 @@ def note_peak(state: IncidentState) -> None:
 
 def take_trigger(state: IncidentState, event: PhaseEvent) -> None:
     """The rollback rule that holds names the trigger: the deploy it found (TRIGGER in channel updates,
-    the cause on the status page once resolved)."""
-    if event.kind != "rollback_rule" or not event.message.startswith("rollback rule holds") or not state.deployed_at:
+    the cause on the status page once resolved); a rule that holds without naming a deploy names none."""
+    if event.kind != "rollback_rule" or not event.message.startswith("rollback rule holds"):
+        return
+    if event.data.get("deployed_at", "unknown") == "unknown" or not state.deployed_at:
         return
     images = event.data.get("images") or "a new version"
     state.trigger = f"Deploy of {images} at {state.deployed_at:%H:%M} UTC"

@@ -191,14 +191,15 @@ def test_the_rollback_rule_that_holds_names_the_trigger() -> None:
     deployed = AT - timedelta(minutes=18)
     ledger.apply_phase_event(state, rule("holds", deployed.isoformat()), AT)
     assert state.trigger == "Deploy of order-api:v2.14.3 at 14:05 UTC"
-    assert state.trigger_deployed_at == deployed
+    assert state.deployed_at == deployed
 
 
 def test_a_rule_that_does_not_hold_or_found_no_deploy_names_nothing() -> None:
     state = opened(declared=True, declared_by="alice", severity=Severity.P1)
     ledger.apply_phase_event(state, rule("does not hold", (AT - timedelta(hours=3)).isoformat()), AT)
     ledger.apply_phase_event(state, rule("holds", "unknown"), AT)
-    assert (state.trigger, state.trigger_deployed_at) == (None, None)
+    assert state.trigger is None
+    assert state.deployed_at == AT - timedelta(hours=3)  # the deploy the rule found: the clean baseline's
 
 
 def test_the_last_action_is_the_latest_action_taken_with_its_time() -> None:
