@@ -65,6 +65,7 @@ EXTRA: dict = dict(
     mttx=["triage (incident opened → declared with severity): 1m (target 10m, met)"],
     escalated="engineering-team-lead",
     vendor_ticket="ZD-4711",
+    recorded_by="alice",
     ticket_key="OPS-7",
     ticket_url="https://acme.atlassian.net/browse/OPS-7",
     ticket_stage="opened",

@@ -382,6 +382,13 @@ def set_flags(state: IncidentState, req: SetFlags) -> list[str]:
     return changes
 
 
+def vendor_ticket_to_post(state: IncidentState, before: str | None) -> bool:
+    """A new vendor ticket reference goes to the incident channel (the seed: "reference number in
+    incident channel") once the channel is open; before that the timeline and the ticket hold it."""
+    opened = any(entry.kind == "channel_opened" for entry in state.timeline)
+    return bool(state.vendor_ticket) and state.vendor_ticket != before and opened
+
+
 def mid_incident(state: IncidentState) -> bool:
     """Declared and past Detection: the Declare phase has taken its snapshot, so what changes now is
     owed by the incident itself (before that, Declare acts on the change as part of declaring)."""

@@ -270,14 +270,18 @@ class IncidentWorkflow:
     @workflow.update(
         description='Raise a special case or record the vendor ticket. JSON: {"by": "alice", "data_loss": true, "vendor_ticket": "ZD-123"}'
     )
-    def set_flags(self, req: SetFlags) -> UpdateResult:
-        before, declared = self.state.signals, self.state.declared_at
+    async def set_flags(self, req: SetFlags) -> UpdateResult:
+        before, declared, ticket = self.state.signals, self.state.declared_at, self.state.vendor_ticket
         message = "; ".join(ledger.set_flags(self.state, req)) or "no change"
         self._record("flags_changed", message, req.by)
         ledger.flags_changed(self.state, self.runbook, before, workflow.now(), req.by)
         if self.state.declared_at != declared:
             self._publish()
-        return self._done(None, message, req.by)
+        result = self._done(None, message, req.by)
+        # 👉 Incidents recorded before the seed's "reference number in incident channel" replay without it.
+        if ledger.vendor_ticket_to_post(self.state, ticket) and workflow.patched("vendor-ticket-posted"):
+            await self._post("vendor_ticket_recorded", vendor_ticket=self.state.vendor_ticket, recorded_by=req.by)
+        return result
 
     @set_flags.validator
     def _validate_set_flags(self, req: SetFlags) -> None:
@@ -462,6 +466,13 @@ class IncidentWorkflow:
         except ActivityError as err:
             self._record("notification_failed", f"the confirmation could not be posted: {err.cause or err}")
         return result
+
+    async def _post(self, template: str, **extra: Any) -> None:
+        """One message to the incident channel from an update; a failed delivery is recorded, not raised."""
+        try:
+            await send(self._snapshot(), self.runbook, "incident", template, **extra)
+        except ActivityError as err:
+            self._record("notification_failed", f"{template!r} could not be posted: {err.cause or err}")
 
     async def _post_update_messages(self, req: StatusUpdate) -> None:
         """Post the update to the channel (and the status page) through the same notify path as the phases."""

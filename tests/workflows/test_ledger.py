@@ -159,6 +159,17 @@ def test_flags_report_only_what_changed() -> None:
     assert ledger.set_flags(state, SetFlags(by="alice", data_loss=True)) == []
 
 
+def test_a_new_vendor_ticket_is_posted_once_the_channel_is_open() -> None:
+    state = opened(declared=True, declared_by="alice", severity=Severity.P2)
+    ledger.set_flags(state, SetFlags(by="alice", vendor_ticket="ZD-1"))
+    assert not ledger.vendor_ticket_to_post(state, None)  # no channel yet: the timeline holds it
+    ledger.record(state, AT, "channel_opened", "incident channel opened")
+    assert ledger.vendor_ticket_to_post(state, None)
+    assert not ledger.vendor_ticket_to_post(state, "ZD-1")  # the same reference again: said already
+    ledger.set_flags(state, SetFlags(by="alice", third_party_vendor=True))
+    assert not ledger.vendor_ticket_to_post(state, state.vendor_ticket) and state.vendor_ticket == "ZD-1"
+
+
 def test_a_p1_resolution_drafts_the_customer_email_for_the_comms_lead() -> None:
     state = opened(declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
     ledger.resolve(state, RUNBOOK, Resolve(by="alice", summary="rolled back"), AT)

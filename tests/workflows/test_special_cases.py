@@ -89,7 +89,7 @@ class Scene:
 
         return await assert_eventually(attempt)
 
-    async def flags(self, **flags: bool) -> None:
+    async def flags(self, **flags: bool | str) -> None:
         await self.handle.execute_update(Update.SET_FLAGS, SetFlags(by="alice", **flags))
 
     async def mitigate(self) -> None:
@@ -457,3 +457,32 @@ async def test_p1_to_p2_stops_the_vp_notice_and_keeps_the_status_page_cadence(sc
     await s.expect_count("escalation", 1)
     assert s.sink.count("vp_notice") == 0 and s.sink.count("severity_needs_comms_lead") == 0
     assert s.sink.count("stakeholder_notice") == 1
+
+
+# --- Item 13: the vendor ticket reference is posted to the channel ------------------------------------
+
+
+async def test_a_recorded_vendor_ticket_is_posted_to_the_incident_channel(scene) -> None:
+    s = await scene(Severity.P2, third_party_vendor=True)
+    await s.expect_count("vendor_ticket", 1)  # the runbook's ask: open one and record its reference
+    await s.flags(vendor_ticket="ZD-4711")
+    await s.expect_count("vendor_ticket_recorded", 1)
+    [(channel, text)] = [(c, t) for c, name, _, t in s.sink.sent if name == "vendor_ticket_recorded"]
+    assert channel == "incident" and text.startswith("🧾 VENDOR TICKET: ZD-4711, recorded by alice.")
+    await s.flags(vendor_ticket="ZD-4711")  # the same reference again: said already
+    await s.flags(vendor_ticket="ZD-4712")  # a new one: the channel hears it
+    await s.expect_count("vendor_ticket_recorded", 2)
+    assert s.texts("incident")[-1].startswith("🧾 VENDOR TICKET: ZD-4712")
+    state = await s.state()
+    assert state.vendor_ticket == "ZD-4712"
+    assert [e.message for e in state.timeline if e.kind == "flags_changed"][-1] == "vendor ticket ZD-4712"
+
+
+async def test_flags_changed_without_a_vendor_ticket_post_no_reference(scene) -> None:
+    s = await scene(Severity.P2)
+    await s.flags(third_party_vendor=True)
+    await s.flags(security=False)
+    await s.advance(MINUTE)
+    state = await s.settled(lambda st: [e.kind for e in st.timeline].count("flags_changed") == 2 or not_yet())
+    assert state.vendor_ticket is None
+    assert s.sink.count("vendor_ticket_recorded") == 0
