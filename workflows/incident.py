@@ -4,7 +4,7 @@ It drives Detection → Declare → Command → Resolve → Retrospective as chi
 every change of state to the running phase, and records what phases report. People act through
 updates whose validators reject what the runbook forbids before anything reaches history: each
 validator is one rule of `warroom.policy.authority`. How the state and timeline change is in
-`workflows._ledger`; this class keeps the clock and the commands.
+`workflows._ledger` and `workflows._changes`; this class keeps the clock and the commands.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.checklist import resolve_blockers
     from warroom.policy.revisions import CHANNEL_SEQUENCE, REVISIONS
     from warroom.policy.timers import pending_deadlines
+    from workflows import _changes as changes
     from workflows import _ledger as ledger
     from workflows._runtime import send
     from workflows.command import CommandPhase
@@ -148,13 +149,13 @@ class IncidentWorkflow:
     def alert(self, alert: Alert) -> None:
         if self.state.phase == Phase.CLOSED:
             return
-        ledger.on_alert(self.state, self.runbook, alert, workflow.now())
+        changes.on_alert(self.state, self.runbook, alert, workflow.now())
 
     @workflow.update(description="The intake's alert (update-with-start): returns once the alert is recorded.")
     def ingest_alert(self, alert: Alert) -> AlertReceipt:
         """Start the incident with no alert in its input and deliver the first one here, so every
         alert (the first included) is counted once and the caller gets a receipt from history."""
-        repeated = ledger.on_alert(self.state, self.runbook, alert, workflow.now())
+        repeated = changes.on_alert(self.state, self.runbook, alert, workflow.now())
         return AlertReceipt(
             incident_id=self.state.incident_id,
             workflow_id=self.state.workflow_id,
@@ -260,7 +261,7 @@ class IncidentWorkflow:
             before=str(before),
             after=req.severity.value,
         )
-        ledger.severity_changed(self.state, self.runbook, before, workflow.now(), req.by, req.reason)
+        changes.severity_changed(self.state, self.runbook, before, workflow.now(), req.by, req.reason)
         return result
 
     @set_severity.validator
@@ -272,14 +273,14 @@ class IncidentWorkflow:
     )
     async def set_flags(self, req: SetFlags) -> UpdateResult:
         before, declared, ticket = self.state.signals, self.state.declared_at, self.state.vendor_ticket
-        message = "; ".join(ledger.set_flags(self.state, req)) or "no change"
+        message = "; ".join(changes.set_flags(self.state, req)) or "no change"
         self._record("flags_changed", message, req.by)
-        ledger.flags_changed(self.state, self.runbook, before, workflow.now(), req.by)
+        changes.flags_changed(self.state, self.runbook, before, workflow.now(), req.by)
         if self.state.declared_at != declared:
             self._publish()
         result = self._done(None, message, req.by)
         # 👉 Incidents recorded before the seed's "reference number in incident channel" replay without it.
-        if ledger.vendor_ticket_to_post(self.state, ticket) and workflow.patched("vendor-ticket-posted"):
+        if changes.vendor_ticket_to_post(self.state, ticket) and workflow.patched("vendor-ticket-posted"):
             await self._post("vendor_ticket_recorded", vendor_ticket=self.state.vendor_ticket, recorded_by=req.by)
         return result
 
