@@ -9,9 +9,8 @@ validator is one rule of `warroom.policy.authority`. How the state and timeline 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Literal, ParamSpec
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -20,7 +19,6 @@ with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase, Role, format_duration
     from warroom.ids import phase_workflow_id
     from warroom.models import (
-        SYSTEM,
         Acknowledge,
         Alert,
         AlertReceipt,
@@ -44,11 +42,11 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
     )
     from warroom.policy import authority
-    from warroom.policy.checklist import resolve_blockers
     from warroom.policy.revisions import CHANNEL_SEQUENCE, REVISIONS
     from warroom.policy.timers import pending_deadlines
     from workflows import _changes as changes
     from workflows import _ledger as ledger
+    from workflows._incident_base import IncidentBase
     from workflows._runtime import send
     from workflows.command import CommandPhase
     from workflows.declare import DeclarePhase
@@ -57,11 +55,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.retrospective import RetrospectivePhase
     from workflows.sequence import name_channel
 
-P = ParamSpec("P")
-
 
 @workflow.defn(name="Incident")
-class IncidentWorkflow:
+class IncidentWorkflow(IncidentBase):
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
         self.runbook = inp.runbook
@@ -431,15 +427,6 @@ class IncidentWorkflow:
 
     # --- Internals ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _check(rule: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
-        """Run a validator's rule: a refusal becomes a non-retryable ApplicationError of the rule's
-        kind, raised before the update is accepted, so it leaves no event in history."""
-        try:
-            rule(*args, **kwargs)
-        except authority.Rejected as err:
-            raise ApplicationError(str(err), type=err.kind, non_retryable=True) from None
-
     def _decide(self, req: StepDecision, status: Literal["approved", "denied"]) -> UpdateResult:
         step = next(s for s in self.state.steps if s.step_id == req.step_id)
         step.status = status
@@ -452,85 +439,4 @@ class IncidentWorkflow:
             req.by,
             step_id=step.step_id,
             reason=req.reason,
-        )
-
-    async def _confirm(self, req: StatusUpdate) -> UpdateResult:
-        """Checklist items a person confirms (the Resolve phase reads them); the channel hears what is still open."""
-        what = ledger.confirm(self.state, req)
-        result = self._done("checklist_confirmed", f"{req.by} confirms: {'; '.join(what)}", req.by)
-        facts: dict[str, Any] = {
-            "confirmed": what,
-            "still_open": resolve_blockers(self.state, self.runbook, workflow.now()),
-        }
-        try:
-            await send(self._snapshot(), self.runbook, "incident", "checklist_confirmed", confirmed_by=req.by, **facts)
-        except ActivityError as err:
-            self._record("notification_failed", f"the confirmation could not be posted: {err.cause or err}")
-        return result
-
-    async def _post(self, template: str, **extra: Any) -> None:
-        """One message to the incident channel from an update; a failed delivery is recorded, not raised."""
-        try:
-            await send(self._snapshot(), self.runbook, "incident", template, **extra)
-        except ActivityError as err:
-            self._record("notification_failed", f"{template!r} could not be posted: {err.cause or err}")
-
-    async def _post_update_messages(self, req: StatusUpdate) -> None:
-        """Post the update to the channel (and the status page) through the same notify path as the phases."""
-        try:
-            await send(
-                self._snapshot(),
-                self.runbook,
-                "incident",
-                "internal_update",
-                status=ledger.mitigation_status(self.state),
-                error_rate=req.error_rate,
-                hypothesis=req.hypothesis,
-                next_action=req.next_action,
-                owner=req.owner,
-                eta=req.eta,
-            )
-            if req.public_status:
-                await send(
-                    self._snapshot(),
-                    self.runbook,
-                    "status_page",
-                    "status_update",
-                    ["status-page"],
-                    public=True,
-                    public_status=req.public_status,
-                    public_message=req.public_message,
-                )
-        except ActivityError as err:
-            self._record("notification_failed", f"the update could not be posted: {err.cause or err}")
-
-    def _set_phase(self, phase: Phase) -> None:
-        self.state.phase = phase
-        self._publish()
-        self._changed()
-
-    def _publish(self) -> None:
-        """Keep the search attributes current so `temporal workflow list --query` finds incidents."""
-        if self.publish:
-            workflow.upsert_search_attributes(ledger.search_attributes(self.state))
-
-    def _snapshot(self) -> IncidentState:
-        return ledger.snapshot(self.state)
-
-    def _record(self, kind: str, message: str, actor: str = SYSTEM, **data: str) -> None:
-        ledger.record(self.state, workflow.now(), kind, message, actor, **data)
-
-    def _changed(self) -> None:
-        self.state.version += 1
-
-    def _done(self, kind: str | None, message: str, by: str, **data: str) -> UpdateResult:
-        if kind:
-            self._record(kind, message, by, **data)
-        self._changed()
-        return UpdateResult(
-            incident_id=self.state.incident_id,
-            message=message,
-            phase=self.state.phase,
-            severity=self.state.severity,
-            step_id=data.get("step_id"),
         )
