@@ -96,11 +96,10 @@ def note_peak(state: IncidentState) -> None:
 
 def take_trigger(state: IncidentState, event: PhaseEvent) -> None:
     """The rollback rule that holds names the trigger: the deploy it found (TRIGGER in channel updates,
-    the cause on the status page once resolved); a rule that holds without naming a deploy names none."""
-    if event.kind != "rollback_rule" or not event.message.startswith("rollback rule holds"):
-        return
-    if event.data.get("deployed_at", "unknown") == "unknown" or not state.deployed_at:
-        return
+    the cause on the status page once resolved)."""
+    holds = event.kind == "rollback_rule" and event.message.startswith("rollback rule holds")
+    if not holds or event.data.get("deployed_at", "unknown") == "unknown" or state.deployed_at is None:
+        return  # the deploy this rule found, not one an earlier reading found
     images = event.data.get("images") or "a new version"
     state.trigger = f"Deploy of {images} at {state.deployed_at:%H:%M} UTC"
 

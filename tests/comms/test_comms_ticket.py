@@ -479,9 +479,9 @@ async def _histories_text(client: Any, workflow_id: str) -> str:
 
 
 async def _run_to_resolution(env: Any, harness: Any, severity: Severity = Severity.P2) -> IncidentState:
-    from tests.helpers import MINUTE, SECOND, assert_eventually, incident_input, mitigated_soon, not_yet, state_of
-    from warroom.enums import Phase, Update
-    from warroom.models import MarkMitigated, Resolve
+    from tests.helpers import assert_eventually, incident_input, mitigate, not_yet, resolve_when_ready, state_of
+    from warroom.enums import Phase
+    from warroom.models import Resolve
 
     handle = await harness.start(
         incident_input(declared=True, declared_by="alice", severity=severity, commander="alice")
@@ -492,11 +492,8 @@ async def _run_to_resolution(env: Any, harness: Any, severity: Severity = Severi
         assert (await state_of(handle)).phase == phase or not_yet()
 
     await assert_eventually(lambda: in_phase(Phase.COMMAND), timeout=30)
-    await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back to v2.14.2"))
-    await assert_eventually(lambda: in_phase(Phase.RESOLVE), timeout=30)
-    await env.sleep(5 * MINUTE + SECOND)
-    await mitigated_soon(env, handle)
-    await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="bad deploy rolled back"))
+    await mitigate(env, handle, action="rolled back to v2.14.2")
+    await resolve_when_ready(env, handle, Resolve(by="alice", summary="bad deploy rolled back"))
 
     async def settled() -> IncidentState:
         state = await state_of(handle)

@@ -21,12 +21,13 @@ from tests.helpers import (
     RecordingSink,
     assert_eventually,
     incident_input,
-    mitigated_soon,
+    mitigate,
+    resolve_when_ready,
     running_worker,
     state_of,
 )
 from warroom.enums import Phase, Severity, Update
-from warroom.models import Acknowledge, Alert, Declare, ImpactSignals, IncidentState, MarkMitigated, Resolve
+from warroom.models import Acknowledge, Alert, Declare, ImpactSignals, IncidentState, Resolve
 
 Start = Callable[..., Awaitable[WorkflowHandle[Any, IncidentState]]]
 
@@ -125,10 +126,8 @@ async def test_a_resolved_notice_that_did_not_go_out_prompts_the_comms_lead_at_1
     inp = incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice")
     handle = await down.start(inp)
     await in_phase(handle, Phase.COMMAND)
-    await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back"))
-    await skipping_env.sleep(6 * MINUTE)
-    await mitigated_soon(skipping_env, handle)
-    await handle.execute_update(Update.RESOLVE, Resolve(by="alice", summary="rolled back"))
+    await mitigate(skipping_env, handle, action="rolled back")
+    await resolve_when_ready(skipping_env, handle, Resolve(by="alice", summary="rolled back"))
     await in_phase(handle, Phase.RETROSPECTIVE)
     await skipping_env.sleep(60 * MINUTE - SECOND)
     await expect(down, "resolved_notice_overdue", 0)

@@ -37,11 +37,15 @@ async def test_p2_runs_every_phase_and_closes_after_the_pir(skipping_env: Workfl
         handle = await harness.start(
             incident_input(declared=True, declared_by="carol", severity=Severity.P2, commander="alice")
         )
-        await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"), result_type=UpdateResult)
 
         async def in_phase(phase: Phase) -> None:
             assert (await state_of(handle)).phase == phase
 
+        async def paged() -> None:
+            assert "ic_paged" in [e.kind for e in (await state_of(handle)).timeline]
+
+        await assert_eventually(paged)  # an ack before the page would be the IC already in command
+        await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"), result_type=UpdateResult)
         await assert_eventually(lambda: in_phase(Phase.COMMAND))
 
         await mitigate(skipping_env, handle, action="rolled back to v2.14.2")

@@ -20,7 +20,7 @@ from tests.helpers import (
     RecordingSink,
     assert_eventually,
     incident_input,
-    mitigated_soon,
+    mitigate,
     not_yet,
     resolve_when_ready,
     running_worker,
@@ -93,11 +93,7 @@ class Scene:
         await self.handle.execute_update(Update.SET_FLAGS, SetFlags(by="alice", **flags))
 
     async def mitigate(self) -> None:
-        """Apply a mitigation; with no alert or metrics source the incident cannot verify itself and
-        asks the IC, who confirms errors are at baseline (as `tests.helpers.mitigate` does)."""
         await self.handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="rolled back"))
-        await self.settled(lambda state: state.checks.cannot_verify or not_yet())
-        await self.handle.execute_update(Update.POST_UPDATE, StatusUpdate(by="alice", confirm=["errors_at_baseline"]))
 
     async def severity(self, severity: Severity) -> None:
         await self.handle.execute_update(
@@ -105,9 +101,7 @@ class Scene:
         )
 
     async def resolve(self) -> None:
-        await self.mitigate()
-        await self.advance(5 * MINUTE + SECOND)
-        await mitigated_soon(self.env, self.handle)
+        await mitigate(self.env, self.handle, action="rolled back")
         await resolve_when_ready(self.env, self.handle, Resolve(by="alice", summary="bad deploy rolled back"))
 
     async def post_public(self, status: PublicStatus) -> None:
@@ -256,7 +250,7 @@ async def test_the_silence_post_stops_at_mitigation(scene, mitigated_at, silence
     s = await scene(Severity.P2)
     await s.expect_count("status_initial", 1)
     await s.advance(mitigated_at)
-    await s.mitigate()
+    await mitigate(s.env, s.handle, action="rolled back")  # no metrics, no alerts: the IC confirms
     await s.advance(61 * MINUTE)  # past two more silences: the status page is left as it was
     await s.expect_count("still_investigating", silence_posts)
     assert (await s.state()).mitigated_at is not None
