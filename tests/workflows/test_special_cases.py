@@ -462,7 +462,10 @@ async def test_a_recorded_vendor_ticket_is_posted_to_the_incident_channel(scene)
     await s.flags(vendor_ticket="ZD-4711")
     await s.expect_count("vendor_ticket_recorded", 1)
     [(channel, text)] = [(c, t) for c, name, _, t in s.sink.sent if name == "vendor_ticket_recorded"]
-    assert channel == "incident" and text.startswith("🧾 VENDOR TICKET: ZD-4711, recorded by alice.")
+    assert channel == "incident" and text == (
+        "🧾 VENDOR TICKET: ZD-4711, recorded by alice: the vendor's support ticket for this incident. "
+        "Post the vendor's answers here."
+    )
     await s.flags(vendor_ticket="ZD-4711")  # the same reference again: said already
     await s.flags(vendor_ticket="ZD-4712")  # a new one: the channel hears it
     await s.expect_count("vendor_ticket_recorded", 2)
