@@ -65,6 +65,7 @@ EXTRA: dict = dict(
     mttx=["triage (incident opened → declared with severity): 1m (target 10m, met)"],
     escalated="engineering-team-lead",
     vendor_ticket="ZD-4711",
+    recorded_by="alice",
     ticket_key="OPS-7",
     ticket_url="https://acme.atlassian.net/browse/OPS-7",
     ticket_stage="opened",
@@ -166,7 +167,7 @@ KNOWN = STATE.model_copy(
         "signals": STATE.signals.model_copy(update={"error_ratio": 0.08}),
         "peak_error_ratio": 0.08,
         "trigger": "Deploy of order-api:v2.14.3 at 14:05 UTC",
-        "trigger_deployed_at": DEPLOYED,
+        "deployed_at": DEPLOYED,
         "last_action": "rolled back to order-api:v2.14.2 at 14:20 UTC",
         "mitigated_at": NOW - timedelta(minutes=2),
     }

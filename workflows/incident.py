@@ -4,14 +4,13 @@ It drives Detection → Declare → Command → Resolve → Retrospective as chi
 every change of state to the running phase, and records what phases report. People act through
 updates whose validators reject what the runbook forbids before anything reaches history: each
 validator is one rule of `warroom.policy.authority`. How the state and timeline change is in
-`workflows._ledger`; this class keeps the clock and the commands.
+`workflows._ledger` and `workflows._changes`; this class keeps the clock and the commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Literal, ParamSpec
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -20,7 +19,6 @@ with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase, Role, format_duration
     from warroom.ids import phase_workflow_id
     from warroom.models import (
-        SYSTEM,
         Acknowledge,
         Alert,
         AlertReceipt,
@@ -44,10 +42,11 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
     )
     from warroom.policy import authority
-    from warroom.policy.checklist import resolve_blockers
     from warroom.policy.revisions import CHANNEL_SEQUENCE, REVISIONS
     from warroom.policy.timers import pending_deadlines
+    from workflows import _changes as changes
     from workflows import _ledger as ledger
+    from workflows._incident_base import IncidentBase
     from workflows._runtime import send
     from workflows.command import CommandPhase
     from workflows.declare import DeclarePhase
@@ -56,11 +55,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.retrospective import RetrospectivePhase
     from workflows.sequence import name_channel
 
-P = ParamSpec("P")
-
 
 @workflow.defn(name="Incident")
-class IncidentWorkflow:
+class IncidentWorkflow(IncidentBase):
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
         self.runbook = inp.runbook
@@ -148,13 +145,13 @@ class IncidentWorkflow:
     def alert(self, alert: Alert) -> None:
         if self.state.phase == Phase.CLOSED:
             return
-        ledger.on_alert(self.state, self.runbook, alert, workflow.now())
+        changes.on_alert(self.state, self.runbook, alert, workflow.now())
 
     @workflow.update(description="The intake's alert (update-with-start): returns once the alert is recorded.")
     def ingest_alert(self, alert: Alert) -> AlertReceipt:
         """Start the incident with no alert in its input and deliver the first one here, so every
         alert (the first included) is counted once and the caller gets a receipt from history."""
-        repeated = ledger.on_alert(self.state, self.runbook, alert, workflow.now())
+        repeated = changes.on_alert(self.state, self.runbook, alert, workflow.now())
         return AlertReceipt(
             incident_id=self.state.incident_id,
             workflow_id=self.state.workflow_id,
@@ -260,7 +257,7 @@ class IncidentWorkflow:
             before=str(before),
             after=req.severity.value,
         )
-        ledger.severity_changed(self.state, self.runbook, before, workflow.now(), req.by, req.reason)
+        changes.severity_changed(self.state, self.runbook, before, workflow.now(), req.by, req.reason)
         return result
 
     @set_severity.validator
@@ -270,14 +267,18 @@ class IncidentWorkflow:
     @workflow.update(
         description='Raise a special case or record the vendor ticket. JSON: {"by": "alice", "data_loss": true, "vendor_ticket": "ZD-123"}'
     )
-    def set_flags(self, req: SetFlags) -> UpdateResult:
-        before, declared = self.state.signals, self.state.declared_at
-        message = "; ".join(ledger.set_flags(self.state, req)) or "no change"
+    async def set_flags(self, req: SetFlags) -> UpdateResult:
+        before, declared, ticket = self.state.signals, self.state.declared_at, self.state.vendor_ticket
+        message = "; ".join(changes.set_flags(self.state, req)) or "no change"
         self._record("flags_changed", message, req.by)
-        ledger.flags_changed(self.state, self.runbook, before, workflow.now(), req.by)
+        changes.flags_changed(self.state, self.runbook, before, workflow.now(), req.by)
         if self.state.declared_at != declared:
             self._publish()
-        return self._done(None, message, req.by)
+        result = self._done(None, message, req.by)
+        # 👉 Incidents recorded before the seed's "reference number in incident channel" replay without it.
+        if changes.vendor_ticket_to_post(self.state, ticket) and workflow.patched("vendor-ticket-posted"):
+            await self._post("vendor_ticket_recorded", vendor_ticket=self.state.vendor_ticket, recorded_by=req.by)
+        return result
 
     @set_flags.validator
     def _validate_set_flags(self, req: SetFlags) -> None:
@@ -426,15 +427,6 @@ class IncidentWorkflow:
 
     # --- Internals ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _check(rule: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
-        """Run a validator's rule: a refusal becomes a non-retryable ApplicationError of the rule's
-        kind, raised before the update is accepted, so it leaves no event in history."""
-        try:
-            rule(*args, **kwargs)
-        except authority.Rejected as err:
-            raise ApplicationError(str(err), type=err.kind, non_retryable=True) from None
-
     def _decide(self, req: StepDecision, status: Literal["approved", "denied"]) -> UpdateResult:
         step = next(s for s in self.state.steps if s.step_id == req.step_id)
         step.status = status
@@ -447,78 +439,4 @@ class IncidentWorkflow:
             req.by,
             step_id=step.step_id,
             reason=req.reason,
-        )
-
-    async def _confirm(self, req: StatusUpdate) -> UpdateResult:
-        """Checklist items a person confirms (the Resolve phase reads them); the channel hears what is still open."""
-        what = ledger.confirm(self.state, req)
-        result = self._done("checklist_confirmed", f"{req.by} confirms: {'; '.join(what)}", req.by)
-        facts: dict[str, Any] = {
-            "confirmed": what,
-            "still_open": resolve_blockers(self.state, self.runbook, workflow.now()),
-        }
-        try:
-            await send(self._snapshot(), self.runbook, "incident", "checklist_confirmed", confirmed_by=req.by, **facts)
-        except ActivityError as err:
-            self._record("notification_failed", f"the confirmation could not be posted: {err.cause or err}")
-        return result
-
-    async def _post_update_messages(self, req: StatusUpdate) -> None:
-        """Post the update to the channel (and the status page) through the same notify path as the phases."""
-        try:
-            await send(
-                self._snapshot(),
-                self.runbook,
-                "incident",
-                "internal_update",
-                status=ledger.mitigation_status(self.state),
-                error_rate=req.error_rate,
-                hypothesis=req.hypothesis,
-                next_action=req.next_action,
-                owner=req.owner,
-                eta=req.eta,
-            )
-            if req.public_status:
-                await send(
-                    self._snapshot(),
-                    self.runbook,
-                    "status_page",
-                    "status_update",
-                    ["status-page"],
-                    public=True,
-                    public_status=req.public_status,
-                    public_message=req.public_message,
-                )
-        except ActivityError as err:
-            self._record("notification_failed", f"the update could not be posted: {err.cause or err}")
-
-    def _set_phase(self, phase: Phase) -> None:
-        self.state.phase = phase
-        self._publish()
-        self._changed()
-
-    def _publish(self) -> None:
-        """Keep the search attributes current so `temporal workflow list --query` finds incidents."""
-        if self.publish:
-            workflow.upsert_search_attributes(ledger.search_attributes(self.state))
-
-    def _snapshot(self) -> IncidentState:
-        return ledger.snapshot(self.state)
-
-    def _record(self, kind: str, message: str, actor: str = SYSTEM, **data: str) -> None:
-        ledger.record(self.state, workflow.now(), kind, message, actor, **data)
-
-    def _changed(self) -> None:
-        self.state.version += 1
-
-    def _done(self, kind: str | None, message: str, by: str, **data: str) -> UpdateResult:
-        if kind:
-            self._record(kind, message, by, **data)
-        self._changed()
-        return UpdateResult(
-            incident_id=self.state.incident_id,
-            message=message,
-            phase=self.state.phase,
-            severity=self.state.severity,
-            step_id=data.get("step_id"),
         )

@@ -27,6 +27,7 @@ from warroom.policy.authority import Rejected
 from warroom.policy.checklist import is_synthetic, monitoring_left, post_mitigation_checklist, resolve_blockers
 from warroom.policy.timers import monitoring_key, pending_deadlines
 from warroom.runbook import load_runbook
+from workflows import _changes as changes
 from workflows import _ledger as ledger
 
 RUNBOOK = load_runbook()
@@ -216,11 +217,11 @@ def test_alerts_labelled_as_synthetic_monitors_decide_whether_they_are_green() -
     other = Alert(fingerprint="fp-5xx", summary="5xx", labels={"source": "prometheus"})
     assert is_synthetic(probe, RUNBOOK) and not is_synthetic(other, RUNBOOK)
     state = OPEN.model_copy(deep=True)
-    ledger.on_alert(state, RUNBOOK, other, MITIGATED_AT)
-    ledger.on_alert(state, RUNBOOK, probe, MITIGATED_AT)
+    changes.on_alert(state, RUNBOOK, other, MITIGATED_AT)
+    changes.on_alert(state, RUNBOOK, probe, MITIGATED_AT)
     assert state.checks.synthetic == ["probe-checkout"]
     assert checklist(state)[1] == ("Synthetic monitors green", False, "firing: probe-checkout")
-    ledger.on_alert(state, RUNBOOK, probe.model_copy(update={"firing": False}), MITIGATED_AT + SECOND)
+    changes.on_alert(state, RUNBOOK, probe.model_copy(update={"firing": False}), MITIGATED_AT + SECOND)
     assert checklist(state)[1] == ("Synthetic monitors green", True, "1 synthetic monitor alert(s), none firing")
 
 

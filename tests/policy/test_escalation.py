@@ -163,3 +163,40 @@ def test_a_downgrade_says_what_stops_and_starts_nothing():
     assert severity_change(Severity.P2, Severity.P3, RUNBOOK).stops == [
         "status page updates every 30m (and 'still investigating' after 30m of silence)"
     ]
+
+
+def test_p1_to_p2_says_the_vp_notice_the_comms_lead_and_the_customer_email_stop():
+    down = severity_change(Severity.P1, Severity.P2, RUNBOOK, told=["engineering-manager", "product-manager"])
+    assert not down.upgrade
+    assert (down.notify, down.ask_comms_lead, down.post_status_initial, down.starts) == ([], False, False, [])
+    assert down.stops == [
+        "vp-engineering notice after 1h without mitigation",
+        "a Communications Lead",
+        "a customer e-mail within 1d of resolution",
+    ]  # the status page cadence goes on: P2 posts to it too
+    assert down.changes == [
+        "escalation to engineering-team-lead after 1h without mitigation (was 30m without mitigation)"
+    ]
+
+
+def test_p3_to_p1_runs_every_start_action_p3_did_not():
+    up = severity_change(Severity.P3, Severity.P1, RUNBOOK)
+    assert up.upgrade and up.notify == ["engineering-manager", "product-manager"]
+    assert (up.ask_comms_lead, up.post_status_initial) == (True, True)
+    assert up.stops == [] and len(up.starts) == 4
+
+
+def test_an_upgrade_to_a_severity_whose_actions_the_old_one_already_took_asks_for_nothing():
+    # The boundary is the runbook's lists: a Comms Lead already required at P2 is not asked for again at P1.
+    roles = RUNBOOK.roles.model_copy(update={"communications_lead_required_for": [Severity.P1, Severity.P2]})
+    runbook = RUNBOOK.model_copy(update={"roles": roles})
+    up = severity_change(Severity.P2, Severity.P1, runbook)
+    assert (up.ask_comms_lead, up.post_status_initial) == (False, False)
+    assert "a Communications Lead" not in up.starts
+    assert severity_change(Severity.P3, Severity.P2, runbook).ask_comms_lead is True
+
+
+def test_the_same_severity_changes_nothing():
+    same = severity_change(Severity.P2, Severity.P2, RUNBOOK)
+    assert (same.notify, same.ask_comms_lead, same.post_status_initial) == ([], False, False)
+    assert same.starts == same.stops == same.changes == []

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from warroom.enums import Phase, Role, Severity
-from warroom.models import IncidentState, StatusUpdate, UpdateDigest
+from warroom.models import Deadline, IncidentState, StatusUpdate, UpdateDigest
 from warroom.policy.timers import pending_deadlines
 from warroom.policy.war_room import (
+    COMMS_LEAD_ASKED,
     missing_roles,
     no_progress,
     reports_progress,
@@ -119,6 +120,20 @@ def test_a_prompt_that_fired_never_fires_again() -> None:
     assert "role_prompt:operations_lead" in kinds
     fired = incident(fired=["role_prompt:operations_lead"])
     assert "role_prompt:operations_lead" not in {d.key for d in pending_deadlines(fired, RUNBOOK)}
+
+
+def test_a_comms_lead_the_severity_change_asked_for_is_not_prompted_again() -> None:
+    p1 = incident(severity=Severity.P1, roles={IC: "alice", OPS: "bob"})
+    assert [d.key for d in role_prompts(p1, RUNBOOK)] == ["role_prompt:communications_lead"]
+    asked = Deadline(key="comms_lead_needed#1", kind=COMMS_LEAD_ASKED, at=AT, audience=["alice"], reason="P1")
+    other = asked.model_copy(update={"key": "severity_summary#2", "kind": "severity_summary"})
+    assert [d.key for d in role_prompts(p1.model_copy(update={"owed": [other]}), RUNBOOK)] == [
+        "role_prompt:communications_lead"
+    ]
+    assert role_prompts(p1.model_copy(update={"owed": [asked, other]}), RUNBOOK) == []
+    # Only the Comms Lead: a missing Ops Lead is still prompted.
+    both = p1.model_copy(update={"roles": {IC: "alice"}, "owed": [asked]})
+    assert [d.key for d in role_prompts(both, RUNBOOK)] == ["role_prompt:operations_lead"]
 
 
 # --- the war-room setup -------------------------------------------------------------------------

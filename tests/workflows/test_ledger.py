@@ -20,6 +20,7 @@ from warroom.models import (
     SetFlags,
 )
 from warroom.runbook import load_runbook
+from workflows import _changes as changes
 from workflows import _ledger as ledger
 
 AT = datetime(2026, 11, 28, 14, 23, 1, tzinfo=UTC)
@@ -111,21 +112,21 @@ def test_an_alert_storm_is_counted_and_tracked_up_to_the_limit() -> None:
 
 def test_every_alert_resolving_before_anyone_declared_dismisses_the_incident() -> None:
     state = opened(alert=alert())
-    ledger.on_alert(state, RUNBOOK, alert(firing=False), AT)
+    changes.on_alert(state, RUNBOOK, alert(firing=False), AT)
     assert state.dismissed and kinds(state)[-1] == "dismissed"
 
 
 def test_an_acknowledged_incident_is_not_dismissed() -> None:
     state = opened(alert=alert())
     state.acknowledged_at = AT
-    ledger.on_alert(state, RUNBOOK, alert(firing=False), AT)
+    changes.on_alert(state, RUNBOOK, alert(firing=False), AT)
     assert not state.dismissed
 
 
 def test_every_change_bumps_the_version_the_phases_are_forwarded_on() -> None:
     state = opened()
     before = state.version
-    ledger.on_alert(state, RUNBOOK, alert(), AT)
+    changes.on_alert(state, RUNBOOK, alert(), AT)
     assert state.version > before
 
 
@@ -152,11 +153,22 @@ def test_warroom_proposes_a_step_once_and_an_automatic_approval_never_overrides_
 
 def test_flags_report_only_what_changed() -> None:
     state = opened()
-    assert ledger.set_flags(state, SetFlags(by="alice", data_loss=True, security=False, vendor_ticket="ZD-1")) == [
+    assert changes.set_flags(state, SetFlags(by="alice", data_loss=True, security=False, vendor_ticket="ZD-1")) == [
         "data_loss=yes",
         "vendor ticket ZD-1",
     ]
-    assert ledger.set_flags(state, SetFlags(by="alice", data_loss=True)) == []
+    assert changes.set_flags(state, SetFlags(by="alice", data_loss=True)) == []
+
+
+def test_a_new_vendor_ticket_is_posted_once_the_channel_is_open() -> None:
+    state = opened(declared=True, declared_by="alice", severity=Severity.P2)
+    changes.set_flags(state, SetFlags(by="alice", vendor_ticket="ZD-1"))
+    assert not changes.vendor_ticket_to_post(state, None)  # no channel yet: the timeline holds it
+    ledger.record(state, AT, "channel_opened", "incident channel opened")
+    assert changes.vendor_ticket_to_post(state, None)
+    assert not changes.vendor_ticket_to_post(state, "ZD-1")  # the same reference again: said already
+    changes.set_flags(state, SetFlags(by="alice", third_party_vendor=True))
+    assert not changes.vendor_ticket_to_post(state, state.vendor_ticket) and state.vendor_ticket == "ZD-1"
 
 
 def test_a_p1_resolution_drafts_the_customer_email_for_the_comms_lead() -> None:

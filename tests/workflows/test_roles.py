@@ -203,8 +203,11 @@ async def test_a_p2_made_p1_asks_for_a_comms_lead_at_once(skipping_env: Workflow
     await skipping_env.sleep(10 * MINUTE)
     assert harness.sink.count("role_prompt") == 0
     await act(handle, Update.SET_SEVERITY, SetSeverity(severity=Severity.P1, by="alice", reason="all regions"))
-    await expect_sent(harness, "role_prompt", 1)
-    assert "no Communications Lead" in sent(harness, "role_prompt")[0][1]
+    await expect_sent(harness, "severity_needs_comms_lead", 1)
+    assert sent(harness, "severity_needs_comms_lead")[0][1].startswith("📣 P1 needs a Communications Lead")
+    # Asked once: the severity change's own request stands in for the role prompt.
+    await skipping_env.sleep(MINUTE)
+    await expect_sent(harness, "role_prompt", 0)
 
 
 # --- the war-room setup, checked at 5 minutes ---------------------------------------------------------

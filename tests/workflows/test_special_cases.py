@@ -27,11 +27,12 @@ from tests.helpers import (
     state_of,
     utc,
 )
-from warroom.enums import Phase, PublicStatus, Severity, Update
+from warroom.enums import Phase, PublicStatus, Role, Severity, Update
 from warroom.messages import public_context
 from warroom.models import (
     Acknowledge,
     Alert,
+    AssignRole,
     ImpactSignals,
     IncidentState,
     MarkMitigated,
@@ -39,6 +40,7 @@ from warroom.models import (
     SetFlags,
     SetSeverity,
     StatusUpdate,
+    UpdateResult,
 )
 from warroom.runbook import load_runbook
 from warroom.templates import render
@@ -87,7 +89,7 @@ class Scene:
 
         return await assert_eventually(attempt)
 
-    async def flags(self, **flags: bool) -> None:
+    async def flags(self, **flags: bool | str) -> None:
         await self.handle.execute_update(Update.SET_FLAGS, SetFlags(by="alice", **flags))
 
     async def mitigate(self) -> None:
@@ -373,3 +375,111 @@ async def test_a_downgrade_says_what_stops_and_notifies_nobody(scene) -> None:
     await s.advance(60 * MINUTE)  # what stopped, stopped: no VP notice, no silence post
     assert s.sink.count("vp_notice") == s.sink.count("still_investigating") == 0
     assert s.sink.count("stakeholder_notice") == 1 and s.sink.count("severity_needs_comms_lead") == 0
+
+
+def _after(state: IncidentState, kind: str) -> list:
+    """The timeline from the last entry of `kind` on."""
+    at = max(i for i, e in enumerate(state.timeline) if e.kind == kind)
+    return state.timeline[at:]
+
+
+async def test_a_severity_change_through_set_severity_sends_the_start_actions_and_records_them(scene) -> None:
+    s = await scene(Severity.P2)
+    await s.expect_count("stakeholder_notice", 1)
+    await s.advance(10 * MINUTE)  # the Ops Lead prompt is out; at P2 nobody asks for a Comms Lead
+    await s.expect_count("role_prompt", 1)
+    request = SetSeverity(severity=Severity.P1, by="alice", reason="checkout down for every region")
+    result = await s.handle.execute_update(Update.SET_SEVERITY, request, result_type=UpdateResult)
+    assert (result.severity, result.message) == (Severity.P1, "severity P2 → P1: checkout down for every region")
+    await s.expect_count("severity_changed", 1)
+    owed = {"severity_notice": "product-manager", "comms_lead_needed": "alice", "severity_summary": "alice"}
+    state = await s.settled(lambda st: len(_after(st, "severity_changed")) == 4 or not_yet())
+    change, *fired = _after(state, "severity_changed")
+    assert (change.actor, change.data) == ("alice", {"before": "P2", "after": "P1"})
+    assert {e.kind: e.data["audience"] for e in fired} == owed  # fired at once, in no set order
+    summary = next(e.message for e in fired if e.kind == "severity_summary")
+    assert summary.startswith("P2 → P1 by alice: checkout down for every region. Starts: vp-engineering")
+    assert state.escalated_to == ["engineering-manager", "product-manager"]
+    assert s.audiences("stakeholder_notice")[-1] == ["product-manager"]
+    assert f"🔀 SEVERITY {summary}" in s.texts("incident")
+    await s.advance(MINUTE)
+    assert s.sink.count("severity_needs_comms_lead") == 1
+    assert s.sink.count("role_prompt") == 1  # the Comms Lead is asked for once, not again by the role prompt
+    # With a Comms Lead assigned, down and up again asks for nobody and tells nobody twice.
+    await s.handle.execute_update(
+        Update.ASSIGN_ROLE, AssignRole(role=Role.COMMUNICATIONS_LEAD, person="carol", by="alice")
+    )
+    await s.severity(Severity.P2)
+    await s.severity(Severity.P1)
+    await s.expect_count("severity_changed", 3)
+    state = await s.settled(lambda st: [e.kind for e in st.timeline].count("severity_summary") == 3 or not_yet())
+    kinds = [e.kind for e in state.timeline]
+    assert [kinds.count(k) for k in ("severity_changed", "severity_notice", "comms_lead_needed")] == [3, 1, 1]
+    assert s.sink.count("severity_needs_comms_lead") == 1 and s.sink.count("stakeholder_notice") == 2
+
+
+async def test_p3_to_p2_leaves_a_status_page_already_posted_as_it_is(scene) -> None:
+    s = await scene(Severity.P3)
+    await s.post_public(PublicStatus.IDENTIFIED)
+    await s.expect_count("status_update", 1)
+    await s.severity(Severity.P2)
+    await s.expect_count("severity_changed", 1)
+    state = await s.settled(lambda st: _after(st, "severity_changed")[-1].kind == "severity_summary" or not_yet())
+    assert [e.kind for e in _after(state, "severity_changed")] == [
+        "severity_changed",
+        "severity_notice",
+        "severity_summary",
+    ]
+    assert s.sink.count("status_initial") == 0 and state.public_status == PublicStatus.IDENTIFIED
+
+
+async def test_p1_to_p2_stops_the_vp_notice_and_keeps_the_status_page_cadence(scene) -> None:
+    s = await scene(Severity.P1)
+    await s.expect_count("status_initial", 1)
+    await s.advance(10 * MINUTE)
+    await s.severity(Severity.P2)
+    await s.expect_count("severity_changed", 1)
+    assert s.texts("incident")[-1] == (
+        "🔀 SEVERITY P1 → P2 by alice: impact changed. Stops: vp-engineering notice after 1h without mitigation; "
+        "a Communications Lead; a customer e-mail within 1d of resolution. Changes: escalation to "
+        "engineering-team-lead after 1h without mitigation (was 30m without mitigation)."
+    )
+    await s.advance(21 * MINUTE)  # 31 minutes open: P2 escalates at 1h, and the page's silence still counts
+    await s.expect_count("still_investigating", 1)
+    assert s.sink.count("escalation") == 0
+    await s.advance(30 * MINUTE)  # 61 minutes open: the team lead, and no VP
+    await s.expect_count("escalation", 1)
+    assert s.sink.count("vp_notice") == 0 and s.sink.count("severity_needs_comms_lead") == 0
+    assert s.sink.count("stakeholder_notice") == 1
+
+
+# --- Item 13: the vendor ticket reference is posted to the channel ------------------------------------
+
+
+async def test_a_recorded_vendor_ticket_is_posted_to_the_incident_channel(scene) -> None:
+    s = await scene(Severity.P2, third_party_vendor=True)
+    await s.expect_count("vendor_ticket", 1)  # the runbook's ask: open one and record its reference
+    await s.flags(vendor_ticket="ZD-4711")
+    await s.expect_count("vendor_ticket_recorded", 1)
+    [(channel, text)] = [(c, t) for c, name, _, t in s.sink.sent if name == "vendor_ticket_recorded"]
+    assert channel == "incident" and text == (
+        "🧾 VENDOR TICKET: ZD-4711, recorded by alice: the vendor's support ticket for this incident. "
+        "Post the vendor's answers here."
+    )
+    await s.flags(vendor_ticket="ZD-4711")  # the same reference again: said already
+    await s.flags(vendor_ticket="ZD-4712")  # a new one: the channel hears it
+    await s.expect_count("vendor_ticket_recorded", 2)
+    assert s.texts("incident")[-1].startswith("🧾 VENDOR TICKET: ZD-4712")
+    state = await s.state()
+    assert state.vendor_ticket == "ZD-4712"
+    assert [e.message for e in state.timeline if e.kind == "flags_changed"][-1] == "vendor ticket ZD-4712"
+
+
+async def test_flags_changed_without_a_vendor_ticket_post_no_reference(scene) -> None:
+    s = await scene(Severity.P2)
+    await s.flags(third_party_vendor=True)
+    await s.flags(security=False)
+    await s.advance(MINUTE)
+    state = await s.settled(lambda st: [e.kind for e in st.timeline].count("flags_changed") == 2 or not_yet())
+    assert state.vendor_ticket is None
+    assert s.sink.count("vendor_ticket_recorded") == 0

@@ -23,6 +23,8 @@ from warroom.enums import format_duration as _fmt
 from warroom.models import Deadline, IncidentState, StatusUpdate, UpdateDigest
 
 ROLE_PROMPT = "role_prompt"
+COMMS_LEAD_ASKED = "comms_lead_needed"
+"""The owed deadline by which a severity change asks for the Communications Lead it requires."""
 SETUP_CHECK = "war_room_check"
 SILENT_IC = "silent_ic"
 NO_PROGRESS = "no_progress"
@@ -58,9 +60,11 @@ def _live(state: IncidentState) -> bool:
 
 def role_prompts(state: IncidentState, runbook: RunbookConfig) -> list[Deadline]:
     """One prompt per required role nobody holds, `prompt_after` past declaration (at once when a
-    severity change makes a role required later, e.g. a P2 that becomes a P1)."""
+    severity change makes a role required later, e.g. a P2 that becomes a P1). A severity change
+    that asked for the Communications Lead itself (`COMMS_LEAD_ASKED`, owed) leaves it out: one ask."""
     if not _live(state):
         return []
+    asked = {Role.COMMUNICATIONS_LEAD} if any(d.kind == COMMS_LEAD_ASKED for d in state.owed) else set()
     assert state.declared_at is not None
     after = runbook.roles.prompt_after
     return [
@@ -76,6 +80,7 @@ def role_prompts(state: IncidentState, runbook: RunbookConfig) -> list[Deadline]
             ),
         )
         for role in missing_roles(state, runbook)
+        if role not in asked
     ]
 
 
@@ -231,6 +236,7 @@ def silences(state: IncidentState, runbook: RunbookConfig) -> list[Deadline]:
 
 
 __all__ = [
+    "COMMS_LEAD_ASKED",
     "NO_PROGRESS",
     "ROLE_PROMPT",
     "SETUP_CHECK",
