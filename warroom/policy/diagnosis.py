@@ -14,8 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.config import RollbackRule
+from warroom.config import ErrorClass, RollbackRule
 from warroom.enums import format_duration
+from warroom.policy.error_classes import describe_error_classes
 
 
 class _Model(BaseModel):
@@ -64,6 +65,9 @@ class Findings(_Model):
     pods: PodSignals = PodSignals()
     dependencies: DependencySignals = DependencySignals()
     infra: InfraSignals = InfraSignals()
+    error_shares: dict[ErrorClass, float | None] = Field(
+        default_factory=dict, description="each status-code class's share of requests, where Prometheus was read"
+    )
 
 
 class Diagnosis(_Model):
@@ -122,6 +126,8 @@ def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis
         )
 
     path.append(f"error codes: {f.error_class}")
+    if f.error_shares:
+        evidence.append(describe_error_classes(f.error_shares))
     if f.error_class == "4xx":
         return done(
             "client errors: possibly expected traffic (a client release, a scraper, an auth change)",

@@ -1,0 +1,64 @@
+"""The decision tree's Prometheus readings, against a real Prometheus (conftest.py) with the runbook's
+own PromQL: each status-code class's share, and which class the tree follows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.diagnosis_metrics import DiagnosisMetricsActivities
+from activities.metrics import PrometheusSource, QueryRejected
+from warroom.contracts.metrics import DiagnosisMetricsReading, DiagnosisMetricsRequest
+from warroom.policy.error_classes import dominant_error_class
+from warroom.runbook import load_runbook
+
+pytestmark = pytest.mark.system("prometheus")
+QUERIES = load_runbook().metrics.model_copy(update={"window": timedelta(seconds=5)})
+
+
+async def read(base: str, service: str, queries=QUERIES) -> DiagnosisMetricsReading:  # type: ignore[no-untyped-def]
+    activities = DiagnosisMetricsActivities(PrometheusSource(base, queries))
+    return await ActivityEnvironment().run(activities.read_diagnosis_metrics, DiagnosisMetricsRequest(service=service))
+
+
+@pytest.mark.parametrize(
+    ("service", "shares", "dominant"),
+    [
+        ("order-api", {"5xx": 0.05, "4xx": 0.0, "timeout": 0.0}, "5xx"),  # no 4xx series, but traffic: none served
+        ("checkout-api", {"5xx": 0.02, "4xx": 0.10, "timeout": 0.02}, "4xx"),  # 408 is a timeout, not a 4xx
+        ("gateway-api", {"5xx": 0.03, "4xx": 0.01, "timeout": 0.06}, "timeout"),  # 504 is a timeout, not a 5xx
+    ],
+)
+async def test_each_class_s_share_of_requests_and_the_dominant_one(prometheus, service, shares, dominant) -> None:
+    base, _ = prometheus
+    reading = await read(base, service)
+    assert reading.service == service
+    assert reading.error_classes == {cls: pytest.approx(share, abs=0.002) for cls, share in shares.items()}
+    assert dominant_error_class(reading.error_classes) == dominant
+
+
+@pytest.mark.parametrize("service", ["idle-api", "no-such-service"])
+async def test_no_traffic_is_no_reading_and_an_unknown_class(prometheus, service: str) -> None:
+    base, _ = prometheus
+    reading = await read(base, service)
+    assert reading.error_classes == {"5xx": None, "4xx": None, "timeout": None}
+    assert dominant_error_class(reading.error_classes) == "unknown"
+
+
+async def test_a_class_the_runbook_leaves_out_is_not_read(prometheus) -> None:
+    base, _ = prometheus
+    diagnosis = QUERIES.diagnosis.model_copy(update={"error_classes": {"5xx": QUERIES.diagnosis.error_classes["5xx"]}})
+    reading = await read(base, "checkout-api", QUERIES.model_copy(update={"diagnosis": diagnosis}))
+    assert reading.error_classes == {"5xx": pytest.approx(0.02, abs=0.002)}
+
+
+async def test_bad_promql_for_a_class_is_not_retried(prometheus) -> None:
+    base, _ = prometheus
+    diagnosis = QUERIES.diagnosis.model_copy(update={"error_classes": {"4xx": 'sum(rate(x{service="$service"}'}})
+    source = PrometheusSource(base, QUERIES.model_copy(update={"diagnosis": diagnosis}))
+    with pytest.raises(QueryRejected):
+        await source.instant(diagnosis.error_classes["4xx"], "checkout-api")
+    with pytest.raises(QueryRejected):  # and a service that is no DNS label never reaches a query
+        await source.instant(QUERIES.diagnosis.error_classes["5xx"], 'x"} or vector(1) #')
