@@ -233,10 +233,15 @@ class DiagnosisQueries(_Strict):
     runbook names no query for is not configured, and says so."""
 
     error_classes: dict[ErrorClass, str] = Field(default_factory=lambda: dict(DEFAULT_ERROR_CLASSES))
+    downstream_error_ratio: str | None = Field(None, description="error ratio of the service's calls to dependencies")
+    downstream_error_above: float = Field(0.01, ge=0, le=1, description="the tree blames a downstream API above this")
+    latency_p99: str | None = Field(None, description="P99 of the service's dependency calls, in seconds")
+    latency_p99_above: Duration = Field(timedelta(seconds=1), description="a dependency is slow above this P99")
 
     @model_validator(mode="after")
     def _placeholders(self) -> DiagnosisQueries:
-        named = {f"error_classes.{k}": v for k, v in self.error_classes.items()}
+        named: dict[str, str | None] = {f"error_classes.{k}": v for k, v in self.error_classes.items()}
+        named |= {"downstream_error_ratio": self.downstream_error_ratio, "latency_p99": self.latency_p99}
         for name, query in named.items():
             if query is not None and "$service" not in query:
                 raise ValueError(f"{name} must use $service so each incident reads its own service")

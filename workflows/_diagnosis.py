@@ -73,22 +73,36 @@ PrometheusResult = DiagnosisMetricsReading | ActivityError
 
 
 def _prometheus_check(rt: PhaseRuntime) -> asyncio.Task[PrometheusResult] | None:
-    """The tree's Prometheus readings (status-code classes), alongside the other checks.
+    """The tree's Prometheus readings (status-code classes, dependency calls), alongside the other checks.
 
     👉 Incidents recorded before the tree read them replay without the call (None)."""
     if not workflow.patched("diagnosis-prometheus-classes"):
         return None
     request = DiagnosisMetricsRequest(service=rt.state.service)
-    return asyncio.create_task(_check(READ_DIAGNOSIS_METRICS, request, "error classes (Prometheus)"))
+    return asyncio.create_task(
+        _check(READ_DIAGNOSIS_METRICS, request, "error classes and dependency calls (Prometheus)")
+    )
 
 
 def _with_prometheus(findings: Findings, result: PrometheusResult, unavailable: list[str]) -> Findings:
     """The error class is the dominant status-code class read, never inferred from the error ratio."""
+    deps = findings.dependencies.model_copy(update={"metrics_checked": True})
     if isinstance(result, ActivityError):
         unavailable.append(f"prometheus readings unavailable ({result.cause})")
-        return findings.model_copy(update={"error_class": "unknown"})
+        return findings.model_copy(update={"error_class": "unknown", "dependencies": deps})
+    deps = deps.model_copy(
+        update={
+            "downstream_error_ratio": result.downstream_error_ratio,
+            "latency_p99_seconds": result.latency_p99_seconds,
+            "not_configured": result.not_configured,
+        }
+    )
     return findings.model_copy(
-        update={"error_class": dominant_error_class(result.error_classes), "error_shares": result.error_classes}
+        update={
+            "error_class": dominant_error_class(result.error_classes),
+            "error_shares": result.error_classes,
+            "dependencies": deps,
+        }
     )
 
 
@@ -142,7 +156,7 @@ async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
         findings = _with_prometheus(findings, await prometheus, unavailable)
     # The window is the incident's runbook value (30 min in runbooks from before it was one). Its
     # strict "<" (a deploy exactly 30:00.000000 old) changes only message text, never a command.
-    diagnosis = diagnose(findings, rt.runbook.rollback.immediate_deploy_window)
+    diagnosis = diagnose(findings, rt.runbook.rollback.immediate_deploy_window, rt.runbook.metrics.diagnosis)
     evidence = diagnosis.evidence + unavailable
     await rt.report(
         PhaseEvent(

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 from tests.helpers import free_port
 
@@ -29,6 +29,16 @@ STEADY: dict[str, dict[str, float]] = {
     "gateway-api": {"200": 90, "504": 6, "503": 3, "400": 1},  # timeouts 6 %, 5xx 3 %, 4xx 1 %
     "idle-api": {"200": 0, "503": 0},  # series, but no traffic: no share to read
 }
+DEPENDENCY_CALLS: dict[str, dict[str, float]] = {"order-api": {"200": 97, "503": 3}}  # 3 % downstream errors
+DEPENDENCY_LATENCY: dict[str, dict[str, float]] = {
+    # calls per second at or under each bucket's bound (cumulative): P99 interpolates to 1.75 s
+    "order-api": {"0.1": 90, "0.5": 95, "1.0": 98, "2.5": 100, "+Inf": 100},
+}
+DOWNSTREAM_ERROR_RATIO = (
+    'sum(rate(http_client_requests_total{service="$service",code=~"5.."}[$window]))'
+    ' / sum(rate(http_client_requests_total{service="$service"}[$window]))'
+)
+LATENCY_P99 = 'histogram_quantile(0.99, sum by (le) (rate(http_client_request_duration_seconds_bucket{service="$service"}[$window])))'
 
 
 class OrderApi:
@@ -39,7 +49,7 @@ class OrderApi:
         self.errors_since: float | None = None
         self.error_share = 0.05
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         now = time.time()
         total = 100 * (now - self.started)
         errors = 100 * self.error_share * (now - self.errors_since) if self.errors_since else 0.0
@@ -50,6 +60,18 @@ class OrderApi:
             for code, per_second in rates.items():
                 family.add_metric([service, code], per_second * (now - self.started))
         yield family
+        calls = CounterMetricFamily("http_client_requests", "calls to dependencies", labels=["service", "code"])
+        for service, rates in DEPENDENCY_CALLS.items():
+            for code, per_second in rates.items():
+                calls.add_metric([service, code], per_second * (now - self.started))
+        yield calls
+        latency = HistogramMetricFamily(
+            "http_client_request_duration_seconds", "dependency call latency", labels=["service"]
+        )
+        for service, buckets in DEPENDENCY_LATENCY.items():
+            counts = [(le, per_second * (now - self.started)) for le, per_second in buckets.items()]
+            latency.add_metric([service], counts, sum_value=0.3 * counts[-1][1])
+        yield latency
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -1,5 +1,6 @@
 """The decision tree's Prometheus readings, against a real Prometheus (conftest.py) with the runbook's
-own PromQL: each status-code class's share, and which class the tree follows."""
+own PromQL: each status-code class's share, and which class the tree follows; the dependency calls'
+error ratio and P99 with the PromQL a team would name."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.diagnosis_metrics import DiagnosisMetricsActivities
 from activities.metrics import PrometheusSource, QueryRejected
+from tests.metrics.conftest import DOWNSTREAM_ERROR_RATIO, LATENCY_P99
 from warroom.contracts.metrics import DiagnosisMetricsReading, DiagnosisMetricsRequest
 from warroom.policy.error_classes import dominant_error_class
 from warroom.runbook import load_runbook
@@ -62,3 +64,23 @@ async def test_bad_promql_for_a_class_is_not_retried(prometheus) -> None:
         await source.instant(diagnosis.error_classes["4xx"], "checkout-api")
     with pytest.raises(QueryRejected):  # and a service that is no DNS label never reaches a query
         await source.instant(QUERIES.diagnosis.error_classes["5xx"], 'x"} or vector(1) #')
+
+
+async def test_dependency_calls_where_the_runbook_names_their_queries(prometheus) -> None:
+    base, _ = prometheus
+    named = QUERIES.diagnosis.model_copy(
+        update={"downstream_error_ratio": DOWNSTREAM_ERROR_RATIO, "latency_p99": LATENCY_P99}
+    )
+    reading = await read(base, "order-api", QUERIES.model_copy(update={"diagnosis": named}))
+    assert reading.downstream_error_ratio == pytest.approx(0.03, abs=0.002)
+    assert reading.latency_p99_seconds == pytest.approx(1.75, abs=0.01)  # histogram_quantile over the buckets
+    assert reading.not_configured == []
+    other = await read(base, "checkout-api", QUERIES.model_copy(update={"diagnosis": named}))
+    assert (other.downstream_error_ratio, other.latency_p99_seconds) == (None, None)  # no series: no reading
+
+
+async def test_dependency_checks_the_runbook_names_no_query_for_are_not_configured(prometheus) -> None:
+    base, _ = prometheus
+    reading = await read(base, "order-api")  # the shipped runbook names none
+    assert (reading.downstream_error_ratio, reading.latency_p99_seconds) == (None, None)
+    assert reading.not_configured == ["downstream error ratio", "dependency latency P99"]

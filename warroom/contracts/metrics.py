@@ -52,11 +52,15 @@ class DiagnosisMetricsRequest(BaseModel):
 class DiagnosisMetricsReading(BaseModel):
     """The decision tree's Prometheus readings, by the worker's runbook (`metrics.diagnosis`).
 
-    `error_classes` holds each configured class's share of requests (None: no reading)."""
+    `error_classes` holds each configured class's share of requests (None: no reading);
+    `not_configured` names the optional checks the runbook has no query for."""
 
     service: str
     error_classes: dict[ErrorClass, float | None]
     read_at: datetime
+    downstream_error_ratio: float | None = None
+    latency_p99_seconds: float | None = None
+    not_configured: list[str] = Field(default_factory=list)
 
 
 _READ = timedelta(seconds=30)

@@ -9,12 +9,13 @@ branch it took, on what evidence, the hypothesis, and the recommended action.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.config import ErrorClass, RollbackRule
+from warroom.config import DiagnosisQueries, ErrorClass, RollbackRule
 from warroom.enums import format_duration
 from warroom.policy.error_classes import describe_error_classes
 
@@ -46,6 +47,9 @@ class DependencySignals(_Model):
     db_max_connections: int | None = None
     db_longest_query_seconds: float | None = None
     downstream_error_ratio: float | None = None
+    metrics_checked: bool = Field(False, description="Prometheus was asked for the dependency readings")
+    latency_p99_seconds: float | None = Field(None, description="P99 of the service's calls to its dependencies")
+    not_configured: list[str] = Field(default_factory=list, description="dependency checks without a runbook query")
 
 
 class InfraSignals(_Model):
@@ -84,6 +88,8 @@ workflows pass the incident's runbook value (`rollback.immediate_deploy_window`)
 CPU_SATURATED = 90.0
 DISK_AWAIT_MS = 100.0
 SLOW_QUERY_SECONDS = 30.0
+THRESHOLDS = DiagnosisQueries()
+"""The runbook's default dependency thresholds; workflows pass the incident's (`metrics.diagnosis`)."""
 
 _PATTERNS = {
     "oom": re.compile(r"OutOfMemory|OOMKilled|out of memory|Cannot allocate memory|heap space", re.I),
@@ -115,8 +121,11 @@ def classify_log_lines(lines: list[str], samples: int = 5) -> LogSignals:
     return LogSignals(**counts, samples=picked)
 
 
-def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis:
-    """Walk the tree. A deploy younger than `recent_deploy` (strictly: "< 30 min") means roll back immediately."""
+def diagnose(
+    f: Findings, recent_deploy: timedelta = RECENT_DEPLOY, thresholds: DiagnosisQueries = THRESHOLDS
+) -> Diagnosis:
+    """Walk the tree. A deploy younger than `recent_deploy` (strictly: "< 30 min") means roll back immediately;
+    `thresholds` are the runbook's (`metrics.diagnosis`) for the dependency readings."""
     path: list[str] = []
     evidence: list[str] = []
 
@@ -165,7 +174,7 @@ def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis
         return done("database connectivity or connection-pool exhaustion", "check DB health and the pool size")
     if logs.timeout:
         evidence.append(f"{logs.timeout} timeout errors in logs")
-        return done("a slow dependency (upstream latency)", "check dependency latency (upstream services, P99)")
+        return _log_timeouts(f.dependencies, evidence, done, thresholds)
     if logs.exception:
         evidence.append(f"{logs.exception} exceptions in logs")
         return done("an exception in a specific code path", "find the broken request type from the exception's stack")
@@ -185,9 +194,14 @@ def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis
         if db.db_longest_query_seconds is not None and db.db_longest_query_seconds > SLOW_QUERY_SECONDS:
             evidence.append(f"a query running for {db.db_longest_query_seconds:.0f}s")
             return done("long-running queries are blocking the database", "inspect and cancel the long queries")
-    if db.downstream_error_ratio is not None and db.downstream_error_ratio > 0.01:
-        evidence.append(f"downstream error ratio {db.downstream_error_ratio:.1%}")
+    if db.downstream_error_ratio is not None and db.downstream_error_ratio > thresholds.downstream_error_above:
+        evidence.append(
+            f"downstream error ratio {db.downstream_error_ratio:.1%} (> {thresholds.downstream_error_above:.1%})"
+        )
         return done("a downstream API is failing", "engage the downstream team; degrade gracefully")
+    slow = _slow_downstream(db, evidence, done, thresholds)
+    if slow is not None:
+        return slow
 
     path.append("infrastructure")
     return _infrastructure(f, path, evidence, done) or done(
@@ -219,4 +233,59 @@ def _infrastructure(f: Findings, path: list[str], evidence: list[str], done):  #
     if infra.network_errors:
         evidence.append(f"{infra.network_errors} network errors")
         return done("network problems (packet loss or errors)", "check interfaces, packet loss and bandwidth")
+    return None
+
+
+_LATENCY = "dependency latency P99"
+_DOWNSTREAM = "downstream error ratio"
+Done = Callable[..., Diagnosis]
+
+
+def _unread(name: str, deps: DependencySignals) -> list[str]:
+    """Why a dependency reading is missing, once Prometheus was asked (older incidents say nothing)."""
+    if not deps.metrics_checked:
+        return []
+    return [f"{name}: {'not configured' if name in deps.not_configured else 'no reading'}"]
+
+
+def _p99(seconds: float, limit: timedelta) -> str:
+    above = seconds > limit.total_seconds()
+    return f"{_LATENCY} {seconds:.2f}s ({'>' if above else '≤'} {limit.total_seconds():g}s)"
+
+
+def _log_timeouts(deps: DependencySignals, evidence: list[str], done: Done, thresholds: DiagnosisQueries) -> Diagnosis:
+    """ "Timeout errors → check dependency latency (upstream services)": with a P99 reading, checked."""
+    p99, limit = deps.latency_p99_seconds, thresholds.latency_p99_above
+    if p99 is None:
+        evidence.extend(_unread(_LATENCY, deps))
+        return done("a slow dependency (upstream latency)", "check dependency latency (upstream services, P99)")
+    evidence.append(_p99(p99, limit))
+    if p99 > limit.total_seconds():
+        return done("a slow dependency (upstream latency)", "find the slow upstream service; engage its team")
+    return done(
+        "timeouts while dependency latency is normal: the network path or the service's own timeouts and pools",
+        "check the network to the dependencies and the service's client timeouts and connection pools",
+        conclusive=False,
+    )
+
+
+def _slow_downstream(
+    deps: DependencySignals, evidence: list[str], done: Done, thresholds: DiagnosisQueries
+) -> Diagnosis | None:
+    """ "Downstream APIs: error rate? latency P99?": the error rate is judged before this; here the
+    P99, and what was read and found normal, as evidence for the branches that follow."""
+    ratio, p99, limit = deps.downstream_error_ratio, deps.latency_p99_seconds, thresholds.latency_p99_above
+    if ratio is None:
+        evidence.extend(_unread(_DOWNSTREAM, deps))
+    else:
+        evidence.append(f"{_DOWNSTREAM} {ratio:.1%} (≤ {thresholds.downstream_error_above:.1%})")
+    if p99 is None:
+        evidence.extend(_unread(_LATENCY, deps))
+        return None
+    evidence.append(_p99(p99, limit))
+    if p99 > limit.total_seconds():
+        return done(
+            "a slow downstream dependency",
+            "engage the downstream team; degrade gracefully (timeouts, circuit breaking)",
+        )
     return None
