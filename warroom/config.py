@@ -237,11 +237,19 @@ class DiagnosisQueries(_Strict):
     downstream_error_above: float = Field(0.01, ge=0, le=1, description="the tree blames a downstream API above this")
     latency_p99: str | None = Field(None, description="P99 of the service's dependency calls, in seconds")
     latency_p99_above: Duration = Field(timedelta(seconds=1), description="a dependency is slow above this P99")
+    cache_hit_ratio: str | None = Field(None, description="the service's cache hits / lookups")
+    cache_hit_ratio_below: float = Field(0.8, ge=0, le=1, description="a cold or thrashing cache below this")
+    cache_errors: str | None = Field(None, description="cache connection errors per second")
+    cache_errors_above: float = Field(0.0, ge=0, description="the cache is failing above this rate")
+    cache_memory_used: str | None = Field(None, description="cache memory used / its limit")
+    cache_memory_used_above: float = Field(0.9, ge=0, le=1, description="the cache is full (evicting) above this")
 
     @model_validator(mode="after")
     def _placeholders(self) -> DiagnosisQueries:
         named: dict[str, str | None] = {f"error_classes.{k}": v for k, v in self.error_classes.items()}
         named |= {"downstream_error_ratio": self.downstream_error_ratio, "latency_p99": self.latency_p99}
+        named |= {"cache_hit_ratio": self.cache_hit_ratio, "cache_errors": self.cache_errors}
+        named |= {"cache_memory_used": self.cache_memory_used}
         for name, query in named.items():
             if query is not None and "$service" not in query:
                 raise ValueError(f"{name} must use $service so each incident reads its own service")

@@ -27,7 +27,15 @@ with workflow.unsafe.imports_passed_through():
         ErrorRatioRequest,
     )
     from warroom.models import DeploymentTarget, PhaseEvent
-    from warroom.policy.diagnosis import Findings, InfraSignals, PodSignals, classify_log_lines, diagnose
+    from warroom.policy.diagnosis import (
+        CACHE_CHECKS,
+        CacheSignals,
+        Findings,
+        InfraSignals,
+        PodSignals,
+        classify_log_lines,
+        diagnose,
+    )
     from warroom.policy.error_classes import dominant_error_class
     from workflows._activities import call
     from workflows._runtime import PhaseRuntime
@@ -73,14 +81,14 @@ PrometheusResult = DiagnosisMetricsReading | ActivityError
 
 
 def _prometheus_check(rt: PhaseRuntime) -> asyncio.Task[PrometheusResult] | None:
-    """The tree's Prometheus readings (status-code classes, dependency calls), alongside the other checks.
+    """The tree's Prometheus readings (status-code classes, dependency calls, cache), alongside the other checks.
 
     👉 Incidents recorded before the tree read them replay without the call (None)."""
     if not workflow.patched("diagnosis-prometheus-classes"):
         return None
     request = DiagnosisMetricsRequest(service=rt.state.service)
     return asyncio.create_task(
-        _check(READ_DIAGNOSIS_METRICS, request, "error classes and dependency calls (Prometheus)")
+        _check(READ_DIAGNOSIS_METRICS, request, "error classes, dependency calls and cache (Prometheus)")
     )
 
 
@@ -89,7 +97,13 @@ def _with_prometheus(findings: Findings, result: PrometheusResult, unavailable: 
     deps = findings.dependencies.model_copy(update={"metrics_checked": True})
     if isinstance(result, ActivityError):
         unavailable.append(f"prometheus readings unavailable ({result.cause})")
-        return findings.model_copy(update={"error_class": "unknown", "dependencies": deps})
+        return findings.model_copy(update={"error_class": "unknown", "dependencies": deps, "cache": CacheSignals()})
+    cache = CacheSignals(
+        hit_ratio=result.cache_hit_ratio,
+        errors_per_second=result.cache_errors_per_second,
+        memory_used_ratio=result.cache_memory_used_ratio,
+        not_configured=[name for name in result.not_configured if name in CACHE_CHECKS],
+    )
     deps = deps.model_copy(
         update={
             "downstream_error_ratio": result.downstream_error_ratio,
@@ -102,6 +116,7 @@ def _with_prometheus(findings: Findings, result: PrometheusResult, unavailable: 
             "error_class": dominant_error_class(result.error_classes),
             "error_shares": result.error_classes,
             "dependencies": deps,
+            "cache": cache,
         }
     )
 

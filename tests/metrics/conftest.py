@@ -17,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from tests.helpers import free_port
 
@@ -33,6 +33,16 @@ DEPENDENCY_CALLS: dict[str, dict[str, float]] = {"order-api": {"200": 97, "503":
 DEPENDENCY_LATENCY: dict[str, dict[str, float]] = {
     # calls per second at or under each bucket's bound (cumulative): P99 interpolates to 1.75 s
     "order-api": {"0.1": 90, "0.5": 95, "1.0": 98, "2.5": 100, "+Inf": 100},
+}
+CACHE: dict[str, dict[str, float]] = {
+    # per second, except memory_used (a ratio): 60 % hits, half a connection error a second, 95 % full
+    "order-api": {"hits": 60, "lookups": 100, "connection_errors": 0.5, "memory_used": 0.95},
+}
+CACHE_QUERIES = {
+    "cache_hit_ratio": 'sum(rate(cache_hits_total{service="$service"}[$window]))'
+    ' / sum(rate(cache_lookups_total{service="$service"}[$window]))',
+    "cache_errors": 'sum(rate(cache_connection_errors_total{service="$service"}[$window]))',
+    "cache_memory_used": 'max(cache_memory_used_ratio{service="$service"})',
 }
 DOWNSTREAM_ERROR_RATIO = (
     'sum(rate(http_client_requests_total{service="$service",code=~"5.."}[$window]))'
@@ -72,6 +82,15 @@ class OrderApi:
             counts = [(le, per_second * (now - self.started)) for le, per_second in buckets.items()]
             latency.add_metric([service], counts, sum_value=0.3 * counts[-1][1])
         yield latency
+        for name in ("hits", "lookups", "connection_errors"):
+            counter = CounterMetricFamily(f"cache_{name}", f"cache {name}", labels=["service"])
+            for service, cache in CACHE.items():
+                counter.add_metric([service], cache[name] * (now - self.started))
+            yield counter
+        memory = GaugeMetricFamily("cache_memory_used_ratio", "cache memory used / limit", labels=["service"])
+        for service, cache in CACHE.items():
+            memory.add_metric([service], cache["memory_used"])
+        yield memory
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -1,6 +1,6 @@
 """The decision tree's Prometheus readings, against a real Prometheus (conftest.py) with the runbook's
 own PromQL: each status-code class's share, and which class the tree follows; the dependency calls'
-error ratio and P99 with the PromQL a team would name."""
+error ratio and P99, and the cache, with the PromQL a team would name."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.diagnosis_metrics import DiagnosisMetricsActivities
 from activities.metrics import PrometheusSource, QueryRejected
-from tests.metrics.conftest import DOWNSTREAM_ERROR_RATIO, LATENCY_P99
+from tests.metrics.conftest import CACHE_QUERIES, DOWNSTREAM_ERROR_RATIO, LATENCY_P99
 from warroom.contracts.metrics import DiagnosisMetricsReading, DiagnosisMetricsRequest
 from warroom.policy.error_classes import dominant_error_class
 from warroom.runbook import load_runbook
@@ -74,7 +74,7 @@ async def test_dependency_calls_where_the_runbook_names_their_queries(prometheus
     reading = await read(base, "order-api", QUERIES.model_copy(update={"diagnosis": named}))
     assert reading.downstream_error_ratio == pytest.approx(0.03, abs=0.002)
     assert reading.latency_p99_seconds == pytest.approx(1.75, abs=0.01)  # histogram_quantile over the buckets
-    assert reading.not_configured == []
+    assert reading.not_configured == ["cache hit ratio", "cache connection errors", "cache memory used"]
     other = await read(base, "checkout-api", QUERIES.model_copy(update={"diagnosis": named}))
     assert (other.downstream_error_ratio, other.latency_p99_seconds) == (None, None)  # no series: no reading
 
@@ -83,4 +83,23 @@ async def test_dependency_checks_the_runbook_names_no_query_for_are_not_configur
     base, _ = prometheus
     reading = await read(base, "order-api")  # the shipped runbook names none
     assert (reading.downstream_error_ratio, reading.latency_p99_seconds) == (None, None)
+    assert reading.not_configured[:2] == ["downstream error ratio", "dependency latency P99"]
+
+
+async def test_the_cache_where_the_runbook_names_its_queries(prometheus) -> None:
+    base, _ = prometheus
+    named = QUERIES.diagnosis.model_copy(update=CACHE_QUERIES)
+    reading = await read(base, "order-api", QUERIES.model_copy(update={"diagnosis": named}))
+    assert reading.cache_hit_ratio == pytest.approx(0.6, abs=0.01)
+    assert reading.cache_errors_per_second == pytest.approx(0.5, abs=0.05)
+    assert reading.cache_memory_used_ratio == pytest.approx(0.95)
     assert reading.not_configured == ["downstream error ratio", "dependency latency P99"]
+    other = await read(base, "checkout-api", QUERIES.model_copy(update={"diagnosis": named}))
+    assert (other.cache_hit_ratio, other.cache_errors_per_second, other.cache_memory_used_ratio) == (None, None, None)
+
+
+async def test_a_runbook_naming_no_cache_query_has_no_cache_configured(prometheus) -> None:
+    base, _ = prometheus
+    reading = await read(base, "order-api")
+    assert {"cache hit ratio", "cache connection errors", "cache memory used"} <= set(reading.not_configured)
+    assert (reading.cache_hit_ratio, reading.cache_errors_per_second, reading.cache_memory_used_ratio) == (None,) * 3

@@ -60,6 +60,9 @@ class DiagnosisMetricsReading(BaseModel):
     read_at: datetime
     downstream_error_ratio: float | None = None
     latency_p99_seconds: float | None = None
+    cache_hit_ratio: float | None = None
+    cache_errors_per_second: float | None = None
+    cache_memory_used_ratio: float | None = None
     not_configured: list[str] = Field(default_factory=list)
 
 

@@ -52,6 +52,15 @@ class DependencySignals(_Model):
     not_configured: list[str] = Field(default_factory=list, description="dependency checks without a runbook query")
 
 
+class CacheSignals(_Model):
+    """The cache's readings; a check without a runbook query is in `not_configured`."""
+
+    hit_ratio: float | None = None
+    errors_per_second: float | None = None
+    memory_used_ratio: float | None = None
+    not_configured: list[str] = Field(default_factory=list)
+
+
 class InfraSignals(_Model):
     checked: bool = False
     cpu_percent: float | None = None
@@ -72,6 +81,7 @@ class Findings(_Model):
     error_shares: dict[ErrorClass, float | None] = Field(
         default_factory=dict, description="each status-code class's share of requests, where Prometheus was read"
     )
+    cache: CacheSignals | None = Field(None, description="None: not checked (incidents from before the cache check)")
 
 
 class Diagnosis(_Model):
@@ -194,6 +204,9 @@ def diagnose(
         if db.db_longest_query_seconds is not None and db.db_longest_query_seconds > SLOW_QUERY_SECONDS:
             evidence.append(f"a query running for {db.db_longest_query_seconds:.0f}s")
             return done("long-running queries are blocking the database", "inspect and cancel the long queries")
+    cached = _cache(f.cache, evidence, done, thresholds)
+    if cached is not None:
+        return cached
     if db.downstream_error_ratio is not None and db.downstream_error_ratio > thresholds.downstream_error_above:
         evidence.append(
             f"downstream error ratio {db.downstream_error_ratio:.1%} (> {thresholds.downstream_error_above:.1%})"
@@ -236,8 +249,12 @@ def _infrastructure(f: Findings, path: list[str], evidence: list[str], done):  #
     return None
 
 
-_LATENCY = "dependency latency P99"
-_DOWNSTREAM = "downstream error ratio"
+LATENCY = "dependency latency P99"
+DOWNSTREAM = "downstream error ratio"
+CACHE_HIT_RATIO = "cache hit ratio"
+CACHE_ERRORS = "cache connection errors"
+CACHE_MEMORY = "cache memory used"
+CACHE_CHECKS = (CACHE_ERRORS, CACHE_MEMORY, CACHE_HIT_RATIO)
 Done = Callable[..., Diagnosis]
 
 
@@ -250,14 +267,14 @@ def _unread(name: str, deps: DependencySignals) -> list[str]:
 
 def _p99(seconds: float, limit: timedelta) -> str:
     above = seconds > limit.total_seconds()
-    return f"{_LATENCY} {seconds:.2f}s ({'>' if above else '≤'} {limit.total_seconds():g}s)"
+    return f"{LATENCY} {seconds:.2f}s ({'>' if above else '≤'} {limit.total_seconds():g}s)"
 
 
 def _log_timeouts(deps: DependencySignals, evidence: list[str], done: Done, thresholds: DiagnosisQueries) -> Diagnosis:
     """ "Timeout errors → check dependency latency (upstream services)": with a P99 reading, checked."""
     p99, limit = deps.latency_p99_seconds, thresholds.latency_p99_above
     if p99 is None:
-        evidence.extend(_unread(_LATENCY, deps))
+        evidence.extend(_unread(LATENCY, deps))
         return done("a slow dependency (upstream latency)", "check dependency latency (upstream services, P99)")
     evidence.append(_p99(p99, limit))
     if p99 > limit.total_seconds():
@@ -276,11 +293,11 @@ def _slow_downstream(
     P99, and what was read and found normal, as evidence for the branches that follow."""
     ratio, p99, limit = deps.downstream_error_ratio, deps.latency_p99_seconds, thresholds.latency_p99_above
     if ratio is None:
-        evidence.extend(_unread(_DOWNSTREAM, deps))
+        evidence.extend(_unread(DOWNSTREAM, deps))
     else:
-        evidence.append(f"{_DOWNSTREAM} {ratio:.1%} (≤ {thresholds.downstream_error_above:.1%})")
+        evidence.append(f"{DOWNSTREAM} {ratio:.1%} (≤ {thresholds.downstream_error_above:.1%})")
     if p99 is None:
-        evidence.extend(_unread(_LATENCY, deps))
+        evidence.extend(_unread(LATENCY, deps))
         return None
     evidence.append(_p99(p99, limit))
     if p99 > limit.total_seconds():
@@ -288,4 +305,45 @@ def _slow_downstream(
             "a slow downstream dependency",
             "engage the downstream team; degrade gracefully (timeouts, circuit breaking)",
         )
+    return None
+
+
+def _cache(
+    cache: CacheSignals | None, evidence: list[str], done: Done, thresholds: DiagnosisQueries
+) -> Diagnosis | None:
+    """ "Cache: hit rate? connection errors? memory usage?", where the runbook names the queries."""
+    if cache is None:
+        return None
+    if set(CACHE_CHECKS) <= set(cache.not_configured):
+        evidence.append("cache: not configured")
+        return None
+    errors, memory, hits = cache.errors_per_second, cache.memory_used_ratio, cache.hit_ratio
+    for name, value in zip(CACHE_CHECKS, (errors, memory, hits), strict=True):
+        if value is None:
+            evidence.append(f"{name}: {'not configured' if name in cache.not_configured else 'no reading'}")
+    if errors is not None:
+        failing = errors > thresholds.cache_errors_above
+        evidence.append(
+            f"{CACHE_ERRORS} {errors:.2f}/s ({'>' if failing else '≤'} {thresholds.cache_errors_above:g}/s)"
+        )
+        if failing:
+            return done("the cache is failing (connection errors)", "restore the cache: its health and the client pool")
+    if memory is not None:
+        full = memory > thresholds.cache_memory_used_above
+        evidence.append(
+            f"{CACHE_MEMORY} {memory:.1%} ({'>' if full else '≤'} {thresholds.cache_memory_used_above:.1%})"
+        )
+        if full:
+            return done(
+                "the cache is full: evictions push load to the backends",
+                "add cache memory or shorten TTLs; find what grew",
+            )
+    if hits is not None:
+        cold = hits < thresholds.cache_hit_ratio_below
+        evidence.append(f"{CACHE_HIT_RATIO} {hits:.1%} ({'<' if cold else '≥'} {thresholds.cache_hit_ratio_below:.1%})")
+        if cold:
+            return done(
+                "a cold or thrashing cache: misses push load to the backends",
+                "find why keys miss (a deploy changing keys, a flush, evictions); warm the cache",
+            )
     return None
