@@ -19,25 +19,11 @@ with workflow.unsafe.imports_passed_through():
     from warroom.contracts.ansible import HOST_DIAGNOSTICS, HostDiagnosticsReport, HostDiagnosticsRequest
     from warroom.contracts.base import ActivityContract, Req, Res
     from warroom.contracts.kubernetes import LOGS, POD_HEALTH, RECENT_DEPLOY, LogsRequest, PodHealthRequest
-    from warroom.contracts.metrics import (
-        READ_DIAGNOSIS_METRICS,
-        READ_ERROR_RATIO,
-        DiagnosisMetricsReading,
-        DiagnosisMetricsRequest,
-        ErrorRatioRequest,
-    )
+    from warroom.contracts.metrics import READ_ERROR_RATIO, ErrorRatioRequest
     from warroom.models import DeploymentTarget, PhaseEvent
-    from warroom.policy.diagnosis import (
-        CACHE_CHECKS,
-        CacheSignals,
-        Findings,
-        InfraSignals,
-        PodSignals,
-        classify_log_lines,
-        diagnose,
-    )
-    from warroom.policy.error_classes import dominant_error_class
+    from warroom.policy.diagnosis import Findings, InfraSignals, PodSignals, classify_log_lines, diagnose
     from workflows._activities import call
+    from workflows._diagnosis_prometheus import prometheus_check, with_prometheus
     from workflows._runtime import PhaseRuntime
 
 T = TypeVar("T")
@@ -77,52 +63,8 @@ def _infra(report: HostDiagnosticsReport) -> InfraSignals:
     )
 
 
-PrometheusResult = DiagnosisMetricsReading | ActivityError
-
-
-def _prometheus_check(rt: PhaseRuntime) -> asyncio.Task[PrometheusResult] | None:
-    """The tree's Prometheus readings (status-code classes, dependency calls, cache), alongside the other checks.
-
-    👉 Incidents recorded before the tree read them replay without the call (None)."""
-    if not workflow.patched("diagnosis-prometheus-classes"):
-        return None
-    request = DiagnosisMetricsRequest(service=rt.state.service)
-    return asyncio.create_task(
-        _check(READ_DIAGNOSIS_METRICS, request, "error classes, dependency calls and cache (Prometheus)")
-    )
-
-
-def _with_prometheus(findings: Findings, result: PrometheusResult, unavailable: list[str]) -> Findings:
-    """The error class is the dominant status-code class read, never inferred from the error ratio."""
-    deps = findings.dependencies.model_copy(update={"metrics_checked": True})
-    if isinstance(result, ActivityError):
-        unavailable.append(f"prometheus readings unavailable ({result.cause})")
-        return findings.model_copy(update={"error_class": "unknown", "dependencies": deps, "cache": CacheSignals()})
-    cache = CacheSignals(
-        hit_ratio=result.cache_hit_ratio,
-        errors_per_second=result.cache_errors_per_second,
-        memory_used_ratio=result.cache_memory_used_ratio,
-        not_configured=[name for name in result.not_configured if name in CACHE_CHECKS],
-    )
-    deps = deps.model_copy(
-        update={
-            "downstream_error_ratio": result.downstream_error_ratio,
-            "latency_p99_seconds": result.latency_p99_seconds,
-            "not_configured": result.not_configured,
-        }
-    )
-    return findings.model_copy(
-        update={
-            "error_class": dominant_error_class(result.error_classes),
-            "error_shares": result.error_classes,
-            "dependencies": deps,
-            "cache": cache,
-        }
-    )
-
-
 async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
-    prometheus = _prometheus_check(rt)
+    prometheus = prometheus_check(rt)
     results = await asyncio.gather(
         _check(POD_HEALTH, PodHealthRequest(namespace=target.namespace, deployment=target.deployment), "pod health"),
         _check(
@@ -168,7 +110,7 @@ async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
         infra=_infra(host) if host else InfraSignals(),
     )
     if prometheus is not None:
-        findings = _with_prometheus(findings, await prometheus, unavailable)
+        findings = with_prometheus(findings, await prometheus, unavailable)
     # The window is the incident's runbook value (30 min in runbooks from before it was one). Its
     # strict "<" (a deploy exactly 30:00.000000 old) changes only message text, never a command.
     diagnosis = diagnose(findings, rt.runbook.rollback.immediate_deploy_window, rt.runbook.metrics.diagnosis)
