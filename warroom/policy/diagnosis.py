@@ -271,7 +271,7 @@ def _p99(seconds: float, limit: timedelta) -> str:
 
 
 def _log_timeouts(deps: DependencySignals, evidence: list[str], done: Done, thresholds: DiagnosisQueries) -> Diagnosis:
-    """ "Timeout errors → check dependency latency (upstream services)": with a P99 reading, checked."""
+    """The seed's "Timeout errors → check dependency latency (upstream services)", with the P99 where read."""
     p99, limit = deps.latency_p99_seconds, thresholds.latency_p99_above
     if p99 is None:
         evidence.extend(_unread(LATENCY, deps))
@@ -289,8 +289,8 @@ def _log_timeouts(deps: DependencySignals, evidence: list[str], done: Done, thre
 def _slow_downstream(
     deps: DependencySignals, evidence: list[str], done: Done, thresholds: DiagnosisQueries
 ) -> Diagnosis | None:
-    """ "Downstream APIs: error rate? latency P99?": the error rate is judged before this; here the
-    P99, and what was read and found normal, as evidence for the branches that follow."""
+    """The seed's "Downstream APIs: error rate? latency P99?": the error rate is judged before this;
+    here the P99, and what was read and found normal, as evidence for the branches that follow."""
     ratio, p99, limit = deps.downstream_error_ratio, deps.latency_p99_seconds, thresholds.latency_p99_above
     if ratio is None:
         evidence.extend(_unread(DOWNSTREAM, deps))
@@ -311,7 +311,7 @@ def _slow_downstream(
 def _cache(
     cache: CacheSignals | None, evidence: list[str], done: Done, thresholds: DiagnosisQueries
 ) -> Diagnosis | None:
-    """ "Cache: hit rate? connection errors? memory usage?", where the runbook names the queries."""
+    """The seed's "Cache: hit rate? connection errors? memory usage?", where the runbook names the queries."""
     if cache is None:
         return None
     if set(CACHE_CHECKS) <= set(cache.not_configured):
