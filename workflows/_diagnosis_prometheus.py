@@ -43,10 +43,10 @@ def prometheus_check(rt: PhaseRuntime) -> asyncio.Task[PrometheusResult] | None:
 def with_prometheus(findings: Findings, result: PrometheusResult, unavailable: list[str]) -> Findings:
     """The error class is the dominant status-code class read; the dependency and cache readings join
     the findings (`unavailable` gains the reason when the activity failed)."""
-    deps = findings.dependencies.model_copy(update={"metrics_checked": True})
-    if isinstance(result, ActivityError):
+    if isinstance(result, ActivityError):  # said once, not once per reading it would have had
         unavailable.append(f"prometheus readings unavailable ({result.cause})")
-        return findings.model_copy(update={"error_class": "unknown", "dependencies": deps, "cache": CacheSignals()})
+        return findings.model_copy(update={"error_class": "unknown"})
+    deps = findings.dependencies.model_copy(update={"metrics_checked": True})
     cache = CacheSignals(
         hit_ratio=result.cache_hit_ratio,
         errors_per_second=result.cache_errors_per_second,

@@ -21,10 +21,12 @@ from warroom.runbook import load_runbook
 pytestmark = pytest.mark.system("prometheus")
 
 
-async def diagnosis_of(service: str, base: str, env: WorkflowEnvironment, root: Path) -> TimelineEntry:
-    """Open a P2 on `service` with a Deployment target; the diagnosis Command posts to the timeline."""
+async def diagnosis_of(service: str, base: str | None, env: WorkflowEnvironment, root: Path) -> TimelineEntry:
+    """Open a P2 on `service` with a Deployment target; the diagnosis Command posts to the timeline.
+    Without `base` the worker has no Prometheus."""
     runbook = load_runbook()
-    source = PrometheusSource(base, runbook.metrics.model_copy(update={"window": timedelta(seconds=5)}))
+    window = runbook.metrics.model_copy(update={"window": timedelta(seconds=5)})
+    source = PrometheusSource(base, window) if base else None
     async with running_worker(env.client, root, metrics=source) as harness:
         handle = await harness.start(
             incident_input(
@@ -70,3 +72,14 @@ async def test_server_errors_walk_the_dependencies_saying_what_is_not_configured
         "downstream error ratio: not configured",
         "dependency latency P99: not configured",
     ]
+
+
+async def test_without_prometheus_the_class_is_unknown_never_guessed(
+    skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    diagnosis = await diagnosis_of("order-api", None, skipping_env, tmp_path)
+    assert diagnosis.data["path"].startswith("error codes: unknown → server errors")
+    evidence = diagnosis.data["evidence"]
+    assert "prometheus readings unavailable" in evidence and "not configured on this worker" in evidence
+    assert "error classes:" not in evidence  # no class was read
+    assert "no reading" not in evidence and "cache" not in evidence  # the one failure is said once
