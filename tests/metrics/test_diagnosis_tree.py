@@ -56,6 +56,14 @@ async def test_a_service_answering_4xx_reaches_the_tree_s_4xx_branch(
     assert "prometheus readings unavailable" not in diagnosis.data["evidence"]
 
 
+async def test_a_service_timing_out_reaches_the_tree_s_network_branch(
+    prometheus, skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    diagnosis = await diagnosis_of("gateway-api", prometheus[0], skipping_env, tmp_path)
+    assert diagnosis.data["path"] == "error codes: timeout → connection timeouts: network/infrastructure"
+    assert diagnosis.data["evidence"].startswith("error classes: 5xx 3.0%, 4xx 1.0%, timeout 6.0%")
+
+
 async def test_server_errors_walk_the_dependencies_saying_what_is_not_configured(
     prometheus, skipping_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
