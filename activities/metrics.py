@@ -97,6 +97,18 @@ class PrometheusSource:
         value = float(result[0]["value"][1])
         return None if math.isnan(value) else value
 
+    async def instant(self, template: str, service: str) -> float | None:
+        """One runbook query's value now; None when it has no series (or NaN: nothing to divide by)."""
+        try:
+            query = render_query(template, service, self.queries.window)
+        except ValueError as exc:
+            raise QueryRejected(str(exc)) from None
+        result = await self._get("/api/v1/query", {"query": query})
+        if not result:
+            return None
+        value = float(result[0]["value"][1])
+        return None if math.isnan(value) else value
+
     async def error_ratio_series(self, service: str, start: datetime, end: datetime) -> list[MetricSample]:
         params = {
             "query": render_query(self.queries.error_ratio, service, self.queries.window),

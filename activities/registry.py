@@ -14,6 +14,7 @@ from typing import Any
 from temporalio import activity
 
 from activities.ansible import AnsibleSettings, PlaybookRunner
+from activities.diagnosis_metrics import DiagnosisMetricsActivities
 from activities.metrics import MetricsActivities, PrometheusSource
 from activities.notify import Notifier, NotifyActivities
 from activities.sequence import next_channel_number
@@ -54,6 +55,7 @@ def build_activities(
     if metrics is not None:
         m = MetricsActivities(metrics)
         acts += [m.read_error_ratio, m.check_clean_window]
+        acts.append(DiagnosisMetricsActivities(metrics).read_diagnosis_metrics)
     else:
         acts += [not_configured(c, "set WARROOM_PROMETHEUS_URL") for c in METRICS]
     if kube_activities is not None:

@@ -67,6 +67,7 @@ ACTIVITIES = [
     "kube_scale",
     "next_channel_number",
     "notify",
+    "read_diagnosis_metrics",
     "read_error_ratio",
 ]
 

@@ -201,6 +201,61 @@ class ResolvePolicy(_Strict):
         return self
 
 
+ErrorClass = Literal["5xx", "4xx", "timeout"]
+"""The decision tree's "What error codes?" classes."""
+
+_REQUESTS = 'sum(rate(http_requests_total{service="$service"}[$window]))'
+
+
+def _class_share(codes: str) -> str:
+    """The share of the service's requests answered with `codes` (PromQL label matchers).
+
+    `or vector(0)`: a service with traffic but no series for a code has served none of it (client
+    libraries create a code's series on its first request); with no traffic at all the ratio is
+    absent, and the class unknown."""
+    return f'(sum(rate(http_requests_total{{service="$service",{codes}}}[$window])) or vector(0)) / {_REQUESTS}'
+
+
+DEFAULT_ERROR_CLASSES: dict[ErrorClass, str] = {
+    "5xx": _class_share('code=~"5..",code!="504"'),
+    "4xx": _class_share('code=~"4..",code!="408"'),
+    "timeout": _class_share('code=~"408|504"'),
+}
+
+
+class DiagnosisQueries(_Strict):
+    """PromQL for the decision tree's checks, and the thresholds their readings are judged by.
+
+    The error classes are disjoint status-code classes of `http_requests_total` (the convention
+    `error_ratio` uses): timeouts are 408 (request timeout) and 504 (gateway timeout), so 5xx and
+    4xx leave those two out. The tree's class is the one with the largest share
+    (`warroom.policy.error_classes`). The dependency and cache queries are optional: a check the
+    runbook names no query for is not configured, and says so."""
+
+    error_classes: dict[ErrorClass, str] = Field(default_factory=lambda: dict(DEFAULT_ERROR_CLASSES))
+    downstream_error_ratio: str | None = Field(None, description="error ratio of the service's calls to dependencies")
+    downstream_error_above: float = Field(0.01, ge=0, le=1, description="the tree blames a downstream API above this")
+    latency_p99: str | None = Field(None, description="P99 of the service's dependency calls, in seconds")
+    latency_p99_above: Duration = Field(timedelta(seconds=1), description="a dependency is slow above this P99")
+    cache_hit_ratio: str | None = Field(None, description="the service's cache hits / lookups")
+    cache_hit_ratio_below: float = Field(0.8, ge=0, le=1, description="a cold or thrashing cache below this")
+    cache_errors: str | None = Field(None, description="cache connection errors per second")
+    cache_errors_above: float = Field(0.0, ge=0, description="the cache is failing above this rate")
+    cache_memory_used: str | None = Field(None, description="cache memory used / its limit")
+    cache_memory_used_above: float = Field(0.9, ge=0, le=1, description="the cache is full (evicting) above this")
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> DiagnosisQueries:
+        named: dict[str, str | None] = {f"error_classes.{k}": v for k, v in self.error_classes.items()}
+        named |= {"downstream_error_ratio": self.downstream_error_ratio, "latency_p99": self.latency_p99}
+        named |= {"cache_hit_ratio": self.cache_hit_ratio, "cache_errors": self.cache_errors}
+        named |= {"cache_memory_used": self.cache_memory_used}
+        for name, query in named.items():
+            if query is not None and "$service" not in query:
+                raise ValueError(f"{name} must use $service so each incident reads its own service")
+        return self
+
+
 class MetricsQueries(_Strict):
     """PromQL templates. `$service` and `$window` are the only placeholders; warroom fills them
     with a validated service name (DNS label) and a duration, never with raw alert text."""
@@ -216,6 +271,7 @@ class MetricsQueries(_Strict):
     baseline_offset: Duration = Field(
         timedelta(minutes=1), description="the baseline is read this long before the deploy"
     )
+    diagnosis: DiagnosisQueries = DiagnosisQueries()
 
     @model_validator(mode="after")
     def _placeholders(self) -> MetricsQueries:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.models import DeploymentTarget, PhaseEvent
     from warroom.policy.diagnosis import Findings, InfraSignals, PodSignals, classify_log_lines, diagnose
     from workflows._activities import call
+    from workflows._diagnosis_prometheus import prometheus_check, with_prometheus
     from workflows._runtime import PhaseRuntime
 
 T = TypeVar("T")
@@ -63,6 +64,7 @@ def _infra(report: HostDiagnosticsReport) -> InfraSignals:
 
 
 async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
+    prometheus = prometheus_check(rt)
     results = await asyncio.gather(
         _check(POD_HEALTH, PodHealthRequest(namespace=target.namespace, deployment=target.deployment), "pod health"),
         _check(
@@ -107,9 +109,11 @@ async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
         else PodSignals(),
         infra=_infra(host) if host else InfraSignals(),
     )
+    if prometheus is not None:
+        findings = with_prometheus(findings, await prometheus, unavailable)
     # The window is the incident's runbook value (30 min in runbooks from before it was one). Its
     # strict "<" (a deploy exactly 30:00.000000 old) changes only message text, never a command.
-    diagnosis = diagnose(findings, rt.runbook.rollback.immediate_deploy_window)
+    diagnosis = diagnose(findings, rt.runbook.rollback.immediate_deploy_window, rt.runbook.metrics.diagnosis)
     evidence = diagnosis.evidence + unavailable
     await rt.report(
         PhaseEvent(

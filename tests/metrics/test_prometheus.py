@@ -1,19 +1,10 @@
-"""The metrics path against a real Prometheus scraping a real exporter on loopback."""
+"""The metrics path against a real Prometheus scraping a real exporter on loopback (conftest.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
-import pytest_asyncio
-from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily
 from temporalio.testing import ActivityEnvironment
 
 from activities.metrics import MetricsActivities, MetricsUnavailable, PrometheusSource, QueryRejected, render_query
@@ -21,74 +12,8 @@ from tests.helpers import free_port
 from warroom.config import MetricsQueries
 from warroom.contracts.metrics import CleanWindowRequest, ErrorRatioRequest
 
-PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.system("prometheus")
 QUERIES = MetricsQueries(window=timedelta(seconds=5), step=timedelta(seconds=1))
-
-
-class OrderApi:
-    """Counters of a service serving 100 req/s; `error_share` of them 503 from `errors_since` on."""
-
-    def __init__(self) -> None:
-        self.started = time.time()
-        self.errors_since: float | None = None
-        self.error_share = 0.05
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        now = time.time()
-        total = 100 * (now - self.started)
-        errors = 100 * self.error_share * (now - self.errors_since) if self.errors_since else 0.0
-        family = CounterMetricFamily("http_requests", "requests served", labels=["service", "code"])
-        family.add_metric(["order-api", "200"], total - errors)
-        family.add_metric(["order-api", "503"], errors)
-        yield family
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def prometheus(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, OrderApi]]:
-    service = OrderApi()
-    registry = CollectorRegistry()
-    registry.register(service)  # type: ignore[arg-type]
-    exporter_port, port = free_port(), free_port()
-    server, thread = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
-    root = tmp_path_factory.mktemp("prometheus")
-    (root / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"scrape_configs:\n  - job_name: order-api\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
-    )
-    proc = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={root / 'prometheus.yml'}",
-            f"--storage.tsdb.path={root / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(100):
-                try:
-                    if (await http.get(f"{base}/-/ready")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-            for _ in range(300):  # Prometheus scrapes a few seconds after it is ready
-                answer = (await http.get(f"{base}/api/v1/query", params={"query": "http_requests_total[10s]"})).json()
-                if answer["data"]["result"] and len(answer["data"]["result"][0]["values"]) >= 3:
-                    break
-                await asyncio.sleep(0.2)
-        await asyncio.sleep(2)  # healthy traffic first: the baseline
-        service.errors_since = time.time()
-        await asyncio.sleep(7)  # then a full window of 5 % errors
-        yield base, service
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        server.shutdown()
 
 
 async def test_error_ratio_now_and_the_pre_deploy_baseline(prometheus) -> None:

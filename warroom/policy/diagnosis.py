@@ -9,13 +9,15 @@ branch it took, on what evidence, the hypothesis, and the recommended action.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.config import RollbackRule
+from warroom.config import DiagnosisQueries, ErrorClass, RollbackRule
 from warroom.enums import format_duration
+from warroom.policy.error_classes import describe_error_classes
 
 
 class _Model(BaseModel):
@@ -45,6 +47,18 @@ class DependencySignals(_Model):
     db_max_connections: int | None = None
     db_longest_query_seconds: float | None = None
     downstream_error_ratio: float | None = None
+    metrics_checked: bool = Field(False, description="Prometheus was asked for the dependency readings")
+    latency_p99_seconds: float | None = Field(None, description="P99 of the service's calls to its dependencies")
+    not_configured: list[str] = Field(default_factory=list, description="dependency checks without a runbook query")
+
+
+class CacheSignals(_Model):
+    """The cache's readings; a check without a runbook query is in `not_configured`."""
+
+    hit_ratio: float | None = None
+    errors_per_second: float | None = None
+    memory_used_ratio: float | None = None
+    not_configured: list[str] = Field(default_factory=list)
 
 
 class InfraSignals(_Model):
@@ -64,6 +78,10 @@ class Findings(_Model):
     pods: PodSignals = PodSignals()
     dependencies: DependencySignals = DependencySignals()
     infra: InfraSignals = InfraSignals()
+    error_shares: dict[ErrorClass, float | None] = Field(
+        default_factory=dict, description="each status-code class's share of requests, where Prometheus was read"
+    )
+    cache: CacheSignals | None = Field(None, description="None: not checked (incidents from before the cache check)")
 
 
 class Diagnosis(_Model):
@@ -80,6 +98,8 @@ workflows pass the incident's runbook value (`rollback.immediate_deploy_window`)
 CPU_SATURATED = 90.0
 DISK_AWAIT_MS = 100.0
 SLOW_QUERY_SECONDS = 30.0
+THRESHOLDS = DiagnosisQueries()
+"""The runbook's default dependency thresholds; workflows pass the incident's (`metrics.diagnosis`)."""
 
 _PATTERNS = {
     "oom": re.compile(r"OutOfMemory|OOMKilled|out of memory|Cannot allocate memory|heap space", re.I),
@@ -111,8 +131,11 @@ def classify_log_lines(lines: list[str], samples: int = 5) -> LogSignals:
     return LogSignals(**counts, samples=picked)
 
 
-def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis:
-    """Walk the tree. A deploy younger than `recent_deploy` (strictly: "< 30 min") means roll back immediately."""
+def diagnose(
+    f: Findings, recent_deploy: timedelta = RECENT_DEPLOY, thresholds: DiagnosisQueries = THRESHOLDS
+) -> Diagnosis:
+    """Walk the tree. A deploy younger than `recent_deploy` (strictly: "< 30 min") means roll back immediately;
+    `thresholds` are the runbook's (`metrics.diagnosis`) for the dependency readings."""
     path: list[str] = []
     evidence: list[str] = []
 
@@ -122,6 +145,8 @@ def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis
         )
 
     path.append(f"error codes: {f.error_class}")
+    if f.error_shares:
+        evidence.append(describe_error_classes(f.error_shares))
     if f.error_class == "4xx":
         return done(
             "client errors: possibly expected traffic (a client release, a scraper, an auth change)",
@@ -159,7 +184,7 @@ def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis
         return done("database connectivity or connection-pool exhaustion", "check DB health and the pool size")
     if logs.timeout:
         evidence.append(f"{logs.timeout} timeout errors in logs")
-        return done("a slow dependency (upstream latency)", "check dependency latency (upstream services, P99)")
+        return _log_timeouts(f.dependencies, evidence, done, thresholds)
     if logs.exception:
         evidence.append(f"{logs.exception} exceptions in logs")
         return done("an exception in a specific code path", "find the broken request type from the exception's stack")
@@ -179,9 +204,17 @@ def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis
         if db.db_longest_query_seconds is not None and db.db_longest_query_seconds > SLOW_QUERY_SECONDS:
             evidence.append(f"a query running for {db.db_longest_query_seconds:.0f}s")
             return done("long-running queries are blocking the database", "inspect and cancel the long queries")
-    if db.downstream_error_ratio is not None and db.downstream_error_ratio > 0.01:
-        evidence.append(f"downstream error ratio {db.downstream_error_ratio:.1%}")
+    cached = _cache(f.cache, evidence, done, thresholds)
+    if cached is not None:
+        return cached
+    if db.downstream_error_ratio is not None and db.downstream_error_ratio > thresholds.downstream_error_above:
+        evidence.append(
+            f"downstream error ratio {db.downstream_error_ratio:.1%} (> {thresholds.downstream_error_above:.1%})"
+        )
         return done("a downstream API is failing", "engage the downstream team; degrade gracefully")
+    slow = _slow_downstream(db, evidence, done, thresholds)
+    if slow is not None:
+        return slow
 
     path.append("infrastructure")
     return _infrastructure(f, path, evidence, done) or done(
@@ -213,4 +246,104 @@ def _infrastructure(f: Findings, path: list[str], evidence: list[str], done):  #
     if infra.network_errors:
         evidence.append(f"{infra.network_errors} network errors")
         return done("network problems (packet loss or errors)", "check interfaces, packet loss and bandwidth")
+    return None
+
+
+LATENCY = "dependency latency P99"
+DOWNSTREAM = "downstream error ratio"
+CACHE_HIT_RATIO = "cache hit ratio"
+CACHE_ERRORS = "cache connection errors"
+CACHE_MEMORY = "cache memory used"
+CACHE_CHECKS = (CACHE_ERRORS, CACHE_MEMORY, CACHE_HIT_RATIO)
+Done = Callable[..., Diagnosis]
+
+
+def _unread(name: str, deps: DependencySignals) -> list[str]:
+    """Why a dependency reading is missing, once Prometheus was asked (older incidents say nothing)."""
+    if not deps.metrics_checked:
+        return []
+    return [f"{name}: {'not configured' if name in deps.not_configured else 'no reading'}"]
+
+
+def _p99(seconds: float, limit: timedelta) -> str:
+    above = seconds > limit.total_seconds()
+    return f"{LATENCY} {seconds:.2f}s ({'>' if above else '≤'} {limit.total_seconds():g}s)"
+
+
+def _log_timeouts(deps: DependencySignals, evidence: list[str], done: Done, thresholds: DiagnosisQueries) -> Diagnosis:
+    """The seed's "Timeout errors → check dependency latency (upstream services)", with the P99 where read."""
+    p99, limit = deps.latency_p99_seconds, thresholds.latency_p99_above
+    if p99 is None:
+        evidence.extend(_unread(LATENCY, deps))
+        return done("a slow dependency (upstream latency)", "check dependency latency (upstream services, P99)")
+    evidence.append(_p99(p99, limit))
+    if p99 > limit.total_seconds():
+        return done("a slow dependency (upstream latency)", "find the slow upstream service; engage its team")
+    return done(
+        "timeouts while dependency latency is normal: the network path or the service's own timeouts and pools",
+        "check the network to the dependencies and the service's client timeouts and connection pools",
+        conclusive=False,
+    )
+
+
+def _slow_downstream(
+    deps: DependencySignals, evidence: list[str], done: Done, thresholds: DiagnosisQueries
+) -> Diagnosis | None:
+    """The seed's "Downstream APIs: error rate? latency P99?": the error rate is judged before this;
+    here the P99, and what was read and found normal, as evidence for the branches that follow."""
+    ratio, p99, limit = deps.downstream_error_ratio, deps.latency_p99_seconds, thresholds.latency_p99_above
+    if ratio is None:
+        evidence.extend(_unread(DOWNSTREAM, deps))
+    else:
+        evidence.append(f"{DOWNSTREAM} {ratio:.1%} (≤ {thresholds.downstream_error_above:.1%})")
+    if p99 is None:
+        evidence.extend(_unread(LATENCY, deps))
+        return None
+    evidence.append(_p99(p99, limit))
+    if p99 > limit.total_seconds():
+        return done(
+            "a slow downstream dependency",
+            "engage the downstream team; degrade gracefully (timeouts, circuit breaking)",
+        )
+    return None
+
+
+def _cache(
+    cache: CacheSignals | None, evidence: list[str], done: Done, thresholds: DiagnosisQueries
+) -> Diagnosis | None:
+    """The seed's "Cache: hit rate? connection errors? memory usage?", where the runbook names the queries."""
+    if cache is None:
+        return None
+    if set(CACHE_CHECKS) <= set(cache.not_configured):
+        evidence.append("cache: not configured")
+        return None
+    errors, memory, hits = cache.errors_per_second, cache.memory_used_ratio, cache.hit_ratio
+    for name, value in zip(CACHE_CHECKS, (errors, memory, hits), strict=True):
+        if value is None:
+            evidence.append(f"{name}: {'not configured' if name in cache.not_configured else 'no reading'}")
+    if errors is not None:
+        failing = errors > thresholds.cache_errors_above
+        evidence.append(
+            f"{CACHE_ERRORS} {errors:.2f}/s ({'>' if failing else '≤'} {thresholds.cache_errors_above:g}/s)"
+        )
+        if failing:
+            return done("the cache is failing (connection errors)", "restore the cache: its health and the client pool")
+    if memory is not None:
+        full = memory > thresholds.cache_memory_used_above
+        evidence.append(
+            f"{CACHE_MEMORY} {memory:.1%} ({'>' if full else '≤'} {thresholds.cache_memory_used_above:.1%})"
+        )
+        if full:
+            return done(
+                "the cache is full: evictions push load to the backends",
+                "add cache memory or shorten TTLs; find what grew",
+            )
+    if hits is not None:
+        cold = hits < thresholds.cache_hit_ratio_below
+        evidence.append(f"{CACHE_HIT_RATIO} {hits:.1%} ({'<' if cold else '≥'} {thresholds.cache_hit_ratio_below:.1%})")
+        if cold:
+            return done(
+                "a cold or thrashing cache: misses push load to the backends",
+                "find why keys miss (a deploy changing keys, a flush, evictions); warm the cache",
+            )
     return None
