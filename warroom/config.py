@@ -241,6 +241,13 @@ class Retrospective(_Strict):
     escalate_to: str = "engineering-manager"
 
 
+class KubernetesChecks(_Strict):
+    """The decision tree's Kubernetes checks: the seed's `kubectl get events ... | tail -20`,
+    `kubectl top pods` against the pods' limits, and `kubectl describe nodes`' allocation."""
+
+    events_tail: int = Field(20, ge=1, le=500, description="the most recent N Warning events of the service")
+
+
 class RunbookConfig(_Strict):
     """The whole runbook. Every section defaults to the seed runbook's values."""
 
@@ -259,6 +266,7 @@ class RunbookConfig(_Strict):
     mttr_targets: MttrTargets = MttrTargets()
     retrospective: Retrospective = Retrospective()
     templates_dir: str | None = Field(None, description="a folder of *.j2 files that replace the built-in messages")
+    kubernetes_checks: KubernetesChecks = KubernetesChecks()
 
     @model_validator(mode="before")
     @classmethod

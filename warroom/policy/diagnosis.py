@@ -9,6 +9,7 @@ branch it took, on what evidence, the hypothesis, and the recommended action.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
 
@@ -57,6 +58,23 @@ class InfraSignals(_Model):
     network_errors: int = 0
 
 
+class EventSignals(_Model):
+    """Warning events of the service's Deployment, ReplicaSets and pods: reason → occurrences (an
+    aggregated event counts its `count`), and a few "Reason kind/name: message" lines for the evidence."""
+
+    checked: bool = False
+    reasons: dict[str, int] = Field(default_factory=dict)
+    samples: list[str] = Field(default_factory=list)
+
+    def count(self, *reasons: str) -> int:
+        return sum(self.reasons.get(r, 0) for r in reasons)
+
+    def shown(self, *reasons: str) -> str:
+        """Like "12× BackOff, 3× Unhealthy": the reasons that occurred, most frequent first."""
+        found = sorted(((self.reasons[r], r) for r in reasons if self.reasons.get(r)), key=lambda x: (-x[0], x[1]))
+        return ", ".join(f"{n}× {r}" for n, r in found)
+
+
 class Findings(_Model):
     error_class: Literal["5xx", "4xx", "timeout", "unknown"] = "unknown"
     deploy_age: timedelta | None = None
@@ -64,6 +82,7 @@ class Findings(_Model):
     pods: PodSignals = PodSignals()
     dependencies: DependencySignals = DependencySignals()
     infra: InfraSignals = InfraSignals()
+    events: EventSignals = EventSignals()
 
 
 class Diagnosis(_Model):
@@ -166,6 +185,8 @@ def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis
     if pods.crashloop or pods.image_pull:
         evidence.append(f"{pods.crashloop} pods crash-looping, {pods.image_pull} failing to pull images")
         return done("pods are not running", "inspect `kubectl describe pod` events for the failing pods")
+    if (by_events := _pod_events(f, evidence, done)) is not None:
+        return by_events
 
     path.append("dependencies")
     db = f.dependencies
@@ -191,6 +212,8 @@ def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis
 
 def _infrastructure(f: Findings, path: list[str], evidence: list[str], done):  # type: ignore[no-untyped-def]
     infra = f.infra
+    if (by_cluster := _cluster_infrastructure(f, evidence, done)) is not None:
+        return by_cluster
     if not infra.checked:
         evidence.append("infrastructure not checked")
         return None
@@ -213,4 +236,61 @@ def _infrastructure(f: Findings, path: list[str], evidence: list[str], done):  #
     if infra.network_errors:
         evidence.append(f"{infra.network_errors} network errors")
         return done("network problems (packet loss or errors)", "check interfaces, packet loss and bandwidth")
+    return None
+
+
+# --- Kubernetes events (`kubectl get events --sort-by=.lastTimestamp | tail -20`) ----------------
+
+
+MEMORY_EVENTS = ("OOMKilling", "SystemOOM")
+CRASH_EVENTS = ("BackOff",)
+PROBE_EVENTS = ("Unhealthy",)
+VOLUME_EVENTS = ("FailedMount", "FailedAttachVolume")
+SCHEDULING_EVENTS = ("FailedScheduling",)
+EVICTION_EVENTS = ("Evicted", "Preempted")
+
+
+def _pod_events(f: Findings, evidence: list[str], done: Callable[[str, str], Diagnosis]) -> Diagnosis | None:
+    """The logs said nothing decisive: what the kubelet recorded about the service's pods."""
+    ev = f.events
+    if not ev.checked:
+        return None
+    branches = (
+        (
+            MEMORY_EVENTS,
+            "memory leak or undersized memory limit",
+            "scale up (more replicas or memory) and look for the leak",
+        ),
+        (CRASH_EVENTS, "pods are not running", "inspect `kubectl describe pod` events for the failing pods"),
+        (
+            PROBE_EVENTS,
+            "pods fail their health probes",
+            "check the probe endpoint and what it depends on (`kubectl describe pod`)",
+        ),
+        (VOLUME_EVENTS, "pods cannot mount their volumes", "check the volume, its claim and the storage backend"),
+    )
+    for reasons, hypothesis, action in branches:
+        if ev.count(*reasons):
+            evidence.append(f"Kubernetes events: {ev.shown(*reasons)}")
+            evidence.extend(s for s in ev.samples if s.split(" ", 1)[0] in reasons)
+            return done(hypothesis, action)
+    return None
+
+
+def _cluster_infrastructure(
+    f: Findings, evidence: list[str], done: Callable[[str, str], Diagnosis]
+) -> Diagnosis | None:
+    """The cluster's side of the infrastructure branch: pods it cannot place or keeps evicting."""
+    ev = f.events
+    if not ev.checked:
+        return None
+    if ev.count(*SCHEDULING_EVENTS):
+        evidence.append(f"Kubernetes events: {ev.shown(*SCHEDULING_EVENTS)}")
+        return done(
+            "pods cannot be scheduled (the cluster is out of capacity or constraints exclude every node)",
+            "add nodes or free capacity; `kubectl describe pod` says what no node offers",
+        )
+    if ev.count(*EVICTION_EVENTS):
+        evidence.append(f"Kubernetes events: {ev.shown(*EVICTION_EVENTS)}")
+        return done("pods are being evicted (node pressure)", "relieve the node's memory or disk, or move workloads")
     return None
