@@ -246,6 +246,15 @@ class KubernetesChecks(_Strict):
     `kubectl top pods` against the pods' limits, and `kubectl describe nodes`' allocation."""
 
     events_tail: int = Field(20, ge=1, le=500, description="the most recent N Warning events of the service")
+    pod_cpu_saturated_above: float = Field(
+        90.0, gt=0, description="a container using more than this % of its CPU limit is saturated (seed: > 90%)"
+    )
+    pod_memory_saturated_above: float = Field(
+        90.0, gt=0, description="a container using more than this % of its memory limit is close to its OOM kill"
+    )
+    node_allocated_above: float = Field(
+        90.0, gt=0, description="a node whose pods request more than this % of its allocatable CPU or memory is full"
+    )
 
 
 class RunbookConfig(_Strict):

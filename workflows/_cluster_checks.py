@@ -1,18 +1,31 @@
 """The decision tree's Kubernetes and database checks, run beside the others in `run_diagnosis`.
 
 Each check is guarded by its own `workflow.patched` id: incidents that started before it existed
-replay without it. A check that fails is evidence ("events unavailable: ..."), never fatal.
+replay without it. The checks run concurrently; one that fails is evidence ("events unavailable:
+..."), never fatal.
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from warroom.contracts.kubernetes import EVENTS, EventsReport, EventsRequest
+    from warroom.config import KubernetesChecks
+    from warroom.contracts.kubernetes import (
+        EVENTS,
+        RESOURCE_USAGE,
+        EventsReport,
+        EventsRequest,
+        ResourceUsageReport,
+        ResourceUsageRequest,
+    )
     from warroom.models import DeploymentTarget
-    from warroom.policy.diagnosis import EventSignals, Findings
+    from warroom.policy.diagnosis import EventSignals, Findings, ResourceSignals
     from workflows._activities import call
     from workflows._runtime import PhaseRuntime
 
@@ -28,36 +41,67 @@ def event_signals(report: EventsReport, samples: int = EVENT_SAMPLES) -> EventSi
     return EventSignals(checked=True, reasons=reasons, samples=shown)
 
 
+def resource_signals(report: ResourceUsageReport, limits: KubernetesChecks) -> ResourceSignals:
+    """The busiest container against its limits, the nodes' pressure and the fullest node's allocation."""
+    signals = ResourceSignals(checked=True, limits=limits)
+    by_cpu = [c for c in report.containers if c.cpu_percent_of_limit is not None]
+    if by_cpu:
+        top = max(by_cpu, key=lambda c: c.cpu_percent_of_limit or 0.0)
+        signals.cpu_percent_of_limit, signals.cpu_at = top.cpu_percent_of_limit, f"{top.pod}/{top.container}"
+    by_memory = [c for c in report.containers if c.memory_percent_of_limit is not None]
+    if by_memory:
+        top = max(by_memory, key=lambda c: c.memory_percent_of_limit or 0.0)
+        signals.memory_percent_of_limit, signals.memory_at = top.memory_percent_of_limit, f"{top.pod}/{top.container}"
+    signals.node_pressure = [f"{n.name}: {p}" for n in report.nodes for p in n.pressure]
+    if report.nodes:
+        fullest = max(report.nodes, key=lambda n: max(n.cpu_requests_percent or 0.0, n.memory_requests_percent or 0.0))
+        signals.node_at = fullest.name
+        signals.node_cpu_requests_percent = fullest.cpu_requests_percent
+        signals.node_memory_requests_percent = fullest.memory_requests_percent
+    return signals
+
+
 class ClusterFindings:
     """What the Kubernetes and database checks found, folded into the tree's `Findings`."""
 
     def __init__(self) -> None:
-        self.events: EventSignals | None = None
+        self.update: dict[str, Any] = {}
         self.unavailable: list[str] = []
 
     def apply(self, findings: Findings) -> Findings:
-        update: dict[str, object] = {}
-        if self.events is not None:
-            update["events"] = self.events
-        return findings.model_copy(update=update) if update else findings
+        return findings.model_copy(update=self.update) if self.update else findings
 
 
 async def run_cluster_checks(rt: PhaseRuntime, target: DeploymentTarget) -> ClusterFindings:
-    """The checks this incident's workflow code knows about, one after another in one task (each
-    is a single read; they overlap the main checks, which take longer)."""
+    """The checks this incident's workflow code knows about, concurrently."""
     found = ClusterFindings()
+    checks: list[Callable[[], Awaitable[None]]] = []
+    limits = rt.runbook.kubernetes_checks
+
+    async def events() -> None:
+        request = EventsRequest(namespace=target.namespace, deployment=target.deployment, limit=limits.events_tail)
+        report = await call(EVENTS, request, summary="Kubernetes Warning events (kubectl get events | tail)")
+        found.update["events"] = event_signals(report)
+
+    async def usage() -> None:
+        request = ResourceUsageRequest(namespace=target.namespace, deployment=target.deployment)
+        report = await call(RESOURCE_USAGE, request, summary="kubectl top pods; node allocation and conditions")
+        found.update["resources"] = resource_signals(report, limits)
+        found.unavailable += [f"resource usage: {why}" for why in report.unavailable]
+
     if workflow.patched("diagnosis-kubernetes-events"):
-        try:
-            report = await call(
-                EVENTS,
-                EventsRequest(
-                    namespace=target.namespace,
-                    deployment=target.deployment,
-                    limit=rt.runbook.kubernetes_checks.events_tail,
-                ),
-                summary="Kubernetes Warning events (kubectl get events | tail)",
-            )
-            found.events = event_signals(report)
-        except ActivityError as err:
-            found.unavailable.append(f"events unavailable ({err.cause or err})")
+        checks.append(_reported(events, "events", found))
+    if workflow.patched("diagnosis-kubernetes-usage"):
+        checks.append(_reported(usage, "resource usage", found))
+    await asyncio.gather(*(check() for check in checks))
     return found
+
+
+def _reported(check: Callable[[], Awaitable[None]], name: str, found: ClusterFindings) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            await check()
+        except ActivityError as err:
+            found.unavailable.append(f"{name} unavailable ({err.cause or err})")
+
+    return run

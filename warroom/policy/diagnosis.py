@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.config import RollbackRule
+from warroom.config import KubernetesChecks, RollbackRule
 from warroom.enums import format_duration
 
 
@@ -75,6 +75,23 @@ class EventSignals(_Model):
         return ", ".join(f"{n}× {r}" for n, r in found)
 
 
+class ResourceSignals(_Model):
+    """`kubectl top pods` against the limits (the busiest container), and the nodes running the
+    service's pods (`kubectl describe node`: pressure conditions, "Allocated resources"), with the
+    runbook thresholds they are judged by."""
+
+    checked: bool = False
+    cpu_percent_of_limit: float | None = None
+    cpu_at: str = Field("", description="pod/container")
+    memory_percent_of_limit: float | None = None
+    memory_at: str = ""
+    node_pressure: list[str] = Field(default_factory=list, description='"node: MemoryPressure"')
+    node_cpu_requests_percent: float | None = Field(None, description="the fullest node's")
+    node_memory_requests_percent: float | None = None
+    node_at: str = ""
+    limits: KubernetesChecks = KubernetesChecks()
+
+
 class Findings(_Model):
     error_class: Literal["5xx", "4xx", "timeout", "unknown"] = "unknown"
     deploy_age: timedelta | None = None
@@ -83,6 +100,7 @@ class Findings(_Model):
     dependencies: DependencySignals = DependencySignals()
     infra: InfraSignals = InfraSignals()
     events: EventSignals = EventSignals()
+    resources: ResourceSignals = ResourceSignals()
 
 
 class Diagnosis(_Model):
@@ -282,15 +300,57 @@ def _cluster_infrastructure(
 ) -> Diagnosis | None:
     """The cluster's side of the infrastructure branch: pods it cannot place or keeps evicting."""
     ev = f.events
-    if not ev.checked:
-        return None
-    if ev.count(*SCHEDULING_EVENTS):
+    if ev.checked and ev.count(*SCHEDULING_EVENTS):
         evidence.append(f"Kubernetes events: {ev.shown(*SCHEDULING_EVENTS)}")
         return done(
             "pods cannot be scheduled (the cluster is out of capacity or constraints exclude every node)",
             "add nodes or free capacity; `kubectl describe pod` says what no node offers",
         )
-    if ev.count(*EVICTION_EVENTS):
+    if ev.checked and ev.count(*EVICTION_EVENTS):
         evidence.append(f"Kubernetes events: {ev.shown(*EVICTION_EVENTS)}")
         return done("pods are being evicted (node pressure)", "relieve the node's memory or disk, or move workloads")
+    return _cluster_resources(f.resources, evidence, done)
+
+
+def _cluster_resources(
+    r: ResourceSignals, evidence: list[str], done: Callable[[str, str], Diagnosis]
+) -> Diagnosis | None:
+    """Node pressure, then the service's containers at their limits, then nodes with no room left."""
+    if not r.checked:
+        return None
+    lim = r.limits
+    if r.node_pressure:
+        evidence.append(f"node conditions: {', '.join(r.node_pressure)}")
+        return done(
+            "a node running the service is under pressure",
+            "relieve the node (`kubectl describe node`): free memory, disk or PIDs, or move the pods",
+        )
+    if r.cpu_percent_of_limit is not None and r.cpu_percent_of_limit > lim.pod_cpu_saturated_above:
+        evidence.append(
+            f"{r.cpu_at} uses {r.cpu_percent_of_limit:.0f}% of its CPU limit (> {lim.pod_cpu_saturated_above:g}%)"
+        )
+        return done(
+            "CPU saturation of the service's pods (throttled at their limit)", "scale out or raise the CPU limit"
+        )
+    if r.memory_percent_of_limit is not None and r.memory_percent_of_limit > lim.pod_memory_saturated_above:
+        evidence.append(
+            f"{r.memory_at} uses {r.memory_percent_of_limit:.0f}% of its memory limit "
+            f"(> {lim.pod_memory_saturated_above:g}%)"
+        )
+        return done(
+            "the service's pods are close to their memory limit",
+            "raise the memory limit or scale out, and look for a leak",
+        )
+    fullest = max(
+        (p for p in (r.node_cpu_requests_percent, r.node_memory_requests_percent) if p is not None), default=None
+    )
+    if fullest is not None and fullest > lim.node_allocated_above:
+        evidence.append(
+            f"node {r.node_at} allocated: CPU requests {r.node_cpu_requests_percent}%, "
+            f"memory requests {r.node_memory_requests_percent}% of allocatable (> {lim.node_allocated_above:g}%)"
+        )
+        return done(
+            "the nodes running the service are fully allocated: no room to scale out or reschedule",
+            "add nodes or lower requests before scaling out",
+        )
     return None
