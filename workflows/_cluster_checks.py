@@ -15,7 +15,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from warroom.config import KubernetesChecks
+    from warroom.config import DatabaseTarget, KubernetesChecks
+    from warroom.contracts.ansible import POSTGRES_HEALTH, PostgresHealthReport, PostgresHealthRequest
     from warroom.contracts.kubernetes import (
         EVENTS,
         RESOURCE_USAGE,
@@ -61,15 +62,36 @@ def resource_signals(report: ResourceUsageReport, limits: KubernetesChecks) -> R
     return signals
 
 
+def database_signals(name: str, report: PostgresHealthReport, lag_above_seconds: float) -> dict[str, Any]:
+    """The playbook's report as the tree's database fields of `DependencySignals`."""
+    longest = [q.duration_seconds for q in report.longest_queries if q.duration_seconds is not None]
+    return {
+        "db_checked": True,
+        "db_name": name,
+        "db_reachable": report.reachable,
+        "db_connections": report.total_connections if report.reachable else None,
+        "db_max_connections": report.max_connections,
+        "db_longest_query_seconds": max(longest, default=None),
+        "db_role": report.role,
+        "db_replicas": len(report.replicas) if report.role == "primary" else None,
+        "db_replication_lag_seconds": report.replication_lag_seconds,
+        "db_replication_lag_above_seconds": lag_above_seconds,
+    }
+
+
 class ClusterFindings:
     """What the Kubernetes and database checks found, folded into the tree's `Findings`."""
 
     def __init__(self) -> None:
         self.update: dict[str, Any] = {}
+        self.dependencies: dict[str, Any] = {}
         self.unavailable: list[str] = []
 
     def apply(self, findings: Findings) -> Findings:
-        return findings.model_copy(update=self.update) if self.update else findings
+        update = dict(self.update)
+        if self.dependencies:  # only the database's fields: other checks fill the rest of DependencySignals
+            update["dependencies"] = findings.dependencies.model_copy(update=self.dependencies)
+        return findings.model_copy(update=update) if update else findings
 
 
 async def run_cluster_checks(rt: PhaseRuntime, target: DeploymentTarget) -> ClusterFindings:
@@ -89,10 +111,28 @@ async def run_cluster_checks(rt: PhaseRuntime, target: DeploymentTarget) -> Clus
         found.update["resources"] = resource_signals(report, limits)
         found.unavailable += [f"resource usage: {why}" for why in report.unavailable]
 
+    async def database(name: str, where: DatabaseTarget) -> None:
+        request = PostgresHealthRequest(
+            host=where.host,
+            port=where.port,
+            database=where.database,
+            user=where.user,
+            sslmode=where.sslmode,
+            credential=where.credential,
+            connect_timeout=where.connect_timeout,
+        )
+        report = await call(POSTGRES_HEALTH, request, summary=f"database {name} (PostgreSQL health playbook)")
+        lag_above = rt.runbook.database_checks.replication_lag_above.total_seconds()
+        found.dependencies = database_signals(name, report, lag_above)
+
     if workflow.patched("diagnosis-kubernetes-events"):
         checks.append(_reported(events, "events", found))
     if workflow.patched("diagnosis-kubernetes-usage"):
         checks.append(_reported(usage, "resource usage", found))
+    # A service the runbook names no database for never asks (its incidents replay either way).
+    named = rt.runbook.database_checks.for_service(rt.state.service)
+    if named is not None and workflow.patched("diagnosis-database"):
+        checks.append(_reported(lambda: database(*named), "database", found))
     await asyncio.gather(*(check() for check in checks))
     return found
 

@@ -1,5 +1,6 @@
 """The decision tree live: a Command phase on the Temporal dev server diagnoses a Deployment of the
-sandbox cluster through the real Kubernetes activities (events, `kubectl top`, node allocation)."""
+sandbox cluster through the real Kubernetes activities (events, `kubectl top`, node allocation) and
+the service's database through the real PostgreSQL playbook."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
 from sandbox.cluster import RunningCluster, load_scenario, serve
-from tests.helpers import incident_input, running_worker
+from tests.helpers import free_port, incident_input, running_worker
 from tests.rig import timeline_has
+from warroom.config import DatabaseChecks, DatabaseTarget, RunbookConfig
 from warroom.enums import Phase, Severity
 from warroom.ids import phase_workflow_id
 from warroom.models import DeploymentTarget
+from warroom.runbook import load_runbook
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +44,7 @@ SCENARIO = {
             "resources": {"limits": {"cpu": "100m", "memory": "512Mi"}},
             "history": [{"image": "example.com/hot:v1", "at": "-3h"}],
         },
+        {"name": "calm", "namespace": NS, "replicas": 1, "history": [{"image": "example.com/calm:v1", "at": "-3h"}]},
     ],
 }
 
@@ -58,8 +62,9 @@ async def test_events_and_kubectl_top_reach_the_diagnosis(
     gateway = KubeGateway.from_settings(KubeSettings(kubeconfig=str(config)))
     async with running_worker(dev_env.client, tmp_path, kube_activities=KubeActivities(gateway).all()) as harness:
 
-        def p2_on(deployment: str) -> object:
+        def p2_on(deployment: str, runbook: RunbookConfig | None = None) -> object:
             return incident_input(
+                runbook=runbook,
                 declared=True,
                 declared_by="alice",
                 severity=Severity.P2,
@@ -69,12 +74,23 @@ async def test_events_and_kubectl_top_reach_the_diagnosis(
 
         probe = await harness.start(p2_on("probe"))  # type: ignore[arg-type]
         hot = await harness.start(p2_on("hot"))  # type: ignore[arg-type]
+        # The runbook names order-api's database; nothing listens where it says the database is.
+        base = load_runbook()
+        checks = DatabaseChecks(
+            databases={"orders-db": DatabaseTarget(port=free_port(), connect_timeout=2)},
+            services={"order-api": "orders-db"},
+        )
+        calm = await harness.start(p2_on("calm", base.model_copy(update={"database_checks": checks})))  # type: ignore[arg-type]
         [found] = [e for e in (await timeline_has(probe, "diagnosis", 90)).timeline if e.kind == "diagnosis"]
         assert found.message.startswith("pods fail their health probes"), found.data
         assert found.data["path"].endswith("service logs") and "× Unhealthy" in found.data["evidence"]
         [found] = [e for e in (await timeline_has(hot, "diagnosis", 90)).timeline if e.kind == "diagnosis"]
         assert found.message.startswith("CPU saturation of the service's pods"), found
         assert "uses 95% of its CPU limit (> 90%)" in found.data["evidence"]
+
+        [found] = [e for e in (await timeline_has(calm, "diagnosis", 120)).timeline if e.kind == "diagnosis"]
+        assert found.message.startswith("the database is down or unreachable"), found.data
+        assert found.data["path"].endswith("→ dependencies")
 
         history = await dev_env.client.get_workflow_handle(phase_workflow_id(hot.id, Phase.COMMAND)).fetch_history()
         scheduled = [

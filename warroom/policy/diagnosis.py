@@ -46,6 +46,13 @@ class DependencySignals(_Model):
     db_max_connections: int | None = None
     db_longest_query_seconds: float | None = None
     downstream_error_ratio: float | None = None
+    db_name: str = ""
+    db_role: Literal["primary", "standby"] | None = None
+    db_replicas: int | None = Field(None, description="a primary's replicas (pg_stat_replication)")
+    db_replication_lag_seconds: float | None = Field(None, description="a standby's own, or a primary's worst replica")
+    db_replication_lag_above_seconds: float = Field(
+        30.0, description="the runbook's database_checks.replication_lag_above"
+    )
 
 
 class InfraSignals(_Model):
@@ -218,6 +225,8 @@ def diagnose(f: Findings, recent_deploy: timedelta = RECENT_DEPLOY) -> Diagnosis
         if db.db_longest_query_seconds is not None and db.db_longest_query_seconds > SLOW_QUERY_SECONDS:
             evidence.append(f"a query running for {db.db_longest_query_seconds:.0f}s")
             return done("long-running queries are blocking the database", "inspect and cancel the long queries")
+        if (lagging := _replication(db, evidence, done)) is not None:
+            return lagging
     if db.downstream_error_ratio is not None and db.downstream_error_ratio > 0.01:
         evidence.append(f"downstream error ratio {db.downstream_error_ratio:.1%}")
         return done("a downstream API is failing", "engage the downstream team; degrade gracefully")
@@ -353,4 +362,32 @@ def _cluster_resources(
             "the nodes running the service are fully allocated: no room to scale out or reschedule",
             "add nodes or lower requests before scaling out",
         )
+    return None
+
+
+# --- the database's replication (the PostgreSQL playbook) -------------------------------------------
+
+
+def _replication(db: DependencySignals, evidence: list[str], done: Callable[[str, str], Diagnosis]) -> Diagnosis | None:
+    """Replication lag above the runbook's limit decides; otherwise what was checked is evidence."""
+    name = f"database {db.db_name}" if db.db_name else "database"
+    lag, limit = db.db_replication_lag_seconds, db.db_replication_lag_above_seconds
+    if lag is not None and lag > limit:
+        where = "this standby" if db.db_role == "standby" else "its most lagging replica"
+        evidence.append(f"{name}: replication lag {lag:.0f}s on {where} (> {limit:g}s)")
+        return done(
+            "database replication is lagging: replicas serve stale data",
+            "check the replica's I/O, network and long queries; send reads to the primary meanwhile",
+        )
+    if db.db_reachable:
+        parts = []
+        if db.db_connections is not None:
+            parts.append(f"{db.db_connections}/{db.db_max_connections or '?'} connections")
+        if db.db_longest_query_seconds is not None:
+            parts.append(f"longest query {db.db_longest_query_seconds:.0f}s")
+        if db.db_role == "primary" and not db.db_replicas:
+            parts.append("no replicas")
+        elif lag is not None:
+            parts.append(f"replication lag {lag:.0f}s (≤ {limit:g}s)")
+        evidence.append(f"{name}: {', '.join(parts) or 'reachable'}")
     return None
