@@ -101,7 +101,9 @@ async def run_cluster_checks(rt: PhaseRuntime, target: DeploymentTarget) -> Clus
     limits = rt.runbook.kubernetes_checks
 
     async def events() -> None:
-        request = EventsRequest(namespace=target.namespace, deployment=target.deployment, limit=limits.events_tail)
+        request = EventsRequest(
+            namespace=target.namespace, deployment=target.deployment, limit=limits.events_tail, include_nodes=True
+        )
         report = await call(EVENTS, request, summary="Kubernetes Warning events (kubectl get events | tail)")
         found.update["events"] = event_signals(report)
 

@@ -335,7 +335,9 @@ class Cluster:
             steps.extend((start + offset_seconds(h.at), i, seed, h) for h in seed.history)
         steps.sort(key=lambda s: (s[0], s[1]))
         first = min([s[0] for s in steps] + [start]) - 600
-        namespaces = list(dict.fromkeys(self.scenario.namespaces + [s.namespace for s in self.scenario.deployments]))
+        namespaces = list(
+            dict.fromkeys(["default"] + self.scenario.namespaces + [s.namespace for s in self.scenario.deployments])
+        )  # a real cluster always has `default`, where the kubelet records its Node's events
         for ns in namespaces:
             self.store.create(
                 NAMESPACES,

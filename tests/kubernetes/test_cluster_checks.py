@@ -9,7 +9,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.kubernetes import KubeActivities, KubeGateway
 from sandbox.cluster import RunningCluster
-from sandbox.cluster.resources import PODS
+from sandbox.cluster.resources import NODES, PODS
 from tests.kubernetes.conftest import NS
 from warroom.contracts.kubernetes import EventsRequest
 from warroom.policy.diagnosis import Findings, diagnose
@@ -20,14 +20,18 @@ def run(fn: Any, req: Any) -> Any:
     return ActivityEnvironment().run(fn, req)
 
 
-def record(gateway: KubeGateway, pod: dict[str, Any], reason: str, message: str, count: int = 1) -> None:
-    """What the scheduler or node-problem-detector does: POST a core/v1 Event about the pod."""
-    meta = pod["metadata"]
+def record(
+    gateway: KubeGateway, obj: dict[str, Any], reason: str, message: str, count: int = 1, kind: str = "Pod"
+) -> None:
+    """What the scheduler, the kubelet or node-problem-detector does: POST a core/v1 Event about the
+    object (a Node's events go to `default`, as theirs do)."""
+    meta = obj["metadata"]
+    ns = NS if kind == "Pod" else "default"
     client.CoreV1Api(gateway.api_client).create_namespaced_event(
-        NS,
+        ns,
         {
-            "metadata": {"name": f"{meta['name']}.{reason.lower()}", "namespace": NS},
-            "involvedObject": {"kind": "Pod", "namespace": NS, "name": meta["name"], "uid": meta["uid"]},
+            "metadata": {"name": f"{meta['name']}.{reason.lower()}", "namespace": ns},
+            "involvedObject": {"kind": kind, "namespace": ns, "name": meta["name"], "uid": meta["uid"]},
             "reason": reason,
             "message": message,
             "type": "Warning",
@@ -70,3 +74,19 @@ def test_a_failed_scheduling_event_reaches_the_infrastructure_branch(
         d.hypothesis.startswith("pods cannot be scheduled")
         and d.evidence[0] == "Kubernetes events: 4× FailedScheduling"
     )
+
+
+def test_the_events_of_the_pods_nodes_come_with_include_nodes(gateway: KubeGateway, running: RunningCluster) -> None:
+    node = running.cluster.get(NODES, "", running.cluster.scenario.node)
+    record(gateway, node, "OOMKilling", "Out of memory: Killed process 4242 (java)", kind="Node")
+    acts = KubeActivities(gateway)
+    alone = event_signals(run(acts.events, EventsRequest(namespace=NS, deployment="web")))
+    assert alone.reasons == {}
+    with_nodes = run(acts.events, EventsRequest(namespace=NS, deployment="web", include_nodes=True))
+    assert [(e.object, e.reason) for e in with_nodes.events] == [(f"node/{node['metadata']['name']}", "OOMKilling")]
+    d = diagnose(Findings(error_class="5xx", events=event_signals(with_nodes)))
+    assert d.hypothesis == "memory leak or undersized memory limit"
+    assert d.evidence == [
+        "Kubernetes events: 1× OOMKilling",
+        f"OOMKilling node/{node['metadata']['name']}: Out of memory: Killed process 4242 (java)",
+    ]

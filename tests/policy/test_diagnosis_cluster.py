@@ -76,6 +76,7 @@ def test_counts_add_up_most_frequent_first() -> None:
         ("FailedScheduling", "pods cannot be scheduled"),
         ("Evicted", "pods are being evicted (node pressure)"),
         ("Preempted", "pods are being evicted (node pressure)"),
+        ("EvictionThresholdMet", "pods are being evicted (node pressure)"),
     ],
 )
 @pytest.mark.parametrize("error_class", ["5xx", "timeout"])

@@ -99,6 +99,11 @@ class EventsRequest(_Model):
     name: str | None = None
     types: list[EventType] = Field(default_factory=_warnings_only)
     limit: int = Field(20, description="the most recent N, like `--sort-by=.lastTimestamp | tail -N`")
+    include_nodes: bool = Field(
+        False,
+        description="with `deployment`: also the events of the nodes its pods run on (OOMKilling, "
+        "SystemOOM, EvictionThresholdMet), which the kubelet and node-problem-detector record in `default`",
+    )
 
 
 class EventSummary(_Model):

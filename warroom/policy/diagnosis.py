@@ -274,7 +274,7 @@ CRASH_EVENTS = ("BackOff",)
 PROBE_EVENTS = ("Unhealthy",)
 VOLUME_EVENTS = ("FailedMount", "FailedAttachVolume")
 SCHEDULING_EVENTS = ("FailedScheduling",)
-EVICTION_EVENTS = ("Evicted", "Preempted")
+EVICTION_EVENTS = ("Evicted", "Preempted", "EvictionThresholdMet")
 
 
 def _pod_events(f: Findings, evidence: list[str], done: Callable[[str, str], Diagnosis]) -> Diagnosis | None:
