@@ -289,8 +289,8 @@ class DatabaseChecks(_Strict):
         unknown = sorted({db for db in self.services.values() if db not in self.databases})
         if unknown:
             raise ValueError(f"services name databases that are not listed under databases: {', '.join(unknown)}")
-        if self.replication_lag_above <= timedelta(0):
-            raise ValueError("replication_lag_above must be longer than 0s")
+        if self.replication_lag_above < timedelta(0):
+            raise ValueError("replication_lag_above must not be negative (0s: any lag is lagging)")
         return self
 
     def for_service(self, service: str) -> tuple[str, DatabaseTarget] | None:

@@ -41,8 +41,9 @@ def test_a_service_s_database_must_be_on_the_allow_list() -> None:
         DatabaseChecks(services={"billing": "billing-db"})
     with pytest.raises(ValidationError, match="must be a DNS label"):
         DatabaseChecks(databases={"Orders DB": DatabaseTarget()})
-    with pytest.raises(ValidationError, match="longer than 0s"):
-        DatabaseChecks(replication_lag_above=timedelta(0))
+    with pytest.raises(ValidationError, match="must not be negative"):
+        DatabaseChecks(replication_lag_above=timedelta(seconds=-1))
+    assert DatabaseChecks(replication_lag_above=timedelta(0)).replication_lag_above == timedelta(0)
 
 
 @pytest.mark.parametrize(
@@ -68,6 +69,13 @@ def test_replication_lag_beyond_the_runbook_s_limit(role: str, lag: float, laggi
 def test_the_limit_is_the_runbook_s() -> None:
     hypothesis, _ = tree(db_role="standby", db_replication_lag_seconds=5.5, db_replication_lag_above_seconds=5)
     assert hypothesis.startswith("database replication is lagging")
+    # 0s (a drill's scaled runbook): any lag is lagging, none is not.
+    assert tree(db_role="standby", db_replication_lag_seconds=0.001, db_replication_lag_above_seconds=0)[0].startswith(
+        "database replication is lagging"
+    )
+    assert tree(db_role="standby", db_replication_lag_seconds=0, db_replication_lag_above_seconds=0)[0] == (
+        "no single cause found"
+    )
 
 
 def test_a_primary_without_replicas_says_so_and_the_tree_goes_on() -> None:
