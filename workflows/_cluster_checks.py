@@ -26,7 +26,8 @@ with workflow.unsafe.imports_passed_through():
         ResourceUsageRequest,
     )
     from warroom.models import DeploymentTarget
-    from warroom.policy.diagnosis import EventSignals, Findings, ResourceSignals
+    from warroom.policy.diagnosis import Findings
+    from warroom.policy.diagnosis_cluster import EventSignals, ResourceSignals
     from workflows._activities import call
     from workflows._runtime import PhaseRuntime
 

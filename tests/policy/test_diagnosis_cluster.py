@@ -7,15 +7,8 @@ from datetime import timedelta
 import pytest
 
 from warroom.config import KubernetesChecks
-from warroom.policy.diagnosis import (
-    EventSignals,
-    Findings,
-    InfraSignals,
-    LogSignals,
-    PodSignals,
-    ResourceSignals,
-    diagnose,
-)
+from warroom.policy.diagnosis import Findings, InfraSignals, LogSignals, PodSignals, diagnose
+from warroom.policy.diagnosis_cluster import EventSignals, ResourceSignals
 from warroom.runbook import load_runbook
 
 OLD_DEPLOY = timedelta(hours=5)
