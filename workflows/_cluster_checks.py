@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -32,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows._runtime import PhaseRuntime
 
 EVENT_SAMPLES = 5
+READ_TIMEOUT = timedelta(seconds=15)
+"""Events in the diagnosis: as kube_resource_usage, noticed after 15 s when the worker dies mid-call."""
 
 
 def event_signals(report: EventsReport, samples: int = EVENT_SAMPLES) -> EventSignals:
@@ -105,7 +108,13 @@ async def run_cluster_checks(rt: PhaseRuntime, target: DeploymentTarget) -> Clus
         request = EventsRequest(
             namespace=target.namespace, deployment=target.deployment, limit=limits.events_tail, include_nodes=True
         )
-        report = await call(EVENTS, request, summary="Kubernetes Warning events (kubectl get events | tail)")
+        # Two list calls: a worker that dies mid-call is noticed after 15 s, not the contract's 3 minutes.
+        report = await call(
+            EVENTS,
+            request,
+            summary="Kubernetes Warning events (kubectl get events | tail)",
+            start_to_close=READ_TIMEOUT,
+        )
         found.update["events"] = event_signals(report)
 
     async def usage() -> None:

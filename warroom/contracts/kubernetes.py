@@ -348,7 +348,11 @@ ROLLBACK = ActivityContract(
     heartbeat=timedelta(seconds=30),
 )
 SCALE = ActivityContract("kube_scale", ScaleRequest, ScaleResult, timedelta(minutes=1), WRITE_RETRY)
-RESOURCE_USAGE = ActivityContract("kube_resource_usage", ResourceUsageRequest, ResourceUsageReport, _CHECK, CHECK_RETRY)
+# A few reads beside the diagnosis' other checks: a worker that dies mid-call is noticed after 15 s
+# (as a playbook's missed heartbeat is), not after a check's 3 minutes that a rollback would overtake.
+RESOURCE_USAGE = ActivityContract(
+    "kube_resource_usage", ResourceUsageRequest, ResourceUsageReport, timedelta(seconds=15), CHECK_RETRY
+)
 
 ALL: tuple[AnyContract, ...] = (
     POD_HEALTH,
