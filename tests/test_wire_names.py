@@ -61,6 +61,7 @@ ACTIVITIES = [
     "kube_migration_check",
     "kube_pod_health",
     "kube_recent_deploy",
+    "kube_resource_usage",
     "kube_rollback",
     "kube_rollout_history",
     "kube_rollout_status",

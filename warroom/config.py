@@ -8,6 +8,7 @@ keeps the thresholds it started with even when the file changes.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -297,6 +298,65 @@ class Retrospective(_Strict):
     escalate_to: str = "engineering-manager"
 
 
+class KubernetesChecks(_Strict):
+    """The decision tree's Kubernetes checks: the seed's `kubectl get events ... | tail -20`,
+    `kubectl top pods` against the pods' limits, and `kubectl describe nodes`' allocation."""
+
+    events_tail: int = Field(20, ge=1, le=500, description="the most recent N Warning events of the service")
+    pod_cpu_saturated_above: float = Field(
+        90.0, gt=0, description="a container using more than this % of its CPU limit is saturated (seed: > 90%)"
+    )
+    pod_memory_saturated_above: float = Field(
+        90.0, gt=0, description="a container using more than this % of its memory limit is close to its OOM kill"
+    )
+    node_allocated_above: float = Field(
+        90.0, gt=0, description="a node whose pods request more than this % of its allocatable CPU or memory is full"
+    )
+
+
+class DatabaseTarget(_Strict):
+    """Where a database is, for the PostgreSQL health playbook. The password is never here: `credential`
+    names one in the worker's settings (WARROOM_ANSIBLE_CREDENTIALS)."""
+
+    host: str = Field("127.0.0.1", min_length=1, max_length=253)
+    port: int = Field(5432, ge=1, le=65535)
+    database: str = Field("postgres", min_length=1, max_length=63)
+    user: str = Field("postgres", min_length=1, max_length=63)
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    credential: str | None = Field(None, min_length=1, max_length=63)
+    connect_timeout: int = Field(5, ge=1, le=60, description="seconds psql waits for the server")
+
+
+class DatabaseChecks(_Strict):
+    """The decision tree's "Database: query latency? connection count? replication lag?": the
+    databases the diagnosis may check (an allow-list, by name) and which service uses which."""
+
+    databases: dict[str, DatabaseTarget] = Field(default_factory=dict)
+    services: dict[str, str] = Field(default_factory=dict, description="service → a name in `databases`")
+    replication_lag_above: Duration = Field(
+        timedelta(seconds=30), description="a replica (or this standby) further behind than this is lagging"
+    )
+
+    @model_validator(mode="after")
+    def _named(self) -> DatabaseChecks:
+        for name in self.databases:
+            if not _DB_NAME.fullmatch(name):
+                raise ValueError(f"database name {name!r} must be a DNS label (a-z, 0-9, -)")
+        unknown = sorted({db for db in self.services.values() if db not in self.databases})
+        if unknown:
+            raise ValueError(f"services name databases that are not listed under databases: {', '.join(unknown)}")
+        if self.replication_lag_above < timedelta(0):
+            raise ValueError("replication_lag_above must not be negative (0s: any lag is lagging)")
+        return self
+
+    def for_service(self, service: str) -> tuple[str, DatabaseTarget] | None:
+        name = self.services.get(service)
+        return (name, self.databases[name]) if name is not None else None
+
+
+_DB_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
 class RunbookConfig(_Strict):
     """The whole runbook. Every section defaults to the seed runbook's values."""
 
@@ -315,6 +375,8 @@ class RunbookConfig(_Strict):
     mttr_targets: MttrTargets = MttrTargets()
     retrospective: Retrospective = Retrospective()
     templates_dir: str | None = Field(None, description="a folder of *.j2 files that replace the built-in messages")
+    kubernetes_checks: KubernetesChecks = KubernetesChecks()
+    database_checks: DatabaseChecks = DatabaseChecks()
 
     @model_validator(mode="before")
     @classmethod

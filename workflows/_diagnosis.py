@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.models import DeploymentTarget, PhaseEvent
     from warroom.policy.diagnosis import Findings, InfraSignals, PodSignals, classify_log_lines, diagnose
     from workflows._activities import call
+    from workflows._cluster_checks import run_cluster_checks
     from workflows._diagnosis_prometheus import prometheus_check, with_prometheus
     from workflows._runtime import PhaseRuntime
 
@@ -75,6 +76,7 @@ async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
         _check(RECENT_DEPLOY, target, "deploy history"),
         _check(READ_ERROR_RATIO, ErrorRatioRequest(service=rt.state.service), "error rate"),
         _check(HOST_DIAGNOSTICS, HostDiagnosticsRequest(), "host diagnostics (Ansible)"),
+        run_cluster_checks(rt, target),  # Kubernetes events, kubectl top, the service's database
         return_exceptions=True,
     )
     pods, logs, recent, reading, host = (
@@ -109,6 +111,10 @@ async def run_diagnosis(rt: PhaseRuntime, target: DeploymentTarget) -> None:
         else PodSignals(),
         infra=_infra(host) if host else InfraSignals(),
     )
+    cluster = _ok(results[5])
+    if cluster is not None:
+        findings = cluster.apply(findings)
+        unavailable += cluster.unavailable
     if prometheus is not None:
         findings = with_prometheus(findings, await prometheus, unavailable)
     # The window is the incident's runbook value (30 min in runbooks from before it was one). Its

@@ -84,6 +84,7 @@ class PlaybookRunner(Runner):
                     k: facts[k]
                     for k in ("reachable", "error", "connections_by_state", "total_connections", "longest_queries")
                 },
+                **{k: facts[k] for k in _REPLICATION if facts.get(k) not in (None, "")},
             )
 
     @activity.defn(name=contract.SERVICE_LOGS.name, no_thread_cancel_exception=True)
@@ -98,6 +99,10 @@ class PlaybookRunner(Runner):
             found = _fact(result, "service_logs")
             fields = {k: v for k, v in found.items() if k in ServiceLogsReport.model_fields}
             return ServiceLogsReport(**{**fields, "service": req.service, "run": result})
+
+
+_REPLICATION = ("max_connections", "role", "replicas", "replay_lag_seconds")
+"""Published by the playbook's third query; absent (None) when the database was not reached."""
 
 
 @contextmanager

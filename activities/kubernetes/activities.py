@@ -24,6 +24,8 @@ from warroom.contracts.kubernetes import (
     PodHealthReport,
     PodHealthRequest,
     RecentDeploy,
+    ResourceUsageReport,
+    ResourceUsageRequest,
     RollbackRequest,
     RollbackResult,
     RolloutHistory,
@@ -96,6 +98,11 @@ class KubeActivities:
         with boundary():
             return self.gateway.scale(req)
 
+    @activity.defn(name=contract.RESOURCE_USAGE.name)
+    def resource_usage(self, req: ResourceUsageRequest) -> ResourceUsageReport:
+        with boundary():
+            return self.gateway.resource_usage(req)
+
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, in the order of `warroom.contracts.kubernetes.ALL`."""
         return [
@@ -108,4 +115,5 @@ class KubeActivities:
             self.migration_check,
             self.rollback,
             self.scale,
+            self.resource_usage,
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from activities.kubernetes.client import KubeApi, Obj
 from activities.kubernetes.errors import KubeInvalid, KubeInvalidName, KubeInvalidRequest
@@ -11,6 +12,7 @@ from activities.kubernetes.names import KINDS, dns_label, dns_subdomain, shown
 from warroom.contracts.kubernetes import (
     EventsReport,
     EventsRequest,
+    EventType,
     LogsReport,
     LogsRequest,
     LogStream,
@@ -18,6 +20,9 @@ from warroom.contracts.kubernetes import (
     PodHealthRequest,
 )
 from warroom.policy import rollout as policy
+
+NODE_EVENTS_NAMESPACE = "default"
+"""Where the kubelet and node-problem-detector record a Node's events (it has no namespace)."""
 
 
 class Diagnostics(KubeApi):
@@ -61,8 +66,11 @@ class Diagnostics(KubeApi):
             field_selector=",".join(fields) or None,
             limit=self.settings.list_limit,
         )
+        items = list(result.items or [])
+        if related is not None and req.include_nodes and req.namespace != NODE_EVENTS_NAMESPACE:
+            items += self._node_events(related, req.types)
         events = []
-        for item in result.items or []:
+        for item in items:
             e = self._json(item)
             involved = e.get("involvedObject") or {}
             if e.get("type") not in req.types:
@@ -74,6 +82,19 @@ class Diagnostics(KubeApi):
         summaries = [event_summary(e) for e in events[-req.limit :]]
         return EventsReport(namespace=req.namespace, total=len(events), events=summaries)
 
+    def _node_events(self, related: set[tuple[str, str]], types: list[EventType]) -> list[Any]:
+        """Events of the related nodes (added to `related` by `_related_objects`), from `default`."""
+        if not any(kind == "Node" for kind, _ in related):
+            return []
+        fields = ["involvedObject.kind=Node"] + ([f"type={types[0]}"] if len(set(types)) == 1 else [])
+        result = self._call(
+            self.core.list_namespaced_event,
+            NODE_EVENTS_NAMESPACE,
+            field_selector=",".join(fields),
+            limit=self.settings.list_limit,
+        )
+        return list(result.items or [])
+
     def _related_objects(self, namespace: str, deployment: str) -> set[tuple[str, str]]:
         d = self._deployment(namespace, deployment)
         related = {("Deployment", deployment)}
@@ -84,6 +105,8 @@ class Diagnostics(KubeApi):
         for pod in self._pods(namespace, selector):
             if any(ref.get("uid") in uids for ref in pod["metadata"].get("ownerReferences") or []):
                 related.add(("Pod", pod["metadata"]["name"]))
+                if (pod.get("spec") or {}).get("nodeName"):
+                    related.add(("Node", pod["spec"]["nodeName"]))
         return related
 
     def logs(self, req: LogsRequest) -> LogsReport:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from activities.kubernetes.diagnostics import Diagnostics
 from activities.kubernetes.rollout import Rollouts
+from activities.kubernetes.usage import Usage
 
 
-class KubeGateway(Diagnostics, Rollouts):
-    """Diagnostics (pods, events, logs) and rollouts (status, history, undo, scale) on one ApiClient."""
+class KubeGateway(Diagnostics, Rollouts, Usage):
+    """Diagnostics (pods, events, logs), rollouts (status, history, undo, scale) and resource usage
+    (`kubectl top`, node allocation) on one ApiClient."""

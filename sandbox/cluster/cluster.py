@@ -12,11 +12,13 @@ from typing import Any
 from sandbox.cluster.controller import Controllers
 from sandbox.cluster.events import Recorder
 from sandbox.cluster.kubelet import instance_logs, next_change, timeline
+from sandbox.cluster.nodes import node_object
 from sandbox.cluster.patch import apply_patch
 from sandbox.cluster.resources import (
     DEFAULTERS,
     DEPLOYMENTS,
     NAMESPACES,
+    NODES,
     PODS,
     REPLICASETS,
     ResourceType,
@@ -333,7 +335,9 @@ class Cluster:
             steps.extend((start + offset_seconds(h.at), i, seed, h) for h in seed.history)
         steps.sort(key=lambda s: (s[0], s[1]))
         first = min([s[0] for s in steps] + [start]) - 600
-        namespaces = list(dict.fromkeys(self.scenario.namespaces + [s.namespace for s in self.scenario.deployments]))
+        namespaces = list(
+            dict.fromkeys(["default"] + self.scenario.namespaces + [s.namespace for s in self.scenario.deployments])
+        )  # a real cluster always has `default`, where the kubelet records its Node's events
         for ns in namespaces:
             self.store.create(
                 NAMESPACES,
@@ -343,6 +347,7 @@ class Cluster:
                 },
                 first,
             )
+        self.store.create(NODES, node_object(self.scenario, first), first)
         t = first
         for when, _, seed, entry in steps:
             self._advance(t, when)
@@ -397,7 +402,12 @@ class Cluster:
         labels = seed.labels or {"app": seed.name}
         images = entry.image if isinstance(entry.image, dict) else {seed.container: entry.image}
         containers = [
-            {"name": name, "image": image, **({"ports": [{"containerPort": seed.port}]} if seed.port else {})}
+            {
+                "name": name,
+                "image": image,
+                **({"ports": [{"containerPort": seed.port}]} if seed.port else {}),
+                **({"resources": seed.resources} if seed.resources else {}),
+            }
             for name, image in images.items()
         ]
         annotations = dict(entry.annotations)

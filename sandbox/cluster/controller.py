@@ -175,6 +175,7 @@ class Controllers:
         status = pod_status(pod, created, now, behaviors, NODE_IP)
         old = pod.get("status") or {}
         if status == old:
+            self._probe_events(pod, status, behaviors, created, now)
             return
         pod = {**pod, "status": status}
         pod = self.store.update(PODS, pod)
@@ -201,7 +202,7 @@ class Controllers:
                 component="default-scheduler",
             )
         for c in new.get("containerStatuses") or []:
-            name, image, b = c["name"], c["image"], behaviors[c["name"]]
+            name, image = c["name"], c["image"]
             path = f"spec.containers{{{name}}}"
             before = olds.get(name) or {}
             waiting = (c.get("state") or {}).get("waiting") or {}
@@ -237,11 +238,29 @@ class Controllers:
                 else:
                     emit("Normal", "BackOff", f'Back-off pulling image "{image}"')
                 emit("Warning", "Failed", f"Error: {reason}")
+        self._probe_events(pod, new, behaviors, created, now)
+
+    def _probe_events(
+        self, pod: dict[str, Any], status: dict[str, Any], behaviors: dict[str, Any], created: float, now: float
+    ) -> None:
+        """A failing readiness probe is recorded each probe period, as the kubelet's prober does, whether
+        or not the pod's status changed (an aggregated Unhealthy event whose count keeps growing)."""
+        for c in status.get("containerStatuses") or []:
+            b = behaviors[c["name"]]
             if b.behavior == "errors" and not b.ready and "running" in (c.get("state") or {}):
-                t = timeline(b, created, now, name, "")
+                t = timeline(b, created, now, c["name"], "")
                 if t.current is not None and now >= t.current.start + b.ready_seconds:
-                    probes = 1 + int((now - t.current.start - b.ready_seconds) // max(b.log_interval_seconds, 0.001))
-                    emit("Warning", "Unhealthy", b.probe_message, count=probes)
+                    probes = 1 + int((now - t.current.start - b.ready_seconds) // max(b.probe_period_seconds, 0.001))
+                    self.recorder.record(
+                        pod,
+                        "Warning",
+                        "Unhealthy",
+                        b.probe_message,
+                        now,
+                        component="kubelet",
+                        field_path=f"spec.containers{{{c['name']}}}",
+                        count=probes,
+                    )
 
     # --- ReplicaSet controller -----------------------------------------------------------
 

@@ -131,6 +131,16 @@ EVENTS = ResourceType(
         "type": _path("type"),
     },
 )
+NODES = ResourceType(
+    "",
+    "v1",
+    "nodes",
+    "Node",
+    False,
+    ("no",),
+    subresources=(("status", "", "v1", "Node", ("get", "patch", "update")),),
+    fields={"spec.unschedulable": _path("spec", "unschedulable")},
+)
 DEPLOYMENTS = ResourceType(
     "apps",
     "v1",
@@ -159,7 +169,7 @@ REPLICASETS = ResourceType(
     fields={"status.replicas": _path("status", "replicas")},
 )
 
-ALL = (NAMESPACES, PODS, EVENTS, DEPLOYMENTS, REPLICASETS)
+ALL = (NAMESPACES, NODES, PODS, EVENTS, DEPLOYMENTS, REPLICASETS)
 BY_PATH = {(r.group, r.version, r.plural): r for r in ALL}
 BY_KIND = {r.kind: r for r in ALL}
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.cluster import nodes
 from sandbox.cluster.cluster import Cluster
 from sandbox.cluster.patch import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
 from sandbox.cluster.resources import ALL, BY_PATH, PODS, ResourceType, group_versions
@@ -191,10 +192,17 @@ class Api:
                 {
                     "kind": "APIGroupList",
                     "apiVersion": "v1",
-                    "groups": [self._group(g, vs) for g, vs in group_versions().items()],
+                    "groups": [self._group(g, vs) for g, vs in group_versions().items()] + [nodes.discovery_group()],
                 }
             )
         parts = path.strip("/").split("/")
+        if parts[:2] == ["apis", nodes.GROUP]:
+            if req.method != "GET":
+                raise ApiError(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                )
+            c = self.cluster
+            return _json(nodes.metrics(c.scenario, c.store, c.clock(), parts[1:], req.param("labelSelector")))
         if parts[0] == "api" and len(parts) >= 2:
             group, version, rest = "", parts[1], parts[2:]
         elif parts[0] == "apis" and len(parts) >= 2:

@@ -51,6 +51,9 @@ class ImageBehavior(_Model):
     logs: list[str] = Field(default_factory=list, description="repeated while running, cycling")
     crash_logs: list[str] = Field(default_factory=list, description="written just before the container dies")
     probe_message: str = "Readiness probe failed: HTTP probe failed with statuscode: 503"
+    probe_period_seconds: float = Field(10.0, gt=0, description="ready: false: one more failed probe this often")
+    cpu_millicores: float = Field(5.0, ge=0, description="what `kubectl top` reports for a running container")
+    memory_mib: float = Field(64.0, ge=0)
 
 
 class HistoryEntry(_Model):
@@ -81,13 +84,29 @@ class DeploymentSeed(_Model):
     min_ready_seconds: int = 0
     revision_history_limit: int = 10
     paused: bool = False
+    resources: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="the container's requests and limits, e.g. {limits: {cpu: 500m}}"
+    )
     history: list[HistoryEntry] = Field(..., min_length=1)
+
+
+class NodeSeed(_Model):
+    """The scenario's one node: what the kubelet reports as capacity, allocatable and conditions."""
+
+    capacity: dict[str, str] = Field(
+        default_factory=lambda: {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+    )
+    allocatable: dict[str, str] | None = Field(None, description="default: the capacity")
+    pressure: list[Literal["MemoryPressure", "DiskPressure", "PIDPressure"]] = Field(default_factory=list)
+    system_cpu_millicores: float = Field(100.0, ge=0, description="node usage beyond its pods (kubelet, runtime)")
+    system_memory_mib: float = Field(512.0, ge=0)
 
 
 class Scenario(_Model):
     name: str = "sandbox"
     seed: int = 0
     node: str = "sandbox-node-1"
+    node_status: NodeSeed = NodeSeed()
     tick_seconds: float = Field(0.05, gt=0, description="how often the controllers reconcile")
     defaults: ImageBehavior = ImageBehavior()
     images: dict[str, dict[str, Any]] = Field(default_factory=dict)

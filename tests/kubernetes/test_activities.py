@@ -393,5 +393,6 @@ def test_every_activity_is_a_named_threaded_activity(acts: KubeActivities) -> No
         "kube_migration_check",
         "kube_rollback",
         "kube_scale",
+        "kube_resource_usage",
     ]
     assert not any(activity._Definition.must_from_callable(fn).is_async for fn in acts.all())

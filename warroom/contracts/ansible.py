@@ -143,6 +143,15 @@ class PgQuery(_Model):
     query: str = ""
 
 
+class PgReplica(_Model):
+    """One row of the primary's pg_stat_replication."""
+
+    name: str = Field("", description="application_name")
+    client_addr: str | None = None
+    state: str | None = None
+    replay_lag_seconds: float = Field(0.0, description="replay_lag; 0 once the replica has caught up")
+
+
 class PostgresHealthReport(_Model):
     host: str
     port: int
@@ -153,6 +162,17 @@ class PostgresHealthReport(_Model):
     total_connections: int = 0
     longest_queries: list[PgQuery] = Field(default_factory=list)
     run: PlaybookResult
+    max_connections: int | None = None
+    role: Literal["primary", "standby"] | None = None
+    replicas: list[PgReplica] = Field(default_factory=list, description="a primary's; empty: no replicas")
+    replay_lag_seconds: float | None = Field(None, description="a standby's: now() - pg_last_xact_replay_timestamp()")
+
+    @property
+    def replication_lag_seconds(self) -> float | None:
+        """The standby's own lag, or the primary's most lagging replica; None without replicas."""
+        if self.role == "standby":
+            return self.replay_lag_seconds
+        return max((r.replay_lag_seconds for r in self.replicas), default=None)
 
 
 class ServiceLogsReport(_Model):

@@ -1,4 +1,5 @@
-"""The Kubernetes activities' contracts: pod health, Warning events, logs, rollouts, rollback, scale.
+"""The Kubernetes activities' contracts: pod health, Warning events, logs, rollouts, rollback, scale,
+resource usage (`kubectl top`, node allocation).
 
 Request fields are plain strings on purpose: a malformed name would otherwise fail decoding (or
 the workflow task, retried forever), whereas the activity refuses it as a non-retryable
@@ -98,6 +99,11 @@ class EventsRequest(_Model):
     name: str | None = None
     types: list[EventType] = Field(default_factory=_warnings_only)
     limit: int = Field(20, description="the most recent N, like `--sort-by=.lastTimestamp | tail -N`")
+    include_nodes: bool = Field(
+        False,
+        description="with `deployment`: also the events of the nodes its pods run on (OOMKilling, "
+        "SystemOOM, EvictionThresholdMet), which the kubelet and node-problem-detector record in `default`",
+    )
 
 
 class EventSummary(_Model):
@@ -264,6 +270,55 @@ class MigrationCheck(_Model):
     annotation: str
 
 
+class ResourceUsageRequest(_Model):
+    """`kubectl top pods` for a Deployment's pods (or `labels`), and `kubectl describe node` of the
+    nodes they run on."""
+
+    namespace: str
+    deployment: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class ContainerUsage(_Model):
+    """One container's usage in the metrics API's last window, against its own limits."""
+
+    pod: str
+    container: str
+    node: str | None = None
+    cpu_millicores: float
+    memory_bytes: int
+    cpu_limit_millicores: float | None = None
+    memory_limit_bytes: int | None = None
+    cpu_percent_of_limit: float | None = Field(None, description="None without a CPU limit")
+    memory_percent_of_limit: float | None = Field(None, description="None without a memory limit")
+
+
+class NodeAllocation(_Model):
+    """`kubectl describe node`: allocatable, "Allocated resources" (requests of its non-terminated
+    pods over allocatable) and the kubelet's conditions."""
+
+    name: str
+    ready: bool = False
+    conditions: dict[str, str] = Field(default_factory=dict, description="type → status: MemoryPressure → False")
+    pressure: list[str] = Field(default_factory=list, description="MemoryPressure, DiskPressure, PIDPressure when True")
+    pods: int = 0
+    allocatable_cpu_millicores: float = 0.0
+    allocatable_memory_bytes: int = 0
+    cpu_requests_millicores: float = 0.0
+    memory_requests_bytes: int = 0
+    cpu_requests_percent: float | None = None
+    memory_requests_percent: float | None = None
+
+
+class ResourceUsageReport(_Model):
+    namespace: str
+    selector: str
+    metrics_available: bool = Field(..., description="whether the metrics API (metrics-server) answered")
+    unavailable: list[str] = Field(default_factory=list, description="what could not be read, and why")
+    containers: list[ContainerUsage] = Field(default_factory=list)
+    nodes: list[NodeAllocation] = Field(default_factory=list)
+
+
 # --- The activities -----------------------------------------------------------------------------
 
 _CHECK = timedelta(minutes=3)
@@ -293,6 +348,11 @@ ROLLBACK = ActivityContract(
     heartbeat=timedelta(seconds=30),
 )
 SCALE = ActivityContract("kube_scale", ScaleRequest, ScaleResult, timedelta(minutes=1), WRITE_RETRY)
+# A few reads beside the diagnosis' other checks: a worker that dies mid-call is noticed after 15 s
+# (as a playbook's missed heartbeat is), not after a check's 3 minutes that a rollback would overtake.
+RESOURCE_USAGE = ActivityContract(
+    "kube_resource_usage", ResourceUsageRequest, ResourceUsageReport, timedelta(seconds=15), CHECK_RETRY
+)
 
 ALL: tuple[AnyContract, ...] = (
     POD_HEALTH,
@@ -304,5 +364,6 @@ ALL: tuple[AnyContract, ...] = (
     MIGRATION_CHECK,
     ROLLBACK,
     SCALE,
+    RESOURCE_USAGE,
 )
 """Every Kubernetes activity, in the order the worker registers them."""

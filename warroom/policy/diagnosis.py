@@ -17,6 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.config import DiagnosisQueries, ErrorClass, RollbackRule
 from warroom.enums import format_duration
+from warroom.policy.diagnosis_cluster import (
+    EventSignals,
+    ResourceSignals,
+    cluster_infrastructure,
+    pod_events,
+    replication,
+)
 from warroom.policy.error_classes import describe_error_classes
 
 
@@ -47,6 +54,13 @@ class DependencySignals(_Model):
     db_max_connections: int | None = None
     db_longest_query_seconds: float | None = None
     downstream_error_ratio: float | None = None
+    db_name: str = ""
+    db_role: Literal["primary", "standby"] | None = None
+    db_replicas: int | None = Field(None, description="a primary's replicas (pg_stat_replication)")
+    db_replication_lag_seconds: float | None = Field(None, description="a standby's own, or a primary's worst replica")
+    db_replication_lag_above_seconds: float = Field(
+        30.0, description="the runbook's database_checks.replication_lag_above"
+    )
     metrics_checked: bool = Field(False, description="Prometheus was asked for the dependency readings")
     latency_p99_seconds: float | None = Field(None, description="P99 of the service's calls to its dependencies")
     not_configured: list[str] = Field(default_factory=list, description="dependency checks without a runbook query")
@@ -78,6 +92,8 @@ class Findings(_Model):
     pods: PodSignals = PodSignals()
     dependencies: DependencySignals = DependencySignals()
     infra: InfraSignals = InfraSignals()
+    events: EventSignals = EventSignals()
+    resources: ResourceSignals = ResourceSignals()
     error_shares: dict[ErrorClass, float | None] = Field(
         default_factory=dict, description="each status-code class's share of requests, where Prometheus was read"
     )
@@ -191,6 +207,8 @@ def diagnose(
     if pods.crashloop or pods.image_pull:
         evidence.append(f"{pods.crashloop} pods crash-looping, {pods.image_pull} failing to pull images")
         return done("pods are not running", "inspect `kubectl describe pod` events for the failing pods")
+    if (by_events := pod_events(f.events, evidence, done)) is not None:
+        return by_events
 
     path.append("dependencies")
     db = f.dependencies
@@ -204,6 +222,8 @@ def diagnose(
         if db.db_longest_query_seconds is not None and db.db_longest_query_seconds > SLOW_QUERY_SECONDS:
             evidence.append(f"a query running for {db.db_longest_query_seconds:.0f}s")
             return done("long-running queries are blocking the database", "inspect and cancel the long queries")
+        if (lagging := replication(db, evidence, done)) is not None:
+            return lagging
     cached = _cache(f.cache, evidence, done, thresholds)
     if cached is not None:
         return cached
@@ -224,6 +244,8 @@ def diagnose(
 
 def _infrastructure(f: Findings, path: list[str], evidence: list[str], done):  # type: ignore[no-untyped-def]
     infra = f.infra
+    if (by_cluster := cluster_infrastructure(f.events, f.resources, evidence, done)) is not None:
+        return by_cluster
     if not infra.checked:
         evidence.append("infrastructure not checked")
         return None
