@@ -237,10 +237,17 @@ async def mitigate(
     """The IC applies a mitigation and the clean-metrics window verifies it (runbook durations, skipped).
 
     An incident with no alert source (and, on a test worker, no metrics source) cannot verify itself:
-    it asks the IC, who confirms errors are at baseline, as the runbook wants."""
+    it asks the IC, who confirms errors are at baseline, as the runbook wants.
+
+    The mitigation comes 7 s after the call, off the minute marks the opening's deadlines fall on
+    (re-page at 5 min, updates every 15): the Java time-skipping test server hangs a workflow whose
+    task cancels a timer that fired during that task (temporalio/sdk-java#2606, #3088), which is
+    what the clean window's timer meets when a deadline fires at the same instant. The real server
+    accepts the cancel; only the test server needs the offset."""
     from warroom.enums import Update
     from warroom.models import MarkMitigated, StatusUpdate
 
+    await env.sleep(timedelta(seconds=7))
     await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by=ic, action=action))
     if (await state_of(handle)).alerts_received == 0:
 

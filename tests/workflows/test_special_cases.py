@@ -249,7 +249,7 @@ async def test_data_loss_flagged_before_declaration_declares_as_an_alert_raising
 async def test_the_silence_post_stops_at_mitigation(scene, mitigated_at, silence_posts) -> None:
     s = await scene(Severity.P2)
     await s.expect_count("status_initial", 1)
-    await s.advance(mitigated_at)
+    await s.advance(mitigated_at - 7 * SECOND)  # `mitigate` marks it 7 s later
     await mitigate(s.env, s.handle, action="rolled back")  # no metrics, no alerts: the IC confirms
     await s.advance(61 * MINUTE)  # past two more silences: the status page is left as it was
     await s.expect_count("still_investigating", silence_posts)

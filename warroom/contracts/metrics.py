@@ -70,8 +70,10 @@ _READ = timedelta(seconds=30)
 
 READ_ERROR_RATIO = ActivityContract("read_error_ratio", ErrorRatioRequest, ErrorRatioReading, _READ, READ_RETRY)
 CHECK_CLEAN_WINDOW = ActivityContract("check_clean_window", CleanWindowRequest, CleanWindowVerdict, _READ, CHECK_RETRY)
+# Beside the diagnosis' other checks: a worker that dies mid-call is noticed after 15 s (as a
+# playbook's missed heartbeat is), before the rollback's veto window overtakes the diagnosis.
 READ_DIAGNOSIS_METRICS = ActivityContract(
-    "read_diagnosis_metrics", DiagnosisMetricsRequest, DiagnosisMetricsReading, _READ, READ_RETRY
+    "read_diagnosis_metrics", DiagnosisMetricsRequest, DiagnosisMetricsReading, timedelta(seconds=15), READ_RETRY
 )
 
 ALL: tuple[AnyContract, ...] = (READ_ERROR_RATIO, CHECK_CLEAN_WINDOW, READ_DIAGNOSIS_METRICS)
