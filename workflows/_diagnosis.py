@@ -10,6 +10,7 @@ evidence too ("logs unavailable: ..."), never a reason to stay silent.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -30,12 +31,20 @@ with workflow.unsafe.imports_passed_through():
 T = TypeVar("T")
 
 
+CHECK_TIMEOUT = timedelta(seconds=30)
+"""A diagnosis read whose worker died mid-call is retried after this, not after the contract's
+3 minutes: the rollback's veto window would otherwise overtake the diagnosis (and a report cut short
+by the mitigation is never posted)."""
+
+
 async def _check(contract: ActivityContract[Req, Res], request: Req, summary: str) -> Res | ActivityError:
     """The check's report, or its ActivityError as a value: a failed check is evidence, and a task that
     ends in an exception is logged with its traceback as "never retrieved" when the run closes before
     gather's callbacks run (a terminated incident)."""
     try:
-        return await call(contract, request, summary=summary)
+        # A heartbeating check (a playbook) is noticed dead by its heartbeat; a plain read by this cap.
+        cap = None if contract.heartbeat else min(contract.start_to_close, CHECK_TIMEOUT)
+        return await call(contract, request, summary=summary, start_to_close=cap)
     except ActivityError as err:
         return err
 
