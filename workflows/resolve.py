@@ -286,12 +286,14 @@ class ResolvePhase(PhaseWorkflow):
         while not self._finished():
             s, now = rt.state, workflow.now()
             if s.firing_alerts:
-                return await self._reopen(f"{len(s.firing_alerts)} alert(s) firing again")
+                return await self._reopen_mitigation(f"{len(s.firing_alerts)} alert(s) firing again")
             if self._use_metrics and now >= next_read:
                 verdict = await self._metrics_verdict(None, since=checked_until)
                 if verdict is not None:
                     if verdict.clean_since > checked_until:
-                        return await self._reopen(f"error ratio back above {verdict.baseline}: {verdict.reason}")
+                        return await self._reopen_mitigation(
+                            f"error ratio back above {verdict.baseline}: {verdict.reason}"
+                        )
                     reads, checked_until, baseline = reads + 1, now, verdict.baseline
                 next_read = now + (policy.watch_every if now < period_over else policy.watch_every_after_monitoring)
                 continue
@@ -310,7 +312,7 @@ class ResolvePhase(PhaseWorkflow):
                 pass
         return False
 
-    async def _reopen(self, reason: str) -> bool:
+    async def _reopen_mitigation(self, reason: str) -> bool:
         """A relapse after mitigation: the IC is paged, the channel told, and mitigation is open again."""
         rt = self.rt
         ic = rt.state.commander or "incident-commander"
