@@ -277,3 +277,25 @@ async def resolve_when_ready(env: Any, handle: WorkflowHandle[Any, Any], request
     if confirm:
         await handle.execute_update(Update.POST_UPDATE, StatusUpdate(by=request.by, confirm=confirm))
     return await handle.execute_update(Update.RESOLVE, request, result_type=UpdateResult)
+
+
+class Scene:
+    """One incident under a fresh worker, with the clock under the test's control (timer tests)."""
+
+    def __init__(self, env: Any, sink: RecordingSink, handle: WorkflowHandle[Any, Any]) -> None:
+        self.env, self.sink, self.handle = env, sink, handle
+
+    async def advance(self, delta: timedelta) -> None:
+        await self.env.sleep(delta)
+
+    async def expect_count(self, template: str, count: int) -> None:
+        async def check() -> None:
+            assert self.sink.count(template) == count, (template, self.sink.templates())
+
+        await assert_eventually(check)
+
+    async def phase_is(self, phase: Any) -> None:
+        async def check() -> None:
+            assert (await state_of(self.handle)).phase == phase
+
+        await assert_eventually(check)

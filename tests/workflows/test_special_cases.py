@@ -7,17 +7,16 @@ severity change re-runs the start actions; the status page never goes back to "i
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import (
     MINUTE,
     SECOND,
-    RecordingSink,
     assert_eventually,
     incident_input,
     mitigate,
@@ -26,6 +25,9 @@ from tests.helpers import (
     running_worker,
     state_of,
     utc,
+)
+from tests.helpers import (
+    Scene as TimerScene,
 )
 from warroom.enums import Phase, PublicStatus, Role, Severity, Update
 from warroom.messages import public_context
@@ -55,20 +57,8 @@ def utc_now() -> datetime:
 EM_LEGAL = ["engineering-manager", "legal-privacy"]
 
 
-class Scene:
+class Scene(TimerScene):
     """One declared incident under a fresh worker, with the clock under the test's control."""
-
-    def __init__(self, env: WorkflowEnvironment, sink: RecordingSink, handle: WorkflowHandle) -> None:
-        self.env, self.sink, self.handle = env, sink, handle
-
-    async def advance(self, delta: timedelta) -> None:
-        await self.env.sleep(delta)
-
-    async def expect_count(self, template: str, count: int) -> None:
-        async def check() -> None:
-            assert self.sink.count(template) == count, (template, self.sink.templates())
-
-        await assert_eventually(check)
 
     def audiences(self, template: str) -> list[list[str]]:
         return [audience for _, t, audience, _ in self.sink.sent if t == template]

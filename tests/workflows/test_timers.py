@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import (
     MINUTE,
     SECOND,
-    RecordingSink,
+    Scene,
     assert_eventually,
     incident_input,
     mitigate,
@@ -22,28 +20,6 @@ from tests.helpers import (
 )
 from warroom.enums import Phase, Severity, Update
 from warroom.models import Acknowledge, Alert, ImpactSignals, MarkMitigated, SetSeverity, StatusUpdate
-
-
-class Scene:
-    """One incident under a fresh worker, with the clock under the test's control."""
-
-    def __init__(self, env: WorkflowEnvironment, sink: RecordingSink, handle: WorkflowHandle) -> None:
-        self.env, self.sink, self.handle = env, sink, handle
-
-    async def advance(self, delta: timedelta) -> None:
-        await self.env.sleep(delta)
-
-    async def expect_count(self, template: str, count: int) -> None:
-        async def check() -> None:
-            assert self.sink.count(template) == count, (template, self.sink.templates())
-
-        await assert_eventually(check)
-
-    async def phase_is(self, phase: Phase) -> None:
-        async def check() -> None:
-            assert (await state_of(self.handle)).phase == phase
-
-        await assert_eventually(check)
 
 
 @pytest.fixture
