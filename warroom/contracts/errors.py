@@ -44,6 +44,18 @@ class NotConfigured(ActivityFailure):
     type = "NotConfigured"
 
 
+class PreviewStale(ActivityFailure):
+    """The world changed since the step's preview (another rollout, a new revision): approve it afresh."""
+
+    type = "PreviewStale"
+
+
+class StepRefused(ActivityFailure):
+    """The step is not one this worker runs (an unknown playbook, a URL outside the allow-list)."""
+
+    type = "StepRefused"
+
+
 @contextmanager
 def boundary() -> Iterator[None]:
     """Run an activity's body: an `ActivityFailure` leaves as the Temporal failure it describes."""
