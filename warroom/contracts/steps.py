@@ -136,6 +136,24 @@ class HttpStepRequest(_Model):
     idempotency_key: str | None = None
 
 
+# --- Verification -------------------------------------------------------------------------------
+
+
+class PromqlCheckRequest(_Model):
+    """After a step: does the runbook entry's PromQL query now read inside its bound? (An instant query;
+    the entry's query is runbook config, never alert input.)"""
+
+    query: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    below: float | None = Field(None, description="passes when the value is below this")
+    above: float | None = Field(None, description="passes when the value is above this")
+
+
+class PromqlCheckResult(_Model):
+    passed: bool
+    value: float | None = Field(None, description="None: the query returned no series")
+    message: Annotated[str, StringConstraints(max_length=300)]
+
+
 # --- The activities -----------------------------------------------------------------------------
 
 _BEAT = timedelta(seconds=15)
@@ -154,8 +172,13 @@ PLAYBOOK_STEP_APPLY = ActivityContract(
 )
 HTTP_STEP_APPLY = ActivityContract("http_step_apply", HttpStepRequest, StepOutcome, timedelta(minutes=3), WRITE_RETRY)
 
+PROMQL_CHECK = ActivityContract(
+    "metrics_promql_check", PromqlCheckRequest, PromqlCheckResult, timedelta(seconds=30), READ_RETRY
+)
+
 KUBE: tuple[AnyContract, ...] = (KUBE_STEP_PREVIEW, KUBE_STEP_APPLY)
 ANSIBLE: tuple[AnyContract, ...] = (PLAYBOOK_STEP_PREVIEW, PLAYBOOK_STEP_APPLY)
 HTTP: tuple[AnyContract, ...] = (HTTP_STEP_APPLY,)
-ALL: tuple[AnyContract, ...] = KUBE + ANSIBLE + HTTP
+METRICS: tuple[AnyContract, ...] = (PROMQL_CHECK,)
+ALL: tuple[AnyContract, ...] = KUBE + ANSIBLE + HTTP + METRICS
 """Every step activity, in the order the worker registers them."""
