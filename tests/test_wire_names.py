@@ -29,6 +29,7 @@ WORKFLOWS = {
             "acknowledge",
             "approve",
             "assign_role",
+            "cancel_step",
             "complete_action_item",
             "complete_pir",
             "declare",

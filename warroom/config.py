@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from warroom.catalog import StepCatalog
 from warroom.enums import Duration, Severity
 
 
@@ -377,6 +378,7 @@ class RunbookConfig(_Strict):
     templates_dir: str | None = Field(None, description="a folder of *.j2 files that replace the built-in messages")
     kubernetes_checks: KubernetesChecks = KubernetesChecks()
     database_checks: DatabaseChecks = DatabaseChecks()
+    steps: StepCatalog = StepCatalog()
 
     @model_validator(mode="before")
     @classmethod

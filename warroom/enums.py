@@ -92,6 +92,7 @@ class Update(StrEnum):
     SET_FLAGS = "set_flags"
     POST_UPDATE = "post_update"
     PROPOSE_STEP = "propose_step"
+    CANCEL_STEP = "cancel_step"
     APPROVE = "approve"
     DENY = "deny"
     MARK_MITIGATED = "mark_mitigated"

@@ -6,49 +6,32 @@ so a field can be added without breaking running incidents.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from warroom.config import RunbookConfig
-from warroom.enums import Phase, PublicStatus, Role, Severity, StepAction
+from warroom.enums import Phase, PublicStatus, Role, Severity
 
-_PERSON = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
-_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-
-
-def _person(value: str) -> str:
-    if not _PERSON.fullmatch(value):
-        raise ValueError("a person is 1-64 characters: letters, digits and . _ @ + - (e.g. alice or alice@example.com)")
-    return value
-
-
-def _key(value: str) -> str:
-    if not _KEY.fullmatch(value):
-        raise ValueError("must be 1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
-    return value
-
-
-Person = Annotated[str, AfterValidator(_person)]
-"""Who did something: a user name or e-mail, safe for logs, channels and search attributes."""
-ServiceName = Annotated[str, StringConstraints(to_lower=True, strip_whitespace=True), AfterValidator(_key)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-
-SYSTEM = "warroom"
-"""The actor recorded for what warroom does by itself (timers, automatic posts)."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+# Re-exported: callers have always imported these from here.
+from warroom.primitives import SYSTEM as SYSTEM
+from warroom.primitives import Model, _key
+from warroom.primitives import Person as Person
+from warroom.primitives import ServiceName as ServiceName
+from warroom.primitives import ShortText as ShortText
+from warroom.primitives import Text as Text
+from warroom.step_models import CancelStep as CancelStep
+from warroom.step_models import ProposableAction as ProposableAction
+from warroom.step_models import ProposedByWarroom as ProposedByWarroom
+from warroom.step_models import ProposeStep as ProposeStep
+from warroom.step_models import Step as Step
+from warroom.step_models import StepDecision as StepDecision
 
 # --- Inputs from alerts and people -------------------------------------------------------------
 
 
-class ImpactSignals(_Model):
+class ImpactSignals(Model):
     """What is known of the impact; drives the declare decision and the severity."""
 
     user_error_ratio: float | None = Field(None, ge=0, le=1, description="share of users seeing errors")
@@ -72,7 +55,7 @@ class ImpactSignals(_Model):
         return ImpactSignals.model_validate(data)
 
 
-class Alert(_Model):
+class Alert(Model):
     """One alert, normalized. The intake (a later issue) fills it from each vendor's payload."""
 
     source: str = Field("generic", max_length=32)
@@ -96,7 +79,7 @@ class Alert(_Model):
     links: list[Annotated[str, StringConstraints(max_length=2048)]] = Field(default_factory=list, max_length=20)
 
 
-class AlertReceipt(_Model):
+class AlertReceipt(Model):
     """What the intake learns once an alert is recorded in the incident's history."""
 
     incident_id: str
@@ -108,7 +91,7 @@ class AlertReceipt(_Model):
     repeated: bool = Field(False, description="it changed nothing: its fingerprint was already in that state")
 
 
-class AlertDigest(_Model):
+class AlertDigest(Model):
     """The bounded trace of one alert kept on the incident (the last few only)."""
 
     at: datetime
@@ -118,7 +101,7 @@ class AlertDigest(_Model):
     firing: bool
 
 
-class DeploymentTarget(_Model):
+class DeploymentTarget(Model):
     """The Kubernetes Deployment behind the service, for diagnostics and rollback.
 
     Any strings as activity input (the Kubernetes activity refuses a bad name, non-retryably);
@@ -148,7 +131,7 @@ CheckedTarget = Annotated[DeploymentTarget, AfterValidator(_checked_target)]
 """An incident's Deployment: both names DNS labels (as `ServiceName`)."""
 
 
-class IncidentInput(_Model):
+class IncidentInput(Model):
     """Starts an IncidentWorkflow. `runbook` is a snapshot: the incident keeps its thresholds."""
 
     incident_id: str = Field(..., min_length=1, max_length=100)
@@ -170,14 +153,14 @@ class IncidentInput(_Model):
 # --- Update requests (human input) ------------------------------------------------------------
 
 
-class Acknowledge(_Model):
+class Acknowledge(Model):
     """Acknowledge a page. The on-call who debugs stays the responder; taking command is said out loud."""
 
     by: Person
     take_command: bool = Field(False, description="also take command as Incident Commander (`ack --take-command`)")
 
 
-class Declare(_Model):
+class Declare(Model):
     """Declare early, downgrade later: a human turns Detection into an incident at once."""
 
     by: Person
@@ -185,19 +168,19 @@ class Declare(_Model):
     reason: Text = ""
 
 
-class AssignRole(_Model):
+class AssignRole(Model):
     role: Role
     person: Person
     by: Person
 
 
-class SetSeverity(_Model):
+class SetSeverity(Model):
     severity: Severity
     by: Person
     reason: ShortText
 
 
-class SetFlags(_Model):
+class SetFlags(Model):
     """Raise a special case mid-incident (data loss, security, vendor) or record the vendor ticket."""
 
     by: Person
@@ -215,7 +198,7 @@ Confirmable = Literal["errors_at_baseline", "synthetic_monitors_green", "no_cust
 """Post-mitigation checklist items a person confirms (`warroom update --confirm ...`)."""
 
 
-class StatusUpdate(_Model):
+class StatusUpdate(Model):
     """The IC script's 15-minute update: error rate, hypothesis, next action by whom, ETA."""
 
     by: Person
@@ -231,32 +214,12 @@ class StatusUpdate(_Model):
     )
 
 
-ProposableAction = Literal[StepAction.ESCALATE, StepAction.PAGE, StepAction.ROLLBACK, StepAction.CUSTOM]
-"""Steps people propose. warroom itself also proposes `customer_email` (the Comms lead approves)."""
-
-
-class ProposeStep(_Model):
-    """A step that waits for the IC: a rollback, an escalation, paging someone."""
-
-    by: Person
-    action: ProposableAction
-    target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-    description: Text = ""
-    evidence: dict[str, str] = Field(default_factory=dict, max_length=32)
-
-
-class StepDecision(_Model):
-    step_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    by: Person
-    reason: ShortText
-
-
-class MarkMitigated(_Model):
+class MarkMitigated(Model):
     by: Person
     action: ShortText = Field(..., description="what stopped the bleeding, e.g. 'rolled back to v2.14.2'")
 
 
-class Resolve(_Model):
+class Resolve(Model):
     by: Person
     summary: ShortText
     pir_owner: Person | None = None
@@ -265,7 +228,7 @@ class Resolve(_Model):
     )
 
 
-class ActionItem(_Model):
+class ActionItem(Model):
     title: ShortText
     owner: Person
     due: datetime
@@ -273,7 +236,7 @@ class ActionItem(_Model):
     done_by: str | None = None
 
 
-class CompleteActionItem(_Model):
+class CompleteActionItem(Model):
     """Mark a PIR action item done (1-based, as `warroom status` lists them)."""
 
     by: Person
@@ -281,7 +244,7 @@ class CompleteActionItem(_Model):
     note: Text = ""
 
 
-class CompletePir(_Model):
+class CompletePir(Model):
     by: Person
     document: Annotated[str, StringConstraints(max_length=500)] = ""
     action_items: list[ActionItem] = Field(default_factory=list, max_length=100)
@@ -290,7 +253,7 @@ class CompletePir(_Model):
 # --- State, timeline and answers -------------------------------------------------------------
 
 
-class TimelineEntry(_Model):
+class TimelineEntry(Model):
     at: datetime
     kind: str
     actor: str = SYSTEM
@@ -298,23 +261,7 @@ class TimelineEntry(_Model):
     data: dict[str, str] = Field(default_factory=dict)
 
 
-class Step(_Model):
-    step_id: str
-    action: StepAction
-    target: str
-    approver_role: Role = Role.INCIDENT_COMMANDER
-    description: str = ""
-    evidence: dict[str, str] = Field(default_factory=dict)
-    proposed_by: str
-    proposed_at: datetime
-    status: Literal["pending", "approved", "denied", "done", "failed"] = "pending"
-    decided_by: str | None = None
-    decided_at: datetime | None = None
-    reason: str | None = None
-    auto_approve_at: datetime | None = None
-
-
-class Deadline(_Model):
+class Deadline(Model):
     """A pending timer: its key fires once; `at` moves when the state it depends on changes."""
 
     key: str
@@ -324,7 +271,7 @@ class Deadline(_Model):
     reason: str = ""
 
 
-class PirState(_Model):
+class PirState(Model):
     owner: str | None = None
     due: datetime | None = None
     completed_at: datetime | None = None
@@ -332,7 +279,7 @@ class PirState(_Model):
     action_items: list[ActionItem] = Field(default_factory=list)
 
 
-class UpdateDigest(_Model):
+class UpdateDigest(Model):
     """What the last 15-minute update said: the next one is progress only if it says something new."""
 
     at: datetime
@@ -341,7 +288,7 @@ class UpdateDigest(_Model):
     next_action: str = ""
 
 
-class PostMitigation(_Model):
+class PostMitigation(Model):
     """What was checked after mitigation: the post-mitigation checklist and the messages that report it."""
 
     verified_by: str | None = Field(
@@ -355,7 +302,7 @@ class PostMitigation(_Model):
     synthetic: list[str] = Field(default_factory=list, description="fingerprints of synthetic monitors' alerts")
 
 
-class IncidentState(_Model):
+class IncidentState(Model):
     """Everything an IC, a CLI or an audit needs; the workflow's single source of truth."""
 
     incident_id: str
@@ -435,7 +382,7 @@ class IncidentState(_Model):
         return [s for s in self.steps if s.status == "pending"]
 
 
-class ChecksReport(_Model):
+class ChecksReport(Model):
     """What a phase learned about the post-mitigation checks (see `PostMitigation`)."""
 
     verified_by: str | None = None
@@ -445,7 +392,7 @@ class ChecksReport(_Model):
     reopen_mitigation: bool = Field(False, description="a relapse after mitigation: mitigation is open again")
 
 
-class PhaseEvent(_Model):
+class PhaseEvent(Model):
     """What a phase workflow tells the incident: a timer fired, a message went out."""
 
     kind: str
@@ -462,18 +409,7 @@ class PhaseEvent(_Model):
     checks: ChecksReport | None = None
 
 
-class ProposedByWarroom(_Model):
-    """A step warroom proposes to the IC, with the evidence behind it."""
-
-    step_id: str
-    action: ProposableAction
-    target: str
-    description: str = ""
-    evidence: dict[str, str] = Field(default_factory=dict)
-    auto_approve_at: datetime | None = Field(None, description="goes ahead at this time unless the IC denies")
-
-
-class PhaseInput(_Model):
+class PhaseInput(Model):
     """What each phase workflow starts with: the incident as it is and the runbook it follows."""
 
     parent_workflow_id: str
@@ -481,7 +417,7 @@ class PhaseInput(_Model):
     runbook: RunbookConfig
 
 
-class PhaseResult(_Model):
+class PhaseResult(Model):
     outcome: str
     message: str = ""
 
@@ -491,7 +427,7 @@ class PhaseResult(_Model):
 Channel = Literal["incident", "page", "status_page", "stakeholders", "email", "ticket"]
 
 
-class Notification(_Model):
+class Notification(Model):
     """One message out. The activity renders `template` with `context`; no secrets in here."""
 
     incident_id: str
@@ -501,14 +437,14 @@ class Notification(_Model):
     context: dict[str, str | int | float | bool | None | list[str]] = Field(default_factory=dict)
 
 
-class Delivery(_Model):
+class Delivery(Model):
     channel: Channel
     destination: str
     text: str
     delivered_at: datetime
 
 
-class UpdateResult(_Model):
+class UpdateResult(Model):
     """What a person's update returns at once: the recorded message and where the incident stands."""
 
     incident_id: str

@@ -86,7 +86,45 @@ class RollbackProposal:
         # 👉 Incidents recorded before the status page said "Identified" replay without the post.
         if workflow.patched("status-identified-when-the-rollback-rule-holds") and recent.deployed_at:
             await self._identified(recent.deployed_at)
+        # 👉 Incidents recorded before the step catalog ran the rollback here; it now runs as the
+        # catalog's `rollback` step in the incident (preview, veto window, apply, rollout status).
+        if workflow.patched("rollback-via-catalog"):
+            await self._propose_to_catalog(recent, evidence)
+            return
         await self._propose_and_execute(recent, evidence)
+
+    async def _propose_to_catalog(self, recent: RecentDeploy, evidence: dict[str, str]) -> None:
+        rt = self.rt
+        rule = rt.runbook.rollback
+        explicit = rule.needs_explicit_approval(rt.state.severity, rt.state.service)
+        step_id = f"rb{sum(1 for s in rt.state.steps if s.step_id.startswith('rb')) + 1}"
+        description = (
+            f"roll back deployment/{self.target.deployment} in {self.target.namespace} "
+            f"from revision {recent.current_revision} to {recent.previous_revision}"
+        )
+        context: dict[str, Any] = {
+            "step_id": step_id,
+            "description": description,
+            "veto": format_duration(rule.veto_window) if not explicit else None,
+            **evidence,
+        }
+        await rt.notify("incident", "rollback_proposed", **context)
+        await rt.report(
+            PhaseEvent(
+                kind="rollback_proposed",
+                message=description,
+                propose=ProposedByWarroom(
+                    step_id=step_id,
+                    action="rollback",
+                    target=f"{self.target}",
+                    description=description,
+                    evidence=evidence,
+                    auto_approve_at=None if explicit else workflow.now() + rule.veto_window,
+                    entry="rollback",
+                    params={"namespace": self.target.namespace, "deployment": self.target.deployment, "to_revision": 0},
+                ),
+            )
+        )
 
     async def _identified(self, deployed_at: datetime) -> None:
         """The seed's "Identified" status page post: the rule found the deploy that caused it. Only where

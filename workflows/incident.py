@@ -16,13 +16,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from warroom.enums import Phase, Role, format_duration
+    from warroom.enums import Phase, Role, StepAction, format_duration
     from warroom.ids import phase_workflow_id
     from warroom.models import (
         Acknowledge,
         Alert,
         AlertReceipt,
         AssignRole,
+        CancelStep,
         CompleteActionItem,
         CompletePir,
         Declare,
@@ -43,11 +44,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from warroom.policy import authority
     from warroom.policy.revisions import CHANNEL_SEQUENCE, REVISIONS
+    from warroom.policy.steps import approvals_needed
     from warroom.policy.timers import pending_deadlines
+    from warroom.step_models import StepApproval
     from workflows import _changes as changes
     from workflows import _ledger as ledger
+    from workflows import _step_ledger as steps
     from workflows._incident_base import IncidentBase
     from workflows._runtime import send
+    from workflows._steps import StepRunner
     from workflows.command import CommandPhase
     from workflows.declare import DeclarePhase
     from workflows.detection import DetectionPhase
@@ -66,6 +71,7 @@ class IncidentWorkflow(IncidentBase):
         # 👉 Incidents started before a runbook rule was revised keep the rule they started with.
         revisions = [rule for rule in REVISIONS if workflow.patched(rule)]
         self.state = ledger.opened(inp, workflow.info().workflow_id, workflow.now(), revisions)
+        self.steps = StepRunner(self)
 
     # --- The lifecycle --------------------------------------------------------------------------
 
@@ -129,6 +135,8 @@ class IncidentWorkflow(IncidentBase):
         return result
 
     async def _close(self, reason: str) -> IncidentState:
+        for step in self.state.steps:
+            self.steps.cancel(step.step_id)
         self.state.closed_at = workflow.now()
         self._set_phase(Phase.CLOSED)
         self._record("closed", f"incident closed: {reason}")
@@ -170,6 +178,9 @@ class IncidentWorkflow(IncidentBase):
     def phase_event(self, event: PhaseEvent) -> None:
         if ledger.apply_phase_event(self.state, event, workflow.now()):
             self._publish()
+        if event.propose and event.propose.entry:  # the rollback rule proposes through the catalog
+            steps.take_proposal(self.state, self.runbook, event.propose)
+            self.steps.start(event.propose.step_id)
 
     # --- Updates: human input -------------------------------------------------------------------
 
@@ -315,42 +326,46 @@ class IncidentWorkflow(IncidentBase):
         self._check(authority.may_confirm, self.state, req)
 
     @workflow.update(
-        description='Propose a step for the IC to approve. JSON: {"by": "bob", "action": "rollback", "target": "deployment/order-api", "description": "..."}'
+        description='Propose a catalog step (`warroom steps`); it is previewed, then decided. JSON: {"by": "bob", "step": "scale", "params": {"replicas": 6}, "description": "..."}'
     )
     def propose_step(self, req: ProposeStep) -> UpdateResult:
         step_id = f"s{len(self.state.steps) + 1}"
+        # 👉 Incidents recorded before the step catalog only recorded proposals.
+        runs = (req.step is not None or req.action != StepAction.CUSTOM) and workflow.patched("step-catalog")
+        step = steps.proposed(self.state, self.runbook, req, step_id, workflow.now()) if runs else None
         self.state.steps.append(
-            Step(
+            step
+            or Step(
                 step_id=step_id,
-                action=req.action,
-                target=req.target,
+                action=req.action or "custom",
+                target=req.target or "",
                 description=req.description,
                 evidence=req.evidence,
                 proposed_by=req.by,
                 proposed_at=workflow.now(),
             )
         )
-        return self._done(
-            "step_proposed",
-            f"step {step_id} proposed: {req.action} {req.target}",
-            req.by,
-            step_id=step_id,
-            **req.evidence,
+        shown = f"{step.action} ({steps.shown_params(step)})" if step else f"{req.action} {req.target}"
+        result = self._done(
+            "step_proposed", f"step {step_id} proposed: {shown}", req.by, step_id=step_id, **req.evidence
         )
+        if step:
+            self.steps.start(step_id)
+        return result
 
     @propose_step.validator
     def _validate_propose_step(self, req: ProposeStep) -> None:
-        self._check(authority.may_propose_step, self.state, req)
+        self._check(authority.may_propose_step, self.state, req, self.runbook)
 
     @workflow.update(
-        description='The IC approves a proposed step. JSON: {"step_id": "s1", "by": "alice", "reason": "deploy 20 min ago"}'
+        description='Approve a proposed step, naming the preview you saw. JSON: {"step_id": "s1", "by": "alice", "reason": "deploy 20 min ago", "preview": "3f9a0c1b2d4e"}'
     )
     def approve(self, req: StepDecision) -> UpdateResult:
         return self._decide(req, "approved")
 
     @approve.validator
     def _validate_approve(self, req: StepDecision) -> None:
-        self._check(authority.may_decide_step, self.state, req)
+        self._check(authority.may_approve_step, self.state, req)
 
     @workflow.update(
         description='The IC denies a proposed step; the denial is recorded. JSON: {"step_id": "s1", "by": "alice", "reason": "..."}'
@@ -361,6 +376,27 @@ class IncidentWorkflow(IncidentBase):
     @deny.validator
     def _validate_deny(self, req: StepDecision) -> None:
         self._check(authority.may_decide_step, self.state, req)
+
+    @workflow.update(
+        description='Withdraw a step not yet decided, or stop one running (the IC or its proposer). JSON: {"step_id": "s2", "by": "alice", "reason": "wrong deployment"}'
+    )
+    def cancel_step(self, req: CancelStep) -> UpdateResult:
+        step = next(s for s in self.state.steps if s.step_id == req.step_id)
+        running = step.status in ("approved", "running")
+        if not running:
+            step.status, step.finished_at = "cancelled", workflow.now()
+        result = self._done(
+            "step_cancel" if running else "step_cancelled",
+            f"step {step.step_id} {'being stopped' if running else 'cancelled'} by {req.by}: {req.reason}",
+            req.by,
+            step_id=step.step_id,
+        )
+        self.steps.cancel(step.step_id)
+        return result
+
+    @cancel_step.validator
+    def _validate_cancel_step(self, req: CancelStep) -> None:
+        self._check(authority.may_cancel_step, self.state, req)
 
     @workflow.update(
         description='Mitigation applied; starts the clean-metrics window. JSON: {"by": "alice", "action": "rolled back to v2.14.2"}'
@@ -429,13 +465,25 @@ class IncidentWorkflow(IncidentBase):
 
     def _decide(self, req: StepDecision, status: Literal["approved", "denied"]) -> UpdateResult:
         step = next(s for s in self.state.steps if s.step_id == req.step_id)
+        if step.entry is not None:
+            step.approvals.append(StepApproval(by=req.by, at=workflow.now(), preview=req.preview, reason=req.reason))
+        if step.entry is not None and status == "approved" and len(step.approvals) < approvals_needed(step):
+            return self._done(
+                "step_approval",
+                f"step {step.step_id} ({step.action}) approved by {req.by} ({len(step.approvals)} of "
+                f"{approvals_needed(step)}; the two-person rule waits for another approver): {req.reason}",
+                req.by,
+                step_id=step.step_id,
+                reason=req.reason,
+            )
         step.status = status
         step.decided_by = req.by
         step.decided_at = workflow.now()
         step.reason = req.reason
+        seen = f" on preview {req.preview}" if req.preview else ""
         return self._done(
             f"step_{status}",
-            f"step {step.step_id} ({step.action} {step.target}) {status} by {req.by}: {req.reason}",
+            f"step {step.step_id} ({step.action} {step.target}) {status} by {req.by}{seen}: {req.reason}",
             req.by,
             step_id=step.step_id,
             reason=req.reason,

@@ -38,6 +38,9 @@ from warroom.models import (
 )
 from warroom.policy import authority
 from warroom.policy.authority import Rejected
+from warroom.runbook import load_runbook
+
+RUNBOOK = load_runbook()
 
 AT = datetime(2026, 11, 28, 14, 23, 1, tzinfo=UTC)
 IC, OPS, COMMS = Role.INCIDENT_COMMANDER, Role.OPERATIONS_LEAD, Role.COMMUNICATIONS_LEAD
@@ -240,7 +243,7 @@ def test_the_severity_of_a_closed_incident_stays() -> None:
 def test_responders_change_flags_and_propose_steps(who: str) -> None:
     state = incident(acknowledged_by="erin")
     authority.may_set_flags(state, SetFlags(by=who, data_loss=True))
-    authority.may_propose_step(state, ProposeStep(by=who, action="rollback", target="deployment/order-api"))
+    authority.may_propose_step(state, ProposeStep(by=who, step="page", params={"who": "dba-oncall"}), RUNBOOK)
 
 
 def test_people_holding_nothing_change_no_flags_and_propose_no_steps() -> None:
@@ -248,13 +251,13 @@ def test_people_holding_nothing_change_no_flags_and_propose_no_steps() -> None:
     flags = SetFlags(by="mallory", security=True)
     assert refused(authority.may_set_flags, state, flags) == no_role("mallory", "change the incident's flags")
     step = ProposeStep(by="mallory", action="rollback", target="deployment/order-api")
-    assert refused(authority.may_propose_step, state, step) == no_role("mallory", "propose a step")
+    assert refused(authority.may_propose_step, state, step, RUNBOOK) == no_role("mallory", "propose a step")
 
 
 def test_a_closed_incident_takes_no_flags_and_no_steps() -> None:
     assert refused(authority.may_set_flags, closed(), SetFlags(by="alice", data_loss=True)) == CLOSED
     step = ProposeStep(by="alice", action="rollback", target="deployment/order-api")
-    assert refused(authority.may_propose_step, closed(), step) == CLOSED
+    assert refused(authority.may_propose_step, closed(), step, RUNBOOK) == CLOSED
 
 
 # --- post_update ----------------------------------------------------------------------------------
@@ -335,7 +338,7 @@ def test_an_unknown_step_names_the_pending_ones() -> None:
     )
     assert refused(authority.may_decide_step, incident(), decision("alice", "s9")) == (
         "UnknownStep",
-        "no step 's9' in incident order-api-1 (none pending)",
+        "no step 's9' in incident order-api-1 (none open)",
     )
 
 

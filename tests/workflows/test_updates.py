@@ -72,7 +72,7 @@ async def accepted_updates(handle: WorkflowHandle) -> list[str]:
 async def test_a_non_ic_approval_is_rejected_and_leaves_no_trace_in_history(incident: WorkflowHandle) -> None:
     proposed = await incident.execute_update(
         Update.PROPOSE_STEP,
-        ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
+        ProposeStep(by="bob", action="custom", target="deployment/order-api"),
         result_type=UpdateResult,
     )
     before = await accepted_updates(incident)
@@ -90,7 +90,7 @@ async def test_the_ic_approval_is_recorded_with_identity_and_reason(incident: Wo
     step = (
         await incident.execute_update(
             Update.PROPOSE_STEP,
-            ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
+            ProposeStep(by="bob", action="custom", target="deployment/order-api"),
             result_type=UpdateResult,
         )
     ).step_id
@@ -215,7 +215,7 @@ async def test_two_concurrent_ic_approvals_decide_the_step_once(incident: Workfl
     step = (
         await incident.execute_update(
             Update.PROPOSE_STEP,
-            ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
+            ProposeStep(by="bob", action="custom", target="deployment/order-api"),
             result_type=UpdateResult,
         )
     ).step_id

@@ -26,43 +26,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from warroom.catalog import KubeAction
 from warroom.contracts.base import READ_RETRY, WRITE_RETRY, ActivityContract, AnyContract
-
-PREVIEW_TEXT_MAX = 8000
-"""Bytes of a patch, a rendered request or a `--diff` a preview keeps (history stays small)."""
-OUTPUT_MAX = 4000
-"""Bytes of output an applied step keeps for the timeline, the audit and the PIR."""
+from warroom.step_models import OUTPUT_MAX as OUTPUT_MAX
+from warroom.step_models import PREVIEW_TEXT_MAX as PREVIEW_TEXT_MAX
+from warroom.step_models import FieldChange as FieldChange
+from warroom.step_models import StepPreview as StepPreview
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class FieldChange(_Model):
-    """One field the step changes, as the dry run (or the check run) says it would."""
-
-    path: str = Field(..., description="e.g. 'spec.replicas' or a playbook task's name")
-    before: str | None = None
-    after: str | None = None
-
-
-class StepPreview(_Model):
-    """What approving the step would do, shown to the approver before they are asked."""
-
-    summary: Annotated[str, StringConstraints(max_length=300)] = Field(
-        ..., description="one line, e.g. 'scale deployment/order-api from 3 to 6 replicas'"
-    )
-    request: Annotated[str, StringConstraints(max_length=PREVIEW_TEXT_MAX)] = Field(
-        "", description="the exact patch (JSON), the rendered HTTP request, or the playbook command line"
-    )
-    changes: list[FieldChange] = Field(default_factory=list, max_length=50)
-    diff: Annotated[str, StringConstraints(max_length=PREVIEW_TEXT_MAX)] = Field(
-        "", description="`--check --diff` output (playbooks), bounded"
-    )
-    would_change: bool = Field(True, description="False when applying would change nothing (already at 6 replicas)")
-    observed: Annotated[str, StringConstraints(max_length=300)] = Field(
-        "", description="the world the preview was made on (Kubernetes: 'generation=7 revision=3'); '' = not checked"
-    )
 
 
 class StepOutcome(_Model):
@@ -77,7 +50,7 @@ class StepOutcome(_Model):
 
 # --- Kubernetes ---------------------------------------------------------------------------------
 
-KubeStepAction = Literal["rollback", "restart", "scale", "pause-rollout", "resume-rollout"]
+KubeStepAction = KubeAction
 
 
 class KubeStepRequest(_Model):

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from warroom.config import RunbookConfig
-from warroom.enums import Phase, PublicStatus, Role
+from warroom.enums import Phase, PublicStatus, Role, StepAction
 from warroom.models import (
     Acknowledge,
     Alert,
     AssignRole,
+    CancelStep,
     CompleteActionItem,
     CompletePir,
     Declare,
@@ -26,8 +27,10 @@ from warroom.models import (
     SetFlags,
     SetSeverity,
     StatusUpdate,
+    Step,
     StepDecision,
 )
+from warroom.policy import steps
 from warroom.policy.checklist import resolve_blockers
 
 
@@ -163,22 +166,41 @@ def may_post_update(state: IncidentState, req: StatusUpdate) -> None:
     require_no_public_regression(state, req)
 
 
-def may_propose_step(state: IncidentState, req: ProposeStep) -> None:
+def may_propose_step(state: IncidentState, req: ProposeStep, runbook: RunbookConfig) -> None:
+    """Anyone working the incident proposes; a catalog step's parameters are checked here, so a bad
+    one is refused by name before anything is recorded (`custom` is a manual step, not checked)."""
     require_open(state)
     require_responder(state, req.by, "propose a step")
+    if req.step is None and req.action == StepAction.CUSTOM:
+        return
+    name, raw = (req.step, req.params) if req.step else steps.legacy_params(str(req.action), str(req.target))
+    entry = runbook.steps.entry(name or "")
+    if entry is None:
+        known = ", ".join(e.name for e in runbook.steps.all())
+        raise Rejected(f"no step {name!r} in the catalog (`warroom steps`: {known})", "UnknownStep")
+    try:
+        steps.parse_params(entry, raw, target=state.target, runbook=runbook, service=state.service)
+    except steps.ParamError as err:
+        raise Rejected(str(err), "InvalidParameter") from None
+
+
+def _step(state: IncidentState, step_id: str) -> Step:
+    step = next((s for s in state.steps if s.step_id == step_id), None)
+    if step is None:
+        known = ", ".join(s.step_id for s in state.steps if s.is_open) or "none open"
+        raise Rejected(f"no step {step_id!r} in incident {state.incident_id} ({known})", "UnknownStep")
+    return step
 
 
 def may_decide_step(state: IncidentState, req: StepDecision) -> None:
-    """Approve and deny alike. The IC decides steps; a step may name another approver role (the Comms
-    lead approves the customer e-mail), and with that role unassigned the IC decides."""
+    """Deny (and approve, for steps outside the catalog). The IC decides steps; a step may name another
+    approver role (the Comms lead approves the customer e-mail), and with that role unassigned the IC decides."""
     require_open(state)
     by, step_id = req.by, req.step_id
     step = next((s for s in state.steps if s.step_id == step_id), None)
     if step is None or step.approver_role == Role.INCIDENT_COMMANDER:
         require_commander(state, by, "approve or deny a step")
-    if step is None:
-        known = ", ".join(s.step_id for s in state.pending_steps()) or "none pending"
-        raise Rejected(f"no step {step_id!r} in incident {state.incident_id} ({known})", "UnknownStep")
+    step = _step(state, step_id)
     if step.approver_role != Role.INCIDENT_COMMANDER:
         approver = state.roles.get(step.approver_role) or state.roles.get(Role.INCIDENT_COMMANDER)
         if by != approver:
@@ -189,6 +211,52 @@ def may_decide_step(state: IncidentState, req: StepDecision) -> None:
             )
     if step.status != "pending":
         raise Rejected(f"step {step_id} is already {step.status} by {step.decided_by}", "StepDecided")
+
+
+def may_approve_step(state: IncidentState, req: StepDecision) -> None:
+    """A catalog step is approved on its preview, by name (its digest): not before there is one, not
+    on one that has since been replaced. Under the two-person rule, two approvers other than the proposer."""
+    step = _step(state, req.step_id) if state.phase != Phase.CLOSED else None
+    if step is None or step.entry is None or step.policy != "two_person":
+        may_decide_step(state, req)
+    else:
+        require_open(state)
+        if step.status != "pending":
+            raise Rejected(f"step {step.step_id} is already {step.status}", "StepDecided")
+        refusal = steps.approval_refusal(step, req.by, state.commander)
+        if refusal:
+            raise Rejected(refusal, "NotApprover")
+    if step is None or step.entry is None:
+        return
+    if step.preview is None:
+        raise Rejected(
+            f"step {step.step_id} is still being previewed: approve it once `warroom preview` shows it",
+            "PreviewNotReady",
+        )
+    if req.preview is None:
+        raise Rejected(
+            f"name the preview you approve: --preview {step.preview_digest} (see `warroom preview {state.incident_id} {step.step_id}`)",
+            "PreviewRequired",
+        )
+    if req.preview != step.preview_digest:
+        raise Rejected(
+            f"the preview of {step.step_id} changed since you saw it ({req.preview}; now {step.preview_digest}): "
+            f"look again with `warroom preview {state.incident_id} {step.step_id}`",
+            "PreviewChanged",
+        )
+
+
+def may_cancel_step(state: IncidentState, req: CancelStep) -> None:
+    """The IC or the proposer withdraws a step not yet decided, or stops one running."""
+    require_open(state)
+    step = _step(state, req.step_id)
+    if req.by not in (state.commander, step.proposed_by):
+        raise Rejected(
+            f"only the Incident Commander or {step.proposed_by} (who proposed it) may cancel {step.step_id}",
+            "NotApprover",
+        )
+    if not step.is_open:
+        raise Rejected(f"step {step.step_id} is already {step.status}", "StepDecided")
 
 
 def may_mark_mitigated(state: IncidentState, req: MarkMitigated) -> None:
@@ -293,6 +361,8 @@ __all__ = [
     "may_confirm",
     "may_complete_pir",
     "may_declare",
+    "may_approve_step",
+    "may_cancel_step",
     "may_decide_step",
     "may_ingest_alert",
     "may_mark_mitigated",
