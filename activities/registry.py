@@ -20,6 +20,7 @@ from activities.notify import Notifier, NotifyActivities
 from activities.sequence import next_channel_number
 from warroom.contracts import kubernetes as kube_contracts
 from warroom.contracts import metrics as metrics_contracts
+from warroom.contracts import steps as step_contracts
 from warroom.contracts.base import AnyContract
 from warroom.contracts.errors import NotConfigured, boundary
 
@@ -62,4 +63,21 @@ def build_activities(
         acts += list(kube_activities)
     else:
         acts += [not_configured(c, "set WARROOM_KUBECONFIG or run in a cluster") for c in KUBE]
-    return acts
+    return acts + _step_stand_ins(acts)
+
+
+_STEP_HINTS = {
+    **{c.name: "set WARROOM_KUBECONFIG or run in a cluster" for c in step_contracts.KUBE},
+    **{c.name: "set WARROOM_PROMETHEUS_URL" for c in step_contracts.METRICS},
+}
+
+
+def _step_stand_ins(registered: Sequence[Callable[..., Any]]) -> list[Callable[..., Any]]:
+    """The step catalog's activities that no family above registered: a step of that kind fails its
+    preview at once, saying what is missing, instead of waiting for a worker that never comes."""
+    names = {activity._Definition.must_from_callable(fn).name for fn in registered}
+    return [
+        not_configured(c, _STEP_HINTS.get(c.name, "not available on this worker"))
+        for c in step_contracts.ALL
+        if c.name not in names
+    ]

@@ -13,10 +13,11 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from warroom import search
+from warroom.catalog import Param, StepEntry
 from warroom.cli.app import out
 from warroom.config import RunbookConfig
 from warroom.enums import Role, format_duration
-from warroom.models import IncidentInput, IncidentState
+from warroom.models import IncidentInput, IncidentState, Step
 from warroom.policy.mttx import mttx
 
 if TYPE_CHECKING:
@@ -107,9 +108,12 @@ def state(state: IncidentState, now: datetime, runbook: RunbookConfig) -> None:
     _header(state, now)
     out.print(_mttx_table(state, runbook, now))
     out.print(_roles_table(state))
-    if state.pending_steps():
+    if any(s.is_open for s in state.steps):
         out.print(_steps_table(state))
-        out.print(f"  IC: warroom approve {escape(state.incident_id)} STEP --reason '...'   (or deny)")
+        out.print(
+            f"  IC: warroom preview {escape(state.incident_id)} STEP, then "
+            f"warroom approve {escape(state.incident_id)} STEP --preview DIGEST --reason '...'   (or deny)"
+        )
     if state.deadlines:
         out.print(_deadlines_table(state, now))
     out.print(_timeline_table(state))
@@ -170,12 +174,80 @@ def _roles_table(state: IncidentState) -> Table:
 
 
 def _steps_table(state: IncidentState) -> Table:
-    result = table("pending steps", "step", "action", "target", "proposed by", "description")
-    for step in state.pending_steps():
+    result = table("open steps", "step", "action", "status", "target", "proposed by", "preview")
+    for step in (s for s in state.steps if s.is_open):
+        shown = (
+            f"{step.preview_digest}: {step.preview.summary}"
+            if step.preview
+            else "being previewed"
+            if step.entry
+            else ""
+        )
+        approvals = f" ({len(step.approvals)} of 2)" if step.policy == "two_person" and step.status == "pending" else ""
         result.add_row(
-            step.step_id, step.action, escape(step.target), escape(step.proposed_by), escape(step.description)
+            step.step_id,
+            step.action,
+            step.status + approvals,
+            escape(step.target),
+            escape(step.proposed_by),
+            escape(shown or step.description),
         )
     return result
+
+
+def catalog(entries: list[StepEntry]) -> Table:
+    """`warroom steps`: each entry, its kind, its parameters with their types and bounds, its approval."""
+    result = table("step catalog", "step", "kind", "parameters", "approval", "what it does")
+    for entry in entries:
+        params = "\n".join(_param(p) for p in entry.params) or "—"
+        overrides = {**{str(k): v for k, v in entry.approval.severities.items()}, **entry.approval.services}
+        approval = entry.approval.default + "".join(f"; {k}: {v}" for k, v in overrides.items())
+        result.add_row(entry.name, entry.kind, escape(params), approval, escape(entry.description))
+    return result
+
+
+def _param(p: Param) -> str:
+    """`replicas:int 0..1000`, `namespace:dns_label=incident` (the incident's), `to_revision:int=0`."""
+    kind = "|".join(p.choices) if p.type == "enum" else p.type
+    if p.min is not None or p.max is not None:
+        kind += f" {'' if p.min is None else p.min}..{'' if p.max is None else p.max}"
+    default = "incident" if p.from_target else p.default
+    return f"{p.name}:{kind}" + (f"={default}" if default is not None else "" if p.required else "?")
+
+
+def step_preview(step: Step, incident_id: str) -> None:
+    """`warroom preview`: what approving the step would change, and how to approve exactly that."""
+    out.print(f"[bold]{escape(step.step_id)}[/] {escape(step.action)} ({escape(step.target)}): {step.status}")
+    params = " ".join(f"{k}={v}" for k, v in step.params.items())
+    out.print(f"  proposed by {escape(step.proposed_by)}" + (f"; parameters: {escape(params)}" if params else ""))
+    if step.preview is None:
+        out.print("  no preview yet" if step.entry else "  a manual step: nothing to preview")
+        return
+    p = step.preview
+    out.print(f"  preview [bold]{step.preview_digest}[/]: {escape(p.summary)}")
+    if not p.would_change:
+        out.print("  applying it would change nothing as things stand")
+    if p.changes:
+        changes = table(None, "field", "before", "after")
+        for c in p.changes:
+            changes.add_row(escape(c.path), escape(c.before or "—"), escape(c.after or "—"))
+        out.print(changes)
+    if p.request:
+        out.print("  request:")
+        out.print(escape(p.request), markup=False)
+    if p.diff:
+        out.print("  diff:")
+        out.print(escape(p.diff), markup=False)
+    if step.status == "pending":
+        out.print(
+            f"  approve exactly this: warroom approve {escape(incident_id)} {step.step_id} "
+            f"--preview {step.preview_digest} --reason '...'"
+        )
+    if step.result:
+        out.print(
+            f"  result: {escape(step.result)}"
+            + (f"; verification: {escape(step.verification)}" if step.verification else "")
+        )
 
 
 def _deadlines_table(state: IncidentState, now: datetime) -> Table:

@@ -1,4 +1,4 @@
-"""Commands of the response and after it: the 15-minute update, steps the IC approves or denies,
+"""Commands of the response and after it: the 15-minute update,
 mitigation, resolution, the post-incident review and its action items."""
 
 from __future__ import annotations
@@ -6,20 +6,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from warroom.cli.app import app, out
+from warroom.cli.app import app
 from warroom.cli.incident import act
 from warroom.cli.parsing import (
     PUBLIC,
-    STEP_ACTION,
     AsOpt,
     IncidentId,
     JsonOpt,
-    ReasonOpt,
-    StepArg,
     action_item,
-    evidence,
 )
 from warroom.enums import Update
 from warroom.models import (
@@ -27,12 +22,8 @@ from warroom.models import (
     CompleteActionItem,
     CompletePir,
     MarkMitigated,
-    ProposableAction,
-    ProposeStep,
     Resolve,
     StatusUpdate,
-    StepDecision,
-    UpdateResult,
 )
 from warroom.policy.checklist import CONFIRMABLE
 
@@ -106,82 +97,6 @@ def update(
             confirm=list(confirm or []),  # the parser returns only the checklist words; pydantic checks them
         ),
     )
-
-
-@app.command()
-def propose(
-    ctx: typer.Context,
-    incident: IncidentId,
-    action: Annotated[
-        ProposableAction,
-        typer.Argument(
-            parser=STEP_ACTION, metavar="ACTION", help="escalate, page, rollback or custom", show_default=False
-        ),
-    ],
-    target: Annotated[
-        str, typer.Argument(metavar="TARGET", help="what it acts on, e.g. deployment/order-api", show_default=False)
-    ],
-    description: Annotated[str, typer.Option(help="what and why")] = "",
-    evidence_: Annotated[
-        list[str] | None,
-        typer.Option("--evidence", help="key=value, repeatable: --evidence deploy=v2.14.3", show_default=False),
-    ] = None,
-    as_: AsOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Propose a step (rollback, escalation, page) for the IC to approve; prints its step id.
-
-    Example: warroom propose order-api-20250101-140700 rollback deployment/order-api --evidence deploy=v2.14.3 --as bob
-    """
-    facts = dict(evidence(item) for item in evidence_ or [])
-
-    def after(result: UpdateResult, iid: str) -> None:
-        out.print(
-            f"step id: [bold]{escape(result.step_id or '?')}[/]; the IC approves with: "
-            f"warroom approve {escape(iid)} {escape(result.step_id or 'STEP')} --reason '...'"
-        )
-
-    act(
-        ctx,
-        as_,
-        as_json,
-        incident,
-        Update.PROPOSE_STEP,
-        lambda who: ProposeStep(by=who, action=action, target=target, description=description, evidence=facts),
-        after,
-    )
-
-
-@app.command()
-def approve(
-    ctx: typer.Context,
-    incident: IncidentId,
-    step: StepArg,
-    reason: ReasonOpt,
-    as_: AsOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Approve a proposed step (IC only); the reason is recorded with your name.
-
-    Example: warroom approve order-api-20250101-140700 s1 --reason 'deploy 20 min ago, errors above baseline' --as alice
-    """
-    act(ctx, as_, as_json, incident, Update.APPROVE, lambda who: StepDecision(step_id=step, by=who, reason=reason))
-
-
-@app.command()
-def deny(
-    ctx: typer.Context,
-    incident: IncidentId,
-    step: StepArg,
-    reason: ReasonOpt,
-    as_: AsOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Deny a proposed step (IC only); the denial and its reason stay in the timeline.
-
-    Example: warroom deny order-api-20250101-140700 s1 --reason 'migration already applied' --as alice
-    """
-    act(ctx, as_, as_json, incident, Update.DENY, lambda who: StepDecision(step_id=step, by=who, reason=reason))
 
 
 @app.command()

@@ -221,6 +221,7 @@ def may_approve_step(state: IncidentState, req: StepDecision) -> None:
         may_decide_step(state, req)
     else:
         require_open(state)
+        require_responder(state, req.by, "approve a step")
         if step.status != "pending":
             raise Rejected(f"step {step.step_id} is already {step.status}", "StepDecided")
         refusal = steps.approval_refusal(step, req.by, state.commander)

@@ -42,8 +42,12 @@ def parse_params(
     target: DeploymentTarget | None,
     runbook: RunbookConfig,
     service: str,
+    partial: bool = False,
 ) -> dict[str, ParamValue]:
-    """Every parameter of `entry`, typed: given, defaulted, or taken from the incident's Deployment."""
+    """Every parameter of `entry`, typed: given, defaulted, or taken from the incident's Deployment.
+
+    `partial` (the CLI, before it knows the incident): the parameters that come from the incident's
+    Deployment are not required and the service's scale bounds are not checked; the incident checks."""
     unknown = sorted(set(raw) - {p.name for p in entry.params})
     if unknown:
         known = ", ".join(p.name for p in entry.params) or "none"
@@ -56,9 +60,9 @@ def parse_params(
             out[param.name] = _typed(param, getattr(target, param.from_target))
         elif param.default is not None:
             out[param.name] = param.default
-        elif param.required:
+        elif param.required and not (param.from_target and partial):
             raise ParamError(param.name, f"required by {entry.name} ({param.description or param.type})")
-    if entry.kind == "kubernetes" and entry.action == "scale" and "replicas" in out:
+    if entry.kind == "kubernetes" and entry.action == "scale" and "replicas" in out and not partial:
         bounds = runbook.steps.bounds_for(service)
         replicas = out["replicas"]
         assert isinstance(replicas, int)
