@@ -180,6 +180,7 @@ class StepRunner:
         veto = step.auto_approve_at - workflow.now() if step.auto_approve_at else None
         await self._post(
             "step_preview",
+            step_id=step.step_id,
             step=entry.name,
             proposed_by=step.proposed_by,
             preview_summary=preview.summary,
