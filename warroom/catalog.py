@@ -24,7 +24,8 @@ STRICTNESS: dict[str, int] = {"auto": 0, "ic": 1, "two_person": 2}
 
 StepKind = Literal["kubernetes", "playbook", "http", "page", "escalate"]
 KubeAction = Literal["rollback", "restart", "scale", "pause-rollout", "resume-rollout"]
-ParamType = Literal["dns_label", "int", "enum", "duration", "name", "bool"]
+ParamType = Literal["dns_label", "int", "enum", "duration", "name", "bool", "database"]
+"""`database`: a name under the runbook's `database_checks.databases` (a playbook gets its connection)."""
 
 ENTRY_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -45,7 +46,9 @@ class Param(_Strict):
     min: int | None = None
     max: int | None = None
     choices: list[str] = []
-    from_target: Literal["namespace", "deployment"] | None = None
+    from_target: Literal["namespace", "deployment", "database"] | None = Field(
+        None, description="default: the incident's Deployment namespace or name, or its service's database"
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> Param:

@@ -27,7 +27,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from warroom.catalog import StepEntry
-    from warroom.config import RunbookConfig
+    from warroom.config import DatabaseTarget, RunbookConfig
     from warroom.contracts.kubernetes import ROLLOUT_STATUS, RolloutStatusRequest
     from warroom.contracts.steps import (
         KUBE_STEP_APPLY,
@@ -58,6 +58,21 @@ class Host(Protocol):
     def _snapshot(self) -> IncidentState: ...
     def _record(self, kind: str, message: str, actor: str = SYSTEM, **data: str) -> None: ...
     def _publish(self) -> None: ...
+
+
+def _connection(db: DatabaseTarget) -> dict[str, Any]:
+    """A database's connection as the PostgreSQL playbooks' extravars."""
+    found: dict[str, Any] = {
+        "pg_host": db.host,
+        "pg_port": db.port,
+        "pg_database": db.database,
+        "pg_user": db.user,
+        "pg_sslmode": db.sslmode,
+        "connect_timeout": db.connect_timeout,
+    }
+    if db.credential:
+        found["credential"] = db.credential
+    return found
 
 
 class StepFailed(Exception):
@@ -403,12 +418,18 @@ class StepRunner:
             restarted_at=(step.decided_at or step.proposed_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
 
-    @staticmethod
-    def _playbook(step: Step, entry: StepEntry) -> PlaybookStepRequest:
+    def _playbook(self, step: Step, entry: StepEntry) -> PlaybookStepRequest:
+        """The entry's fixed extravars, its parameters, and for a `database` parameter the database's
+        connection (never its password: `credential` names one the worker holds)."""
+        extravars: dict[str, Any] = {**entry.extravars}
+        for param in entry.params:
+            value = step.params.get(param.name)
+            if param.type == "database" and isinstance(value, str):
+                extravars.update(_connection(self.host.runbook.database_checks.databases[value]))
+            elif value is not None:
+                extravars[param.name] = value
         return PlaybookStepRequest(
-            playbook=entry.playbook or "",
-            extravars={**entry.extravars, **step.params},
-            timeout_seconds=entry.timeout.total_seconds(),
+            playbook=entry.playbook or "", extravars=extravars, timeout_seconds=entry.timeout.total_seconds()
         )
 
     def _audience(self, step: Step, entry: StepEntry) -> str:

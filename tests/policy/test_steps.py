@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from warroom.catalog import BUILTIN, StepCatalog
+from warroom.config import DatabaseTarget as DatabaseTarget_
 from warroom.config import RunbookConfig
 from warroom.enums import Phase, Role, Severity
 from warroom.models import DeploymentTarget, IncidentState, ProposeStep, Step, StepDecision
@@ -50,7 +51,26 @@ def test_the_builtin_entries_are_on_by_default() -> None:
         "resume-rollout",
         "page",
         "escalate",
+        "pg-cancel-long-queries",  # declared by the default runbook
     ]
+
+
+def test_a_database_parameter_is_a_database_of_the_runbook() -> None:
+    databases = RUNBOOK.database_checks.model_copy(
+        update={
+            "databases": {"orders-db": DatabaseTarget_(host="db-1.internal")},
+            "services": {"order-api": "orders-db"},
+        }
+    )
+    runbook = RUNBOOK.model_copy(update={"database_checks": databases})
+    assert parse("pg-cancel-long-queries", runbook) == {
+        "database": "orders-db",
+        "older_than_minutes": 5,
+        "max_queries": 20,
+    }
+    with pytest.raises(steps.ParamError, match="'billing-db' is not a database of the runbook"):
+        parse("pg-cancel-long-queries", runbook, database="billing-db")
+    assert "required" in refusal("pg-cancel-long-queries")  # the default runbook maps no service to a database
 
 
 def test_the_default_runbook_decides_within_10_minutes_on_p1_and_20_on_p2() -> None:

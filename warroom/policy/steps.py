@@ -54,14 +54,20 @@ def parse_params(
         raise ParamError(unknown[0][:40], f"{entry.name} takes no such parameter (it takes: {known})")
     out: dict[str, ParamValue] = {}
     for param in entry.params:
+        implied = _implied(param, target, runbook, service)
         if param.name in raw:
             out[param.name] = _typed(param, raw[param.name])
-        elif param.from_target and target is not None:
-            out[param.name] = _typed(param, getattr(target, param.from_target))
+        elif implied is not None:
+            out[param.name] = _typed(param, implied)
         elif param.default is not None:
             out[param.name] = param.default
         elif param.required and not (param.from_target and partial):
             raise ParamError(param.name, f"required by {entry.name} ({param.description or param.type})")
+    databases = runbook.database_checks.databases
+    for param in entry.params:
+        if param.type == "database" and param.name in out and str(out[param.name]) not in databases:
+            listed = ", ".join(databases) or "none: list them under database_checks.databases"
+            raise ParamError(param.name, f"{out[param.name]!r} is not a database of the runbook ({listed})")
     if entry.kind == "kubernetes" and entry.action == "scale" and "replicas" in out and not partial:
         bounds = runbook.steps.bounds_for(service)
         replicas = out["replicas"]
@@ -71,6 +77,17 @@ def parse_params(
                 "replicas", f"{replicas} is outside {bounds.min}..{bounds.max}, the runbook's bounds for {service}"
             )
     return out
+
+
+def _implied(param: Param, target: DeploymentTarget | None, runbook: RunbookConfig, service: str) -> str | None:
+    """What the incident says of a parameter that was not given: its Deployment, its service's database."""
+    if param.from_target == "database":
+        found = runbook.database_checks.for_service(service)
+        return found[0] if found else None
+    if param.from_target and target is not None:
+        value: str = getattr(target, param.from_target)
+        return value
+    return None
 
 
 def _typed(param: Param, value: ParamValue) -> ParamValue:
@@ -105,7 +122,8 @@ def _typed(param: Param, value: ParamValue) -> ParamValue:
         if text not in param.choices:
             raise ParamError(param.name, f"must be one of {', '.join(param.choices)}")
         return text
-    pattern, what = (_DNS_LABEL, "a DNS label (a-z, 0-9, -)") if param.type == "dns_label" else (_NAME, "a name")
+    label = param.type in ("dns_label", "database")
+    pattern, what = (_DNS_LABEL, "a DNS label (a-z, 0-9, -)") if label else (_NAME, "a name")
     if not pattern.fullmatch(text) or ".." in text:
         raise ParamError(param.name, f"must be {what}, 1-63 characters")
     return text
