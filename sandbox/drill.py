@@ -458,11 +458,17 @@ class Drill:
                     ),
                 )
             pending = [s for s in state.steps if s.status == "pending" and s.action == "rollback"]
-            if pending and self.args.approval == "manual" and "told" not in acted:
+            # The approver sees the preview (the server-side dry run) before being asked.
+            if pending and pending[0].preview and self.args.approval == "manual" and "told" not in acted:
                 acted.add("told")
+                step, preview = pending[0], pending[0].preview
+                self.say(f"[bold]preview {step.preview_digest}[/]: {preview.summary}")
+                for change in preview.changes:
+                    self.say(f"  {change.path}: {change.before} → {change.after}")
                 self.say(
-                    f"[yellow]waiting for you[/]: warroom approve {state.incident_id} {pending[0].step_id} "
-                    f"--reason '...' --as {state.commander} (or the Web UI: update `approve`)"
+                    f"[yellow]waiting for you[/]: warroom approve {state.incident_id} {step.step_id} "
+                    f"--preview {step.preview_digest} --reason '...' --as {state.commander} "
+                    "(or the Web UI: update `approve`)"
                 )
             monitored = any(key.startswith("monitoring_done") for key in state.fired)
             if state.mitigated_at and monitored and "resolve" not in acted:

@@ -45,6 +45,7 @@ from warroom.ids import incident_id_of, incident_workflow_id, workflow_id_for
 from warroom.models import (
     Acknowledge,
     AssignRole,
+    CancelStep,
     CompleteActionItem,
     CompletePir,
     Declare,
@@ -76,6 +77,7 @@ REQUESTS: dict[Update, type[BaseModel]] = {
     Update.PROPOSE_STEP: ProposeStep,
     Update.APPROVE: StepDecision,
     Update.DENY: StepDecision,
+    Update.CANCEL_STEP: CancelStep,
     Update.MARK_MITIGATED: MarkMitigated,
     Update.RESOLVE: Resolve,
     Update.COMPLETE_PIR: CompletePir,

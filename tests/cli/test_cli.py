@@ -168,26 +168,66 @@ async def test_only_the_ic_approves_and_a_rejected_approval_leaves_no_trace(cli:
     incident_id = await cli.declare(service(), "P1", "--commander", "alice")
     await cli.commanding(incident_id)
     assert (await cli("assign", incident_id, "ops", "bob")).code == 0
-    proposed = await cli(
-        "propose", incident_id, "rollback", "deployment/checkout", "--evidence", "deploy=v2.14.3", "--as", "bob"
-    )
+    proposed = await cli("propose", incident_id, "page", "who=dba-oncall", "--evidence", "pg=slow", "--as", "bob")
     assert proposed.code == 0, proposed.text
     step = re.search(r"step id: (\S+);", proposed.out).group(1)  # type: ignore[union-attr]
+    assert f"warroom preview {incident_id} {step}" in proposed.out
     handle = cli.client.get_workflow_handle(incident_workflow_id(incident_id))
 
-    by_ops = await cli("approve", incident_id, step, "--reason", "I wrote the rollback", "--as", "bob")
+    async def previewed() -> str:
+        shown = await cli("preview", incident_id, step)
+        digest = re.search(r"preview (\w{12}): page dba-oncall", shown.out)
+        assert shown.code == 0 and digest, shown.text
+        assert f"--preview {digest.group(1)}" in shown.out
+        return digest.group(1)
+
+    digest = await assert_eventually(previewed, timeout=10, interval=0.3)
+
+    by_ops = await cli("approve", incident_id, step, "--preview", digest, "--reason", "I wrote it", "--as", "bob")
     assert by_ops.code == 1, by_ops.text
     assert "rejected (NotIncidentCommander): only the Incident Commander (alice) may approve" in by_ops.err
+    unseen = await cli("approve", incident_id, step, "--reason", "go", "--as", "alice")
+    assert (
+        unseen.code == 1
+        and f"rejected (PreviewRequired): name the preview you approve: --preview {digest}" in unseen.err
+    )
     assert await accepted_approvals(cli.client, handle) == []
 
     by_ic = await cli(
-        "--as", "alice", "approve", incident_id, step, "--reason", "deploy 20 min ago, errors above baseline"
+        "--as", "alice", "approve", incident_id, step, "--preview", digest, "--reason", "the DBA is needed"
     )
     assert by_ic.code == 0 and f"step {step}" in by_ic.out, by_ic.text
-    assert [d.by for d in await accepted_approvals(cli.client, handle)] == ["alice"]
+    assert [(d.by, d.preview) for d in await accepted_approvals(cli.client, handle)] == [("alice", digest)]
     state = await Incidents(cli.client).state(incident_id)
     [entry] = [e for e in state.timeline if e.kind == "step_approved"]
-    assert (entry.actor, entry.data["reason"]) == ("alice", "deploy 20 min ago, errors above baseline")
+    assert (entry.actor, entry.data["reason"]) == ("alice", "the DBA is needed")
+
+
+async def test_the_catalog_names_the_bad_parameter_before_anything_is_sent(cli: Cli) -> None:
+    listed = await cli("steps")
+    assert listed.code == 0 and re.search(r"scale\s+kubernetes\s+namespace:dns_label=incident", listed.out), listed.text
+    for args, problem in (
+        (["scale", "replicas=six"], "parameter 'replicas': must be a whole number"),
+        (["scale", "replicas=6;reboot"], "parameter 'replicas': must be a whole number"),
+        (["restart", "namespace=../kube-system"], "parameter 'namespace': must be a DNS label"),
+        (["restart", "replica=3"], "parameter 'replica': restart takes no such parameter"),
+        (["nuke"], "no step 'nuke' in the catalog"),
+        (["scale", "replicas"], "'replicas' is not key=value"),
+    ):
+        ran = await cli("propose", "no-such-incident", *args, "--as", "bob")
+        assert ran.code == 2 and problem in ran.err, (args, ran.text)
+
+
+async def test_a_proposer_cancels_a_step_nobody_decided(cli: Cli) -> None:
+    incident_id = await cli.declare(service(), "P2", "--commander", "alice")
+    await cli.commanding(incident_id)
+    assert (await cli("assign", incident_id, "ops", "bob")).code == 0
+    proposed = await cli("propose", incident_id, "escalate", "--as", "bob")
+    step = re.search(r"step id: (\S+);", proposed.out).group(1)  # type: ignore[union-attr]
+    cancelled = await cli("cancel-step", incident_id, step, "--reason", "the lead is here already", "--as", "bob")
+    assert cancelled.code == 0 and f"step {step} cancelled by bob" in cancelled.out, cancelled.text
+    again = await cli("cancel-step", incident_id, step, "--reason", "twice", "--as", "bob")
+    assert again.code == 1 and "already cancelled" in again.err
 
 
 async def accepted_approvals(client: Client, handle: WorkflowHandle[Any, Any]) -> list[StepDecision]:

@@ -128,10 +128,15 @@ async def test_the_ic_approves_from_the_web_ui_and_anyone_else_is_told_why_not(s
         assert (await state_of(handle)).phase == Phase.COMMAND
 
     await assert_eventually(commanding)
-    proposed = await stack.warroom(
-        "propose", incident_id, "rollback", "deployment/checkout", "--evidence", "deploy=v2.14.3", "--as", IC
-    )
+    proposed = await stack.warroom("propose", incident_id, "page", "who=dba-oncall", "--as", IC)
     step = re.search(r"step id: (\S+);", proposed).group(1)  # type: ignore[union-attr]
+
+    async def previewed() -> str:  # the approver sees the preview first; the approval names it
+        (waiting,) = (await state_of(handle)).steps
+        assert waiting.preview is not None and waiting.preview_digest
+        return waiting.preview_digest
+
+    digest = await assert_eventually(previewed)
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -143,16 +148,20 @@ async def test_the_ic_approves_from_the_web_ui_and_anyone_else_is_told_why_not(s
                 f"incident-{incident_id}", timeout=WAIT_MS
             )
 
-            dialog = await send_update(page, "approve", {"step_id": step, "by": IC, "reason": "deploy 2 min ago"})
+            approval = {"step_id": step, "by": IC, "reason": "the DBA is needed", "preview": digest}
+            dialog = await send_update(page, "approve", approval)
             await expect(dialog).to_be_hidden(timeout=WAIT_MS)
 
             async def approved() -> None:
                 (decided,) = (await state_of(handle)).steps
-                assert (decided.step_id, decided.status, decided.decided_by) == (step, "approved", IC)
+                assert (decided.step_id, decided.status, decided.decided_by) == (step, "done", IC)
+                assert decided.result == "paged dba-oncall"
 
             await assert_eventually(approved)
 
-            dialog = await send_update(page, "approve", {"step_id": step, "by": "bob", "reason": "me too"})
+            dialog = await send_update(
+                page, "approve", {"step_id": step, "by": "bob", "reason": "me too", "preview": digest}
+            )
             error = dialog.get_by_role("alert").filter(has_text=re.compile(r"\S"))
             await expect(error).to_be_visible(timeout=WAIT_MS)
             shown = (await error.inner_text()).strip()
@@ -162,10 +171,12 @@ async def test_the_ic_approves_from_the_web_ui_and_anyone_else_is_told_why_not(s
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
-            Update.APPROVE, StepDecision(step_id=step, by="bob", reason="me too"), result_type=UpdateResult
+            Update.APPROVE,
+            StepDecision(step_id=step, by="bob", reason="me too", preview=digest),
+            result_type=UpdateResult,
         )
     reason = str(refused.value.cause.message)  # type: ignore[union-attr]
     assert shown == reason, f"the page shows the reason and nothing else: {shown!r}"
     assert not re.search(r'Traceback|File "|\.py", line', dialog_text), dialog_text
     (decided,) = (await state_of(handle)).steps
-    assert (decided.status, decided.decided_by) == ("approved", IC), "the refusal changed nothing"
+    assert (decided.status, decided.decided_by) == ("done", IC), "the refusal changed nothing"
