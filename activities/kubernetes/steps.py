@@ -128,7 +128,7 @@ class Steps(Rollouts):
 
     def step_preview(self, req: KubeStepRequest) -> StepPreview:
         self._check(req)
-        d = self._deployment(req.namespace, req.deployment)
+        d = self._read(req)
         if req.action == "rollback":
             return self._rollback_preview(req, d)
         where = f"deployment/{req.deployment}"
@@ -169,7 +169,7 @@ class Steps(Rollouts):
     def _apply(
         self, req: KubeStepRequest, pinned_target: str | None, on_target: Callable[[str], None] | None
     ) -> StepOutcome:
-        d = self._deployment(req.namespace, req.deployment)
+        d = self._read(req)
         where = f"deployment.apps/{req.deployment}"
         details = {"observed": fingerprint(d)}
         if req.action == "rollback":
@@ -346,27 +346,40 @@ class Steps(Rollouts):
             return _Patch(req, STRATEGIC, {"spec": {"paused": True}})
         return _Patch(req, STRATEGIC, {"spec": {"paused": None}})
 
-    def _send(self, patch: _Patch, dry_run: bool) -> Obj:
-        """The PATCH, answered as plain JSON (the dicts the policy reads; no typed models in between)."""
-        fn: Callable[..., Any] = self.apps.patch_namespaced_deployment
-        extra = {} if patch.content_type == JSON_PATCH else {"field_manager": FIELD_MANAGER}
-        if patch.subresource == "scale":  # kubectl scale names no field manager
-            fn, extra = self.apps.patch_namespaced_deployment_scale, {}
-        response = self._call(
-            fn,
-            patch.name,
-            patch.namespace,
-            body=patch.body,
-            dry_run="All" if dry_run else None,
-            _content_type=patch.content_type,
-            _preload_content=False,
-            **extra,
+    def _read(self, req: KubeStepRequest) -> Obj:
+        """The Deployment as plain JSON (names were checked by `_check`)."""
+        return self._plain(
+            self._call(self.apps.read_namespaced_deployment, req.deployment, req.namespace, _preload_content=False)
         )
+
+    @staticmethod
+    def _plain(response: Any) -> Obj:
+        """A raw answer's JSON: the dicts the policy reads, without typed models in between (they
+        cost as much as the request itself on a near server)."""
         try:
             data: Obj = json.loads(response.data)
         finally:
             response.release_conn()
         return data
+
+    def _send(self, patch: _Patch, dry_run: bool) -> Obj:
+        """The PATCH (dry run or not), answered as plain JSON."""
+        fn: Callable[..., Any] = self.apps.patch_namespaced_deployment
+        extra = {} if patch.content_type == JSON_PATCH else {"field_manager": FIELD_MANAGER}
+        if patch.subresource == "scale":  # kubectl scale names no field manager
+            fn, extra = self.apps.patch_namespaced_deployment_scale, {}
+        return self._plain(
+            self._call(
+                fn,
+                patch.name,
+                patch.namespace,
+                body=patch.body,
+                dry_run="All" if dry_run else None,
+                _content_type=patch.content_type,
+                _preload_content=False,
+                **extra,
+            )
+        )
 
 
 def _parses(value: str) -> bool:
