@@ -156,18 +156,26 @@ class Steps(Rollouts):
         req: KubeStepRequest,
         pinned_target: str | None = None,
         on_target: Callable[[str], None] | None = None,
+        on_write: Callable[[], None] | None = None,
     ) -> StepOutcome:
-        """`pinned_target`/`on_target`: a rollback's chosen ReplicaSet, carried between attempts by heartbeat."""
+        """`pinned_target`/`on_target`: a rollback's chosen ReplicaSet, carried between attempts by
+        heartbeat; `on_write`: called before any other action's PATCH (the activity heartbeats).
+        Every body here is idempotent by value (the workflow's timestamp, a replica count, a flag), so
+        even two attempts racing after a lost heartbeat write one result."""
         self._check(req)
         with self.counting() as calls:
-            outcome = self._apply(req, pinned_target, on_target)
+            outcome = self._apply(req, pinned_target, on_target, on_write)
         outcome.api_calls = calls[0]
         return outcome
 
     # --- apply ----------------------------------------------------------------------------
 
     def _apply(
-        self, req: KubeStepRequest, pinned_target: str | None, on_target: Callable[[str], None] | None
+        self,
+        req: KubeStepRequest,
+        pinned_target: str | None,
+        on_target: Callable[[str], None] | None,
+        on_write: Callable[[], None] | None,
     ) -> StepOutcome:
         d = self._read(req)
         where = f"deployment.apps/{req.deployment}"
@@ -188,6 +196,8 @@ class Steps(Rollouts):
             raise PreviewStale(_line(f"{where}: {stale} since the preview; preview and approve the step again"))
         self._refuse_paused(req, d)
         summary = self._summary(req, d)
+        if on_write is not None:
+            on_write()
         result = self._send(self._patch(req), dry_run=False)
         after = _scaled(d, result) if req.action == "scale" else result
         details["applied"] = fingerprint(after)
@@ -416,7 +426,10 @@ class KubeStepActivities:
         pinned = details[0].get("target_replica_set") if details and isinstance(details[0], dict) else None
         with boundary():
             return self.gateway.step_apply(
-                req, pinned_target=pinned, on_target=lambda name: activity.heartbeat({"target_replica_set": name})
+                req,
+                pinned_target=pinned,
+                on_target=lambda name: activity.heartbeat({"target_replica_set": name}),
+                on_write=lambda: activity.heartbeat({"action": req.action}),
             )
 
     def all(self) -> list[Callable[..., Any]]:

@@ -5,6 +5,7 @@ write; a retried apply acting once; hostile input refused before any request."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -404,3 +405,31 @@ def test_activities_register_under_the_contract_names_and_fail_typed(gateway: Ku
     with pytest.raises(ApplicationError) as err:
         env.run(acts.kube_step_preview, step("scale", "../x", replicas=3))
     assert err.value.type == "InvalidName" and err.value.non_retryable
+
+
+def test_rollback_apply_resumes_from_its_heartbeat(running: RunningCluster, gateway: KubeGateway) -> None:
+    """No key, and the worker died after the PATCH: the retry gets the chosen ReplicaSet back from the
+    heartbeat, finds its template already in place, and writes nothing (the revision moved: ours)."""
+    acts = KubeStepActivities(gateway)
+    preview = gateway.step_preview(step("rollback"))
+    request_ = step("rollback", expected=preview.observed)
+    first_env, beats = ActivityEnvironment(), []
+    first_env.on_heartbeat = lambda *details: beats.append(details[0])
+    first = first_env.run(acts.kube_step_apply, request_)
+    assert (first.outcome, first.api_calls) == ("applied", 3)
+    assert beats == [{"target_replica_set": first.details["target_replica_set"]}]
+    running.cluster.wait_for(lambda: running.cluster.rollout_complete(NS, "web"))
+    mark = len(running.requests)
+    retry_env = ActivityEnvironment()
+    retry_env.info = dataclasses.replace(retry_env.info, attempt=2, heartbeat_details=[beats[-1]])
+    retry = retry_env.run(acts.kube_step_apply, request_)
+    assert retry.outcome == "already_applied" and "already matches" in retry.summary
+    assert patches(running, mark) == []
+    assert world(running)[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "example.com/web:v2"
+
+
+def test_other_applies_heartbeat_before_their_write(gateway: KubeGateway) -> None:
+    env, beats = ActivityEnvironment(), []
+    env.on_heartbeat = lambda *details: beats.append(details[0])
+    assert env.run(KubeStepActivities(gateway).kube_step_apply, step("pause-rollout")).outcome == "applied"
+    assert beats == [{"action": "pause-rollout"}]
