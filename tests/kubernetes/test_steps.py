@@ -22,7 +22,7 @@ from activities.kubernetes import (
     KubePaused,
     KubeUnavailable,
 )
-from activities.kubernetes.steps import RESTARTED_AT, KubeStepActivities
+from activities.kubernetes.steps import RESTARTED_AT, KubeStepActivities, staleness
 from sandbox.cluster import RunningCluster
 from sandbox.cluster.resources import DEPLOYMENTS
 from tests.kubernetes.conftest import NS, Kubectl
@@ -202,6 +202,29 @@ def test_preview_dry_runs_the_apply_patch_and_changes_nothing(
     assert [(p, c, b) for p, q, c, b in patches(running, mark)] == [(path, ctype, body)]
     assert "dryRun" not in patches(running, mark)[0][1]
     assert outcome.api_calls == (3 if request_.action == "rollback" else 2)
+
+
+def test_resume_preview_shows_paused_going_false(running: RunningCluster, gateway: KubeGateway) -> None:
+    before = world(running, "frozen")
+    preview = gateway.step_preview(step("resume-rollout", "frozen"))
+    assert preview.summary == "resume rollouts of deployment/frozen" and preview.would_change
+    assert [(c.path, c.before, c.after) for c in preview.changes] == [("spec.paused", "true", "false")]
+    assert preview.observed.startswith("revision=2 ") and preview.observed.endswith(" replicas=1 paused=true")
+    assert preview.request.endswith('\n\n{"spec":{"paused":null}}')
+    assert world(running, "frozen") == before
+
+
+def test_a_missing_deployment_is_not_found(gateway: KubeGateway) -> None:
+    with pytest.raises(KubeError) as err:
+        gateway.step_preview(step("scale", "nope", replicas=1))
+    assert type(err.value).__name__ == "KubeNotFound" and not err.value.retryable
+
+
+def test_staleness_names_what_moved_and_tolerates_a_mangled_expectation() -> None:
+    now = "revision=4 generation=8 replicas=3 paused=false"
+    assert staleness("", now) is None and staleness(now, now) is None
+    assert staleness("revision=3 generation=7 replicas=3 paused=false", now) == "revision 3 → 4, generation 7 → 8"
+    assert staleness("garbage", now) == "revision ? → 4, generation ? → 8, replicas ? → 3, paused ? → false"
 
 
 def test_preview_of_a_step_already_done_would_change_nothing(running: RunningCluster, gateway: KubeGateway) -> None:
