@@ -1,4 +1,5 @@
-"""Kubernetes activities: pod health, Warning events, logs, rollout status and history, rollback, scale.
+"""Kubernetes activities: pod health, Warning events, logs, rollout status and history, rollback, scale,
+and the step catalog's steps (steps.py: preview as a server-side dry run, apply; `KubeStepActivities`).
 
 `KubeGateway` (gateway.py: diagnostics.py + rollout.py over client.py) does the I/O; decisions
 come from `warroom.policy.rollout`; `KubeActivities` (activities.py) registers each under its
@@ -26,6 +27,7 @@ from activities.kubernetes.errors import (
 )
 from activities.kubernetes.gateway import KubeGateway
 from activities.kubernetes.health import pod_health
+from activities.kubernetes.steps import KubeStepActivities
 
 __all__ = [
     "KubeActivities",
@@ -43,6 +45,7 @@ __all__ = [
     "KubeRevisionChanged",
     "KubeRevisionNotFound",
     "KubeSettings",
+    "KubeStepActivities",
     "KubeUnavailable",
     "TokenBucket",
     "build_api_client",

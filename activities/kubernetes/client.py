@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Self, TypeVar
 
 import urllib3
@@ -111,6 +112,7 @@ class KubeApi:
         self.apps = client.AppsV1Api(api_client)
         self.bucket = bucket or TokenBucket(self.settings.qps, self.settings.burst)
         self._timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        self._counted = threading.local()
 
     @classmethod
     def from_settings(cls, settings: KubeSettings | None = None) -> Self:
@@ -120,8 +122,25 @@ class KubeApi:
     def close(self) -> None:
         self.api_client.close()  # type: ignore[no-untyped-call, unused-ignore]
 
+    @contextmanager
+    def counting(self) -> Iterator[list[int]]:
+        """Count the requests this thread sends inside the block (`[n]`): a step's apply reports
+        them. Thread-local, because the worker's activities share one gateway."""
+        counter = [0]
+        outer = getattr(self._counted, "counter", None)
+        self._counted.counter = counter
+        try:
+            yield counter
+        finally:
+            self._counted.counter = outer
+            if outer is not None:
+                outer[0] += counter[0]
+
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         self.bucket.acquire()
+        counter = getattr(self._counted, "counter", None)
+        if counter is not None:
+            counter[0] += 1
         try:
             return fn(*args, _request_timeout=self._timeout, **kwargs)
         except ApiException as exc:

@@ -8,10 +8,10 @@ only `KubeError`s.
 from __future__ import annotations
 
 from activities.kubernetes.diagnostics import Diagnostics
-from activities.kubernetes.rollout import Rollouts
+from activities.kubernetes.steps import Steps
 from activities.kubernetes.usage import Usage
 
 
-class KubeGateway(Diagnostics, Rollouts, Usage):
-    """Diagnostics (pods, events, logs), rollouts (status, history, undo, scale) and resource usage
-    (`kubectl top`, node allocation) on one ApiClient."""
+class KubeGateway(Diagnostics, Steps, Usage):
+    """Diagnostics (pods, events, logs), rollouts (status, history, undo, scale), the step catalog's
+    steps (preview, apply) and resource usage (`kubectl top`, node allocation) on one ApiClient."""

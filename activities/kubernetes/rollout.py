@@ -128,7 +128,11 @@ class Rollouts(KubeApi):
         )
 
     def rollback(
-        self, req: RollbackRequest, pinned_target: str | None = None, on_target: Callable[[str], None] | None = None
+        self,
+        req: RollbackRequest,
+        pinned_target: str | None = None,
+        on_target: Callable[[str], None] | None = None,
+        live: dict[str, Any] | None = None,
     ) -> RollbackResult:
         """`kubectl rollout undo`, safe to retry.
 
@@ -137,10 +141,11 @@ class Rollouts(KubeApi):
         attempt went through, is a no-op ("already matches") instead of a second undo. A heartbeat
         can be lost with the worker that sent it, so the write also carries `idempotency_key`: a retry
         that finds its key on the Deployment knows the rollback is done, pinned target or not.
+        `live`: the Deployment as the caller has just read it (a step's apply), to save a GET.
         """
         if req.idempotency_key is not None and not ROLLBACK_KEY.fullmatch(req.idempotency_key):
             raise KubeInvalidRequest("idempotency_key: 1-200 of [A-Za-z0-9._/-], starting with a letter or digit")
-        d = self._deployment(req.namespace, req.deployment)
+        d = live if live is not None else self._deployment(req.namespace, req.deployment)
         rss = self._replica_sets(d)
         current = policy.images((d.get("spec") or {}).get("template") or {})
         if (
