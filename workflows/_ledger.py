@@ -74,6 +74,8 @@ ACTION_KINDS = {
     "mitigation_applied",
     "step_approved",
     "step_denied",
+    "step_done",
+    "step_failed",
 }
 """Timeline kinds that are actions taken: the channel update's LAST ACTION is the latest of them."""
 

@@ -139,6 +139,8 @@ class StepRunner:
                 return
             await self._ask(step, entry)
             await self._decision(step)
+            if step.status == "denied":
+                await self._denied(step, entry)
             if step.status != "approved":
                 return
             try:
@@ -231,6 +233,16 @@ class StepRunner:
                 except TimeoutError:
                     await self._reprompt(step, within, escalate)
         await workflow.wait_condition(decided)
+
+    async def _denied(self, step: Step, entry: StepEntry) -> None:
+        """The channel hears the decision: a denied rollback as the rule's "not indicated" (the IC
+        chose to debug on), any other step as its result."""
+        if entry.name == "rollback":
+            reasons = [f"the IC denied {step.step_id}: {step.reason}"]
+            await self._post("rollback_not_indicated", reasons=reasons, target=step.target)
+            return
+        step.result = f"denied by {step.decided_by}: {step.reason}"
+        await self._post_result(step, "denied")
 
     async def _reprompt(self, step: Step, within: timedelta, escalate: bool) -> None:
         state, runbook = self.host.state, self.host.runbook
@@ -326,7 +338,8 @@ class StepRunner:
                 PhaseEvent(
                     kind="step_mitigation",
                     message=f"{step.step_id}: {outcome.summary}",
-                    mitigation_applied=f"{entry.name}: {outcome.summary}",
+                    mitigation_applied=f"{entry.name}: {outcome.summary}"
+                    + (f" ({outcome.output})" if outcome.output else ""),
                 ),
                 workflow.now(),
             )
@@ -348,9 +361,14 @@ class StepRunner:
                     summary=f"{step.step_id}: rollout status",
                     start_to_close=timeout + timedelta(minutes=1),
                 )
-                line = f"{'passed' if status.outcome == 'complete' else 'failed'}: {status.message}"
-                self.host._record("rollout_status", line, step_id=step.step_id, outcome=status.outcome)
-                return line
+                self.host._record(
+                    "rollout_status",
+                    status.message,
+                    step_id=step.step_id,
+                    outcome=status.outcome,
+                    available=str(status.available),
+                )
+                return f"{'passed' if status.outcome == 'complete' else 'failed'}: {status.message}"
             if check.promql:
                 if check.wait > timedelta(0):
                     await workflow.sleep(check.wait, summary=f"{step.step_id}: before its check")

@@ -12,6 +12,7 @@ from typing import Any
 from temporalio import activity
 
 from activities.kubernetes.gateway import KubeGateway
+from activities.kubernetes.steps import KubeStepActivities
 from warroom.contracts import kubernetes as contract
 from warroom.contracts.errors import boundary
 from warroom.contracts.kubernetes import (
@@ -104,7 +105,8 @@ class KubeActivities:
             return self.gateway.resource_usage(req)
 
     def all(self) -> list[Callable[..., Any]]:
-        """Every activity, in the order of `warroom.contracts.kubernetes.ALL`."""
+        """Every activity, in the order of `warroom.contracts.kubernetes.ALL`, then the step catalog's
+        (`kube_step_preview`, `kube_step_apply`) over the same gateway."""
         return [
             self.pod_health,
             self.events,
@@ -116,4 +118,5 @@ class KubeActivities:
             self.rollback,
             self.scale,
             self.resource_usage,
+            *KubeStepActivities(self.gateway).all(),
         ]

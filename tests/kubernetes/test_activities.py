@@ -394,5 +394,7 @@ def test_every_activity_is_a_named_threaded_activity(acts: KubeActivities) -> No
         "kube_rollback",
         "kube_scale",
         "kube_resource_usage",
+        "kube_step_preview",
+        "kube_step_apply",
     ]
     assert not any(activity._Definition.must_from_callable(fn).is_async for fn in acts.all())

@@ -23,8 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.helpers import state_of
 from tests.rig import BAD, GOOD, MIGRATING, Rig, live_rig, timeline_has, wait_for
 from tests.rig import p1_on_order_api as p1
-from warroom.enums import Phase, Update
-from warroom.ids import phase_workflow_id
+from warroom.enums import Update
 from warroom.models import StepDecision
 
 pytestmark = [
@@ -51,12 +50,6 @@ def worker_for(dev_env: WorkflowEnvironment, rig: Rig, tmp_path: Path) -> Any:
 def rule_entry(state: Any) -> Any:
     [rule] = [e for e in state.timeline if e.kind == "rollback_rule"]
     return rule
-
-
-async def command_history(dev_env: WorkflowEnvironment, handle: Any) -> list[Any]:
-    """The Command phase's history: where the rollback rule runs."""
-    workflow_id = phase_workflow_id(handle.id, Phase.COMMAND)
-    return list((await dev_env.client.get_workflow_handle(workflow_id).fetch_history()).events)
 
 
 def scheduled_activities(events: list[Any]) -> list[str]:
@@ -103,15 +96,18 @@ async def test_the_ic_can_veto_the_proposed_rollback(dev_env: WorkflowEnvironmen
         [step] = state.steps
         assert (step.step_id, step.action, step.status) == ("rb1", "rollback", "pending")
         assert step.description == "roll back deployment/order-api in production from revision 2 to 1"
+        [step] = (await timeline_has(handle, "step_previewed")).steps  # the IC sees the dry run, then vetoes
+        assert step.preview is not None and step.preview.changes, step.preview
         await handle.execute_update(
             Update.DENY, StepDecision(step_id=step.step_id, by="alice", reason="the pool change is a fix we need")
         )
         # The denial is where the rule would otherwise have rolled back: once it has told the
         # incident channel it will not, the decision is in history and nothing can follow.
         await wait_for(lambda: harness.sink.count("rollback_not_indicated"), lambda n: n == 1, 30)
-        events = await command_history(dev_env, handle)
+        events = [e async for e in handle.fetch_history_events()]  # the catalog's rollback step runs in the incident
         assert veto_timer(events) == ["started", "canceled"], "the denial ended the veto window"
-        assert "kube_rollback" not in scheduled_activities(events)
+        assert "kube_step_preview" in scheduled_activities(events), "the IC saw the dry run first"
+        assert "kube_step_apply" not in scheduled_activities(events)
         state = await state_of(handle)
         assert [s.status for s in state.steps] == ["denied"]
         assert not [e for e in state.timeline if e.kind in ("rollback_auto_approved", "rolled_back")]
@@ -142,7 +138,9 @@ async def test_silence_through_the_veto_window_rolls_back_and_clean_metrics_miti
         assert state.steps[0].status == "done" and state.steps[0].decided_by == "warroom"
         state = await timeline_has(handle, "mitigated", 90)
         assert rig.image() == GOOD and rig.rollback_patches() - patches == 1
-        assert veto_timer(await command_history(dev_env, handle)) == ["started", "fired"]
+        events = [e async for e in handle.fetch_history_events()]
+        assert veto_timer(events) == ["started", "fired"]
+        assert scheduled_activities(events).count("kube_step_apply") == 1
         assert state.mitigation_action and GOOD in state.mitigation_action
         [mitigated] = [e for e in state.timeline if e.kind == "mitigated"]
         assert "error ratio at baseline" in mitigated.message
