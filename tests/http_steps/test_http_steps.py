@@ -69,7 +69,7 @@ def server() -> Iterator[Recorder]:
     recorder = Recorder()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recorder))
     recorder.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield recorder
     httpd.shutdown()
@@ -234,6 +234,7 @@ async def test_hostile_params_are_refused_by_render_before_any_request(server: R
     await apply(worker(), req)
     [seen] = server.seen[before:]
     assert seen.path.startswith("/api/v1/flags/") and seen.path.count("/") == 5
+    assert "/../" not in seen.path and "/./" not in seen.path
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
