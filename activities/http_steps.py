@@ -21,8 +21,9 @@ sent as `Authorization: <value>`); they are never logged, never in an error or t
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
@@ -116,6 +117,19 @@ class HttpStepSettings(BaseSettings):
         return [origin_of(origin) for origin in value]
 
 
+async def _beating(work: Awaitable[tuple[httpx.Response, bytes]], every: float) -> tuple[httpx.Response, bytes]:
+    """Await `work`, heartbeating `every` seconds; cancelled with the activity."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every)
+            if done:
+                return task.result()
+            activity.heartbeat("waiting for the answer")
+    finally:
+        task.cancel()
+
+
 def _check_url(url: str) -> None:
     """What the renderer guarantees, checked again where the request leaves (StepRefused)."""
     if _CONTROL.search(url):
@@ -132,8 +146,15 @@ def _check_url(url: str) -> None:
 class HttpStepActivities:
     """Activity holder: the worker builds one with its settings and registers `activities()`."""
 
-    def __init__(self, settings: HttpStepSettings | None = None, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        settings: HttpStepSettings | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        beat_seconds: float = 5.0,
+    ) -> None:
+        """`beat_seconds`: heartbeat while the server thinks; cancellation reaches an activity only through them."""
         self.settings = settings or HttpStepSettings()
+        self.beat_seconds = beat_seconds
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
@@ -194,7 +215,7 @@ class HttpStepActivities:
         headers, secret = self._headers(req)
         what = f"{req.method} {req.url}"
         try:
-            response, raw = await self._send(req, headers)
+            response, raw = await _beating(self._send(req, headers), self.beat_seconds)
         except httpx.TimeoutException as exc:
             raise HttpStepUnavailable(f"{what}: timed out ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +51,9 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             recorder.seen.append(Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
             status, headers, reply = recorder.replies.pop(0) if recorder.replies else (200, {}, b'{"killed": true}')
+            if status < 0:  # a server that thinks for 5 s before answering
+                time.sleep(5)
+                status = 200
             self.send_response(status)
             for name, value in {"Content-Type": "application/json", **headers}.items():
                 self.send_header(name, value)
@@ -94,8 +99,9 @@ def request(base: str, credential: str | None = "flags-admin", **params: Any) ->
     return render(kill_switch(base, credential), values).model_copy(update={"idempotency_key": "INC-7/kill-flag"})
 
 
-def worker(**overrides: Any) -> HttpStepActivities:
-    return HttpStepActivities(HttpStepSettings(credentials={"flags-admin": SecretStr(SECRET)}, **overrides))
+def worker(beat_seconds: float = 5.0, **overrides: Any) -> HttpStepActivities:
+    settings = HttpStepSettings(credentials={"flags-admin": SecretStr(SECRET)}, **overrides)
+    return HttpStepActivities(settings, beat_seconds=beat_seconds)
 
 
 async def apply(acts: HttpStepActivities, req: HttpStepRequest) -> StepOutcome:
@@ -256,3 +262,21 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_registered_under_the_contract_s_names() -> None:
     names = [activity._Definition.must_from_callable(fn).name for fn in HttpStepActivities().activities()]
     assert names == [c.name for c in HTTP]
+
+
+async def test_a_slow_server_is_heartbeated_and_cancellation_ends_the_wait(server: Recorder) -> None:
+    server.replies.append((-1, {}, b""))  # the handler holds the request for 5 s
+    env = ActivityEnvironment()
+    beats: list[Any] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+    acts = worker(beat_seconds=0.1)
+    started = time.monotonic()
+    running = asyncio.ensure_future(env.run(acts.http_step_apply, request(server.base)))
+    while len(beats) < 3:
+        await asyncio.sleep(0.05)
+    env.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert time.monotonic() - started < 2
+    assert beats[0] == ("waiting for the answer",)
+    await acts.aclose()
