@@ -148,3 +148,12 @@ def test_render_either_refuses_or_keeps_the_origin_and_path_prefix(flag: Any, en
     )  # decoded, still one segment
     assert [pair.split("=")[0] for pair in got.query.split("&")] == ["env", "reason"]
     assert not any(c in req.url for c in "\r\n\x00 ")
+
+
+def test_placeholders_are_spelt_as_catalog_parameter_names() -> None:
+    assert HttpTemplate.load(
+        {**KILL, "url": "https://f.internal/{flag_2}", "body": None}, ["flag_2"]
+    ).placeholders() == {"flag_2"}
+    for bad in ("{_flag}", "{2flag}", "{flag-name}", "{" + "f" * 41 + "}"):
+        with pytest.raises(ValidationError, match="brace"):
+            HttpTemplate.load({**KILL, "url": f"https://f.internal/{bad}", "body": None}, [bad.strip("{}")])

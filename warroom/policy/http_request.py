@@ -36,7 +36,8 @@ VALUE_MAX = 256
 TEXT_MAX = 8000
 """The preview's request text, as `warroom.contracts.steps.PREVIEW_TEXT_MAX` (a test pins them equal)."""
 
-_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]{0,39})\}")
+_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,39})\}")
+"""`{name}`: a catalog parameter's name (1-40 of a-z, 0-9 and _, starting with a letter)."""
 _BRACES = re.compile(r"[{}]")
 _UNSAFE_URL_TEXT = re.compile(r"[\x00-\x20\x7f\\]")
 _FORBIDDEN = re.compile(r"[/\\?#\x00-\x1f\x7f]")
