@@ -23,6 +23,7 @@ from warroom.config import MetricsQueries
 from warroom.contracts import metrics as contract
 from warroom.contracts.errors import ActivityFailure, boundary
 from warroom.contracts.metrics import CleanWindowRequest, ErrorRatioReading, ErrorRatioRequest
+from warroom.contracts.steps import PROMQL_CHECK, PromqlCheckRequest, PromqlCheckResult
 from warroom.enums import format_duration
 from warroom.policy.clean_window import CleanWindowVerdict, MetricSample, clean_window_verdict, judged_against
 
@@ -60,6 +61,10 @@ class PrometheusSource:
         self._http = http or httpx.AsyncClient(timeout=timeout)
 
     async def _get(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = (await self._data(path, params))["result"]
+        return result
+
+    async def _data(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         try:
             response = await self._http.get(f"{self.base_url}{path}", params=params)
         except httpx.HTTPError as exc:
@@ -71,8 +76,8 @@ class PrometheusSource:
         body = response.json()
         if body.get("status") != "success":
             raise QueryRejected(f"Prometheus: {body.get('error', 'query failed')}")
-        result: list[dict[str, Any]] = body["data"]["result"]
-        return result
+        data: dict[str, Any] = body["data"]
+        return data
 
     async def error_ratio(self, service: str, at: datetime | None = None) -> float | None:
         """The service's error ratio at `at` (default now); None when there is no traffic to judge by."""
@@ -108,6 +113,18 @@ class PrometheusSource:
             return None
         value = float(result[0]["value"][1])
         return None if math.isnan(value) else value
+
+    async def values(self, query: str) -> list[float]:
+        """A literal instant query's values now, one per series (a scalar is one); NaN dropped.
+        The query is runbook config, sent as written: no alert text is ever put in it."""
+        data = await self._data("/api/v1/query", {"query": query})
+        if data["resultType"] == "scalar":
+            raw = [data["result"][1]]
+        elif data["resultType"] == "vector":
+            raw = [series["value"][1] for series in data["result"]]
+        else:
+            raise QueryRejected(f"the query returns a {data['resultType']}, not an instant vector or a scalar")
+        return [value for value in map(float, raw) if not math.isnan(value)]
 
     async def error_ratio_series(self, service: str, start: datetime, end: datetime) -> list[MetricSample]:
         params = {
@@ -182,6 +199,45 @@ class MetricsActivities:
             last_firing_alert_at=req.last_firing_alert_at,
             baseline=words,
         )
+
+    @activity.defn(name=PROMQL_CHECK.name)
+    async def promql_check(self, req: PromqlCheckRequest) -> PromqlCheckResult:
+        """A step's verification: does the runbook entry's query now read inside its bound?"""
+        with boundary():
+            values = await self.source.values(req.query)
+        return judge_promql(req, values)
+
+
+def judge_promql(req: PromqlCheckRequest, values: list[float]) -> PromqlCheckResult:
+    """Every series must be inside the bound; the value shown is the one furthest from it.
+    No series is never a pass: a metric that is not scraped does not prove the step worked."""
+    if not values:
+        return PromqlCheckResult(
+            passed=False, value=None, message="the query returned no series (or only NaN): nothing to judge"
+        )
+    worst = max(values) if req.below is not None else min(values)
+    bounds = []
+    if req.below is not None:
+        bounds.append(("below", req.below, max(values) < req.below))
+    if req.above is not None:
+        bounds.append(("above", req.above, min(values) > req.above))
+    if not bounds:
+        return PromqlCheckResult(passed=True, value=worst, message=f"{_n(worst)} (no bound set: any series passes)")
+    failed = [(word, bound) for word, bound, ok in bounds if not ok]
+    if failed:
+        word, bound = failed[0]
+        worst = max(values) if word == "below" else min(values)
+    series = f" (worst of {len(values)} series)" if len(values) > 1 else ""
+    if failed:
+        return PromqlCheckResult(
+            passed=False, value=worst, message=f"{_n(worst)}{series} is not {word} {_n(bound)}: not yet"
+        )
+    inside = " and ".join(f"{word} {_n(bound)}" for word, bound, _ in bounds)
+    return PromqlCheckResult(passed=True, value=worst, message=f"{_n(worst)}{series} is {inside}")
+
+
+def _n(value: float) -> str:
+    return f"{value:.6g}"
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from temporalio import activity
 
 from activities.ansible import AnsibleSettings, PlaybookRunner
 from activities.diagnosis_metrics import DiagnosisMetricsActivities
+from activities.http_steps import HttpStepActivities
 from activities.metrics import MetricsActivities, PrometheusSource
 from activities.notify import Notifier, NotifyActivities
 from activities.sequence import next_channel_number
@@ -47,15 +48,17 @@ def build_activities(
     metrics: PrometheusSource | None = None,
     kube_activities: Sequence[Callable[..., Any]] | None = None,
     ansible: PlaybookRunner | None = None,
+    http_steps: HttpStepActivities | None = None,
     extra_activities: Sequence[Callable[..., Any]] = (),
 ) -> list[Callable[..., Any]]:
     """Every activity of every family: the configured implementation, else a `not_configured` stand-in."""
     acts: list[Callable[..., Any]] = [NotifyActivities(notifier, templates_dir).notify, *extra_activities]
     acts.append(next_channel_number)  # needs only the worker's own Temporal client
     acts += (ansible or PlaybookRunner(AnsibleSettings())).activities()
+    acts += (http_steps or HttpStepActivities()).activities()
     if metrics is not None:
         m = MetricsActivities(metrics)
-        acts += [m.read_error_ratio, m.check_clean_window]
+        acts += [m.read_error_ratio, m.check_clean_window, m.promql_check]
         acts.append(DiagnosisMetricsActivities(metrics).read_diagnosis_metrics)
     else:
         acts += [not_configured(c, "set WARROOM_PROMETHEUS_URL") for c in METRICS]

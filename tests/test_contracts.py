@@ -17,11 +17,11 @@ from activities.kubernetes import KubeActivities, KubeGateway
 from activities.metrics import PrometheusSource
 from activities.notify import LocalSink
 from activities.registry import build_activities
-from warroom.contracts import ansible, kubernetes, metrics, notify, sequence
+from warroom.contracts import ansible, kubernetes, metrics, notify, sequence, steps
 from warroom.contracts.base import AnyContract
 from warroom.runbook import load_runbook
 
-CONTRACTS: list[AnyContract] = [*kubernetes.ALL, *ansible.ALL, *metrics.ALL, *notify.ALL, *sequence.ALL]
+CONTRACTS: list[AnyContract] = [*kubernetes.ALL, *ansible.ALL, *metrics.ALL, *notify.ALL, *sequence.ALL, *steps.ALL]
 
 
 def definitions(acts: list[Callable[..., Any]]) -> dict[str, activity._Definition]:
@@ -60,7 +60,7 @@ def test_an_unconfigured_worker_still_registers_every_contract(tmp_path: Path) -
     assert set(found) == {c.name for c in CONTRACTS}
 
 
-@pytest.mark.parametrize("contract", [*kubernetes.ALL, *metrics.ALL], ids=lambda c: c.name)
+@pytest.mark.parametrize("contract", [*kubernetes.ALL, *metrics.ALL, *steps.KUBE, *steps.METRICS], ids=lambda c: c.name)
 async def test_a_stand_in_fails_at_once_and_for_good(contract: AnyContract, tmp_path: Path) -> None:
     stand_in = definitions(build_activities(LocalSink(tmp_path)))[contract.name].fn
     with pytest.raises(ApplicationError) as caught:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from warroom.config import RunbookConfig
 from warroom.errors import RunbookError
+from warroom.policy.http_request import HttpTemplate
 from warroom.policy.pir import holiday_calendar
 
 DEFAULT_RUNBOOK = Path(__file__).with_name("runbook.default.yaml")
@@ -47,7 +48,21 @@ def parse_runbook(text: str, source: str = "<text>") -> RunbookConfig:
     # Here, not in the model: incidents already running carry their runbook and must still load.
     if conflicts := config.customer_comms_conflicts():
         raise RunbookError("\n  ".join([f"invalid runbook {source}:", *conflicts]))
+    _check_http_steps(config, source)
     return _with_country_holidays(config, source)
+
+
+def _check_http_steps(config: RunbookConfig, source: str) -> None:
+    """Each HTTP step's template: a fixed origin, placeholders only where a value cannot move the
+    request elsewhere, each one a declared parameter (`warroom.policy.http_request`)."""
+    for entry in config.steps.all():
+        if entry.kind != "http" or entry.http is None:
+            continue
+        try:
+            HttpTemplate.load(entry.http, [p.name for p in entry.params])
+        except ValidationError as exc:
+            problems = "; ".join(str(p["msg"]) for p in exc.errors())
+            raise RunbookError(f"invalid runbook {source}: steps.entries.{entry.name}.http: {problems}") from None
 
 
 def _with_country_holidays(config: RunbookConfig, source: str) -> RunbookConfig:

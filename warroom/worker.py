@@ -46,7 +46,9 @@ def build_worker(
     `sandboxed=False` (WARROOM_WORKFLOW_SANDBOX=false) runs the same workflows without the SDK's
     sandbox: the suite runs them sandboxed and replays every committed history both ways, so the
     sandbox's checks are made in CI rather than paid for on every workflow task in production."""
-    acts = build_activities(notifier, templates_dir, metrics, kube_activities, ansible, extra_activities)
+    acts = build_activities(
+        notifier, templates_dir, metrics, kube_activities, ansible, extra_activities=extra_activities
+    )
     return Worker(
         client,
         task_queue=task_queue,

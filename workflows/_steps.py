@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.config import DatabaseTarget, RunbookConfig
     from warroom.contracts.kubernetes import ROLLOUT_STATUS, RolloutStatusRequest
     from warroom.contracts.steps import (
+        HTTP_STEP_APPLY,
         KUBE_STEP_APPLY,
         KUBE_STEP_PREVIEW,
         PLAYBOOK_STEP_APPLY,
@@ -42,7 +43,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from warroom.enums import format_duration
     from warroom.models import SYSTEM, IncidentState, PhaseEvent, Step
+    from warroom.policy import http_request
     from warroom.policy import steps as policy
+    from warroom.policy.http_request import HttpStepRequest, HttpTemplate
     from warroom.step_models import StepApproval, StepPreview
     from workflows import _ledger as ledger
     from workflows._activities import call
@@ -455,8 +458,20 @@ class StepRunner:
             return str(step.params.get("who", ""))
         return policy.next_escalation(self.host.state, self.host.runbook)
 
+    @staticmethod
+    def _http_request(step: Step, entry: StepEntry) -> HttpStepRequest:
+        template = HttpTemplate.load(entry.http or {}, [p.name for p in entry.params])
+        return http_request.render(template, step.params)
+
     def _http_preview(self, step: Step, entry: StepEntry) -> StepPreview:
-        raise StepFailed("HTTP steps are not available on this worker")
+        """The rendered request: no I/O, the same function the apply renders with."""
+        try:
+            return StepPreview(**http_request.preview(self._http_request(step, entry)))
+        except ValueError as err:
+            raise StepFailed(str(err)) from None
 
     async def _http_apply(self, step: Step, entry: StepEntry, key: str) -> StepOutcome:
-        raise StepFailed("HTTP steps are not available on this worker")
+        req = self._http_request(step, entry).model_copy(update={"idempotency_key": key})
+        return await call(
+            HTTP_STEP_APPLY, req, summary=f"{step.step_id}: {req.method} {req.url}"[:200], start_to_close=entry.timeout
+        )

@@ -28,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from warroom.catalog import KubeAction
 from warroom.contracts.base import READ_RETRY, WRITE_RETRY, ActivityContract, AnyContract
+from warroom.policy.http_request import HttpMethod as HttpMethod
+from warroom.policy.http_request import HttpStepRequest as HttpStepRequest
 from warroom.step_models import OUTPUT_MAX as OUTPUT_MAX
 from warroom.step_models import PREVIEW_TEXT_MAX as PREVIEW_TEXT_MAX
 from warroom.step_models import FieldChange as FieldChange
@@ -91,23 +93,8 @@ class PlaybookStepRequest(_Model):
 
 # --- HTTP ---------------------------------------------------------------------------------------
 
-HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-
-
-class HttpStepRequest(_Model):
-    """A rendered, allow-listed HTTP request (a feature-flag kill switch, a traffic shift).
-
-    The URL comes from the runbook's template with each parameter validated and percent-encoded;
-    `credential` names a secret the worker holds (an `Authorization` header), never the secret.
-    """
-
-    method: HttpMethod
-    url: Annotated[str, StringConstraints(max_length=2048)]
-    body: Any = None
-    credential: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] | None = None
-    timeout_seconds: float = Field(10.0, gt=0, le=120)
-    idempotency_key: str | None = None
-
+# `HttpMethod` and `HttpStepRequest` (the rendered request) live with the template that renders them,
+# `warroom.policy.http_request`, so a workflow renders and previews an HTTP step without an activity.
 
 # --- Verification -------------------------------------------------------------------------------
 
