@@ -329,11 +329,18 @@ class StepRunner:
         return StepOutcome(outcome="applied", summary=f"paged {who}")
 
     async def _done(self, step: Step, entry: StepEntry, outcome: StepOutcome) -> None:
+        """Applied: the timeline says so at once; the step is done once its verification has run."""
         step.result, step.output = outcome.summary, outcome.output
-        kind = "rolled_back" if entry.name == "rollback" else "step_done"
-        self._finish(step, "done", outcome.summary, kind=kind, post=False)
+        took = format_duration(workflow.now() - (step.started_at or workflow.now()))
+        self.host._record(
+            "rolled_back" if entry.name == "rollback" else "step_done",
+            f"step {step.step_id} ({entry.name}) {outcome.outcome.replace('_', ' ')} in {took}: {outcome.summary}",
+            step_id=step.step_id,
+            outcome=outcome.outcome,
+        )
         verification = await self._verify(step, entry)
         step.verification = verification
+        step.status, step.finished_at = "done", workflow.now()
         await self._post_result(step, "done")
         if entry.mitigates and (verification is None or verification.startswith("passed")):
             ledger.apply_phase_event(

@@ -1,0 +1,149 @@
+"""Catalog steps end to end on a real Temporal dev server, against the API emulator over HTTP: a
+person proposes `restart`, the IC approves the dry run's digest, the restart lands once and its
+rollout is verified; a preview the world has moved past is refused and made afresh."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.kubernetes import KubeActivities, KubeGateway
+from sandbox.cluster import RunningCluster
+from sandbox.cluster.resources import DEPLOYMENTS
+from tests.helpers import Harness, assert_eventually, incident_input, running_worker, state_of
+from tests.kubernetes.conftest import NS
+from warroom.enums import Phase, Role, Severity, Update
+from warroom.models import AssignRole, DeploymentTarget, ProposeStep, Step, StepDecision, UpdateResult
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def harness(dev_env: WorkflowEnvironment, gateway: KubeGateway, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with running_worker(dev_env.client, tmp_path, kube_activities=KubeActivities(gateway).all()) as harness:
+        yield harness
+
+
+async def commanding(harness: Harness) -> WorkflowHandle:
+    inp = incident_input(
+        declared=True,
+        declared_by="alice",
+        severity=Severity.P2,
+        commander="alice",
+        target=DeploymentTarget(namespace=NS, deployment="web"),
+    )
+    handle = await harness.start(inp)
+    await handle.execute_update(Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
+
+    async def in_command() -> None:
+        assert (await state_of(handle)).phase == Phase.COMMAND
+
+    await assert_eventually(in_command, timeout=30)
+    return handle
+
+
+async def step_where(handle: WorkflowHandle, step_id: str, check: Any, timeout: float = 30) -> Step:
+    async def found() -> Step:
+        step = next(s for s in (await state_of(handle)).steps if s.step_id == step_id)
+        assert check(step), step
+        return step
+
+    return await assert_eventually(found, timeout=timeout)
+
+
+def writes(running: RunningCluster, since: int) -> list[Any]:
+    """Real writes to the web Deployment (dry runs excluded)."""
+    return [
+        r
+        for r in running.requests[since:]
+        if r.method == "PATCH" and "deployments/web" in r.path and "dryRun" not in r.query
+    ]
+
+
+async def test_a_restart_is_approved_on_its_dry_run_and_lands_once(harness: Harness, running: RunningCluster) -> None:
+    handle = await commanding(harness)
+    mark = len(running.requests)
+    proposed = await handle.execute_update(
+        Update.PROPOSE_STEP, ProposeStep(by="bob", step="restart", description="stuck pool"), result_type=UpdateResult
+    )
+    step_id = proposed.step_id
+    assert step_id
+    step = await step_where(handle, step_id, lambda s: s.preview is not None)
+    assert step.preview is not None and step.params == {"namespace": NS, "deployment": "web"}
+    [change] = [c for c in step.preview.changes if "restartedAt" in c.path]
+    assert change.before in (None, "", "—") or change.before != change.after
+    assert writes(running, mark) == [], "the preview is a dry run"
+    dry = [r for r in running.requests[mark:] if r.method == "PATCH" and "dryRun" in r.query]
+    assert len(dry) == 1 and "dryRun=All" in dry[0].query
+
+    await handle.execute_update(
+        Update.APPROVE,
+        StepDecision(step_id=step_id, by="alice", reason="pods wedged", preview=step.preview_digest),
+        result_type=UpdateResult,
+    )
+    done = await step_where(handle, step_id, lambda s: s.status in ("done", "failed"), timeout=60)
+    assert done.status == "done", done.result
+    assert done.result == "deployment.apps/web restarted"
+    assert done.verification and done.verification.startswith("passed"), done.verification
+    [write] = writes(running, mark)
+    annotations = write.body["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["kubectl.kubernetes.io/restartedAt"] == done.decided_at.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[union-attr]
+    state = await state_of(handle)
+    kinds = [e.kind for e in state.timeline if e.data.get("step_id") == step_id]
+    assert kinds[:5] == ["step_proposed", "step_previewed", "step_approved", "step_started", "step_done"]
+    assert "rollout_status" in kinds
+    assert harness.sink.count("step_result") == 1
+
+
+async def test_a_preview_the_world_has_moved_past_is_refused_and_made_afresh(
+    harness: Harness, running: RunningCluster
+) -> None:
+    handle = await commanding(harness)
+    mark = len(running.requests)
+    proposed = await handle.execute_update(
+        Update.PROPOSE_STEP, ProposeStep(by="bob", step="scale", params={"replicas": 5}), result_type=UpdateResult
+    )
+    step_id = proposed.step_id
+    assert step_id
+    first = await step_where(handle, step_id, lambda s: s.preview is not None)
+    assert first.preview is not None
+    # Someone ships a new image after the IC looked: a new revision the preview never showed.
+    running.cluster.set_image(NS, "web", "example.com/web:v4", change_cause="deploy web v4")
+    await handle.execute_update(
+        Update.APPROVE,
+        StepDecision(step_id=step_id, by="alice", reason="more capacity", preview=first.preview_digest),
+        result_type=UpdateResult,
+    )
+    fresh = await step_where(
+        handle, step_id, lambda s: s.status == "pending" and s.preview_digest not in (None, first.preview_digest)
+    )
+    assert fresh.preview is not None and fresh.preview.observed != first.preview.observed
+    state = await state_of(handle)
+    [stale] = [e for e in state.timeline if e.kind == "step_stale"]
+    assert "revision" in stale.message and "since the preview" in stale.message
+    replicas = running.cluster.get(DEPLOYMENTS, NS, "web")["spec"]["replicas"]
+    assert replicas != 5 and not [w for w in writes(running, mark) if "scale" in w.path], "nothing was scaled"
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            Update.APPROVE,
+            StepDecision(step_id=step_id, by="alice", reason="again", preview=first.preview_digest),
+            result_type=UpdateResult,
+        )
+    assert refused.value.cause.type == "PreviewChanged"  # type: ignore[union-attr]
+    await handle.execute_update(
+        Update.APPROVE,
+        StepDecision(step_id=step_id, by="alice", reason="seen v4 too", preview=fresh.preview_digest),
+        result_type=UpdateResult,
+    )
+    done = await step_where(handle, step_id, lambda s: s.status in ("done", "failed"), timeout=60)
+    assert done.status == "done", done.result
+    assert running.cluster.get(DEPLOYMENTS, NS, "web")["spec"]["replicas"] == 5
+    assert len([w for w in writes(running, mark) if "scale" in w.path]) == 1
+    assert json.dumps(done.approvals[-1].preview) == json.dumps(fresh.preview_digest)
