@@ -69,6 +69,17 @@ EXTRA: dict = dict(
     ticket_key="OPS-7",
     ticket_url="https://acme.atlassian.net/browse/OPS-7",
     ticket_stage="opened",
+    step="scale",
+    preview_summary="scale deployment/order-api from 3 to 6 replicas",
+    changes=["spec.replicas: 3 → 6"],
+    would_change=True,
+    digest="3f9a0c1b2d4e",
+    policy="ic",
+    escalating=None,
+    outcome="done",
+    result="deployment.apps/order-api scaled",
+    duration="2s",
+    verification="passed: deployment \"order-api\" successfully rolled out",
 )
 PUBLIC = {
     "status_initial",
@@ -224,3 +235,14 @@ def test_during_the_incident_means_the_peak_and_a_tiny_share_is_said_as_such() -
     draining = KNOWN.model_copy(update={"signals": KNOWN.signals.model_copy(update={"error_ratio": 0.004})})
     assert "Impact: Approximately 8% of requests failed during the incident." in public("status_resolved", draining)
     assert "Impact: Less than 1% of requests are failing." in public("status_initial", draining)
+
+
+def test_the_approver_is_asked_with_the_preview_and_the_command_that_names_it() -> None:
+    asked = {**EXTRA, "veto": None}
+    text = script("step_preview", STATE, **asked)
+    assert "scale deployment/order-api from 3 to 6 replicas" in text and "spec.replicas: 3 → 6" in text
+    assert f"warroom approve {STATE.incident_id} s1 --preview 3f9a0c1b2d4e" in text
+    two = script("step_preview", STATE, **{**asked, "policy": "two_person"})
+    assert "two approvers, neither bob" in two
+    vetoable = script("step_preview", STATE, **{**EXTRA, "policy": "ic", "veto": "2m"})
+    assert "Goes ahead in 2m unless the IC denies" in vetoable

@@ -337,6 +337,7 @@ class StepRunner:
             f"step {step.step_id} ({entry.name}) {outcome.outcome.replace('_', ' ')} in {took}: {outcome.summary}",
             step_id=step.step_id,
             outcome=outcome.outcome,
+            output=outcome.output[:500],
         )
         verification = await self._verify(step, entry)
         step.verification = verification
