@@ -24,7 +24,9 @@ SQLite file in a temp dir, search attributes registered) and stops it at the end
    Baseline, interleaved one for one: a trivial workflow whose update handler sets a flag, after
    which it runs one activity sending the same rollback JSON patch (computed beforehand) to
    production/baseline-app through the same KubeGateway client. Same timing, same quiet wait.
-   Goal: p99 ≤ 500 ms and ≤ 3 API calls (GET deployment, LIST replica sets, PATCH).
+   Goal: p99 ≤ 500 ms and ≤ 3 API calls (GET deployment, LIST replica sets, PATCH). Since the step
+   catalog the IC approves the preview (a server-side dry run) by its digest, and the rollback runs as
+   the catalog's `rollback` step (kube_step_apply) in the incident itself.
 
 2. --timers  200 open incidents on one worker: lateness of the escalation timer.
    A worker *subprocess* (this script with --serve-worker warroom) runs N P2 incidents (declared,
@@ -731,11 +733,11 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
                 try:
                     await wait_until(
                         lambda: (
-                            sink.delivered(incident_id, "rollback_proposed")
+                            sink.delivered(incident_id, "step_preview")  # the IC is asked with the dry run
                             and sink.delivered(incident_id, "diagnosis")
                         ),
                         300,
-                        "the proposal and the diagnosis",
+                        "the proposal, its preview and the diagnosis",
                     )
                     state = await Incidents(client).state(incident_id)
                     step = next(s for s in state.steps if s.action == "rollback" and s.status == "pending")
@@ -746,7 +748,9 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
                     await Incidents(client).act(
                         incident_id,
                         Update.APPROVE,
-                        StepDecision(step_id=step.step_id, by=IC, reason="deploy minutes ago"),
+                        StepDecision(
+                            step_id=step.step_id, by=IC, reason="deploy minutes ago", preview=step.preview_digest
+                        ),
                     )
                     accepted = time.monotonic()
                     index, patch = await emu.patch_after(mark, "bench-app")
