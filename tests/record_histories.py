@@ -1,6 +1,7 @@
 """Record the histories the replay test checks: `python -m tests.record_histories`.
 
-Runs one full P1 incident (declare, ack, roles, update, step approved and denied, escalation,
+Runs one full P1 incident (declare, ack, roles, update, steps proposed from the catalog, previewed,
+approved by their digest, denied and cancelled, a manual step, escalation,
 mitigation, resolution, PIR) on the time-skipping server and writes the entity's and every
 phase's history to tests/histories/. Re-record only on purpose: the point of the committed
 files is that new code must still replay what old code wrote.
@@ -14,6 +15,7 @@ import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -24,6 +26,7 @@ from warroom.models import (
     Acknowledge,
     ActionItem,
     AssignRole,
+    CancelStep,
     CompleteActionItem,
     CompletePir,
     IncidentState,
@@ -35,9 +38,21 @@ from warroom.models import (
 )
 
 OUT = Path(__file__).with_name("histories")
-NAME = "order-api-action-items"
+NAME = "order-api-step-catalog"
 """Each recording gets a new name; older ones (e.g. order-api-recorded, before action items were
-tracked) stay committed so the code keeps replaying what older workers wrote."""
+tracked; order-api-action-items, before the step catalog) stay committed so the code keeps
+replaying what older workers wrote."""
+
+
+async def _preview_of(handle: Any, step_id: str) -> str:
+    """The step's preview digest, once warroom has made it (the approval names it)."""
+    for _ in range(200):
+        state = await handle.query("state", result_type=IncidentState)
+        step = next((s for s in state.steps if s.step_id == step_id), None)
+        if step is not None and step.preview_digest:
+            return str(step.preview_digest)
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"no preview of {step_id}")
 
 
 async def record() -> list[Path]:
@@ -76,18 +91,25 @@ async def record() -> list[Path]:
                 )
                 await handle.execute_update(
                     Update.PROPOSE_STEP,
-                    ProposeStep(
-                        by="bob", action="rollback", target="deployment/order-api", evidence={"deployed": "20 min ago"}
-                    ),
+                    ProposeStep(by="bob", action="custom", target="flush the CDN", evidence={"cdn": "stale"}),
                 )
+                await handle.execute_update(Update.APPROVE, StepDecision(step_id="s1", by="alice", reason="cheap"))
                 await handle.execute_update(
-                    Update.APPROVE, StepDecision(step_id="s1", by="alice", reason="deploy 20 min ago")
+                    Update.PROPOSE_STEP, ProposeStep(by="bob", step="page", params={"who": "dba-on-call"})
                 )
+                digest = await _preview_of(handle, "s2")
                 await handle.execute_update(
-                    Update.PROPOSE_STEP, ProposeStep(by="bob", action="page", target="dba-on-call")
+                    Update.APPROVE, StepDecision(step_id="s2", by="alice", reason="need the DBA", preview=digest)
                 )
+                await handle.execute_update(Update.PROPOSE_STEP, ProposeStep(by="bob", step="escalate"))
+                await _preview_of(handle, "s3")
+                await handle.execute_update(Update.DENY, StepDecision(step_id="s3", by="alice", reason="not yet"))
                 await handle.execute_update(
-                    Update.DENY, StepDecision(step_id="s2", by="alice", reason="not a DB issue")
+                    Update.PROPOSE_STEP, ProposeStep(by="bob", step="page", params={"who": "network-oncall"})
+                )
+                await _preview_of(handle, "s4")
+                await handle.execute_update(
+                    Update.CANCEL_STEP, CancelStep(step_id="s4", by="bob", reason="the network is fine")
                 )
                 await env.sleep(15 * MINUTE)  # past the 30-minute escalation
                 await handle.execute_update(
