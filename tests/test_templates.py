@@ -79,7 +79,7 @@ EXTRA: dict = dict(
     outcome="done",
     result="deployment.apps/order-api scaled",
     duration="2s",
-    verification="passed: deployment \"order-api\" successfully rolled out",
+    verification='passed: deployment "order-api" successfully rolled out',
 )
 PUBLIC = {
     "status_initial",

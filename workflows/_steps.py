@@ -27,7 +27,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from warroom.catalog import StepEntry
-    from warroom.config import DatabaseTarget, RunbookConfig
+    from warroom.config import RunbookConfig
     from warroom.contracts.kubernetes import ROLLOUT_STATUS, RolloutStatusRequest
     from warroom.contracts.steps import (
         HTTP_STEP_APPLY,
@@ -36,18 +36,15 @@ with workflow.unsafe.imports_passed_through():
         PLAYBOOK_STEP_APPLY,
         PLAYBOOK_STEP_PREVIEW,
         PROMQL_CHECK,
-        KubeStepRequest,
-        PlaybookStepRequest,
         PromqlCheckRequest,
         StepOutcome,
     )
     from warroom.enums import format_duration
     from warroom.models import SYSTEM, IncidentState, PhaseEvent, Step
-    from warroom.policy import http_request
     from warroom.policy import steps as policy
-    from warroom.policy.http_request import HttpStepRequest, HttpTemplate
     from warroom.step_models import StepApproval, StepPreview
     from workflows import _ledger as ledger
+    from workflows import _step_requests as requests
     from workflows._activities import call
     from workflows._runtime import send
 
@@ -61,21 +58,6 @@ class Host(Protocol):
     def _snapshot(self) -> IncidentState: ...
     def _record(self, kind: str, message: str, actor: str = SYSTEM, **data: str) -> None: ...
     def _publish(self) -> None: ...
-
-
-def _connection(db: DatabaseTarget) -> dict[str, Any]:
-    """A database's connection as the PostgreSQL playbooks' extravars."""
-    found: dict[str, Any] = {
-        "pg_host": db.host,
-        "pg_port": db.port,
-        "pg_database": db.database,
-        "pg_user": db.user,
-        "pg_sslmode": db.sslmode,
-        "connect_timeout": db.connect_timeout,
-    }
-    if db.credential:
-        found["credential"] = db.credential
-    return found
 
 
 class StepFailed(Exception):
@@ -119,8 +101,8 @@ class StepRunner:
     async def _run(self, step_id: str) -> None:
         step = self.step(step_id)
         entry = self.host.runbook.steps.entry(step.entry or "")
-        if entry is None:  # the runbook changed under a running incident: say so, do nothing
-            self._finish(step, "failed", f"no step {step.entry!r} in this worker's catalog")
+        if entry is None:  # the incident's runbook has no such entry (the validator refuses people's)
+            self._finish(step, "failed", f"no step {step.entry!r} in this incident's catalog")
             return
         try:
             await self._lifecycle(step, entry)
@@ -131,7 +113,27 @@ class StepRunner:
             if isinstance(err.cause, CancelledError) and step.is_open:
                 self._finish(step, "cancelled", "cancelled; the activity stopped")
             elif step.is_open:
-                self._finish(step, "failed", _why(err))
+                why = _why(err)
+                self._finish(step, "failed", why)
+                if entry.mitigates:  # the mitigation failed: the matrix hears it now, not at its timer
+                    self._later(lambda: self._escalate_failure(step, why))
+
+    async def _escalate_failure(self, step: Step, why: str) -> None:
+        state, runbook = self.host.state, self.host.runbook
+        if state.severity is None:
+            return
+        who = runbook.severity_matrix[state.severity].escalate_to
+        try:
+            await send(
+                self.host._snapshot(),
+                runbook,
+                "page",
+                "escalation",
+                [who],
+                reason=f"{step.action} {step.target} failed: {why}",
+            )
+        except ActivityError as err:
+            self.host._record("notification_failed", f"the failed step could not be escalated: {_why(err)}")
 
     async def _lifecycle(self, step: Step, entry: StepEntry) -> None:
         while True:
@@ -180,19 +182,24 @@ class StepRunner:
         try:
             if entry.kind == "kubernetes":
                 return await call(
-                    KUBE_STEP_PREVIEW, self._kube(step, entry), summary=f"preview {step.step_id}: {step.target}"
+                    KUBE_STEP_PREVIEW, requests.kube(step, entry), summary=f"preview {step.step_id}: {step.target}"
                 )
             if entry.kind == "playbook":
                 return await call(
                     PLAYBOOK_STEP_PREVIEW,
-                    self._playbook(step, entry),
+                    requests.playbook(step, entry, self.host.runbook),
                     summary=f"preview {step.step_id}: --check --diff",
                 )
         except ActivityError as err:
             raise StepFailed(_why(err)) from None
         if entry.kind == "http":
-            return self._http_preview(step, entry)
-        return policy.notice_preview(entry, step.params, self._audience(step, entry))
+            try:
+                return requests.http_preview(step, entry)
+            except ValueError as err:
+                raise StepFailed(str(err)) from None
+        return policy.notice_preview(
+            entry, step.params, requests.audience(step, entry, self.host.state, self.host.runbook)
+        )
 
     async def _ask(self, step: Step, entry: StepEntry) -> None:
         preview = step.preview
@@ -295,7 +302,7 @@ class StepRunner:
         )
         key = f"{self.host.state.incident_id}/{step.step_id}"
         if entry.kind == "kubernetes":
-            req = self._kube(step, entry).model_copy(
+            req = requests.kube(step, entry).model_copy(
                 update={"expected": step.preview.observed if step.preview else "", "idempotency_key": key}
             )
             return await call(
@@ -305,7 +312,7 @@ class StepRunner:
                 start_to_close=entry.timeout,
             )
         if entry.kind == "playbook":
-            req_pb = self._playbook(step, entry).model_copy(update={"idempotency_key": key})
+            req_pb = requests.playbook(step, entry, self.host.runbook).model_copy(update={"idempotency_key": key})
             return await call(
                 PLAYBOOK_STEP_APPLY,
                 req_pb,
@@ -313,13 +320,15 @@ class StepRunner:
                 start_to_close=entry.timeout + timedelta(minutes=1),
             )
         if entry.kind == "http":
-            return await self._http_apply(step, entry, key)
+            req_http = requests.http(step, entry).model_copy(update={"idempotency_key": key})
+            summary = f"{step.step_id}: {req_http.method} {req_http.url}"[:200]
+            return await call(HTTP_STEP_APPLY, req_http, summary=summary, start_to_close=entry.timeout)
         return await self._notice(step, entry)
 
     async def _notice(self, step: Step, entry: StepEntry) -> StepOutcome:
         """A page or an escalation: the message goes out now, whatever the timers say."""
         state = self.host.state
-        who = self._audience(step, entry)
+        who = requests.audience(step, entry, self.host.state, self.host.runbook)
         reason = f"step {step.step_id} ({entry.name}) approved by {step.decided_by}" + (
             f": {step.description}" if step.description else ""
         )
@@ -432,54 +441,3 @@ class StepRunner:
             await send(self.host._snapshot(), self.host.runbook, "incident", template, **context)
         except ActivityError as err:
             self.host._record("notification_failed", f"{template!r} could not be posted: {_why(err)}")
-
-    # --- Requests -----------------------------------------------------------------------------
-
-    def _kube(self, step: Step, entry: StepEntry) -> KubeStepRequest:
-        p = step.params
-        replicas = p.get("replicas")
-        return KubeStepRequest(
-            action=entry.action or "restart",
-            namespace=str(p.get("namespace", "")),
-            deployment=str(p.get("deployment", "")),
-            replicas=replicas if isinstance(replicas, int) and not isinstance(replicas, bool) else None,
-            to_revision=int(p.get("to_revision", 0) or 0),
-            restarted_at=(step.decided_at or step.proposed_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        )
-
-    def _playbook(self, step: Step, entry: StepEntry) -> PlaybookStepRequest:
-        """The entry's fixed extravars, its parameters, and for a `database` parameter the database's
-        connection (never its password: `credential` names one the worker holds)."""
-        extravars: dict[str, Any] = {**entry.extravars}
-        for param in entry.params:
-            value = step.params.get(param.name)
-            if param.type == "database" and isinstance(value, str):
-                extravars.update(_connection(self.host.runbook.database_checks.databases[value]))
-            elif value is not None:
-                extravars[param.name] = value
-        return PlaybookStepRequest(
-            playbook=entry.playbook or "", extravars=extravars, timeout_seconds=entry.timeout.total_seconds()
-        )
-
-    def _audience(self, step: Step, entry: StepEntry) -> str:
-        if entry.kind == "page":
-            return str(step.params.get("who", ""))
-        return policy.next_escalation(self.host.state, self.host.runbook)
-
-    @staticmethod
-    def _http_request(step: Step, entry: StepEntry) -> HttpStepRequest:
-        template = HttpTemplate.load(entry.http or {}, [p.name for p in entry.params])
-        return http_request.render(template, step.params)
-
-    def _http_preview(self, step: Step, entry: StepEntry) -> StepPreview:
-        """The rendered request: no I/O, the same function the apply renders with."""
-        try:
-            return StepPreview(**http_request.preview(self._http_request(step, entry)))
-        except ValueError as err:
-            raise StepFailed(str(err)) from None
-
-    async def _http_apply(self, step: Step, entry: StepEntry, key: str) -> StepOutcome:
-        req = self._http_request(step, entry).model_copy(update={"idempotency_key": key})
-        return await call(
-            HTTP_STEP_APPLY, req, summary=f"{step.step_id}: {req.method} {req.url}"[:200], start_to_close=entry.timeout
-        )
