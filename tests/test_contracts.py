@@ -17,11 +17,18 @@ from activities.kubernetes import KubeActivities, KubeGateway
 from activities.metrics import PrometheusSource
 from activities.notify import LocalSink
 from activities.registry import build_activities
-from warroom.contracts import ansible, kubernetes, metrics, notify, sequence
+from warroom.contracts import ansible, kubernetes, metrics, notify, sequence, steps
 from warroom.contracts.base import AnyContract
 from warroom.runbook import load_runbook
 
-CONTRACTS: list[AnyContract] = [*kubernetes.ALL, *ansible.ALL, *metrics.ALL, *notify.ALL, *sequence.ALL]
+CONTRACTS: list[AnyContract] = [
+    *kubernetes.ALL,
+    *ansible.ALL,
+    *metrics.ALL,
+    *notify.ALL,
+    *sequence.ALL,
+    *steps.ANSIBLE,  # steps.ALL once the Kubernetes, HTTP and PromQL step activities are registered
+]
 
 
 def definitions(acts: list[Callable[..., Any]]) -> dict[str, activity._Definition]:

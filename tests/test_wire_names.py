@@ -55,6 +55,8 @@ ACTIVITIES = [
     "ansible_postgres_health",
     "ansible_run_playbook",
     "ansible_service_logs",
+    "ansible_step_apply",
+    "ansible_step_preview",
     "check_clean_window",
     "kube_events",
     "kube_logs",
