@@ -117,7 +117,8 @@ def _request(req: PlaybookStepRequest) -> PlaybookRequest:
 def _generic_summary(result: PlaybookResult, changes: list[Change], check: bool) -> str:
     tasks = sorted({c.task for c in changes})
     if not tasks:
-        return f"{result.playbook}: {'would change' if check else 'changed'} nothing ({len(result.tasks)} tasks ran)"
+        ran = len(result.tasks)
+        return f"{result.playbook}: {'would change' if check else 'changed'} nothing ({ran} task{'s' if ran != 1 else ''} ran)"
     verb = "would change" if check else "changed"
     return f"{result.playbook}: {verb} {len(tasks)} task{'s' if len(tasks) != 1 else ''}: {', '.join(tasks)}"
 

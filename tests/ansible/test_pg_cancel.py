@@ -4,6 +4,7 @@ a retry finding nothing; hostile extravars refused before any run; the generic p
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -186,7 +187,7 @@ def test_a_harmless_playbook_previews_and_applies_as_no_change(
     request = PlaybookStepRequest(playbook="noop")
     preview = recorder.run(runner.step_preview, request)
     assert not preview.would_change and preview.changes == [] and preview.diff == ""
-    assert preview.summary == "noop: would change nothing (1 tasks ran)"
+    assert preview.summary == "noop: would change nothing (1 task ran)"
     assert preview.request.startswith("ansible-playbook --check --diff --limit localhost noop.yml -e ")
     outcome = recorder.run(runner.step_apply, request)
     assert outcome.outcome == "no_change" and "ok" in outcome.output and "Say nothing" in outcome.output
@@ -224,7 +225,9 @@ def test_preview_lists_the_long_query_and_apply_cancels_only_it(
         # --check changed nothing: the long query is still running, the young one too.
         assert long_query.running(postgres) and young.running(postgres)
         assert preview.would_change
-        assert preview.summary.startswith(f"would cancel 1 query running > 1 min: pid {long_query.pid} (1m0"), preview
+        assert re.fullmatch(
+            rf"would cancel 1 query running > 1 min: pid {long_query.pid} \(\dm\d\ds\)", preview.summary
+        )
         [change] = preview.changes
         assert change.path == CANCEL_TASK
         assert change.before is not None and f"running  pid {long_query.pid} (" in change.before
@@ -246,7 +249,7 @@ def test_preview_lists_the_long_query_and_apply_cancels_only_it(
 
         outcome = recorder.run(runner.step_apply, step(postgres, user_filter=APP_ROLE))
         assert outcome.outcome == "applied", outcome
-        assert outcome.summary.startswith(f"cancelled 1 query running > 1 min: pid {long_query.pid} (1m0"), outcome
+        assert re.fullmatch(rf"cancelled 1 query running > 1 min: pid {long_query.pid} \(\dm\d\ds\)", outcome.summary)
         assert outcome.details["pg_cancel.cancelled"] == f"[{long_query.pid}]"
         assert outcome.details["idempotency_key"] == "INC-1/step-3"
         assert len(outcome.output.encode()) <= OUTPUT_MAX and PG_PASSWORD not in outcome.model_dump_json()
