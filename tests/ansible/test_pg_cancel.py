@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +16,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.ansible import PlaybookInvalid, PlaybookRunner
-from tests.ansible.support import PG_PASSWORD, Postgres, Recorder, as_postgres
+from tests.ansible.support import PG_PASSWORD, Postgres, Recorder, as_postgres, processes_mentioning
 from warroom.contracts.ansible import PlaybookRequest
 from warroom.contracts.steps import OUTPUT_MAX, PREVIEW_TEXT_MAX, PlaybookStepRequest
 
@@ -194,6 +195,39 @@ def test_a_harmless_playbook_previews_and_applies_as_no_change(
     assert float(outcome.details["duration_seconds"]) > 0
     assert recorder.beats  # both runs sent heartbeats
     assert list(runs_dir.iterdir()) == []
+
+
+def test_a_built_in_modules_diff_is_the_preview_and_the_apply_makes_the_change(
+    runner: PlaybookRunner, recorder: Recorder, runs_dir: Path
+) -> None:
+    request = PlaybookStepRequest(playbook="write_marker", extravars={"text": "hello-from-check"})
+    preview = recorder.run(runner.step_preview, request)
+    assert preview.would_change and [c.path for c in preview.changes] == ["Write the marker file"]
+    assert preview.changes[0].after == "hello-from-check\n"
+    assert "+hello-from-check" in preview.diff and preview.diff.startswith("TASK [Write the marker file]")
+    assert preview.summary == "write_marker: would change 1 task: Write the marker file"
+    outcome = recorder.run(runner.step_apply, request)
+    assert outcome.outcome == "applied" and outcome.details["marker.text"] == "hello-from-check"
+    assert outcome.summary == "write_marker: changed 1 task: Write the marker file"
+    assert list(runs_dir.iterdir()) == []
+
+
+def test_cancelling_a_preview_stops_its_run(runner: PlaybookRunner, recorder: Recorder, runs_dir: Path) -> None:
+    marker = f"warroom-test-{uuid.uuid4().hex}"
+    job = recorder.start(
+        runner.step_preview, PlaybookStepRequest(playbook="sleep", extravars={"seconds": 60, "marker": marker})
+    )
+    recorder.wait_for_task("Long step")
+    deadline = time.monotonic() + 10
+    while not processes_mentioning(marker):
+        assert time.monotonic() < deadline, "the sleep command never started"
+        time.sleep(0.05)
+    time.sleep(1.5)  # well into the 60 s task: nothing but the cancel ends this run
+    assert job.thread.is_alive()
+    recorder.env.cancel()
+    job.join(30)
+    assert isinstance(job.error, CancelledError), job.error
+    assert processes_mentioning(marker, str(runs_dir)) == [] and list(runs_dir.iterdir()) == []
 
 
 def test_a_failing_step_raises_the_familys_typed_error(runner: PlaybookRunner, recorder: Recorder) -> None:
