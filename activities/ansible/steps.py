@@ -124,7 +124,9 @@ def _generic_summary(result: PlaybookResult, changes: list[Change], check: bool)
 
 
 def _pg_cancel_summary(result: PlaybookResult, changes: list[Change], check: bool) -> str:
-    facts = result.facts.get("pg_cancel") or {}
+    facts = result.facts.get("pg_cancel")
+    if not isinstance(facts, dict):  # e.g. dropped for size: say so rather than "nothing to cancel"
+        return _generic_summary(result, changes, check) + " (no pg_cancel result published)"
     minutes = facts.get("older_than_minutes", "?")
     candidates: list[dict[str, Any]] = facts.get("candidates") or []
     bound = f"running > {minutes} min"

@@ -102,7 +102,7 @@ class PgCancelVars(PgConnectionVars):
 
     older_than_minutes: int = Field(..., ge=1, le=1440)
     max_queries: int = Field(10, ge=1, le=100)
-    query_max_chars: int = Field(200, ge=20, le=2000)
+    query_max_chars: int = Field(200, ge=20, le=500, description="100 queries' text stays far below 256 KiB of facts")
     database_filter: PgName | None = Field(None, description="only backends connected to this database")
     user_filter: PgName | None = Field(None, description="only backends of this role")
 

@@ -109,6 +109,7 @@ HOSTILE: list[tuple[str, dict[str, Any]]] = [
     ("fractional minutes", {"older_than_minutes": 1.5}),
     ("too many queries", {"max_queries": 101}),
     ("negative queries", {"max_queries": -1}),
+    ("long query text", {"query_max_chars": 501}),
     ("unknown variable", {"ansible_python_interpreter": "/bin/sh"}),
     ("reserved variable", {"warroom_target": "all"}),
     ("command substitution host", {"pg_host": "$(id)"}),
