@@ -20,7 +20,14 @@ from activities.ansible.errors import (
     TaskFailed,
 )
 from activities.ansible.settings import AnsibleSettings, default_playbook_dir
-from activities.ansible.vars import ExtraVars, HostDiagnosticsVars, NoopVars, PostgresHealthVars, ServiceLogsVars
+from activities.ansible.vars import (
+    ExtraVars,
+    HostDiagnosticsVars,
+    NoopVars,
+    PgCancelVars,
+    PostgresHealthVars,
+    ServiceLogsVars,
+)
 
 __all__ = [
     "AnsibleError",
@@ -29,6 +36,7 @@ __all__ = [
     "HostDiagnosticsVars",
     "HostUnreachable",
     "NoopVars",
+    "PgCancelVars",
     "PlaybookError",
     "PlaybookInvalid",
     "PlaybookRunner",

@@ -15,9 +15,11 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio import activity
 
+from activities.ansible import steps as step_runs
 from activities.ansible.errors import PlaybookInvalid, describe
 from activities.ansible.runner import Runner
 from warroom.contracts import ansible as contract
+from warroom.contracts import steps
 from warroom.contracts.ansible import (
     HostDiagnosticsReport,
     HostDiagnosticsRequest,
@@ -29,14 +31,22 @@ from warroom.contracts.ansible import (
     ServiceLogsRequest,
 )
 from warroom.contracts.errors import boundary
+from warroom.contracts.steps import PlaybookStepRequest, StepOutcome, StepPreview
 
 
 class PlaybookRunner(Runner):
     """Activity holder: the worker builds one with its settings and registers `activities()`."""
 
     def activities(self) -> list[Callable[..., Any]]:
-        """Every activity, in the order of `warroom.contracts.ansible.ALL`."""
-        return [self.run_playbook, self.host_diagnostics, self.postgres_health, self.service_logs]
+        """Every activity: `warroom.contracts.ansible.ALL`'s, then `warroom.contracts.steps.ANSIBLE`'s."""
+        return [
+            self.run_playbook,
+            self.host_diagnostics,
+            self.postgres_health,
+            self.service_logs,
+            self.step_preview,
+            self.step_apply,
+        ]
 
     @activity.defn(name=contract.RUN_PLAYBOOK.name, no_thread_cancel_exception=True)
     def run_playbook(self, req: PlaybookRequest) -> PlaybookResult:
@@ -99,6 +109,18 @@ class PlaybookRunner(Runner):
             found = _fact(result, "service_logs")
             fields = {k: v for k, v in found.items() if k in ServiceLogsReport.model_fields}
             return ServiceLogsReport(**{**fields, "service": req.service, "run": result})
+
+    @activity.defn(name=steps.PLAYBOOK_STEP_PREVIEW.name, no_thread_cancel_exception=True)
+    def step_preview(self, req: PlaybookStepRequest) -> StepPreview:
+        """A catalog playbook under `--check --diff`: changes nothing, shows what would change."""
+        with _boundary():
+            return step_runs.preview(self, req)
+
+    @activity.defn(name=steps.PLAYBOOK_STEP_APPLY.name, no_thread_cancel_exception=True)
+    def step_apply(self, req: PlaybookStepRequest) -> StepOutcome:
+        """A catalog playbook for real; safe to retry (see activities.ansible.steps on idempotency)."""
+        with _boundary():
+            return step_runs.apply(self, req)
 
 
 _REPLICATION = ("max_connections", "role", "replicas", "replay_lag_seconds")

@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,8 @@ from warroom.contracts.ansible import HostTotals, PlaybookResult, TaskOutcome
 log = logging.getLogger("warroom.ansible")
 
 EXCERPT = 300
+CHANGE_TEXT = 8000
+"""Characters of a changed task's diff and printed text a preview may use (steps.PREVIEW_TEXT_MAX)."""
 _OUTCOMES: dict[str, Literal["ok", "failed", "unreachable", "skipped"]] = {
     "runner_on_ok": "ok",
     "runner_on_failed": "failed",
@@ -29,6 +32,26 @@ _OUTCOMES: dict[str, Literal["ok", "failed", "unreachable", "skipped"]] = {
     "runner_on_skipped": "skipped",
 }
 _QUIET_EVENTS = {"verbose", "debug", "deprecated", "warning", "system_warning", "error"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """A task that changed (or, under `--check`, would): its name, its diff, what ansible printed (with --diff)."""
+
+    task: str
+    diff: tuple[str, str] | None
+    text: str
+
+
+def _diff(value: Any) -> tuple[str, str] | None:
+    """A module's `diff` (a dict, or a list of them) as one (before, after) text pair, each bounded."""
+    parts = value if isinstance(value, list) else [value]
+    pairs = [p for p in parts if isinstance(p, dict) and ("before" in p or "after" in p)]
+    if not pairs:
+        return None
+    before = "".join(str(p.get("before", "")) for p in pairs)
+    after = "".join(str(p.get("after", "")) for p in pairs)
+    return before[:CHANGE_TEXT], after[:CHANGE_TEXT]
 
 
 class RunMonitor:
@@ -44,6 +67,7 @@ class RunMonitor:
         self.outcomes: list[TaskOutcome] = []
         self.totals: dict[str, HostTotals] = {}
         self.facts: dict[str, Any] = {}
+        self.changes: list[Change] = []
         self.messages: deque[str] = deque(maxlen=20)
         self.in_activity = activity.in_activity()
 
@@ -69,6 +93,8 @@ class RunMonitor:
             if status == "ok" and res.get("changed"):
                 status = "changed"
             message = res.get("msg", "") if status in ("failed", "unreachable") else ""
+            if status == "changed" and len(self.changes) < 50:
+                self.changes.append(Change(str(data.get("task", "")), _diff(res.get("diff")), stdout[:CHANGE_TEXT]))
             self.outcomes.append(
                 TaskOutcome(
                     task=str(data.get("task", "")),

@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,23 @@ from activities.ansible.errors import (
     describe,
 )
 from activities.ansible.inventory import is_local, prepare_inventory
-from activities.ansible.monitor import EXCERPT, RunMonitor
+from activities.ansible.monitor import EXCERPT, Change, RunMonitor
 from activities.ansible.process import terminate
 from activities.ansible.settings import AnsibleSettings
-from activities.ansible.vars import EXTRA_SPEC, PLAYBOOK_NAME, SPECS, PostgresHealthVars, ServiceLogsVars, Spec
+from activities.ansible.vars import EXTRA_SPEC, PLAYBOOK_NAME, SPECS, PgConnectionVars, ServiceLogsVars, Spec
 from warroom.contracts.ansible import PlaybookRequest, PlaybookResult
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated run, before it starts: what `_execute` needs, and what a preview may show."""
+
+    name: str
+    project_dir: Path
+    target: str
+    extravars: dict[str, Any]
+    secrets: dict[str, str] = field(repr=False)
+    timeout: float
 
 
 class Runner:
@@ -54,8 +67,17 @@ class Runner:
 
         Usable outside an activity too (no heartbeats, no cancellation then), e.g. by the benchmark.
         """
+        return self.execute(self.prepare(req))[0]
+
+    def execute(self, prepared: Prepared, *, check: bool = False) -> tuple[PlaybookResult, list[Change]]:
+        """Run a prepared playbook, and the tasks that changed; `check` runs it with `--check --diff`."""
         if activity.in_activity() and activity.is_cancelled():
             raise CancelledError("cancelled before the playbook started")
+        p = prepared
+        return self._execute(p.name, p.project_dir, p.target, p.extravars, p.secrets, p.timeout, check)
+
+    def prepare(self, req: PlaybookRequest) -> Prepared:
+        """Everything checked (name, target, extravars, credential, timeout); raises `PlaybookInvalid`."""
         project_dir, spec = self._resolve(req.playbook)
         target = self._check_target(req.target, spec)
         try:
@@ -67,7 +89,7 @@ class Runner:
             raise PlaybookInvalid(f"timeout_seconds must be in (0, {self.settings.max_timeout_seconds:g}]")
         extravars, secrets = self._extravars(checked)
         extravars["warroom_target"] = target
-        return self._execute(req.playbook, project_dir, target, extravars, secrets, timeout)
+        return Prepared(req.playbook, project_dir, target, extravars, secrets, timeout)
 
     def _extra_playbooks(self) -> dict[str, Path]:
         root = self.settings.extra_playbook_dir
@@ -101,7 +123,7 @@ class Runner:
         if isinstance(checked, ServiceLogsVars):
             extravars["log_file"] = checked.log_file or f"{checked.service}.log"
             extravars["warroom_log_root"] = str(self.settings.log_root)
-        elif isinstance(checked, PostgresHealthVars):
+        elif isinstance(checked, PgConnectionVars):
             credential = extravars.pop("credential")
             if credential is not None:
                 if credential not in self.settings.credentials:
@@ -117,7 +139,8 @@ class Runner:
         extravars: dict[str, Any],
         secrets: dict[str, str],
         timeout: float,
-    ) -> PlaybookResult:
+        check: bool = False,
+    ) -> tuple[PlaybookResult, list[Change]]:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="warroom-ansible-", dir=self.settings.temp_root) as tmp:
             run_dir = Path(tmp)
@@ -156,6 +179,7 @@ class Runner:
                     event_handler=monitor.on_event,
                     cancel_callback=monitor.poll,
                     status_handler=_drop_command_file,
+                    cmdline="--check --diff" if check else None,
                 )
             except BaseException:
                 terminate(run_dir, self.settings.cancel_grace_seconds)  # never leave a run behind us
@@ -163,7 +187,7 @@ class Runner:
             if monitor.stop_reason is not None and not monitor.terminated:
                 terminate(run_dir, self.settings.cancel_grace_seconds)
         result = monitor.result(name, target, runner.rc, time.monotonic() - started)
-        return _judge(result, monitor.stop_reason, runner.rc, timeout)
+        return _judge(result, monitor.stop_reason, runner.rc, timeout), monitor.changes
 
 
 def _drop_command_file(status: dict[str, Any], runner_config: Any) -> None:

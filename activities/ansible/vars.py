@@ -80,16 +80,31 @@ class HostDiagnosticsVars(_Vars):
         return checks
 
 
-class PostgresHealthVars(_Vars):
+class PgConnectionVars(_Vars):
+    """Where psql connects; `credential` names a password the worker puts in PGPASSWORD."""
+
     pg_host: Host = "127.0.0.1"
     pg_port: int = Field(5432, ge=1, le=65535)
     pg_database: PgName = "postgres"
     pg_user: PgName = "postgres"
     pg_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
     connect_timeout: int = Field(5, ge=1, le=60)
+    credential: DnsLabel | None = Field(None, description="resolved by the worker; never an extravar")
+
+
+class PostgresHealthVars(PgConnectionVars):
     top_queries: int = Field(10, ge=1, le=50)
     query_max_chars: int = Field(200, ge=20, le=2000)
-    credential: DnsLabel | None = Field(None, description="resolved by the worker; never an extravar")
+
+
+class PgCancelVars(PgConnectionVars):
+    """pg_cancel_long_queries: cancel (never terminate) client queries running longer than the bound."""
+
+    older_than_minutes: int = Field(..., ge=1, le=1440)
+    max_queries: int = Field(10, ge=1, le=100)
+    query_max_chars: int = Field(200, ge=20, le=500, description="100 queries' text stays far below 256 KiB of facts")
+    database_filter: PgName | None = Field(None, description="only backends connected to this database")
+    user_filter: PgName | None = Field(None, description="only backends of this role")
 
 
 class ServiceLogsVars(_Vars):
@@ -130,5 +145,6 @@ SPECS: dict[str, Spec] = {
     # psql runs where ansible-playbook runs: PGPASSWORD reaches it through that process's environment.
     "postgres_health": Spec(PostgresHealthVars, lambda v: 60 + 2 * v.connect_timeout, local_only=True),
     "service_logs": Spec(ServiceLogsVars, lambda v: 120),
+    "pg_cancel_long_queries": Spec(PgCancelVars, lambda v: 60 + 2 * v.connect_timeout, local_only=True),
 }
 EXTRA_SPEC = Spec(ExtraVars, lambda v: 300)

@@ -98,7 +98,13 @@ def test_test_playbooks_exist_only_for_a_worker_configured_with_their_directory(
     runs_dir: Path, recorder: Recorder
 ) -> None:
     public = PlaybookRunner(AnsibleSettings(temp_root=runs_dir))
-    assert public.playbooks() == ["host_diagnostics", "noop", "postgres_health", "service_logs"]
+    assert public.playbooks() == [
+        "host_diagnostics",
+        "noop",
+        "pg_cancel_long_queries",
+        "postgres_health",
+        "service_logs",
+    ]
     with pytest.raises(ApplicationError) as caught:
         recorder.run(public.run_playbook, PlaybookRequest(playbook="sleep", extravars={"seconds": 1}))
     assert caught.value.type == "PlaybookInvalid" and "unknown playbook" in str(caught.value)
