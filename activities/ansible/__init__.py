@@ -5,9 +5,10 @@ directory the *worker* is configured with, never from activity input), and its e
 through the playbook's pydantic model (vars.py: allow-lists and length limits) before anything
 runs. runner.py runs and judges one playbook in a private directory; monitor.py turns
 ansible-runner's callbacks into heartbeats, cancellation and the timeout; process.py stops a run's
-whole process tree; activities.py registers each activity under its contract's name
+whole process tree; steps.py makes a playbook a catalog step (a `--check --diff` preview, then the
+real run); activities.py registers each activity under its contract's name
 (`warroom.contracts.ansible`, which also holds the request and response models and the failure
-types). Errors (errors.py) carry their retry meaning in their type.
+types, and `warroom.contracts.steps` for the two step activities). Errors (errors.py) carry their retry meaning in their type.
 """
 
 from activities.ansible.activities import PlaybookRunner
