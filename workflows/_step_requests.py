@@ -17,6 +17,9 @@ from warroom.policy import steps as policy
 from warroom.policy.http_request import HttpStepRequest, HttpTemplate
 from warroom.step_models import StepPreview
 
+DATABASE_SCOPED = {"pg_cancel_long_queries"}
+"""Playbooks that act on every database of the server unless told which one (`database_filter`)."""
+
 
 def kube(step: Step, entry: StepEntry) -> KubeStepRequest:
     """restartedAt is the approval's time (the proposal's, for the preview): a retry writes the same."""
@@ -39,7 +42,10 @@ def playbook(step: Step, entry: StepEntry, runbook: RunbookConfig) -> PlaybookSt
     for param in entry.params:
         value = step.params.get(param.name)
         if param.type == "database" and isinstance(value, str):
-            extravars.update(connection(runbook.database_checks.databases[value]))
+            db = runbook.database_checks.databases[value]
+            extravars.update(connection(db))
+            if entry.playbook in DATABASE_SCOPED:  # pg_stat_activity spans the server: keep to this database
+                extravars["database_filter"] = db.database
         elif value is not None:
             extravars[param.name] = value
     return PlaybookStepRequest(

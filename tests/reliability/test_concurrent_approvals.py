@@ -29,15 +29,17 @@ async def test_two_concurrent_ic_approvals_make_one_rollback(dev_env: WorkflowEn
         await rig.deploy_bad()
         async with rig.in_process_worker(dev_env.client, tmp_path, runbook) as harness:
             handle = await harness.start(p1_on_order_api(runbook))
-            state = await timeline_has(handle, "rollback_proposed", 60)
+            state = await timeline_has(handle, "step_previewed", 60)  # both consoles show the dry run
             step = next(s for s in state.steps if s.action == "rollback")
-            assert step.status == "pending" and step.auto_approve_at is None
+            assert step.status == "pending" and step.auto_approve_at is None and step.preview_digest
 
             outcomes = await asyncio.gather(
                 *(
                     handle.execute_update(
                         Update.APPROVE,
-                        StepDecision(step_id=step.step_id, by="alice", reason=f"console {i}"),
+                        StepDecision(
+                            step_id=step.step_id, by="alice", reason=f"console {i}", preview=step.preview_digest
+                        ),
                         result_type=UpdateResult,
                     )
                     for i in (1, 2)
@@ -49,7 +51,7 @@ async def test_two_concurrent_ic_approvals_make_one_rollback(dev_env: WorkflowEn
             assert len(accepted) == 1 and len(refused) == 1, outcomes
             assert refused[0].cause.type == "StepDecided"  # type: ignore[union-attr]
 
-            state = await timeline_has(handle, "rollout_status", 90)
+            state = await timeline_has(handle, "step_mitigation", 90)  # rolled back, rollout complete
             await wait_for(rig.image, lambda image: image == GOOD, 10)
             print(
                 f"\n[reliability] 2 concurrent IC approvals: {len(accepted)} accepted, {len(refused)} refused "
