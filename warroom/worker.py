@@ -21,6 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.ansible import AnsibleSettings, PlaybookRunner
 from activities.channels import ChannelSettings, build_router
+from activities.http_steps import HttpStepActivities
 from activities.metrics import PrometheusSource
 from activities.notify import LocalSink, Notifier
 from activities.registry import build_activities
@@ -40,6 +41,7 @@ def build_worker(
     ansible: PlaybookRunner | None = None,
     extra_activities: Sequence[Callable[..., Any]] = (),
     sandboxed: bool = True,
+    http_steps: HttpStepActivities | None = None,
 ) -> Worker:
     """One worker for every phase; more workers on the same task queue share the load.
 
@@ -47,7 +49,7 @@ def build_worker(
     sandbox: the suite runs them sandboxed and replays every committed history both ways, so the
     sandbox's checks are made in CI rather than paid for on every workflow task in production."""
     acts = build_activities(
-        notifier, templates_dir, metrics, kube_activities, ansible, extra_activities=extra_activities
+        notifier, templates_dir, metrics, kube_activities, ansible, http_steps, extra_activities=extra_activities
     )
     return Worker(
         client,

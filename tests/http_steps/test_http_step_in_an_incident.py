@@ -1,0 +1,103 @@
+"""An HTTP step inside a running incident (time-skipping server, a real HTTP server on loopback): the
+preview is the rendered request, secret named not shown; the approval names it; the request goes out
+once, with the incident/step as its idempotency key and the worker's credential."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.http_steps import HttpStepActivities, HttpStepSettings
+from tests.helpers import Harness, assert_eventually, incident_input, running_worker, state_of
+from tests.http_steps.support import SECRET, Recorder
+from warroom.catalog import StepCatalog
+from warroom.enums import Phase, Role, Severity, Update
+from warroom.models import AssignRole, ProposeStep, Step, StepDecision, UpdateResult
+from warroom.runbook import load_runbook
+
+
+def kill_switch(base: str) -> dict[str, Any]:
+    return {
+        "name": "kill-flag",
+        "kind": "http",
+        "description": "turn a feature flag off",
+        "http": {
+            "method": "POST",
+            "url": base + "/api/v1/flags/{flag}/kill",
+            "body": {"flag": "{flag}", "reason": "incident"},
+            "credential": "flags-admin",
+        },
+        "params": [{"name": "flag", "type": "enum", "choices": ["new-checkout", "recommendations"]}],
+    }
+
+
+@pytest.fixture
+async def harness(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Harness]:
+    acts = HttpStepActivities(HttpStepSettings(credentials={"flags-admin": SecretStr(SECRET)}))
+    async with running_worker(skipping_env.client, tmp_path, http_steps=acts) as harness:
+        yield harness
+    await acts.aclose()
+
+
+async def commanding(harness: Harness, base: str) -> WorkflowHandle:
+    runbook = load_runbook()
+    runbook = runbook.model_copy(update={"steps": StepCatalog.model_validate({"entries": [kill_switch(base)]})})
+    inp = incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice", runbook=runbook)
+    handle = await harness.start(inp)
+    await handle.execute_update(Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
+
+    async def in_command() -> None:
+        assert (await state_of(handle)).phase == Phase.COMMAND
+
+    await assert_eventually(in_command)
+    return handle
+
+
+async def step_where(handle: WorkflowHandle, step_id: str, check: Any) -> Step:
+    async def found() -> Step:
+        step = next(s for s in (await state_of(handle)).steps if s.step_id == step_id)
+        assert check(step), step
+        return step
+
+    return await assert_eventually(found)
+
+
+async def test_a_kill_switch_is_previewed_as_its_request_and_sent_once(harness: Harness, server: Recorder) -> None:
+    handle = await commanding(harness, server.base)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            Update.PROPOSE_STEP, ProposeStep(by="bob", step="kill-flag", params={"flag": "../admin"})
+        )
+    assert refused.value.cause.type == "InvalidParameter"  # type: ignore[union-attr]
+    result = await handle.execute_update(
+        Update.PROPOSE_STEP,
+        ProposeStep(by="bob", step="kill-flag", params={"flag": "new-checkout"}),
+        result_type=UpdateResult,
+    )
+    step_id = result.step_id or ""
+    step = await step_where(handle, step_id, lambda s: s.preview is not None)
+    assert step.preview is not None
+    assert f"POST {server.base}/api/v1/flags/new-checkout/kill" in step.preview.request
+    assert 'Authorization: <secret "flags-admin">' in step.preview.request
+    assert SECRET not in step.preview.model_dump_json()
+    assert server.seen == [], "the preview sends nothing"
+
+    await handle.execute_update(
+        Update.APPROVE,
+        StepDecision(step_id=step_id, by="alice", reason="the new checkout is the cause", preview=step.preview_digest),
+        result_type=UpdateResult,
+    )
+    done = await step_where(handle, step_id, lambda s: s.status in ("done", "failed"))
+    assert done.status == "done", done.result
+    [sent] = server.seen
+    incident_id = (await state_of(handle)).incident_id
+    assert (sent.method, sent.path) == ("POST", "/api/v1/flags/new-checkout/kill")
+    assert sent.headers["idempotency-key"] == f"{incident_id}/{step_id}"
+    assert sent.headers["authorization"] == SECRET
+    assert done.result and "→ 200" in done.result and SECRET not in (done.output or "")
