@@ -61,3 +61,16 @@ async def test_verify_reports_a_non_deterministic_change() -> None:
     assert not results[0].ok
     assert "nondetermin" in results[0].problem.lower() or "mismatch" in results[0].problem.lower(), results[0].problem
     assert any(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED for e in declare_history[0].events)
+
+
+async def test_catalog_steps_are_audited_with_their_parameters_and_the_preview_approved() -> None:
+    name = "incident-order-api-step-catalog"
+    rows = await audit_rows(
+        [WorkflowHistory.from_json(name, (HISTORIES / f"{name}.json").read_text())], pydantic_data_converter
+    )
+    proposals = [r.summary for r in rows if r.summary.startswith("propose_step:")]
+    assert any("step=page" in p and "params={'who': 'dba-on-call'}" in p for p in proposals), proposals
+    [approval] = [r for r in rows if r.summary.startswith("approve:") and "step_id=s2" in r.summary]
+    assert approval.actor == "alice" and "preview=" in approval.summary and "reason=need the DBA" in approval.summary
+    cancel = [r for r in rows if r.summary.startswith("cancel_step:")]
+    assert cancel and cancel[0].actor == "bob" and "the network is fine" in cancel[0].summary

@@ -96,6 +96,9 @@ def _fields(value: Any, *names: str) -> str:
 
 REQUEST_FIELDS = (
     "step_id",
+    "step",
+    "params",
+    "preview",
     "role",
     "person",
     "severity",
@@ -212,6 +215,13 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
         if isinstance(value, dict) and "text" in value:
             first_line = str(value["text"]).splitlines()[0] if value["text"] else ""
             return done.identity, f"{name} done → {value.get('destination', '')}: {first_line}"
+        if isinstance(value, dict) and {"outcome", "summary"} <= value.keys():  # a step applied
+            output = str(value.get("output") or "").replace("\n", " ")[:120]
+            return done.identity, f"{name} done: {value['outcome']}: {value['summary']}" + (
+                f" ({output})" if output else ""
+            )
+        if isinstance(value, dict) and {"summary", "would_change"} <= value.keys():  # a step previewed
+            return done.identity, f"{name} done: preview: {value['summary']}"
         return done.identity, f"{name} done: {json.dumps(value)[:200] if value is not None else ''}"
     if kind in (t.EVENT_TYPE_ACTIVITY_TASK_FAILED, t.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
         failed = (
