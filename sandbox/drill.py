@@ -263,7 +263,9 @@ class Drill:
                     self.summary["rollback_patches"] = sum(
                         1
                         for r in cluster.requests
-                        if r.method == "PATCH" and r.content_type == "application/json-patch+json"
+                        if r.method == "PATCH"
+                        and r.content_type == "application/json-patch+json"
+                        and "dryRun" not in r.query  # the preview the IC saw is a dry run
                     )
                     drills = self.data / "drills"
                     drills.mkdir(exist_ok=True)

@@ -44,7 +44,7 @@ async def test_a_refused_approval_arrives_as_its_reason_without_a_stack_trace(
         await handle.execute_update(Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
         step = await handle.execute_update(
             Update.PROPOSE_STEP,
-            ProposeStep(by="bob", action="rollback", target="deployment/order-api"),
+            ProposeStep(by="bob", action="custom", target="roll back deployment/order-api by hand"),
             result_type=UpdateResult,
         )
         cause = await refused(

@@ -25,7 +25,7 @@ def test_the_commands_people_know_are_all_there() -> None:
     assert set(COMMANDS) == {
         *("run", "worker", "intake", "drill", "codec-key", "codec-server", "search-attributes"),
         *("declare", "declare-now", "ack", "assign", "severity", "flags", "update", "propose", "approve", "deny"),
-        *("mitigated", "resolve", "pir-complete", "action-done"),
+        *("steps", "preview", "cancel-step", "mitigated", "resolve", "pir-complete", "action-done"),
         *("status", "show", "list", "incidents", "audit", "pir-draft"),
     }
 

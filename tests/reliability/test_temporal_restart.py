@@ -68,7 +68,9 @@ async def test_timers_approvals_and_activities_survive_a_server_restart(tmp_path
                 )
             )
             proposed = await handle.execute_update(
-                Update.PROPOSE_STEP, ProposeStep(by="alice", action="page", target="dba"), result_type=UpdateResult
+                Update.PROPOSE_STEP,
+                ProposeStep(by="alice", action="custom", target="page the DBA"),
+                result_type=UpdateResult,
             )
             posting = await handle.start_update(
                 Update.POST_UPDATE,

@@ -135,8 +135,9 @@ async def test_silence_through_the_veto_window_rolls_back_and_clean_metrics_miti
             "rollback_proposed",
             "rollback_auto_approved",
         ]
-        assert state.steps[0].status == "done" and state.steps[0].decided_by == "warroom"
+        assert state.steps[0].decided_by == "warroom"
         state = await timeline_has(handle, "mitigated", 90)
+        assert state.steps[0].status == "done" and state.steps[0].verification.startswith("passed")  # type: ignore[union-attr]
         assert rig.image() == GOOD and rig.rollback_patches() - patches == 1
         events = [e async for e in handle.fetch_history_events()]
         assert veto_timer(events) == ["started", "fired"]

@@ -82,11 +82,10 @@ def propose(
 ) -> None:
     """Propose a step; warroom previews it (a dry run) and asks the IC. Prints its step id.
 
-    Examples:
-      warroom propose order-api-20250101-140700 scale replicas=6 --as bob
-      warroom propose order-api-20250101-140700 restart --description 'pods wedged on a stale connection pool'
-      warroom propose order-api-20250101-140700 page who=database-oncall
-      warroom propose order-api-20250101-140700 custom 'flush the CDN' (a manual step: recorded, decided, not run)
+    Example: warroom propose order-api-20250101-140700 scale replicas=6 --as bob
+
+    More: `restart --description 'pods wedged'`, `page who=database-oncall`, and `custom 'flush the CDN'`
+    (a manual step: recorded and decided, not run).
     """
     facts = dict(evidence(item) for item in evidence_ or [])
     raw = _params(params or [])

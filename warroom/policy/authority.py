@@ -216,7 +216,7 @@ def may_decide_step(state: IncidentState, req: StepDecision) -> None:
 def may_approve_step(state: IncidentState, req: StepDecision) -> None:
     """A catalog step is approved on its preview, by name (its digest): not before there is one, not
     on one that has since been replaced. Under the two-person rule, two approvers other than the proposer."""
-    step = _step(state, req.step_id) if state.phase != Phase.CLOSED else None
+    step = next((s for s in state.steps if s.step_id == req.step_id), None)
     if step is None or step.entry is None or step.policy != "two_person":
         may_decide_step(state, req)
     else:
