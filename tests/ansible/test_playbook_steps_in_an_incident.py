@@ -8,19 +8,16 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ansible import AnsibleSettings, PlaybookRunner
 from tests.ansible.support import EXTRA_PLAYBOOKS, processes_mentioning
-from tests.helpers import Harness, assert_eventually, incident_input, running_worker, state_of
-from warroom.catalog import StepCatalog
-from warroom.enums import Phase, Role, Severity, Update
-from warroom.models import AssignRole, CancelStep, ProposeStep, Step, StepDecision, UpdateResult
-from warroom.runbook import load_runbook
+from tests.helpers import Harness, assert_eventually, running_worker, state_of
+from tests.steps_support import commanding, propose, step_where, with_entries
+from warroom.enums import Update
+from warroom.models import CancelStep, StepDecision, UpdateResult
 
 pytestmark = pytest.mark.e2e
 
@@ -67,41 +64,10 @@ async def harness(dev_env: WorkflowEnvironment, settings: AnsibleSettings, tmp_p
         yield harness
 
 
-async def commanding(harness: Harness) -> WorkflowHandle:
-    runbook = load_runbook()
-    runbook = runbook.model_copy(update={"steps": StepCatalog.model_validate({"entries": ENTRIES})})
-    inp = incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice", runbook=runbook)
-    handle = await harness.start(inp)
-    await handle.execute_update(Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
-
-    async def in_command() -> None:
-        assert (await state_of(handle)).phase == Phase.COMMAND
-
-    await assert_eventually(in_command, timeout=30)
-    return handle
-
-
-async def step_where(handle: WorkflowHandle, step_id: str, check: Any, timeout: float = 60) -> Step:
-    async def found() -> Step:
-        step = next(s for s in (await state_of(handle)).steps if s.step_id == step_id)
-        assert check(step), step
-        return step
-
-    return await assert_eventually(found, timeout=timeout, interval=0.25)
-
-
-async def propose(handle: WorkflowHandle, step: str, **params: Any) -> str:
-    result = await handle.execute_update(
-        Update.PROPOSE_STEP, ProposeStep(by="bob", step=step, params=params), result_type=UpdateResult
-    )
-    assert result.step_id
-    return result.step_id
-
-
 async def test_a_playbook_step_is_previewed_with_check_diff_then_applied(harness: Harness) -> None:
-    handle = await commanding(harness)
+    handle = await commanding(harness, with_entries(*ENTRIES))
     step_id = await propose(handle, "write-marker", text="hello")
-    previewed = await step_where(handle, step_id, lambda s: s.preview is not None or s.status == "failed")
+    previewed = await step_where(handle, step_id, lambda s: s.preview is not None or s.status == "failed", timeout=60)
     assert previewed.preview is not None, previewed.result
     assert "TASK [Write the marker file]" in previewed.preview.diff and "+hello" in previewed.preview.diff
     assert previewed.preview.would_change and "--check" in previewed.preview.request
@@ -110,7 +76,7 @@ async def test_a_playbook_step_is_previewed_with_check_diff_then_applied(harness
         StepDecision(step_id=step_id, by="alice", reason="harmless", preview=previewed.preview_digest),
         result_type=UpdateResult,
     )
-    done = await step_where(handle, step_id, lambda s: s.status in ("done", "failed"))
+    done = await step_where(handle, step_id, lambda s: s.status in ("done", "failed"), timeout=60)
     assert done.status == "done", done.result
     assert done.result and done.output is not None
     state = await state_of(handle)
@@ -119,15 +85,19 @@ async def test_a_playbook_step_is_previewed_with_check_diff_then_applied(harness
 
 
 async def test_cancel_step_stops_a_running_playbook_and_its_processes(harness: Harness) -> None:
-    handle = await commanding(harness)
+    handle = await commanding(harness, with_entries(*ENTRIES))
     marker = f"warroom-cancel-{uuid.uuid4().hex[:8]}"
     step_id = await propose(handle, "long-sleep", seconds=300, marker=marker)
-    await step_where(handle, step_id, lambda s: s.status == "running")
-    await assert_eventually(lambda: processes_mentioning(marker) or pytest.fail("not yet"), timeout=60)
+    await step_where(handle, step_id, lambda s: s.status == "running", timeout=60)
+
+    def sleeping() -> None:
+        assert processes_mentioning(marker), "the playbook's long task has not started"
+
+    await assert_eventually(sleeping, timeout=60, interval=0.2)
     await handle.execute_update(
         Update.CANCEL_STEP, CancelStep(step_id=step_id, by="bob", reason="wrong host"), result_type=UpdateResult
     )
-    cancelled = await step_where(handle, step_id, lambda s: s.status == "cancelled")
+    cancelled = await step_where(handle, step_id, lambda s: s.status == "cancelled", timeout=60)
     assert cancelled.finished_at is not None
 
     def gone() -> None:

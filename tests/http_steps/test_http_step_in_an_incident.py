@@ -10,16 +10,15 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.http_steps import HttpStepActivities, HttpStepSettings
-from tests.helpers import Harness, assert_eventually, incident_input, running_worker, state_of
+from tests.helpers import Harness, running_worker, state_of
 from tests.http_steps.support import SECRET, Recorder
-from warroom.catalog import StepCatalog
-from warroom.enums import Phase, Role, Severity, Update
-from warroom.models import AssignRole, ProposeStep, Step, StepDecision, UpdateResult
-from warroom.runbook import load_runbook
+from tests.steps_support import commanding, propose, step_where, with_entries
+from warroom.enums import Update
+from warroom.models import ProposeStep, StepDecision, UpdateResult
 
 
 def kill_switch(base: str) -> dict[str, Any]:
@@ -45,42 +44,14 @@ async def harness(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIte
     await acts.aclose()
 
 
-async def commanding(harness: Harness, base: str) -> WorkflowHandle:
-    runbook = load_runbook()
-    runbook = runbook.model_copy(update={"steps": StepCatalog.model_validate({"entries": [kill_switch(base)]})})
-    inp = incident_input(declared=True, declared_by="alice", severity=Severity.P2, commander="alice", runbook=runbook)
-    handle = await harness.start(inp)
-    await handle.execute_update(Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
-
-    async def in_command() -> None:
-        assert (await state_of(handle)).phase == Phase.COMMAND
-
-    await assert_eventually(in_command)
-    return handle
-
-
-async def step_where(handle: WorkflowHandle, step_id: str, check: Any) -> Step:
-    async def found() -> Step:
-        step = next(s for s in (await state_of(handle)).steps if s.step_id == step_id)
-        assert check(step), step
-        return step
-
-    return await assert_eventually(found)
-
-
 async def test_a_kill_switch_is_previewed_as_its_request_and_sent_once(harness: Harness, server: Recorder) -> None:
-    handle = await commanding(harness, server.base)
+    handle = await commanding(harness, with_entries(kill_switch(server.base)))
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
             Update.PROPOSE_STEP, ProposeStep(by="bob", step="kill-flag", params={"flag": "../admin"})
         )
     assert refused.value.cause.type == "InvalidParameter"  # type: ignore[union-attr]
-    result = await handle.execute_update(
-        Update.PROPOSE_STEP,
-        ProposeStep(by="bob", step="kill-flag", params={"flag": "new-checkout"}),
-        result_type=UpdateResult,
-    )
-    step_id = result.step_id or ""
+    step_id = await propose(handle, "kill-flag", flag="new-checkout")
     step = await step_where(handle, step_id, lambda s: s.preview is not None)
     assert step.preview is not None
     assert f"POST {server.base}/api/v1/flags/new-checkout/kill" in step.preview.request

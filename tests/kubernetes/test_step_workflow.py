@@ -10,51 +10,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.kubernetes import KubeActivities, KubeGateway
 from sandbox.cluster import RunningCluster
 from sandbox.cluster.resources import DEPLOYMENTS
-from tests.helpers import Harness, assert_eventually, incident_input, running_worker, state_of
+from tests.helpers import Harness, running_worker, state_of
 from tests.kubernetes.conftest import NS
-from warroom.enums import Phase, Role, Severity, Update
-from warroom.models import AssignRole, DeploymentTarget, ProposeStep, Step, StepDecision, UpdateResult
+from tests.steps_support import commanding, propose, step_where
+from warroom.enums import Update
+from warroom.models import DeploymentTarget, StepDecision, UpdateResult
 
 pytestmark = pytest.mark.e2e
+
+WEB = DeploymentTarget(namespace=NS, deployment="web")
 
 
 @pytest.fixture
 async def harness(dev_env: WorkflowEnvironment, gateway: KubeGateway, tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_worker(dev_env.client, tmp_path, kube_activities=KubeActivities(gateway).all()) as harness:
         yield harness
-
-
-async def commanding(harness: Harness) -> WorkflowHandle:
-    inp = incident_input(
-        declared=True,
-        declared_by="alice",
-        severity=Severity.P2,
-        commander="alice",
-        target=DeploymentTarget(namespace=NS, deployment="web"),
-    )
-    handle = await harness.start(inp)
-    await handle.execute_update(Update.ASSIGN_ROLE, AssignRole(role=Role.OPERATIONS_LEAD, person="bob", by="alice"))
-
-    async def in_command() -> None:
-        assert (await state_of(handle)).phase == Phase.COMMAND
-
-    await assert_eventually(in_command, timeout=30)
-    return handle
-
-
-async def step_where(handle: WorkflowHandle, step_id: str, check: Any, timeout: float = 30) -> Step:
-    async def found() -> Step:
-        step = next(s for s in (await state_of(handle)).steps if s.step_id == step_id)
-        assert check(step), step
-        return step
-
-    return await assert_eventually(found, timeout=timeout)
 
 
 def writes(running: RunningCluster, since: int) -> list[Any]:
@@ -67,13 +43,9 @@ def writes(running: RunningCluster, since: int) -> list[Any]:
 
 
 async def test_a_restart_is_approved_on_its_dry_run_and_lands_once(harness: Harness, running: RunningCluster) -> None:
-    handle = await commanding(harness)
+    handle = await commanding(harness, target=WEB)
     mark = len(running.requests)
-    proposed = await handle.execute_update(
-        Update.PROPOSE_STEP, ProposeStep(by="bob", step="restart", description="stuck pool"), result_type=UpdateResult
-    )
-    step_id = proposed.step_id
-    assert step_id
+    step_id = await propose(handle, "restart")
     step = await step_where(handle, step_id, lambda s: s.preview is not None)
     assert step.preview is not None and step.params == {"namespace": NS, "deployment": "web"}
     [change] = [c for c in step.preview.changes if "restartedAt" in c.path]
@@ -104,13 +76,9 @@ async def test_a_restart_is_approved_on_its_dry_run_and_lands_once(harness: Harn
 async def test_a_preview_the_world_has_moved_past_is_refused_and_made_afresh(
     harness: Harness, running: RunningCluster
 ) -> None:
-    handle = await commanding(harness)
+    handle = await commanding(harness, target=WEB)
     mark = len(running.requests)
-    proposed = await handle.execute_update(
-        Update.PROPOSE_STEP, ProposeStep(by="bob", step="scale", params={"replicas": 5}), result_type=UpdateResult
-    )
-    step_id = proposed.step_id
-    assert step_id
+    step_id = await propose(handle, "scale", replicas=5)
     first = await step_where(handle, step_id, lambda s: s.preview is not None)
     assert first.preview is not None
     # Someone ships a new image after the IC looked: a new revision the preview never showed.
