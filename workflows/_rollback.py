@@ -94,6 +94,15 @@ class RollbackProposal:
         await self._propose_and_execute(recent, evidence)
 
     async def _propose_to_catalog(self, recent: RecentDeploy, evidence: dict[str, str]) -> None:
+        proposal, context = self._proposal(recent, evidence)
+        proposal.entry = "rollback"
+        proposal.params = {"namespace": self.target.namespace, "deployment": self.target.deployment, "to_revision": 0}
+        await self.rt.notify("incident", "rollback_proposed", **context)
+        await self.rt.report(PhaseEvent(kind="rollback_proposed", message=proposal.description, propose=proposal))
+
+    def _proposal(self, recent: RecentDeploy, evidence: dict[str, str]) -> tuple[ProposedByWarroom, dict[str, Any]]:
+        """The rollback the rule proposes (a veto window unless the runbook wants the IC's approval),
+        and what the channel is told of it."""
         rt = self.rt
         rule = rt.runbook.rollback
         explicit = rule.needs_explicit_approval(rt.state.severity, rt.state.service)
@@ -102,29 +111,21 @@ class RollbackProposal:
             f"roll back deployment/{self.target.deployment} in {self.target.namespace} "
             f"from revision {recent.current_revision} to {recent.previous_revision}"
         )
+        proposal = ProposedByWarroom(
+            step_id=step_id,
+            action="rollback",
+            target=f"{self.target}",
+            description=description,
+            evidence=evidence,
+            auto_approve_at=None if explicit else workflow.now() + rule.veto_window,
+        )
         context: dict[str, Any] = {
             "step_id": step_id,
             "description": description,
             "veto": format_duration(rule.veto_window) if not explicit else None,
             **evidence,
         }
-        await rt.notify("incident", "rollback_proposed", **context)
-        await rt.report(
-            PhaseEvent(
-                kind="rollback_proposed",
-                message=description,
-                propose=ProposedByWarroom(
-                    step_id=step_id,
-                    action="rollback",
-                    target=f"{self.target}",
-                    description=description,
-                    evidence=evidence,
-                    auto_approve_at=None if explicit else workflow.now() + rule.veto_window,
-                    entry="rollback",
-                    params={"namespace": self.target.namespace, "deployment": self.target.deployment, "to_revision": 0},
-                ),
-            )
-        )
+        return proposal, context
 
     async def _identified(self, deployed_at: datetime) -> None:
         """The seed's "Identified" status page post: the rule found the deploy that caused it. Only where
@@ -198,35 +199,12 @@ class RollbackProposal:
         return out
 
     async def _propose_and_execute(self, recent: RecentDeploy, evidence: dict[str, str]) -> None:
+        """Incidents recorded before the catalog: the rule's own veto window and rollback, here in Command."""
         rt = self.rt
         rule = rt.runbook.rollback
-        explicit = rule.needs_explicit_approval(rt.state.severity, rt.state.service)
-        step_id = f"rb{sum(1 for s in rt.state.steps if s.step_id.startswith('rb')) + 1}"
-        auto_at = None if explicit else workflow.now() + rule.veto_window
-        description = (
-            f"roll back deployment/{self.target.deployment} in {self.target.namespace} "
-            f"from revision {recent.current_revision} to {recent.previous_revision}"
-        )
-        await rt.report(
-            PhaseEvent(
-                kind="rollback_proposed",
-                message=description,
-                propose=ProposedByWarroom(
-                    step_id=step_id,
-                    action="rollback",
-                    target=f"{self.target}",
-                    description=description,
-                    evidence=evidence,
-                    auto_approve_at=auto_at,
-                ),
-            )
-        )
-        context: dict[str, Any] = {
-            "step_id": step_id,
-            "description": description,
-            "veto": format_duration(rule.veto_window) if not explicit else None,
-            **evidence,
-        }
+        proposal, context = self._proposal(recent, evidence)
+        step_id, explicit = proposal.step_id, proposal.auto_approve_at is None
+        await rt.report(PhaseEvent(kind="rollback_proposed", message=proposal.description, propose=proposal))
         await rt.notify("incident", "rollback_proposed", **context)
 
         def decided() -> bool:
