@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy import steps as policy
     from warroom.step_models import StepApproval, StepPreview
     from workflows import _ledger as ledger
-    from workflows import _step_requests as requests
+    from workflows import _step_requests as build
     from workflows._activities import call
     from workflows._runtime import send
 
@@ -182,23 +182,23 @@ class StepRunner:
         try:
             if entry.kind == "kubernetes":
                 return await call(
-                    KUBE_STEP_PREVIEW, requests.kube(step, entry), summary=f"preview {step.step_id}: {step.target}"
+                    KUBE_STEP_PREVIEW, build.kube(step, entry), summary=f"preview {step.step_id}: {step.target}"
                 )
             if entry.kind == "playbook":
                 return await call(
                     PLAYBOOK_STEP_PREVIEW,
-                    requests.playbook(step, entry, self.host.runbook),
+                    build.playbook(step, entry, self.host.runbook),
                     summary=f"preview {step.step_id}: --check --diff",
                 )
         except ActivityError as err:
             raise StepFailed(_why(err)) from None
         if entry.kind == "http":
             try:
-                return requests.http_preview(step, entry)
+                return build.http_preview(step, entry)
             except ValueError as err:
                 raise StepFailed(str(err)) from None
         return policy.notice_preview(
-            entry, step.params, requests.audience(step, entry, self.host.state, self.host.runbook)
+            entry, step.params, build.audience(step, entry, self.host.state, self.host.runbook)
         )
 
     async def _ask(self, step: Step, entry: StepEntry) -> None:
@@ -302,7 +302,7 @@ class StepRunner:
         )
         key = f"{self.host.state.incident_id}/{step.step_id}"
         if entry.kind == "kubernetes":
-            req = requests.kube(step, entry).model_copy(
+            req = build.kube(step, entry).model_copy(
                 update={"expected": step.preview.observed if step.preview else "", "idempotency_key": key}
             )
             return await call(
@@ -312,7 +312,7 @@ class StepRunner:
                 start_to_close=entry.timeout,
             )
         if entry.kind == "playbook":
-            req_pb = requests.playbook(step, entry, self.host.runbook).model_copy(update={"idempotency_key": key})
+            req_pb = build.playbook(step, entry, self.host.runbook).model_copy(update={"idempotency_key": key})
             return await call(
                 PLAYBOOK_STEP_APPLY,
                 req_pb,
@@ -320,7 +320,7 @@ class StepRunner:
                 start_to_close=entry.timeout + timedelta(minutes=1),
             )
         if entry.kind == "http":
-            req_http = requests.http(step, entry).model_copy(update={"idempotency_key": key})
+            req_http = build.http(step, entry).model_copy(update={"idempotency_key": key})
             summary = f"{step.step_id}: {req_http.method} {req_http.url}"[:200]
             return await call(HTTP_STEP_APPLY, req_http, summary=summary, start_to_close=entry.timeout)
         return await self._notice(step, entry)
@@ -328,7 +328,7 @@ class StepRunner:
     async def _notice(self, step: Step, entry: StepEntry) -> StepOutcome:
         """A page or an escalation: the message goes out now, whatever the timers say."""
         state = self.host.state
-        who = requests.audience(step, entry, self.host.state, self.host.runbook)
+        who = build.audience(step, entry, self.host.state, self.host.runbook)
         reason = f"step {step.step_id} ({entry.name}) approved by {step.decided_by}" + (
             f": {step.description}" if step.description else ""
         )
