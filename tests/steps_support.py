@@ -12,7 +12,7 @@ from tests.helpers import Harness, assert_eventually, incident_input, state_of
 from warroom.catalog import StepCatalog
 from warroom.config import RunbookConfig
 from warroom.enums import Phase, Role, Severity, Update
-from warroom.models import AssignRole, ProposeStep, Step, UpdateResult
+from warroom.models import AssignRole, ProposeStep, Step, StepDecision, UpdateResult
 from warroom.runbook import load_runbook
 
 
@@ -54,3 +54,14 @@ async def step_where(handle: WorkflowHandle, step_id: str, check: Callable[[Step
 
     result: Step = await assert_eventually(found, timeout=timeout, interval=0.2)
     return result
+
+
+async def approve(handle: WorkflowHandle, step_id: str, preview: str | None, reason: str, by: str = "alice") -> None:
+    """Approve the step on the preview named by its digest (the IC, unless `by` says otherwise)."""
+    decision = StepDecision(step_id=step_id, by=by, reason=reason, preview=preview)
+    await handle.execute_update(Update.APPROVE, decision, result_type=UpdateResult)
+
+
+async def finished(handle: WorkflowHandle, step_id: str, timeout: float = 60) -> Step:
+    """The step once it has run its course, done or failed."""
+    return await step_where(handle, step_id, lambda s: s.status in ("done", "failed"), timeout=timeout)

@@ -15,9 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.ansible import AnsibleSettings, PlaybookRunner
 from tests.ansible.support import EXTRA_PLAYBOOKS, processes_mentioning
 from tests.helpers import Harness, assert_eventually, running_worker, state_of
-from tests.steps_support import commanding, propose, step_where, with_entries
+from tests.steps_support import approve, commanding, finished, propose, step_where, with_entries
 from warroom.enums import Update
-from warroom.models import CancelStep, StepDecision, UpdateResult
+from warroom.models import CancelStep, UpdateResult
 
 pytestmark = pytest.mark.e2e
 
@@ -71,12 +71,8 @@ async def test_a_playbook_step_is_previewed_with_check_diff_then_applied(harness
     assert previewed.preview is not None, previewed.result
     assert "TASK [Write the marker file]" in previewed.preview.diff and "+hello" in previewed.preview.diff
     assert previewed.preview.would_change and "--check" in previewed.preview.request
-    await handle.execute_update(
-        Update.APPROVE,
-        StepDecision(step_id=step_id, by="alice", reason="harmless", preview=previewed.preview_digest),
-        result_type=UpdateResult,
-    )
-    done = await step_where(handle, step_id, lambda s: s.status in ("done", "failed"), timeout=60)
+    await approve(handle, step_id, previewed.preview_digest, "harmless")
+    done = await finished(handle, step_id)
     assert done.status == "done", done.result
     assert done.result and done.output is not None
     state = await state_of(handle)

@@ -16,9 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.http_steps import HttpStepActivities, HttpStepSettings
 from tests.helpers import Harness, running_worker, state_of
 from tests.http_steps.support import SECRET, Recorder
-from tests.steps_support import commanding, propose, step_where, with_entries
+from tests.steps_support import approve, commanding, finished, propose, step_where, with_entries
 from warroom.enums import Update
-from warroom.models import ProposeStep, StepDecision, UpdateResult
+from warroom.models import ProposeStep
 
 
 def kill_switch(base: str) -> dict[str, Any]:
@@ -59,12 +59,8 @@ async def test_a_kill_switch_is_previewed_as_its_request_and_sent_once(harness: 
     assert SECRET not in step.preview.model_dump_json()
     assert server.seen == [], "the preview sends nothing"
 
-    await handle.execute_update(
-        Update.APPROVE,
-        StepDecision(step_id=step_id, by="alice", reason="the new checkout is the cause", preview=step.preview_digest),
-        result_type=UpdateResult,
-    )
-    done = await step_where(handle, step_id, lambda s: s.status in ("done", "failed"))
+    await approve(handle, step_id, step.preview_digest, "the new checkout is the cause")
+    done = await finished(handle, step_id)
     assert done.status == "done", done.result
     [sent] = server.seen
     incident_id = (await state_of(handle)).incident_id

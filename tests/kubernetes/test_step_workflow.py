@@ -18,9 +18,8 @@ from sandbox.cluster import RunningCluster
 from sandbox.cluster.resources import DEPLOYMENTS
 from tests.helpers import Harness, running_worker, state_of
 from tests.kubernetes.conftest import NS
-from tests.steps_support import commanding, propose, step_where
-from warroom.enums import Update
-from warroom.models import DeploymentTarget, StepDecision, UpdateResult
+from tests.steps_support import approve, commanding, finished, propose, step_where
+from warroom.models import DeploymentTarget
 
 pytestmark = pytest.mark.e2e
 
@@ -54,12 +53,8 @@ async def test_a_restart_is_approved_on_its_dry_run_and_lands_once(harness: Harn
     dry = [r for r in running.requests[mark:] if r.method == "PATCH" and "dryRun" in r.query]
     assert len(dry) == 1 and "dryRun=All" in dry[0].query
 
-    await handle.execute_update(
-        Update.APPROVE,
-        StepDecision(step_id=step_id, by="alice", reason="pods wedged", preview=step.preview_digest),
-        result_type=UpdateResult,
-    )
-    done = await step_where(handle, step_id, lambda s: s.status in ("done", "failed"), timeout=60)
+    await approve(handle, step_id, step.preview_digest, "pods wedged")
+    done = await finished(handle, step_id)
     assert done.status == "done", done.result
     assert done.result == "deployment.apps/web restarted"
     assert done.verification and done.verification.startswith("passed"), done.verification
@@ -83,11 +78,7 @@ async def test_a_preview_the_world_has_moved_past_is_refused_and_made_afresh(
     assert first.preview is not None
     # Someone ships a new image after the IC looked: a new revision the preview never showed.
     running.cluster.set_image(NS, "web", "example.com/web:v4", change_cause="deploy web v4")
-    await handle.execute_update(
-        Update.APPROVE,
-        StepDecision(step_id=step_id, by="alice", reason="more capacity", preview=first.preview_digest),
-        result_type=UpdateResult,
-    )
+    await approve(handle, step_id, first.preview_digest, "more capacity")
     fresh = await step_where(
         handle, step_id, lambda s: s.status == "pending" and s.preview_digest not in (None, first.preview_digest)
     )
@@ -99,18 +90,10 @@ async def test_a_preview_the_world_has_moved_past_is_refused_and_made_afresh(
     assert replicas != 5 and not [w for w in writes(running, mark) if "scale" in w.path], "nothing was scaled"
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(
-            Update.APPROVE,
-            StepDecision(step_id=step_id, by="alice", reason="again", preview=first.preview_digest),
-            result_type=UpdateResult,
-        )
+        await approve(handle, step_id, first.preview_digest, "again")
     assert refused.value.cause.type == "PreviewChanged"  # type: ignore[union-attr]
-    await handle.execute_update(
-        Update.APPROVE,
-        StepDecision(step_id=step_id, by="alice", reason="seen v4 too", preview=fresh.preview_digest),
-        result_type=UpdateResult,
-    )
-    done = await step_where(handle, step_id, lambda s: s.status in ("done", "failed"), timeout=60)
+    await approve(handle, step_id, fresh.preview_digest, "seen v4 too")
+    done = await finished(handle, step_id)
     assert done.status == "done", done.result
     assert running.cluster.get(DEPLOYMENTS, NS, "web")["spec"]["replicas"] == 5
     assert len([w for w in writes(running, mark) if "scale" in w.path]) == 1

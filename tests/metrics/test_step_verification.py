@@ -14,9 +14,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.metrics import PrometheusSource
 from tests.helpers import Harness, running_worker, state_of
-from tests.steps_support import commanding, propose, step_where, with_entries
-from warroom.enums import Update
-from warroom.models import Step, StepDecision, UpdateResult
+from tests.steps_support import approve, commanding, propose, step_where, with_entries
+from warroom.models import Step
 from warroom.runbook import load_runbook
 
 pytestmark = pytest.mark.system("prometheus")
@@ -47,11 +46,7 @@ async def harness(skipping_env: WorkflowEnvironment, prometheus: Any, tmp_path: 
 async def run_step(handle: WorkflowHandle, name: str) -> Step:
     step_id = await propose(handle, name, who="dba-oncall")
     step = await step_where(handle, step_id, lambda s: s.preview_digest is not None)
-    await handle.execute_update(
-        Update.APPROVE,
-        StepDecision(step_id=step_id, by="alice", reason="go", preview=step.preview_digest),
-        result_type=UpdateResult,
-    )
+    await approve(handle, step_id, step.preview_digest, "go")
 
     return await step_where(handle, step_id, lambda s: s.status == "done")
 
