@@ -56,6 +56,13 @@ class StepRefused(ActivityFailure):
     type = "StepRefused"
 
 
+class OncallSourceUnavailable(ActivityFailure):
+    """PagerDuty or Opsgenie could not say who is on call (unreachable, 5xx, rate-limited): ask again."""
+
+    type = "OncallSourceUnavailable"
+    retryable = True
+
+
 @contextmanager
 def boundary() -> Iterator[None]:
     """Run an activity's body: an `ActivityFailure` leaves as the Temporal failure it describes."""
