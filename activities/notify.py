@@ -15,10 +15,12 @@ from typing import Protocol
 
 from temporalio import activity
 
+from activities.oncall import OncallResolver
 from activities.tickets import LocalTickets
 from warroom.contracts.errors import ActivityFailure, boundary
 from warroom.contracts.notify import NOTIFY
 from warroom.models import Delivery, Notification
+from warroom.oncall.models import OncallResult
 from warroom.templates import render
 
 log = logging.getLogger("warroom.notify")
@@ -80,22 +82,56 @@ def _append(path: Path, record: str) -> None:
 
 
 class NotifyActivities:
-    """Activity holder so the worker can inject the notifier chosen by config."""
+    """Activity holder so the worker can inject the notifier chosen by config, and its roster."""
 
-    def __init__(self, notifier: Notifier, templates_dir: str | None = None) -> None:
+    def __init__(
+        self, notifier: Notifier, templates_dir: str | None = None, oncall: OncallResolver | None = None
+    ) -> None:
         self.notifier = notifier
         self.templates_dir = templates_dir
+        self.oncall = oncall
 
     @activity.defn(name=NOTIFY.name)
     async def notify(self, notification: Notification) -> Delivery:
-        context = dict(notification.context)
-        context.setdefault("audience", ", ".join(notification.audience) or "everyone")
         with boundary():
+            resolved = await self._resolve(notification)
+            if resolved is not None:
+                notification = notification.model_copy(
+                    update={"audience": resolved.audience or notification.audience, "recipients": resolved.resolutions}
+                )
+            context = dict(notification.context)
+            context.setdefault("audience", _audience_text(notification, resolved))
             try:
                 text = render(notification.template, context, self.templates_dir)
             except Exception as exc:  # a template bug will not fix itself on retry
                 raise TemplateError(f"template {notification.template!r} failed: {exc}") from exc
             destination = await self.notifier.deliver(notification, text)
         return Delivery(
-            channel=notification.channel, destination=destination, text=text, delivered_at=datetime.now(UTC)
+            channel=notification.channel,
+            destination=destination,
+            text=text,
+            delivered_at=datetime.now(UTC),
+            oncall=resolved,
         )
+
+    async def _resolve(self, notification: Notification) -> OncallResult | None:
+        """The people the roles name at `page_at`; None without a roster or for a message to nobody."""
+        if notification.page_at is None or self.oncall is None or not notification.audience:
+            return None
+        service = notification.context.get("service")
+        return await self.oncall.resolve(str(service or ""), notification.audience, notification.page_at)
+
+
+def _audience_text(notification: Notification, resolved: OncallResult | None) -> str:
+    """ "Alice Smith (on-call-engineer)" for people the roster named; role names as before."""
+    if resolved is None or not resolved.resolutions:
+        return ", ".join(notification.audience) or "everyone"
+    parts = []
+    for r in resolved.resolutions:
+        if r.person is None:
+            parts.append(r.role)
+        elif r.instead_of:
+            parts.append(f"{r.display_name or r.person} ({r.role}, for {r.instead_of}: nobody on call)")
+        else:
+            parts.append(f"{r.display_name or r.person} ({r.role})")
+    return ", ".join(parts)

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from warroom.config import RunbookConfig
 from warroom.enums import Phase, PublicStatus, Role, Severity
+from warroom.oncall.models import OncallResult, Resolution
 
 # Re-exported: callers have always imported these from here.
 from warroom.primitives import SYSTEM as SYSTEM
@@ -435,6 +436,12 @@ class Notification(Model):
     template: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
     audience: list[str] = Field(default_factory=list)
     context: dict[str, str | int | float | bool | None | list[str]] = Field(default_factory=dict)
+    page_at: datetime | None = Field(
+        None, description="resolve the audience's roles to the people on call at this instant (WARROOM_ONCALL)"
+    )
+    recipients: list[Resolution] = Field(
+        default_factory=list, description="who the roles resolved to, with contacts: set by the activity, for adapters"
+    )
 
 
 class Delivery(Model):
@@ -442,6 +449,9 @@ class Delivery(Model):
     destination: str
     text: str
     delivered_at: datetime
+    oncall: OncallResult | None = Field(
+        None, description="who a page's roles resolved to, when the worker has a roster"
+    )
 
 
 class UpdateResult(Model):

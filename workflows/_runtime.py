@@ -18,8 +18,10 @@ with workflow.unsafe.imports_passed_through():
     from warroom.contracts.notify import NOTIFY
     from warroom.messages import ContextValue, internal_context, public_context
     from warroom.models import Channel, Deadline, Delivery, IncidentState, Notification, PhaseEvent, PhaseInput
+    from warroom.oncall.models import OncallResult
     from warroom.policy.escalation import escalation_plan
     from warroom.policy.handoff import handoff_facts
+    from warroom.policy.revisions import ONCALL_RESOLUTION
     from warroom.policy.timers import due_now, next_wakeup, pending_deadlines
     from warroom.policy.war_room import stuck_line_due
     from workflows._activities import call
@@ -60,6 +62,8 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
 ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
 ESCALATING |= {"data_loss_notice", "security_handoff", "severity_notice"}  # told mid-way: they hear its end
 ESCALATING |= {"silent_ic"}
+PAGED_CHANNELS: frozenset[Channel] = frozenset({"page", "stakeholders"})
+"""Where an audience names roles that resolve to the people on call (WARROOM_ONCALL)."""
 
 
 async def send(
@@ -79,9 +83,32 @@ async def send(
     else:
         context = internal_context(state, runbook, now, **extra)
     note = Notification(
-        incident_id=state.incident_id, channel=channel, template=template, audience=audience or [], context=context
+        incident_id=state.incident_id,
+        channel=channel,
+        template=template,
+        audience=audience or [],
+        context=context,
+        page_at=now if channel in PAGED_CHANNELS and ONCALL_RESOLUTION in state.revisions else None,
     )
     return await call(NOTIFY, note, summary=f"{channel}: {template}")
+
+
+def gap_events(result: OncallResult, template: str) -> list[PhaseEvent]:
+    """A role that resolved to nobody is never silent: one timeline event per gap, naming who was paged instead."""
+    events = []
+    for gap in result.gaps:
+        stand_in = next((r for r in result.resolutions if r.instead_of == gap.role), None)
+        instead = f"paged {stand_in.describe} instead" if stand_in else "nobody on the escalation chain either"
+        where = f" of team {gap.team}" if gap.team else ""
+        schedule = f" (schedule {gap.schedule})" if gap.schedule else ""
+        events.append(
+            PhaseEvent(
+                kind="oncall_gap",
+                message=f"{gap.role}{where} resolved to nobody{schedule} for {template!r}: {instead}",
+                data={"role": gap.role, "team": gap.team or "", "paged_instead": stand_in.person if stand_in else ""},
+            )
+        )
+    return events
 
 
 async def run_alongside(main: asyncio.Task[None], helpers: list[asyncio.Task[None]]) -> None:
@@ -122,7 +149,7 @@ class PhaseRuntime:
     ) -> Delivery | None:
         """Send one message; a delivery that fails after retries is reported, never fatal to the incident."""
         try:
-            return await send(self.state, self.runbook, channel, template, audience, public, **extra)
+            delivery = await send(self.state, self.runbook, channel, template, audience, public, **extra)
         except ActivityError as err:
             await self.report(
                 PhaseEvent(
@@ -131,6 +158,10 @@ class PhaseRuntime:
                 )
             )
             return None
+        if delivery.oncall is not None:
+            for event in gap_events(delivery.oncall, template):
+                await self.report(event)
+        return delivery
 
     async def report(self, event: PhaseEvent) -> None:
         await workflow.get_external_workflow_handle(self.parent_id).signal("phase_event", event)
@@ -160,6 +191,11 @@ class PhaseRuntime:
                     "audience": ", ".join(deadline.audience),
                     "due_at": deadline.at.isoformat(),
                     "delivered": "yes" if delivery else "no",
+                    **(
+                        {"paged": delivery.oncall.paged}
+                        if delivery and delivery.oncall and delivery.oncall.paged
+                        else {}
+                    ),
                 },
                 public_post=public and delivery is not None,
             )

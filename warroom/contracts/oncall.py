@@ -1,4 +1,4 @@
-"""The on-call contracts: the roster workflow's wire names and the fire-time resolution activity.
+"""The roster workflow's contract: its wire names and the models its updates and query carry.
 
 Overrides live in one long-lived `Roster` workflow (id `warroom-roster`, per task queue), reached
 by update-with-start, so each override records who made it, when and why, and a refusal (an
@@ -6,11 +6,9 @@ unknown person, an end before the start) answers at once from the validator and 
 The people and teams it validates against come from `WARROOM_ONCALL`: the worker and the CLI send
 them with `sync_roster` (and as the start input).
 
-`oncall_resolve` runs when a deadline fires or a step pages: it resolves each role to the person
-on call at the instant the workflow passes (its `workflow.now()`), so the answer lands in the
-history and replay never asks again. Failure types: `NotConfigured` is never raised (an
-unconfigured worker answers `unconfigured` resolutions); `OncallSourceUnavailable` (PagerDuty or
-Opsgenie could not be read; retryable).
+Roles resolve to people inside the `notify` activity, at the instant the workflow passes
+(`Notification.page_at`), and the answer comes back in the `Delivery` (`OncallResult`), so it
+lands in the history and replay never asks again: one activity per page, as before.
 """
 
 from __future__ import annotations
@@ -20,9 +18,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from warroom.contracts.base import READ_RETRY, ActivityContract, AnyContract
-from warroom.oncall.models import ON_CALL, Key, Override, Resolution, RoleName
-from warroom.primitives import Person, ServiceName, Text
+from warroom.oncall.models import ON_CALL, Key, Override, RoleName
+from warroom.primitives import Person, Text
 
 ROSTER_WORKFLOW = "Roster"
 ROSTER_ID_PREFIX = "warroom-roster"
@@ -91,35 +88,3 @@ class OverridesQuery(_Wire):
 
     overrides: list[Override] = Field(default_factory=list)
     names: RosterNames = Field(default_factory=RosterNames)
-
-
-class ResolveRequest(_Wire):
-    service: ServiceName
-    roles: list[RoleName | str] = Field(min_length=1, max_length=20)
-    at: datetime = Field(description="the workflow's now: the instant a deadline fired or a step paged")
-    team: Key | None = Field(None, description="default: the team that owns the service, else the default team")
-
-
-class ResolveResult(_Wire):
-    """One resolution per requested role, in order. A role that resolved to nobody is followed by
-    the level that was paged instead (`instead_of`), and its gap is in `gaps`."""
-
-    configured: bool
-    team: str | None = None
-    resolutions: list[Resolution] = Field(default_factory=list)
-    gaps: list[Resolution] = Field(default_factory=list)
-
-    @property
-    def audience(self) -> list[str]:
-        """Who the page goes to: people by name, unmapped roles by role name (as before)."""
-        out: list[str] = []
-        for r in self.resolutions:
-            who = r.person or (r.role if r.source in ("unmapped", "unconfigured") else None)
-            if who is not None and who not in out:
-                out.append(who)
-        return out
-
-
-ONCALL_RESOLVE = ActivityContract("oncall_resolve", ResolveRequest, ResolveResult, timedelta(seconds=30), READ_RETRY)
-
-ALL: tuple[AnyContract, ...] = (ONCALL_RESOLVE,)

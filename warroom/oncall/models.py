@@ -353,3 +353,27 @@ class Resolution(_Strict):
         elif self.schedule:
             where.append(f"schedule {self.schedule}/{self.layer}" if self.layer else f"schedule {self.schedule}")
         return f"{self.person} ({', '.join(where)})"
+
+
+class OncallResult(_Strict):
+    """What a page's roles resolved to (in `Delivery.oncall`). A role in a gap is followed by the
+    level paged instead (`instead_of`); the gap itself is in `gaps`, never dropped."""
+
+    team: str | None = None
+    resolutions: list[Resolution] = Field(default_factory=list)
+    gaps: list[Resolution] = Field(default_factory=list)
+
+    @property
+    def audience(self) -> list[str]:
+        """Who the page goes to: people by name; unmapped roles (stakeholder lists) by role name."""
+        out: list[str] = []
+        for r in self.resolutions:
+            who = r.person or (r.role if r.source in ("unmapped", "unconfigured") else None)
+            if who is not None and who not in out:
+                out.append(who)
+        return out
+
+    @property
+    def paged(self) -> str:
+        """For the timeline: "alice (on-call-engineer, team payments, schedule primary/weekly)"."""
+        return "; ".join(r.describe for r in self.resolutions if r.person is not None)

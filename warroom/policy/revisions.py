@@ -35,6 +35,10 @@ ESCALATION_FROM_OPENING = "escalation-clock-from-opening"
 """The matrix's "30 minutes without mitigation" counts from when the incident was opened, not from
 its declaration (issue #12)."""
 
+ONCALL_RESOLUTION = "oncall-resolution"
+"""Pages and stakeholder notices name people: their roles resolve at the instant they fire, to the
+person on call then (WARROOM_ONCALL); a gap pages the next level and is recorded (issue #14)."""
+
 REVISIONS: tuple[str, ...] = (
     SLO_BURN_IS_AT_LEAST_P2,
     BURN_DURATION_IS_STRICT,
@@ -44,5 +48,6 @@ REVISIONS: tuple[str, ...] = (
     PUBLIC_STATUS_NEVER_REGRESSES,
     ESCALATION_FROM_OPENING,
     SEVERITY_CHANGE_START_ACTIONS,
+    ONCALL_RESOLUTION,
 )
 """Every revised rule a new incident follows, in the order the incident asks for them."""
