@@ -32,12 +32,10 @@ class OncallResolver:
     def __init__(
         self,
         directory: Directory,
-        task_queue: str,
         vendors: Mapping[str, VendorOnCall] | None = None,
         client: Callable[[], Client] | None = None,
     ) -> None:
         self.directory = directory
-        self.task_queue = task_queue
         self.vendors = dict(vendors or {})
         self._client = client or activity.client
 
@@ -49,7 +47,8 @@ class OncallResolver:
         return OncallResult(team=team, resolutions=resolutions, gaps=gaps)
 
     async def overrides(self) -> list[Override]:
-        handle = self._client().get_workflow_handle(roster_id(self.task_queue))
+        # The roster of this worker's task queue: the one `warroom oncall override` writes to.
+        handle = self._client().get_workflow_handle(roster_id(activity.info().task_queue))
         try:
             answer = await handle.query(OVERRIDES_QUERY, result_type=OverridesQuery)
         except RPCError as err:

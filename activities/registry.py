@@ -18,6 +18,7 @@ from activities.diagnosis_metrics import DiagnosisMetricsActivities
 from activities.http_steps import HttpStepActivities
 from activities.metrics import MetricsActivities, PrometheusSource
 from activities.notify import Notifier, NotifyActivities
+from activities.oncall import OncallResolver
 from activities.sequence import next_channel_number
 from warroom.contracts import kubernetes as kube_contracts
 from warroom.contracts import metrics as metrics_contracts
@@ -50,9 +51,11 @@ def build_activities(
     ansible: PlaybookRunner | None = None,
     http_steps: HttpStepActivities | None = None,
     extra_activities: Sequence[Callable[..., Any]] = (),
+    oncall: OncallResolver | None = None,
 ) -> list[Callable[..., Any]]:
-    """Every activity of every family: the configured implementation, else a `not_configured` stand-in."""
-    acts: list[Callable[..., Any]] = [NotifyActivities(notifier, templates_dir).notify, *extra_activities]
+    """Every activity of every family: the configured implementation, else a `not_configured` stand-in.
+    `oncall`: pages resolve roles to people (WARROOM_ONCALL); without it they name roles, as before."""
+    acts: list[Callable[..., Any]] = [NotifyActivities(notifier, templates_dir, oncall).notify, *extra_activities]
     acts.append(next_channel_number)  # needs only the worker's own Temporal client
     acts += (ansible or PlaybookRunner(AnsibleSettings())).activities()
     acts += (http_steps or HttpStepActivities()).activities()

@@ -41,6 +41,9 @@ class Acknowledgement(_Strict):
     repage_after: Duration = timedelta(minutes=5)
     escalate_after: Duration = timedelta(minutes=15)
     escalate_to: str = "engineering-team-lead"
+    page_at_open: bool = Field(
+        False, description="warroom pages the on-call when an incident opens (WARROOM_ONCALL names them)"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> Acknowledgement:

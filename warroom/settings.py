@@ -71,6 +71,15 @@ class Settings(BaseSettings):
         default_factory=dict, description='PostgreSQL passwords by name, JSON: {"orders-db": "..."}'
     )
     codec_keys: SecretStr | None = Field(None, description="id:base64key,... to encrypt payloads (first key encrypts)")
+    oncall: ConfigPath | None = Field(
+        None, description="people, teams and schedules (YAML): pages name the person on call; default: role names"
+    )
+    pagerduty_api_token: SecretStr | None = Field(
+        None, description="REST API token: who PagerDuty schedules have on call"
+    )
+    pagerduty_api_url: HttpUrl = Field("https://api.pagerduty.com", description="PagerDuty REST API base URL")
+    opsgenie_api_key: SecretStr | None = Field(None, description="API key: who Opsgenie schedules have on call")
+    opsgenie_api_url: HttpUrl = Field("https://api.opsgenie.com", description="Opsgenie API base URL")
 
     @field_validator("temporal_api_key")
     @classmethod

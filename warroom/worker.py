@@ -24,9 +24,11 @@ from activities.channels import ChannelSettings, build_router
 from activities.http_steps import HttpStepActivities
 from activities.metrics import PrometheusSource
 from activities.notify import LocalSink, Notifier
+from activities.oncall import OncallResolver
 from activities.registry import build_activities
 from warroom.config import RunbookConfig
 from warroom.errors import ConfigInvalid
+from warroom.oncall.directory import Directory
 from warroom.settings import Settings
 from workflows.registry import WORKFLOWS
 
@@ -42,6 +44,7 @@ def build_worker(
     extra_activities: Sequence[Callable[..., Any]] = (),
     sandboxed: bool = True,
     http_steps: HttpStepActivities | None = None,
+    oncall: OncallResolver | None = None,
 ) -> Worker:
     """One worker for every phase; more workers on the same task queue share the load.
 
@@ -49,7 +52,14 @@ def build_worker(
     sandbox: the suite runs them sandboxed and replays every committed history both ways, so the
     sandbox's checks are made in CI rather than paid for on every workflow task in production."""
     acts = build_activities(
-        notifier, templates_dir, metrics, kube_activities, ansible, http_steps, extra_activities=extra_activities
+        notifier,
+        templates_dir,
+        metrics,
+        kube_activities,
+        ansible,
+        http_steps,
+        extra_activities=extra_activities,
+        oncall=oncall,
     )
     return Worker(
         client,
@@ -119,6 +129,26 @@ def ansible_from_settings(settings: Settings) -> PlaybookRunner:
         ) from None
 
 
+def oncall_from_settings(settings: Settings, directory: Directory) -> OncallResolver:
+    """The roster's resolver, with readers for schedules PagerDuty or Opsgenie keep (when a token is set)."""
+    from activities.oncall_vendors import vendors_from_settings
+
+    return OncallResolver(directory, vendors_from_settings(settings))
+
+
+async def _sync_roster(client: Client, task_queue: str, directory: Directory | None) -> None:
+    """Give the Roster workflow the people and teams of this worker's WARROOM_ONCALL (overrides are
+    checked against them). Needs the worker polling, so it runs beside it; a failure is logged."""
+    if directory is None:
+        return
+    from warroom.oncall_roster import names_of, sync_roster
+
+    try:
+        await sync_roster(client, task_queue, names_of(directory.config))
+    except Exception as exc:  # the worker still pages; overrides wait for the next start
+        logging.getLogger("warroom").warning("could not sync the on-call roster: %s", exc)
+
+
 @dataclass
 class Prepared:
     """Everything the worker builds from its settings before it connects anywhere."""
@@ -127,6 +157,7 @@ class Prepared:
     channels: ChannelSettings
     kube: list[Callable[..., Any]] | None
     ansible: PlaybookRunner
+    oncall: Directory | None = None
 
 
 def prepare(settings: Settings) -> Prepared:
@@ -136,11 +167,13 @@ def prepare(settings: Settings) -> Prepared:
     settings (its `loc` is the field: WARROOM_<FIELD>); `warroom worker` turns each into one line
     and exit code 2, so a bad value cannot hide behind "Temporal unreachable".
     """
+    from warroom.oncall.load import load_directory
     from warroom.runbook import load_runbook
 
     runbook = load_runbook(settings.runbook)  # a bad file stops the worker here, with the field named
     channels = ChannelSettings(data_dir=settings.data_dir)
-    return Prepared(runbook, channels, kube_from_settings(settings), ansible_from_settings(settings))
+    oncall = load_directory(settings.oncall) if settings.oncall else None  # a bad file stops the worker here too
+    return Prepared(runbook, channels, kube_from_settings(settings), ansible_from_settings(settings), oncall)
 
 
 async def run_worker(settings: Settings, ready: asyncio.Event | None = None, prepared: Prepared | None = None) -> None:
@@ -152,6 +185,7 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
     sink = LocalSink(Path(settings.data_dir))
     router = build_router(prepared.channels, sink=sink)
     metrics = PrometheusSource(settings.prometheus_url, runbook.metrics) if settings.prometheus_url else None
+    oncall = oncall_from_settings(settings, prepared.oncall) if prepared.oncall else None
     worker = build_worker(
         client,
         settings.task_queue,
@@ -161,6 +195,7 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
         prepared.kube,
         prepared.ansible,
         sandboxed=settings.workflow_sandbox,
+        oncall=oncall,
     )
     log = logging.getLogger("warroom")
     log.info(
@@ -177,7 +212,9 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
         log.info("workflows run without the SDK sandbox (WARROOM_WORKFLOW_SANDBOX=false)")
     if ready:
         ready.set()
+    syncing = asyncio.create_task(_sync_roster(client, settings.task_queue, prepared.oncall), name="sync roster")
     try:
         await worker.run()
     finally:
+        syncing.cancel()
         await router.aclose()

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
 
 # What a fired deadline sends: (channel, template).
 DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
+    "ack_page": ("page", "oncall_page"),
     "ack_repage": ("page", "repage"),
     "ack_escalate": ("page", "escalation"),
     "escalate": ("page", "escalation"),

@@ -103,7 +103,8 @@ class SmtpMailer:
         return msg
 
     async def deliver(self, notification: Notification, text: str) -> str:
-        to = self.recipients_for(notification.audience)
+        people = [r.contacts.email for r in notification.recipients if r.contacts.email]
+        to = list(dict.fromkeys(people)) or self.recipients_for(notification.audience)
         if not to:
             raise ChannelConfigError(
                 SERVICE,

@@ -72,6 +72,7 @@ class PagerDutyPager:
             "custom_details": {
                 "message": text,
                 "audience": notification.audience,
+                "on_call": [r.describe for r in notification.recipients if r.person],
                 "incident_id": notification.incident_id,
                 "kind": notification.channel,
             },

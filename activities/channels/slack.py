@@ -82,6 +82,12 @@ def slack_error(method: str, code: str | None, retry_after: float | None = None)
     return ChannelRejected(SERVICE, message, code=code)
 
 
+def mentions(notification: Notification) -> str:
+    """ "<@U0123> " for each person the roster named who has a Slack id: their phone buzzes."""
+    ids = [r.contacts.slack_id for r in notification.recipients if r.contacts.slack_id]
+    return "".join(f"<@{i}> " for i in dict.fromkeys(ids))
+
+
 class SlackChannel:
     """A `Notifier` for the incident channel (and anything else routed to chat)."""
 
@@ -106,7 +112,7 @@ class SlackChannel:
         # A restricted incident (security: no details in public channels) gets a private channel.
         restricted = notification.context.get("restricted") is True
         channel_id = await self.ensure_channel(name, private=self.private or restricted)
-        ts = await self.post(channel_id, text)
+        ts = await self.post(channel_id, mentions(notification) + text)
         pinned = ""
         if notification.template in self.pin_templates:
             pinned = " (pinned)" if await self._pin(channel_id, ts) else " (pin failed)"

@@ -44,6 +44,8 @@ class WebhookChannel:
             "audience": notification.audience,
             "channel": channel if isinstance(channel, str) else "",
         }
+        if notification.recipients:  # who the roster named, with how to reach them
+            payload["recipients"] = [r.model_dump(mode="json", exclude_none=True) for r in notification.recipients]
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"}
         url = httpx.URL(self._url.get_secret_value())

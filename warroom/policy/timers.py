@@ -15,10 +15,15 @@ from warroom.enums import Phase, PublicStatus, Role
 from warroom.enums import format_duration as _fmt
 from warroom.models import Deadline, IncidentState
 from warroom.policy.escalation import escalation_plan
-from warroom.policy.revisions import ESCALATION_FROM_OPENING, PUBLIC_STATUS_NEVER_REGRESSES, STATUS_PAGE_DEADLINES
+from warroom.policy.revisions import (
+    ESCALATION_FROM_OPENING,
+    ONCALL_RESOLUTION,
+    PUBLIC_STATUS_NEVER_REGRESSES,
+    STATUS_PAGE_DEADLINES,
+)
 from warroom.policy.war_room import role_prompts, setup_check, silences
 
-ACK_KINDS = {"ack_repage", "ack_escalate"}
+ACK_KINDS = {"ack_page", "ack_repage", "ack_escalate"}
 LIVE_KINDS = ACK_KINDS | {"escalate", "vp_notice", "internal_update", "external_prompt", "silence", "monitoring_done"}
 RETRO_KINDS = {"pir_reminder", "pir_overdue"}
 ACTION_KINDS = {"action_item_reminder", "action_item_overdue"}
@@ -85,6 +90,16 @@ def pending_deadlines(state: IncidentState, runbook: RunbookConfig) -> list[Dead
     if state.acknowledged_at is None and state.resolved_at is None:
         ack = runbook.acknowledgement
         responder = state.on_call or (matrix.initial_responder if matrix else "on-call-engineer")
+        if ack.page_at_open and state.on_call is None and ONCALL_RESOLUTION in state.revisions:
+            out.append(
+                Deadline(
+                    key="ack_page",
+                    kind="ack_page",
+                    at=state.opened_at,
+                    audience=[responder],
+                    reason="a new incident: the on-call is paged",
+                )
+            )
         out.append(
             Deadline(
                 key="ack_repage",
