@@ -332,10 +332,11 @@ class StepRunner:
         reason = f"step {step.step_id} ({entry.name}) approved by {step.decided_by}" + (
             f": {step.description}" if step.description else ""
         )
-        await send(self.host._snapshot(), self.host.runbook, "page", "escalation", [who], reason=reason)
+        delivery = await send(self.host._snapshot(), self.host.runbook, "page", "escalation", [who], reason=reason)
         if entry.kind == "escalate" and who not in state.escalated_to:
             state.escalated_to.append(who)
-        return StepOutcome(outcome="applied", summary=f"paged {who}")
+        named = delivery.oncall.paged if delivery.oncall is not None else ""  # the person the roster had on call
+        return StepOutcome(outcome="applied", summary=f"paged {named or who}")
 
     async def _done(self, step: Step, entry: StepEntry, outcome: StepOutcome) -> None:
         """Applied: the timeline says so at once; the step is done once its verification has run."""
