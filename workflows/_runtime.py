@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -63,6 +64,8 @@ DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
 ESCALATING = {"ack_escalate", "escalate", "vp_notice", "pir_overdue", "action_item_overdue", "customer_email_overdue"}
 ESCALATING |= {"data_loss_notice", "security_handoff", "severity_notice"}  # told mid-way: they hear its end
 ESCALATING |= {"silent_ic"}
+NEXT = "next runbook deadline"
+"""The deadline timer's summary, as the Web UI shows it."""
 PAGED_CHANNELS: frozenset[Channel] = frozenset({"page", "stakeholders"})
 """Where an audience names roles that resolve to the people on call (WARROOM_ONCALL)."""
 
@@ -209,7 +212,44 @@ class PhaseRuntime:
         return stuck_line_due(state, self.runbook, workflow.now()) and workflow.patched("silent-ic")
 
     async def run_deadlines(self, kinds: set[str], until: Callable[[], bool]) -> None:
-        """Fire due deadlines of `kinds` until `until()` holds, re-planning on every state change."""
+        """Fire due deadlines of `kinds` until `until()` holds, re-planning on every state change.
+
+        One timer stands for the next deadline and is kept across state changes that do not move
+        it: a state change cancels it only when the next deadline moved. 👉 Incidents recorded
+        before "deadline-timer-kept" re-created it on every state change."""
+        if not workflow.patched("deadline-timer-kept"):
+            await self._run_deadlines_recreating_timers(kinds, until)
+            return
+        timer: asyncio.Task[None] | None = None
+        wake_at: datetime | None = None
+        try:
+            while not until():
+                now = workflow.now()
+                state = self.state.model_copy(update={"fired": sorted(self._fired)})
+                planned = pending_deadlines(state, self.runbook)
+                due = due_now(planned, now, kinds)
+                for deadline in due:
+                    await self.fire(deadline)
+                if due:
+                    continue
+                wait = next_wakeup(planned, now, kinds)
+                wake = now + wait if wait is not None else None
+                if wake != wake_at:  # the next deadline moved (or there is none): a new timer
+                    if timer is not None and not timer.done():
+                        timer.cancel()
+                    timer = None if wait is None else asyncio.ensure_future(workflow.sleep(wait, summary=NEXT))
+                    wake_at = wake
+                version, current = self.state.version, timer
+                await workflow.wait_condition(
+                    lambda: until() or self.state.version != version or (current is not None and current.done())
+                )
+                if current is not None and current.done():
+                    timer, wake_at = None, None
+        finally:
+            if timer is not None and not timer.done():
+                timer.cancel()
+
+    async def _run_deadlines_recreating_timers(self, kinds: set[str], until: Callable[[], bool]) -> None:
         while not until():
             now = workflow.now()
             state = self.state.model_copy(update={"fired": sorted(self._fired)})
@@ -225,7 +265,7 @@ class PhaseRuntime:
                 await workflow.wait_condition(
                     lambda: until() or self.state.version != version,
                     timeout=wait,
-                    timeout_summary="next runbook deadline",
+                    timeout_summary=NEXT,
                 )
             except TimeoutError:
                 pass

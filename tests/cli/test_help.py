@@ -27,10 +27,16 @@ def test_the_commands_people_know_are_all_there() -> None:
         *("declare", "declare-now", "ack", "assign", "severity", "flags", "update", "propose", "approve", "deny"),
         *("steps", "preview", "cancel-step", "mitigated", "resolve", "pir-complete", "action-done"),
         *("status", "show", "list", "incidents", "audit", "pir-draft"),
+        "oncall",
     }
 
 
-@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS if c != "drill")], ids=lambda c: " ".join(c) or "-")
+ONCALL = [["oncall", c] for c in ("check", "override", "overrides", "remove-override")]
+
+
+@pytest.mark.parametrize(
+    "command", [[], *([c] for c in COMMANDS if c != "drill"), *ONCALL], ids=lambda c: " ".join(c) or "-"
+)
 def test_every_help_teaches_with_an_example(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"], prog_name="warroom", env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output

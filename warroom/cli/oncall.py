@@ -37,7 +37,10 @@ from warroom.runbook import load_runbook
 from warroom.settings import Settings
 
 oncall_app = typer.Typer(
-    help="Who is on call, the schedule's gaps, and overrides (WARROOM_ONCALL).",
+    help=(
+        "Who is on call, the schedule's gaps, and overrides (WARROOM_ONCALL).\n\n"
+        "Example: warroom oncall --team payments --at 2026-12-11T23:59+01:00"
+    ),
     no_args_is_help=False,
     invoke_without_command=True,
 )
