@@ -196,17 +196,21 @@ async def test_ended_overrides_leave_the_roster_when_they_end(
 
 
 async def test_continue_as_new_keeps_the_overrides_and_racing_updates_land(skipping_env: WorkflowEnvironment) -> None:
+    """The history limit is checked at each workflow task: a burst of updates delivered in one task
+    can pass it, and the next task continues as new while more updates arrive."""
     async with running(skipping_env, history_limit=20) as roster:
         first_run = roster.handle.result_run_id
         later = roster.now + timedelta(days=1)
-        for _ in range(4):
-            await roster.add(start=roster.now, end=later)
-        # Several at once, across the threshold: each lands once, in this run or the next.
-        added = await asyncio.gather(*(roster.add(person="carol", start=roster.now, end=later) for _ in range(6)))
-        assert sorted(int(o.id.removeprefix("ovr-")) for o in added) == list(range(5, 11))
-        description = await skipping_env.client.get_workflow_handle(roster.handle.id).describe()
-        assert description.run_id != first_run, "the roster continued as new"
+        await roster.add(start=roster.now, end=later)
+        for _ in range(3):
+            people = ["alice", "bob", "carol"] * 2
+            await asyncio.gather(*(roster.add(person=p, start=roster.now, end=later) for p in people))
+        runs = {(await skipping_env.client.get_workflow_handle(roster.handle.id).describe()).run_id, first_run}
+        assert len(runs) == 2, "the roster continued as new"
         answer = await roster.query()
-        assert [o.id for o in answer.overrides] == [f"ovr-{n}" for n in range(1, 11)]
-        assert answer.names == NAMES
-        assert (await roster.add(start=roster.now, end=later)).id == "ovr-11", "ids go on counting"
+        assert sorted(int(o.id.removeprefix("ovr-")) for o in answer.overrides) == list(range(1, 20))
+        assert answer.names == NAMES, "the names are carried too"
+        assert (await roster.add(start=roster.now, end=later)).id == "ovr-20", "ids go on counting"
+        history = await skipping_env.client.get_workflow_handle(roster.handle.id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        assert started.continued_execution_run_id, "the latest run was continued from another"
