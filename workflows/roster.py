@@ -54,6 +54,8 @@ def check_add(req: AddOverride, names: RosterNames, live: list[Override], now: d
     roles = names.teams[req.team]
     if roles and req.role not in roles:
         raise Refusal(f"team {req.team} has no role {req.role!r} (its roles: {', '.join(roles)})", "UnknownRole")
+    if any(ord(c) < 32 or ord(c) == 127 for c in req.reason):
+        raise Refusal("the reason holds control characters: write it on one line, as plain text", "BadReason")
     if req.end <= req.start:
         raise Refusal(
             f"the override ends ({req.end.isoformat()}) before it starts ({req.start.isoformat()})", "EndBeforeStart"

@@ -62,12 +62,20 @@ def test_an_override_that_started_earlier_but_has_not_ended_is_taken() -> None:
         check_add(request(start=NOW - timedelta(hours=3), end=NOW), NAMES, [], NOW)
 
 
+@pytest.mark.parametrize("reason", ["swap\x00; rm -rf /", "line one\nline two", "\x1b[31mred\x1b[0m", "bell\x07"])
+def test_a_reason_with_control_characters_is_refused(reason: str) -> None:
+    with pytest.raises(Refusal) as caught:
+        check_add(request(reason=reason), NAMES, [], NOW)
+    assert caught.value.kind == "BadReason" and "control characters" in str(caught.value)
+    check_add(request(reason="swap with bob — ünïcode is fine"), NAMES, [], NOW)
+
+
 def test_times_without_a_zone_never_reach_the_roster() -> None:
     with pytest.raises(ValueError, match="need a time zone"):
         request(start=datetime(2026, 12, 12, 22, 0), end=datetime(2026, 12, 13, 6, 0))
 
 
-KINDS = {"UnknownPerson", "UnknownTeam", "UnknownRole", "EndBeforeStart", "AlreadyOver", "OverrideTooLong"}
+KINDS = {"BadReason", "UnknownPerson", "UnknownTeam", "UnknownRole", "EndBeforeStart", "AlreadyOver", "OverrideTooLong"}
 
 
 @settings(max_examples=300, deadline=None)
