@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Protocol
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr, ValidationError
 
 from activities.channels._http import parse_retry_after
 from warroom.contracts.errors import ActivityFailure, OncallSourceUnavailable
@@ -73,8 +73,8 @@ class _PdOncall(_Loose):
     user: _PdUser
     schedule: _PdReference | None = None
     escalation_level: int = 1
-    start: datetime | None = None
-    end: datetime | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
 
 
 class _PdOncalls(_Loose):
@@ -187,6 +187,11 @@ class _VendorReader:
             raise OncallSourceRefused(f"{self.vendor} {label}: unexpected answer ({where}: {first['msg']})") from None
 
 
+def _utc(at: datetime) -> datetime:
+    """A naive instant is UTC (workflow.now() never is naive; a caller's datetime might be)."""
+    return at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def _person(people: Sequence[PersonEntry], vendor_id: str | None, email: str | None, field: str) -> PersonEntry | None:
     """The roster's person by their vendor id contact, else by e-mail (case-insensitive)."""
     if vendor_id:
@@ -218,7 +223,7 @@ class PagerDutyOnCall(_VendorReader):
     async def shift_at(self, schedule: Schedule, at: datetime, people: Sequence[PersonEntry]) -> Shift | None:
         assert schedule.pagerduty is not None, f"schedule {schedule.name} is not a PagerDuty schedule"
         schedule_id = schedule.pagerduty.schedule_id
-        at = at.astimezone(UTC)
+        at = _utc(at)
         label = f"oncalls of schedule {schedule_id}"
         params = httpx.QueryParams(
             [
@@ -269,7 +274,7 @@ class OpsgenieOnCall(_VendorReader):
             [
                 ("scheduleIdentifierType", "id"),
                 ("flat", "true"),
-                ("date", at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
+                ("date", _utc(at).strftime("%Y-%m-%dT%H:%M:%SZ")),
             ]
         )
         path = f"/v2/schedules/{quote(schedule_id, safe='')}/on-calls"

@@ -233,6 +233,12 @@ HOSTILE: list[tuple[str, bytes, type[ActivityFailure]]] = [
     ("not json", b"<html>maintenance</html>", OncallSourceUnavailable),
     ("a list", b"[]", OncallSourceRefused),
     ("wrong types", b'{"oncalls": "everyone", "data": {"onCallRecipients": 7}}', OncallSourceRefused),
+    (
+        "times without a zone",
+        b'{"oncalls": [{"user": {"id": "PALICE1"}, "schedule": {"id": "PSCHED1"}, "start": "2026-12-11T09:00:00"}], '
+        b'"data": {"onCallRecipients": [{"id": "x"}]}}',
+        OncallSourceRefused,
+    ),
     ("nested a million deep", b"[" * 500_000 + b"]" * 500_000, OncallSourceRefused),
     ("over the size limit", b'{"oncalls": [], "pad": "' + b"x" * (MAX_BODY + 10) + b'"}', OncallSourceRefused),
 ]
