@@ -49,7 +49,8 @@ def check_add(req: AddOverride, names: RosterNames, live: list[Override], now: d
     if req.person not in names.people:
         raise Refusal(f"unknown person {req.person!r}: not in WARROOM_ONCALL's people", "UnknownPerson")
     if req.team not in names.teams:
-        known = ", ".join(sorted(names.teams)) or "none"
+        teams = sorted(names.teams)
+        known = ", ".join(teams[:10]) + (f" and {len(teams) - 10} more" if len(teams) > 10 else "") if teams else "none"
         raise Refusal(f"unknown team {req.team!r} (teams: {known})", "UnknownTeam")
     roles = names.teams[req.team]
     if roles and req.role not in roles:
@@ -58,7 +59,8 @@ def check_add(req: AddOverride, names: RosterNames, live: list[Override], now: d
         raise Refusal("the reason holds control characters: write it on one line, as plain text", "BadReason")
     if req.end <= req.start:
         raise Refusal(
-            f"the override ends ({req.end.isoformat()}) before it starts ({req.start.isoformat()})", "EndBeforeStart"
+            f"an override must end after it starts (start {req.start.isoformat()}, end {req.end.isoformat()})",
+            "EndBeforeStart",
         )
     if req.end <= now:
         raise Refusal(f"the override is already over: it ended {req.end.isoformat()}", "AlreadyOver")

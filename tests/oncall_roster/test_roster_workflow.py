@@ -133,7 +133,8 @@ REFUSALS = [
     ({"person": "mallory"}, "UnknownPerson", "unknown person 'mallory'"),
     ({"team": "billing"}, "UnknownTeam", "unknown team 'billing'"),
     ({"role": "engineering-manager"}, "UnknownRole", "team payments has no role 'engineering-manager'"),
-    ({"start_h": 5, "end_h": 2}, "EndBeforeStart", "ends"),
+    ({"start_h": 5, "end_h": 2}, "EndBeforeStart", "must end after it starts"),
+    ({"start_h": 2, "end_h": 2}, "EndBeforeStart", "must end after it starts"),
     ({"start_h": -5, "end_h": -1}, "AlreadyOver", "already over"),
     ({"start_h": 1, "end_h": 24 * 91 + 1}, "OverrideTooLong", "at most 90 days"),
 ]
