@@ -30,6 +30,8 @@ OVERRIDES_QUERY = "overrides"
 
 MAX_OVERRIDES = 1000
 MAX_OVERRIDE_LENGTH = timedelta(days=90)
+ROSTER_HISTORY_LIMIT = 2000
+"""Events in one run before the roster continues as new (the server's suggestion may come first)."""
 
 
 def roster_id(task_queue: str) -> str:
@@ -54,6 +56,9 @@ class RosterInput(_Wire):
     names: RosterNames = Field(default_factory=RosterNames)
     overrides: list[Override] = Field(default_factory=list, max_length=MAX_OVERRIDES)
     next_id: int = Field(1, ge=1)
+    history_limit: int = Field(
+        ROSTER_HISTORY_LIMIT, ge=10, le=50_000, description="events before continue-as-new (tests set it small)"
+    )
 
 
 class AddOverride(_Wire):
