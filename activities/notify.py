@@ -11,17 +11,19 @@ import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from temporalio import activity
 
-from activities.oncall import OncallResolver
 from activities.tickets import LocalTickets
 from warroom.contracts.errors import ActivityFailure, boundary
 from warroom.contracts.notify import NOTIFY
 from warroom.models import Delivery, Notification
 from warroom.oncall.models import OncallResult
 from warroom.templates import render
+
+if TYPE_CHECKING:  # activities.oncall reaches the channels package, which imports this module
+    from activities.oncall import OncallResolver
 
 log = logging.getLogger("warroom.notify")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")

@@ -46,11 +46,17 @@ class OncallResolver:
         resolutions, gaps = resolve_roles(self.directory, overrides, team, roles, at, vendor)
         return OncallResult(team=team, resolutions=resolutions, gaps=gaps)
 
+    async def aclose(self) -> None:
+        """Close the vendors' HTTP clients (the worker does, when it stops)."""
+        for reader in self.vendors.values():
+            if (close := getattr(reader, "aclose", None)) is not None:
+                await close()
+
     async def overrides(self) -> list[Override]:
         # The roster of this worker's task queue: the one `warroom oncall override` writes to.
         handle = self._client().get_workflow_handle(roster_id(activity.info().task_queue))
         try:
-            answer = await handle.query(OVERRIDES_QUERY, result_type=OverridesQuery)
+            answer: OverridesQuery = await handle.query(OVERRIDES_QUERY, result_type=OverridesQuery)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:  # nobody ever made an override
                 return []

@@ -49,6 +49,7 @@ WORKFLOWS = {
     "ResolvePhase": PHASE_SIGNALS,
     "RetrospectivePhase": PHASE_SIGNALS,
     "ChannelSequence": {"signals": [], "queries": [], "updates": ["next_number"]},
+    "Roster": {"signals": [], "queries": ["overrides"], "updates": ["add_override", "remove_override", "sync_roster"]},
 }
 
 ACTIVITIES = [

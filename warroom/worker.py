@@ -131,9 +131,14 @@ def ansible_from_settings(settings: Settings) -> PlaybookRunner:
 
 def oncall_from_settings(settings: Settings, directory: Directory) -> OncallResolver:
     """The roster's resolver, with readers for schedules PagerDuty or Opsgenie keep (when a token is set)."""
-    from activities.oncall_vendors import vendors_from_settings
+    from activities.oncall_vendors import OpsgenieOnCall, PagerDutyOnCall, VendorOnCall
 
-    return OncallResolver(directory, vendors_from_settings(settings))
+    vendors: dict[str, VendorOnCall] = {}
+    if settings.pagerduty_api_token is not None:
+        vendors["pagerduty"] = PagerDutyOnCall(settings.pagerduty_api_token, base_url=settings.pagerduty_api_url)
+    if settings.opsgenie_api_key is not None:
+        vendors["opsgenie"] = OpsgenieOnCall(settings.opsgenie_api_key, base_url=settings.opsgenie_api_url)
+    return OncallResolver(directory, vendors)
 
 
 async def _sync_roster(client: Client, task_queue: str, directory: Directory | None) -> None:
@@ -217,4 +222,6 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
         await worker.run()
     finally:
         syncing.cancel()
+        if oncall is not None:
+            await oncall.aclose()
         await router.aclose()

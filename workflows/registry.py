@@ -8,6 +8,7 @@ from workflows.detection import DetectionPhase
 from workflows.incident import IncidentWorkflow
 from workflows.resolve import ResolvePhase
 from workflows.retrospective import RetrospectivePhase
+from workflows.roster import RosterWorkflow
 from workflows.sequence import ChannelSequenceWorkflow
 
 WORKFLOWS = [
@@ -18,4 +19,5 @@ WORKFLOWS = [
     ResolvePhase,
     RetrospectivePhase,
     ChannelSequenceWorkflow,
+    RosterWorkflow,
 ]

@@ -36,7 +36,7 @@ class WebhookChannel:
 
     async def deliver(self, notification: Notification, text: str) -> str:
         channel = notification.context.get("channel")
-        payload = {
+        payload: dict[str, object] = {
             "text": text,
             "incident_id": notification.incident_id,
             "kind": notification.channel,

@@ -128,11 +128,15 @@ async def test_check_lists_each_gap_and_exits_non_zero(oncall_cli: Cli, tmp_path
 
     office_hours_only = tmp_path / "office-hours.yaml"
     office_hours_only.write_text(
-        ROSTER.replace("on-call-engineer: {schedule: orders-primary}", "on-call-engineer: {schedule: orders-office-hours}"),
+        ROSTER.replace(
+            "on-call-engineer: {schedule: orders-primary}", "on-call-engineer: {schedule: orders-office-hours}"
+        ),
         encoding="utf-8",
     )
     monday = "2026-12-07T00:00:00+00:00"
-    gaps = await cli("oncall", "check", "--days", "7", "--start", monday, "--json", WARROOM_ONCALL=str(office_hours_only))
+    gaps = await cli(
+        "oncall", "check", "--days", "7", "--start", monday, "--json", WARROOM_ONCALL=str(office_hours_only)
+    )
     assert gaps.code == 1, gaps.text
     found = json.loads(gaps.out)
     assert {g["role"] for g in found} == {"on-call-engineer"}

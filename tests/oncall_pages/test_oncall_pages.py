@@ -8,17 +8,20 @@ suite runs without one, where pages name roles exactly as before.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.oncall import OncallResolver
-from tests.helpers import MINUTE, SECOND, Harness, Scene, incident_input, running_worker, state_of
+from tests.helpers import MINUTE, SECOND, Harness, Scene, assert_eventually, incident_input, running_worker, state_of
+from warroom.contracts.oncall import AddOverride
 from warroom.enums import Phase, Update
 from warroom.models import Acknowledge, Alert, ImpactSignals
 from warroom.oncall.directory import Directory
 from warroom.oncall.models import OncallConfig
+from warroom.oncall_roster import add_override, names_of
 from warroom.runbook import load_runbook
 
 ROSTER = OncallConfig.model_validate(
@@ -120,3 +123,72 @@ async def test_without_page_at_open_the_alert_source_pages_and_warroom_repages_b
     await scene.expect_count("repage", 1)
     assert harness.sink.count("oncall_page") == 0
     assert sent(harness, "repage")[0][0] == ["bob"]
+
+
+async def test_a_roster_change_mid_incident_sends_the_next_page_to_the_new_person(
+    skipping_env: WorkflowEnvironment, harness: Harness
+) -> None:
+    handle = await harness.start(incident_input(alert=QUIET, runbook=pages_open()))
+    scene = Scene(skipping_env, harness.sink, handle)
+    await scene.expect_count("oncall_page", 1)
+    assert sent(harness, "oncall_page")[0][0] == ["bob"]
+    now = await skipping_env.get_current_time()
+    swap = AddOverride(
+        team="orders", person="dave", start=now, end=now + timedelta(hours=2), reason="bob's phone died", by="carol"
+    )
+    made = await add_override(harness.client, harness.queue, names_of(ROSTER), swap)
+    assert (made.id, made.created_by) == ("ovr-1", "carol")
+
+    await scene.advance(5 * MINUTE + SECOND)
+    await scene.expect_count("repage", 1)
+    assert sent(harness, "repage")[0][0] == ["dave"]
+    state = await state_of(handle)
+    [repaged] = [e for e in state.timeline if e.kind == "ack_repage"]
+    assert repaged.data["paged"] == "dave (on-call-engineer, team orders, override ovr-1)"
+
+
+def with_a_gap(now: datetime) -> OncallConfig:
+    """The on-call layer is on duty for one hour, twelve hours from `now`: nobody is on call now."""
+    window = (now + timedelta(hours=12)).replace(minute=0, second=0, microsecond=0)
+    data = ROSTER.model_dump(mode="json")
+    data["schedules"] = [
+        {
+            "name": "orders-primary",
+            "layers": [
+                {
+                    "name": "one-hour",
+                    "rotation": "daily",
+                    "start": (now - timedelta(days=3)).date().isoformat(),
+                    "members": ["bob"],
+                    "restrictions": [{"start": f"{window:%H:%M}", "end": f"{window + timedelta(hours=1):%H:%M}"}],
+                }
+            ],
+        }
+    ]
+    data["teams"][0]["roles"]["on-call-engineer"] = {"schedule": "orders-primary"}
+    return OncallConfig.model_validate(data)
+
+
+async def test_a_gap_in_the_schedule_pages_the_next_level_at_once_and_is_recorded(
+    skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    roster = with_a_gap(await skipping_env.get_current_time())
+    resolver = OncallResolver(Directory.of(roster))
+    async with running_worker(skipping_env.client, tmp_path, oncall=resolver) as harness:
+        handle = await harness.start(incident_input(alert=QUIET, runbook=pages_open()))
+        scene = Scene(skipping_env, harness.sink, handle)
+        await scene.expect_count("oncall_page", 1)
+        [(audience, text)] = sent(harness, "oncall_page")
+        assert audience == ["carol"]
+        assert "Carol Diaz (engineering-team-lead, for on-call-engineer: nobody on call)" in text
+
+        async def gap_recorded() -> None:
+            state = await state_of(handle)
+            [gap] = [e for e in state.timeline if e.kind == "oncall_gap"]
+            assert gap.message == (
+                "on-call-engineer of team orders resolved to nobody (schedule orders-primary) for 'oncall_page': "
+                "paged carol (engineering-team-lead, team orders) instead"
+            )
+            assert gap.data == {"role": "on-call-engineer", "team": "orders", "paged_instead": "carol"}
+
+        await assert_eventually(gap_recorded)
