@@ -20,8 +20,11 @@ from typing import Any
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.oncall import OncallResolver
 from tests.helpers import MINUTE, incident_input, running_worker
 from warroom.enums import Phase, Role, Severity, Update
+from warroom.oncall.directory import Directory
+from warroom.oncall.models import OncallConfig
 from warroom.models import (
     Acknowledge,
     ActionItem,
@@ -55,7 +58,24 @@ async def _preview_of(handle: Any, step_id: str) -> str:
     raise RuntimeError(f"no preview of {step_id}")
 
 
-async def record() -> list[Path]:
+ROSTER = {
+    "people": [{"name": "dana", "contacts": {"email": "dana@example.com"}}, {"name": "erin"}, {"name": "bob"}],
+    "teams": [
+        {
+            "name": "orders",
+            "services": ["order-api"],
+            "roles": {
+                "on-call-engineer": {"person": "bob"},
+                "engineering-team-lead": {"person": "dana"},
+                "engineering-manager": {"person": "erin"},
+            },
+        }
+    ],
+}
+"""The roster of `--oncall` recordings: the escalation pages dana, the team lead, by name."""
+
+
+async def record(name: str = NAME, oncall: bool = False) -> list[Path]:
     binary = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent)) or shutil.which(
         "temporal-test-server"
     )
@@ -65,8 +85,9 @@ async def record() -> list[Path]:
     written: list[Path] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            async with running_worker(env.client, Path(tmp)) as harness:
-                inp = incident_input(NAME, declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
+            resolver = OncallResolver(Directory.of(OncallConfig.model_validate(ROSTER))) if oncall else None
+            async with running_worker(env.client, Path(tmp), oncall=resolver) as harness:
+                inp = incident_input(name, declared=True, declared_by="alice", severity=Severity.P1, commander="alice")
                 handle = await harness.start(inp)
                 await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
                 await handle.execute_update(
@@ -153,5 +174,7 @@ async def record() -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in asyncio.run(record()):
+    # python -m tests.record_histories [NAME [--oncall]]: --oncall pages through a roster (issue #14)
+    args = [a for a in sys.argv[1:] if a != "--oncall"]
+    for path in asyncio.run(record(args[0] if args else NAME, "--oncall" in sys.argv)):
         print(path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from tests.cli.test_cli import Cli
+from tests.cli.test_cli import REPO, Cli
 from tests.helpers import running_worker
 from warroom.contracts.oncall import roster_id
 
@@ -150,3 +152,31 @@ async def test_without_an_oncall_file_the_commands_say_what_to_set(oncall_cli: C
     ran = await oncall_cli("oncall", WARROOM_ONCALL=None)
     assert ran.code == 2
     assert "WARROOM_ONCALL" in ran.err
+
+
+HOSTILE = """
+people:
+  - {name: mallory, timezone: Mars/Olympus_Mons, contacts: {email: "m@example.com\\nBcc: all@example.com"}}
+teams: []
+"""
+
+
+def test_a_worker_with_a_hostile_oncall_file_stops_before_paging_anyone(tmp_path: Path) -> None:
+    """Checked at start, like the runbook: the worker never connects, so nothing can be paged."""
+    hostile = tmp_path / "oncall.yaml"
+    hostile.write_text(HOSTILE, encoding="utf-8")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
+    ran = subprocess.run(
+        [sys.executable, "-m", "warroom.cli", "worker"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean, "WARROOM_TEMPORAL_ADDRESS": "127.0.0.1:1", "WARROOM_ONCALL": str(hostile)},
+    )
+    assert ran.returncode == 2, ran.stderr[-800:]
+    assert "Traceback" not in ran.stderr
+    assert str(hostile) in ran.stderr
+    assert "unknown time zone 'Mars/Olympus_Mons'" in ran.stderr
+    assert "not an e-mail address" in ran.stderr
+    assert "\nBcc" not in ran.stderr  # the value is quoted (its newline escaped), never a line of its own
