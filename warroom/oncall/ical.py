@@ -193,6 +193,14 @@ def _check_event(event: icalendar.cal.Component, source: str) -> None:
     uid = str(event.get("UID", "?"))[:100]
     if event.get("DTSTART") is None:
         raise OncallInputError(f"feed {source}: event {uid!r} has no DTSTART")
+    for key in ("DTSTART", "DTEND", "RECURRENCE-ID"):
+        value = event.get(key)
+        zone = value.params.get("TZID") if value is not None and hasattr(value, "params") else None
+        if zone is not None and isinstance(getattr(value, "dt", None), datetime) and value.dt.tzinfo is None:
+            raise OncallInputError(
+                f"feed {source}: event {uid!r}: {key} has an unknown time zone {str(zone)[:80]!r} "
+                "(neither an IANA name nor a VTIMEZONE in the feed)"
+            )
     for rule in _as_list(event.get("RRULE")):
         freq = [str(f).upper() for f in _as_list(rule.get("FREQ"))]
         if any(f in _REFUSED_FREQ for f in freq):
