@@ -59,7 +59,8 @@ def _component(document: Any, source: str, number: int) -> tuple[str, str] | Non
         return None
     metadata, spec = document.get("metadata"), document.get("spec")
     raw_name = metadata.get("name") if isinstance(metadata, dict) else None
-    where = f"catalog {source}: document {number} (Component {str(raw_name)[:80]!r})"
+    shown = raw_name[:80] if isinstance(raw_name, str) else type(raw_name).__name__  # never str() a hostile tree
+    where = f"catalog {source}: document {number} (Component {shown!r})"
     if not isinstance(raw_name, str):
         raise OncallInputError(f"{where}: metadata.name is missing or not a string")
     try:
