@@ -13,6 +13,7 @@ per query window (a FREQ=SECONDLY rule does not expand forever).
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class IcalFeed:
         self._people = people
         self._unmatched = unmatched
         self._blocks: OrderedDict[int, list[FeedShift]] = OrderedDict()
+        self._lock = threading.Lock()  # one Directory serves the activity worker's threads
 
     @classmethod
     def parse(cls, text: str, source: str, people: Sequence[PersonEntry]) -> IcalFeed:
@@ -123,17 +125,27 @@ class IcalFeed:
             person = matcher.person(event)
             persons[id(event)] = person
             if person is None and len(unmatched) < _MAX_UNMATCHED:
-                unmatched.append(str(event.get("SUMMARY", event.get("UID", "?")))[:200])
+                summary = str(event.get("SUMMARY", event.get("UID", "?")))[:200]
+                unmatched.append("".join(c if c.isprintable() else " " for c in summary))
         try:
             feed = cls(calendar, source, persons, unmatched)
-            feed._expand(_EPOCH, _EPOCH + timedelta(days=1))  # surfaces broken rules and zones now
-        except OncallInputError:
-            raise
         except Exception as exc:  # the libraries raise many kinds for a malformed calendar
             raise OncallInputError(f"feed {source}: cannot expand its events: {str(exc)[:200]}") from None
+        feed._expand(_EPOCH, _EPOCH + timedelta(days=1))  # surfaces broken rules and zones now
         return feed
 
     def _expand(self, start: datetime, end: datetime) -> list[FeedShift]:
+        try:
+            return self._occurrences(start, end)
+        except OncallInputError:
+            raise
+        except Exception as exc:  # a rule or zone that only breaks in this window
+            raise OncallInputError(
+                f"feed {self.source}: cannot expand its events between {start.isoformat()} and "
+                f"{end.isoformat()}: {str(exc)[:200]}"
+            ) from None
+
+    def _occurrences(self, start: datetime, end: datetime) -> list[FeedShift]:
         shifts: list[FeedShift] = []
         seen = 0
         for series in self._query.series:
@@ -155,14 +167,16 @@ class IcalFeed:
         return shifts
 
     def _block(self, index: int) -> list[FeedShift]:
-        if (kept := self._blocks.get(index)) is not None:
-            self._blocks.move_to_end(index)
-            return kept
+        with self._lock:
+            if (kept := self._blocks.get(index)) is not None:
+                self._blocks.move_to_end(index)
+                return kept
         start = _EPOCH + _BLOCK * index
         shifts = self._expand(start, start + _BLOCK)
-        self._blocks[index] = shifts
-        if len(self._blocks) > _KEPT_BLOCKS:
-            self._blocks.popitem(last=False)
+        with self._lock:
+            self._blocks[index] = shifts
+            if len(self._blocks) > _KEPT_BLOCKS:
+                self._blocks.popitem(last=False)
         return shifts
 
     def shift_at(self, at: datetime) -> FeedShift | None:

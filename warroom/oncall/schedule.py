@@ -77,6 +77,10 @@ def _rotation_shift(layer: Layer, at: datetime) -> tuple[int, datetime, datetime
     near = _index_near(layer, at)
     if near < -1:
         return None
+    if near >= 0:  # the wall-clock estimate is right but within an hour of a DST change
+        (index, start), (_, end) = _handoffs(layer, near, 2)
+        if start <= at < end:
+            return index, start, end
     around = _handoffs(layer, near - 1, 4)
     for (index, start), (_, end) in zip(reversed(around[:-1]), reversed(around[1:]), strict=True):
         if start <= at < end:
