@@ -10,6 +10,7 @@ they never read files.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -231,6 +232,21 @@ class Team(_Strict):
     )
 
 
+_INDEXES: dict[int, tuple[Sequence[PersonEntry | Team | Schedule], dict[str, object]]] = {}
+"""Lookups by name for the last few lists asked about, keyed by the list's id (the entry holds the
+list, so the id stays its own). Not a private attribute: those take part in model equality."""
+
+
+def _lookup(entries: Sequence[PersonEntry | Team | Schedule], name: str) -> object | None:
+    kept = _INDEXES.get(id(entries))
+    if kept is None or kept[0] is not entries:
+        kept = (entries, {entry.name: entry for entry in entries})
+        if len(_INDEXES) >= 64:
+            _INDEXES.clear()
+        _INDEXES[id(entries)] = kept
+    return kept[1].get(name)
+
+
 class OncallConfig(_Strict):
     """The whole `WARROOM_ONCALL` file, cross-checked: every name it uses is defined in it."""
 
@@ -278,13 +294,16 @@ class OncallConfig(_Strict):
         return self
 
     def person(self, name: str) -> PersonEntry | None:
-        return next((p for p in self.people if p.name == name), None)
+        found = _lookup(self.people, name)
+        return found if isinstance(found, PersonEntry) else None
 
     def team(self, name: str) -> Team | None:
-        return next((t for t in self.teams if t.name == name), None)
+        found = _lookup(self.teams, name)
+        return found if isinstance(found, Team) else None
 
     def schedule(self, name: str) -> Schedule | None:
-        return next((s for s in self.schedules if s.name == name), None)
+        found = _lookup(self.schedules, name)
+        return found if isinstance(found, Schedule) else None
 
 
 # --- Run time: overrides (the roster workflow) and resolutions (the activity) ----------------------
