@@ -23,8 +23,6 @@ from temporalio.testing import WorkflowEnvironment
 from activities.oncall import OncallResolver
 from tests.helpers import MINUTE, incident_input, running_worker
 from warroom.enums import Phase, Role, Severity, Update
-from warroom.oncall.directory import Directory
-from warroom.oncall.models import OncallConfig
 from warroom.models import (
     Acknowledge,
     ActionItem,
@@ -39,6 +37,8 @@ from warroom.models import (
     StatusUpdate,
     StepDecision,
 )
+from warroom.oncall.directory import Directory
+from warroom.oncall.models import OncallConfig
 
 OUT = Path(__file__).with_name("histories")
 NAME = "order-api-step-catalog"
