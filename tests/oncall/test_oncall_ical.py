@@ -188,17 +188,39 @@ def test_a_huge_count_is_refused() -> None:
 
 
 def test_a_rule_that_expands_past_the_cap_in_one_window_is_an_error_not_a_hang() -> None:
-    # hourly with every BYMINUTE up to the limit of four a hour, plus a DAILY rule with 24 hours ×4:
-    # a two-day block stays small, but a long shifts_between window hits MAX_OCCURRENCES.
-    rule = "RRULE:FREQ=HOURLY;BYMINUTE=0,15,30,45"
+    # 24 occurrences a day passes the checks; a two-day block stays small, but six years of
+    # shifts_between is past MAX_OCCURRENCES.
+    rule = "RRULE:FREQ=DAILY;BYHOUR=0,4,8,12,16,20;BYMINUTE=0,15,30,45"
     pd = IcalFeed.parse(
         calendar(event("x", "20260101T000000Z", "20260101T001500Z", "Alice Smith", rule)), "evil.ics", PEOPLE
     )
-    assert pd.shift_at(z("2026-01-01T00:10Z")) is not None
+    assert pd.shift_at(z("2026-01-01T04:10Z")) is not None
     started = perf_counter()
     with pytest.raises(OncallInputError, match="evil.ics.*more than 50000 occurrences"):
-        pd.shifts_between(z("2026-01-01T00:00Z"), z("2028-01-01T00:00Z"))
+        pd.shifts_between(z("2026-01-01T00:00Z"), z("2032-01-01T00:00Z"))
     assert perf_counter() - started < 30
+
+
+@pytest.mark.parametrize(
+    ("start", "rule", "words"),
+    [
+        ("20260101T000000Z", "FREQ=HOURLY", ["FREQ=HOURLY needs a COUNT or an UNTIL"]),
+        ("20200101T000000Z", "FREQ=HOURLY;UNTIL=20300101T000000Z", ["FREQ=HOURLY needs a COUNT or an UNTIL"]),
+        ("19000101T000000Z", "FREQ=DAILY", ["starts 1900-01-01", "must start in 2000"]),
+        ("19000101T000000Z", "FREQ=DAILY;UNTIL=20990101T000000Z", ["starts 1900-01-01"]),
+        ("20260101T000000Z", "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7", ["more than 6 times a day"]),
+        ("20260101T000000Z", "FREQ=BOGUS", ["unreadable", "BOGUS"]),
+        ("20260101T000000Z", "FREQ=DAILY;COUNT=abc", ["unreadable"]),
+    ],
+)
+def test_rules_whose_expansion_walk_would_be_long_or_unreadable_are_refused(
+    start: str, rule: str, words: list[str]
+) -> None:
+    refused(calendar(event("x", start, "20260101T080000Z", "Alice Smith", f"RRULE:{rule}")), *words)
+    ok = calendar(
+        event("x", "20260101T000000Z", "20260101T080000Z", "Alice Smith", "RRULE:FREQ=HOURLY;INTERVAL=8;COUNT=900")
+    )
+    assert IcalFeed.parse(ok, "ok.ics", PEOPLE).shift_at(z("2026-01-01T16:30Z")) is not None
 
 
 def test_bad_time_zones_and_broken_text_are_clear_errors() -> None:

@@ -37,6 +37,8 @@ _EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Z
 _REFUSED_FREQ = ("SECONDLY", "MINUTELY")
 """Nobody hands off a pager every minute; such a rule only makes expansion slow."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_OLDEST_RULE = datetime(2000, 1, 1, tzinfo=UTC)
+"""dateutil walks a rule from its DTSTART on every expansion: a rule from 1900 costs seconds a query."""
 
 
 @dataclass(frozen=True)
@@ -215,17 +217,44 @@ def _check_event(event: icalendar.cal.Component, source: str) -> None:
                 f"feed {source}: event {uid!r}: {key} has an unknown time zone {str(zone)[:80]!r} "
                 "(neither an IANA name nor a VTIMEZONE in the feed)"
             )
-    for rule in _as_list(event.get("RRULE")):
-        freq = [str(f).upper() for f in _as_list(rule.get("FREQ"))]
-        if any(f in _REFUSED_FREQ for f in freq):
-            raise OncallInputError(f"feed {source}: event {uid!r}: RRULE FREQ={freq[0]} is not a rotation")
-        if rule.get("BYSECOND") is not None or len(list(_as_list(rule.get("BYMINUTE")))) > 4:
-            raise OncallInputError(f"feed {source}: event {uid!r}: RRULE repeats within the hour: not a rotation")
-        for count in _as_list(rule.get("COUNT")):
-            if int(count) > MAX_OCCURRENCES:
-                raise OncallInputError(
-                    f"feed {source}: event {uid!r}: RRULE COUNT={count} is more than {MAX_OCCURRENCES}"
-                )
+    try:
+        rules = list(_as_list(event.get("RRULE")))
+        for rule in rules:
+            _check_rule(rule, _aware(event.decoded("DTSTART")), f"feed {source}: event {uid!r}: RRULE")
+    except OncallInputError:
+        raise
+    except Exception as exc:  # icalendar raises its own kinds for a property it cannot read
+        raise OncallInputError(f"feed {source}: event {uid!r}: unreadable: {str(exc)[:200]}") from None
+
+
+def _check_rule(rule: Any, start: datetime, where: str) -> None:
+    """Expansion walks a rule from DTSTART (dateutil has no shortcut), so a rule is refused when
+    that walk could be long: sub-hourly rules, huge counts, hourly rules not bounded to
+    MAX_OCCURRENCES, and rules without a COUNT starting before 2000."""
+    freq = [str(f).upper() for f in _as_list(rule.get("FREQ"))]
+    if any(f in _REFUSED_FREQ for f in freq):
+        raise OncallInputError(f"{where} FREQ={freq[0]} is not a rotation")
+    if rule.get("BYSECOND") is not None or len(list(_as_list(rule.get("BYMINUTE")))) > 4:
+        raise OncallInputError(f"{where} repeats within the hour: not a rotation")
+    if len(list(_as_list(rule.get("BYHOUR")))) > 6:
+        raise OncallInputError(f"{where} repeats more than 6 times a day: not a rotation")
+    counts = [int(c) for c in _as_list(rule.get("COUNT"))]
+    untils = [_aware(u) for u in _as_list(rule.get("UNTIL"))]
+    for count in counts:
+        if count > MAX_OCCURRENCES:
+            raise OncallInputError(f"{where} COUNT={count} is more than {MAX_OCCURRENCES}")
+    if counts:
+        return
+    if start < _OLDEST_RULE:
+        raise OncallInputError(
+            f"{where} starts {start.date().isoformat()}: a rule without COUNT must start in {_OLDEST_RULE.year} or later"
+        )
+    if "HOURLY" in freq:
+        interval = max([int(i) for i in _as_list(rule.get("INTERVAL"))] or [1])
+        if not untils or (max(untils) - start) / timedelta(hours=interval) > MAX_OCCURRENCES:
+            raise OncallInputError(
+                f"{where} FREQ=HOURLY needs a COUNT or an UNTIL within {MAX_OCCURRENCES} occurrences"
+            )
 
 
 def _as_list(value: Any) -> Iterable[Any]:
