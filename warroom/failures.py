@@ -27,9 +27,19 @@ from temporalio.converter import (
 )
 from temporalio.exceptions import ApplicationError
 
+from warroom.errors import Refused
+
 VALIDATOR_HOOK = "handle_update_validator"
 """`temporalio.worker.WorkflowInboundInterceptor`'s method (not imported: the CLI would pay for the
 whole worker package); tests/test_failures.py checks the name."""
+
+
+def validator_refusal(cause: BaseException | None) -> Refused:
+    """A failed update's cause (`WorkflowUpdateFailedError.cause`) as warroom's Refused: the
+    validator's type and reason, for every client that sends updates."""
+    if isinstance(cause, ApplicationError):
+        return Refused(cause.type or "Rejected", cause.message)
+    return Refused(None, str(cause))
 
 
 def is_refusal(exception: BaseException) -> bool:

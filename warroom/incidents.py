@@ -28,7 +28,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from warroom import search
@@ -38,9 +38,9 @@ from warroom.errors import (
     IncidentExists,
     IncidentNotFound,
     NotAnswering,
-    Refused,
     TemporalRefused,
 )
+from warroom.failures import validator_refusal
 from warroom.ids import incident_id_of, incident_workflow_id, workflow_id_for
 from warroom.models import (
     Acknowledge,
@@ -204,10 +204,7 @@ class Incidents:
             async with asyncio.timeout(self.timeout):
                 yield workflow_id_for(incident)
         except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            if isinstance(cause, ApplicationError):
-                raise Refused(cause.type or "Rejected", cause.message) from None
-            raise Refused(None, str(cause)) from None
+            raise validator_refusal(exc.cause) from None
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 if "completed" in exc.message.lower():

@@ -22,7 +22,6 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from warroom.contracts.oncall import (
@@ -39,7 +38,8 @@ from warroom.contracts.oncall import (
     SyncRoster,
     roster_id,
 )
-from warroom.errors import NotAnswering, Refused, TemporalRefused
+from warroom.errors import NotAnswering, TemporalRefused
+from warroom.failures import validator_refusal
 from warroom.oncall.models import OncallConfig, Override
 
 TIMEOUT_SECONDS = 30.0
@@ -116,10 +116,7 @@ async def _answers(task_queue: str) -> AsyncIterator[None]:
         async with asyncio.timeout(TIMEOUT_SECONDS):
             yield
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError):
-            raise Refused(cause.type or "Rejected", cause.message) from None
-        raise Refused(None, str(cause)) from None
+        raise validator_refusal(exc.cause) from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
             raise NotAnswering(silent) from None

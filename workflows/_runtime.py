@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -225,14 +225,9 @@ class PhaseRuntime:
         try:
             while not until():
                 now = workflow.now()
-                state = self.state.model_copy(update={"fired": sorted(self._fired)})
-                planned = pending_deadlines(state, self.runbook)
-                due = due_now(planned, now, kinds)
-                for deadline in due:
-                    await self.fire(deadline)
-                if due:
+                fired, wait = await self._fire_due(kinds, now)
+                if fired:
                     continue
-                wait = next_wakeup(planned, now, kinds)
                 wake = now + wait if wait is not None else None
                 if wake != wake_at:  # the next deadline moved (or there is none): a new timer
                     if timer is not None and not timer.done():
@@ -249,17 +244,21 @@ class PhaseRuntime:
             if timer is not None and not timer.done():
                 timer.cancel()
 
+    async def _fire_due(self, kinds: set[str], now: datetime) -> tuple[bool, timedelta | None]:
+        """Fire the deadlines of `kinds` due at `now`: (whether any fired, so the state moved and the
+        caller plans again; how long until the next one, None when there is none)."""
+        state = self.state.model_copy(update={"fired": sorted(self._fired)})
+        planned = pending_deadlines(state, self.runbook)
+        due = due_now(planned, now, kinds)
+        for deadline in due:
+            await self.fire(deadline)
+        return bool(due), None if due else next_wakeup(planned, now, kinds)
+
     async def _run_deadlines_recreating_timers(self, kinds: set[str], until: Callable[[], bool]) -> None:
         while not until():
-            now = workflow.now()
-            state = self.state.model_copy(update={"fired": sorted(self._fired)})
-            planned = pending_deadlines(state, self.runbook)
-            due = due_now(planned, now, kinds)
-            for deadline in due:
-                await self.fire(deadline)
-            if due:
+            fired, wait = await self._fire_due(kinds, workflow.now())
+            if fired:
                 continue
-            wait = next_wakeup(planned, now, kinds)
             version = self.state.version
             try:
                 await workflow.wait_condition(
