@@ -218,10 +218,13 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
     if ready:
         ready.set()
     syncing = asyncio.create_task(_sync_roster(client, settings.task_queue, prepared.oncall), name="sync roster")
+    feeds = asyncio.create_task(oncall.keep_feeds_fresh(), name="on-call feeds") if oncall else None
     try:
         await worker.run()
     finally:
         syncing.cancel()
+        if feeds is not None:
+            feeds.cancel()
         if oncall is not None:
             await oncall.aclose()
         await router.aclose()

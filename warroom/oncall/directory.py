@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from warroom.oncall.ical import IcalFeed
 from warroom.oncall.models import OncallConfig
@@ -19,6 +20,8 @@ class Directory:
     """schedule name → its parsed feed, for schedules with an `ical` source."""
     owners: Mapping[str, str] = field(default_factory=dict)
     """service → team: the teams' `services`, then the Backstage catalogs (the config wins on a conflict)."""
+    source: Path | None = None
+    """The WARROOM_ONCALL file it was loaded from: feed files are found beside it when they are read again."""
 
     def team_for(self, service: str) -> str | None:
         """The team that owns `service`, else the default team, else None."""

@@ -6,7 +6,8 @@ file and the field, raised at start, before anything is paged.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path, PurePath
 
 import httpx
@@ -110,23 +111,11 @@ def load_directory(path: str | Path, *, fetch: Callable[[str], str] | None = Non
     path = Path(path)
     config = parse_oncall(_read(path, MAX_FILE_BYTES, f"on-call file {path}"), str(path))
     folder = path.parent
-    feeds: dict[str, IcalFeed] = {}
-    for number, schedule in enumerate(config.schedules):
-        if schedule.ical is None:
-            continue
-        what = f"on-call file {path}: schedules.{number}.ical ({schedule.name})"
-        try:
-            if schedule.ical.file is not None:
-                source = _beside(folder, schedule.ical.file, what)
-                text = _read(source, MAX_FEED_BYTES, what)
-                name = str(source)
-            else:
-                assert schedule.ical.url is not None
-                name = schedule.ical.url
-                text = (fetch or fetch_url)(name)
-            feeds[schedule.name] = IcalFeed.parse(text, name, config.people)
-        except OncallInputError as exc:
-            raise OncallError(f"{what}: {exc}") from None
+    feeds = {
+        schedule.name: load_feed(config, number, path, fetch)
+        for number, schedule in enumerate(config.schedules)
+        if schedule.ical is not None
+    }
     owners = {service: team.name for team in config.teams for service in team.services}
     teams = {team.name for team in config.teams}
     for number, catalog in enumerate(config.backstage):
@@ -142,4 +131,41 @@ def load_directory(path: str | Path, *, fetch: Callable[[str], str] | None = Non
                     f"{what}: catalog {source}: Component {service} is owned by {team!r}, not a team in {path}"
                 )
             owners.setdefault(service, team)
-    return Directory(config=config, feeds=feeds, owners=owners)
+    return Directory(config=config, feeds=feeds, owners=owners, source=path)
+
+
+def load_feed(config: OncallConfig, number: int, path: Path, fetch: Callable[[str], str] | None = None) -> IcalFeed:
+    """Schedule `number`'s iCal feed, read from its file (beside `path`) or URL, or OncallError."""
+    schedule = config.schedules[number]
+    assert schedule.ical is not None, f"schedule {schedule.name} has no ical source"
+    what = f"on-call file {path}: schedules.{number}.ical ({schedule.name})"
+    try:
+        if schedule.ical.file is not None:
+            source = _beside(path.parent, schedule.ical.file, what)
+            text = _read(source, MAX_FEED_BYTES, what)
+            name = str(source)
+        else:
+            assert schedule.ical.url is not None
+            name = schedule.ical.url
+            text = (fetch or fetch_url)(name)
+        return IcalFeed.parse(text, name, config.people)
+    except OncallInputError as exc:
+        raise OncallError(f"{what}: {exc}") from None
+
+
+def refresh_feeds(
+    directory: Directory, due: Iterable[str], fetch: Callable[[str], str] | None = None
+) -> tuple[Directory, list[str]]:
+    """`directory` with the feeds of the `due` schedules read again, and one problem per feed that
+    could not be: that schedule keeps the feed it had, so a failed fetch never empties a rotation."""
+    if directory.source is None:
+        return directory, []
+    feeds = dict(directory.feeds)
+    problems: list[str] = []
+    for number, schedule in enumerate(directory.config.schedules):
+        if schedule.name in due and schedule.ical is not None:
+            try:
+                feeds[schedule.name] = load_feed(directory.config, number, directory.source, fetch)
+            except OncallError as exc:
+                problems.append(str(exc))
+    return replace(directory, feeds=feeds), problems
