@@ -4,6 +4,7 @@ rotation). Served by a real local HTTP server whose answer the test changes."""
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from activities.oncall import OncallResolver
+from tests.helpers import assert_eventually
 from warroom.oncall.load import load_directory
 from warroom.oncall.resolve import resolve_roles
 
@@ -63,7 +65,7 @@ def served() -> Iterator[FeedServer]:
         server.server.server_close()
 
 
-def resolver(tmp_path: Path, url: str) -> OncallResolver:
+def resolver(tmp_path: Path, url: str, refresh: str = "15m") -> OncallResolver:
     path = tmp_path / "oncall.yaml"
     path.write_text(
         f"""
@@ -71,7 +73,7 @@ people:
   - {{name: alice, display_name: Alice Smith, contacts: {{email: alice@example.com}}}}
   - {{name: bob, display_name: Bob Jones, contacts: {{email: bob@example.com}}}}
 schedules:
-  - {{name: primary, ical: {{url: "{url}", refresh: 15m}}}}
+  - {{name: primary, ical: {{url: "{url}", refresh: {refresh}}}}}
 teams:
   - {{name: orders, services: [order-api], roles: {{on-call-engineer: {{schedule: primary}}}}}}
 """,
@@ -112,3 +114,17 @@ async def test_a_feed_that_cannot_be_read_keeps_its_last_copy_and_says_why(tmp_p
     assert on_call(oncall) == "alice"  # never nobody because a fetch failed
     assert oncall.feeds_due(later + 60) == []  # tried again after its interval, not at every page
     assert oncall.feeds_due(later + 15 * 60) == ["primary"]
+
+
+async def test_the_worker_side_loop_refreshes_on_its_own(tmp_path: Path, served: FeedServer) -> None:
+    oncall = resolver(tmp_path, served.url, refresh="1s")
+    served.body = feed("Bob Jones", "bob@example.com")
+    loop = asyncio.create_task(oncall.keep_feeds_fresh(every=0.1))
+    try:
+
+        async def bob_on_call() -> None:
+            assert on_call(oncall) == "bob"
+
+        await assert_eventually(bob_on_call)
+    finally:
+        loop.cancel()
