@@ -173,15 +173,22 @@ class Incidents:
             raise _refused(exc) from None
         return workflow_id
 
-    async def act(self, incident: str, update: Update, request: BaseModel) -> UpdateResult:
-        """Send one update and wait for its result; raises Refused when its validator says no."""
+    async def act(
+        self, incident: str, update: Update, request: BaseModel, *, update_id: str | None = None
+    ) -> UpdateResult:
+        """Send one update and wait for its result; raises Refused when its validator says no.
+
+        `update_id` makes the update idempotent: the server runs an update of that id once per
+        run and answers a repeat with the first one's result (chat's double clicks and retries)."""
         expected = REQUESTS.get(update)
         if expected is None or not isinstance(request, expected):
             wanted = expected.__name__ if expected else "no request: it is not an update people send"
             raise TypeError(f"update {update.value} takes {wanted}, not {type(request).__name__}")
         async with self.about(incident) as workflow_id:
             handle = self.client.get_workflow_handle(workflow_id)
-            result: UpdateResult = await handle.execute_update(update.value, request, result_type=UpdateResult)
+            result: UpdateResult = await handle.execute_update(
+                update.value, request, id=update_id, result_type=UpdateResult
+            )
             return result
 
     async def state(self, incident: str) -> IncidentState:

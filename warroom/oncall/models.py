@@ -30,6 +30,7 @@ MAX_MEMBERS = 200
 _KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_MATTERMOST_ID = re.compile(r"^[a-z0-9]{26}$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _VENDOR_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -61,6 +62,7 @@ RoleName = Key
 TimeZoneName = Annotated[str, AfterValidator(_zone)]
 Email = Annotated[str, StringConstraints(max_length=254), _matching(_EMAIL, "an e-mail address")]
 SlackUserId = Annotated[str, _matching(_SLACK_ID, "a Slack user id (U… or W…)")]
+MattermostUserId = Annotated[str, _matching(_MATTERMOST_ID, "a Mattermost user id (26 characters a-z, 0-9)")]
 Phone = Annotated[str, _matching(_PHONE, "an E.164 phone number (+4915112345678)")]
 VendorId = Annotated[str, _matching(_VENDOR_ID, "a vendor id (letters, digits, _ and -)")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -86,6 +88,7 @@ class Contacts(_Strict):
 
     email: Email | None = None
     slack_id: SlackUserId | None = None
+    mattermost_id: MattermostUserId | None = Field(None, description="who may act from Mattermost as this person")
     phone: Phone | None = None
     pagerduty_id: VendorId | None = None
     opsgenie_id: VendorId | None = None
