@@ -87,7 +87,9 @@ class Fake:
 
 
 class FakeSlack(Fake):
-    """conversations.create/list/join, chat.postMessage, pins.add — with Slack's ok:false errors."""
+    """conversations.create/list/join, chat.postMessage/update/postEphemeral, pins.add, views.open —
+    with Slack's ok:false errors — and `response_url`s (`/responses/<id>`: what an app answered an
+    interaction with, kept in `responses`)."""
 
     NAME = re.compile(r"^[a-z0-9_-]{1,80}$")
 
@@ -95,7 +97,10 @@ class FakeSlack(Fake):
         super().__init__()
         self.token = token
         self.channels: dict[str, dict[str, Any]] = {}
-        self.messages: list[dict[str, str]] = []
+        self.messages: list[dict[str, Any]] = []
+        self.ephemeral: list[dict[str, Any]] = []
+        self.views: list[dict[str, Any]] = []
+        self.responses: list[dict[str, Any]] = []
         self.pins: list[tuple[str, str]] = []
         self.calls: list[str] = []
         self.failing: dict[str, dict[str, Any]] = {}  # method → the ok:false answer it gives
@@ -121,12 +126,28 @@ class FakeSlack(Fake):
         assert channel, f"no channel {channel_name}"
         return [m["text"] for m in self.messages if m["channel"] == channel["id"]]
 
+    def message(self, channel_id: str, ts: str) -> dict[str, Any]:
+        found = next((m for m in self.messages if m["channel"] == channel_id and m["ts"] == ts), None)
+        assert found, f"no message {ts} in {channel_id}"
+        return found
+
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/responses/"):  # a response_url: no token, as at Slack
+            self.responses.append({"path": request.url.path, **json.loads(request.content)})
+            return reply(200, {"ok": True})
         method = request.url.path.rsplit("/", 1)[-1]
         self.calls.append(method)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return reply(200, {"ok": False, "error": "invalid_auth"})
-        body = json.loads(request.content) if request.method == "POST" else dict(request.url.params)
+        if request.method != "POST":
+            body = dict(request.url.params)
+        elif request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            body = {k: v for k, v in httpx.QueryParams(request.content.decode()).items()}
+            for key in ("blocks", "view"):  # form-encoded clients send these as JSON text
+                if isinstance(body.get(key), str):
+                    body[key] = json.loads(body[key])
+        else:
+            body = json.loads(request.content)
         if method in self.failing:
             return reply(200, self.failing[method])
         handler = getattr(self, "_" + method.replace(".", "_"), None)
@@ -171,8 +192,36 @@ class FakeSlack(Fake):
         if not channel["is_member"]:
             return {"ok": False, "error": "not_in_channel"}
         ts = f"1700000000.{next(self._ts):06d}"
-        self.messages.append({"channel": channel["id"], "text": body["text"], "ts": ts})
+        message = {"channel": channel["id"], "text": body["text"], "ts": ts, "blocks": body.get("blocks")}
+        self.messages.append(message)
         return {"ok": True, "channel": channel["id"], "ts": ts}
+
+    def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = next(
+            (m for m in self.messages if m["channel"] == body.get("channel") and m["ts"] == body.get("ts")), None
+        )
+        if found is None:
+            return {"ok": False, "error": "message_not_found"}
+        found["text"] = body.get("text", found["text"])
+        found["blocks"] = body.get("blocks")
+        found.setdefault("edits", 0)
+        found["edits"] += 1
+        return {"ok": True, "channel": found["channel"], "ts": found["ts"]}
+
+    def _chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("user") or not body.get("channel"):
+            return {"ok": False, "error": "invalid_arguments"}
+        self.ephemeral.append(body)
+        return {"ok": True, "message_ts": f"1700000001.{next(self._ts):06d}"}
+
+    def _views_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        view = body.get("view")
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        self.views.append(body)
+        return {"ok": True, "view": {"id": f"V{next(self._ids):06d}", **view}}
 
     def _pins_add(self, body: dict[str, Any]) -> dict[str, Any]:
         key = (body.get("channel", ""), body.get("timestamp", ""))
