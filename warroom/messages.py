@@ -28,6 +28,7 @@ def internal_context(
         "service": state.service,
         "summary": state.summary,
         "severity": state.severity.value if state.severity else None,
+        "declared": state.declared_at is not None,
         "channel": state.channel,
         "commander": state.roles.get(Role.INCIDENT_COMMANDER),
         "ops_lead": state.roles.get(Role.OPERATIONS_LEAD),

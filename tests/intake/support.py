@@ -179,8 +179,9 @@ async def open_intake(
     async def factory() -> Client:
         return client
 
+    temporal_settings = settings.pop("temporal", None) or Settings(task_queue=queue)
     options: dict[str, Any] = {**CREDENTIALS, "temporal_timeout": 10.0, **settings}
-    app = create_app(IntakeSettings(temporal=Settings(task_queue=queue), **options), client_factory or factory)
+    app = create_app(IntakeSettings(temporal=temporal_settings, **options), client_factory or factory)
     if http:
         async with running(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as session:
             intake = Intake(url, app, calls, client, session)

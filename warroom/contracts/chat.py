@@ -6,9 +6,11 @@ value is decoded back into a `ChatAction` and checked as strictly as a CLI argum
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -102,3 +104,27 @@ class ChatOutcome(BaseModel):
     decided: str | None = None
     result: UpdateResult | None = None
     needs_reason: bool = Field(False, description="deny without a reason: ask for one (Slack: a modal)")
+
+
+SIGNATURE_FIELD = "warroom_sig"
+"""Where a signed context (Mattermost buttons and dialogs) carries its HMAC."""
+
+
+def sign_context(context: dict[str, Any], secret: bytes) -> dict[str, Any]:
+    """`context` plus an HMAC-SHA256 over its canonical JSON: Mattermost posts a button's context
+    back unsigned, so warroom signs what it puts there and checks it on the way back."""
+    body = {k: v for k, v in context.items() if k != SIGNATURE_FIELD}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return {**body, SIGNATURE_FIELD: hmac.new(secret, canonical, hashlib.sha256).hexdigest()}
+
+
+def context_verified(context: dict[str, Any], secrets: list[bytes]) -> bool:
+    """Whether `context` carries a valid signature under any of `secrets` (rotation), compared in constant time."""
+    given = context.get(SIGNATURE_FIELD)
+    if not isinstance(given, str) or not secrets:
+        return False
+    ok = False
+    for secret in secrets:
+        expected = sign_context(context, secret)[SIGNATURE_FIELD]
+        ok |= hmac.compare_digest(expected.encode(), given.encode())
+    return ok

@@ -11,7 +11,6 @@ changes nothing. Headers never travel further than auth.py: no secret reaches a 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -23,10 +22,10 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
-from starlette.requests import ClientDisconnect
 
 from warroom.http_framing import RejectAmbiguousFraming
-from warroom.intake import auth
+from warroom.intake import auth, chat
+from warroom.intake.bodies import Problem, read_body
 from warroom.intake.metrics import IntakeMetrics
 from warroom.intake.normalize import Defaults, Delivery, FieldError, PayloadInvalid
 from warroom.intake.recorder import ClientFactory, KeyedGate, Prepared, Recorder, TemporalUnavailable
@@ -51,12 +50,6 @@ class IntakeResponse(BaseModel):
     duplicate: bool = Field(False, description="a signed delivery seen before; recorded the first time")
 
 
-class Problem(Exception):
-    def __init__(self, status: int, reason: str, detail: Any, headers: dict[str, str] | None = None) -> None:
-        super().__init__(str(detail))
-        self.status, self.reason, self.detail, self.headers = status, reason, detail, headers or {}
-
-
 def _loc_text(loc: tuple[str | int, ...]) -> str:
     text = ""
     for part in loc:
@@ -75,32 +68,6 @@ def _invalid(errors: list[dict[str, Any]]) -> Problem:
 def _is_json(content_type: str | None) -> bool:
     media = (content_type or "").split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
-
-
-async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
-    """The body, or 413 (over `limit`), 408 (not all there within `timeout`: a Content-Length
-    larger than what is sent would otherwise hold the request open for as long as the sender
-    likes), or 400 (the sender went away mid-body)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise Problem(413, "too_large", f"request body over {limit} bytes")
-    body = bytearray()
-    try:
-        async with asyncio.timeout(timeout):
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > limit:
-                    raise Problem(413, "too_large", f"request body over {limit} bytes")
-    except TimeoutError:
-        raise Problem(
-            408,
-            "incomplete",
-            f"request body not complete within {timeout:g}s ({len(body)} bytes received)",
-            {"Connection": "close"},
-        ) from None
-    except ClientDisconnect:
-        raise Problem(400, "incomplete", "the sender disconnected before the body was complete") from None
-    return bytes(body)
 
 
 class Intake:
@@ -143,7 +110,7 @@ class Intake:
             self.metrics.latency.labels(source=spec.name, code=str(status)).observe(time.perf_counter() - started)
 
     async def _handle(self, spec: SourceSpec, request: Request) -> Response:
-        body = await _read_body(request, self.settings.body_limit, self.settings.body_timeout)
+        body = await read_body(request, self.settings.body_limit, self.settings.body_timeout)
         if not _is_json(request.headers.get("content-type")):
             raise Problem(415, "unsupported_media_type", "send Content-Type: application/json")
         try:
@@ -268,6 +235,7 @@ def create_app(settings: IntakeSettings, client_factory: ClientFactory) -> FastA
     )
     app.add_middleware(RejectAmbiguousFraming)
     app.state.intake = intake
+    app.state.chat = chat.mount(app, settings, intake.recorder)
 
     error_responses: dict[int | str, dict[str, Any]] = {
         401: {"description": "credentials or signature missing"},

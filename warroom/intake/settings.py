@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, SecretStr, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from warroom.chat.settings import ChatSettings
 from warroom.enums import Duration
 from warroom.settings import Settings
 from warroom.validation import Text, sendable_secret
@@ -117,6 +118,9 @@ class IntakeSettings(BaseSettings):
     retry_after: int = Field(5, ge=1, description="Retry-After seconds on 503")
     max_concurrent_updates: int = Field(16, ge=1, description="updates in flight for one request (alerts of one group)")
 
+    chat: ChatSettings = Field(
+        default_factory=ChatSettings, description="Slack and Mattermost (WARROOM_SLACK_*, WARROOM_MATTERMOST_*)"
+    )
     temporal: Settings = Field(
         default_factory=Settings, description="Temporal connection, task queue, runbook (WARROOM_*)"
     )
