@@ -4,7 +4,8 @@ It deploys order-api v2.14.2 (healthy) on the sandbox cluster, then v2.14.3 (abo
 A real Prometheus scrapes the simulated service and fires an alert rule; a real Alertmanager
 sends it to warroom's intake; the incident is declared with its severity; channel and status
 page posts go out; the diagnosis names "recent deployment"; the rollback is proposed and runs
-(automatically after the veto window, or after your `warroom approve` with --approval manual);
+(automatically after the veto window, after your `warroom approve` with --approval manual, or
+after a signed Slack button press with --approval slack);
 the clean window is read from Prometheus; the monitoring period runs; the drill IC resolves; the PIR draft is written.
 
 Runbook durations are divided by --time-scale (drills only; production runs at real time), and
@@ -50,6 +51,8 @@ from warroom.devserver import dev_server_command, free_port, temporal_binary
 console = Console(highlight=False, soft_wrap=True)
 GOOD, BAD = "registry.example.com/order-api:v2.14.2", "registry.example.com/order-api:v2.14.3"
 IC = "drill-ic"
+SLACK_IC = "UDRILLIC0"
+"""The drill IC's Slack user id (--approval slack)."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SCENARIO = Scenario.model_validate(
     {
@@ -142,6 +145,9 @@ class Drill:
         self.run_id = secrets.token_hex(4)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.scratch: list[Path] = []
+        self.scratch_files: list[Path] = []
+        self.slack_secret = secrets.token_hex(16)
+        self.intake_url = ""
         self.stopped_by: signal.Signals | None = None
         self.started = time.monotonic()
         self.summary: dict[str, Any] = {"time_scale": self.factor, "approval": args.approval}
@@ -193,6 +199,8 @@ class Drill:
                     proc.wait()
             for path in self.scratch:
                 shutil.rmtree(path, ignore_errors=True)
+            for file in self.scratch_files:
+                file.unlink(missing_ok=True)
 
     def _stop(self, sig: signal.Signals, main: asyncio.Task[int]) -> None:
         """A stop signal cancels the drill, so every `finally` runs: a second one hurries it."""
@@ -212,7 +220,7 @@ class Drill:
         from warroom.settings import Settings
         from warroom.worker import build_worker
 
-        runbook = drill_runbook(self.factor, self.args.approval == "manual")
+        runbook = drill_runbook(self.factor, self.args.approval != "auto")
         runbook_file = self.data / "drill-runbook.yaml"
         runbook_file.write_text(yaml.safe_dump(runbook.model_dump(mode="json"), sort_keys=False))
 
@@ -245,9 +253,12 @@ class Drill:
                 source = PrometheusSource(prometheus, runbook.metrics)
                 kube = KubeActivities(KubeGateway.from_settings(KubeSettings(kubeconfig=str(kubeconfig)))).all()
                 worker = build_worker(client, settings.task_queue, LocalSink(self.data, echo=False), None, source, kube)
-                intake_settings = IntakeSettings(temporal=settings, alertmanager_token=self.token, port=0)
+                intake_settings = IntakeSettings(
+                    temporal=settings, alertmanager_token=self.token, port=0, **self._slack_settings(settings)
+                )
                 app = create_app(intake_settings, default_client_factory(intake_settings))
                 async with worker, running(app) as intake_url:
+                    self.intake_url = intake_url
                     await self._alertmanager(prometheus, intake_url)
                     self.say(
                         f"Prometheus {prometheus} scrapes order-api; Alertmanager routes to the intake {intake_url}"
@@ -277,6 +288,45 @@ class Drill:
         finally:
             cluster.stop()
             await self._end_incidents(client, settings.task_queue)
+
+    def _slack_settings(self, settings: Any) -> dict[str, Any]:
+        """--approval slack: the intake serves /slack/* with a signing secret of this drill's own, and
+        knows the drill IC by the Slack id SLACK_IC through a roster file (WARROOM_ONCALL)."""
+        if self.args.approval != "slack":
+            return {}
+        from warroom.chat.settings import ChatSettings
+
+        roster = self.data / "drill-oncall.yaml"
+        roster.write_text(yaml.safe_dump({"people": [{"name": IC, "contacts": {"slack_id": SLACK_IC}}]}))
+        secret_file = self.data / "slack-signing-secret"
+        secret_file.touch(mode=0o600)
+        secret_file.write_text(self.slack_secret)
+        self.scratch_files += [roster, secret_file]
+        return {
+            "temporal": settings.model_copy(update={"oncall": roster}),
+            "chat": ChatSettings(slack_signing_secret=self.slack_secret),
+        }
+
+    def _wait_for_slack(self, incident_id: str, step_id: str, digest: str | None) -> None:
+        """Say what Slack would send, and where: the button's value goes in a signed `block_actions`."""
+        from warroom.contracts.chat import ChatAction
+
+        action = ChatAction(kind="approve", incident_id=incident_id, step_id=step_id, digest=digest)
+        pending = {
+            "interactions_url": f"{self.intake_url}/slack/interactions",
+            "signing_secret_file": str(self.data / "slack-signing-secret"),
+            "user_id": SLACK_IC,
+            "action_id": action.action_id,
+            "value": action.to_value(),
+        }
+        path = self.data / "drills" / "slack-pending.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(pending, indent=2))
+        self.scratch_files.append(path)
+        self.say(
+            f"[yellow]waiting for Slack[/]: press Approve on step {step_id} (a signed block_actions to "
+            f"{pending['interactions_url']} from {SLACK_IC}; the button is in {path})"
+        )
 
     async def _end_incidents(self, client: Any, queue: str) -> None:
         """Terminate what this drill started that still runs (its incident, in retrospective when
@@ -461,17 +511,20 @@ class Drill:
                 )
             pending = [s for s in state.steps if s.status == "pending" and s.action == "rollback"]
             # The approver sees the preview (the server-side dry run) before being asked.
-            if pending and pending[0].preview and self.args.approval == "manual" and "told" not in acted:
+            if pending and pending[0].preview and self.args.approval != "auto" and "told" not in acted:
                 acted.add("told")
                 step, preview = pending[0], pending[0].preview
                 self.say(f"[bold]preview {step.preview_digest}[/]: {preview.summary}")
                 for change in preview.changes:
                     self.say(f"  {change.path}: {change.before} → {change.after}")
-                self.say(
-                    f"[yellow]waiting for you[/]: warroom approve {state.incident_id} {step.step_id} "
-                    f"--preview {step.preview_digest} --reason '...' --as {state.commander} "
-                    "(or the Web UI: update `approve`)"
-                )
+                if self.args.approval == "slack":
+                    self._wait_for_slack(state.incident_id, step.step_id, step.preview_digest)
+                else:
+                    self.say(
+                        f"[yellow]waiting for you[/]: warroom approve {state.incident_id} {step.step_id} "
+                        f"--preview {step.preview_digest} --reason '...' --as {state.commander} "
+                        "(or the Web UI: update `approve`)"
+                    )
             monitored = any(key.startswith("monitoring_done") for key in state.fired)
             if state.mitigated_at and monitored and "resolve" not in acted:
                 acted.add("resolve")
@@ -553,9 +606,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--approval",
-        choices=["auto", "manual"],
+        choices=["auto", "manual", "slack"],
         default="auto",
-        help="auto: the rollback runs after the veto window; manual: it waits for `warroom approve`",
+        help="auto: the rollback runs after the veto window; manual: it waits for `warroom approve`; "
+        "slack: it waits for a signed Slack button press on the intake's /slack/interactions",
     )
     parser.add_argument(
         "--temporal",
