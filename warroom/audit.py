@@ -19,6 +19,8 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 
+from warroom.chat.desk import chat_origin
+
 SKIPPED = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
@@ -173,7 +175,9 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
         by = body.get("by", "") if isinstance(body, dict) else ""
         identity = request.meta.identity
         actor = by or identity
-        via = f" (via {identity})" if identity and identity != by else ""
+        origin = chat_origin(request.meta.update_id)
+        callers = [c for c in (identity if identity != by else "", origin) if c]
+        via = f" (via {', '.join(callers)})" if callers else ""
         return actor, f"{request.input.name}: {_fields(body, *REQUEST_FIELDS)}{via}"
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
         outcome = event.workflow_execution_update_completed_event_attributes.outcome

@@ -11,6 +11,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import Harness, assert_eventually, incident_input, running_worker, state_of
+from warroom.audit import audit_rows, incident_histories
 from warroom.chat.commands import parse
 from warroom.chat.desk import ChatDesk, update_id
 from warroom.chat.identity import ChatRoster
@@ -120,6 +121,10 @@ async def test_a_double_click_acknowledges_once(harness: Harness, desk: ChatDesk
     state = await state_of(handle)
     assert [e.kind for e in state.timeline].count("acknowledged") == 1
     assert state.acknowledged_by == "alice"
+    # The audit names the roster person and the chat user the act came from.
+    rows = await audit_rows(await incident_histories(harness.client, handle.id), harness.client.data_converter)
+    acks = [r for r in rows if "acknowledge:" in r.summary]
+    assert len(acks) == 1 and acks[0].actor == "alice" and "slack:U0ALICE" in acks[0].summary, acks
 
 
 async def test_unknown_users_change_nothing(harness: Harness, desk: ChatDesk) -> None:

@@ -40,6 +40,14 @@ def update_id(user: ChatUser, key: str) -> str:
     return f"chat-{user.platform}-{user.user_id}-{digest[:24]}"
 
 
+def chat_origin(update_id: str) -> str | None:
+    """`slack:U0123ABC` from an update id `update_id` made, for the audit; None for any other id."""
+    parts = update_id.split("-", 3)
+    if len(parts) == 4 and parts[0] == "chat" and parts[1] in ("slack", "mattermost"):
+        return f"{parts[1]}:{parts[2]}"
+    return None
+
+
 class ChannelIndex:
     """Channel name → the open incident it belongs to (`state.channel`), read from the incidents
     themselves and cached briefly, so `/incident ack` in `#incident-2026-12-06-001` needs no id."""
