@@ -178,3 +178,27 @@ def _channel_named(handle):  # type: ignore[no-untyped-def]
 def test_update_requests_stay_the_clis(tmp_path: Path) -> None:
     assert parse("ack --take-command").request("alice") == Acknowledge(by="alice", take_command=True)
     assert parse("declare inc-1 --severity p2").spec.update == Update.DECLARE
+
+
+async def test_declare_from_chat_opens_one_incident_however_often_it_is_retried(
+    harness: Harness, dev_env: WorkflowEnvironment
+) -> None:
+    incidents = Incidents(dev_env.client)
+
+    async def factory() -> Incidents:
+        return incidents
+
+    desk = ChatDesk(factory, ChatRoster(ROSTER), runbook=incident_input().runbook, task_queue=harness.queue)
+    text = "declare --service payments --severity p2 --summary 'checkout failing' --commander alice"
+    first = await desk.command(BOB, text, key="trigger-1")
+    assert first.ok and "bob declared P2 incident payments-" in first.text, first
+    incident_id = first.text.split("incident ", 1)[1].split(":", 1)[0]
+    harness.handles.append(dev_env.client.get_workflow_handle(f"incident-{incident_id}"))
+    again = await desk.command(BOB, text, key="trigger-1")
+    assert again.ok and f"{incident_id} is already declared" in again.text, again
+    state = await state_of(harness.handles[-1])
+    assert (state.severity, state.commander, state.service) == (Severity.P2, "alice", "payments")
+    refused = await desk.command(BOB, "declare --service payments --summary x", key="trigger-2")
+    assert not refused.ok and "needs --severity" in refused.text
+    refused = await desk.command(BOB, "declare --service 'pay ments;rm' --severity P1 --summary x", key="t3")
+    assert not refused.ok and "service" in refused.text

@@ -75,9 +75,9 @@ COMMANDS: dict[str, Spec] = {
     "help": Spec(positionals=("command?",), usage="help [COMMAND]", help="what each command does"),
     "status": Spec(usage="status [ID]", help="the incident's phase, roles, steps and next deadlines"),
     "declare": Spec(
-        options=("severity", "reason"),
-        usage="declare [ID] [--severity P1|P2|P3] [--reason TEXT]",
-        help="declare an incident an alert opened (still in Detection)",
+        options=("severity", "reason", "service", "summary", "commander"),
+        usage="declare [ID] [--severity P1|P2|P3] [--reason TEXT]  or  declare --service S --severity P --summary TEXT",
+        help="declare an incident an alert opened (still in Detection), or open a new one",
         update=Update.DECLARE,
         build=lambda who, o, f, p: Declare(
             by=who, severity=_severity(o.get("severity")), reason=o.get("reason") or "declared from chat"

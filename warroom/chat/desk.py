@@ -22,11 +22,12 @@ from pydantic import BaseModel, ValidationError
 
 from warroom.chat.commands import ParsedCommand, help_text, parse
 from warroom.chat.identity import ChatRoster
+from warroom.config import RunbookConfig
 from warroom.contracts.chat import ChatAction, ChatInputError, ChatOutcome, ChatUser
-from warroom.enums import Update
-from warroom.errors import WarroomError
+from warroom.enums import Severity, Update
+from warroom.errors import IncidentExists, WarroomError
 from warroom.incidents import Incidents, list_query
-from warroom.models import Acknowledge, Declare, IncidentState, StepDecision, UpdateResult
+from warroom.models import Acknowledge, Declare, IncidentInput, IncidentState, StepDecision, UpdateResult
 
 IncidentsFactory = Callable[[], Awaitable[Incidents]]
 CHANNEL_CACHE_SECONDS = 15.0
@@ -85,10 +86,20 @@ class ChannelIndex:
 class ChatDesk:
     """Where chat adapters hand over verified requests."""
 
-    def __init__(self, incidents: IncidentsFactory, roster: ChatRoster, channels: ChannelIndex | None = None) -> None:
+    def __init__(
+        self,
+        incidents: IncidentsFactory,
+        roster: ChatRoster,
+        channels: ChannelIndex | None = None,
+        *,
+        runbook: RunbookConfig | None = None,
+        task_queue: str | None = None,
+    ) -> None:
         self._incidents = incidents
         self.roster = roster
         self.channels = channels or ChannelIndex(incidents)
+        self.runbook = runbook
+        self.task_queue = task_queue
 
     async def press(self, user: ChatUser, action: ChatAction, key: str, reason: str | None = None) -> ChatOutcome:
         """A button on a warroom message. Deny without `reason` asks for one and sends nothing."""
@@ -135,6 +146,8 @@ class ChatDesk:
         if person is None:
             return ChatOutcome(ok=False, text=self.roster.refusal(user))
         try:
+            if parsed.name == "declare" and parsed.options.get("service"):
+                return await self._open(user, person, parsed, key)
             incident = await self._incident_of(parsed, channel_name)
             if parsed.name == "status":
                 incidents = await self._incidents()
@@ -146,6 +159,44 @@ class ChatDesk:
         except WarroomError as exc:
             return ChatOutcome(ok=False, text=_reason(exc))
         return await self._send(user, incident, parsed.spec.update, request, key)
+
+    async def _open(self, user: ChatUser, person: str, parsed: ParsedCommand, key: str) -> ChatOutcome:
+        """`/incident declare --service S --severity P --summary T`: a new incident, as `warroom declare`.
+        Its id ends in a digest of the command, so a retried command finds the incident it opened."""
+        if self.runbook is None or self.task_queue is None:
+            raise ChatInputError("this intake cannot open incidents (no runbook or task queue configured)")
+        if parsed.incident:
+            raise ChatInputError("declare either an incident by ID, or a new one with --service, not both")
+        options = parsed.options
+        missing = [f"--{name}" for name in ("severity", "summary") if not options.get(name, "").strip()]
+        if missing:
+            raise ChatInputError(f"declare --service needs {', '.join(missing)} (usage: /incident {parsed.spec.usage})")
+        service = options["service"].strip().lower()
+        now = datetime.now(UTC)
+        digest = update_id(user, key)[-6:]
+        try:
+            inp = IncidentInput(
+                incident_id=f"{service}-{now:%Y%m%d}-{digest}",
+                service=service,
+                summary=options["summary"],
+                runbook=self.runbook,
+                severity=_severity_of(options["severity"]),
+                declared=True,
+                declared_by=person,
+                commander=options.get("commander") or None,
+            )
+        except ValidationError as exc:
+            raise ChatInputError(f"declare: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
+        incidents = await self._incidents()
+        try:
+            await incidents.start(inp, self.task_queue)
+        except IncidentExists:
+            return ChatOutcome(ok=True, text=f"incident {inp.incident_id} is already declared (this command opened it)")
+        return ChatOutcome(
+            ok=True,
+            text=f"{person} declared {inp.severity} incident {inp.incident_id}: {inp.summary} "
+            f"(the channel, the IC page and every runbook timer follow)",
+        )
 
     async def _incident_of(self, parsed: ParsedCommand, channel_name: str | None) -> str:
         if parsed.incident:
@@ -164,6 +215,13 @@ class ChatDesk:
         except WarroomError as exc:
             return ChatOutcome(ok=False, text=_reason(exc))
         return ChatOutcome(ok=True, text=result.message, result=result)
+
+
+def _severity_of(word: str) -> Severity:
+    try:
+        return Severity(word.strip().upper())
+    except ValueError:
+        raise ChatInputError(f"{word[:20]!r} is not a severity: P1, P2 or P3") from None
 
 
 def _step(action: ChatAction) -> str:

@@ -235,7 +235,7 @@ def create_app(settings: IntakeSettings, client_factory: ClientFactory) -> FastA
     )
     app.add_middleware(RejectAmbiguousFraming)
     app.state.intake = intake
-    app.state.chat = chat.mount(app, settings, intake.recorder)
+    app.state.chat = chat.mount(app, settings, intake.recorder, intake.runbook)
 
     error_responses: dict[int | str, dict[str, Any]] = {
         401: {"description": "credentials or signature missing"},

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 
 from warroom.chat.desk import ChatDesk
 from warroom.chat.identity import ChatRoster
+from warroom.config import RunbookConfig
 from warroom.errors import ConfigInvalid, ConnectionFailed
 from warroom.incidents import Incidents
 from warroom.intake import mattermost, slack
@@ -23,7 +24,7 @@ from warroom.oncall.load import OncallError
 BodyReader = Callable[[Request], Awaitable[bytes]]
 
 
-def desk_for(settings: IntakeSettings, recorder: Recorder) -> ChatDesk:
+def desk_for(settings: IntakeSettings, recorder: Recorder, runbook: RunbookConfig | None = None) -> ChatDesk:
     try:
         roster = ChatRoster.from_file(settings.temporal.oncall)
     except (OncallError, OSError) as exc:
@@ -35,12 +36,12 @@ def desk_for(settings: IntakeSettings, recorder: Recorder) -> ChatDesk:
         except TemporalUnavailable as exc:
             raise ConnectionFailed(f"Temporal is unavailable ({exc}); try again in a minute") from None
 
-    return ChatDesk(incidents, roster)
+    return ChatDesk(incidents, roster, runbook=runbook, task_queue=settings.temporal.task_queue)
 
 
-def mount(app: FastAPI, settings: IntakeSettings, recorder: Recorder) -> ChatDesk:
+def mount(app: FastAPI, settings: IntakeSettings, recorder: Recorder, runbook: RunbookConfig) -> ChatDesk:
     """Add the chat routes; each platform's routes refuse (403) until its secret is configured."""
-    desk = desk_for(settings, recorder)
+    desk = desk_for(settings, recorder, runbook)
 
     async def body(request: Request) -> bytes:
         return await read_body(request, settings.body_limit, settings.body_timeout)
