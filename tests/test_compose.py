@@ -12,6 +12,7 @@ from typer.main import get_command
 
 from activities.channels.settings import ChannelSettings
 from warroom import search
+from warroom.chat.settings import ChatSettings
 from warroom.cli import app
 from warroom.intake.settings import IntakeSettings
 from warroom.settings import Settings
@@ -26,6 +27,7 @@ def known_variables() -> set[str]:
     names = {f"WARROOM_{f.upper()}" for f in Settings.model_fields}
     names |= {f"WARROOM_{f.upper()}" for f in ChannelSettings.model_fields}
     names |= {f"WARROOM_INTAKE_{f.upper()}" for f in IntakeSettings.model_fields}
+    names |= {f"WARROOM_{f.upper()}" for f in ChatSettings.model_fields}
     return names | {"WARROOM_CODEC_TOKEN"}  # read by `warroom codec-server`
 
 
