@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from activities.channels._http import ChannelRejected, HttpClient
+from activities.channels._http import ChannelAuthError, ChannelRejected, HttpClient
 from activities.channels.buttons import Button, buttons_for
 from warroom.contracts.chat import sign_context
 from warroom.models import Notification
@@ -68,6 +68,7 @@ class MattermostChannel:
         self._sign_with = next((s.encode() for s in secrets if s), None)  # the first value signs; all verify
         self.private = private
         self._team_id: str | None = None
+        self._bot_id: str | None = None
         self._channels: dict[str, str] = {}  # channel name → Mattermost channel id
 
     async def deliver(self, notification: Notification, text: str) -> str:
@@ -106,8 +107,19 @@ class MattermostChannel:
         actions = self._actions(text, buttons or [])
         if actions:
             payload["props"] = {"attachments": [{"actions": actions}]}
-        body = await self._call("POST", "/posts", "posts.create", payload)
+        try:
+            body = await self._call("POST", "/posts", "posts.create", payload)
+        except ChannelAuthError as err:
+            if err.status != 403:
+                raise
+            await self._join(channel_id)  # a channel opened by someone else: join it, then post
+            body = await self._call("POST", "/posts", "posts.create", payload)
         return str(body.get("id", ""))
+
+    async def _join(self, channel_id: str) -> None:
+        if self._bot_id is None:
+            self._bot_id = str((await self._call("GET", "/users/me", "users.me"))["id"])
+        await self._call("POST", f"/channels/{channel_id}/members", "channels.add_member", {"user_id": self._bot_id})
 
     def _actions(self, text: str, buttons: list[Button]) -> list[dict[str, Any]]:
         """Interactive buttons, when the intake's URL and the signing secret are configured."""
@@ -146,6 +158,6 @@ class MattermostChannel:
             body = response.json()
         except ValueError:
             raise ChannelRejected(SERVICE, f"{label}: the answer was not JSON (HTTP {response.status_code})") from None
-        if not isinstance(body, dict) or "id" not in body:
+        if not isinstance(body, dict) or not ("id" in body or "channel_id" in body):
             raise ChannelRejected(SERVICE, f"{label}: unexpected answer")
         return body

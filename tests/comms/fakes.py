@@ -755,6 +755,7 @@ class FakeMattermost(Fake):
         self.patches: list[dict[str, Any]] = []
         self.dialogs: list[dict[str, Any]] = []
         self.calls: list[str] = []
+        self.bot_id = mattermost_id("u", next(self._ids))
 
     def team(self, name: str) -> str:
         return next(tid for tid, n in self.teams.items() if n == name)
@@ -766,6 +767,19 @@ class FakeMattermost(Fake):
         channel = self.by_name(name)
         assert channel, f"no channel {name}"
         return [p for p in self.posts.values() if p["channel_id"] == channel["id"]]
+
+    def add_channel(self, name: str, team: str = "acme", *, private: bool = False, member: bool = False) -> str:
+        """A channel someone else opened (the bot is a member only when `member`)."""
+        cid = mattermost_id("c", next(self._ids))
+        self.channels[cid] = {
+            "id": cid,
+            "team_id": self.team(team),
+            "name": name,
+            "display_name": name,
+            "type": "P" if private else "O",
+            "members": {self.bot_id} if member else set(),
+        }
+        return cid
 
     def add_post(self, channel_id: str, message: str, props: dict[str, Any] | None = None) -> str:
         post_id = mattermost_id("p", next(self._ids))
@@ -790,11 +804,20 @@ class FakeMattermost(Fake):
             found = next(
                 (c for c in self.channels.values() if c["team_id"] == parts[1] and c["name"] == parts[4]), None
             )
-            return reply(200, found) if found else self.error(404, "Unable to find the existing channel.")
+            return reply(200, _public(found)) if found else self.error(404, "Unable to find the existing channel.")
+        if request.method == "GET" and parts == ["users", "me"]:
+            return reply(200, {"id": self.bot_id, "username": "warroom", "is_bot": True})
+        if request.method == "POST" and len(parts) == 3 and parts[0] == "channels" and parts[2] == "members":
+            channel = self.channels.get(parts[1])
+            if channel is None or channel["type"] == "P" or body.get("user_id") != self.bot_id:
+                return self.error(403, "You do not have the appropriate permissions.")
+            channel["members"].add(self.bot_id)
+            return reply(201, {"channel_id": parts[1], "user_id": self.bot_id})
         if request.method == "POST" and parts == ["channels"]:
             return self._create_channel(body)
         if request.method == "POST" and parts == ["posts"]:
-            if body.get("channel_id") not in self.channels:
+            channel = self.channels.get(body.get("channel_id", ""))
+            if channel is None or self.bot_id not in channel["members"]:
                 return self.error(403, "You do not have the appropriate permissions.")
             post_id = self.add_post(body["channel_id"], body.get("message", ""), body.get("props"))
             return reply(201, self.posts[post_id])
@@ -828,5 +851,10 @@ class FakeMattermost(Fake):
             "name": name,
             "display_name": body.get("display_name", name),
             "type": body["type"],
+            "members": {self.bot_id},
         }
-        return reply(201, self.channels[cid])
+        return reply(201, _public(self.channels[cid]))
+
+
+def _public(channel: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in channel.items() if k != "members"}

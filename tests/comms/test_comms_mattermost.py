@@ -52,6 +52,23 @@ async def test_the_channel_is_opened_once_and_reused_after_a_restart() -> None:
     assert MATTERMOST_TOKEN not in where
 
 
+async def test_a_channel_someone_else_opened_is_joined_before_posting() -> None:
+    fake = FakeMattermost()
+    cid = fake.add_channel("incident-2026-11-28-order-api-1407")
+    with served(fake) as base:
+        await adapter(base).deliver(note(), "⚡ update")
+    assert [p["message"] for p in fake.in_channel("incident-2026-11-28-order-api-1407")] == ["⚡ update"]
+    assert f"POST /channels/{cid}/members" in fake.calls and "POST /channels" not in fake.calls
+
+
+async def test_a_private_channel_the_bot_is_not_in_is_a_clear_refusal() -> None:
+    fake = FakeMattermost()
+    fake.add_channel("incident-2026-11-28-order-api-1407", private=True)
+    with served(fake) as base, pytest.raises(ChannelAuthError, match="channels.add_member: HTTP 403"):
+        await adapter(base).deliver(note(), "⚡ update")
+    assert not fake.posts
+
+
 async def test_a_restricted_incident_gets_a_private_channel() -> None:
     fake = FakeMattermost()
     with served(fake) as base:
