@@ -226,6 +226,18 @@ async def test_a_forged_or_altered_context_is_401_and_sends_nothing(intake: Inta
     assert junk.status_code == 422
     form = await intake.http.post("/mattermost/actions", data={"context": "x"})
     assert form.status_code == 415
+    big = await intake.http.post(
+        "/mattermost/actions", content=b'{"x":"' + b"y" * 300_000 + b'"}', headers={"Content-Type": "application/json"}
+    )
+    assert big.status_code == 413
+    nul = await press(intake, action, "p" * 26, user_name="al\x00ice")
+    assert nul.status_code == 422 and "control characters" in nul.text
+    bad_post = await press(intake, action, "../../posts")
+    assert bad_post.status_code == 422
+    deep = await intake.http.post(
+        "/mattermost/dialogs", content=b"[" * 100_000, headers={"Content-Type": "application/json"}
+    )
+    assert deep.status_code == 422
     dialog = await intake.http.post(
         "/mattermost/dialogs",
         json={
