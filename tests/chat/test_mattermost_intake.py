@@ -15,17 +15,20 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from pydantic import SecretStr
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.channels._http import HttpClient
+from activities.channels.mattermost import MattermostChannel
 from tests.comms.fakes import MATTERMOST_TOKEN, FakeMattermost, served
 from tests.helpers import Harness, assert_eventually, incident_input, running_worker, state_of
 from tests.intake.support import Intake, open_intake
 from warroom.chat.settings import ChatSettings
 from warroom.contracts.chat import SIGNATURE_FIELD, ChatAction, sign_context
 from warroom.enums import Phase, Role, Severity, Update
-from warroom.models import AssignRole, ProposeStep, UpdateResult
+from warroom.models import AssignRole, Notification, ProposeStep, UpdateResult
 
 ALICE, BOB, MALLORY = "a" * 26, "b" * 26, "m" * 26
 TEAM, CHANNEL = "t" * 26, "c" * 26
@@ -379,3 +382,44 @@ async def test_without_a_bot_token_deny_points_to_the_command(
         response = await press(it, ChatAction(kind="deny", incident_id="order-api-1", step_id="s1"), "p" * 26)
         assert response.json() == {"ephemeral_text": "deny with `/incident deny order-api-1 s1 --reason ...`"}
         assert len(it.calls) == 0
+
+
+async def test_a_button_warroom_posted_is_pressed_as_mattermost_sends_it(
+    intake: Intake, harness: Harness, mattermost: tuple[FakeMattermost, str]
+) -> None:
+    """The whole loop: the worker's adapter posts the proposal with buttons; Mattermost sends the
+    pressed button's context, as it was posted, to the button's integration URL."""
+    fake, base = mattermost
+    handle = await commanding(harness)
+    step = await proposed(handle)
+    state = await state_of(handle)
+    channel = MattermostChannel(
+        HttpClient(),
+        SecretStr(MATTERMOST_TOKEN),
+        api_url=base,
+        team="acme",
+        action_url=f"{intake.url}/mattermost/actions",
+        action_secret=SecretStr(SECRET),
+    )
+    notification = Notification(
+        incident_id=state.incident_id,
+        channel="incident",
+        template="step_proposed",
+        context={"channel": state.channel, "step_id": step},
+    )
+    try:
+        await channel.deliver(notification, "🛠 Step proposed")
+    finally:
+        await channel.http.aclose()
+    post = fake.in_channel(state.channel.lstrip("#"))[-1]
+    approve = next(a for a in post["props"]["attachments"][0]["actions"] if a["name"] == "Approve")
+    sent = action_body(
+        ChatAction(kind="ack", incident_id="unused-1"), post["id"], context=approve["integration"]["context"]
+    )
+    async with httpx.AsyncClient() as mattermost_server:
+        response = await mattermost_server.post(approve["integration"]["url"], json=sent)
+    assert response.status_code == 200, response.text
+    update = response.json()["update"]
+    assert update["message"] == "🛠 Step proposed"
+    assert f"Step {step} approved by alice" in update["props"]["attachments"][0]["text"]
+    assert (await state_of(handle)).steps[0].status == "approved"
