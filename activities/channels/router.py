@@ -1,6 +1,6 @@
 """The `Notifier` the worker uses: each notification goes to the adapters configured for its channel.
 
-    incident      Slack, else the webhook, else the local sink
+    incident      Slack, else Mattermost, else the webhook, else the local sink
     page          PagerDuty, else the chat adapter, else the local sink
     status_page   Atlassian Statuspage and/or the built-in status page (default: built-in)
     stakeholders  the chat adapter, else the local sink
@@ -28,6 +28,7 @@ from activities.channels._http import ChannelError, DeliveryRetry, HttpClient, S
 from activities.channels.email import SmtpMailer
 from activities.channels.github import GitHubTickets
 from activities.channels.jira import JiraTickets
+from activities.channels.mattermost import MattermostChannel
 from activities.channels.pagerduty import PagerDutyPager
 from activities.channels.settings import ChannelSettings
 from activities.channels.slack import SlackChannel
@@ -140,6 +141,16 @@ def build_router(
             api_url=str(settings.slack_api_url),
             private=settings.slack_private_channels,
             pin_templates=frozenset(settings.slack_pin_templates),
+        )
+    if settings.mattermost_token and settings.mattermost_url and settings.mattermost_team:
+        built["mattermost"] = MattermostChannel(
+            http,
+            settings.mattermost_token,
+            api_url=str(settings.mattermost_url),
+            team=settings.mattermost_team,
+            action_url=str(settings.mattermost_action_url) if settings.mattermost_action_url else None,
+            action_secret=settings.mattermost_action_secret,
+            private=settings.mattermost_private_channels,
         )
     if settings.webhook_url:
         built["webhook"] = WebhookChannel(http, settings.webhook_url, settings.webhook_secret)

@@ -1,7 +1,9 @@
 """Where each kind of message goes, from the environment (WARROOM_*). Nothing set: everything local.
 
     WARROOM_SLACK_TOKEN                 bot token (xoxb-...): incident channel on Slack
-    WARROOM_WEBHOOK_URL                 generic JSON webhook for the incident channel (if no Slack)
+    WARROOM_MATTERMOST_URL / _TOKEN / _TEAM   incident channel on Mattermost (if no Slack)
+    WARROOM_MATTERMOST_ACTION_URL / _ACTION_SECRET   buttons: the intake's /mattermost/actions, signing
+    WARROOM_WEBHOOK_URL                 generic JSON webhook for the incident channel (if no chat)
     WARROOM_PAGERDUTY_ROUTING_KEY       Events API v2 integration key: pages
     WARROOM_STATUSPAGE_API_KEY / _PAGE_ID / _COMPONENT_ID   Atlassian Statuspage
     WARROOM_SMTP_HOST / _PORT / _USER / _PASSWORD / _FROM / _TO   e-mail (STARTTLS + AUTH)
@@ -34,7 +36,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from warroom.validation import ConfigPath, Text, json_object, no_control, sendable_secret
 
-Adapter = Literal["slack", "webhook", "pagerduty", "statuspage", "builtin", "email", "jira", "github", "local"]
+Adapter = Literal[
+    "slack", "mattermost", "webhook", "pagerduty", "statuspage", "builtin", "email", "jira", "github", "local"
+]
 ComponentImpact = Literal["degraded_performance", "partial_outage", "major_outage"]
 CHANNELS = ("incident", "page", "status_page", "stakeholders", "email", "ticket")
 TICKET_ADAPTERS = ("jira", "github", "local")
@@ -61,6 +65,8 @@ def _github_repo(value: str) -> str:
     return value
 
 
+MattermostTeam = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
+"""A team's name (its URL slug): it is interpolated into `/teams/name/<team>`."""
 GitHubRepo = Annotated[str, StringConstraints(max_length=140), AfterValidator(_github_repo)]
 
 
@@ -103,6 +109,16 @@ class ChannelSettings(BaseSettings):
     slack_api_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api")
     slack_private_channels: bool = False
     slack_pin_templates: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["channel_opened"])
+
+    # Mattermost REST API v4 (buttons need the intake's public /mattermost/actions URL and the secret).
+    mattermost_url: AnyHttpUrl | None = Field(None, description="https://chat.example.com")
+    mattermost_token: SecretStr | None = Field(None, description="a bot account's access token")
+    mattermost_team: MattermostTeam | None = Field(None, description="the team (its name) incident channels open in")
+    mattermost_private_channels: bool = False
+    mattermost_action_url: AnyHttpUrl | None = Field(None, description="https://intake.example.com/mattermost/actions")
+    mattermost_action_secret: SecretStr | None = Field(
+        None, description="signs each button's context; the intake checks it (comma-separated: rotation)"
+    )
 
     # Generic webhook.
     webhook_url: SecretStr | None = Field(None, description="the URL is a secret: it usually embeds a token")
@@ -196,6 +212,13 @@ class ChannelSettings(BaseSettings):
         if any(v is not None for v in jira.values()) and not all(v is not None for v in jira.values()):
             missing = ", ".join(name for name, v in jira.items() if v is None)
             raise ValueError(f"Jira tickets need WARROOM_JIRA_URL, _EMAIL, _API_TOKEN and _PROJECT: {missing} not set")
+        mattermost = (self.mattermost_url, self.mattermost_token, self.mattermost_team)
+        if any(v is not None for v in mattermost) and not all(v is not None for v in mattermost):
+            raise ValueError("Mattermost needs WARROOM_MATTERMOST_URL, _TOKEN and _TEAM: set all three or none")
+        if (self.mattermost_action_url is None) != (self.mattermost_action_secret is None):
+            raise ValueError(
+                "WARROOM_MATTERMOST_ACTION_URL and WARROOM_MATTERMOST_ACTION_SECRET go together: set both or neither"
+            )
         if (self.github_repo is None) != (self.github_token is None):
             raise ValueError("WARROOM_GITHUB_REPO and WARROOM_GITHUB_TOKEN go together: set both or neither")
         configured = self.configured()
@@ -209,6 +232,8 @@ class ChannelSettings(BaseSettings):
         have = set()
         if self.slack_token:
             have.add("slack")
+        if self.mattermost_token and self.mattermost_url and self.mattermost_team:
+            have.add("mattermost")
         if self.webhook_url:
             have.add("webhook")
         if self.pagerduty_routing_key:
@@ -226,7 +251,8 @@ class ChannelSettings(BaseSettings):
     def route_table(self) -> dict[str, Adapter]:
         """channel → adapter: the explicit `routes`, else the best configured adapter, else local."""
         have = self.configured()
-        chat: Adapter = "slack" if "slack" in have else "webhook" if "webhook" in have else "local"
+        chats: tuple[Adapter, ...] = ("slack", "mattermost", "webhook")
+        chat: Adapter = next((a for a in chats if a in have), "local")
         table: dict[str, Adapter] = {
             "incident": chat,
             "page": "pagerduty" if "pagerduty" in have else chat,

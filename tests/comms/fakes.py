@@ -727,3 +727,134 @@ def smtp_server_at(folder: Path, *, starttls: bool) -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+# --- Mattermost: REST API v4, the parts warroom uses -----------------------------------------------
+
+MATTERMOST_TOKEN = "mm-bot-t0ken-0123456789secret"
+
+
+def mattermost_id(prefix: str, n: int) -> str:
+    """Mattermost ids are 26 characters a-z, 0-9."""
+    return f"{prefix[:1]}{n:025d}"
+
+
+class FakeMattermost(Fake):
+    """Teams, channels (by name, O/P), posts with props, post patches and opened dialogs — with
+    Mattermost's JSON errors (`{"id", "message", "status_code"}`) and 401 without the bot's token."""
+
+    NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
+
+    def __init__(self, token: str = MATTERMOST_TOKEN, teams: tuple[str, ...] = ("acme",)) -> None:
+        super().__init__()
+        self.token = token
+        self._ids = itertools.count(1)
+        self.teams = {mattermost_id("t", next(self._ids)): name for name in teams}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.posts: dict[str, dict[str, Any]] = {}
+        self.patches: list[dict[str, Any]] = []
+        self.dialogs: list[dict[str, Any]] = []
+        self.calls: list[str] = []
+        self.bot_id = mattermost_id("u", next(self._ids))
+
+    def team(self, name: str) -> str:
+        return next(tid for tid, n in self.teams.items() if n == name)
+
+    def by_name(self, name: str) -> dict[str, Any] | None:
+        return next((c for c in self.channels.values() if c["name"] == name), None)
+
+    def in_channel(self, name: str) -> list[dict[str, Any]]:
+        channel = self.by_name(name)
+        assert channel, f"no channel {name}"
+        return [p for p in self.posts.values() if p["channel_id"] == channel["id"]]
+
+    def add_channel(self, name: str, team: str = "acme", *, private: bool = False, member: bool = False) -> str:
+        """A channel someone else opened (the bot is a member only when `member`)."""
+        cid = mattermost_id("c", next(self._ids))
+        self.channels[cid] = {
+            "id": cid,
+            "team_id": self.team(team),
+            "name": name,
+            "display_name": name,
+            "type": "P" if private else "O",
+            "members": {self.bot_id} if member else set(),
+        }
+        return cid
+
+    def add_post(self, channel_id: str, message: str, props: dict[str, Any] | None = None) -> str:
+        post_id = mattermost_id("p", next(self._ids))
+        self.posts[post_id] = {"id": post_id, "channel_id": channel_id, "message": message, "props": props or {}}
+        return post_id
+
+    @staticmethod
+    def error(status: int, message: str) -> httpx.Response:
+        return reply(status, {"id": "api.fake.app_error", "message": message, "status_code": status})
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api/v4")
+        self.calls.append(f"{request.method} {path}")
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return self.error(401, "Invalid or expired session, please login again.")
+        body = json.loads(request.content) if request.content else {}
+        parts = path.strip("/").split("/")
+        if request.method == "GET" and parts[:2] == ["teams", "name"] and len(parts) == 3:
+            tid = next((t for t, n in self.teams.items() if n == parts[2]), None)
+            return reply(200, {"id": tid, "name": parts[2]}) if tid else self.error(404, "Unable to find the team.")
+        if request.method == "GET" and len(parts) == 5 and parts[0] == "teams" and parts[2:4] == ["channels", "name"]:
+            found = next(
+                (c for c in self.channels.values() if c["team_id"] == parts[1] and c["name"] == parts[4]), None
+            )
+            return reply(200, _public(found)) if found else self.error(404, "Unable to find the existing channel.")
+        if request.method == "GET" and parts == ["users", "me"]:
+            return reply(200, {"id": self.bot_id, "username": "warroom", "is_bot": True})
+        if request.method == "POST" and len(parts) == 3 and parts[0] == "channels" and parts[2] == "members":
+            channel = self.channels.get(parts[1])
+            if channel is None or channel["type"] == "P" or body.get("user_id") != self.bot_id:
+                return self.error(403, "You do not have the appropriate permissions.")
+            channel["members"].add(self.bot_id)
+            return reply(201, {"channel_id": parts[1], "user_id": self.bot_id})
+        if request.method == "POST" and parts == ["channels"]:
+            return self._create_channel(body)
+        if request.method == "POST" and parts == ["posts"]:
+            channel = self.channels.get(body.get("channel_id", ""))
+            if channel is None or self.bot_id not in channel["members"]:
+                return self.error(403, "You do not have the appropriate permissions.")
+            post_id = self.add_post(body["channel_id"], body.get("message", ""), body.get("props"))
+            return reply(201, self.posts[post_id])
+        if request.method == "PUT" and len(parts) == 3 and parts[0] == "posts" and parts[2] == "patch":
+            post = self.posts.get(parts[1])
+            if post is None:
+                return self.error(404, "Unable to find the existing post or comment to update.")
+            self.patches.append({"post_id": parts[1], **body})
+            post.update({k: v for k, v in body.items() if k in ("message", "props")})
+            return reply(200, post)
+        if request.method == "POST" and parts == ["actions", "dialogs", "open"]:
+            dialog = body.get("dialog")
+            if not body.get("trigger_id") or not body.get("url") or not isinstance(dialog, dict):
+                return self.error(400, "Invalid dialog: trigger_id, url and dialog are required.")
+            if not dialog.get("elements"):
+                return self.error(400, "Invalid dialog: no elements.")
+            self.dialogs.append(body)
+            return reply(200, {"status": "OK"})
+        return self.error(404, "Sorry, we could not find the page.")
+
+    def _create_channel(self, body: dict[str, Any]) -> httpx.Response:
+        name, team_id = body.get("name", ""), body.get("team_id", "")
+        if team_id not in self.teams or body.get("type") not in ("O", "P") or not self.NAME.fullmatch(name):
+            return self.error(400, "Invalid channel: team_id, name or type.")
+        if any(c["team_id"] == team_id and c["name"] == name for c in self.channels.values()):
+            return self.error(400, "A channel with that name already exists on the same team.")
+        cid = mattermost_id("c", next(self._ids))
+        self.channels[cid] = {
+            "id": cid,
+            "team_id": team_id,
+            "name": name,
+            "display_name": body.get("display_name", name),
+            "type": body["type"],
+            "members": {self.bot_id},
+        }
+        return reply(201, _public(self.channels[cid]))
+
+
+def _public(channel: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in channel.items() if k != "members"}
