@@ -102,6 +102,13 @@ def mentions(notification: Notification) -> str:
     return "".join(f"<@{i}> " for i in dict.fromkeys(ids))
 
 
+def escape(text: str) -> str:
+    """Slack's control characters escaped, as its docs ask: a `<!channel>`, `<@U…>` or
+    `<https://…|label>` inside a message (an alert's summary, a hypothesis) shows as typed and
+    neither pings anyone nor disguises a link. warroom's own mentions are added after this."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
     """`text` in pieces of at most `limit` characters that join back into it, each cut after a
     line break where one is in the piece's second half; pieces of only white space are dropped."""
@@ -175,7 +182,7 @@ class SlackChannel:
         # A restricted incident (security: no details in public channels) gets a private channel.
         restricted = notification.context.get("restricted") is True
         channel_id = await self.ensure_channel(name, private=self.private or restricted)
-        body = mentions(notification) + text
+        body = mentions(notification) + escape(text)
         ts = await self.post(channel_id, body, message_blocks(notification, body))
         pinned = ""
         if notification.template in self.pin_templates:

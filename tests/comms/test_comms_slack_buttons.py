@@ -265,3 +265,20 @@ async def test_a_proposed_step_reaches_slack_with_approve_and_deny(
     assert context_lines(message) == [f"Approving approves preview {step.preview_digest}"]
     assert state.channel and fake.by_name(state.channel.lstrip("#"))["id"] == message["channel"]  # type: ignore[index]
     assert "".join(sections(message)) == message["text"] and step.preview_digest in message["text"]
+
+
+async def test_text_from_an_alert_cannot_ping_the_channel_or_disguise_a_link(vendors: Vendors, sleeps: Sleeps) -> None:
+    alice = Resolution(
+        role="ic", at=datetime(2026, 11, 28, tzinfo=UTC), source="person", contacts=Contacts(slack_id="U0ALICE")
+    )
+    page = note("ic_page", channel="page").model_copy(update={"recipients": [alice]})
+    hostile = "🚨 PAGE: <!channel> order-api <@U0BOSS> says <https://evil.test|status page> & p99 > 5s"
+    await slack(vendors, sleeps).deliver(page, hostile)
+    await slack(vendors, sleeps).deliver(note("internal_update"), "<!here> a & b")
+    with_buttons, plain = vendors.slack.messages
+    expected = (
+        "<@U0ALICE> 🚨 PAGE: &lt;!channel&gt; order-api &lt;@U0BOSS&gt; says "
+        "&lt;https://evil.test|status page&gt; &amp; p99 &gt; 5s"
+    )
+    assert with_buttons["text"] == expected and sections(with_buttons) == [expected]
+    assert plain["text"] == "&lt;!here&gt; a &amp; b"
