@@ -118,6 +118,9 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
         cut = rest.rfind("\n", 0, limit) + 1
         if cut <= limit // 2:
             cut = limit
+            entity = rest.rfind("&", cut - 5, cut)  # never inside the `&amp;` that escape() wrote
+            if entity > 0 and ";" not in rest[entity:cut]:
+                cut = entity
         pieces.append(rest[:cut])
         rest = rest[cut:]
     pieces.append(rest)

@@ -162,6 +162,8 @@ async def test_a_long_message_is_split_into_sections_and_nothing_is_lost(vendors
     assert [len(p) for p in split_text(one_line)] == [3000, 3000, 1000]
     assert "".join(split_text(one_line)) == one_line
     assert split_text("") == [] and split_text("a\n") == ["a\n"]
+    escaped = "x" * 2998 + "&amp;" + "y" * 10
+    assert split_text(escaped) == ["x" * 2998, "&amp;" + "y" * 10], "an escape is never cut in two"
 
 
 def test_a_huge_message_stays_within_slacks_block_limit() -> None:
