@@ -151,7 +151,7 @@ def message_blocks(notification: Notification, text: str) -> list[dict[str, Any]
     digests = list(dict.fromkeys(b.action.digest for b in buttons if b.action.kind == "approve" and b.action.digest))
     room = MAX_BLOCKS - 1 - (1 if digests else 0)
     pieces = split_text(text)
-    if len(pieces) > room:  # over 140,000 characters: the local channel log keeps the whole message
+    if len(pieces) > room:  # some 140,000 characters: the local channel log keeps it whole
         pieces = [*pieces[: room - 1], f"… ({sum(len(p) for p in pieces[room - 1 :])} more characters not shown)"]
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": p}} for p in pieces]
     if digests:
