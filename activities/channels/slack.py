@@ -1,5 +1,10 @@
 """The incident channel on Slack (Web API): open `#incident-YYYY-MM-DD-...`, post, pin the summary.
 
+A message that asks for a decision (`buttons_for`: pages, step previews, the customer e-mail
+draft) is posted as Block Kit: the text in `section`s, then one `actions` block
+(`block_id` "warroom_actions") of buttons whose values are `ChatAction`s; the intake answers the
+presses. Other messages stay plain text.
+
 Slack answers most failures with HTTP 200 and `{"ok": false, "error": "..."}`; those are mapped to
 the same typed errors as HTTP failures (`ratelimited`/`internal_error` retry, `invalid_auth`/
 `missing_scope` are configuration, the rest are rejections). The channel name is deterministic
@@ -23,6 +28,7 @@ from activities.channels._http import (
     ChannelUnavailable,
     HttpClient,
 )
+from activities.channels.buttons import Button, buttons_for
 from warroom.models import Notification
 
 log = logging.getLogger("warroom.channels.slack")
@@ -52,6 +58,15 @@ AUTH = {
     "org_login_required",
 }
 LIST_PAGES = 50  # conversations.list pages (200 channels each) searched for a taken name
+SCOPES = "channels:manage, channels:read, channels:join, groups:write, groups:read, chat:write, pins:write"
+"""The bot scopes warroom uses (deploy/slack/app-manifest.yaml asks for these and `commands`)."""
+
+SECTION_LIMIT = 3000
+"""Slack's limit on a section block's text."""
+MAX_BLOCKS = 50
+"""Slack's limit on the blocks of one message."""
+ACTIONS_BLOCK_ID = "warroom_actions"
+"""The block that holds warroom's buttons: the intake removes it when the decision is made."""
 
 
 def channel_name(notification: Notification) -> str:
@@ -75,8 +90,7 @@ def slack_error(method: str, code: str | None, retry_after: float | None = None)
     if code in AUTH:
         return ChannelAuthError(
             SERVICE,
-            f"{message} — check the bot token and its scopes (channels:manage, "
-            "channels:read, channels:join, chat:write, pins:write)",
+            f"{message} — check the bot token and its scopes ({SCOPES})",
             code=code,
         )
     return ChannelRejected(SERVICE, message, code=code)
@@ -86,6 +100,65 @@ def mentions(notification: Notification) -> str:
     """ "<@U0123> " for each person the roster named who has a Slack id: their phone buzzes."""
     ids = [r.contacts.slack_id for r in notification.recipients if r.contacts.slack_id]
     return "".join(f"<@{i}> " for i in dict.fromkeys(ids))
+
+
+def escape(text: str) -> str:
+    """Slack's control characters escaped, as its docs ask: a `<!channel>`, `<@U…>` or
+    `<https://…|label>` inside a message (an alert's summary, a hypothesis) shows as typed and
+    neither pings anyone nor disguises a link. warroom's own mentions are added after this."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """`text` in pieces of at most `limit` characters that join back into it, each cut after a
+    line break where one is in the piece's second half; pieces of only white space are dropped."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit) + 1
+        if cut <= limit // 2:
+            cut = limit
+            entity = rest.rfind("&", cut - 5, cut)  # never inside the `&amp;` that escape() wrote
+            if entity > 0 and ";" not in rest[entity:cut]:
+                cut = entity
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    pieces.append(rest)
+    return [piece for piece in pieces if piece.strip()]
+
+
+def button_element(button: Button) -> dict[str, Any]:
+    """A Block Kit button carrying a warroom action (ids only: Slack signs the request that brings it back)."""
+    element: dict[str, Any] = {
+        "type": "button",
+        "action_id": button.action.action_id,
+        "value": button.action.to_value(),
+        "text": {"type": "plain_text", "text": button.label, "emoji": True},
+    }
+    if button.style:
+        element["style"] = button.style
+    return element
+
+
+def message_blocks(notification: Notification, text: str) -> list[dict[str, Any]] | None:
+    """Block Kit for a message that carries buttons, or None for one that only informs.
+
+    The text (mentions included) fills `section`s of at most 3000 characters; an approval names
+    the preview it approves in a `context` block; the buttons come last, in `warroom_actions`."""
+    buttons = buttons_for(notification)
+    if not buttons:
+        return None
+    digests = list(dict.fromkeys(b.action.digest for b in buttons if b.action.kind == "approve" and b.action.digest))
+    room = MAX_BLOCKS - 1 - (1 if digests else 0)
+    pieces = split_text(text)
+    if len(pieces) > room:  # some 140,000 characters: the local channel log keeps it whole
+        pieces = [*pieces[: room - 1], f"… ({sum(len(p) for p in pieces[room - 1 :])} more characters not shown)"]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": p}} for p in pieces]
+    if digests:
+        line = "; ".join(f"Approving approves preview {d}" for d in digests)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+    blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": [button_element(b) for b in buttons]})
+    return blocks
 
 
 class SlackChannel:
@@ -112,7 +185,8 @@ class SlackChannel:
         # A restricted incident (security: no details in public channels) gets a private channel.
         restricted = notification.context.get("restricted") is True
         channel_id = await self.ensure_channel(name, private=self.private or restricted)
-        ts = await self.post(channel_id, mentions(notification) + text)
+        body = mentions(notification) + escape(text)
+        ts = await self.post(channel_id, body, message_blocks(notification, body))
         pinned = ""
         if notification.template in self.pin_templates:
             pinned = " (pinned)" if await self._pin(channel_id, ts) else " (pin failed)"
@@ -133,8 +207,11 @@ class SlackChannel:
         self._channels[name] = channel_id
         return channel_id
 
-    async def post(self, channel_id: str, text: str) -> str:
-        payload = {"channel": channel_id, "text": text, "unfurl_links": False, "unfurl_media": False}
+    async def post(self, channel_id: str, text: str, blocks: list[dict[str, Any]] | None = None) -> str:
+        """Post `text` (with `blocks`, `text` is the notification's fallback: the whole message)."""
+        payload: dict[str, Any] = {"channel": channel_id, "text": text, "unfurl_links": False, "unfurl_media": False}
+        if blocks:
+            payload["blocks"] = blocks
         try:
             body = await self._call("chat.postMessage", payload)
         except ChannelRejected as err:
