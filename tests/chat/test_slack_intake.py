@@ -131,6 +131,10 @@ async def test_forged_stale_and_missing_signatures_are_401_and_reach_nothing(rig
         in (await post("/slack/commands", content=body, headers={**FORM, **cases["stale"]})).text
     )
     assert len(rig.intake.calls) == calls and len(rig.fake.calls) == slack_calls
+    refused = rig.intake.metric(
+        "warroom_chat_requests_total", platform="slack", kind="commands", outcome="bad_signature"
+    )
+    assert refused >= 2, "forged and other-body are counted as bad signatures"
 
 
 async def test_an_exact_replay_is_answered_and_does_nothing(rig: Rig) -> None:
@@ -140,6 +144,7 @@ async def test_an_exact_replay_is_answered_and_does_nothing(rig: Rig) -> None:
     assert first.status_code == 200 and "/incident ack" in first.json()["text"]
     again = await rig.intake.http.post("/slack/commands", content=body, headers=headers)
     assert again.status_code == 200 and again.content == b""
+    assert rig.intake.metric("warroom_chat_requests_total", platform="slack", kind="commands", outcome="replay") >= 1
 
 
 async def test_hostile_bodies_get_a_clear_4xx_and_no_temporal_call(rig: Rig) -> None:
@@ -313,9 +318,9 @@ def _edited_twice(message: dict[str, Any]) -> None:
 async def test_a_slack_retry_after_a_slow_first_attempt_is_one_decision(rig: Rig) -> None:
     handle, incident = await rig.declared()
     channel = rig.fake.add_channel(f"incident-{incident}", member=True)
-    action = ChatAction(kind="ack", incident_id=incident)
+    action = ChatAction(kind="approve", incident_id=incident, step_id="s1")
     message = post_message(rig.fake, channel, action)
-    body = interaction_body(block_actions(message, action, BOB, rig.response_url()))
+    body = interaction_body(block_actions(message, action, ALICE, rig.response_url()))
     first_headers = {**FORM, **signed(body), "Content-Length": str(len(body))}
 
     async def slowly() -> AsyncIterator[bytes]:
@@ -333,7 +338,10 @@ async def test_a_slack_retry_after_a_slow_first_attempt_is_one_decision(rig: Rig
     assert (await first).status_code == 200
     await assert_eventually(lambda: _edited_twice(message), timeout=15)
     state = await state_of(handle)
-    assert state.acknowledgements.count("bob") == 1 and _events(state, "acknowledged") == 1
+    assert _events(state, "step_approved") == 1 and _step(state).decided_by == "alice"
+    assert not [e for e in rig.fake.ephemeral if e["channel"] == channel], (
+        "the retry was not refused: it is the same update"
+    )
 
 
 async def test_deny_asks_for_a_reason_in_a_modal_then_denies_with_it(rig: Rig) -> None:

@@ -36,6 +36,7 @@ from warroom.chat.settings import ChatSettings, secret_values
 from warroom.contracts.chat import ChatAction, ChatInputError, ChatOutcome, ChatUser, is_warroom_action
 from warroom.intake.auth import ReplayGuard
 from warroom.intake.bodies import Problem
+from warroom.intake.chat_metrics import count
 from warroom.intake.slack_views import (
     DENY_CALLBACK,
     REASON_ACTION,
@@ -415,10 +416,14 @@ def router(desk: ChatDesk, settings: ChatSettings, body: Callable[[Request], Awa
             try:
                 raw = await app.verified(request)
                 if raw is None:
+                    count(request.app, "slack", name, "replay")
                     return Response(status_code=200)
-                return await handle(raw, request)
+                response = await handle(raw, request)
+                count(request.app, "slack", name, "accepted")
+                return response
             except Problem as problem:
                 log.info("slack %s: %d %s", name, problem.status, problem.reason)
+                count(request.app, "slack", name, problem.reason)
                 return JSONResponse({"detail": problem.detail}, status_code=problem.status, headers=problem.headers)
 
         serve.__name__ = f"slack_{name}"
