@@ -27,7 +27,7 @@ from tests.chat.slack_support import (
     url_verification,
     view_submission,
 )
-from tests.comms.fakes import SLACK_TOKEN, FakeSlack, served
+from tests.comms.fakes import SLACK_TOKEN, FakeSlack, assert_no_secrets, served
 from tests.helpers import Harness, assert_eventually, incident_input, running_worker, state_of
 from tests.intake.support import Intake, open_intake
 from warroom.chat.settings import ChatSettings
@@ -376,3 +376,26 @@ async def test_deny_asks_for_a_reason_in_a_modal_then_denies_with_it(rig: Rig) -
 def _view_opened(fake: FakeSlack, before: int) -> dict[str, Any]:
     assert len(fake.views) > before, "views.open was not called"
     return fake.views[-1]
+
+
+async def test_a_failing_slack_api_is_logged_without_the_bot_token(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    handle, incident = await rig.declared()
+    channel = rig.fake.add_channel(f"incident-{incident}", member=True)
+    action = ChatAction(kind="approve", incident_id=incident, step_id="s1")
+    message = post_message(rig.fake, channel, action)
+    rig.fake.failing["chat.update"] = {"ok": False, "error": "cant_update_message"}
+    try:
+        with caplog.at_level("DEBUG"):
+            body = interaction_body(block_actions(message, action, ALICE, rig.response_url()))
+            assert (await rig.post("interactions", body)).status_code == 200
+            await assert_eventually(lambda: _logged(caplog, "slack: button failed"), timeout=15)
+    finally:
+        del rig.fake.failing["chat.update"]
+    assert "cant_update_message" in caplog.text
+    assert_no_secrets(caplog.text, *(r.getMessage() for r in caplog.records))
+    assert SIGNING_SECRET not in caplog.text
+    assert _step(await state_of(handle)).decided_by == "alice", "the decision stands; only the message is stale"
+
+
+def _logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
+    assert text in caplog.text, "not logged yet"
