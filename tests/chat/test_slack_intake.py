@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -54,6 +55,7 @@ class Rig:
     fake: FakeSlack
     fake_url: str
     harness: Harness
+    roster: Path
     responses: int = 0
 
     def response_url(self) -> str:
@@ -97,7 +99,7 @@ async def rig(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFac
             chat = ChatSettings(slack_signing_secret=SIGNING_SECRET, slack_token=SLACK_TOKEN, slack_api_url=fake_url)
             temporal = Settings(task_queue=harness.queue, oncall=roster)
             async with open_intake(dev_env.client, harness.queue, temporal=temporal, chat=chat) as intake:
-                yield Rig(intake, fake, fake_url, harness)
+                yield Rig(intake, fake, fake_url, harness, roster)
 
 
 def _events(state: IncidentState, kind: str) -> int:
@@ -399,3 +401,30 @@ async def test_a_failing_slack_api_is_logged_without_the_bot_token(rig: Rig, cap
 
 def _logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
     assert text in caplog.text, "not logged yet"
+
+
+async def test_without_a_bot_token_the_answers_go_to_the_response_url(dev_env: WorkflowEnvironment, rig: Rig) -> None:
+    handle, incident = await rig.declared()
+    action = ChatAction(kind="approve", incident_id=incident, step_id="s1")
+    message = post_message(rig.fake, "C0NOTOKEN", action)
+    chat = ChatSettings(slack_signing_secret=f"old-secret,{SIGNING_SECRET}", slack_api_url=rig.fake_url)
+    temporal = Settings(task_queue=rig.harness.queue, oncall=rig.roster)
+    slack_calls = len(rig.fake.calls)
+    async with open_intake(dev_env.client, rig.harness.queue, temporal=temporal, chat=chat) as intake:
+        for user, url in [(BOB, rig.response_url()), (ALICE, rig.response_url())]:
+            body = interaction_body(block_actions(message, action, user, url))
+            assert (
+                await intake.http.post("/slack/interactions", content=body, headers={**FORM, **signed(body)})
+            ).is_success
+            reply = await rig.response(url)
+            if user == BOB:
+                assert reply["replace_original"] is False and reply["response_type"] == "ephemeral"
+                assert "Incident Commander" in reply["text"], reply
+            else:
+                assert reply["replace_original"] is True and [b["type"] for b in reply["blocks"]] == [
+                    "section",
+                    "context",
+                ]
+                assert "Step s1 approved by alice" in reply["blocks"][-1]["elements"][0]["text"]
+    assert len(rig.fake.calls) == slack_calls, "no Web API call without a token"
+    assert _step(await state_of(handle)).decided_by == "alice"
