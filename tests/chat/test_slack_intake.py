@@ -117,12 +117,15 @@ async def test_forged_stale_and_missing_signatures_are_401_and_reach_nothing(rig
     calls, slack_calls = len(rig.intake.calls), len(rig.fake.calls)
     body = command_body("ack order-api-1", ALICE, rig.response_url())
     post = rig.intake.http.post
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "missing": {},
         "forged": signed(body, secret="not-the-secret"),
         "stale": signed(body, at=int(time.time()) - 301),
         "junk stamp": {**signed(body), "X-Slack-Request-Timestamp": "12ab"},
         "other body": signed(body + b"&text=resolve"),
+        "superscript stamp": {**signed(body), "X-Slack-Request-Timestamp": "17²".encode("latin-1")},
+        "non-ascii signature": {**signed(body), "X-Slack-Signature": ("v0=" + "é" * 64).encode("latin-1")},
+        "v1 signature": {**signed(body), "X-Slack-Signature": signed(body)["X-Slack-Signature"].replace("v0=", "v1=")},
     }
     for name, headers in cases.items():
         response = await post("/slack/commands", content=body, headers={**FORM, **headers})
@@ -162,6 +165,14 @@ async def test_hostile_bodies_get_a_clear_4xx_and_no_temporal_call(rig: Rig) -> 
         ("commands", b'{"text": "ack"}', {"Content-Type": "application/json"}, 415, "urlencoded"),
         ("events", b'{"type": "url_verification"', {"Content-Type": "application/json"}, 422, "not JSON"),
         ("events", b"[" * 100_000, {"Content-Type": "application/json"}, 422, "not JSON"),
+        (
+            "events",
+            b'{"type": "url_verification", "challenge": "\\ud800"}',
+            {"Content-Type": "application/json"},
+            422,
+            "challenge",
+        ),
+        ("interactions", b"payload=%FF%FE", FORM, 422, "not JSON"),
     ]
     for path, body, content_type, status, says in cases:
         response = await rig.intake.http.post(f"/slack/{path}", content=body, headers={**content_type, **signed(body)})

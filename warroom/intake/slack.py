@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, Literal, TypeVar
@@ -56,6 +57,8 @@ WINDOW_SECONDS = 300
 MAX_FIELDS = 64
 MESSAGES_KEPT = 1000
 """Messages whose Deny modal is open, kept so the submission can rewrite the message (bounded)."""
+_STAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-fA-F]{64}")
 NOT_CONFIGURED = "Slack is not configured: set WARROOM_SLACK_SIGNING_SECRET"
 
 M = TypeVar("M", bound=BaseModel)
@@ -140,7 +143,7 @@ class DenyMetadata(_Model):
 
 class UrlVerification(_Model):
     type: Literal["url_verification"]
-    challenge: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    challenge: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
 
 
 def _user(ref: SlackUserRef, team: TeamRef | None) -> ChatUser:
@@ -221,8 +224,10 @@ class SlackApp:
         signature = request.headers.get("x-slack-signature", "").strip()
         if not stamp or not signature:
             raise Problem(401, "unauthenticated", "X-Slack-Request-Timestamp and X-Slack-Signature are required")
-        if not stamp.isdigit() or len(stamp) > 12:
+        if not _STAMP.fullmatch(stamp):
             raise Problem(401, "stale", "X-Slack-Request-Timestamp is not a Unix timestamp")
+        if not _SIGNATURE.fullmatch(signature):
+            raise Problem(401, "bad_signature", "X-Slack-Signature is not v0=<64 hex digits>")
         if abs(time.time() - int(stamp)) > WINDOW_SECONDS:
             raise Problem(401, "stale", f"the request timestamp is outside the {WINDOW_SECONDS}s window")
         try:
