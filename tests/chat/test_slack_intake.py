@@ -439,3 +439,18 @@ async def test_without_a_bot_token_the_answers_go_to_the_response_url(dev_env: W
                 assert "Step s1 approved by alice" in reply["blocks"][-1]["elements"][0]["text"]
     assert len(rig.fake.calls) == slack_calls, "no Web API call without a token"
     assert _step(await state_of(handle)).decided_by == "alice"
+
+
+async def test_declare_from_a_pages_button(rig: Rig) -> None:
+    handle = await rig.harness.start(incident_input())
+    incident = handle.id.removeprefix("incident-")
+    channel = rig.fake.add_channel(f"page-{incident}", member=True)
+    ack = ChatAction(kind="ack", incident_id=incident)
+    p1, p2 = (ChatAction(kind="declare", incident_id=incident, severity=s) for s in (Severity.P1, Severity.P2))
+    message = post_message(rig.fake, channel, ack, p1, p2)
+    body = interaction_body(block_actions(message, p2, ALICE, rig.response_url()))
+    assert (await rig.post("interactions", body)).status_code == 200
+    await assert_eventually(lambda: _edited(message), timeout=15)
+    assert "Declared P2 by alice (slack:U0ALICE)" in message["blocks"][-1]["elements"][0]["text"]
+    state = await state_of(handle)
+    assert state.severity == Severity.P2 and _events(state, "declared") == 1
