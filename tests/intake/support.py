@@ -169,7 +169,7 @@ async def terminate(client: Client, workflow_ids: set[str]) -> None:
 
 @asynccontextmanager
 async def open_intake(
-    temporal: Client, queue: str, *, client_factory: Any = None, http: bool = True, **settings: Any
+    temporal: Client, queue: str, /, *, client_factory: Any = None, http: bool = True, **settings: Any
 ) -> AsyncIterator[Intake]:
     """The app with every source's credentials (and `settings`; `temporal_settings=` replaces the
     Settings it is given), recording its calls to `temporal`;
