@@ -171,8 +171,8 @@ async def terminate(client: Client, workflow_ids: set[str]) -> None:
 async def open_intake(
     temporal: Client, queue: str, /, *, client_factory: Any = None, http: bool = True, **settings: Any
 ) -> AsyncIterator[Intake]:
-    """The app with every source's credentials (and `settings`; `temporal_settings=` replaces the
-    Settings it is given), recording its calls to `temporal`;
+    """The app with every source's credentials (and `settings`; a `temporal=` Settings replaces the
+    default one), recording its calls to `temporal` (the client);
     served over real HTTP on loopback (`http=False`: called in-process through ASGI)."""
     calls = TemporalCalls()
     client = Client(**{**temporal.config(), "interceptors": [calls]})
@@ -180,7 +180,7 @@ async def open_intake(
     async def factory() -> Client:
         return client
 
-    temporal_settings = settings.pop("temporal_settings", None) or Settings(task_queue=queue)
+    temporal_settings = settings.pop("temporal", None) or Settings(task_queue=queue)
     options: dict[str, Any] = {**CREDENTIALS, "temporal_timeout": 10.0, **settings}
     app = create_app(IntakeSettings(temporal=temporal_settings, **options), client_factory or factory)
     if http:
