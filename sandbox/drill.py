@@ -254,7 +254,12 @@ class Drill:
                 kube = KubeActivities(KubeGateway.from_settings(KubeSettings(kubeconfig=str(kubeconfig)))).all()
                 worker = build_worker(client, settings.task_queue, LocalSink(self.data, echo=False), None, source, kube)
                 intake_settings = IntakeSettings(
-                    temporal=settings, alertmanager_token=self.token, port=0, **self._slack_settings(settings)
+                    **{
+                        "temporal": settings,
+                        "alertmanager_token": self.token,
+                        "port": 0,
+                        **self._slack_settings(settings),
+                    }
                 )
                 app = create_app(intake_settings, default_client_factory(intake_settings))
                 async with worker, running(app) as intake_url:

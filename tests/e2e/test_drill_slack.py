@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -99,9 +100,9 @@ async def test_the_rollback_waits_for_a_signed_slack_approval(tmp_path: Path) ->
             out, _ = await asyncio.wait_for(output, 300)
             text = out.decode()
             assert proc.returncode == 0, text[-4000:]
-            assert any(
-                "approved by drill-ic" in r.get("text", "") + json.dumps(r.get("blocks", "")) for r in slack.responses
-            ), slack.responses
+            answers = [json.dumps(r) for r in slack.responses]
+            decided = re.compile(r"approved \(preview [0-9a-f]+\) by drill-ic \(slack:UDRILLIC0\)")
+            assert any(decided.search(a) for a in answers), answers
     finally:
         if proc.returncode is None:
             proc.terminate()
