@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from fastapi import Request, Response  # module level: FastAPI resolves the endpoint's annotations here
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -96,7 +97,7 @@ def press(incident_id: str, channel: str, ts: str, response_url: str) -> bytes:
 def serve_baseline(port: int, address: str) -> None:
     """A bare signed FastAPI endpoint: verify, parse, send the update, answer."""
     import uvicorn
-    from fastapi import FastAPI, Request, Response
+    from fastapi import FastAPI
     from slack_sdk.signature import SignatureVerifier
 
     from warroom.client import connect
