@@ -16,7 +16,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from workflows.registry import WORKFLOWS
 
-HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
+HERE = Path(__file__).parent
+HISTORIES = sorted(HERE.joinpath("histories").glob("*.json")) + sorted(HERE.joinpath("backtest", "drill").glob("*.json"))
+"""The recorded incidents, and a recorded drill (real Prometheus readings and Kubernetes calls)."""
 
 
 def test_there_are_histories_to_replay() -> None:
