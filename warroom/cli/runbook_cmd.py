@@ -125,7 +125,8 @@ def _render(previews: list[IncidentPreview]) -> None:
         title = f"{p.incident_id} ({p.severity or 'not declared'}, {p.phase}): {len(moved(p.moves))} deadline(s) move"
         rows = render.table(escape(title), "deadline", "now due at (UTC)", "would be due at", "difference")
         for m in p.moves:
-            rows.add_row(escape(m.key), _at(m.now_due_at), _at(m.would_be_due_at), _difference(m))
+            name = m.kind if "@" in m.key else m.key  # a reminder in a series: its kind; else who it is for
+            rows.add_row(escape(name), _at(m.now_due_at), _at(m.would_be_due_at), _difference(m))
         out.print(rows)
 
 
