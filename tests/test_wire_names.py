@@ -19,7 +19,7 @@ from temporalio import activity, workflow
 import activities
 import workflows
 
-PHASE_SIGNALS = {"signals": ["incident_changed"], "queries": [], "updates": []}
+PHASE_SIGNALS = {"signals": ["incident_changed", "runbook_adopted"], "queries": [], "updates": []}
 
 WORKFLOWS = {
     "Incident": {
@@ -27,6 +27,7 @@ WORKFLOWS = {
         "queries": ["state"],
         "updates": [
             "acknowledge",
+            "adopt_runbook",
             "approve",
             "assign_role",
             "cancel_step",

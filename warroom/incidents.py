@@ -44,6 +44,7 @@ from warroom.failures import validator_refusal
 from warroom.ids import incident_id_of, incident_workflow_id, workflow_id_for
 from warroom.models import (
     Acknowledge,
+    AdoptRunbook,
     AssignRole,
     CancelStep,
     CompleteActionItem,
@@ -82,6 +83,7 @@ REQUESTS: dict[Update, type[BaseModel]] = {
     Update.RESOLVE: Resolve,
     Update.COMPLETE_PIR: CompletePir,
     Update.COMPLETE_ACTION_ITEM: CompleteActionItem,
+    Update.ADOPT_RUNBOOK: AdoptRunbook,
 }
 """The request model of every update people send (the intake's `ingest_alert` is not one)."""
 

@@ -229,6 +229,14 @@ class Resolve(Model):
     )
 
 
+class AdoptRunbook(Model):
+    """The IC moves one open incident to another runbook: its deadlines are recomputed under it."""
+
+    by: Person
+    runbook: RunbookConfig
+    reason: ShortText
+
+
 class ActionItem(Model):
     title: ShortText
     owner: Person

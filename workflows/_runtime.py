@@ -135,6 +135,8 @@ class PhaseRuntime:
         self.runbook = inp.runbook
         self.state = inp.state
         self._fired: set[str] = set(inp.state.fired)
+        self.adoptions = 0
+        """How many runbooks the incident adopted while this phase ran: each one re-plans the deadlines."""
 
     def incident_changed(self, state: IncidentState) -> None:
         """Adopt the parent's newer state, keeping deadlines this phase fired but the parent has not seen yet."""
@@ -142,6 +144,11 @@ class PhaseRuntime:
             return
         self._fired |= set(state.fired)
         self.state = state.model_copy(update={"fired": sorted(self._fired)})
+
+    def adopt(self, runbook: RunbookConfig) -> None:
+        """The incident adopted another runbook (`adopt_runbook`): follow it from now on."""
+        self.runbook = runbook
+        self.adoptions += 1
 
     async def notify(
         self,
@@ -234,9 +241,14 @@ class PhaseRuntime:
                         timer.cancel()
                     timer = None if wait is None else asyncio.ensure_future(workflow.sleep(wait, summary=NEXT))
                     wake_at = wake
-                version, current = self.state.version, timer
+                version, adopted, current = self.state.version, self.adoptions, timer
                 await workflow.wait_condition(
-                    lambda: until() or self.state.version != version or (current is not None and current.done())
+                    lambda: (
+                        until()
+                        or self.state.version != version
+                        or self.adoptions != adopted
+                        or (current is not None and current.done())
+                    )
                 )
                 if current is not None and current.done():
                     timer, wake_at = None, None
@@ -259,10 +271,10 @@ class PhaseRuntime:
             fired, wait = await self._fire_due(kinds, workflow.now())
             if fired:
                 continue
-            version = self.state.version
+            version, adopted = self.state.version, self.adoptions
             try:
                 await workflow.wait_condition(
-                    lambda: until() or self.state.version != version,
+                    lambda: until() or self.state.version != version or self.adoptions != adopted,
                     timeout=wait,
                     timeout_summary=NEXT,
                 )

@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import _changes as changes
     from workflows import _ledger as ledger
     from workflows import _step_ledger as steps
-    from workflows._incident_base import IncidentBase
+    from workflows._adoption import RunbookAdoption
     from workflows._runtime import send
     from workflows._steps import StepRunner
     from workflows.command import CommandPhase
@@ -62,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name="Incident")
-class IncidentWorkflow(IncidentBase):
+class IncidentWorkflow(RunbookAdoption):
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
         self.runbook = inp.runbook
@@ -101,12 +101,16 @@ class IncidentWorkflow(IncidentBase):
         """Run one phase as a child workflow, forwarding every state change to it until it returns."""
         self._set_phase(phase)
         snapshot, sent, forwarded = self._snapshot(), self.state.version, ledger.phase_view(self.state)
+        runbook = self.runbook
         child = await workflow.start_child_workflow(
             run_fn,
-            PhaseInput(parent_workflow_id=self.state.workflow_id, state=snapshot, runbook=self.runbook),
+            PhaseInput(parent_workflow_id=self.state.workflow_id, state=snapshot, runbook=runbook),
             id=phase_workflow_id(self.state.workflow_id, phase),
             static_summary=f"{phase.value} phase of {self.state.incident_id}",
         )
+        self.running = child
+        if self.runbook is not runbook:  # a runbook adopted while the child was starting
+            await self.hand_runbook()
         # A change made while the child was starting (an alert resolving at once) is forwarded below;
         # 👉 incidents recorded before this fix compared against the state after the start.
         if not workflow.patched("forward-changes-during-phase-start"):

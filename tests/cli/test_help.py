@@ -28,10 +28,12 @@ def test_the_commands_people_know_are_all_there() -> None:
         *("steps", "preview", "cancel-step", "mitigated", "resolve", "pir-complete", "action-done"),
         *("status", "show", "list", "incidents", "audit", "pir-draft"),
         "oncall",
+        "runbook",
     }
 
 
 ONCALL = [["oncall", c] for c in ("check", "override", "overrides", "remove-override")]
+ONCALL += [["runbook", c] for c in ("preview", "adopt")]
 
 
 @pytest.mark.parametrize(

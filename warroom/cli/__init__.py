@@ -8,7 +8,8 @@ traceback: 1 rejected, 2 bad input or unknown incident, 3 Temporal unreachable.
 One module per group of commands, registered on the app in the order `warroom --help` lists them:
 `serve` (run, worker, intake, drill, codec, search attributes), `incident` (declare, ack, assign,
 severity, flags), `respond` (update, mitigation, resolution, PIR), `steps` (the catalog: steps, propose,
-preview, approve, deny, cancel-step), `read` (status, list, audit, PIR draft), `oncall` (who is on call, gaps, overrides). `app` holds the app, settings and the error-to-exit-code mapping; `parsing`
+preview, approve, deny, cancel-step), `read` (status, list, audit, PIR draft), `oncall` (who is on call, gaps, overrides),
+`runbook_cmd` (`runbook preview`, `runbook adopt`: another runbook for the incidents open now). `app` holds the app, settings and the error-to-exit-code mapping; `parsing`
 and `render` what people type and read.
 """
 
@@ -18,7 +19,7 @@ from warroom.cli.app import app, main
 
 # isort: off
 # Each module registers its commands; `warroom --help` lists them in this order.
-from warroom.cli import serve, incident, respond, steps, read, oncall  # noqa: F401
+from warroom.cli import serve, incident, respond, steps, read, oncall, runbook_cmd  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main"]

@@ -14,6 +14,7 @@ from warroom.config import RunbookConfig
 from warroom.enums import Phase, PublicStatus, Role, StepAction
 from warroom.models import (
     Acknowledge,
+    AdoptRunbook,
     Alert,
     AssignRole,
     CancelStep,
@@ -353,10 +354,22 @@ def may_complete_action_item(state: IncidentState, req: CompleteActionItem) -> N
         )
 
 
+def may_adopt_runbook(state: IncidentState, req: AdoptRunbook, current: RunbookConfig) -> None:
+    """The IC moves an open incident to another runbook, one that changes something and whose
+    customer-comms settings agree (what `warroom.runbook` checks when it reads a file)."""
+    require_open(state)
+    require_commander(state, req.by, "move the incident to another runbook")
+    if req.runbook == current:
+        raise Rejected("the incident already follows this runbook", "NoChange")
+    if conflicts := req.runbook.customer_comms_conflicts():
+        raise Rejected(f"the new runbook is invalid: {'; '.join(conflicts)}", "InvalidRunbook")
+
+
 __all__ = [
     "Rejected",
     "forbid_commander_as_ops_lead",
     "may_acknowledge",
+    "may_adopt_runbook",
     "may_assign_role",
     "may_complete_action_item",
     "may_confirm",
