@@ -59,6 +59,28 @@ _CLOSED = {
 }
 
 
+_T = EventType
+_COMMANDS = {
+    _T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    _T.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
+    _T.EVENT_TYPE_TIMER_STARTED,
+    _T.EVENT_TYPE_TIMER_CANCELED,
+    _T.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+    _T.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+    _T.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+    _T.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+    _T.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+    _T.EVENT_TYPE_MARKER_RECORDED,
+    _T.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+    _T.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+    _T.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+    _T.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED,
+    *_CLOSED,
+}
+"""What a completed workflow task writes right after it, in one batch: its commands, and the updates
+it accepted (an update is replayed from its accepted event, so a cut must keep them)."""
+
+
 class Reading(BaseModel):
     """One activity's result that read the world, as recorded."""
 
@@ -91,15 +113,18 @@ def started_at(histories: list[WorkflowHistory]) -> datetime:
 
 def _cut(history: WorkflowHistory, at: datetime) -> WorkflowHistory:
     """The history as the workflow had processed it at `at`: up to the last completed workflow task
-    at or before it (the first one if `at` falls in the milliseconds before it), whole once closed."""
+    at or before it (the first one if `at` falls in the milliseconds before it) and what that task
+    wrote, whole once closed."""
     events = list(history.events)
     if any(e.event_type in _CLOSED for e in events) and _time(events[-1]) <= at:
         return history
     done = [i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
     if not done:
         raise BadInput(f"{history.workflow_id} never completed a workflow task: there is no state to rebuild")
-    upto = max([done[0], *(i for i in done if _time(events[i]) <= at)])
-    return WorkflowHistory(history.workflow_id, events[: upto + 1])
+    end = max([done[0], *(i for i in done if _time(events[i]) <= at)]) + 1
+    while end < len(events) and events[end].event_type in _COMMANDS:
+        end += 1
+    return WorkflowHistory(history.workflow_id, events[:end])
 
 
 async def _replay(history: WorkflowHistory, converter: DataConverter) -> Any:
