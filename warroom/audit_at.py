@@ -32,7 +32,7 @@ from warroom.client import DATA_CONVERTER
 from warroom.config import RunbookConfig
 from warroom.contracts import kubernetes, metrics, steps
 from warroom.enums import parse_duration
-from warroom.errors import BadInput
+from warroom.errors import BadInput, WarroomError
 from warroom.models import IncidentState
 
 READINGS = frozenset(
@@ -79,6 +79,10 @@ _COMMANDS = {
 }
 """What a completed workflow task writes right after it, in one batch: its commands, and the updates
 it accepted (an update is replayed from its accepted event, so a cut must keep them)."""
+
+
+class NotRebuilt(WarroomError):
+    """The history does not replay under the current code (as `audit --verify` would report)."""
 
 
 class Reading(BaseModel):
@@ -152,12 +156,12 @@ async def _replay(history: WorkflowHistory, converter: DataConverter) -> Any:
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     if result.replay_failure is not None:
-        raise BadInput(
+        raise NotRebuilt(
             f"{history.workflow_id} does not replay under the current code, so its past state cannot be "
             f"rebuilt (see `warroom audit ID --verify`): {result.replay_failure}"
         )
     if not kept:
-        raise BadInput(f"{history.workflow_id}: the replay never started the workflow")
+        raise NotRebuilt(f"{history.workflow_id}: the replay never started the workflow")
     return kept[0]
 
 

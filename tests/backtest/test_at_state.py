@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
-from warroom.audit_at import moment, snapshot_at, started_at, state_at
+from warroom.audit_at import NotRebuilt, moment, snapshot_at, started_at, state_at
 from warroom.enums import Phase, Role, Severity
 from warroom.errors import BadInput
 
@@ -66,3 +67,17 @@ def test_at_reads_a_clock_time_on_the_start_day_a_time_after_the_start_or_an_iso
     for bad in ("25:00", "soon", "14h32x"):
         with pytest.raises(BadInput, match="--at"):
             moment(bad, start)
+
+
+async def test_a_history_the_current_code_does_not_replay_is_not_rebuilt() -> None:
+    histories = recorded()
+    incident = histories[0]
+    tampered = [
+        e for e in incident.events if e.event_type != EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+    ]
+    assert len(tampered) < len(incident.events)
+    with pytest.raises(NotRebuilt, match="does not replay under the current code"):
+        await state_at(
+            [WorkflowHistory(incident.workflow_id, tampered), *histories[1:]],
+            started_at(histories) + timedelta(hours=3),
+        )
