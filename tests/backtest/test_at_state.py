@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -81,3 +84,16 @@ async def test_a_history_the_current_code_does_not_replay_is_not_rebuilt() -> No
             [WorkflowHistory(incident.workflow_id, tampered), *histories[1:]],
             started_at(histories) + timedelta(hours=3),
         )
+
+
+def test_at_prints_a_state_so_it_refuses_markdown_and_verify_before_connecting() -> None:
+    env = {**os.environ, "WARROOM_TEMPORAL_ADDRESS": "127.0.0.1:9", "PYTHONIOENCODING": "utf-8"}
+    for extra in (["--format", "md"], ["--verify"]):
+        ran = subprocess.run(
+            [sys.executable, "-m", "warroom.cli", "audit", "order-api-1", "--at", "14:32", *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert ran.returncode == 2 and "does not combine with --format md or --verify" in ran.stderr, ran.stderr
