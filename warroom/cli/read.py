@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from warroom.cli import render
-from warroom.cli.app import app, err, run, settings_of
+from warroom.cli.app import app, err, out, run, settings_of
 from warroom.cli.parsing import PHASE, SEVERITY, IncidentId, JsonOpt
 from warroom.enums import Phase, Severity
 from warroom.errors import BadInput
@@ -86,6 +86,15 @@ def audit(
     verify_: Annotated[
         bool, typer.Option("--verify", help="also replay the histories against the current workflow code")
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="instead, the state as it stood then, rebuilt from history: 14:32 (UTC, on the incident's "
+            "start day), 20m (after the start) or an ISO time",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """The full timeline of an incident, read from Temporal history: works on closed incidents, with no worker.
 
@@ -93,11 +102,20 @@ def audit(
     message posted, across the incident and its phases. --verify replays them against the current
     code and exits 1 on any non-determinism.
 
+    --at TIME prints instead what was known then, as `status` does (roles, severity, phase, pending
+    steps, next deadlines, the last readings, the timeline up to then), rebuilt by replaying history.
+
     Example: warroom audit order-api-20250101-140700 --format md > audit.md
+    Example: warroom audit order-api-20250101-140700 --at 14:32
     """
     from warroom.audit import audit_rows, incident_histories, to_markdown, verify
 
     settings = settings_of(ctx)
+    if at is not None:
+        if format_ == AuditFormat.MD or verify_:
+            raise BadInput("--at prints the state as table or json; it does not combine with --format md or --verify")
+        _audit_at(settings, incident, at, as_json=format_ == AuditFormat.JSON)
+        return
 
     async def body() -> tuple[list[Any], list[Any]]:
         incidents = await Incidents.connect(settings, identity="warroom-cli")
@@ -129,6 +147,42 @@ def audit(
             err.print(f"{check.workflow_id} ({check.events} events): {verdict}")
         if not all(c.ok for c in checks):
             raise typer.Exit(1)
+
+
+def _audit_at(settings: Settings, incident: str, text: str, as_json: bool) -> None:
+    """`warroom audit ID --at TIME`: the incident's state at TIME, rebuilt from its history."""
+    from warroom.audit import incident_histories
+    from warroom.audit_at import Snapshot, moment, snapshot_at, started_at
+
+    async def body() -> Snapshot:
+        incidents = await Incidents.connect(settings, identity="warroom-cli")
+        async with incidents.about(incident) as workflow_id:
+            histories = await incident_histories(incidents.client, workflow_id)
+        return await snapshot_at(histories, moment(text, started_at(histories)), incidents.client.data_converter)
+
+    snapshot = run(body())
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "incident": snapshot.state.incident_id,
+                    "as_of": snapshot.at.isoformat(),
+                    "rebuilt_from": "history",
+                    "state": snapshot.state.model_dump(mode="json"),
+                    "readings": [r.model_dump(mode="json") for r in snapshot.readings],
+                },
+                indent=2,
+            )
+        )
+        return
+    out.print(f"[bold]as of {snapshot.at:%H:%M:%S} UTC (rebuilt from history)[/], {snapshot.at:%Y-%m-%d}")
+    render.state(snapshot.state, snapshot.at, snapshot.runbook)
+    if snapshot.readings:
+        readings = render.table("last readings", "time", "phase", "reading", "value")
+        for reading in snapshot.readings:
+            value = reading.value if isinstance(reading.value, str) else json.dumps(reading.value, default=str)
+            readings.add_row(f"{reading.at:%H:%M:%S}", reading.workflow, reading.activity, escape(value[:200]))
+        out.print(readings)
 
 
 @app.command(
