@@ -28,6 +28,7 @@ def test_the_commands_people_know_are_all_there() -> None:
         *("steps", "preview", "cancel-step", "mitigated", "resolve", "pir-complete", "action-done"),
         *("status", "show", "list", "incidents", "audit", "pir-draft"),
         "oncall",
+        "backtest",
     }
 
 
