@@ -134,7 +134,7 @@ def summarize(incidents: list[IncidentBacktest]) -> list[str]:
     diverged = sum(1 for i in incidents if i.divergences)
     if total and not changed and not diverged:
         return [f"no differences: every decision of the {_plural(total, 'incident')} reproduced at the same instant"]
-    lines = [f"{total} incidents re-run: {changed} with differences, {diverged} with divergences"]
+    lines = [f"{_plural(total, 'incident')} re-run: {changed} with differences, {diverged} with divergences"]
     lines += _declared(incidents, total)
     groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
     approvals: set[str] = set()
