@@ -24,7 +24,12 @@ TEAM_LEAD = Decision(
     offset=3600, workflow="command", kind="escalation", key="escalation:escalation:engineering-team-lead"
 )
 IC_PAGE = Decision(offset=60, workflow="declare", kind="page", key="page:ic_page:incident-commander")
-ROLLBACK_RAN = Decision(offset=300, workflow="command", kind="kubernetes", key="kubernetes:rollback:order-api")
+ROLLBACK_RAN = Decision(
+    offset=300,
+    workflow="incident",
+    kind="step",
+    key="kube_step_apply:action=rollback:deployment=order-api:namespace=shop",
+)
 ROLLBACK_WAITS = Decision(
     offset=240, workflow="command", kind="step", key="step:rollback:awaiting_approval", detail="waits for the IC"
 )
@@ -86,6 +91,25 @@ def test_escalations_by_severity_are_separate_lines() -> None:
     assert "P2 escalation to engineering-team-lead: 1 of 2 incidents, 1 min earlier (median)" in lines
 
 
+ROLLBACK_APPLIED = Decision(
+    offset=220,
+    workflow="incident",
+    kind="step",
+    key="kube_step_apply:action=rollback:deployment=order-api:namespace=shop",
+)
+REPROMPT = Decision(offset=1420, workflow="incident", kind="page", key="page:step_reprompt:incident-commander")
+
+
+def test_a_rollback_that_no_longer_runs_while_the_ic_is_reprompted_now_waits_for_an_approval() -> None:
+    waits = incident("a", changed("a", "removed", ROLLBACK_APPLIED), changed("a", "added", REPROMPT))
+    gone = incident("b", changed("b", "removed", ROLLBACK_APPLIED))
+    lines = summarize([waits, gone, *unchanged(1)])
+    assert "rollback step: 1 incident now waits for an approval" in lines
+    assert "rollback step: no longer in 1 of 3 incidents" in lines
+    assert "page step_reprompt to incident-commander: now in 1 of 3 incidents" in lines
+    assert failed_conditions(report_of(waits, gone), ["rollback-changed"]) == ["rollback-changed: a, b"]
+
+
 def test_rollbacks_that_now_wait_for_an_approval() -> None:
     lines = summarize(
         [
@@ -95,7 +119,7 @@ def test_rollbacks_that_now_wait_for_an_approval() -> None:
         ]
     )
     assert "rollback step: 2 incidents now wait for an approval" in lines
-    assert "rollback (kubernetes): 1 of 4 incidents, 10 min later (median)" in lines
+    assert "rollback step: 1 of 4 incidents, 10 min later (median)" in lines
 
 
 def test_an_incident_that_would_not_have_been_declared() -> None:
@@ -103,7 +127,7 @@ def test_an_incident_that_would_not_have_been_declared() -> None:
         [incident("a", changed("a", "removed", DECLARED), changed("a", "removed", IC_PAGE)), *unchanged(39)]
     )
     assert "declared: 1 of 40 incidents would not have been declared" in lines
-    assert "page to incident-commander: no longer in 1 of 40 incidents" in lines
+    assert "page ic_page to incident-commander: no longer in 1 of 40 incidents" in lines
 
 
 def test_divergences_are_listed_with_their_incidents_and_an_example() -> None:

@@ -3,8 +3,9 @@ replay left the recording; then the aggregate ("P2 escalation to engineering-tea
 incidents, 30 min earlier (median)"); in three formats; and the `--fail-on` conditions.
 
 Pure: it reads the models, never Temporal, so what a pull request's check prints is testable with
-hand-made values. Decisions are read by their `kind` and `key` ("escalation:escalation:engineering-team-lead",
-"page:ic_page:incident-commander"): the audience is the key's last part.
+hand-made values. Decisions are read by their `kind` and `key` as warroom.backtest.recording writes
+them ("escalation:escalation:engineering-team-lead", "page:ic_page:incident-commander",
+"kube_step_apply:action=rollback:deployment=order-api:..."): a message's audience is the key's last part.
 """
 
 from __future__ import annotations
@@ -60,8 +61,19 @@ def is_rollback(decision: Decision) -> bool:
 
 
 def waits_for_approval(decision: Decision) -> bool:
+    """A decision that asks for (or chases) an approval: the IC re-prompted, the step escalated."""
     text = f"{decision.key} {decision.detail}".lower()
-    return "approv" in text or "veto" in text
+    return any(word in text for word in ("approv", "step_reprompt", "step_escalated"))
+
+
+def _now_waits(incident: IncidentBacktest) -> bool:
+    """A rollback that ran and now does not, while the backtest asks for an approval instead
+    (a recorded incident holds no approval the old runbook never asked for)."""
+    lost = any(
+        d.change == "removed" and d.decision.kind == "step" and is_rollback(d.decision) for d in incident.differences
+    )
+    asked = any(d.change == "added" and waits_for_approval(d.decision) for d in incident.differences)
+    return lost and asked
 
 
 def is_declare(decision: Decision) -> bool:
@@ -104,16 +116,34 @@ def shift_text(seconds: float | None) -> str:
 # --- The aggregate ---------------------------------------------------------------------------
 
 
+MESSAGE_KINDS = {
+    "page": "page",
+    "status_page": "status page",
+    "stakeholders": "stakeholder notice",
+    "email": "email",
+    "ticket": "ticket",
+    "channel": "channel post",
+}
+
+
 def label(decision: Decision, severity: str | None) -> str:
-    """What a summary line is about: 'P2 escalation to engineering-team-lead', 'rollback step'."""
+    """What a summary line is about: 'P2 escalation to engineering-team-lead', 'rollback step',
+    'page ic_page to incident-commander', 'resolve phase'."""
+    parts = decision.key.split(":")
     if is_escalation(decision):
         who = audience(decision)
         return " ".join(part for part in (severity, "escalation", f"to {who}" if who else "") if part)
-    if is_rollback(decision):
-        return "rollback step" if decision.kind in ("step", "update") else f"rollback ({decision.kind})"
-    if is_page(decision):
+    if is_rollback(decision) and decision.kind == "step":
+        return "rollback step"
+    if decision.kind in MESSAGE_KINDS and len(parts) >= 3:
         who = audience(decision)
-        return f"page to {who}" if who else "page"
+        return f"{MESSAGE_KINDS[decision.kind]} {parts[1]}" + (f" to {who}" if who else "")
+    if decision.kind == "phase":
+        return f"{parts[-1]} phase"
+    if decision.kind == "update" and len(parts) >= 2:
+        return f"update {parts[1]}" + (f" by {parts[2]}" if len(parts) > 2 and parts[2] else "")
+    if decision.kind == "severity":
+        return "final severity"
     return decision.key
 
 
@@ -139,8 +169,12 @@ def summarize(incidents: list[IncidentBacktest]) -> list[str]:
     groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
     approvals: set[str] = set()
     for incident in incidents:
+        waits = _now_waits(incident)
         for diff in incident.differences:
             if is_declare(diff.decision):
+                continue
+            if waits and diff.change == "removed" and diff.decision.kind == "step" and is_rollback(diff.decision):
+                approvals.add(incident.incident_id)
                 continue
             if diff.change == "added" and is_rollback(diff.decision) and waits_for_approval(diff.decision):
                 approvals.add(incident.incident_id)
