@@ -9,6 +9,7 @@ condition holds; else 0.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -273,6 +274,23 @@ async def _with_progress(
     return results
 
 
+def quiet_temporal() -> None:
+    """Keep stdout for the report alone (`--format json` is read by scripts) and stderr for progress.
+
+    The Temporal core logs to stdout unless told otherwise: its logs go to Python logging (stderr),
+    errors only. A recorded failure the backtest answers an activity with is expected, and the
+    report lists what matters of it, so the SDK's "Completing activity as failed" warnings go too.
+    """
+    from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+    forwarded = LoggingConfig(
+        filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
+    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=forwarded)), error_if_already_set=False)
+    logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
+
+
 # --- The command -----------------------------------------------------------------------------
 
 RunbookArg = Annotated[
@@ -354,6 +372,7 @@ def backtest_command(
         raise BadInput("--query needs Temporal's visibility store: use --since or --incident with --histories")
     new = load_runbook(runbook)  # exit 2 with the file, the field and the problem, before anything connects
     settings = settings_of(ctx)
+    quiet_temporal()
     if histories is not None:
         selected, skipped = from_folder(histories, incident or [], since, datetime.now(UTC))
         selected = selected[-limit:]
