@@ -319,7 +319,10 @@ def backtest_command(
     since: Annotated[
         str | None,
         typer.Option(
-            help=f"closed incidents started this long ago or since (default {DEFAULT_SINCE})", show_default=False
+            metavar="DURATION",
+            help=f"closed incidents started within this long, e.g. 30d or 12h (default {DEFAULT_SINCE}; "
+            "with --histories, all)",
+            show_default=False,
         ),
     ] = None,
     incident: Annotated[
