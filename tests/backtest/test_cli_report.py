@@ -229,3 +229,13 @@ def test_durations_read_as_people_say_them(seconds: float, said: str) -> None:
 
 def test_offsets_count_from_the_incidents_start() -> None:
     assert [offset(0), offset(3725.4), offset(-5), offset(None)] == ["+0:00:00", "+1:02:05", "-0:00:05", "-"]
+
+
+def test_the_table_shows_the_first_differences_and_says_how_many_more() -> None:
+    many = [moved("a", TEAM_LEAD.model_copy(update={"offset": float(n)}), 60) for n in range(5)]
+    console = Console(record=True, width=200, highlight=False)
+    render_table(report_of(incident("a", *many)), console, rows=3)
+    text = console.export_text()
+    assert text.split("\nsummary")[0].count("1 min later") == 3
+    assert "... and 2 more (--format json or md lists them all)" in text
+    assert to_markdown(report_of(incident("a", *many))).count("1 min later |") == 5

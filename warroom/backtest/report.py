@@ -318,8 +318,13 @@ def _divergence_row(div: Divergence) -> list[str]:
     return [DIVERGENCE_LABELS.get(div.kind, div.kind), offset(div.offset), div.detail]
 
 
-def render_table(report: BacktestReport, console: Console) -> None:
-    """Rich tables for people: one per incident that changed, then the summary."""
+TABLE_ROWS = 40
+"""Differences shown per incident in the table; json and md list them all."""
+
+
+def render_table(report: BacktestReport, console: Console, rows: int = TABLE_ROWS) -> None:
+    """Rich tables for people: one per incident that changed (its first `rows` differences), then
+    the summary."""
     console.print(f"[bold]backtest under {escape(report.runbook)}[/]: {_plural(len(report.incidents), 'incident')}")
     for incident in report.incidents:
         if not incident.differences and not incident.divergences:
@@ -328,9 +333,12 @@ def render_table(report: BacktestReport, console: Console) -> None:
         console.print(f"\n[bold]{escape(_heading(incident))}[/]")
         if incident.differences:
             table = _table("change", "kind", "decision", "original", "backtest", "shift", "detail")
-            for diff in incident.differences:
+            for diff in incident.differences[:rows]:
                 table.add_row(*(escape(cell) for cell in _difference_row(diff)))
             console.print(table)
+            if len(incident.differences) > rows:
+                more = len(incident.differences) - rows
+                console.print(f"[dim]... and {more} more (--format json or md lists them all)[/]")
         if incident.divergences:
             table = _table("divergence", "at", "detail")
             for div in incident.divergences:
