@@ -387,8 +387,10 @@ def backtest_command(
         selected, converter = run(_from_temporal(settings, incident or [], query, since or DEFAULT_SINCE, limit))
         where = f"namespace {settings.temporal_namespace}"
     if not selected:
-        what = f" matching {query!r}" if query else f" started in the last {since}" if since else ""
-        if histories is None and not query:
+        what = ""
+        if query:
+            what = f" matching {query!r}"
+        elif since or histories is None:
             what = f" started in the last {since or DEFAULT_SINCE}"
         raise BadInput(f"no closed incidents{what} in {where}: widen --since, or name them with --incident")
     results = run(_with_progress(selected, new, converter))
