@@ -29,6 +29,7 @@ def test_the_commands_people_know_are_all_there() -> None:
         *("status", "show", "list", "incidents", "audit", "pir-draft"),
         "oncall",
         "runbook",
+        "backtest",
     }
 
 
