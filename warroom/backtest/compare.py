@@ -1,7 +1,9 @@
 """Decisions before and after → differences; one incident's backtest from its histories.
 
-Decisions are matched by (workflow, kind, key) in order of their offsets: the n-th escalation to
-the team lead in the original is compared with the n-th in the backtest. Within `tolerance`
+Decisions are matched by (kind, key) in order of their offsets: the n-th escalation to the team
+lead in the original is compared with the n-th in the backtest, whichever phase sent it (a later
+escalation threshold can move the escalation from Command into Resolve: it moved, it was not
+removed and another added). Within `tolerance`
 seconds they are the same decision (activities complete instantly on the time-skipping server
 where the originals took milliseconds); further apart it "moved"; without a partner it was
 "added" (only the backtest made it) or "removed" (only the original did).
@@ -17,13 +19,13 @@ from warroom.backtest.recording import decisions, record
 from warroom.backtest.replay import Backtester
 from warroom.config import RunbookConfig
 
-DecisionKey = tuple[str, str, str]
+DecisionKey = tuple[str, str]
 
 
 def _grouped(found: list[Decision]) -> dict[DecisionKey, list[Decision]]:
     groups: dict[DecisionKey, list[Decision]] = {}
     for decision in sorted(found, key=lambda d: d.offset):
-        groups.setdefault((decision.workflow, decision.kind, decision.key), []).append(decision)
+        groups.setdefault((decision.kind, decision.key), []).append(decision)
     return groups
 
 
