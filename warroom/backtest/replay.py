@@ -36,7 +36,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.common import RawValue
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -53,6 +53,9 @@ from warroom.models import IncidentInput
 from workflows.registry import WORKFLOWS
 
 NOT_SENT = "backtest: not sent"
+_EXPECTED = ApplicationErrorCategory.BENIGN
+"""A replayed failure or an unrecorded call is the backtest working: the SDK logs it at debug, not
+as a warning with a traceback per call."""
 SETTLE_SECONDS = 5.0
 """Real seconds to wait, at most, for the workflows to finish what the last input started."""
 
@@ -92,7 +95,9 @@ class _Answers:
             recorded = queue.popleft()
             if recorded.failure is not None:
                 failure = recorded.failure
-                raise ApplicationError(failure.message, type=failure.type or "RecordedFailure", non_retryable=True)
+                raise ApplicationError(
+                    failure.message, type=failure.type or "RecordedFailure", non_retryable=True, category=_EXPECTED
+                )
             return recorded.result
         if activity_type == "notify" and isinstance(body, dict):
             return {"channel": body.get("channel"), "destination": NOT_SENT, "text": "", "delivered_at": scheduled}
@@ -105,7 +110,10 @@ class _Answers:
             )
         )
         raise ApplicationError(
-            f"backtest: {activity_type} was never recorded ({key})", type="NotRecorded", non_retryable=True
+            f"backtest: {activity_type} was never recorded ({key})",
+            type="NotRecorded",
+            non_retryable=True,
+            category=_EXPECTED,
         )
 
 
