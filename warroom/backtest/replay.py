@@ -211,7 +211,7 @@ class Backtester:
         if inputs and _opened_the_incident(inputs[0]):
             # The intake's way: update-with-start, the first alert in the first workflow task.
             first = inputs.pop(0)
-            start = WithStartWorkflowOperation(
+            start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
                 "Incident", inp, id=recording.workflow_id, task_queue=queue, id_conflict_policy=_FAIL
             )
             await self._send(recording, first, answers, start)
