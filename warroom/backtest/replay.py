@@ -13,9 +13,13 @@ match key), in order. Nothing is sent anywhere:
   retries are already spent.
 
 The recorded inputs (alerts, people's updates, signals) are sent at their recorded offsets; an
-update the new runbook's validators refuse is a `refused_update` divergence. The run lasts until
-the recorded close (or, for an incident still open when it was read, its last recorded event).
-Caller identities are not reproduced: the backtest's client sends every input (the workflows
+update the new runbook's validators refuse is a `refused_update` divergence (one sent to a phase
+that is not running is `failed`). An incident the intake opened (update-with-start with its first
+alert) is opened the same way. The run lasts until the recorded close, or, for an incident still
+open when it was read, its last recorded activity or input: past that the recording knows nothing,
+and everything the new runbook did would count as "added". What still runs is then terminated.
+The test server's custom search attributes are not defined, so the run publishes none (they decide
+nothing). Caller identities are not reproduced: the backtest's client sends every input (the workflows
 read who acted from the payload's `by`, which is sent as recorded).
 """
 
