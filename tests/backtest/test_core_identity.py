@@ -1,0 +1,103 @@
+"""The identity check, the backtest's correctness proof: every incident committed under
+tests/histories, re-run under its OWN runbook, decides the same things at the same instants.
+
+Incidents recorded before a revised rule (`workflow.patched`) run the current code, which takes
+the new branch: their differences must be exactly the ones those revisions explain, pinned below
+by the patches the original predates and the divergences they cause. Every difference comes at or
+after the first divergence: nothing moves before the recording stops being followed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from tests.backtest.test_core_recording import history_set, incident_ids
+from warroom.backtest.compare import backtest_incident
+from warroom.backtest.recording import record
+from warroom.backtest.replay import Backtester
+from warroom.client import DATA_CONVERTER
+from warroom.config import RunbookConfig
+
+REVISED: dict[str, tuple[set[str], list[tuple[str, str]]]] = {
+    # Before the IC was its own role, alice's acknowledgement made her IC: now nobody commands, so
+    # carol's role assignment and bob's update are refused; and before the day's channel sequence
+    # the channel number was never asked for.
+    "incident-order-api-ack-took-command": (
+        {"ack-is-not-command", "channel-sequence"},
+        [
+            ("not_recorded", "incident: next_channel_number"),
+            ("refused_update", "assign_role by carol"),
+            ("refused_update", "post_update by bob"),
+        ],
+    ),
+    # Before the step catalog, a custom step was proposed without a catalog entry (now refused, so
+    # its approval and the next denial name steps that do not exist); before the metrics clean
+    # window, mitigation was not verified by a reading (now asked for, never recorded), so the
+    # resolution, the PIR and its action item are refused.
+    "incident-order-api-action-items": (
+        {"step-catalog", "metrics-clean-window", "channel-sequence"},
+        [
+            ("not_recorded", "incident: next_channel_number"),
+            ("refused_update", "propose_step by bob"),
+            ("refused_update", "approve by alice"),
+            ("refused_update", "deny by alice"),
+            ("not_recorded", "resolve: check_clean_window"),
+            ("refused_update", "resolve by alice"),
+            ("refused_update", "complete_pir by bob"),
+            ("refused_update", "complete_action_item by bob"),
+        ],
+    ),
+    "incident-order-api-recorded": (
+        {"step-catalog", "metrics-clean-window", "channel-sequence"},
+        [
+            ("not_recorded", "incident: next_channel_number"),
+            ("refused_update", "propose_step by bob"),
+            ("refused_update", "approve by alice"),
+            ("refused_update", "deny by alice"),
+            ("not_recorded", "resolve: check_clean_window"),
+            ("refused_update", "resolve by alice"),
+            ("refused_update", "complete_pir by bob"),
+        ],
+    ),
+}
+
+
+@pytest_asyncio.fixture(scope="module")
+async def backtester() -> AsyncIterator[Backtester]:
+    async with Backtester.start() as started:
+        yield started
+
+
+def test_every_committed_incident_is_checked() -> None:
+    assert len(incident_ids()) >= 5
+    assert set(REVISED) < set(incident_ids()), "an incident the current code reproduces must remain"
+
+
+@pytest.mark.parametrize("workflow_id", incident_ids())
+async def test_own_runbook_reproduces_every_decision(backtester: Backtester, workflow_id: str) -> None:
+    histories = history_set(workflow_id)
+    recording = await record(histories, DATA_CONVERTER)
+    runbook = RunbookConfig.model_validate(recording.input["runbook"])
+    result = await backtest_incident(backtester, histories, runbook, DATA_CONVERTER)
+    assert result.original, "an incident that decided nothing proves nothing"
+    if workflow_id not in REVISED:
+        assert result.divergences == []
+        assert result.differences == [], [(d.change, d.decision.key, d.shift) for d in result.differences]
+        assert len(result.backtest) == len(result.original)
+        return
+    predates, expected = REVISED[workflow_id]
+    assert predates.isdisjoint(recording.patches), "the original took the revised branch after all"
+    assert [(d.kind, d.detail.split(" (")[0].split(":")[0]) for d in result.divergences] == [
+        (kind, head.split(":")[0]) for kind, head in expected
+    ]
+    for divergence, (_, head) in zip(result.divergences, expected, strict=True):
+        assert divergence.detail.startswith(head)
+    assert result.differences
+    first = result.divergences[0].offset
+    assert all(
+        (d.original_offset if d.original_offset is not None else d.backtest_offset or 0.0) >= first - 1.0
+        for d in result.differences
+    )

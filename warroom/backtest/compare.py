@@ -1,0 +1,81 @@
+"""Decisions before and after → differences; one incident's backtest from its histories.
+
+Decisions are matched by (kind, key) in order of their offsets: the n-th escalation to the team
+lead in the original is compared with the n-th in the backtest, whichever phase sent it (a later
+escalation threshold can move the escalation from Command into Resolve: it moved, it was not
+removed and another added). Within `tolerance`
+seconds they are the same decision (activities complete instantly on the time-skipping server
+where the originals took milliseconds); further apart it "moved"; without a partner it was
+"added" (only the backtest made it) or "removed" (only the original did).
+"""
+
+from __future__ import annotations
+
+from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
+
+from warroom.backtest.models import Decision, Difference, IncidentBacktest
+from warroom.backtest.recording import decisions, record
+from warroom.backtest.replay import Backtester
+from warroom.config import RunbookConfig
+
+DecisionKey = tuple[str, str]
+
+
+def _grouped(found: list[Decision]) -> dict[DecisionKey, list[Decision]]:
+    groups: dict[DecisionKey, list[Decision]] = {}
+    for decision in sorted(found, key=lambda d: d.offset):
+        groups.setdefault((decision.kind, decision.key), []).append(decision)
+    return groups
+
+
+def differences(
+    incident_id: str, original: list[Decision], backtest: list[Decision], tolerance: float = 1.0
+) -> list[Difference]:
+    """What the backtest decided differently, in order of when it happened (or would have)."""
+    before, after = _grouped(original), _grouped(backtest)
+    found: list[Difference] = []
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key, []), after.get(key, [])
+        for was, now in zip(old, new, strict=False):
+            if abs(now.offset - was.offset) > tolerance:
+                found.append(
+                    Difference(
+                        incident_id=incident_id,
+                        change="moved",
+                        decision=now,
+                        original_offset=was.offset,
+                        backtest_offset=now.offset,
+                    )
+                )
+        found += [
+            Difference(incident_id=incident_id, change="removed", decision=was, original_offset=was.offset)
+            for was in old[len(new) :]
+        ]
+        found += [
+            Difference(incident_id=incident_id, change="added", decision=now, backtest_offset=now.offset)
+            for now in new[len(old) :]
+        ]
+    found.sort(key=lambda d: d.decision.offset)
+    return found
+
+
+async def backtest_incident(
+    backtester: Backtester, histories: list[WorkflowHistory], runbook: RunbookConfig, converter: DataConverter
+) -> IncidentBacktest:
+    """Record the incident, run it under `runbook`, and compare what both runs decided. The severity
+    is the original's (its input's, or the final one when it closed)."""
+    recording = await record(histories, converter)
+    ran, divergences = await backtester.run(recording, runbook)
+    original = await decisions(histories, converter)
+    backtest = await decisions(ran, converter)
+    final = next((d.key.split(":", 1)[1] for d in original if d.kind == "severity"), None)
+    severity = final if final not in (None, "None") else recording.input.get("severity")
+    return IncidentBacktest(
+        incident_id=recording.incident_id,
+        severity=severity,
+        original=original,
+        backtest=backtest,
+        differences=differences(recording.incident_id, original, backtest),
+        divergences=divergences,
+    )

