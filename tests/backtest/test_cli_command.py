@@ -5,7 +5,6 @@ the dev server. The runs themselves need the backtest core (warroom.backtest.com
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -31,11 +30,6 @@ REPO = Path(__file__).resolve().parents[2]
 HISTORIES = REPO / "tests" / "histories"
 CLOSED = ["order-api-recorded", "order-api-action-items", "order-api-step-catalog", "order-api-oncall-pages"]
 """The committed incidents that closed, oldest first; order-api-ack-took-command is still open."""
-
-needs_core = pytest.mark.skipif(
-    importlib.util.find_spec("warroom.backtest.compare") is None, reason="needs the backtest core (bt-core)"
-)
-
 
 @dataclass
 class Ran:
@@ -197,7 +191,6 @@ def test_no_condition_holding_exits_0(capsys: pytest.CaptureFixture[str]) -> Non
 # --- Runs (the backtest core) ----------------------------------------------------------------
 
 
-@needs_core
 def test_committed_histories_under_their_own_runbook_report_as_json() -> None:
     ran = warroom("--runbook", str(DEFAULT_RUNBOOK), "--histories", str(HISTORIES), "--format", "json")
     assert ran.code == 0, ran.err[-2000:]
@@ -208,7 +201,6 @@ def test_committed_histories_under_their_own_runbook_report_as_json() -> None:
     assert "skipped, still open: order-api-ack-took-command" in ran.err
 
 
-@needs_core
 def test_a_changed_audience_fails_the_check_with_the_incidents_it_changed(tmp_path: Path) -> None:
     new = runbook_with(tmp_path, {"severity_matrix.P1": {"notify_at_start": ["engineering-manager"]}})
     ran = warroom(
@@ -267,7 +259,6 @@ async def test_on_temporal_an_unknown_or_open_incident_and_an_empty_selection_ex
     assert wrong.code == 2 and wrong.err.startswith("--query \"NoSuchAttribute = 'x'\": "), wrong
 
 
-@needs_core
 async def test_on_temporal_a_closed_incident_is_read_and_backtested(dev_env: WorkflowEnvironment) -> None:
     inp = incident_input()
     workflow_id = await Incidents(dev_env.client).start(inp, f"no-worker-{uuid.uuid4().hex[:8]}")
