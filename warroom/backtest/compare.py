@@ -11,10 +11,12 @@ where the originals took milliseconds); further apart it "moved"; without a part
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
-from warroom.backtest.models import Decision, Difference, IncidentBacktest
+from warroom.backtest.models import Decision, Difference, IncidentBacktest, RecordedActivity
 from warroom.backtest.recording import decisions, record
 from warroom.backtest.replay import Backtester
 from warroom.config import RunbookConfig
@@ -29,16 +31,46 @@ def _grouped(found: list[Decision]) -> dict[DecisionKey, list[Decision]]:
     return groups
 
 
+TOLERANCE = 2.0
+"""Seconds within which a decision counts as made at the same instant. A recorded activity's duration is
+replayed as a retry backoff on the test server, whose timers land up to about a second later than asked."""
+
+
+def waited(activities: list[RecordedActivity]) -> Callable[[float], float]:
+    """Seconds, up to an offset, during which the original waited on at least one activity. The
+    time-skipping server skips no time while an activity runs, so the backtest's activities answer
+    at once: a decision that followed slow activities may come up to that much earlier."""
+    spans = sorted((a.offset, a.offset + a.duration) for a in activities if a.duration > 0)
+    merged: list[tuple[float, float]] = []
+    for begin, end in spans:
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((begin, end))
+
+    def busy(offset: float) -> float:
+        return sum(max(0.0, min(end, offset) - begin) for begin, end in merged if begin < offset)
+
+    return busy
+
+
 def differences(
-    incident_id: str, original: list[Decision], backtest: list[Decision], tolerance: float = 1.0
+    incident_id: str,
+    original: list[Decision],
+    backtest: list[Decision],
+    tolerance: float = TOLERANCE,
+    busy: Callable[[float], float] | None = None,
 ) -> list[Difference]:
-    """What the backtest decided differently, in order of when it happened (or would have)."""
+    """What the backtest decided differently, in order of when it happened (or would have). A decision
+    within `tolerance` seconds is the same; `busy` (see `waited`) lets it come earlier by the time the
+    original spent waiting on activities before it."""
     before, after = _grouped(original), _grouped(backtest)
     found: list[Difference] = []
     for key in sorted(before.keys() | after.keys()):
         old, new = before.get(key, []), after.get(key, [])
         for was, now in zip(old, new, strict=False):
-            if abs(now.offset - was.offset) > tolerance:
+            earliest = was.offset - tolerance - (busy(was.offset) if busy else 0.0)
+            if not earliest <= now.offset <= was.offset + tolerance:
                 found.append(
                     Difference(
                         incident_id=incident_id,
@@ -76,6 +108,6 @@ async def backtest_incident(
         severity=severity,
         original=original,
         backtest=backtest,
-        differences=differences(recording.incident_id, original, backtest),
+        differences=differences(recording.incident_id, original, backtest, busy=waited(recording.activities)),
         divergences=divergences,
     )

@@ -40,6 +40,11 @@ class RecordedActivity(BaseModel):
     input: Any = None
     result: Any = None
     failure: RecordedFailure | None = None
+    duration: float = Field(
+        0.0,
+        description="seconds from scheduled to its result: the time-skipping server cannot replay it (it "
+        "skips no time while an activity runs), so decisions after slow activities may come that much earlier",
+    )
 
 
 class Recording(BaseModel):

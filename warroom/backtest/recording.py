@@ -164,14 +164,17 @@ async def record(histories: list[WorkflowHistory], converter: DataConverter) -> 
                 done = event.activity_task_completed_event_attributes
                 if done.scheduled_event_id in scheduled:
                     scheduled[done.scheduled_event_id].result = await _first(converter, done.result)
+                    _finish(scheduled[done.scheduled_event_id], offset)
             elif kind == _T.EVENT_TYPE_ACTIVITY_TASK_FAILED:
                 failed = event.activity_task_failed_event_attributes
                 if failed.scheduled_event_id in scheduled:
                     scheduled[failed.scheduled_event_id].failure = _failure(failed.failure)
+                    _finish(scheduled[failed.scheduled_event_id], offset)
             elif kind == _T.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
                 timed_out = event.activity_task_timed_out_event_attributes
                 if timed_out.scheduled_event_id in scheduled:
                     scheduled[timed_out.scheduled_event_id].failure = _failure(timed_out.failure)
+                    _finish(scheduled[timed_out.scheduled_event_id], offset)
             elif kind == _T.EVENT_TYPE_MARKER_RECORDED:
                 marker = event.marker_recorded_event_attributes
                 if marker.marker_name == PATCH_MARKER and "patch-data" in marker.details:
@@ -183,6 +186,10 @@ async def record(histories: list[WorkflowHistory], converter: DataConverter) -> 
                 recording.ended_offset = offset
     recording.inputs.sort(key=lambda i: i.offset)
     return recording
+
+
+def _finish(activity: RecordedActivity, offset: float) -> None:
+    activity.duration = max(0.0, offset - activity.offset)
 
 
 def _closes(kind: int) -> bool:

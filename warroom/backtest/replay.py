@@ -26,6 +26,7 @@ read who acted from the payload's `by`, which is sent as recorded).
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import sys
 import uuid
@@ -110,6 +111,59 @@ class _Stranded(Exception):
         self.offset = offset
 
 
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def shifted(value: Any, delta: timedelta) -> Any:
+    """`value` (JSON) with every ISO date-time moved by `delta`. The test server's clock starts now, not
+    when the incident began, so the recorded times (a deploy's, an alert's) move with it: a rule that
+    asks "deployed within 30 minutes?" then sees what it saw."""
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        moment = datetime.fromisoformat(value) + delta
+        text = moment.isoformat()
+        return text.replace("+00:00", "Z") if value.endswith("Z") else text
+    if isinstance(value, dict):
+        return {k: shifted(v, delta) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shifted(v, delta) for v in value]
+    return value
+
+
+SLOW_SECONDS = 0.5
+"""A recorded activity that took at least this long is answered as late (see `_Answers.answer`)."""
+
+
+def _times(recorded: Any, asked: Any, found: dict[datetime, str]) -> None:
+    """Pair each date-time of the recorded call's input with the one at the same place in the call now."""
+    if isinstance(recorded, str) and isinstance(asked, str) and _ISO_TIME.match(recorded) and _ISO_TIME.match(asked):
+        found[datetime.fromisoformat(recorded)] = asked
+    elif isinstance(recorded, dict) and isinstance(asked, dict):
+        for key in recorded.keys() & asked.keys():
+            _times(recorded[key], asked[key], found)
+    elif isinstance(recorded, list) and isinstance(asked, list):
+        for old, new in zip(recorded, asked, strict=False):
+            _times(old, new, found)
+
+
+def retimed(result: Any, recorded_input: Any, asked: Any, delta: timedelta) -> Any:
+    """The recorded result for the call made now: a time it echoes from its input ("clean since the
+    mitigation at ...") becomes the time this call gave; any other time moves by `delta`."""
+    echoes: dict[datetime, str] = {}
+    _times(recorded_input, asked, echoes)
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str) and _ISO_TIME.match(value):
+            moment = datetime.fromisoformat(value)
+            return echoes[moment] if moment in echoes else shifted(value, delta)
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(result)
+
+
 class _Answers:
     """The recorded activities of one run, as queues by (workflow label, match key), and what was
     asked of it that it could not answer."""
@@ -120,14 +174,32 @@ class _Answers:
         for recorded in recording.activities:
             self.queues.setdefault((recorded.workflow, recorded.key), deque()).append(recorded)
         self.started_at: datetime | None = None
+        self.delta = timedelta(0)
+        """How far the backtest's clock is from the original's: recorded times move by it."""
         self.divergences: list[Divergence] = []
 
     def offset(self, at: datetime) -> float:
         return (at - self.started_at).total_seconds() if self.started_at else 0.0
 
-    def answer(self, activity_type: str, workflow_id: str, body: Any, scheduled: datetime) -> Any:
+    def answer(self, activity_type: str, workflow_id: str, body: Any, scheduled: datetime, attempt: int = 1) -> Any:
         where, key = label(workflow_id), match_key(activity_type, body)
         queue = self.queues.get((where, key))
+        if queue:
+            # The recorded call nearest in time answers: a reading polled on a cadence is answered
+            # with the reading taken then, whatever order the polls come in.
+            at = self.offset(scheduled)
+            nearest = min(range(len(queue)), key=lambda i: abs(queue[i].offset - at))
+            queue.rotate(-nearest)
+        if queue and attempt == 1 and queue[0].duration >= SLOW_SECONDS:
+            # The original waited this long for its answer. The test server skips no time while an
+            # activity runs, but it does skip a retry's backoff: the answer comes on the next attempt,
+            # as late as it came then, so the timers racing it fire as they did.
+            raise ApplicationError(
+                f"backtest: answered after {queue[0].duration:.1f}s, as recorded",
+                type="RecordedDuration",
+                next_retry_delay=timedelta(seconds=queue[0].duration),
+                category=_EXPECTED,
+            )
         if queue:
             recorded = queue.popleft()
             if recorded.failure is not None:
@@ -135,7 +207,7 @@ class _Answers:
                 raise ApplicationError(
                     failure.message, type=failure.type or "RecordedFailure", non_retryable=True, category=_EXPECTED
                 )
-            return recorded.result
+            return retimed(recorded.result, recorded.input, body, self.delta)
         if activity_type == "notify" and isinstance(body, dict):
             return {"channel": body.get("channel"), "destination": NOT_SENT, "text": "", "delivered_at": scheduled}
         self.divergences.append(
@@ -227,14 +299,18 @@ class Backtester:
             body = activity.payload_converter().from_payload(args[0].payload) if args else None
             if self._answers is None:
                 raise ApplicationError("backtest: no recording is running", type="NotRecorded", non_retryable=True)
-            return self._answers.answer(info.activity_type, info.workflow_id or "", body, info.scheduled_time)
+            return self._answers.answer(
+                info.activity_type, info.workflow_id or "", body, info.scheduled_time, info.attempt
+            )
 
         return recorded
 
     async def _drive(self, recording: Recording, runbook: RunbookConfig, queue: str, answers: _Answers) -> None:
         # The test server defines no custom search attributes; what an incident publishes decides nothing.
-        inp = IncidentInput.model_validate({**recording.input, "runbook": runbook, "publish_search_attributes": False})
         answers.started_at = await self.env.get_current_time()
+        answers.delta = answers.started_at - recording.started_at
+        moved = shifted({k: v for k, v in recording.input.items() if k != "runbook"}, answers.delta)
+        inp = IncidentInput.model_validate({**moved, "runbook": runbook, "publish_search_attributes": False})
         inputs = list(recording.inputs)
         if inputs and _opened_the_incident(inputs[0]):
             # The intake's way: update-with-start, the first alert in the first workflow task.
@@ -275,17 +351,18 @@ class Backtester:
         if recorded.workflow != "incident":
             workflow_id = f"{workflow_id}--{recorded.workflow}"
         handle: WorkflowHandle[Any, Any] = self.env.client.get_workflow_handle(workflow_id)
-        by = next((a.get("by") for a in recorded.args if isinstance(a, dict) and a.get("by")), "")
+        args = shifted(recorded.args, answers.delta)
+        by = next((a.get("by") for a in args if isinstance(a, dict) and a.get("by")), "")
         what = f"{recorded.name}" + (f" by {by}" if by else "")
         try:
             if start is not None:
                 await self.env.client.execute_update_with_start_workflow(
-                    recorded.name, args=recorded.args, id=recorded.update_id or None, start_workflow_operation=start
+                    recorded.name, args=args, id=recorded.update_id or None, start_workflow_operation=start
                 )
             elif recorded.kind == "update":
-                await handle.execute_update(recorded.name, args=recorded.args, id=recorded.update_id or None)
+                await handle.execute_update(recorded.name, args=args, id=recorded.update_id or None)
             else:
-                await handle.signal(recorded.name, args=recorded.args)
+                await handle.signal(recorded.name, args=args)
         except WorkflowUpdateFailedError as err:
             cause = str(err.cause or err)
             answers.divergences.append(
