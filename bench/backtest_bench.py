@@ -2,8 +2,11 @@
 
     python bench/backtest_bench.py [--incidents 100]
 
-The recorded incidents are the histories committed under tests/histories (each incident with its
-phases), taken in turn until --incidents are run. The baseline, in the same run, is a plain
+The recorded incidents are the ones committed under tests/ that the current code recorded (the
+step-catalog and on-call incidents of tests/histories, and the drill of tests/backtest/drill: real
+Prometheus readings and Kubernetes calls), each with its phases, taken in turn until --incidents
+are run. (Older recordings run today's code and differ where a revision changed the rules: see
+tests/backtest/test_core_identity.py.) The baseline, in the same run, is a plain
 `Replayer` pass over the same histories: what checking determinism costs, with no re-execution.
 
 Reported: seconds per incident (p50, p99) for the backtest and the replay, the ratio, the whole
@@ -18,7 +21,6 @@ import asyncio
 import statistics
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +36,9 @@ from warroom.config import RunbookConfig  # noqa: E402
 from workflows.registry import WORKFLOWS  # noqa: E402
 
 HISTORIES = ROOT / "tests" / "histories"
+CURRENT = ("incident-order-api-step-catalog", "incident-order-api-oncall-pages")
+DRILL = ROOT / "tests" / "backtest" / "drill"
+PHASES = ["detection", "declare", "command", "resolve", "retrospective"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -41,19 +46,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def _load(paths: list[Path]) -> list[WorkflowHistory]:
+    """The incident's own history first, then its phases in the order they start."""
+    ordered = sorted(paths, key=lambda p: -1 if "--" not in p.stem else PHASES.index(p.stem.rsplit("--", 1)[1]))
+    return [WorkflowHistory.from_json(p.stem, p.read_text()) for p in ordered]
+
+
 def recorded_incidents() -> list[list[WorkflowHistory]]:
-    """Each committed incident: its own history first, then its phases' in their file order."""
-    groups: dict[str, list[Path]] = defaultdict(list)
-    for path in sorted(HISTORIES.glob("*.json")):
-        groups[path.stem.split("--", 1)[0]].append(path)
-    incidents = []
-    for stem, paths in sorted(groups.items()):
-        ordered = sorted(paths, key=lambda p: p.stem != stem)
-        incidents.append([WorkflowHistory.from_json(p.stem, p.read_text()) for p in ordered])
-    return incidents
+    incidents = [_load([HISTORIES / f"{wid}.json", *HISTORIES.glob(f"{wid}--*.json")]) for wid in CURRENT]
+    return [*incidents, _load(sorted(DRILL.glob("*.json")))]
 
 
 async def main(count: int) -> None:
+    from warroom.cli.backtest import quiet_temporal
+
+    quiet_temporal()  # the Temporal core's log lines would bury the numbers
     incidents = recorded_incidents()
     chosen = [incidents[i % len(incidents)] for i in range(count)]
     replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER)
