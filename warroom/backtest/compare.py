@@ -16,8 +16,8 @@ from collections.abc import Callable
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
-from warroom.backtest.models import Decision, Difference, IncidentBacktest, RecordedActivity
-from warroom.backtest.recording import decisions, record
+from warroom.backtest.models import Decision, Difference, IncidentBacktest
+from warroom.backtest.recording import decisions, record, waited
 from warroom.backtest.replay import Backtester
 from warroom.config import RunbookConfig
 
@@ -34,24 +34,6 @@ def _grouped(found: list[Decision]) -> dict[DecisionKey, list[Decision]]:
 TOLERANCE = 2.0
 """Seconds within which a decision counts as made at the same instant. A recorded activity's duration is
 replayed as a retry backoff on the test server, whose timers land up to about a second later than asked."""
-
-
-def waited(activities: list[RecordedActivity]) -> Callable[[float], float]:
-    """Seconds, up to an offset, during which the original waited on at least one activity. The
-    time-skipping server skips no time while an activity runs, so the backtest's activities answer
-    at once: a decision that followed slow activities may come up to that much earlier."""
-    spans = sorted((a.offset, a.offset + a.duration) for a in activities if a.duration > 0)
-    merged: list[tuple[float, float]] = []
-    for begin, end in spans:
-        if merged and begin <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((begin, end))
-
-    def busy(offset: float) -> float:
-        return sum(max(0.0, min(end, offset) - begin) for begin, end in merged if begin < offset)
-
-    return busy
 
 
 def differences(

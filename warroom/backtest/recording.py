@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -249,3 +250,21 @@ async def decisions(histories: list[WorkflowHistory], converter: DataConverter) 
                 found.append(Decision(offset=offset, workflow=where, kind="severity", key=f"severity:{severity}"))
     found.sort(key=lambda d: (d.offset, d.workflow, d.kind, d.key))
     return found
+
+
+def waited(activities: list[RecordedActivity]) -> Callable[[float], float]:
+    """Seconds, up to an offset, during which the original waited on at least one activity. The
+    time-skipping server skips no time while an activity runs, so the backtest's activities answer
+    at once: a decision that followed slow activities may come up to that much earlier."""
+    spans = sorted((a.offset, a.offset + a.duration) for a in activities if a.duration > 0)
+    merged: list[tuple[float, float]] = []
+    for begin, end in spans:
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((begin, end))
+
+    def busy(offset: float) -> float:
+        return sum(max(0.0, min(end, offset) - begin) for begin, end in merged if begin < offset)
+
+    return busy

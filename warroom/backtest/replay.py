@@ -54,7 +54,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from warroom.audit import incident_histories
 from warroom.backtest.models import Divergence, RecordedActivity, RecordedInput, Recording
-from warroom.backtest.recording import label, match_key
+from warroom.backtest.recording import label, match_key, waited
 from warroom.client import DATA_CONVERTER
 from warroom.config import RunbookConfig
 from warroom.enums import Phase
@@ -129,6 +129,10 @@ def shifted(value: Any, delta: timedelta) -> Any:
     return value
 
 
+READINGS = frozenset({"read_error_ratio", "check_clean_window", "read_diagnosis_metrics", "metrics_promql_check"})
+"""Activities that read the world at an instant: answered only by a reading taken then."""
+READING_SLACK = 2.0
+"""Seconds a reading may be from the instant asked (more when the original waited on activities before it)."""
 RUN_SECONDS = 120.0
 """Real seconds one incident's backtest may take; the slowest known takes about 10."""
 STRANDED = "the time-skipping test server stranded this run"
@@ -176,6 +180,7 @@ class _Answers:
         self.queues: dict[tuple[str, str], deque[RecordedActivity]] = {}
         for recorded in recording.activities:
             self.queues.setdefault((recorded.workflow, recorded.key), deque()).append(recorded)
+        self.busy = waited(recording.activities)
         self.started_at: datetime | None = None
         self.delta = timedelta(0)
         """How far the backtest's clock is from the original's: recorded times move by it."""
@@ -186,13 +191,18 @@ class _Answers:
 
     def answer(self, activity_type: str, workflow_id: str, body: Any, scheduled: datetime, attempt: int = 1) -> Any:
         where, key = label(workflow_id), match_key(activity_type, body)
-        queue = self.queues.get((where, key))
-        if queue:
+        found = self.queues.get((where, key))
+        queue: deque[RecordedActivity] | None = None
+        if found:
             # The recorded call nearest in time answers: a reading polled on a cadence is answered
             # with the reading taken then, whatever order the polls come in.
             at = self.offset(scheduled)
-            nearest = min(range(len(queue)), key=lambda i: abs(queue[i].offset - at))
-            queue.rotate(-nearest)
+            nearest = min(range(len(found)), key=lambda i: abs(found[i].offset - at))
+            found.rotate(-nearest)
+            taken = found[0].offset
+            # A reading at another instant was never taken: not recorded, never guessed.
+            if activity_type not in READINGS or taken - READING_SLACK - self.busy(taken) <= at <= taken + READING_SLACK:
+                queue = found
         if queue and attempt == 1 and queue[0].duration >= SLOW_SECONDS:
             # The original waited this long for its answer. The test server skips no time while an
             # activity runs, but it does skip a retry's backoff: the answer comes on the next attempt,
