@@ -45,6 +45,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowHistory,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import RawValue, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
@@ -402,6 +403,8 @@ class Backtester:
                 await handle.execute_update(recorded.name, args=args, id=recorded.update_id or None)
             else:
                 await handle.signal(recorded.name, args=args)
+        except WorkflowUpdateRPCTimeoutOrCancelledError as err:  # the server stopped answering
+            raise _Stranded(recorded.offset, f"{what} got no answer") from err
         except WorkflowUpdateFailedError as err:
             cause = str(err.cause or err)
             answers.divergences.append(
