@@ -17,7 +17,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from workflows.registry import WORKFLOWS
 
 HERE = Path(__file__).parent
-HISTORIES = sorted(HERE.joinpath("histories").glob("*.json")) + sorted(HERE.joinpath("backtest", "drill").glob("*.json"))
+HISTORIES = sorted(HERE.joinpath("histories").glob("*.json")) + sorted(
+    HERE.joinpath("backtest", "drill").glob("*.json")
+)
 """The recorded incidents, and a recorded drill (real Prometheus readings and Kubernetes calls)."""
 
 

@@ -31,6 +31,7 @@ HISTORIES = REPO / "tests" / "histories"
 CLOSED = ["order-api-recorded", "order-api-action-items", "order-api-step-catalog", "order-api-oncall-pages"]
 """The committed incidents that closed, oldest first; order-api-ack-took-command is still open."""
 
+
 @dataclass
 class Ran:
     code: int
