@@ -156,8 +156,9 @@ async def _settled(handle: WorkflowHandle[Any, Any], timeout: float = 5.0) -> No
     """Until the incident has no workflow task in flight and no child start initiated but not yet
     started (or failed): the moments a termination would leave the test server stuck. Gives up
     quietly after `timeout` (a closed or busy incident is terminated all the same)."""
-    from temporalio.api.enums.v1 import EventType
     from temporalio.client import WorkflowExecutionStatus
+
+    from warroom.backtest.replay import child_start_pending
 
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
@@ -168,20 +169,7 @@ async def _settled(handle: WorkflowHandle[Any, Any], timeout: float = 5.0) -> No
             return  # never started
         if described.status is not None and described.status != WorkflowExecutionStatus.RUNNING:
             return
-        events = history.events
-        initiated = {
-            e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
-        }
-        resolved = {
-            e.child_workflow_execution_started_event_attributes.initiated_event_id
-            for e in events
-            if e.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED
-        } | {
-            e.start_child_workflow_execution_failed_event_attributes.initiated_event_id
-            for e in events
-            if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED
-        }
-        if initiated <= resolved and not described.raw_description.HasField("pending_workflow_task"):
+        if not child_start_pending(history.events) and not described.raw_description.HasField("pending_workflow_task"):
             return
         await asyncio.sleep(0.02)
 

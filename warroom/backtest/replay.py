@@ -39,6 +39,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
@@ -240,9 +241,8 @@ class _Answers:
         )
 
 
-async def _starting(handle: WorkflowHandle[Any, Any]) -> bool:
-    """A child start initiated but neither started nor failed yet."""
-    events = (await handle.fetch_history()).events
+def child_start_pending(events: Sequence[HistoryEvent]) -> bool:
+    """Whether a history has a child start initiated but neither started nor failed yet."""
     initiated = {
         e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
     }
@@ -256,6 +256,11 @@ async def _starting(handle: WorkflowHandle[Any, Any]) -> bool:
         if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED
     }
     return not initiated <= resolved
+
+
+async def _starting(handle: WorkflowHandle[Any, Any]) -> bool:
+    """A child start initiated but neither started nor failed yet."""
+    return child_start_pending((await handle.fetch_history()).events)
 
 
 class Backtester:
