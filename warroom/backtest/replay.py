@@ -137,6 +137,11 @@ READING_SLACK = 2.0
 """Seconds a reading may be from the instant asked (more when the original waited on activities before it)."""
 RUN_SECONDS = 120.0
 """Real seconds one incident's backtest may take; the slowest known takes about 10."""
+STALL_SECONDS = 15.0
+"""Real seconds one step of a run (a skip to the next input, an update, a clock read) may take. Each
+takes well under a second on a healthy server (recorded answers are instant, time is skipped); a
+step that takes longer met a stranding (sdk-java#3088), and waiting the whole RUN_SECONDS for it
+made a 100-incident backtest minutes slower."""
 STRANDED = "the time-skipping test server stranded this run"
 SLOW_SECONDS = 0.5
 """A recorded activity that took at least this long is answered as late (see `_Answers.answer`)."""
@@ -378,12 +383,19 @@ class Backtester:
         await self._settle(recording.workflow_id)
 
     async def _sleep_until(self, offset: float, answers: _Answers) -> None:
-        now = answers.offset(await self.env.get_current_time())
+        try:
+            async with asyncio.timeout(STALL_SECONDS):
+                now = answers.offset(await self.env.get_current_time())
+        except TimeoutError:
+            raise _Stranded(offset, f"the clock did not answer in {STALL_SECONDS:g}s") from None
         if offset > now:
             try:
-                await self.env.sleep(timedelta(seconds=offset - now))
+                async with asyncio.timeout(STALL_SECONDS):
+                    await self.env.sleep(timedelta(seconds=offset - now))
             except RPCError as err:
                 raise _Stranded(now, err.message) from err
+            except TimeoutError:
+                raise _Stranded(now, f"skipping to {offset:.0f}s took over {STALL_SECONDS:g}s") from None
 
     async def _send(
         self,
@@ -400,15 +412,16 @@ class Backtester:
         by = next((a.get("by") for a in args if isinstance(a, dict) and a.get("by")), "")
         what = f"{recorded.name}" + (f" by {by}" if by else "")
         try:
-            if start is not None:
-                await self.env.client.execute_update_with_start_workflow(
-                    recorded.name, args=args, id=recorded.update_id or None, start_workflow_operation=start
-                )
-            elif recorded.kind == "update":
-                await handle.execute_update(recorded.name, args=args, id=recorded.update_id or None)
-            else:
-                await handle.signal(recorded.name, args=args)
-        except WorkflowUpdateRPCTimeoutOrCancelledError as err:  # the server stopped answering
+            async with asyncio.timeout(STALL_SECONDS):
+                if start is not None:
+                    await self.env.client.execute_update_with_start_workflow(
+                        recorded.name, args=args, id=recorded.update_id or None, start_workflow_operation=start
+                    )
+                elif recorded.kind == "update":
+                    await handle.execute_update(recorded.name, args=args, id=recorded.update_id or None)
+                else:
+                    await handle.signal(recorded.name, args=args)
+        except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError) as err:  # the server stopped answering
             raise _Stranded(recorded.offset, f"{what} got no answer") from err
         except WorkflowUpdateFailedError as err:
             cause = str(err.cause or err)

@@ -223,18 +223,13 @@ Progress = Callable[[int, int, str], None]
 
 
 async def backtest_all(
-    selected: list[Selected], runbook: RunbookConfig, converter: DataConverter, progress: Progress
+    selected: list[Selected], runbook: RunbookConfig, converter: DataConverter, progress: Progress, servers: int = 1
 ) -> list[IncidentBacktest]:
-    """Each incident in turn on one time-skipping server (the backtest core: warroom.backtest.replay)."""
-    from warroom.backtest.compare import backtest_incident
-    from warroom.backtest.replay import Backtester
+    """The incidents on `servers` time-skipping servers at once (the backtest core: warroom.backtest.replay);
+    `progress(done, total, incident)` as each one finishes."""
+    from warroom.backtest.compare import backtest_many
 
-    results: list[IncidentBacktest] = []
-    async with Backtester.start() as backtester:
-        for number, incident in enumerate(selected, start=1):
-            progress(number, len(selected), incident.incident_id)
-            results.append(await backtest_incident(backtester, incident.histories, runbook, converter))
-    return results
+    return await backtest_many([(i.histories, runbook) for i in selected], converter, servers, progress)
 
 
 def finish(report: BacktestReport, format_: BacktestFormat, fail_on: list[str]) -> int:
@@ -252,24 +247,24 @@ def finish(report: BacktestReport, format_: BacktestFormat, fail_on: list[str]) 
 
 
 def _progress_lines(number: int, total: int, incident: str) -> None:
-    err.print(f"backtesting incident {number} of {total}: {escape(incident)}", style="dim")
+    err.print(f"backtested incident {number} of {total}: {escape(incident)}", style="dim")
 
 
 async def _with_progress(
-    selected: list[Selected], runbook: RunbookConfig, converter: DataConverter
+    selected: list[Selected], runbook: RunbookConfig, converter: DataConverter, servers: int = 1
 ) -> list[IncidentBacktest]:
     if not err.is_terminal:
-        return await backtest_all(selected, runbook, converter, _progress_lines)
+        return await backtest_all(selected, runbook, converter, _progress_lines, servers)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = (TextColumn("backtesting incident"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.description}"))
+    columns = (TextColumn("backtested"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.description}"))
     with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("", total=len(selected))
 
         def advance(number: int, total: int, incident: str) -> None:
-            bar.update(task, completed=number - 1, description=escape(incident))
+            bar.update(task, completed=number, description=escape(incident))
 
-        results = await backtest_all(selected, runbook, converter, advance)
+        results = await backtest_all(selected, runbook, converter, advance, servers)
         bar.update(task, completed=len(selected))
     return results
 
@@ -350,6 +345,16 @@ def backtest_command(
         BacktestFormat, typer.Option("--format", help="table for people, json for scripts, md for a pull request")
     ] = BacktestFormat.TABLE,
     fail_on: FailOnOpt = None,
+    servers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=8,
+            metavar="N",
+            help="time-skipping servers to run at once (default: one per core, at most 4)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Re-run closed incidents under a changed runbook and show what would have been different.
 
@@ -393,7 +398,9 @@ def backtest_command(
         elif since or histories is None:
             what = f" started in the last {since or DEFAULT_SINCE}"
         raise BadInput(f"no closed incidents{what} in {where}: widen --since, or name them with --incident")
-    results = run(_with_progress(selected, new, converter))
+    from warroom.backtest.compare import default_servers
+
+    results = run(_with_progress(selected, new, converter, servers or default_servers()))
     report = BacktestReport(runbook=str(runbook), incidents=results, summary=summarize(results))
     code = finish(report, format_, fail_on or [])
     if code:
