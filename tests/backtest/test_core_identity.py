@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from tests.backtest.test_core_recording import history_set, incident_ids
-from warroom.backtest.compare import backtest_incident
+from warroom.backtest.compare import backtest_incident, backtest_many
 from warroom.backtest.recording import record
 from warroom.backtest.replay import Backtester
 from warroom.client import DATA_CONVERTER
@@ -101,3 +101,25 @@ async def test_own_runbook_reproduces_every_decision(backtester: Backtester, wor
         (d.original_offset if d.original_offset is not None else d.backtest_offset or 0.0) >= first - 1.0
         for d in result.differences
     )
+
+
+async def test_two_servers_at_once_reproduce_every_decision_in_the_order_given() -> None:
+    """`warroom backtest` runs one server per core: the results come back in the order asked, each as
+    identical as on one server."""
+    reproduced = [wid for wid in incident_ids() if wid not in REVISED]
+    jobs = []
+    for workflow_id in reproduced:
+        histories = history_set(workflow_id)
+        recording = await record(histories, DATA_CONVERTER)
+        jobs.append((histories, RunbookConfig.model_validate(recording.input["runbook"])))
+    finished: list[tuple[int, str]] = []
+    seconds: dict[int, float] = {}
+    results = await backtest_many(
+        jobs, DATA_CONVERTER, servers=2, progress=lambda done, _, i: finished.append((done, i)), seconds=seconds
+    )
+    assert [f"incident-{r.incident_id}" for r in results] == reproduced
+    assert all(r.differences == [] and r.divergences == [] for r in results), [
+        (r.incident_id, r.differences, r.divergences) for r in results if r.differences or r.divergences
+    ]
+    assert [done for done, _ in finished] == list(range(1, len(reproduced) + 1))
+    assert sorted(seconds) == list(range(len(reproduced)))
