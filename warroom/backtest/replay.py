@@ -70,8 +70,9 @@ NOT_SENT = "backtest: not sent"
 _EXPECTED = ApplicationErrorCategory.BENIGN
 """A replayed failure or an unrecorded call is the backtest working: the SDK logs it at debug, not
 as a warning with a traceback per call."""
-SETTLE_SECONDS = 5.0
-"""Real seconds to wait, at most, for the workflows to finish what the last input started."""
+SETTLE_SECONDS = 15.0
+"""Real seconds to wait, at most, for the workflows to finish what the last input started (a loaded machine
+needed more than 5: a resolution accepted but its messages not yet sent came out as "removed")."""
 
 
 class BacktestUnavailable(WarroomError):
