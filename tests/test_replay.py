@@ -14,6 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from warroom.worker import workflow_runner
 from workflows.registry import WORKFLOWS
 
 HERE = Path(__file__).parent
@@ -27,12 +28,20 @@ def test_there_are_histories_to_replay() -> None:
     assert len(HISTORIES) >= 10, "record them with `python -m tests.record_histories`"
 
 
-@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsandboxed"])
+RUNNERS = {
+    "sandboxed": lambda: workflow_runner(sandboxed=True),  # the worker's: domain modules passed through
+    "strict": SandboxedWorkflowRunner,  # the SDK's default sandbox: every module re-imported and checked
+    "unsandboxed": UnsandboxedWorkflowRunner,
+}
+
+
+@pytest.mark.parametrize("runner_name", list(RUNNERS))
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_history_replays_under_current_code(path: Path, sandboxed: bool) -> None:
-    """Both runners a worker may use (WARROOM_WORKFLOW_SANDBOX) make the same commands from the same history."""
+async def test_history_replays_under_current_code(path: Path, runner_name: str) -> None:
+    """Every runner a worker may use (WARROOM_WORKFLOW_SANDBOX), and the SDK's strictest, make the same
+    commands from the same history."""
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    runner = SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
+    runner = RUNNERS[runner_name]()
     await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=runner).replay_workflow(
         history
     )

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.ansible import AnsibleSettings, PlaybookRunner
 from activities.channels import ChannelSettings, build_router
@@ -32,6 +32,33 @@ from warroom.oncall.directory import Directory
 from warroom.settings import Settings
 from workflows.registry import WORKFLOWS
 
+SHARED_WITH_WORKFLOWS = (
+    "warroom.catalog",
+    "warroom.config",
+    "warroom.contracts",
+    "warroom.enums",
+    "warroom.ids",
+    "warroom.messages",
+    "warroom.models",
+    "warroom.oncall.models",
+    "warroom.policy",
+    "warroom.primitives",
+    "warroom.search",
+    "warroom.step_models",
+)
+"""Domain modules the sandbox passes through instead of re-importing them for every workflow run: pydantic
+models, the runbook's policies and the message texts, all deterministic (no clock, no randomness, no I/O:
+import-linter keeps I/O out, tests/test_layering.py keeps the clock and randomness out). Re-importing them
+cost each cached run its own copy; the workflows/ modules themselves are still re-imported and checked."""
+
+
+def workflow_runner(sandboxed: bool = True) -> SandboxedWorkflowRunner | UnsandboxedWorkflowRunner:
+    """The SDK's sandbox sharing the domain modules (SHARED_WITH_WORKFLOWS), or no sandbox."""
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*SHARED_WITH_WORKFLOWS)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
 
 def build_worker(
     client: Client,
@@ -45,12 +72,14 @@ def build_worker(
     sandboxed: bool = True,
     http_steps: HttpStepActivities | None = None,
     oncall: OncallResolver | None = None,
+    runner: WorkflowRunner | None = None,
 ) -> Worker:
     """One worker for every phase; more workers on the same task queue share the load.
 
     `sandboxed=False` (WARROOM_WORKFLOW_SANDBOX=false) runs the same workflows without the SDK's
     sandbox: the suite runs them sandboxed and replays every committed history both ways, so the
-    sandbox's checks are made in CI rather than paid for on every workflow task in production."""
+    sandbox's checks are made in CI rather than paid for on every workflow task in production. `runner`
+    replaces the runner outright (benchmarks compare the SDK's default sandbox)."""
     acts = build_activities(
         notifier,
         templates_dir,
@@ -67,7 +96,7 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=acts,
         activity_executor=ThreadPoolExecutor(max_workers=16),
-        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
+        workflow_runner=runner or workflow_runner(sandboxed),
     )
 
 
