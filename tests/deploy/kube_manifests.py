@@ -103,3 +103,13 @@ def describe(atoms: Iterable[Grant]) -> str:
         where = f"in namespace {scope}" if scope else "cluster-wide"
         lines.append(f"{verb} {resource}{'.' + group if group else ''} {where}")
     return "; ".join(lines)
+
+
+def differences(used: set[Grant], grants: set[Grant]) -> list[str]:
+    """What the Role lacks and what it grants beyond use, each named; [] when they are the same."""
+    problems = []
+    if used - grants:
+        problems.append(f"missing from the worker's RBAC: {describe(used - grants)}")
+    if grants - used:
+        problems.append(f"granted but never used by an activity: {describe(grants - used)}")
+    return problems
