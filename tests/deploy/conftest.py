@@ -12,6 +12,7 @@ permission beyond what the activities use) on its own, so that a partial run can
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -60,7 +61,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if len(list((directory / "done").iterdir())) < workers:
         return  # another worker still runs tests; the last one checks
-    outcome, text = _check(directory)
+    try:
+        outcome, text = _check(directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
     report = pytest.TestReport(
         NODE_ID,
         (NODE_ID, None, "kube_requests_of_the_whole_run"),
