@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     pagerduty_api_url: HttpUrl = Field("https://api.pagerduty.com", description="PagerDuty REST API base URL")
     opsgenie_api_key: SecretStr | None = Field(None, description="API key: who Opsgenie schedules have on call")
     opsgenie_api_url: HttpUrl = Field("https://api.opsgenie.com", description="Opsgenie API base URL")
+    health_port: int | None = Field(
+        None, ge=1, le=65535, description="worker: answer GET /healthz on this port (a Kubernetes probe); default off"
+    )
 
     @field_validator("temporal_api_key")
     @classmethod

@@ -210,6 +210,22 @@ def prepare(settings: Settings) -> Prepared:
     return Prepared(runbook, channels, kube_from_settings(settings), ansible_from_settings(settings), oncall)
 
 
+async def _serve_health(worker: Worker, port: int) -> asyncio.Server:
+    """GET /healthz (any path): 200 while the worker polls, 503 once it stopped (a liveness probe)."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        ok = worker.is_running
+        writer.write(
+            b"HTTP/1.1 %s\r\nContent-Length: 3\r\nConnection: close\r\n\r\n%s\n"
+            % ((b"200 OK", b"ok") if ok else (b"503 Service Unavailable", b"no"))
+        )
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "0.0.0.0", port)  # noqa: S104 - the pod's probe comes from the node
+
+
 async def run_worker(settings: Settings, ready: asyncio.Event | None = None, prepared: Prepared | None = None) -> None:
     from warroom.client import connect
 
@@ -246,11 +262,14 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
         log.info("workflows run without the SDK sandbox (WARROOM_WORKFLOW_SANDBOX=false)")
     if ready:
         ready.set()
+    health = await _serve_health(worker, settings.health_port) if settings.health_port else None
     syncing = asyncio.create_task(_sync_roster(client, settings.task_queue, prepared.oncall), name="sync roster")
     feeds = asyncio.create_task(oncall.keep_feeds_fresh(), name="on-call feeds") if oncall else None
     try:
         await worker.run()
     finally:
+        if health is not None:
+            health.close()
         syncing.cancel()
         if feeds is not None:
             feeds.cancel()

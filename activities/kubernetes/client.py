@@ -14,6 +14,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio import activity
 
 from activities.kubernetes.errors import POLICY_ERRORS, KubeInvalidRequest, KubeUnavailable, from_api_exception
 from activities.kubernetes.names import dns_label, dns_subdomain, label_selector
@@ -22,6 +23,9 @@ from warroom.policy.rollout import DEFAULT_MIGRATION_ANNOTATION
 
 T = TypeVar("T")
 Obj = dict[str, Any]
+ACTIVITY_HEADER = "X-Warroom-Activity"
+"""Names the activity behind each request: a proxy or an audit webhook can tell them apart, and the
+test of the deployment's Role derives the permissions each activity uses from the emulator's log."""
 
 
 class KubeSettings(BaseModel):
@@ -141,6 +145,8 @@ class KubeApi:
         counter = getattr(self._counted, "counter", None)
         if counter is not None:
             counter[0] += 1
+        if activity.in_activity():
+            kwargs["_headers"] = {ACTIVITY_HEADER: activity.info().activity_type}
         try:
             return fn(*args, _request_timeout=self._timeout, **kwargs)
         except ApiException as exc:

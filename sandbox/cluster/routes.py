@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.cluster import nodes
+from sandbox.cluster.authz import ACTIVITY_HEADER, Attributes, RequestLog, attributes
 from sandbox.cluster.cluster import Cluster
 from sandbox.cluster.patch import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
 from sandbox.cluster.resources import ALL, BY_PATH, PODS, ResourceType, group_versions
@@ -118,6 +119,7 @@ class Recorded:
     content_type: str
     body: Any
     at: float = field(default_factory=time.monotonic, compare=False)  # arrival (time.monotonic), for benchmarks
+    attributes: Attributes | None = field(default=None, compare=False)  # as RBAC sees it; None: non-resource
 
 
 class Api:
@@ -127,6 +129,7 @@ class Api:
         self.address = "127.0.0.1:0"
         self.faults: list[Fault] = []
         self.recorded: list[Recorded] = []
+        self.log = RequestLog.from_env()
 
     def handle(self, req: Request) -> Response:
         self._record(req)
@@ -169,7 +172,12 @@ class Api:
             except ValueError:
                 body = req.body.decode("utf-8", "replace")
         query = "&".join(f"{k}={v}" for k, values in req.query.items() for v in values)
-        self.recorded.append(Recorded(req.method, req.path, query, req.headers.get("content-type", ""), body, arrived))
+        attrs = attributes(req.method, req.path, req.flag("watch"), req.headers.get(ACTIVITY_HEADER, ""))
+        self.recorded.append(
+            Recorded(req.method, req.path, query, req.headers.get("content-type", ""), body, arrived, attrs)
+        )
+        if attrs is not None and self.log is not None:
+            self.log.append(attrs)
 
     # --- routing -------------------------------------------------------------------------
 
