@@ -7,7 +7,7 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY playbooks ./playbooks
 RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client && rm -rf /var/lib/apt/lists/* \
- && pip install --no-cache-dir . && useradd --create-home warroom
+ && pip install --no-cache-dir . && useradd --create-home --uid 1000 warroom
 USER warroom
 ENV WARROOM_DATA_DIR=/home/warroom/data
 ENTRYPOINT ["warroom"]
