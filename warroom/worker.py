@@ -183,10 +183,14 @@ def prepare(settings: Settings) -> Prepared:
 
 async def run_worker(settings: Settings, ready: asyncio.Event | None = None, prepared: Prepared | None = None) -> None:
     from warroom.client import connect
+    from warroom.telemetry.endpoint import WorkerTelemetry
 
     prepared = prepared or prepare(settings)
     runbook = prepared.runbook
-    client = await connect(settings, identity="warroom-worker", wait=30)
+    telemetry = WorkerTelemetry.start(settings.worker_metrics_address) if settings.worker_metrics_address else None
+    client = await connect(
+        settings, identity="warroom-worker", wait=30, runtime=telemetry.runtime if telemetry else None
+    )
     sink = LocalSink(Path(settings.data_dir))
     router = build_router(prepared.channels, sink=sink)
     metrics = PrometheusSource(settings.prometheus_url, runbook.metrics) if settings.prometheus_url else None
@@ -219,9 +223,13 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
         ready.set()
     syncing = asyncio.create_task(_sync_roster(client, settings.task_queue, prepared.oncall), name="sync roster")
     feeds = asyncio.create_task(oncall.keep_feeds_fresh(), name="on-call feeds") if oncall else None
+    if telemetry is not None:
+        telemetry.watch(client)
     try:
         await worker.run()
     finally:
+        if telemetry is not None:
+            telemetry.close()
         syncing.cancel()
         if feeds is not None:
             feeds.cancel()
