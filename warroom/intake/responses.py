@@ -31,7 +31,7 @@ def responses(registry: CollectorRegistry) -> Counter:
 
 
 class CountResponses:
-    """Counts each HTTP response's status class on the registry `registry_of(app)` names."""
+    """Counts each HTTP response's status class on `registry`."""
 
     def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
         self.app = app
@@ -50,12 +50,8 @@ class CountResponses:
 
         try:
             await self.app(scope, receive, counting)
-        except BaseException:
-            if not status:
-                self.counter.labels(status_class="5xx").inc()
-            raise
-        if status:
-            self.counter.labels(status_class=f"{min(status[0] // 100, 5)}xx").inc()
+        finally:  # an exception after (Starlette's 500) or before any response is a 5xx
+            self.counter.labels(status_class=f"{min(status[0] // 100, 5)}xx" if status else "5xx").inc()
 
 
 def count_responses(app: Any) -> None:
