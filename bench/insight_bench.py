@@ -2,7 +2,7 @@
 on against off, in the same run. Goal: on ≤ 1.1× off.
 
     python bench/insight_bench.py            # 200 incidents per worker, escalations due after 120 s
-    python bench/insight_bench.py --quick    # 40 incidents, 45 s
+    python bench/insight_bench.py --quick    # 20 incidents, 45 s, two rounds
     python bench/insight_bench.py --tracing  # a third worker: metrics and tracing on (once tracing lands)
 
 One Temporal dev server; for each mode a worker *subprocess* (this script with --serve-worker)
@@ -218,10 +218,10 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="40 incidents, escalations after 45 s, one round")
-    parser.add_argument("--incidents", type=int, help="incidents per worker (default 200, quick 40)")
+    parser.add_argument("--quick", action="store_true", help="20 incidents, escalations after 45 s")
+    parser.add_argument("--incidents", type=int, help="incidents per worker (default 200, quick 20)")
     parser.add_argument("--escalate-after", type=float, help="P2 escalate_after in seconds (default 120, quick 45)")
-    parser.add_argument("--rounds", type=int, help="off/on rounds (default 2, quick 1)")
+    parser.add_argument("--rounds", type=int, help="off/on rounds (default 2)")
     parser.add_argument("--tracing", action="store_true", help="a third mode: metrics and tracing on")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases) and print it")
     parser.add_argument("--serve-worker", choices=("off", "on", "tracing"), help=argparse.SUPPRESS)
@@ -229,7 +229,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name, full, fast in (("incidents", 200, 40), ("escalate_after", 120.0, 45.0), ("rounds", 2, 1)):
+    for name, full, fast in (("incidents", 200, 20), ("escalate_after", 120.0, 45.0), ("rounds", 2, 2)):
         if getattr(args, name) is None:
             setattr(args, name, fast if args.quick else full)
     return args

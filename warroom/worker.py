@@ -188,9 +188,14 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
     prepared = prepared or prepare(settings)
     runbook = prepared.runbook
     telemetry = WorkerTelemetry.start(settings.worker_metrics_address) if settings.worker_metrics_address else None
-    client = await connect(
-        settings, identity="warroom-worker", wait=30, runtime=telemetry.runtime if telemetry else None
-    )
+    try:
+        client = await connect(
+            settings, identity="warroom-worker", wait=30, runtime=telemetry.runtime if telemetry else None
+        )
+    except BaseException:
+        if telemetry is not None:
+            telemetry.close()
+        raise
     sink = LocalSink(Path(settings.data_dir))
     router = build_router(prepared.channels, sink=sink)
     metrics = PrometheusSource(settings.prometheus_url, runbook.metrics) if settings.prometheus_url else None
