@@ -26,6 +26,7 @@ from warroom.contracts.metrics import CleanWindowRequest, ErrorRatioReading, Err
 from warroom.contracts.steps import PROMQL_CHECK, PromqlCheckRequest, PromqlCheckResult
 from warroom.enums import format_duration
 from warroom.policy.clean_window import CleanWindowVerdict, MetricSample, clean_window_verdict, judged_against
+from warroom.telemetry import metrics as telemetry
 
 _SERVICE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -190,7 +191,7 @@ class MetricsActivities:
         threshold, words = judged_against(
             pre_deploy, req.baseline_tolerance, req.baseline_error_ratio, has_deploy=req.deployed_at is not None
         )
-        return clean_window_verdict(
+        verdict = clean_window_verdict(
             now=now,
             window=req.window,
             mitigation_applied_at=req.mitigation_applied_at,
@@ -199,6 +200,8 @@ class MetricsActivities:
             last_firing_alert_at=req.last_firing_alert_at,
             baseline=words,
         )
+        telemetry.record_clean_window(verdict.clean)
+        return verdict
 
     @activity.defn(name=PROMQL_CHECK.name)
     async def promql_check(self, req: PromqlCheckRequest) -> PromqlCheckResult:

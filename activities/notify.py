@@ -20,6 +20,7 @@ from warroom.contracts.errors import ActivityFailure, boundary
 from warroom.contracts.notify import NOTIFY
 from warroom.models import Delivery, Notification
 from warroom.oncall.models import OncallResult
+from warroom.telemetry import metrics as telemetry
 from warroom.templates import render
 
 if TYPE_CHECKING:  # activities.oncall reaches the channels package, which imports this module
@@ -102,12 +103,18 @@ class NotifyActivities:
                     update={"audience": resolved.audience or notification.audience, "recipients": resolved.resolutions}
                 )
             context = dict(notification.context)
+            telemetry.record_notification(notification.channel, context, first_attempt=telemetry.first_attempt())
             context.setdefault("audience", _audience_text(notification, resolved))
             try:
                 text = render(notification.template, context, self.templates_dir)
             except Exception as exc:  # a template bug will not fix itself on retry
                 raise TemplateError(f"template {notification.template!r} failed: {exc}") from exc
-            destination = await self.notifier.deliver(notification, text)
+            try:
+                destination = await self.notifier.deliver(notification, text)
+            except BaseException:
+                telemetry.record_delivery(notification.channel, ok=False)
+                raise
+            telemetry.record_delivery(notification.channel, ok=True)
         return Delivery(
             channel=notification.channel,
             destination=destination,

@@ -218,6 +218,7 @@ class Drill:
         from warroom.intake.server import default_client_factory, running
         from warroom.intake.settings import IntakeSettings
         from warroom.settings import Settings
+        from warroom.telemetry.endpoint import WorkerTelemetry
         from warroom.worker import build_worker
 
         runbook = drill_runbook(self.factor, self.args.approval != "auto")
@@ -241,7 +242,11 @@ class Drill:
             data_dir=self.data,
             user=IC,
         )
-        client = await connect(settings, identity="warroom-drill", wait=30)
+        # --metrics-address: the drill's worker serves its metrics (warroom's and the SDK's) as `warroom worker` does.
+        telemetry = WorkerTelemetry.start(self.args.metrics_address) if self.args.metrics_address else None
+        client = await connect(
+            settings, identity="warroom-drill", wait=30, runtime=telemetry.runtime if telemetry else None
+        )
 
         cluster = start(SCENARIO)
         try:
@@ -262,8 +267,13 @@ class Drill:
                     }
                 )
                 app = create_app(intake_settings, default_client_factory(intake_settings))
-                async with worker, running(app) as intake_url:
+                async with worker, running(app, port=self.args.intake_port) as intake_url:
                     self.intake_url = intake_url
+                    if telemetry is not None:
+                        telemetry.watch(client, every=2.0)
+                        self.say(
+                            f"worker metrics at http://{telemetry.address}/metrics, the intake's at {intake_url}/metrics"
+                        )
                     await self._alertmanager(prometheus, intake_url)
                     self.say(
                         f"Prometheus {prometheus} scrapes order-api; Alertmanager routes to the intake {intake_url}"
@@ -293,6 +303,8 @@ class Drill:
         finally:
             cluster.stop()
             await self._end_incidents(client, settings.task_queue)
+            if telemetry is not None:
+                telemetry.close()
 
     def _slack_settings(self, settings: Any) -> dict[str, Any]:
         """--approval slack: the intake serves /slack/* with a signing secret of this drill's own, and
@@ -623,6 +635,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="host:port of a running Temporal; default: an embedded dev server",
     )
     parser.add_argument("--data-dir", default=".warroom/drill", metavar="DIR", help="where the drill keeps its files")
+    parser.add_argument(
+        "--metrics-address",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve the drill worker's /metrics there (warroom's and the Temporal SDK's); default: none",
+    )
+    parser.add_argument(
+        "--intake-port", type=int, default=0, metavar="PORT", help="the intake's port (default: any free one)"
+    )
     parser.add_argument("--timeout", type=float, default=300, metavar="SECONDS", help="give up after this many seconds")
     return parser
 

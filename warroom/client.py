@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
 from warroom.errors import ConnectionFailed
 from warroom.failures import with_refusals
@@ -14,22 +15,25 @@ DATA_CONVERTER = with_refusals(pydantic_data_converter)
 the CLI, the intake and the tests' Temporal environments all use it."""
 
 
-async def connect(settings: Settings, identity: str | None = None, wait: float = 0.0) -> Client:
-    """Connect with warroom's data converter; `wait` seconds of retries cover a server still starting."""
+async def connect(
+    settings: Settings, identity: str | None = None, wait: float = 0.0, runtime: Runtime | None = None
+) -> Client:
+    """Connect with warroom's data converter; `wait` seconds of retries cover a server still starting.
+    `runtime`: the worker's, whose telemetry serves the SDK's metrics (warroom/telemetry/endpoint.py)."""
     import asyncio
     import time
 
     deadline = time.monotonic() + wait
     while True:
         try:
-            return await _connect(settings, identity)
+            return await _connect(settings, identity, runtime)
         except ConnectionFailed:
             if time.monotonic() >= deadline:
                 raise
             await asyncio.sleep(0.5)
 
 
-async def _connect(settings: Settings, identity: str | None = None) -> Client:
+async def _connect(settings: Settings, identity: str | None = None, runtime: Runtime | None = None) -> Client:
     tls: TLSConfig | bool = False
     if settings.uses_tls:
         tls = TLSConfig(
@@ -51,6 +55,7 @@ async def _connect(settings: Settings, identity: str | None = None) -> Client:
             tls=tls,
             api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
             identity=identity,
+            runtime=runtime,
         )
     except RuntimeError as exc:
         raise ConnectionFailed(

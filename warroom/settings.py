@@ -12,7 +12,7 @@ accepts (`..` included): they are only ever opened as files, never passed to a s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     ui_port: int = Field(8233, ge=1, le=65535)
     user: str | None = Field(None, description="who you are, for approvals and the timeline")
     prometheus_url: HttpUrl | None = Field(None, description="Prometheus base URL for error rates and the clean window")
+    worker_metrics_address: Literal[""] | TemporalAddress = Field(
+        "127.0.0.1:9464",
+        description="host:port where the worker serves /metrics: warroom's own and the Temporal SDK's; empty: off",
+    )
     workflow_sandbox: bool = Field(
         True,
         description=(

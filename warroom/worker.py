@@ -228,10 +228,19 @@ async def _serve_health(worker: Worker, port: int) -> asyncio.Server:
 
 async def run_worker(settings: Settings, ready: asyncio.Event | None = None, prepared: Prepared | None = None) -> None:
     from warroom.client import connect
+    from warroom.telemetry.endpoint import WorkerTelemetry
 
     prepared = prepared or prepare(settings)
     runbook = prepared.runbook
-    client = await connect(settings, identity="warroom-worker", wait=30)
+    telemetry = WorkerTelemetry.start(settings.worker_metrics_address) if settings.worker_metrics_address else None
+    try:
+        client = await connect(
+            settings, identity="warroom-worker", wait=30, runtime=telemetry.runtime if telemetry else None
+        )
+    except BaseException:
+        if telemetry is not None:
+            telemetry.close()
+        raise
     sink = LocalSink(Path(settings.data_dir))
     router = build_router(prepared.channels, sink=sink)
     metrics = PrometheusSource(settings.prometheus_url, runbook.metrics) if settings.prometheus_url else None
@@ -265,11 +274,15 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None, pre
     health = await _serve_health(worker, settings.health_port) if settings.health_port else None
     syncing = asyncio.create_task(_sync_roster(client, settings.task_queue, prepared.oncall), name="sync roster")
     feeds = asyncio.create_task(oncall.keep_feeds_fresh(), name="on-call feeds") if oncall else None
+    if telemetry is not None:
+        telemetry.watch(client)
     try:
         await worker.run()
     finally:
         if health is not None:
             health.close()
+        if telemetry is not None:
+            telemetry.close()
         syncing.cancel()
         if feeds is not None:
             feeds.cancel()

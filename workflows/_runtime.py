@@ -185,6 +185,9 @@ class PhaseRuntime:
             "reason": deadline.reason,
             "waited": deadline.reason,
             "due": (deadline.at + self.runbook.comms.external_prompt_lead).strftime("%H:%M"),
+            # For the activity's metrics (warroom/telemetry/metrics.py): which deadline, and when it was due.
+            "deadline_kind": deadline.kind,
+            "deadline_due_at": deadline.at.isoformat(),
         }
         if deadline.kind == "handoff_brief":  # the current state, for the next on-call
             extra.update(handoff_facts(self.state, self.runbook, workflow.now()))

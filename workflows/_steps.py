@@ -71,6 +71,18 @@ def _why(err: BaseException) -> str:
     return str(cause or err)
 
 
+def _decision(step: Step, outcome: str) -> dict[str, Any]:
+    """How the step was decided and how long after its preview, for the notify activity to record
+    (warroom_step_decision_seconds, warroom/telemetry/metrics.py); nothing for a step never decided."""
+    if step.decided_at is None or step.previewed_at is None:
+        return {}
+    return {
+        "step_decision": "denied" if outcome == "denied" else "approved",
+        "step_decision_policy": "veto" if step.auto_approve_at else (step.policy or "ic"),
+        "step_decision_seconds": round((step.decided_at - step.previewed_at).total_seconds(), 3),
+    }
+
+
 def _stale(err: ActivityError) -> bool:
     return isinstance(err.cause, ApplicationError) and err.cause.type == "PreviewStale"
 
@@ -249,7 +261,7 @@ class StepRunner:
         chose to debug on), any other step as its result."""
         if entry.name == "rollback":
             reasons = [f"the IC denied {step.step_id}: {step.reason}"]
-            await self._post("rollback_not_indicated", reasons=reasons, target=step.target)
+            await self._post("rollback_not_indicated", reasons=reasons, target=step.target, **_decision(step, "denied"))
             return
         step.result = f"denied by {step.decided_by}: {step.reason}"
         await self._post_result(step, "denied")
@@ -435,6 +447,7 @@ class StepRunner:
             result=step.result,
             duration=format_duration(took) if took else None,
             verification=step.verification,
+            **_decision(step, outcome),
         )
 
     async def _post(self, template: str, **context: Any) -> None:

@@ -36,6 +36,7 @@ from warroom.contracts.kubernetes import (
     ScaleResult,
 )
 from warroom.models import DeploymentTarget
+from warroom.telemetry.metrics import rollback_recorded
 
 
 class KubeActivities:
@@ -89,7 +90,7 @@ class KubeActivities:
         # to the next attempt, which therefore restores the same template instead of choosing anew.
         details = activity.info().heartbeat_details
         pinned = details[0].get("target_replica_set") if details and isinstance(details[0], dict) else None
-        with boundary():
+        with rollback_recorded(), boundary():
             return self.gateway.rollback(
                 req, pinned_target=pinned, on_target=lambda name: activity.heartbeat({"target_replica_set": name})
             )

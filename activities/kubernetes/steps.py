@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, Literal
 
@@ -39,6 +40,7 @@ from warroom.contracts.steps import (
     StepPreview,
 )
 from warroom.policy import rollout as policy
+from warroom.telemetry.metrics import rollback_recorded
 
 Obj = dict[str, Any]
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -424,7 +426,7 @@ class KubeStepActivities:
         # the other actions recognise their own result on the Deployment itself.
         details = activity.info().heartbeat_details
         pinned = details[0].get("target_replica_set") if details and isinstance(details[0], dict) else None
-        with boundary():
+        with rollback_recorded() if req.action == "rollback" else nullcontext(), boundary():
             return self.gateway.step_apply(
                 req,
                 pinned_target=pinned,

@@ -29,6 +29,7 @@ from warroom.intake.bodies import Problem, read_body
 from warroom.intake.metrics import IntakeMetrics
 from warroom.intake.normalize import Defaults, Delivery, FieldError, PayloadInvalid
 from warroom.intake.recorder import ClientFactory, KeyedGate, Prepared, Recorder, TemporalUnavailable
+from warroom.intake.responses import count_responses
 from warroom.intake.settings import IntakeSettings
 from warroom.intake.sources import SOURCES, SourceSpec
 from warroom.models import AlertReceipt
@@ -235,6 +236,7 @@ def create_app(settings: IntakeSettings, client_factory: ClientFactory) -> FastA
     )
     app.add_middleware(RejectAmbiguousFraming)
     app.state.intake = intake
+    count_responses(app)  # outermost: the framing middleware's 400s count too
     app.state.chat = chat.mount(app, settings, intake.recorder, intake.runbook)
 
     error_responses: dict[int | str, dict[str, Any]] = {
