@@ -8,6 +8,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from warroom.errors import ConnectionFailed
 from warroom.failures import with_refusals
 from warroom.settings import Settings
+from warroom.telemetry import tracing
 
 DATA_CONVERTER = with_refusals(pydantic_data_converter)
 """Pydantic payloads, and refused updates without a stack trace (warroom/failures.py): the worker,
@@ -51,6 +52,7 @@ async def _connect(settings: Settings, identity: str | None = None) -> Client:
             tls=tls,
             api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
             identity=identity,
+            interceptors=tracing.interceptors(),  # none unless OTEL_* turned traces on
         )
     except RuntimeError as exc:
         raise ConnectionFailed(

@@ -33,6 +33,7 @@ from warroom.intake.settings import IntakeSettings
 from warroom.intake.sources import SOURCES, SourceSpec
 from warroom.models import AlertReceipt
 from warroom.runbook import load_runbook
+from warroom.telemetry.tracing import TracingMiddleware
 
 log = logging.getLogger("warroom.intake")
 
@@ -234,6 +235,7 @@ def create_app(settings: IntakeSettings, client_factory: ClientFactory) -> FastA
         "schema start or join incidents. See docs/intake.md.",
     )
     app.add_middleware(RejectAmbiguousFraming)
+    app.add_middleware(TracingMiddleware)  # outermost: a span per request (a no-op with traces off)
     app.state.intake = intake
     app.state.chat = chat.mount(app, settings, intake.recorder, intake.runbook)
 
