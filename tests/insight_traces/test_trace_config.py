@@ -8,6 +8,9 @@ flushes them when SIGTERM stops it (the batch delay is set far beyond the test).
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,13 +18,14 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from temporalio.api.enums.v1 import EventType
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import assert_eventually, incident_input, start_incident
+from tests.helpers import assert_eventually, free_port, incident_input, start_incident
 from tests.intake.support import terminate
 from tests.worker_process import WorkerProcess
 from warroom.client import connect
@@ -185,3 +189,54 @@ async def test_nothing_is_sent_when_otel_sdk_disabled(dev_env: WorkflowEnvironme
         process = await run_worker_process(dev_env, tmp_path, otel, "off")
     assert seen.requests == [], seen.span_names()
     assert "Traceback" not in process.log_text()
+
+
+async def test_the_intake_process_exports_its_request_spans_and_flushes_at_sigterm(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """`python -m warroom.intake.server` (uvicorn handles SIGTERM, then the spans are flushed)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "WARROOM_"))}
+    env |= {
+        "WARROOM_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "WARROOM_DATA_DIR": str(tmp_path / "data"),
+        "OTEL_BSP_SCHEDULE_DELAY": "600000",
+        "OTEL_SERVICE_NAME": "intake-under-test",
+    }
+    with collector() as (seen, url), (tmp_path / "intake.log").open("wb") as log:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = url
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "warroom.intake.server", "--port", str(port)], env=env, stdout=log, stderr=log
+        )
+        try:
+
+            async def healthy() -> None:
+                async with httpx.AsyncClient(timeout=5) as http:
+                    try:
+                        answer = await http.get(f"http://127.0.0.1:{port}/healthz")
+                    except httpx.TransportError as exc:
+                        raise AssertionError(f"not listening yet: {exc}") from None
+                assert answer.json() == {"status": "ok", "temporal": "reachable"}, answer.text
+
+            await assert_eventually(healthy, timeout=60, interval=0.2)
+        finally:
+            proc.terminate()
+            code = proc.wait(30)
+    assert code in (0, -signal.SIGTERM), (tmp_path / "intake.log").read_text()[-2000:]
+    assert "GET /healthz" in seen.span_names(), seen.span_names()
+    assert seen.services() == {"intake-under-test"}
+
+
+def test_a_benchmark_turns_tracing_on_and_off() -> None:
+    """`turn_on` is what bench/ calls: batched OTLP/HTTP export, interceptors back; `shutdown` flushes."""
+    with collector() as (seen, url):
+        interceptors = tracing.turn_on(url)
+        try:
+            assert len(interceptors) == 1 and tracing.interceptors() == interceptors
+            with tracing.span("kubernetes read deployment", {"k8s.namespace.name": "prod"}) as span:
+                assert span.is_recording()
+        finally:
+            tracing.shutdown()
+        assert tracing.active() is None and tracing.interceptors() == []
+    assert seen.span_names() == ["kubernetes read deployment"]
+    assert seen.services() == {"warroom-bench"}

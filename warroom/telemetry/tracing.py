@@ -144,6 +144,22 @@ def install(
     return tracing
 
 
+def turn_on(otlp_endpoint: str | None = None, service: str = "warroom-bench") -> list[TracingInterceptor]:
+    """Tracing on, as production batches it, for a benchmark's traced half: spans exported over
+    OTLP/HTTP to `otlp_endpoint` (…/v1/traces is appended), or kept in memory when None. Returns the
+    interceptors to connect with (`Client.connect(..., interceptors=...)`); `shutdown()` turns it off."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter: SpanExporter
+    if otlp_endpoint is None:
+        exporter = InMemorySpanExporter()
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")
+    return install([exporter], service=service, names=["otlp" if otlp_endpoint else "memory"]).interceptors
+
+
 def install_in_memory(service: str = "warroom-test") -> tuple[Tracing, InMemorySpanExporter]:
     """For tests: every span, as it ends, in an `InMemorySpanExporter` (`get_finished_spans()`)."""
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
