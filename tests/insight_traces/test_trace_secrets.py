@@ -138,7 +138,10 @@ async def test_no_configured_secret_appears_in_any_span(
                     await terminate(dev_env.client, opened)
 
     finished = spans.get_finished_spans()
-    assert len(finished) > 50 and any(s.name.startswith("POST /alerts/") for s in finished)
+    requests = [s for s in finished if s.name.startswith("POST /alerts/")]
+    assert len(finished) > 50 and len(requests) == 4, [s.name for s in requests]
+    [turned_away] = [s for s in requests if (s.attributes or {}).get("warroom.outcome") != "ok"]
+    assert (turned_away.attributes or {})["warroom.outcome"] == f"http_{refused.status_code}"
     found = {span.name: leaked(span_text(span)) for span in finished if leaked(span_text(span))}
     print(f"\n[traces] {len(finished)} spans scanned for {len(SECRETS)} secrets, each in use: {len(found)} found")
     assert found == {}, f"secrets in spans: {found}"

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
 from sandbox.cluster import RunningCluster
@@ -84,6 +85,9 @@ async def test_an_alert_is_one_trace_down_to_kubernetes_and_ansible(
         running_worker(traced, tmp_path, kube_activities=KubeActivities(gateway).all()) as harness,
         open_intake(dev_env.client, harness.queue, client_factory=factory) as intake,
     ):
+        # The workflows run in the SDK's sandbox, the interceptor's workflow half inside it.
+        assert isinstance(harness.worker.config()["workflow_runner"], SandboxedWorkflowRunner)
+        assert list(harness.worker.config()["client"].config()["interceptors"]) == tracing.interceptors()
         response = await intake.post("alertmanager", payload("alertmanager"))
         assert response.status_code == 200, response.text
         incident = response.json()["workflow_id"]

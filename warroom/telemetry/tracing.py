@@ -5,6 +5,7 @@ Off by default. `setup_from_env` reads only the standard variables: OTEL_TRACES_
 OTLP over HTTP on), OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, and whatever the
 SDK itself reads (OTEL_BSP_*, OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS, ...). With none of
 them set there is no tracer provider, no Temporal interceptor, and `span` costs one global read.
+`turn_on` is the benchmark's switch; `install_in_memory` the tests'.
 
 The provider is warroom's own, never the process-global one (which can be set only once): the
 `TracingInterceptor` gets its tracer from it, and so do `span` (activities) and `TracingMiddleware`
@@ -53,11 +54,8 @@ class Tracing:
 
     provider: TracerProvider
     interceptor: TracingInterceptor
+    tracer: trace.Tracer
     exporters: list[str] = field(default_factory=list)
-
-    @property
-    def tracer(self) -> trace.Tracer:
-        return self.provider.get_tracer(TRACER_NAME)
 
     @property
     def interceptors(self) -> list[TracingInterceptor]:
@@ -136,7 +134,8 @@ def install(
     provider = TracerProvider(resource=_resource(service), shutdown_on_exit=False)
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter))
-    tracing = Tracing(provider, TracingInterceptor(provider.get_tracer("temporalio")), names or [])
+    interceptor = TracingInterceptor(provider.get_tracer("temporalio"))
+    tracing = Tracing(provider, interceptor, provider.get_tracer(TRACER_NAME), names or [])
     with _lock:
         previous, _active = _active, tracing
     if previous is not None:
@@ -269,6 +268,8 @@ def failed(current: Span, exc: BaseException) -> None:
 
 
 _PARENT = TraceContextTextMapPropagator()
+PATH_LIMIT = 256
+"""The most of a request's path a span keeps: senders choose it."""
 
 
 class TracingMiddleware:
@@ -289,7 +290,7 @@ class TracingMiddleware:
             k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or () if k == b"traceparent"
         }
         parent = _PARENT.extract(carrier) if carrier else otel_context.Context()
-        method, path = str(scope.get("method", "")), str(scope.get("path", ""))
+        method, path = str(scope.get("method", "")), str(scope.get("path", ""))[:PATH_LIMIT]
         status: list[int] = []
 
         async def send_status(message: dict[str, Any]) -> None:
@@ -298,7 +299,7 @@ class TracingMiddleware:
             await send(message)
 
         with tracing.tracer.start_as_current_span(
-            f"{method} {path}",
+            method,  # the route, once routing has found one, joins the name (never the raw path)
             context=parent,
             kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "url.path": path, "url.scheme": str(scope.get("scheme", ""))},
