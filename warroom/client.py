@@ -9,6 +9,7 @@ from temporalio.runtime import Runtime
 from warroom.errors import ConnectionFailed
 from warroom.failures import with_refusals
 from warroom.settings import Settings
+from warroom.telemetry import tracing
 
 DATA_CONVERTER = with_refusals(pydantic_data_converter)
 """Pydantic payloads, and refused updates without a stack trace (warroom/failures.py): the worker,
@@ -56,6 +57,7 @@ async def _connect(settings: Settings, identity: str | None = None, runtime: Run
             api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
             identity=identity,
             runtime=runtime,
+            interceptors=tracing.interceptors(),  # none unless OTEL_* turned traces on
         )
     except RuntimeError as exc:
         raise ConnectionFailed(

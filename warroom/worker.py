@@ -227,6 +227,14 @@ async def _serve_health(worker: Worker, port: int) -> asyncio.Server:
 
 
 async def run_worker(settings: Settings, ready: asyncio.Event | None = None, prepared: Prepared | None = None) -> None:
+    """Poll until cancelled; with OTEL_* traces on, every span is flushed on the way out."""
+    from warroom.telemetry import tracing
+
+    with tracing.traced("warroom-worker"):
+        await _run_worker(settings, ready, prepared)
+
+
+async def _run_worker(settings: Settings, ready: asyncio.Event | None, prepared: Prepared | None) -> None:
     from warroom.client import connect
     from warroom.telemetry.endpoint import WorkerTelemetry
 

@@ -37,6 +37,7 @@ from activities.ansible.process import terminate
 from activities.ansible.settings import AnsibleSettings
 from activities.ansible.vars import EXTRA_SPEC, PLAYBOOK_NAME, SPECS, PgConnectionVars, ServiceLogsVars, Spec
 from warroom.contracts.ansible import PlaybookRequest, PlaybookResult
+from warroom.telemetry import tracing
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,12 @@ class Runner:
         if activity.in_activity() and activity.is_cancelled():
             raise CancelledError("cancelled before the playbook started")
         p = prepared
-        return self._execute(p.name, p.project_dir, p.target, p.extravars, p.secrets, p.timeout, check)
+        with tracing.span("ansible playbook " + p.name, _span_attributes(p, check)) as span:
+            result, changes = self._execute(p.name, p.project_dir, p.target, p.extravars, p.secrets, p.timeout, check)
+            span.set_attribute("ansible.rc", result.rc if result.rc is not None else -1)
+            span.set_attribute("ansible.tasks", len(result.tasks))
+            span.set_attribute("ansible.changed", len(changes))
+            return result, changes
 
     def prepare(self, req: PlaybookRequest) -> Prepared:
         """Everything checked (name, target, extravars, credential, timeout); raises `PlaybookInvalid`."""
@@ -188,6 +194,18 @@ class Runner:
                 terminate(run_dir, self.settings.cancel_grace_seconds)
         result = monitor.result(name, target, runner.rc, time.monotonic() - started)
         return _judge(result, monitor.stop_reason, runner.rc, timeout), monitor.changes
+
+
+def _span_attributes(p: Prepared, check: bool) -> dict[str, Any]:
+    """The run's span: the playbook, its target, the mode and the names of its extravars; never their
+    values (a target's log file, a host name are harmless, but a value is not ours to judge) nor secrets."""
+    return {
+        "ansible.playbook": p.name,
+        "ansible.target": p.target,
+        "ansible.check_mode": check,
+        "ansible.extravars": sorted(p.extravars),
+        "ansible.timeout_seconds": p.timeout,
+    }
 
 
 def _drop_command_file(status: dict[str, Any], runner_config: Any) -> None:

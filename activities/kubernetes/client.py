@@ -18,8 +18,10 @@ from temporalio import activity
 
 from activities.kubernetes.errors import POLICY_ERRORS, KubeInvalidRequest, KubeUnavailable, from_api_exception
 from activities.kubernetes.names import dns_label, dns_subdomain, label_selector
+from activities.kubernetes.tracing import api_call_span
 from warroom.policy import rollout as policy
 from warroom.policy.rollout import DEFAULT_MIGRATION_ANNOTATION
+from warroom.telemetry import tracing
 
 T = TypeVar("T")
 Obj = dict[str, Any]
@@ -141,18 +143,20 @@ class KubeApi:
                 outer[0] += counter[0]
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        self.bucket.acquire()
-        counter = getattr(self._counted, "counter", None)
-        if counter is not None:
-            counter[0] += 1
-        if activity.in_activity():
-            kwargs["_headers"] = {ACTIVITY_HEADER: activity.info().activity_type}
-        try:
-            return fn(*args, _request_timeout=self._timeout, **kwargs)
-        except ApiException as exc:
-            raise from_api_exception(exc) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeUnavailable(f"cannot reach the API server: {exc}") from exc
+        with tracing.described_span(lambda: api_call_span(fn, args, kwargs)) as span:
+            self.bucket.acquire()
+            counter = getattr(self._counted, "counter", None)
+            if counter is not None:
+                counter[0] += 1
+            if activity.in_activity():
+                kwargs["_headers"] = {ACTIVITY_HEADER: activity.info().activity_type}
+            try:
+                return fn(*args, _request_timeout=self._timeout, **kwargs)
+            except ApiException as exc:
+                span.set_attribute("http.response.status_code", exc.status or 0)
+                raise from_api_exception(exc) from exc
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise KubeUnavailable(f"cannot reach the API server: {exc}") from exc
 
     def _json(self, obj: Any) -> Obj:
         data: Obj = self.api_client.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call, unused-ignore]

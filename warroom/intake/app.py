@@ -34,6 +34,7 @@ from warroom.intake.settings import IntakeSettings
 from warroom.intake.sources import SOURCES, SourceSpec
 from warroom.models import AlertReceipt
 from warroom.runbook import load_runbook
+from warroom.telemetry.tracing import TracingMiddleware
 
 log = logging.getLogger("warroom.intake")
 
@@ -235,6 +236,7 @@ def create_app(settings: IntakeSettings, client_factory: ClientFactory) -> FastA
         "schema start or join incidents. See docs/intake.md.",
     )
     app.add_middleware(RejectAmbiguousFraming)
+    app.add_middleware(TracingMiddleware)  # outermost: a span per request (a no-op with traces off)
     app.state.intake = intake
     count_responses(app)  # outermost: the framing middleware's 400s count too
     app.state.chat = chat.mount(app, settings, intake.recorder, intake.runbook)

@@ -67,18 +67,24 @@ def serve(settings: IntakeSettings) -> None:
         ", ".join(s for s in ("alertmanager", "pagerduty", "opsgenie", "grafana", "generic") if settings.configured(s))
         or "none (every endpoint answers 403)",
     )
-    uvicorn.Server(_config(app, settings)).run()
+    from warroom.telemetry import tracing
+
+    with tracing.traced("warroom-intake"):  # flushed once uvicorn has stopped
+        uvicorn.Server(_config(app, settings)).run()
 
 
 async def serve_async(
     settings: IntakeSettings, client_factory: ClientFactory | None = None, ready: asyncio.Event | None = None
 ) -> None:
     """Serve in the running loop until cancelled; sets `ready` once listening."""
+    from warroom.telemetry import tracing
+
     app = create_app(settings, client_factory or default_client_factory(settings))
-    async with running(app, settings.host, settings.port):
-        if ready is not None:
-            ready.set()
-        await asyncio.Event().wait()
+    with tracing.traced("warroom-intake"):
+        async with running(app, settings.host, settings.port):
+            if ready is not None:
+                ready.set()
+            await asyncio.Event().wait()
 
 
 @contextlib.asynccontextmanager
