@@ -3,7 +3,7 @@ on against off, in the same run. Goal: on ≤ 1.1× off.
 
     python bench/insight_bench.py            # 200 incidents per worker, escalations due after 120 s
     python bench/insight_bench.py --quick    # 20 incidents, 45 s, two rounds
-    python bench/insight_bench.py --tracing  # a third worker: metrics and tracing on (once tracing lands)
+    python bench/insight_bench.py --tracing  # a third worker: metrics and tracing on
 
 One Temporal dev server; for each mode a worker *subprocess* (this script with --serve-worker)
 runs N declared P2 incidents started together whose `escalate_after` is --escalate-after seconds
@@ -42,12 +42,14 @@ GOAL = 1.1
 
 
 def tracing_interceptors(enabled: bool) -> list[Any]:
-    """HOOK for the tracing part (#17 item 3, `warroom.telemetry.tracing`): the interceptors a worker
-    with tracing on connects with. The lead wires it once that module is merged; until then
-    --tracing stops here, saying so."""
+    """Tracing on as production batches it (`warroom.telemetry.tracing.turn_on`: the spans kept in
+    memory rather than sent, so the bench measures making them, not a collector). `connect` then
+    passes the interceptors itself (`tracing.interceptors()`)."""
     if not enabled:
         return []
-    raise SystemExit("--tracing: wire warroom.telemetry.tracing's interceptor into tracing_interceptors()")
+    from warroom.telemetry import tracing
+
+    return tracing.turn_on(None, service="insight-bench")
 
 
 async def serve_worker(args: argparse.Namespace) -> None:
