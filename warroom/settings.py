@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from warroom.statuspage.subscribers import SubscriberSettings
 from warroom.validation import (
     ConfigPath,
     DnsLabel,
@@ -80,6 +81,11 @@ class Settings(BaseSettings):
     pagerduty_api_url: HttpUrl = Field("https://api.pagerduty.com", description="PagerDuty REST API base URL")
     opsgenie_api_key: SecretStr | None = Field(None, description="API key: who Opsgenie schedules have on call")
     opsgenie_api_url: HttpUrl = Field("https://api.opsgenie.com", description="Opsgenie API base URL")
+    subscribers: SubscriberSettings = Field(
+        default_factory=SubscriberSettings,
+        description="the status page's subscribers: WARROOM_STATUS_SUBSCRIPTIONS, _SIGNING_KEY, _PUBLIC_URL, "
+        "WARROOM_DATABASE_URL (PostgreSQL; default SQLite in the data dir)",
+    )
 
     @field_validator("temporal_api_key")
     @classmethod
