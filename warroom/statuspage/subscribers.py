@@ -14,6 +14,7 @@ address: one confirmation mail per `WARROOM_STATUS_CONFIRM_INTERVAL` minutes, at
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -23,13 +24,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import sqlalchemy as sa
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warroom.validation import HttpUrl, no_control
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 MAX_EMAIL = 254
 MAX_URL = 2048
@@ -202,29 +205,36 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-_META = sa.MetaData()
-SUBSCRIBERS = sa.Table(
-    "status_subscribers",
-    _META,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("address", sa.String(MAX_URL), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("secret", sa.String(64)),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("confirmed_at", sa.DateTime(timezone=True)),
-    sa.Column("confirm_sent_at", sa.DateTime(timezone=True)),
-    sa.UniqueConstraint("kind", "address", name="status_subscribers_kind_address"),
-)
-SENDS = sa.Table(
-    "status_sends",
-    _META,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("subscriber_id", sa.String(32), sa.ForeignKey("status_subscribers.id"), nullable=False, index=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("delivery", sa.String(64), nullable=False),
-    sa.UniqueConstraint("subscriber_id", "delivery", name="status_sends_once"),
-)
+@functools.cache
+def _tables() -> Any:
+    """The schema, built on first use: SQLAlchemy loads only in the processes that open the store
+    (the worker and the intake), not in every `warroom` command that reads the settings."""
+    import sqlalchemy as sa
+
+    meta = sa.MetaData()
+    subscribers = sa.Table(
+        "status_subscribers",
+        meta,
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("address", sa.String(MAX_URL), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("secret", sa.String(64)),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True)),
+        sa.Column("confirm_sent_at", sa.DateTime(timezone=True)),
+        sa.UniqueConstraint("kind", "address", name="status_subscribers_kind_address"),
+    )
+    sends = sa.Table(
+        "status_sends",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("subscriber_id", sa.String(32), sa.ForeignKey("status_subscribers.id"), nullable=False, index=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivery", sa.String(64), nullable=False),
+        sa.UniqueConstraint("subscriber_id", "delivery", name="status_sends_once"),
+    )
+    return meta, subscribers, sends
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -242,9 +252,13 @@ class SubscriberStore:
     """Synchronous (SQLAlchemy Core): callers in an event loop use `asyncio.to_thread`."""
 
     def __init__(self, engine: sa.Engine, clock: Callable[[], datetime] = _utcnow) -> None:
+        import sqlalchemy
+
+        self._sa = sqlalchemy
+        meta, self.subscribers, self.sends = _tables()
         self.engine = engine
         self.clock = clock
-        _META.create_all(engine, checkfirst=True)
+        meta.create_all(engine, checkfirst=True)
 
     @classmethod
     def open(cls, settings: SubscriberSettings, data_dir: Path, clock: Callable[[], datetime] = _utcnow) -> Self:
@@ -252,6 +266,8 @@ class SubscriberStore:
         options: dict[str, Any] = {"pool_pre_ping": True}
         if url.startswith("sqlite"):
             options = {"connect_args": {"timeout": 15}}  # the intake and the worker share the file
+        import sqlalchemy as sa
+
         return cls(sa.create_engine(url, **options), clock)
 
     def close(self) -> None:
@@ -271,7 +287,7 @@ class SubscriberStore:
 
     def get(self, subscriber_id: str) -> Subscriber | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == subscriber_id)).first()
+            row = conn.execute(self._sa.select(self.subscribers).where(self.subscribers.c.id == subscriber_id)).first()
         return self._row(row) if row else None
 
     def subscribe_email(self, address: str, confirm_interval: timedelta) -> tuple[Subscriber, bool]:
@@ -280,14 +296,14 @@ class SubscriberStore:
         now = self.clock()
         with self.engine.begin() as conn:
             row = conn.execute(
-                sa.select(SUBSCRIBERS)
-                .where(SUBSCRIBERS.c.kind == Kind.EMAIL.value, SUBSCRIBERS.c.address == address)
+                self._sa.select(self.subscribers)
+                .where(self.subscribers.c.kind == Kind.EMAIL.value, self.subscribers.c.address == address)
                 .with_for_update()
             ).first()
             if row is None:
                 new_id = secrets.token_hex(16)
                 conn.execute(
-                    SUBSCRIBERS.insert().values(
+                    self.subscribers.insert().values(
                         id=new_id,
                         kind=Kind.EMAIL.value,
                         address=address,
@@ -296,7 +312,7 @@ class SubscriberStore:
                         confirm_sent_at=now,
                     )
                 )
-                row = conn.execute(sa.select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == new_id)).one()
+                row = conn.execute(self._sa.select(self.subscribers).where(self.subscribers.c.id == new_id)).one()
                 return self._row(row), True
             if row.state == State.CONFIRMED.value:
                 return self._row(row), False
@@ -304,17 +320,19 @@ class SubscriberStore:
             if last is not None and now - last < confirm_interval:
                 raise RateLimited(confirm_interval - (now - last))
             conn.execute(
-                SUBSCRIBERS.update()
-                .where(SUBSCRIBERS.c.id == row.id)
+                self.subscribers.update()
+                .where(self.subscribers.c.id == row.id)
                 .values(state=State.PENDING.value, confirm_sent_at=now)
             )
-            row = conn.execute(sa.select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == row.id)).one()
+            row = conn.execute(self._sa.select(self.subscribers).where(self.subscribers.c.id == row.id)).one()
             return self._row(row), True
 
     def confirmation_failed(self, subscriber_id: str) -> None:
         """The confirmation mail did not go out: the address may ask again at once."""
         with self.engine.begin() as conn:
-            conn.execute(SUBSCRIBERS.update().where(SUBSCRIBERS.c.id == subscriber_id).values(confirm_sent_at=None))
+            conn.execute(
+                self.subscribers.update().where(self.subscribers.c.id == subscriber_id).values(confirm_sent_at=None)
+            )
 
     def add_webhook(self, url: str) -> Subscriber:
         """A webhook subscription, active at once, with a fresh secret (a URL subscribed again gets a new one)."""
@@ -322,22 +340,22 @@ class SubscriberStore:
         secret = secrets.token_hex(32)
         with self.engine.begin() as conn:
             row = conn.execute(
-                sa.select(SUBSCRIBERS.c.id)
-                .where(SUBSCRIBERS.c.kind == Kind.WEBHOOK.value, SUBSCRIBERS.c.address == url)
+                self._sa.select(self.subscribers.c.id)
+                .where(self.subscribers.c.kind == Kind.WEBHOOK.value, self.subscribers.c.address == url)
                 .with_for_update()
             ).first()
             values = dict(state=State.CONFIRMED.value, secret=secret, confirmed_at=now)
             if row is None:
                 sub_id = secrets.token_hex(16)
                 conn.execute(
-                    SUBSCRIBERS.insert().values(
+                    self.subscribers.insert().values(
                         id=sub_id, kind=Kind.WEBHOOK.value, address=url, created_at=now, **values
                     )
                 )
             else:
                 sub_id = row.id
-                conn.execute(SUBSCRIBERS.update().where(SUBSCRIBERS.c.id == sub_id).values(**values))
-            out = conn.execute(sa.select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == sub_id)).one()
+                conn.execute(self.subscribers.update().where(self.subscribers.c.id == sub_id).values(**values))
+            out = conn.execute(self._sa.select(self.subscribers).where(self.subscribers.c.id == sub_id)).one()
         return self._row(out)
 
     def _set_state(self, subscriber_id: str, state: State, allowed_from: tuple[State, ...]) -> Subscriber | None:
@@ -347,8 +365,11 @@ class SubscriberStore:
             values["confirmed_at"] = now
         with self.engine.begin() as conn:
             conn.execute(
-                SUBSCRIBERS.update()
-                .where(SUBSCRIBERS.c.id == subscriber_id, SUBSCRIBERS.c.state.in_([s.value for s in allowed_from]))
+                self.subscribers.update()
+                .where(
+                    self.subscribers.c.id == subscriber_id,
+                    self.subscribers.c.state.in_([s.value for s in allowed_from]),
+                )
                 .values(**values)
             )
         return self.get(subscriber_id)
@@ -363,7 +384,9 @@ class SubscriberStore:
     def confirmed(self) -> list[Subscriber]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(SUBSCRIBERS).where(SUBSCRIBERS.c.state == State.CONFIRMED.value).order_by(SUBSCRIBERS.c.id)
+                self._sa.select(self.subscribers)
+                .where(self.subscribers.c.state == State.CONFIRMED.value)
+                .order_by(self.subscribers.c.id)
             ).all()
         return [self._row(r) for r in rows]
 
@@ -372,24 +395,28 @@ class SubscriberStore:
         subscriber: a retried activity) or "limited" (`per_hour` sends in the last hour)."""
         now = self.clock()
         with self.engine.begin() as conn:
-            conn.execute(sa.select(SUBSCRIBERS.c.id).where(SUBSCRIBERS.c.id == subscriber_id).with_for_update())
+            conn.execute(
+                self._sa.select(self.subscribers.c.id).where(self.subscribers.c.id == subscriber_id).with_for_update()
+            )
             seen = conn.execute(
-                sa.select(SENDS.c.id).where(SENDS.c.subscriber_id == subscriber_id, SENDS.c.delivery == delivery)
+                self._sa.select(self.sends.c.id).where(
+                    self.sends.c.subscriber_id == subscriber_id, self.sends.c.delivery == delivery
+                )
             ).first()
             if seen:
                 return "duplicate"
             if per_hour is not None:
                 recent = conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(SENDS)
-                    .where(SENDS.c.subscriber_id == subscriber_id, SENDS.c.at > now - timedelta(hours=1))
+                    self._sa.select(self._sa.func.count())
+                    .select_from(self.sends)
+                    .where(self.sends.c.subscriber_id == subscriber_id, self.sends.c.at > now - timedelta(hours=1))
                 ).scalar_one()
                 if recent >= per_hour:
                     return "limited"
-            conn.execute(SENDS.insert().values(subscriber_id=subscriber_id, delivery=delivery, at=now))
+            conn.execute(self.sends.insert().values(subscriber_id=subscriber_id, delivery=delivery, at=now))
             return "ok"
 
     def forget_sends(self, older_than: timedelta = timedelta(days=2)) -> int:
         with self.engine.begin() as conn:
-            result = conn.execute(SENDS.delete().where(SENDS.c.at < self.clock() - older_than))
+            result = conn.execute(self.sends.delete().where(self.sends.c.at < self.clock() - older_than))
         return int(result.rowcount or 0)
