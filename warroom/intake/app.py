@@ -33,7 +33,6 @@ from warroom.intake.settings import IntakeSettings
 from warroom.intake.sources import SOURCES, SourceSpec
 from warroom.models import AlertReceipt
 from warroom.runbook import load_runbook
-from warroom.statuspage.subscribe import mount_subscriptions
 
 log = logging.getLogger("warroom.intake")
 
@@ -237,8 +236,11 @@ def create_app(settings: IntakeSettings, client_factory: ClientFactory) -> FastA
     app.add_middleware(RejectAmbiguousFraming)
     app.state.intake = intake
     app.state.chat = chat.mount(app, settings, intake.recorder, intake.runbook)
-    # The status page's subscription routes (WARROOM_STATUS_SUBSCRIPTIONS): the page itself is its own app.
-    app.state.subscribers = mount_subscriptions(app, settings.temporal.subscribers, settings.temporal.data_dir)
+    app.state.subscribers = None
+    if settings.temporal.subscribers.status_subscriptions:  # the status page's subscription routes
+        from warroom.statuspage.subscribe import mount_subscriptions
+
+        app.state.subscribers = mount_subscriptions(app, settings.temporal.subscribers, settings.temporal.data_dir)
 
     error_responses: dict[int | str, dict[str, Any]] = {
         401: {"description": "credentials or signature missing"},

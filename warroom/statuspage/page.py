@@ -17,7 +17,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from warroom.http_framing import RejectAmbiguousFraming
 from warroom.statuspage.feed import FEED_TYPE, render_feed
 from warroom.statuspage.store import LABELS, REFRESH_SECONDS, PublicIncident, StatusSnapshot, StatusStore
-from warroom.statuspage.subscribe import mount_subscriptions
 from warroom.statuspage.subscribers import SubscriberSettings
 
 # --- HTTP ------------------------------------------------------------------------------------
@@ -173,6 +172,8 @@ def create_status_app(data_dir: Path | str, subscribers: SubscriberSettings | No
     app.add_middleware(RejectAmbiguousFraming)
     public_url = str(subscribers.status_public_url) if subscribers and subscribers.status_public_url else None
     app.include_router(status_router(Path(data_dir), public_url))
-    if subscribers is not None:
+    if subscribers is not None and subscribers.status_subscriptions:
+        from warroom.statuspage.subscribe import mount_subscriptions  # SQLAlchemy and SMTP only when on
+
         mount_subscriptions(app, subscribers, Path(data_dir))
     return app
