@@ -89,10 +89,19 @@ async def test_without_smtp_email_is_503_and_webhooks_still_work(tmp_path: Path)
         assert (await client.post("/status/webhooks", json={"url": "https://hooks.example.com/x"})).status_code == 201
 
 
-async def test_off_by_default_the_routes_do_not_exist(tmp_path: Path) -> None:
+async def test_off_by_default_the_routes_and_the_form_do_not_exist(tmp_path: Path) -> None:
     app = create_status_app(tmp_path)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://status.test") as client:
         assert (await client.post("/status/subscribe", json={"email": "a@example.com"})).status_code == 404
+        page = await client.get("/status")
+    assert "<form" not in page.text and "form-action 'none'" in page.headers["content-security-policy"]
+
+
+async def test_the_page_offers_the_form_when_subscriptions_are_on(status: httpx.AsyncClient) -> None:
+    page = await status.get("/status")
+    assert '<form method="post" action="status/subscribe">' in page.text and 'name="email"' in page.text
+    assert "form-action 'self'" in page.headers["content-security-policy"]
+    assert "script-src" not in page.headers["content-security-policy"]
 
 
 # --- The fan-out, without Temporal --------------------------------------------------------------

@@ -87,6 +87,14 @@ _PAGE = """{% macro card(i) %}
 <p class="empty">No incidents resolved in the last 7 days.</p>
 {%- endfor %}
 </section>
+{%- if subscribe %}
+<section id="subscribe">
+<h2>Get updates</h2>
+<form method="post" action="{{ subscribe_href }}"><label>E-mail <input type="email" name="email" required maxlength="254" autocomplete="email"></label>
+<button type="submit">Subscribe</button></form>
+<p class="empty">We send a confirmation link first; every message has a one-click unsubscribe link.</p>
+</section>
+{%- endif %}
 <footer>Updated {{ when(snap.generated_at) }} · this page refreshes every {{ refresh }} s · <a href="{{ json_href }}">JSON</a> · <a href="{{ feed_href }}">Atom feed</a></footer>
 </main>
 </body>
@@ -109,10 +117,21 @@ def _when(at: datetime) -> str:
 
 
 def render_status_page(
-    snap: StatusSnapshot, json_href: str = "status.json", feed_href: str = "status/feed.atom"
+    snap: StatusSnapshot,
+    json_href: str = "status.json",
+    feed_href: str = "status/feed.atom",
+    subscribe_href: str | None = None,
 ) -> str:
+    """The page; with `subscribe_href` (subscriptions on) it ends with the e-mail subscription form."""
     return _TEMPLATE.render(
-        snap=snap, refresh=REFRESH_SECONDS, when=_when, labels=LABELS, json_href=json_href, feed_href=feed_href
+        snap=snap,
+        refresh=REFRESH_SECONDS,
+        when=_when,
+        labels=LABELS,
+        json_href=json_href,
+        feed_href=feed_href,
+        subscribe=subscribe_href is not None,
+        subscribe_href=subscribe_href or "",
     )
 
 
@@ -137,7 +156,9 @@ def _public_json(snap: StatusSnapshot) -> dict[str, Any]:
     }
 
 
-def status_router(source: StatusStore | Path | str, public_url: str | None = None) -> APIRouter:
+def status_router(
+    source: StatusStore | Path | str, public_url: str | None = None, subscribe: bool = False
+) -> APIRouter:
     """`/status`, `/status.json` and `/status/feed.atom` over a store (or the data dir the worker writes to).
 
     The feed's links and id use `public_url` (WARROOM_STATUS_PUBLIC_URL), else the request's own URL."""
@@ -147,6 +168,10 @@ def status_router(source: StatusStore | Path | str, public_url: str | None = Non
     @router.get("/status", response_class=HTMLResponse, summary="Public status page (HTML)")
     async def status_html() -> HTMLResponse:
         snap = await asyncio.to_thread(store.snapshot)
+        if subscribe:  # the form posts to /status/subscribe: the only form this page may submit
+            csp = _HEADERS["Content-Security-Policy"].replace("form-action 'none'", "form-action 'self'")
+            page = render_status_page(snap, subscribe_href="status/subscribe")
+            return HTMLResponse(page, headers={**_HEADERS, "Content-Security-Policy": csp})
         return HTMLResponse(render_status_page(snap), headers=_HEADERS)
 
     @router.get("/status.json", summary="Public status page (JSON)")
@@ -171,8 +196,9 @@ def create_status_app(data_dir: Path | str, subscribers: SubscriberSettings | No
     app = FastAPI(title="warroom status", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RejectAmbiguousFraming)
     public_url = str(subscribers.status_public_url) if subscribers and subscribers.status_public_url else None
-    app.include_router(status_router(Path(data_dir), public_url))
-    if subscribers is not None and subscribers.status_subscriptions:
+    on = subscribers is not None and subscribers.status_subscriptions
+    app.include_router(status_router(Path(data_dir), public_url, subscribe=on))
+    if subscribers is not None and on:
         from warroom.statuspage.subscribe import mount_subscriptions  # SQLAlchemy and SMTP only when on
 
         mount_subscriptions(app, subscribers, Path(data_dir))
