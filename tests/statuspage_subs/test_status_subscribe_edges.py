@@ -180,3 +180,13 @@ async def test_a_webhook_answering_410_is_unsubscribed(tmp_path: Path, smtp_serv
         await out.deliver(note(), "IDENTIFIED: Checkout delays")
     assert out.store.get(hook.id).state == State.UNSUBSCRIBED  # type: ignore[union-attr]
     await out.aclose()
+
+
+async def test_one_click_unsubscribe_accepts_multipart_as_rfc_8058_allows(tmp_path: Path) -> None:
+    app = create_status_app(tmp_path, subscriber_settings("http://status.test"))
+    store: SubscriberStore = app.state.subscribers
+    sub_id = confirmed(store, "multipart@example.com")
+    link = f"/status/unsubscribe?token={sign_token(SIGNING_KEY.encode(), 'unsubscribe', sub_id)}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://status.test") as client:
+        gone = await client.post(link, files={"List-Unsubscribe": (None, "One-Click")})
+    assert gone.status_code == 200 and store.get(sub_id).state == State.UNSUBSCRIBED  # type: ignore[union-attr]

@@ -201,5 +201,5 @@ def create_status_app(data_dir: Path | str, subscribers: SubscriberSettings | No
     if subscribers is not None and on:
         from warroom.statuspage.subscribe import mount_subscriptions  # SQLAlchemy and SMTP only when on
 
-        mount_subscriptions(app, subscribers, Path(data_dir))
+        app.state.subscribers = mount_subscriptions(app, subscribers, Path(data_dir))
     return app

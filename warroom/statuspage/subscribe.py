@@ -188,7 +188,9 @@ def subscribe_router(
     @router.post("/status/unsubscribe", summary="Unsubscribe (RFC 8058 one-click included)")
     async def unsubscribe(request: Request) -> Response:
         try:
-            fields = await _read_fields(request)
+            # RFC 8058: the token is in the URL; the body (`List-Unsubscribe=One-Click`) may come as a form
+            # or as multipart/form-data, so it is only read when the URL has no token (the page's button).
+            fields = {} if request.query_params.get("token") else await _read_fields(request)
             subscriber_id = read_token(key, token_of(request, fields), "unsubscribe", store.clock())
         except Refused as err:
             return refused(err)
