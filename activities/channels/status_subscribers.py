@@ -183,6 +183,10 @@ class SubscriberFanout:
                 log.warning(
                     "status page fan-out: %d subscriber(s) not reached within %.0f s", len(pending), self.budget
                 )
+            try:
+                await asyncio.to_thread(self.store.forget_sends)  # a claim matters for an hour, or for a retry
+            except Exception:  # noqa: BLE001 - housekeeping never fails the post
+                log.warning("status page fan-out: old send records not pruned", exc_info=True)
         return counts
 
     async def _one(self, sub: Subscriber, incident: PublicIncident, key: str) -> str:

@@ -208,3 +208,15 @@ def test_the_worker_and_the_intake_refuse_it_at_start(monkeypatch: pytest.Monkey
     monkeypatch.setenv("WARROOM_DATABASE_URL", "postgresql://warroom:pw@db.internal/warroom")
     assert Settings().subscribers.engine_url(Path(".")) == "postgresql+psycopg://warroom:pw@db.internal/warroom"
     assert ChannelSettings().subscribers.status_subscriptions
+
+
+def test_concurrent_first_subscriptions_of_one_address_make_one_subscriber(
+    store: tuple[SubscriberStore, Clock],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    subs, _ = store
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        mails = list(pool.map(lambda _: subs.subscribe_email("race@example.com", timedelta(0)), range(16)))
+        hooks = list(pool.map(lambda _: subs.add_webhook("https://hooks.example.com/race"), range(16)))
+    assert len({sub.id for sub, _ in mails}) == 1 and len({h.id for h in hooks}) == 1

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +34,7 @@ from warroom.validation import HttpUrl, no_control
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+_T = TypeVar("_T")
 MAX_EMAIL = 254
 MAX_URL = 2048
 _EMAIL = re.compile(r"[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.[A-Za-z]{2,63}")
@@ -230,7 +231,7 @@ def _tables() -> Any:
         meta,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("subscriber_id", sa.String(32), sa.ForeignKey("status_subscribers.id"), nullable=False, index=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
         sa.Column("delivery", sa.String(64), nullable=False),
         sa.UniqueConstraint("subscriber_id", "delivery", name="status_sends_once"),
     )
@@ -290,9 +291,19 @@ class SubscriberStore:
             row = conn.execute(self._sa.select(self.subscribers).where(self.subscribers.c.id == subscriber_id)).first()
         return self._row(row) if row else None
 
+    def _once_more_on_conflict(self, change: Callable[[], _T]) -> _T:
+        """Two first subscriptions of one address at once: the loser of the unique key reads the winner's row."""
+        try:
+            return change()
+        except self._sa.exc.IntegrityError:
+            return change()
+
     def subscribe_email(self, address: str, confirm_interval: timedelta) -> tuple[Subscriber, bool]:
         """(the subscriber, whether to mail a confirmation). An address already confirmed gets no mail;
         a pending or unsubscribed one gets one at most every `confirm_interval` (`RateLimited`)."""
+        return self._once_more_on_conflict(lambda: self._subscribe_email(address, confirm_interval))
+
+    def _subscribe_email(self, address: str, confirm_interval: timedelta) -> tuple[Subscriber, bool]:
         now = self.clock()
         with self.engine.begin() as conn:
             row = conn.execute(
@@ -336,6 +347,9 @@ class SubscriberStore:
 
     def add_webhook(self, url: str) -> Subscriber:
         """A webhook subscription, active at once, with a fresh secret (a URL subscribed again gets a new one)."""
+        return self._once_more_on_conflict(lambda: self._add_webhook(url))
+
+    def _add_webhook(self, url: str) -> Subscriber:
         now = self.clock()
         secret = secrets.token_hex(32)
         with self.engine.begin() as conn:
