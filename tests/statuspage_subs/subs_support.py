@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import email
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from tests.ansible.support import Postgres
+from tests.comms.fakes import SMTP_PASSWORD, SMTP_USER, Mailbox
 from warroom.statuspage.subscribers import SubscriberSettings
 
 SIGNING_KEY = "status-signing-key-" + uuid.uuid4().hex
@@ -67,3 +73,26 @@ def webhook_receiver(status: int = 200) -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def smtp_env(monkeypatch: pytest.MonkeyPatch, box: Mailbox) -> None:
+    """The SMTP the intake (confirmation mails) and the worker (updates) use, as in production."""
+    for name, value in {
+        "HOST": box.host,
+        "PORT": str(box.port),
+        "USER": SMTP_USER,
+        "PASSWORD": SMTP_PASSWORD,
+        "FROM": "Acme Status <status@acme.test>",
+        "TO": "oncall@acme.test",
+        "CA_FILE": str(box.ca_file),
+        "TIMEOUT": "10",
+    }.items():
+        monkeypatch.setenv(f"WARROOM_SMTP_{name}", value)
+
+
+def mails_to(box: Mailbox, address: str, since: int = 0) -> list[EmailMessage]:
+    return [
+        email.message_from_string(m["data"], policy=policy.default)  # type: ignore[misc]
+        for m in box.received[since:]
+        if address in m["rcpt_tos"]
+    ]

@@ -5,13 +5,11 @@ page post then reaches the inbox (with a working one-click unsubscribe) and a we
 
 from __future__ import annotations
 
-import email
 import hashlib
 import hmac
 import json
 import re
 import uuid
-from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels import ChannelSettings, build_router
-from tests.comms.fakes import SMTP_PASSWORD, SMTP_USER, Mailbox, free_port
+from tests.comms.fakes import Mailbox, free_port
 from tests.helpers import assert_eventually, incident_input, start_incident, state_of
 from tests.history_scan import history_text
 from tests.intake.support import terminate
-from tests.statuspage_subs.subs_support import subscriber_settings, webhook_receiver
+from tests.statuspage_subs.subs_support import mails_to, smtp_env, subscriber_settings, webhook_receiver
 from warroom.enums import Phase, Severity
 from warroom.ids import phase_workflow_id
 from warroom.intake import IntakeSettings, create_app
@@ -35,29 +33,6 @@ from warroom.statuspage.subscribers import State, SubscriberStore
 from warroom.worker import build_worker
 
 READER = "reader@customer.test"
-
-
-def smtp_env(monkeypatch: pytest.MonkeyPatch, box: Mailbox) -> None:
-    """The SMTP the intake (confirmation mails) and the worker (updates) use, as in production."""
-    for name, value in {
-        "HOST": box.host,
-        "PORT": str(box.port),
-        "USER": SMTP_USER,
-        "PASSWORD": SMTP_PASSWORD,
-        "FROM": "Acme Status <status@acme.test>",
-        "TO": "oncall@acme.test",
-        "CA_FILE": str(box.ca_file),
-        "TIMEOUT": "10",
-    }.items():
-        monkeypatch.setenv(f"WARROOM_SMTP_{name}", value)
-
-
-def mails_to(box: Mailbox, address: str, since: int = 0) -> list[EmailMessage]:
-    return [
-        email.message_from_string(m["data"], policy=policy.default)  # type: ignore[misc]
-        for m in box.received[since:]
-        if address in m["rcpt_tos"]
-    ]
 
 
 def has(items: list[Any], n: int) -> None:

@@ -17,8 +17,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.channels.email import SmtpMailer
 from activities.channels.status_subscribers import SubscriberFanout, SubscriberMail
 from tests.comms.fakes import SMTP_PASSWORD, SMTP_USER, Mailbox, free_port
-from tests.statuspage_subs.subs_support import SIGNING_KEY, subscriber_settings, webhook_receiver
-from tests.statuspage_subs.test_status_subscribe_e2e import mails_to, smtp_env
+from tests.statuspage_subs.subs_support import SIGNING_KEY, mails_to, smtp_env, subscriber_settings, webhook_receiver
 from warroom.models import Notification
 from warroom.statuspage.page import create_status_app
 from warroom.statuspage.store import StatusStore
