@@ -189,3 +189,23 @@ async def test_one_click_unsubscribe_accepts_multipart_as_rfc_8058_allows(tmp_pa
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://status.test") as client:
         gone = await client.post(link, files={"List-Unsubscribe": (None, "One-Click")})
     assert gone.status_code == 200 and store.get(sub_id).state == State.UNSUBSCRIBED  # type: ignore[union-attr]
+
+
+async def test_a_body_that_trickles_in_is_408(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from warroom.intake.server import running
+
+    monkeypatch.setattr("warroom.statuspage.subscribe.BODY_SECONDS", 0.5)
+    app = create_status_app(tmp_path, subscriber_settings("http://status.test"))
+    async with running(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /status/webhooks HTTP/1.1\r\nHost: status.test\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 60\r\n\r\n{"url": "https://'
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readline(), 10)
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 408"), head

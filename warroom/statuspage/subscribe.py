@@ -7,7 +7,7 @@
     POST /status/webhooks         {"url": "https://..."}: 201 with the subscriber's HMAC secret (shown once)
                                   and its unsubscribe URL
 
-Bad input is a 4xx with the reason (400 a bad or expired link, 413 too big, 415 not JSON or a form,
+Bad input is a 4xx with the reason (400 a bad or expired link, 408 too slow, 413 too big, 415 not JSON or a form,
 422 not an address or URL, 429 a confirmation mail sent minutes ago, with Retry-After). Answers
 never say whether an address is already subscribed. Mounted by the intake and the standalone
 status app when WARROOM_STATUS_SUBSCRIPTIONS is on.
@@ -45,6 +45,7 @@ from warroom.statuspage.subscribers import (
 
 log = logging.getLogger("warroom.statuspage.subscribe")
 BODY_LIMIT = 4096
+BODY_SECONDS = 10.0
 SendConfirmation = Callable[[Subscriber], Awaitable[None]]
 """Mails the confirmation link to a pending subscriber (raises when the mail did not go out)."""
 _HEADERS = {
@@ -84,15 +85,20 @@ def _page(title: str, text: str, form_action: str | None = None, status: int = 2
 
 
 async def _read_fields(request: Request) -> dict[str, str]:
-    """The fields of a small JSON object or form body: 413 over BODY_LIMIT, 415 any other type, 400 unreadable."""
+    """The fields of a small JSON object or form body: 413 over BODY_LIMIT, 408 slower than BODY_SECONDS,
+    415 any other type, 400 unreadable."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > BODY_LIMIT):
         raise Refused(413, f"body over {BODY_LIMIT} bytes")
     raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > BODY_LIMIT:
-            raise Refused(413, f"body over {BODY_LIMIT} bytes")
+    try:
+        async with asyncio.timeout(BODY_SECONDS):  # a body trickling in holds no connection for long
+            async for chunk in request.stream():
+                raw += chunk
+                if len(raw) > BODY_LIMIT:
+                    raise Refused(413, f"body over {BODY_LIMIT} bytes")
+    except TimeoutError:
+        raise Refused(408, f"body not complete within {BODY_SECONDS:g} s") from None
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if kind == "application/json":
