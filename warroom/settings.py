@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from warroom.statuspage.subscribers import SubscriberSettings
 from warroom.validation import (
     ConfigPath,
     DnsLabel,
@@ -86,6 +87,11 @@ class Settings(BaseSettings):
     opsgenie_api_url: HttpUrl = Field("https://api.opsgenie.com", description="Opsgenie API base URL")
     health_port: int | None = Field(
         None, ge=1, le=65535, description="worker: answer GET /healthz on this port (a Kubernetes probe); default off"
+    )
+    subscribers: SubscriberSettings = Field(
+        default_factory=SubscriberSettings,
+        description="the status page's subscribers: WARROOM_STATUS_SUBSCRIPTIONS, _SIGNING_KEY, _PUBLIC_URL, "
+        "WARROOM_DATABASE_URL (PostgreSQL; default SQLite in the data dir)",
     )
 
     @field_validator("temporal_api_key")

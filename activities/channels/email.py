@@ -116,6 +116,10 @@ class SmtpMailer:
         note = f", {len(refused)} refused" if refused else ""
         return f"email to {sent} recipient(s) via {self.host}:{self.port}{note}"
 
+    async def send(self, msg: EmailMessage, to: list[str]) -> dict[str, tuple[int, bytes]]:
+        """Send a message built elsewhere (status-page subscriber mails); returns the refused recipients."""
+        return await asyncio.to_thread(self._send, msg, to)
+
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
 

@@ -32,6 +32,7 @@ from activities.channels.mattermost import MattermostChannel
 from activities.channels.pagerduty import PagerDutyPager
 from activities.channels.settings import ChannelSettings
 from activities.channels.slack import SlackChannel
+from activities.channels.status_subscribers import SubscriberFanout, SubscriberMail
 from activities.channels.statuspage_io import AtlassianStatuspage
 from activities.channels.webhook import WebhookChannel
 from activities.notify import LocalSink, Notifier
@@ -39,6 +40,7 @@ from activities.tickets import TicketRecords
 from warroom.contracts.errors import boundary
 from warroom.models import Notification
 from warroom.statuspage.store import StatusStore
+from warroom.statuspage.subscribers import SubscriberStore
 
 log = logging.getLogger("warroom.channels")
 RESOLVE_PAGE_ON = frozenset({"resolved"})
@@ -55,7 +57,7 @@ class ChannelRouter:
         pager: PagerDutyPager | None = None,
         http: HttpClient | None = None,
         names: Mapping[str, str] | None = None,
-        clients: Sequence[HttpClient] = (),
+        clients: Sequence[HttpClient | SubscriberFanout] = (),
     ) -> None:
         self.routes = {channel: list(adapters) for channel, adapters in routes.items() if adapters}
         self.fallback = fallback
@@ -173,22 +175,13 @@ def build_router(
             component_impact=settings.statuspage_component_impact,
             deliver_notifications=settings.statuspage_deliver_notifications,
         )
-    if settings.smtp_host and settings.smtp_from:
-        built["email"] = SmtpMailer(
-            settings.smtp_host,
-            settings.smtp_port,
-            sender=settings.smtp_from,
-            recipients=settings.smtp_to,
-            audiences=settings.smtp_audiences,
-            username=settings.smtp_user,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls and not settings.smtp_ssl,
-            implicit_tls=settings.smtp_ssl,
-            ca_file=settings.smtp_ca_file,
-            timeout=settings.smtp_timeout,
-        )
+    mailer = build_mailer(settings)
+    if mailer is not None:
+        built["email"] = mailer
     once = _ticket_adapters(settings, built, root, http, transport, sleep)
-    store = StatusStore(root)
+    store: Notifier = StatusStore(root)
+    fanout = _subscribers(settings, root, built.get("email"))
+    store = fanout or store
     built["builtin"] = store
 
     routes: dict[str, list[Notifier]] = {}
@@ -209,7 +202,36 @@ def build_router(
         pager=pager if pages_on_pagerduty else None,
         http=http,
         names=names,
-        clients=[once] if once else [],
+        clients=[c for c in (once, fanout) if c is not None],
+    )
+
+
+def build_mailer(settings: ChannelSettings) -> SmtpMailer | None:
+    """The SMTP adapter of WARROOM_SMTP_*, if configured (the router's, and the status page's confirmation mails)."""
+    if not (settings.smtp_host and settings.smtp_from):
+        return None
+    return SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        sender=settings.smtp_from,
+        recipients=settings.smtp_to,
+        audiences=settings.smtp_audiences,
+        username=settings.smtp_user,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls and not settings.smtp_ssl,
+        implicit_tls=settings.smtp_ssl,
+        ca_file=settings.smtp_ca_file,
+        timeout=settings.smtp_timeout,
+    )
+
+
+def _subscribers(settings: ChannelSettings, root: Path, mailer: Notifier | None) -> SubscriberFanout | None:
+    """The built-in page with its subscribers, when WARROOM_STATUS_SUBSCRIPTIONS is on."""
+    if not settings.subscribers.status_subscriptions:
+        return None
+    mail = SubscriberMail(mailer, settings.subscribers) if isinstance(mailer, SmtpMailer) else None
+    return SubscriberFanout(
+        StatusStore(root), SubscriberStore.open(settings.subscribers, root), settings.subscribers, mail=mail
     )
 
 

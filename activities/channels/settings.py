@@ -7,6 +7,8 @@
     WARROOM_PAGERDUTY_ROUTING_KEY       Events API v2 integration key: pages
     WARROOM_STATUSPAGE_API_KEY / _PAGE_ID / _COMPONENT_ID   Atlassian Statuspage
     WARROOM_SMTP_HOST / _PORT / _USER / _PASSWORD / _FROM / _TO   e-mail (STARTTLS + AUTH)
+    WARROOM_STATUS_SUBSCRIPTIONS / _SIGNING_KEY / _PUBLIC_URL, WARROOM_DATABASE_URL   the built-in
+                                        page's e-mail and webhook subscribers (warroom.statuspage.subscribers)
     WARROOM_JIRA_URL / _EMAIL / _API_TOKEN / _PROJECT    the incident ticket in Jira Cloud
     WARROOM_GITHUB_REPO / _TOKEN                         the incident ticket in GitHub Issues
 
@@ -34,6 +36,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from warroom.statuspage.subscribers import SubscriberSettings
 from warroom.validation import ConfigPath, Text, json_object, no_control, sendable_secret
 
 Adapter = Literal[
@@ -96,6 +99,9 @@ class ChannelSettings(BaseSettings):
     )
     local_copy: bool = Field(True, description="also append every delivered message to the local channel log")
     builtin_status_page: bool = Field(True, description="record status page posts for warroom's own /status")
+    subscribers: SubscriberSettings = Field(
+        default_factory=SubscriberSettings, description="the built-in page's subscribers (WARROOM_STATUS_*)"
+    )
 
     # Shared HTTP behaviour.
     http_timeout: float = Field(10.0, gt=0)

@@ -240,6 +240,11 @@ def create_app(settings: IntakeSettings, client_factory: ClientFactory) -> FastA
     app.state.intake = intake
     count_responses(app)  # outermost: the framing middleware's 400s count too
     app.state.chat = chat.mount(app, settings, intake.recorder, intake.runbook)
+    app.state.subscribers = None
+    if settings.temporal.subscribers.status_subscriptions:  # the status page's subscription routes
+        from warroom.statuspage.subscribe import mount_subscriptions
+
+        app.state.subscribers = mount_subscriptions(app, settings.temporal.subscribers, settings.temporal.data_dir)
 
     error_responses: dict[int | str, dict[str, Any]] = {
         401: {"description": "credentials or signature missing"},

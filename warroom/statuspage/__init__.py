@@ -10,5 +10,9 @@ refreshes itself every 30 s.
     app.include_router(status_router(settings.data_dir))   # in the intake app
     uvicorn.run(create_status_app(Path(".warroom")))        # standalone
 
-`store` records what the worker posts (no web framework: activities import it); `page` serves it.
+`store` records what the worker posts (no web framework: activities import it); `page` serves it,
+with `feed` (`/status/feed.atom`, Atom). With WARROOM_STATUS_SUBSCRIPTIONS on, `subscribe` adds the
+routes readers subscribe through (e-mail with double opt-in, signed webhooks; the intake mounts them
+too) and `subscribers` keeps them (SQLite, or PostgreSQL at WARROOM_DATABASE_URL); the worker's
+built-in status page adapter (activities/channels/status_subscribers.py) tells them of each post.
 """

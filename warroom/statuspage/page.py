@@ -1,4 +1,4 @@
-"""The built-in status page over HTTP: `/status` (HTML) and `/status.json`, from the store only.
+"""The built-in status page over HTTP: `/status` (HTML), `/status.json` and `/status/feed.atom`, from the store only.
 
 Server-rendered, autoescaped, no JavaScript; the page refreshes itself every 30 s.
 """
@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from warroom.http_framing import RejectAmbiguousFraming
+from warroom.statuspage.feed import FEED_TYPE, render_feed
 from warroom.statuspage.store import LABELS, REFRESH_SECONDS, PublicIncident, StatusSnapshot, StatusStore
+from warroom.statuspage.subscribers import SubscriberSettings
 
 # --- HTTP ------------------------------------------------------------------------------------
 
@@ -42,6 +44,7 @@ _PAGE = """{% macro card(i) %}
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="{{ refresh }}">
+<link rel="alternate" type="application/atom+xml" title="Status updates (Atom)" href="{{ feed_href }}">
 <title>{{ "All systems operational" if snap.status == "operational" else "Service disruption" }} — Status</title>
 <style>
  body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; background: #f6f7f9; color: #1b1f24; }
@@ -84,7 +87,15 @@ _PAGE = """{% macro card(i) %}
 <p class="empty">No incidents resolved in the last 7 days.</p>
 {%- endfor %}
 </section>
-<footer>Updated {{ when(snap.generated_at) }} · this page refreshes every {{ refresh }} s · <a href="{{ json_href }}">JSON</a></footer>
+{%- if subscribe %}
+<section id="subscribe">
+<h2>Get updates</h2>
+<form method="post" action="{{ subscribe_href }}"><label>E-mail <input type="email" name="email" required maxlength="254" autocomplete="email"></label>
+<button type="submit">Subscribe</button></form>
+<p class="empty">We send a confirmation link first; every message has a one-click unsubscribe link.</p>
+</section>
+{%- endif %}
+<footer>Updated {{ when(snap.generated_at) }} · this page refreshes every {{ refresh }} s · <a href="{{ json_href }}">JSON</a> · <a href="{{ feed_href }}">Atom feed</a></footer>
 </main>
 </body>
 </html>
@@ -105,8 +116,23 @@ def _when(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def render_status_page(snap: StatusSnapshot, json_href: str = "status.json") -> str:
-    return _TEMPLATE.render(snap=snap, refresh=REFRESH_SECONDS, when=_when, labels=LABELS, json_href=json_href)
+def render_status_page(
+    snap: StatusSnapshot,
+    json_href: str = "status.json",
+    feed_href: str = "status/feed.atom",
+    subscribe_href: str | None = None,
+) -> str:
+    """The page; with `subscribe_href` (subscriptions on) it ends with the e-mail subscription form."""
+    return _TEMPLATE.render(
+        snap=snap,
+        refresh=REFRESH_SECONDS,
+        when=_when,
+        labels=LABELS,
+        json_href=json_href,
+        feed_href=feed_href,
+        subscribe=subscribe_href is not None,
+        subscribe_href=subscribe_href or "",
+    )
 
 
 def _public_json(snap: StatusSnapshot) -> dict[str, Any]:
@@ -130,14 +156,22 @@ def _public_json(snap: StatusSnapshot) -> dict[str, Any]:
     }
 
 
-def status_router(source: StatusStore | Path | str) -> APIRouter:
-    """`/status` and `/status.json` over a store (or the data dir the worker writes to)."""
+def status_router(
+    source: StatusStore | Path | str, public_url: str | None = None, subscribe: bool = False
+) -> APIRouter:
+    """`/status`, `/status.json` and `/status/feed.atom` over a store (or the data dir the worker writes to).
+
+    The feed's links and id use `public_url` (WARROOM_STATUS_PUBLIC_URL), else the request's own URL."""
     store = source if isinstance(source, StatusStore) else StatusStore(Path(source))
     router = APIRouter(tags=["status page"])
 
     @router.get("/status", response_class=HTMLResponse, summary="Public status page (HTML)")
     async def status_html() -> HTMLResponse:
         snap = await asyncio.to_thread(store.snapshot)
+        if subscribe:  # the form posts to /status/subscribe: the only form this page may submit
+            csp = _HEADERS["Content-Security-Policy"].replace("form-action 'none'", "form-action 'self'")
+            page = render_status_page(snap, subscribe_href="status/subscribe")
+            return HTMLResponse(page, headers={**_HEADERS, "Content-Security-Policy": csp})
         return HTMLResponse(render_status_page(snap), headers=_HEADERS)
 
     @router.get("/status.json", summary="Public status page (JSON)")
@@ -145,12 +179,27 @@ def status_router(source: StatusStore | Path | str) -> APIRouter:
         snap = await asyncio.to_thread(store.snapshot)
         return JSONResponse(_public_json(snap), headers=_HEADERS)
 
+    @router.get("/status/feed.atom", response_class=Response, summary="Public status page (Atom feed)")
+    async def status_feed(request: Request) -> Response:
+        incidents = await asyncio.to_thread(store.incidents)
+        base = public_url or str(request.base_url)
+        return Response(
+            render_feed(incidents, base, store.clock()), media_type=f"{FEED_TYPE}; charset=utf-8", headers=_HEADERS
+        )
+
     return router
 
 
-def create_status_app(data_dir: Path | str) -> FastAPI:
-    """The status page alone (tests, or a public host that should expose nothing else)."""
+def create_status_app(data_dir: Path | str, subscribers: SubscriberSettings | None = None) -> FastAPI:
+    """The status page alone (tests, or a public host that should expose nothing else), with the
+    subscription routes when `subscribers` turns them on."""
     app = FastAPI(title="warroom status", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RejectAmbiguousFraming)
-    app.include_router(status_router(Path(data_dir)))
+    public_url = str(subscribers.status_public_url) if subscribers and subscribers.status_public_url else None
+    on = subscribers is not None and subscribers.status_subscriptions
+    app.include_router(status_router(Path(data_dir), public_url, subscribe=on))
+    if subscribers is not None and on:
+        from warroom.statuspage.subscribe import mount_subscriptions  # SQLAlchemy and SMTP only when on
+
+        app.state.subscribers = mount_subscriptions(app, subscribers, Path(data_dir))
     return app
