@@ -43,6 +43,7 @@ from warroom.statuspage.subscribers import (
     Subscriber,
     SubscriberSettings,
     SubscriberStore,
+    public_address,
     sign_token,
 )
 
@@ -212,6 +213,8 @@ class SubscriberFanout:
 
     async def _post(self, sub: Subscriber, incident: PublicIncident, key: str) -> None:
         assert sub.secret is not None
+        if not self.settings.status_webhook_private:
+            await public_address(sub.address)  # resolved now: a name may point inside since it subscribed
         body = json.dumps(public_update(incident), ensure_ascii=False, separators=(",", ":")).encode()
         stamp = str(int(time.time()))
         headers = {

@@ -23,7 +23,10 @@ SIGNING_KEY = "status-signing-key-" + uuid.uuid4().hex
 
 def subscriber_settings(public_url: str = "http://status.test", **overrides: object) -> SubscriberSettings:
     values: dict[str, object] = dict(
-        status_subscriptions=True, status_signing_key=SIGNING_KEY, status_public_url=public_url
+        status_subscriptions=True,
+        status_signing_key=SIGNING_KEY,
+        status_public_url=public_url,
+        status_webhook_private=True,  # the test receivers listen on 127.0.0.1
     )
     values.update(overrides)
     return SubscriberSettings(**values)  # type: ignore[arg-type]

@@ -152,6 +152,17 @@ async def test_failing_subscribers_never_fail_the_post(tmp_path: Path, smtp_serv
     await out.aclose()
 
 
+async def test_a_webhook_stored_with_a_private_address_is_not_posted_to(tmp_path: Path, smtp_server: Mailbox) -> None:
+    """Deliveries resolve the host again: a webhook whose name now points inside is refused, counted."""
+    out = fanout(tmp_path, smtp_server, status_webhook_private=False)
+    with webhook_receiver() as inside:
+        out.store.add_webhook(inside.url)  # 127.0.0.1: what a name rebound to an internal address reaches
+        where = await out.deliver(note(), "IDENTIFIED: Checkout delays\nA fix is rolling out.")
+    assert where.endswith("subscribers: 1 failed"), where
+    assert inside.got == []
+    await out.aclose()
+
+
 async def test_the_hourly_limit_and_a_retry_send_nothing_more(tmp_path: Path, smtp_server: Mailbox) -> None:
     out = fanout(tmp_path, smtp_server, status_mails_per_hour=2)
     confirmed(out.store, "limited@example.com")

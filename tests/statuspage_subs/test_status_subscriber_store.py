@@ -20,6 +20,7 @@ from warroom.statuspage.subscribers import (
     SubscriberSettings,
     SubscriberStore,
     email_address,
+    public_address,
     read_token,
     sign_token,
     webhook_url,
@@ -173,6 +174,29 @@ def test_addresses_that_are_refused(value: str) -> None:
 def test_webhook_urls_that_are_refused(value: str) -> None:
     with pytest.raises(ValueError):
         webhook_url(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://10.0.0.7/hook",
+        "http://169.254.169.254/latest/meta-data/",  # a cloud's metadata service
+        "http://[::1]/hook",
+        "http://localhost/hook",
+        "https://admin.localhost/hook",
+    ],
+)
+def test_webhooks_to_private_addresses_are_refused_unless_allowed(value: str) -> None:
+    with pytest.raises(ValueError, match="public address"):
+        webhook_url(value)
+    assert webhook_url(value, private=True) == value
+
+
+async def test_a_name_resolving_to_a_private_address_is_not_delivered_to() -> None:
+    with pytest.raises(ValueError, match="localhost resolves to a private address"):
+        await public_address("http://localhost:8080/hook")
+    await public_address("http://93.184.215.14/hook")  # a global literal resolves to itself
 
 
 def test_addresses_and_urls_that_pass() -> None:

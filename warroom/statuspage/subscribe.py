@@ -212,7 +212,7 @@ def subscribe_router(
         try:
             fields = await _read_fields(request)
             try:
-                url = webhook_url(fields.get("url", ""))
+                url = webhook_url(fields.get("url", ""), private=settings.status_webhook_private)
             except ValueError as exc:
                 raise Refused(422, f"url: {exc}") from None
         except Refused as err:

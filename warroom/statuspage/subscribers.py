@@ -17,6 +17,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 import secrets
@@ -26,6 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+import httpx
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -59,6 +61,11 @@ class SubscriberSettings(BaseSettings):
     status_mails_per_hour: int = Field(10, ge=1, le=1000, description="update mails per address per hour at most")
     status_confirm_interval: int = Field(10, ge=0, le=1440, description="minutes between confirmation mails")
     status_confirm_valid: int = Field(48, ge=1, le=720, description="hours a confirmation link stays valid")
+    status_webhook_private: bool = Field(
+        False,
+        description="deliver webhooks to private, loopback and link-local addresses too (off: anyone may "
+        "subscribe a webhook, and it must not reach inside your network)",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -120,8 +127,10 @@ def email_address(value: str) -> str:
     return text.lower()
 
 
-def webhook_url(value: str) -> str:
-    """An http(s) URL of at most 2048 characters with a host, no credentials and no control characters."""
+def webhook_url(value: str, private: bool = False) -> str:
+    """An http(s) URL of at most 2048 characters with a host, no credentials and no control characters;
+    unless `private`, not a private, loopback or link-local address (names are checked again when
+    resolved, at each delivery: `public_address`)."""
     text = value.strip()
     if len(text) > MAX_URL:
         raise ValueError(f"a URL of at most {MAX_URL} characters")
@@ -129,7 +138,32 @@ def webhook_url(value: str) -> str:
     match = re.fullmatch(r"(https?)://([^/?#@\s]+)([/?#][^\s]*)?", text, re.IGNORECASE)
     if not match:
         raise ValueError("must be an http:// or https:// URL with a host and no user:password@")
+    host = httpx.URL(text).host
+    if not private and (host == "localhost" or host.endswith(".localhost") or not _public_literal(host)):
+        raise ValueError("must be a public address: private, loopback and link-local hosts are refused")
     return text
+
+
+def _public_literal(host: str) -> bool:
+    """False for an IP literal that is not globally routable; True for a name (checked when resolved)."""
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return True
+
+
+async def public_address(url: str) -> None:
+    """Refuse a webhook whose host resolves to any address that is not globally routable (SSRF: a
+    subscriber naming an internal service). Raises ValueError naming the host."""
+    import asyncio
+    import socket
+
+    parsed = httpx.URL(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    infos = await asyncio.get_running_loop().getaddrinfo(parsed.host, port, type=socket.SOCK_STREAM)
+    for *_, sockaddr in infos:
+        if not ipaddress.ip_address(str(sockaddr[0]).split("%")[0]).is_global:
+            raise ValueError(f"{parsed.host} resolves to a private address: not delivered")
 
 
 # --- Signed tokens ----------------------------------------------------------------------------
