@@ -124,10 +124,12 @@ def test_targets_differ_by_severity_so_a_mixed_group_has_none_but_each_incident_
     ]
     result = figures(records, RUNBOOK, NOW, NOW - timedelta(days=7))
     mixed = stage(result, "mitigate")
-    assert mixed.target_seconds is None
+    assert mixed.target_seconds is None and mixed.target_varies
     assert (mixed.met, mixed.missed) == (0, 1)  # the seed runbook sets a mitigation target for P1 only
     assert stage(result, "mitigate", "P1").target_seconds == 1800
-    assert stage(result, "mitigate", "P2").target_seconds is None
+    p2 = stage(result, "mitigate", "P2")
+    assert p2.target_seconds is None and not p2.target_varies and (p2.met, p2.missed) == (0, 0)
+    assert "| mitigate (opened → mitigated) | 1 | 0 | 40m 00s | 40m 00s | none | - |" in to_markdown(result)
     assert [g.name for g in result.by_severity] == ["P1", "P2"]
 
 
@@ -181,7 +183,7 @@ def test_html_is_self_contained() -> None:
     assert page.startswith("<!doctype html>")
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert page.count("<svg") == 3
-    for mark in ("mark-mttx-mitigate", "mark-services-closed", "mark-attainment-0"):
+    for mark in ("mark-mttx-mitigate", "mark-services-closed-0", "mark-services-closed-1", "mark-attainment-0-3"):
         assert f'id="{mark}"' in page
 
 

@@ -55,7 +55,8 @@ class StageFigures(BaseModel):
     p50_seconds: float | None = None
     p90_seconds: float | None = None
     target_seconds: float | None = None
-    """The group's target (None when it has none, or its incidents' targets differ: per severity)."""
+    """The group's target: None when it has none, or when its incidents' targets differ (by severity)."""
+    target_varies: bool = False
     met: int = 0
     missed: int = 0
     undecided: int = 0
@@ -183,6 +184,7 @@ def _stage(records: list[IncidentRecord], stage: Stage, runbook: RunbookConfig, 
     figures.count = len(values)
     figures.p50_seconds = percentile(values, 0.5)
     figures.p90_seconds = percentile(values, 0.9)
+    figures.target_varies = len(targets) > 1
     figures.target_seconds = targets.pop() if len(targets) == 1 else None
     return figures
 

@@ -14,6 +14,7 @@ import io
 import re
 
 from matplotlib import rc_context
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from warroom.report.figures import STAGES, Figures
@@ -63,6 +64,12 @@ def _empty(axes: object, text: str) -> None:
     axes.text(0.5, 0.5, text, ha="center", va="center", color="#5a6275", transform=axes.transAxes, gid="mark-empty")  # type: ignore[attr-defined]
 
 
+def _marks(bars: BarContainer, prefix: str) -> None:
+    """A unique id on each bar: `<prefix>-<n>`."""
+    for number, patch in enumerate(bars.patches):
+        patch.set_gid(f"{prefix}-{number}")
+
+
 def mttx_chart(figures: Figures) -> Figure:
     """p50 minutes per stage, week by week (weeks with no incidents leave a gap)."""
     figure = Figure(figsize=(9, 3.6))
@@ -80,7 +87,7 @@ def mttx_chart(figures: Figures) -> Figure:
     axes.set_title("MTTx over time (p50 by week opened)")
     axes.grid(alpha=0.3)
     if drawn:
-        axes.legend(loc="upper left", fontsize="small", frameon=False)
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
     else:
         _empty(axes, "no incidents in this period")
     every = max(1, len(starts) // 12)  # at most a dozen labels
@@ -98,8 +105,8 @@ def services_chart(figures: Figures) -> Figure:
     closed = [group.counts.closed for group in services]
     opened = [group.counts.open for group in services]
     if services:
-        axes.barh(names, closed, color="#2b7bb9", label="closed", gid="mark-services-closed")
-        axes.barh(names, opened, left=closed, color="#e0a800", label="open", gid="mark-services-open")
+        _marks(axes.barh(names, closed, color="#2b7bb9", label="closed"), "mark-services-closed")
+        _marks(axes.barh(names, opened, left=closed, color="#e0a800", label="open"), "mark-services-open")
         axes.legend(loc="lower right", fontsize="small", frameon=False)
     else:
         _empty(axes, "no incidents in this period")
@@ -109,25 +116,26 @@ def services_chart(figures: Figures) -> Figure:
 
 
 def attainment_chart(figures: Figures) -> Figure:
-    """Share of decided incidents that met each stage's target, overall and per severity."""
+    """Share of decided incidents that met each stage's target, overall and per severity (no bar: no
+    target, or nothing decided yet)."""
     figure = Figure(figsize=(9, 3.6))
     axes = figure.add_subplot()
     rows = [figures.overall, *figures.by_severity]
     width = 0.8 / max(len(rows), 1)
     drawn = False
     for offset, group in enumerate(rows):
-        shares = [s.share_met * 100 if s.share_met is not None else 0.0 for s in group.stages]
+        shares = [s.share_met * 100 if s.share_met is not None else float("nan") for s in group.stages]
         if not any(s.share_met is not None for s in group.stages):
             continue
         positions = [i + offset * width for i in range(len(STAGES))]
-        axes.bar(positions, shares, width=width, label=group.name, gid=f"mark-attainment-{offset}")
+        _marks(axes.bar(positions, shares, width=width, label=group.name), f"mark-attainment-{offset}")
         drawn = True
     axes.set_xticks([i + 0.4 - width / 2 for i in range(len(STAGES))], list(STAGES))
     axes.set_ylim(0, 105)
     axes.set_ylabel("% met target")
     axes.set_title("Target attainment (decided incidents)")
     if drawn:
-        axes.legend(loc="lower right", fontsize="small", frameon=False)
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
     else:
         _empty(axes, "no incident has reached a target yet")
     return figure

@@ -61,6 +61,10 @@ def share(stage: StageFigures) -> str:
     return text + (f" +{stage.undecided} running" if stage.undecided else "")
 
 
+def _no_target(stage: StageFigures) -> str:
+    return "by severity" if stage.target_varies else "none"
+
+
 def stage_row(stage: StageFigures) -> list[str]:
     bound = "≥ " if stage.censored else ""
     return [
@@ -69,7 +73,7 @@ def stage_row(stage: StageFigures) -> list[str]:
         str(stage.censored),
         bound + human(stage.p50_seconds) if stage.p50_seconds is not None else "-",
         bound + human(stage.p90_seconds) if stage.p90_seconds is not None else "-",
-        human(stage.target_seconds) if stage.target_seconds is not None else "by severity / none",
+        human(stage.target_seconds) if stage.target_seconds is not None else _no_target(stage),
         share(stage),
     ]
 
