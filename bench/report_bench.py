@@ -10,10 +10,11 @@ rerun measures only the report (--fresh starts over).
 
 Measured, in the same run:
 - the report: `warroom report --since 90d --format json` as a subprocess (what people wait for), and
-  in-process its parts: visibility (listing), histories (read and decode), figures and rendering;
+  in-process its parts: visibility (listing), histories (a completed incident's close event only,
+  decoded; an open one's whole history, replayed), figures and rendering;
 - the baseline: a bare `list_workflows` pass over the same query plus `fetch_history` of the same
   workflows at the same concurrency, with no decoding or analysis;
-and the ratio report/baseline.
+and the ratio report/baseline (below 1: the report reads each closed incident's result, not its history).
 """
 
 from __future__ import annotations

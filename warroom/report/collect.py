@@ -1,8 +1,8 @@
 """One record per incident, read from Temporal: the visibility store chooses the incidents, each
 incident's own history says what happened to it.
 
-A closed incident's record comes from its result (the workflow returns its final state), so one
-history read and no replay. An open one, or one that ended without a result (terminated), is
+A completed incident's record comes from its result (the workflow returns its final state): only
+its close event is read, not its history, and nothing is replayed. An open one, or one that ended without a result (terminated), is
 rebuilt by replaying its history through the current code, as `warroom audit --at` does: no worker
 needed.
 Phase histories are never read: the incident's state already holds what the report counts.
@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory, WorkflowHistoryEventFilterType
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
@@ -112,15 +112,19 @@ def report_query(
     return text
 
 
-async def _state(client: Client, history: WorkflowHistory) -> IncidentState:
-    """The final state from the incident's result; else rebuilt by replaying its history as recorded."""
-    last = history.events[-1] if history.events else None
-    if last is not None and last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-        payloads = list(last.workflow_execution_completed_event_attributes.result.payloads)
-        [state] = await client.data_converter.decode(payloads, [IncidentState])
-        if isinstance(state, IncidentState):
-            return state
-    return await replayed_state(history, client.data_converter)
+async def read_state(client: Client, workflow_id: str, completed: bool) -> IncidentState:
+    """A completed incident's final state from its close event alone (its result: one event read,
+    not the history); any other incident's rebuilt by replaying its whole history."""
+    handle = client.get_workflow_handle(workflow_id)
+    if completed:
+        closing = await handle.fetch_history(event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT)
+        last = closing.events[-1] if closing.events else None
+        if last is not None and last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            payloads = list(last.workflow_execution_completed_event_attributes.result.payloads)
+            [state] = await client.data_converter.decode(payloads, [IncidentState])
+            if isinstance(state, IncidentState):
+                return state
+    return await replayed_state(await handle.fetch_history(), client.data_converter)
 
 
 async def replayed_state(history: WorkflowHistory, converter: DataConverter) -> IncidentState:
@@ -169,10 +173,10 @@ async def collect(client: Client, query: str, progress: Progress | None = None) 
     """Every incident matching `query` as a record, oldest first, and the time each source took."""
     collected = Collected(query=query)
     begun = time.perf_counter()
-    listed: list[tuple[str, bool]] = []
+    listed: list[tuple[str, WorkflowExecutionStatus | None]] = []
     try:
         async for wf in client.list_workflows(query):
-            listed.append((wf.id, wf.status == WorkflowExecutionStatus.RUNNING))
+            listed.append((wf.id, wf.status))
     except RPCError as exc:
         raise TemporalRefused(f"Temporal refused the report's query: {exc.message} ({exc.status.name})") from None
     collected.visibility_seconds = time.perf_counter() - begun
@@ -181,12 +185,12 @@ async def collect(client: Client, query: str, progress: Progress | None = None) 
     gate = asyncio.Semaphore(CONCURRENCY)
     done = 0
 
-    async def read(workflow_id: str, open_: bool) -> IncidentRecord | Unread:
+    async def read(workflow_id: str, status: WorkflowExecutionStatus | None) -> IncidentRecord | Unread:
         nonlocal done
         async with gate:
             try:
-                history = await client.get_workflow_handle(workflow_id).fetch_history()
-                return record_of(await _state(client, history), open_)
+                state = await read_state(client, workflow_id, status == WorkflowExecutionStatus.COMPLETED)
+                return record_of(state, open_=status == WorkflowExecutionStatus.RUNNING)
             except Exception as exc:  # one unreadable incident is reported, not fatal to the report
                 return Unread(incident_id=incident_id_of(workflow_id), problem=str(exc) or type(exc).__name__)
             finally:
@@ -194,7 +198,7 @@ async def collect(client: Client, query: str, progress: Progress | None = None) 
                 if progress is not None:
                     progress(done, len(listed))
 
-    results = await asyncio.gather(*(read(workflow_id, open_) for workflow_id, open_ in listed))
+    results = await asyncio.gather(*(read(workflow_id, status) for workflow_id, status in listed))
     collected.history_seconds = time.perf_counter() - begun
     collected.records = sorted((r for r in results if isinstance(r, IncidentRecord)), key=lambda r: r.detected_at)
     collected.unread = [r for r in results if isinstance(r, Unread)]
