@@ -119,7 +119,7 @@ async def closed_count(client: Client) -> int:
     return counted.count
 
 
-async def generate(client: Client, wanted: int) -> None:
+async def generate(client: Client, wanted: int, budget: float | None) -> None:
     have = await closed_count(client)
     if have >= wanted:
         print(f"cached: {have} closed incidents in {CACHE} (--fresh to start over)")
@@ -136,6 +136,8 @@ async def generate(client: Client, wanted: int) -> None:
         async def bounded(number: int) -> None:
             nonlocal finished, failed
             async with gate:
+                if budget is not None and time.perf_counter() - began > budget:
+                    return  # out of time: measure what is there (a rerun goes on from it)
                 try:
                     await one_incident(incidents, number)
                 except Exception as exc:  # an overloaded machine: count it, keep going
@@ -153,6 +155,8 @@ async def generate(client: Client, wanted: int) -> None:
                     break
                 await asyncio.sleep(0.5)
     print(f"generated {finished} in {time.perf_counter() - began:.0f} s ({failed} left open by errors)")
+    if have + finished < wanted:
+        print(f"short of {wanted}: the report below reads {have + finished} closed incidents (rerun to add more)")
 
 
 async def baseline(client: Client, query: str) -> tuple[float, float, int]:
@@ -219,7 +223,7 @@ async def measure(client: Client, address: str) -> None:
     print(f"visibility share of the report's Temporal time: {share:.0%}")
 
 
-async def main(count: int, fresh: bool) -> None:
+async def main(count: int, fresh: bool, budget: float | None) -> None:
     from warroom.cli.backtest import quiet_temporal
 
     if not os.environ.get("BENCH_VERBOSE"):
@@ -238,7 +242,7 @@ async def main(count: int, fresh: bool) -> None:
     address = f"127.0.0.1:{port}"
     try:
         client = await connect(address)
-        await generate(client, count)
+        await generate(client, count, budget)
         await measure(client, address)
     finally:
         server.terminate()
@@ -259,5 +263,8 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="50 incidents")
     parser.add_argument("--incidents", type=int, default=1000)
     parser.add_argument("--fresh", action="store_true", help="forget the cached incidents and generate them again")
+    parser.add_argument(
+        "--generate-for", type=float, metavar="SECONDS", help="start no new incident after this long generating"
+    )
     args = parser.parse_args()
-    asyncio.run(main(50 if args.quick else args.incidents, args.fresh))
+    asyncio.run(main(50 if args.quick else args.incidents, args.fresh, args.generate_for))

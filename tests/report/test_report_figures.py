@@ -189,3 +189,38 @@ def test_html_is_self_contained() -> None:
 
 def test_human_durations() -> None:
     assert [human(s) for s in (None, 45, 252, 3900, 2 * 86400 + 3 * 3600)] == ["-", "45s", "4m 12s", "1h 05m", "2d 3h"]
+
+
+def test_a_record_reads_what_the_state_says_happened() -> None:
+    from warroom.models import ActionItem, IncidentState, PirState, TimelineEntry
+    from warroom.report.collect import record_of
+    from warroom.step_models import Step
+
+    opened = NOW - timedelta(hours=3)
+    state = IncidentState(
+        incident_id="order-api-1",
+        service="order-api",
+        summary="503s",
+        severity=Severity.P1,
+        opened_at=opened,
+        acknowledged_at=opened + MIN,
+        escalated_to=["engineering-team-lead", "executive-team"],
+        steps=[
+            Step(step_id="s1", action="custom", target="cdn", proposed_by="bob", proposed_at=opened, status="denied"),
+            Step(step_id="s2", action="custom", target="db", proposed_by="bob", proposed_at=opened, status="done"),
+        ],
+        timeline=[TimelineEntry(at=opened + 5 * MIN, kind="rolled_back", message="rolled back to v2.14.2")],
+        pir=PirState(
+            due=NOW - MIN,
+            action_items=[
+                ActionItem(title="alert on pool", owner="bob", due=NOW),
+                ActionItem(title="load test", owner="carol", due=NOW, done_at=NOW - MIN),
+            ],
+        ),
+    )
+    record = record_of(state, open_=True)
+    assert (record.escalations, record.rolled_back, record.approvals_denied) == (2, True, 1)
+    assert (record.pir_due, record.pir_done_at, record.action_items_open) == (NOW - MIN, None, 1)
+    assert record.detected_at == opened and record.acknowledged_at == opened + MIN and record.open
+    counts = figures([record], RUNBOOK, NOW, NOW - timedelta(days=1)).overall.counts
+    assert (counts.escalated, counts.rolled_back, counts.pirs_overdue, counts.action_items_open) == (1, 1, 1, 1)

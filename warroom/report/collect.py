@@ -2,10 +2,10 @@
 incident's own history says what happened to it.
 
 A completed incident's record comes from its result (the workflow returns its final state): only
-its close event is read, not its history, and nothing is replayed. An open one, or one that ended without a result (terminated), is
-rebuilt by replaying its history through the current code, as `warroom audit --at` does: no worker
-needed.
-Phase histories are never read: the incident's state already holds what the report counts.
+its close event is read, not its history, and nothing is replayed. An open one, or one that ended
+without a result (terminated), is rebuilt by replaying its history through the current code, as
+`warroom audit --at` does: no worker needed. Phase histories are never read: the incident's state
+already holds what the report counts.
 """
 
 from __future__ import annotations
