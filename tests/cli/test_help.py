@@ -30,6 +30,7 @@ def test_the_commands_people_know_are_all_there() -> None:
         "oncall",
         "runbook",
         "backtest",
+        "report",
     }
 
 

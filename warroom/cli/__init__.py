@@ -19,7 +19,7 @@ from warroom.cli.app import app, main
 
 # isort: off
 # Each module registers its commands; `warroom --help` lists them in this order.
-from warroom.cli import serve, incident, respond, steps, read, oncall, runbook_cmd, backtest  # noqa: F401
+from warroom.cli import serve, incident, respond, steps, read, oncall, runbook_cmd, backtest, report  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main"]
