@@ -14,19 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
-from temporalio.worker import (
-    ExecuteWorkflowInput,
-    Interceptor,
-    Replayer,
-    UnsandboxedWorkflowRunner,
-    WorkflowInboundInterceptor,
-    WorkflowInterceptorClassInput,
-)
 
 from warroom.client import DATA_CONVERTER
 from warroom.config import RunbookConfig
@@ -34,6 +25,7 @@ from warroom.contracts import kubernetes, metrics, steps
 from warroom.enums import parse_duration
 from warroom.errors import BadInput, WarroomError
 from warroom.models import IncidentState
+from warroom.replayed import ReplayFailed, replayed_instance
 
 READINGS = frozenset(
     contract.name
@@ -133,36 +125,13 @@ def _cut(history: WorkflowHistory, at: datetime) -> WorkflowHistory:
 
 async def _replay(history: WorkflowHistory, converter: DataConverter) -> Any:
     """Replay `history` and return the workflow instance it left behind."""
-    kept: list[Any] = []
-
-    class Keep(WorkflowInboundInterceptor):
-        async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
-            kept.append(workflow.instance())
-            return await super().execute_workflow(input)
-
-    class KeepInstance(Interceptor):
-        def workflow_interceptor_class(
-            self, input: WorkflowInterceptorClassInput
-        ) -> type[WorkflowInboundInterceptor] | None:
-            return Keep
-
-    from workflows.registry import WORKFLOWS
-
-    replayer = Replayer(
-        workflows=list(WORKFLOWS),
-        data_converter=converter,
-        workflow_runner=UnsandboxedWorkflowRunner(),
-        interceptors=[KeepInstance()],
-    )
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    if result.replay_failure is not None:
+    try:
+        return await replayed_instance(history, converter)
+    except ReplayFailed as failed:
         raise NotRebuilt(
             f"{history.workflow_id} does not replay under the current code, so its past state cannot be "
-            f"rebuilt (see `warroom audit ID --verify`): {result.replay_failure}"
-        )
-    if not kept:
-        raise NotRebuilt(f"{history.workflow_id}: the replay never started the workflow")
-    return kept[0]
+            f"rebuilt (see `warroom audit ID --verify`): {failed}"
+        ) from None
 
 
 async def snapshot_at(

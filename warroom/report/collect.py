@@ -14,7 +14,6 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio.api.enums.v1 import EventType
@@ -27,6 +26,7 @@ from warroom.errors import TemporalRefused
 from warroom.ids import incident_id_of
 from warroom.incidents import list_query
 from warroom.models import IncidentState
+from warroom.replayed import ReplayFailed, replayed_instance
 
 CONCURRENCY = 16
 """Histories read at once: enough to hide the round trips, few enough to spare a busy frontend."""
@@ -128,44 +128,13 @@ async def read_state(client: Client, workflow_id: str, completed: bool) -> Incid
 
 
 async def replayed_state(history: WorkflowHistory, converter: DataConverter) -> IncidentState:
-    """Replay the history through the current workflow code (unsandboxed, no worker) and ask the
-    instance it leaves behind for its state, as `warroom audit --at` does (a sibling layer, so not
-    imported). Raises RuntimeError when the history no longer replays."""
-    from temporalio import workflow
-    from temporalio.worker import (
-        ExecuteWorkflowInput,
-        Interceptor,
-        Replayer,
-        UnsandboxedWorkflowRunner,
-        WorkflowInboundInterceptor,
-        WorkflowInterceptorClassInput,
-    )
-
-    from workflows.registry import WORKFLOWS  # replay loads the workflows: only when needed
-
-    kept: list[Any] = []
-
-    class Keep(WorkflowInboundInterceptor):
-        async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
-            kept.append(workflow.instance())
-            return await super().execute_workflow(input)
-
-    class KeepInstance(Interceptor):
-        def workflow_interceptor_class(
-            self, input: WorkflowInterceptorClassInput
-        ) -> type[WorkflowInboundInterceptor] | None:
-            return Keep
-
-    replayer = Replayer(
-        workflows=list(WORKFLOWS),
-        data_converter=converter,
-        workflow_runner=UnsandboxedWorkflowRunner(),
-        interceptors=[KeepInstance()],
-    )
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    if result.replay_failure is not None or not kept:
-        raise RuntimeError(f"does not replay under the current code: {result.replay_failure}")
-    state: IncidentState = kept[0].current_state()
+    """Replay the history through the current workflow code (no worker) and ask the instance it
+    leaves behind for its state. Raises RuntimeError when the history no longer replays."""
+    try:
+        instance = await replayed_instance(history, converter)
+    except ReplayFailed as failed:
+        raise RuntimeError(f"does not replay under the current code: {failed}") from None
+    state: IncidentState = instance.current_state()
     return state
 
 
