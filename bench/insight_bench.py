@@ -138,8 +138,6 @@ async def terminate(client: Any, queue: str) -> None:
 
 
 async def one_run(mode: str, client: Any, server: Any, workdir: Path, n: int, after: float) -> dict[str, Any]:
-    from warroom.incidents import Incidents
-
     async with Worker(mode, server, workdir) as worker:
         scraper = asyncio.create_task(scrape(worker.address, 5.0)) if mode != "off" else None
         cpu_before = rb.cpu_seconds(worker.proc.pid)
@@ -161,19 +159,7 @@ async def one_run(mode: str, client: Any, server: Any, workdir: Path, n: int, af
         if scraper is not None:
             scraper.cancel()
             text = urllib.request.urlopen(f"http://{worker.address}/metrics", timeout=10).read().decode()
-        delivered: dict[str, float] = {}
-        for r in worker.records():
-            if r["template"] == "escalation" and r["channel"] == "page":
-                delivered.setdefault(r["id"], r["t"])
-
-        async def due(incident_id: str) -> float:
-            state = await Incidents(client).state(incident_id)
-            assert state.declared_at is not None
-            return state.declared_at.timestamp() + after
-
-        ids = sorted(delivered)
-        dues = await rb.bounded(20, [lambda i=i: due(i) for i in ids])
-        late = [(delivered[i] - d) * 1000 for i, d in zip(ids, dues, strict=True)]
+        _, late = await rb.escalation_lateness(client, worker.records(), after)
         await terminate(client, worker.queue)  # the next mode's dev server fires none of these timers
     if mode != "off":
         assert "warroom_deadlines_fired_total" in text and "temporal_workflow_task_execution_latency" in text, (

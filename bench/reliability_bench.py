@@ -981,7 +981,6 @@ async def timers_on_warroom(
     kind: str, client: Client, server: DevServer, workdir: Path, n: int, after: float, prefix: str
 ) -> tuple[float, float, float, list[float]]:
     """(start-up seconds, seconds until all in Command, first due, lateness in ms per incident) on a `kind` worker."""
-    from warroom.incidents import Incidents
 
     async with WorkerProcess(kind, server, workdir) as warroom:
         runbook = timers_runbook(after)
@@ -1008,24 +1007,35 @@ async def timers_on_warroom(
             0.5,
         )
         progress.close()
-        delivered: dict[str, float] = {}
-        for r in warroom.records():
-            if r["template"] == "escalation" and r["channel"] == "page":
-                delivered.setdefault(r["id"], r["t"])
-
-        async def due(incident_id: str) -> float:
-            state = await Incidents(client).state(incident_id)
-            assert state.declared_at is not None
-            return state.declared_at.timestamp() + after
-
-        ids = sorted(delivered)
-        dues = await bounded(20, [lambda i=i: due(i) for i in ids])
+        dues, late = await escalation_lateness(client, warroom.records(), after)
         first_due = min(dues) - first_start
     print(
         f"  {kind}: {n} started in {took:.1f} s; all in Command {in_command:.1f} s after the first start; "
         f"the first escalation fell due at {first_due:.1f} s"
     )
-    return took, in_command, first_due, [(delivered[i] - d) * 1000 for i, d in zip(ids, dues)]
+    return took, in_command, first_due, late
+
+
+async def escalation_lateness(
+    client: Any, records: list[dict[str, Any]], after: float
+) -> tuple[list[float], list[float]]:
+    """(when each incident's escalation fell due, epoch s; how late its page reached the sink, ms): due
+    is declared_at (from the incident's state) + `after`, delivered the sink's first escalation page."""
+    from warroom.incidents import Incidents
+
+    delivered: dict[str, float] = {}
+    for r in records:
+        if r["template"] == "escalation" and r["channel"] == "page":
+            delivered.setdefault(r["id"], r["t"])
+
+    async def due(incident_id: str) -> float:
+        state = await Incidents(client).state(incident_id)
+        assert state.declared_at is not None
+        return state.declared_at.timestamp() + after
+
+    ids = sorted(delivered)
+    dues = await bounded(20, [lambda i=i: due(i) for i in ids])
+    return dues, [(delivered[i] - d) * 1000 for i, d in zip(ids, dues, strict=True)]
 
 
 # =============================================================================================

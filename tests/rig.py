@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 import time
 import urllib.request
 from collections.abc import AsyncIterator
@@ -27,7 +26,8 @@ from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
 from activities.metrics import MetricsUnavailable, PrometheusSource
 from sandbox.cluster import RunningCluster, Scenario, start
 from sandbox.service import SimulatedService
-from tests.helpers import free_port, incident_input, running_worker, state_of
+from tests.helpers import incident_input, running_worker, state_of
+from tests.prometheus_server import start_prometheus
 from warroom.config import RunbookConfig
 from warroom.enums import Severity
 from warroom.models import DeploymentTarget, IncidentInput, IncidentState
@@ -203,22 +203,12 @@ async def live_rig(root: Path, scenario: Scenario = SCENARIO) -> AsyncIterator[R
     cluster = start(scenario)
     kubeconfig = cluster.write_kubeconfig(root / "kubeconfig", namespace="production")
     service = SimulatedService(cluster.url, scenario).start()
-    port = free_port()
-    (root / "prometheus.yml").write_text(
+    prom, base = await start_prometheus(
+        root,
         "global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: order-api\n"
-        f"    static_configs: [{{targets: ['{service.url.removeprefix('http://')}']}}]\n"
+        f"    static_configs: [{{targets: ['{service.url.removeprefix('http://')}']}}]\n",
     )
-    prom = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={root / 'prometheus.yml'}",
-            f"--storage.tsdb.path={root / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    rig = Rig(cluster, service, f"http://127.0.0.1:{port}", kubeconfig)
+    rig = Rig(cluster, service, base, kubeconfig)
     try:
         source = rig.source()
         await wait_for(lambda: source.error_ratio("order-api"), lambda v: v is not None and v == 0.0, 60)

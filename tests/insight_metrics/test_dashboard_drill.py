@@ -17,10 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tests.helpers import free_port
-from tests.metrics.conftest import PROMETHEUS
+from tests.prometheus_server import start_prometheus as real_prometheus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.system("prometheus", "prometheus-alertmanager")]
 
@@ -52,8 +51,6 @@ def panel_queries(dashboard: dict[str, Any]) -> dict[str, list[str]]:
 
 
 async def start_prometheus(root: Path, worker: str, intake: str) -> tuple[subprocess.Popen[bytes], str]:
-    assert PROMETHEUS, "needs Debian's `prometheus`"
-    port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES)],
@@ -62,28 +59,7 @@ async def start_prometheus(root: Path, worker: str, intake: str) -> tuple[subpro
             {"job_name": "warroom-intake", "static_configs": [{"targets": [intake]}]},
         ],
     }
-    (root / "prometheus.yml").write_text(yaml.safe_dump(config))
-    proc = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={root / 'prometheus.yml'}",
-            f"--storage.tsdb.path={root / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as http:
-        for _ in range(200):
-            try:
-                if (await http.get(f"{base}/-/ready")).status_code == 200:
-                    return proc, base
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    proc.terminate()
-    raise AssertionError("Prometheus did not get ready")
+    return await real_prometheus(root, config)
 
 
 async def run_drill(data: Path, worker: str, intake_port: int) -> tuple[float, str]:

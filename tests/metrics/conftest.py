@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -20,6 +19,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from tests.helpers import free_port
+from tests.prometheus_server import start_prometheus
 
 PROMETHEUS = shutil.which("prometheus")
 
@@ -99,33 +99,16 @@ async def prometheus(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     service = OrderApi()
     registry = CollectorRegistry()
     registry.register(service)  # type: ignore[arg-type]
-    exporter_port, port = free_port(), free_port()
+    exporter_port = free_port()
     server, thread = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
     root = tmp_path_factory.mktemp("prometheus")
-    (root / "prometheus.yml").write_text(
+    proc, base = await start_prometheus(
+        root,
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"scrape_configs:\n  - job_name: order-api\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
+        f"scrape_configs:\n  - job_name: order-api\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n",
     )
-    proc = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={root / 'prometheus.yml'}",
-            f"--storage.tsdb.path={root / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as http:
-            for _ in range(100):
-                try:
-                    if (await http.get(f"{base}/-/ready")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
             for _ in range(300):  # Prometheus scrapes a few seconds after it is ready
                 answer = (await http.get(f"{base}/api/v1/query", params={"query": "http_requests_total[10s]"})).json()
                 if answer["data"]["result"] and len(answer["data"]["result"][0]["values"]) >= 3:
