@@ -3,6 +3,7 @@ Worker on the dev server answers 200 while it polls and 503 before it starts and
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 
@@ -33,7 +34,12 @@ async def test_healthz_follows_the_worker(dev_env: WorkflowEnvironment) -> None:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
             assert (await http.get("/healthz")).status_code == 503  # not polling yet
             async with worker:
-                answer = await http.get("/healthz")
+                # The worker first checks its namespace with the server (an RPC), then polls: 200 from then on.
+                for _ in range(100):
+                    answer = await http.get("/healthz")
+                    if answer.status_code == 200:
+                        break
+                    await asyncio.sleep(0.1)
                 assert (answer.status_code, answer.text) == (200, "ok\n")
             assert (await http.get("/healthz")).status_code == 503  # stopped: the kubelet restarts the pod
     finally:
