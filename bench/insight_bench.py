@@ -13,8 +13,8 @@ activity hands the "escalation" page to the sink − (declared_at + escalate_aft
 
   off   WARROOM_WORKER_METRICS_ADDRESS empty: no endpoint, no SDK Prometheus runtime.
   on    the endpoint (warroom's registry and the SDK's Prometheus telemetry on one port) and the
-        open-incident poller; the bench scrapes /metrics every 5 s while it runs (Prometheus would
-        every 15 s), so the scrape's cost is in the number.
+        open-incident poller; the bench scrapes /metrics every 15 s while it runs, as
+        deploy/prometheus.yml does, so the scrape's cost is in the number.
 The modes run in the order off, on, off, on (two rounds; --rounds), each on a fresh task queue, and
 each number is the mean over the rounds, so drift on a shared machine falls on both sides.
 """
@@ -39,6 +39,8 @@ import reliability_bench as rb  # noqa: E402
 
 ROOT = rb.ROOT
 GOAL = 1.1
+SCRAPE_EVERY = 15.0
+"""Seconds between scrapes: deploy/prometheus.yml's scrape_interval."""
 
 
 def tracing_interceptors(enabled: bool) -> list[Any]:
@@ -139,7 +141,7 @@ async def terminate(client: Any, queue: str) -> None:
 
 async def one_run(mode: str, client: Any, server: Any, workdir: Path, n: int, after: float) -> dict[str, Any]:
     async with Worker(mode, server, workdir) as worker:
-        scraper = asyncio.create_task(scrape(worker.address, 5.0)) if mode != "off" else None
+        scraper = asyncio.create_task(scrape(worker.address, SCRAPE_EVERY)) if mode != "off" else None
         cpu_before = rb.cpu_seconds(worker.proc.pid)
         prefix = f"insight-{mode}-{uuid.uuid4().hex[:4]}"
         await rb.start_incidents(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
@@ -219,6 +220,11 @@ async def test_the_endpoint_serves_warrooms_and_the_sdks_metrics(dev_env: Workfl
         assert 'warroom_notifications_failed_total{channel="page"}' in text
         assert "temporal_request_total{" in text, text[-2000:]
         assert "process_cpu_seconds_total" in text
+        # One valid exposition: every family parses, and no name is exposed twice.
+        names = [family.name for family in text_string_to_metric_families(text)]
+        assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"http://{telemetry.address}/other")).status_code == 404
     finally:
         telemetry.close()
 

@@ -16,15 +16,13 @@ import asyncio
 import logging
 import socket
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from threading import Thread
 from typing import Any
-from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import Collector
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import ThreadingWSGIServer
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from warroom.telemetry.metrics import REGISTRY
@@ -56,30 +54,44 @@ def sdk_runtime(port: int) -> Runtime:
     return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
 
 
-class _Forward(Collector):
-    """Another registry's metrics, as they are at scrape time."""
+class _Exposition:
+    """The WSGI app behind /metrics: warroom's registry, then the SDK's exposition as the SDK wrote it.
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
+    The SDK's text is passed through as bytes, not parsed and re-rendered: a worker with hundreds of
+    open incidents exposes thousands of SDK series, and parsing them in Python on every scrape cost
+    more CPU than the metrics themselves. The two never share a metric name (warroom_* and temporal_*),
+    so the concatenation is one valid text exposition (format 0.0.4)."""
 
-    def collect(self) -> Iterator[Any]:
-        yield from self.registry.collect()
+    def __init__(self, sdk_port: int) -> None:
+        self.url = f"http://127.0.0.1:{sdk_port}/metrics"
 
-
-class _SdkMetrics(Collector):
-    """The SDK's exposition, read from its loopback port at scrape time and re-exposed."""
-
-    def __init__(self, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}/metrics"
-
-    def collect(self) -> Iterator[Any]:
+    def sdk_text(self) -> bytes:
         try:
             with urllib.request.urlopen(self.url, timeout=5) as response:  # noqa: S310 (loopback, our own)
-                text = response.read().decode()
+                body: bytes = response.read()
         except OSError as exc:
             log.warning("the Temporal SDK's metrics are unreadable at %s: %s", self.url, exc)
-            return
-        yield from text_string_to_metric_families(text)
+            return b""
+        return body if not body or body.endswith(b"\n") else body + b"\n"
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ.get("PATH_INFO", "/") not in ("/", "/metrics"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found: the metrics are at /metrics\n"]
+        output = generate_latest(REGISTRY) + self.sdk_text()
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(output)))])
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [output]
+
+
+class _ThreadingWSGIServerV6(ThreadingWSGIServer):
+    address_family = socket.AF_INET6
+
+
+class _Quiet(WSGIRequestHandler):
+    """No access log line per scrape."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        pass
 
 
 @dataclass
@@ -98,14 +110,14 @@ class WorkerTelemetry:
         """Serve on `address`; None (logged) when it cannot listen there: the worker runs on."""
         host, port = split_address(address)
         sdk_port = _free_loopback_port()
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Forward(REGISTRY))
-        registry.register(_SdkMetrics(sdk_port))
         try:
-            server, thread = start_http_server(port, addr=host, registry=registry)
+            server_class = _ThreadingWSGIServerV6 if ":" in host else ThreadingWSGIServer
+            server = make_server(host, port, _Exposition(sdk_port), server_class, handler_class=_Quiet)
         except OSError as exc:
             log.error("worker metrics: cannot listen on %s (%s); the worker runs without them", address, exc)
             return None
+        thread = Thread(target=server.serve_forever, name="worker metrics", daemon=True)
+        thread.start()
         bound = f"{host}:{server.server_port}"
         log.info("worker metrics (warroom's and the Temporal SDK's) at http://%s/metrics", bound)
         return cls(bound, sdk_runtime(sdk_port), sdk_port, server, thread)
