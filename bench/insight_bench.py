@@ -15,8 +15,11 @@ activity hands the "escalation" page to the sink − (declared_at + escalate_aft
   on    the endpoint (warroom's registry and the SDK's Prometheus telemetry on one port) and the
         open-incident poller; the bench scrapes /metrics every 15 s while it runs, as
         deploy/prometheus.yml does, so the scrape's cost is in the number.
-The modes run in the order off, on, off, on (two rounds; --rounds), each on a fresh task queue, and
-each number is the mean over the rounds, so drift on a shared machine falls on both sides.
+The modes run side by side, each worker on a task queue of its own with its own incidents, due at
+the same moment: a machine shared with other work (CI, a laptop) loads every mode alike, which
+running them one after another did not (two runs on the same quiet machine differed by 1.01× and 1.45×
+in CPU). Each round starts the modes in another order; each number is the mean over the rounds
+(--rounds, default 2). --sequential runs them one after another instead.
 """
 
 from __future__ import annotations
@@ -175,15 +178,25 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
     n, after = args.incidents, args.escalate_after
     print(
         f"insight bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; {n} P2 incidents per worker, "
-        f"escalate_after {after:g} s, modes {' '.join(modes)} × {args.rounds} rounds"
+        f"escalate_after {after:g} s, modes {' '.join(modes)} × {args.rounds} rounds, "
+        + ("one after another" if args.sequential else "side by side")
         + ("; quick run" if args.quick else "")
     )
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     async with rb.DevServer(workdir / "temporal") as server:
         client = await server.client("insight-bench")
         for round_ in range(args.rounds):
-            for mode in modes:
-                result = await one_run(mode, client, server, workdir / f"round{round_}", n, after)
+            # Each round starts the modes in another order, so none always goes first.
+            order = modes[round_ % len(modes) :] + modes[: round_ % len(modes)]
+            if args.sequential:
+                results = [await one_run(m, client, server, workdir / f"round{round_}", n, after) for m in order]
+            else:
+                results = list(
+                    await asyncio.gather(
+                        *(one_run(m, client, server, workdir / f"round{round_}", n, after) for m in order)
+                    )
+                )
+            for mode, result in zip(order, results, strict=True):
                 runs[mode].append(result)
                 print(
                     f"  round {round_ + 1} {mode:>7}: lateness p50 {result['p50']:7.1f} ms  p99 {result['p99']:7.1f} ms  "
@@ -213,6 +226,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--escalate-after", type=float, help="P2 escalate_after in seconds (default 120, quick 45)")
     parser.add_argument("--rounds", type=int, help="off/on rounds (default 2)")
     parser.add_argument("--tracing", action="store_true", help="a third mode: metrics and tracing on")
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="run the modes one after another (default: side by side, so a shared machine's load falls on all alike)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases) and print it")
     parser.add_argument("--serve-worker", choices=("off", "on", "tracing"), help=argparse.SUPPRESS)
     for hidden in ("--address", "--task-queue", "--workdir", "--metrics-address"):

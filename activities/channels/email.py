@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -35,6 +36,9 @@ from activities.channels._http import (
 from warroom.models import Notification
 
 SERVICE = "smtp"
+
+SendOutcome = dict[str, tuple[int, bytes]] | ChannelError
+"""One message of `send_many`: the recipients the server refused (empty: all took it), or why it failed."""
 
 
 def split_subject(text: str, fallback_prefix: str) -> tuple[str, str]:
@@ -123,33 +127,63 @@ class SmtpMailer:
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
 
+    async def send_many(self, batch: Sequence[tuple[EmailMessage, list[str]]]) -> list[SendOutcome]:
+        """Send many messages over one connection (one TLS handshake and one login for a whole
+        status-page fan-out); per message, the refused recipients or the error that stopped it."""
+        return await asyncio.to_thread(self._send_many, list(batch))
+
     def _send(self, msg: EmailMessage, to: list[str]) -> dict[str, tuple[int, bytes]]:
         secret = self._password.get_secret_value() if self._password else None
         try:
-            if self.implicit_tls:
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=self._context()
-                )
-            else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            with smtp:
-                smtp.ehlo()
-                if self.starttls:
-                    if not smtp.has_extn("starttls"):
-                        raise ChannelRejected(
-                            SERVICE,
-                            f"{self.host}:{self.port} does not offer STARTTLS; "
-                            "refusing to send credentials or mail in clear text",
-                        )
-                    smtp.starttls(context=self._context())
-                    smtp.ehlo()
-                if self.username and secret is not None:
-                    smtp.login(self.username, secret)
+            with self._session(secret) as smtp:
                 return smtp.send_message(msg, from_addr=self.sender, to_addrs=to)
         except ChannelError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a typed, secret-free error
             raise self._classify(exc, secret) from None
+
+    def _send_many(self, batch: list[tuple[EmailMessage, list[str]]]) -> list[SendOutcome]:
+        secret = self._password.get_secret_value() if self._password else None
+        outcomes: list[SendOutcome] = []
+        try:
+            with self._session(secret) as smtp:
+                for msg, to in batch:
+                    try:
+                        outcomes.append(smtp.send_message(msg, from_addr=self.sender, to_addrs=to))
+                    except smtplib.SMTPServerDisconnected:
+                        raise  # the rest cannot go over this connection: they fail below
+                    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+                        outcomes.append(self._classify(exc, secret))  # this message only
+                        smtp.rset()
+        except ChannelError as exc:
+            error: ChannelError = exc
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a typed, secret-free error
+            error = self._classify(exc, secret)
+        else:
+            return outcomes
+        return outcomes + [error] * (len(batch) - len(outcomes))
+
+    @contextmanager
+    def _session(self, secret: str | None) -> Iterator[smtplib.SMTP]:
+        """A connection that has said EHLO, upgraded to TLS (required unless turned off) and logged in."""
+        if self.implicit_tls:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._context())
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp:
+            smtp.ehlo()
+            if self.starttls:
+                if not smtp.has_extn("starttls"):
+                    raise ChannelRejected(
+                        SERVICE,
+                        f"{self.host}:{self.port} does not offer STARTTLS; "
+                        "refusing to send credentials or mail in clear text",
+                    )
+                smtp.starttls(context=self._context())
+                smtp.ehlo()
+            if self.username and secret is not None:
+                smtp.login(self.username, secret)
+            yield smtp
 
     def _classify(self, exc: Exception, secret: str | None) -> ChannelError:
         where = f"{self.host}:{self.port}"

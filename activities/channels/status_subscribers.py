@@ -4,8 +4,8 @@
 it records the post in the status store exactly as before, then reads the confirmed subscribers
 from their store and delivers the public update (the same fields as /status.json):
 
-    e-mail    one message per address through the configured SMTP, each with its own signed
-              unsubscribe link and the List-Unsubscribe / List-Unsubscribe-Post headers (RFC 8058)
+    e-mail    one message per address through the configured SMTP, up to 100 over one connection,
+              each with its own signed unsubscribe link and the List-Unsubscribe / List-Unsubscribe-Post headers (RFC 8058)
     webhook   a JSON POST signed like warroom's webhook: `X-Warroom-Timestamp: <unix s>` and
               `X-Warroom-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` with the
               subscriber's own secret; 410 Gone unsubscribes it
@@ -49,6 +49,8 @@ from warroom.statuspage.subscribers import (
 
 log = logging.getLogger("warroom.statuspage.subscribers")
 ONE_CLICK = "List-Unsubscribe=One-Click"
+MAILS_PER_CONNECTION = 100
+"""Update mails sent over one SMTP connection (one TLS handshake, one login) before a new one."""
 
 
 def public_update(incident: PublicIncident) -> dict[str, Any]:
@@ -118,6 +120,18 @@ class SubscriberMail:
         if refused:
             raise RuntimeError(f"refused by the SMTP server ({sorted({code for code, _ in refused.values()})})")
 
+    async def send_updates(self, subscribers: list[Subscriber], incident: PublicIncident) -> list[bool]:
+        """One update mail per subscriber, MAILS_PER_CONNECTION to a connection; whether each was taken."""
+        taken: list[bool] = []
+        for start in range(0, len(subscribers), MAILS_PER_CONNECTION):
+            chunk = subscribers[start : start + MAILS_PER_CONNECTION]
+            outcomes = await self.mailer.send_many([(self.update(s, incident), [s.address]) for s in chunk])
+            for sub, outcome in zip(chunk, outcomes, strict=True):
+                if outcome:  # refused recipients, or the error that stopped it
+                    log.warning("status page subscriber %s not reached: %s", sub.id, type(outcome).__name__)
+                taken.append(not outcome)
+        return taken
+
 
 def delivery_key(incident: PublicIncident) -> str:
     """The same for every attempt of one activity (so a retry sends nothing twice), new otherwise."""
@@ -170,20 +184,32 @@ class SubscriberFanout:
         key = delivery_key(incident)
         gate = asyncio.Semaphore(self.concurrency)
 
+        to_mail: list[Subscriber] = []
+
         async def one(sub: Subscriber) -> None:
             async with gate:
-                counts[await self._one(sub, incident, key)] += 1
+                outcome = await self._one(sub, incident, key)
+            if outcome == "claimed":
+                to_mail.append(sub)
+            else:
+                counts[outcome] += 1
 
-        tasks = [asyncio.create_task(one(s)) for s in subscribers]
+        async def everyone() -> None:
+            await asyncio.gather(*(one(s) for s in subscribers))
+            if to_mail and self.mail is not None:  # one connection per MAILS_PER_CONNECTION mails, not one each
+                taken = await self.mail.send_updates(to_mail, incident)
+                counts.update("sent" if ok else "failed" for ok in taken)
+
+        tasks = [asyncio.create_task(everyone())] if subscribers else []
         if tasks:
             done, pending = await asyncio.wait(tasks, timeout=self.budget)
             for task in pending:
                 task.cancel()
             if pending:
-                counts["failed"] += len(pending)
-                log.warning(
-                    "status page fan-out: %d subscriber(s) not reached within %.0f s", len(pending), self.budget
-                )
+                missed = len(subscribers) - sum(counts.values())
+                if missed:
+                    counts["failed"] += missed
+                log.warning("status page fan-out: %d subscriber(s) not reached within %.0f s", missed, self.budget)
             try:
                 await asyncio.to_thread(self.store.forget_sends)  # a claim matters for an hour, or for a retry
             except Exception:  # noqa: BLE001 - housekeeping never fails the post
@@ -202,10 +228,8 @@ class SubscriberFanout:
             if claim == "duplicate":
                 return "already sent"
             if sub.kind == Kind.EMAIL:
-                assert self.mail is not None
-                await self.mail.send(self.mail.update(sub, incident), sub.address)
-            else:
-                await self._post(sub, incident, key)
+                return "claimed"  # mailed with the others over one connection (fan_out)
+            await self._post(sub, incident, key)
             return "sent"
         except Exception as exc:  # noqa: BLE001 - one subscriber never fails the post
             log.warning("status page subscriber %s (%s) not reached: %s", sub.id, sub.kind, type(exc).__name__)

@@ -3,11 +3,14 @@ the drill's own options; each kind of warroom error ends with its documented exi
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.main import get_command
@@ -16,6 +19,7 @@ from typer.testing import CliRunner
 from sandbox.drill import build_parser
 from warroom import errors
 from warroom.cli import app
+from warroom.cli.helptext import reflowed
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
@@ -84,3 +88,31 @@ def test_each_kind_of_error_has_its_exit_code() -> None:
     assert str(errors.Refused("NotIncidentCommander", "only the IC may approve")) == (
         "rejected (NotIncidentCommander): only the IC may approve"
     )
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+    if not hasattr(command, "commands"):
+        yield " ".join(path), command
+
+
+@pytest.mark.parametrize(
+    "name,command", list(_commands(get_command(app))), ids=lambda x: x if isinstance(x, str) else ""
+)
+def test_no_help_paragraph_breaks_mid_sentence(name: str, command: Any) -> None:
+    """Typer keeps a later paragraph's source line breaks: a sentence wrapped in the code must not
+    reach the terminal wrapped at 110 columns (warroom.cli.helptext reflows them)."""
+    for paragraph in (command.help or "").split("\n\n")[1:]:
+        for line, following in itertools.pairwise(paragraph.split("\n")):
+            broken = following[:1].islower() and not re.search(r"[.:;!?]$", line)
+            assert not broken, f"warroom {name} --help breaks mid-sentence: {line[-40:]!r} / {following[:40]!r}"
+
+
+def test_reflow_keeps_list_items_examples_and_indented_lines() -> None:
+    doc = "Summary.\n\nA sentence wrapped\n    in the source.\n\n- one item\n- two\n\nExample: warroom x\nExample: warroom y"
+    assert (
+        reflowed(doc)
+        == "Summary.\n\nA sentence wrapped\n    in the source.\n\n- one item\n- two\n\nExample: warroom x\nExample: warroom y"
+    )
+    assert reflowed("S.\n\nOne sentence\nwrapped here.") == "S.\n\nOne sentence wrapped here."

@@ -4,6 +4,8 @@ fails the post, the hourly limit holds, a retried activity mails nobody twice, 4
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -181,6 +183,26 @@ async def test_the_hourly_limit_and_a_retry_send_nothing_more(tmp_path: Path, sm
     assert len(mails_to(smtp_server, "retry@example.com", before)) == 1
     await out.aclose()
     await other.aclose()
+
+
+async def test_a_fan_out_mails_everyone_over_one_connection(tmp_path: Path, smtp_server: Mailbox) -> None:
+    """One TLS handshake and one login for the whole fan-out, not one per subscriber; a refused
+    address fails alone."""
+    out = fanout(tmp_path, smtp_server)
+    addresses = [f"reader{i}@example.com" for i in range(25)]
+    for address in addresses:
+        confirmed(out.store, address)
+    received, logins = len(smtp_server.received), len(smtp_server.logins)
+    where = await out.deliver(note(), "IDENTIFIED: Checkout delays\nA fix is rolling out.")
+    assert where.endswith("subscribers: 25 sent"), where
+    assert len(smtp_server.logins) - logins == 1, "one login: one connection"
+    got = smtp_server.received[received:]
+    assert sorted(m["rcpt_tos"][0] for m in got) == sorted(addresses)
+    assert all(m["tls"] for m in got)
+    # Each mail still carries its own subscriber's unsubscribe link.
+    links = {email.message_from_string(m["data"], policy=email.policy.default)["List-Unsubscribe"] for m in got}
+    assert len(links) == 25
+    await out.aclose()
 
 
 async def test_a_webhook_answering_410_is_unsubscribed(tmp_path: Path, smtp_server: Mailbox) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -113,3 +113,22 @@ async def test_without_a_number_the_incident_names_its_channel_by_service_and_sa
     assert state.channel == f"#incident-{state.declared_at:%Y-%m-%d}-order-api-{state.declared_at:%H%M}"
     note = [e for e in state.timeline if e.kind == "channel_unnumbered"]
     assert len(note) == 1 and "ChannelSequenceClosed" in note[0].message
+
+
+async def test_a_storm_of_declarations_past_the_servers_in_flight_limit_gets_every_number(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The dev server (like a production one) takes at most 10 updates in flight per workflow. 40
+    incidents declared while the sequence's worker is busy (here: not yet polling) are answered
+    "busy" or "aborted" (after 10 s, past the client's own retries), ask again with jitter, and each
+    still gets its own number once the worker runs, rather
+    than falling back to the old channel name."""
+    harness = Harness(dev_env.client, tmp_path)
+    activities = activity_env(dev_env.client, harness.queue)
+    today = datetime.now(UTC).date()  # a day whose sequence is open
+    asks = [asyncio.ensure_future(ask(activities, today, f"storm-{i}")) for i in range(40)]
+    await asyncio.sleep(12)  # the first 10 wait in flight; the others are refused and ask again
+    assert not any(a.done() for a in asks), [a.exception() for a in asks if a.done()][:1]
+    async with harness.worker:
+        numbers = await asyncio.gather(*asks)
+    assert sorted(numbers) == list(range(1, 41))

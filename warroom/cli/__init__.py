@@ -20,6 +20,10 @@ from warroom.cli.app import app, main
 # isort: off
 # Each module registers its commands; `warroom --help` lists them in this order.
 from warroom.cli import serve, incident, respond, steps, read, oncall, runbook_cmd, backtest, report  # noqa: F401
+
 # isort: on
+from warroom.cli.helptext import reflow_help
+
+reflow_help(app)  # after every command is registered
 
 __all__ = ["app", "main"]

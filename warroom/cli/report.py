@@ -98,8 +98,7 @@ def report_command(
     met each target, counts (declared, escalated, rolled back, approvals denied, PIRs overdue, action
     items open) and week-over-week trends.
 
-    Open incidents count too, as censored durations (measured up to now: lower bounds); every format
-    says so.
+    Open incidents count too, as censored durations (lower bounds, measured up to now): every format says so.
 
     Example: warroom report --since 30d --severity P1
 
