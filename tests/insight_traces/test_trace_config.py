@@ -7,6 +7,7 @@ flushes them when SIGTERM stops it (the batch delay is set far beyond the test).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -25,7 +26,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import assert_eventually, free_port, incident_input, start_incident
+from tests.helpers import assert_eventually, free_port, incident_input, running_worker, start_incident
 from tests.intake.support import terminate
 from tests.worker_process import WorkerProcess
 from warroom.client import connect
@@ -225,6 +226,31 @@ async def test_the_intake_process_exports_its_request_spans_and_flushes_at_sigte
     assert code in (0, -signal.SIGTERM), (tmp_path / "intake.log").read_text()[-2000:]
     assert "GET /healthz" in seen.span_names(), seen.span_names()
     assert seen.services() == {"intake-under-test"}
+
+
+async def test_a_cli_command_is_traced_as_warroom_cli(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
+    """`warroom status` with OTEL_* set exports its query span before the process exits."""
+    async with running_worker(dev_env.client, tmp_path) as harness:
+        handle = await harness.start(incident_input())
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "WARROOM_"))}
+        env |= {
+            "WARROOM_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+            "WARROOM_TASK_QUEUE": harness.queue,
+            "OTEL_BSP_SCHEDULE_DELAY": "600000",  # only the flush at exit can deliver within the test
+        }
+        with collector() as (seen, url):
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = url
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "warroom.cli", "status", handle.id],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        assert done.returncode == 0, done.stderr
+        assert "QueryWorkflow:state" in seen.span_names(), seen.span_names()
+        assert seen.services() == {"warroom-cli"}
 
 
 def test_a_benchmark_turns_tracing_on_and_off() -> None:

@@ -121,8 +121,7 @@ async def test_a_storm_of_declarations_past_the_servers_in_flight_limit_gets_eve
     """The dev server (like a production one) takes at most 10 updates in flight per workflow. 40
     incidents declared while the sequence's worker is busy (here: not yet polling) are answered
     "busy" or "aborted" (after 10 s, past the client's own retries), ask again with jitter, and each
-    still gets its own number once the worker runs, rather
-    than falling back to the old channel name."""
+    still gets its own number once the worker runs, rather than falling back to the old channel name."""
     harness = Harness(dev_env.client, tmp_path)
     activities = activity_env(dev_env.client, harness.queue)
     today = datetime.now(UTC).date()  # a day whose sequence is open

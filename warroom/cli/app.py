@@ -99,12 +99,20 @@ def invalid_input(exc: ValidationError) -> BadInput:
     return BadInput(f"invalid input:\n{problems(exc, option)}")
 
 
-def run(body: Coroutine[Any, Any, T]) -> T:
-    """Run an async body; an invalid request is bad input (exit 2), warroom's errors go to `main`."""
+def run(body: Coroutine[Any, Any, T], traced_as: str | None = "warroom-cli") -> T:
+    """Run an async body; an invalid request is bad input (exit 2), warroom's errors go to `main`.
+
+    With OTEL_* set the command is traced as `traced_as` (an approval from the terminal is a span
+    that parents its update); the worker passes None, as it traces itself as warroom-worker."""
     from temporalio.service import RPCError
 
+    from warroom.telemetry import tracing
+
     try:
-        return asyncio.run(body)
+        if traced_as is None:
+            return asyncio.run(body)
+        with tracing.traced(traced_as):
+            return asyncio.run(body)
     except ValidationError as exc:
         raise invalid_input(exc) from None
     except RPCError as exc:  # a call outside `warroom.incidents` (the worker's own, for one)

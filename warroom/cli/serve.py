@@ -47,7 +47,7 @@ def worker(
         raise invalid_settings(exc) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        run(worker_module.run_worker(settings, prepared=prepared))
+        run(worker_module.run_worker(settings, prepared=prepared), traced_as=None)
     except KeyboardInterrupt:
         err.print("worker stopped")
 
