@@ -43,7 +43,7 @@ from warroom.statuspage.subscribers import (
     Subscriber,
     SubscriberSettings,
     SubscriberStore,
-    public_address,
+    resolve_webhook,
     sign_token,
 )
 
@@ -237,11 +237,14 @@ class SubscriberFanout:
 
     async def _post(self, sub: Subscriber, incident: PublicIncident, key: str) -> None:
         assert sub.secret is not None
-        if not self.settings.status_webhook_private:
-            await public_address(sub.address)  # resolved now: a name may point inside since it subscribed
+        # Resolved now (a name may point inside since it subscribed), and connected to as resolved.
+        addresses = await resolve_webhook(sub.address, private_allowed=self.settings.status_webhook_private)
+        url = httpx.URL(sub.address)
+        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}  # TLS checks the name
         body = json.dumps(public_update(incident), ensure_ascii=False, separators=(",", ":")).encode()
         stamp = str(int(time.time()))
         headers = {
+            "Host": url.netloc.decode("ascii"),
             "Content-Type": "application/json",
             "User-Agent": "warroom-status",
             "X-Warroom-Event": "status.update",
@@ -249,7 +252,14 @@ class SubscriberFanout:
             "X-Warroom-Timestamp": stamp,
             "X-Warroom-Signature": sign(sub.secret.get_secret_value(), stamp, body),
         }
-        response = await self.http.post(sub.address, content=body, headers=headers)
+        for n, address in enumerate(addresses, 1):  # each resolved address in turn, as a resolver-led client would
+            try:
+                pinned = url.copy_with(host=address)
+                response = await self.http.post(pinned, content=body, headers=headers, extensions=extensions)
+                break
+            except httpx.ConnectError:
+                if n == len(addresses):
+                    raise
         if response.status_code == 410:
             await asyncio.to_thread(self.store.unsubscribe, sub.id)
             raise RuntimeError("410 Gone: unsubscribed")

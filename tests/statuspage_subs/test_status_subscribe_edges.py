@@ -23,7 +23,7 @@ from tests.statuspage_subs.subs_support import SIGNING_KEY, mails_to, smtp_env, 
 from warroom.models import Notification
 from warroom.statuspage.page import create_status_app
 from warroom.statuspage.store import StatusStore
-from warroom.statuspage.subscribers import State, SubscriberStore, sign_token
+from warroom.statuspage.subscribers import State, SubscriberStore, resolve_webhook, sign_token
 
 
 @pytest_asyncio.fixture
@@ -162,6 +162,24 @@ async def test_a_webhook_stored_with_a_private_address_is_not_posted_to(tmp_path
         where = await out.deliver(note(), "IDENTIFIED: Checkout delays\nA fix is rolling out.")
     assert where.endswith("subscribers: 1 failed"), where
     assert inside.got == []
+    await out.aclose()
+
+
+async def test_a_webhook_is_posted_to_the_address_it_was_checked_at_under_its_own_name(
+    tmp_path: Path, smtp_server: Mailbox
+) -> None:
+    """The delivery connects to the address it resolved and checked (no second lookup a rebinding
+    name could answer differently) and still names the host it was given, in Host."""
+    out = fanout(tmp_path, smtp_server, status_webhook_private=True)
+    with webhook_receiver() as hook:
+        named = hook.url.replace("127.0.0.1", "localhost")  # may resolve to ::1 first: tried in turn
+        out.store.add_webhook(named)
+        where = await out.deliver(note(), "IDENTIFIED: Checkout delays")
+    assert where.endswith("subscribers: 1 sent"), where
+    assert hook.got[0][0]["host"] == httpx.URL(named).netloc.decode()
+    assert await resolve_webhook(named, private_allowed=True) and "127.0.0.1" in await resolve_webhook(
+        named, private_allowed=True
+    )
     await out.aclose()
 
 

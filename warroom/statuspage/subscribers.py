@@ -152,18 +152,30 @@ def _public_literal(host: str) -> bool:
         return True
 
 
-async def public_address(url: str) -> None:
-    """Refuse a webhook whose host resolves to any address that is not globally routable (SSRF: a
-    subscriber naming an internal service). Raises ValueError naming the host."""
+async def resolve_webhook(url: str, *, private_allowed: bool) -> list[str]:
+    """The addresses a webhook delivery connects to (in the resolver's order), resolved now.
+
+    Unless `private_allowed`, every address the host resolves to must be globally routable (SSRF:
+    a subscriber naming an internal service, or a name rebound to one since it subscribed); raises
+    ValueError naming the host. The caller connects to the returned addresses itself, so a second
+    lookup by the HTTP client cannot answer differently (DNS rebinding between check and use)."""
     import asyncio
     import socket
 
     parsed = httpx.URL(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     infos = await asyncio.get_running_loop().getaddrinfo(parsed.host, port, type=socket.SOCK_STREAM)
-    for *_, sockaddr in infos:
-        if not ipaddress.ip_address(str(sockaddr[0]).split("%")[0]).is_global:
-            raise ValueError(f"{parsed.host} resolves to a private address: not delivered")
+    addresses = list(dict.fromkeys(str(sockaddr[0]).split("%")[0] for *_, sockaddr in infos))
+    if not addresses:
+        raise ValueError(f"{parsed.host} does not resolve: not delivered")
+    if not private_allowed and not all(ipaddress.ip_address(a).is_global for a in addresses):
+        raise ValueError(f"{parsed.host} resolves to a private address: not delivered")
+    return addresses
+
+
+async def public_address(url: str) -> list[str]:
+    """`resolve_webhook` with private addresses refused: the checked addresses to connect to."""
+    return await resolve_webhook(url, private_allowed=False)
 
 
 # --- Signed tokens ----------------------------------------------------------------------------
