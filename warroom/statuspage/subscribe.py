@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -55,6 +55,9 @@ _HEADERS = {
     "form-action 'self'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
 }
+
+
+T = TypeVar("T")
 
 
 class Refused(Exception):
@@ -115,6 +118,15 @@ async def _read_fields(request: Request) -> dict[str, str]:
     raise Refused(415, "send application/json or application/x-www-form-urlencoded")
 
 
+async def _checked_field(request: Request, name: str, check: Callable[[str], T]) -> T:
+    """One field of the form (or JSON) body, checked: Refused 422 naming the field when it is not valid."""
+    fields = await _read_fields(request)
+    try:
+        return check(fields.get(name, ""))
+    except ValueError as exc:
+        raise Refused(422, f"{name}: {exc}") from None
+
+
 def subscribe_router(
     store: SubscriberStore, settings: SubscriberSettings, send_confirmation: SendConfirmation | None
 ) -> APIRouter:
@@ -128,17 +140,23 @@ def subscribe_router(
             raise Refused(400, "the link has no token")
         return token
 
+    def read_link(request: Request, purpose: str, fields: dict[str, str] | None = None) -> tuple[str, str] | Response:
+        """A signed link's token and the subscriber it names, or the answer saying why it does not work."""
+        try:
+            token = token_of(request, fields)
+            return token, read_token(key, token, purpose, store.clock())
+        except Refused as err:
+            return refused(err)
+        except BadToken as exc:
+            return _page("This link does not work", str(exc), status=400)
+
     def refused(err: Refused) -> Response:
         return JSONResponse({"detail": err.detail}, status_code=err.status, headers={**_HEADERS, **err.headers})
 
     @router.post("/status/subscribe", status_code=202, summary="Subscribe an e-mail address (double opt-in)")
     async def subscribe(request: Request) -> Response:
         try:
-            fields = await _read_fields(request)
-            try:
-                address = email_address(fields.get("email", ""))
-            except ValueError as exc:
-                raise Refused(422, f"email: {exc}") from None
+            address = await _checked_field(request, "email", email_address)
             if send_confirmation is None:
                 raise Refused(503, "e-mail subscriptions are not available (no SMTP server configured)")
             interval = timedelta(minutes=settings.status_confirm_interval)
@@ -165,13 +183,10 @@ def subscribe_router(
 
     @router.get("/status/confirm", summary="Confirm an e-mail subscription (the link in the mail)")
     async def confirm(request: Request) -> Response:
-        try:
-            subscriber_id = read_token(key, token_of(request), "confirm", store.clock())
-        except Refused as err:
-            return refused(err)
-        except BadToken as exc:
-            return _page("This link does not work", str(exc), status=400)
-        subscriber = await asyncio.to_thread(store.confirm, subscriber_id)
+        link = read_link(request, "confirm")
+        if isinstance(link, Response):
+            return link
+        subscriber = await asyncio.to_thread(store.confirm, link[1])
         if subscriber is None:
             return _page("This link does not work", "no such subscription", status=404)
         if subscriber.state != "confirmed":
@@ -180,15 +195,11 @@ def subscribe_router(
 
     @router.get("/status/unsubscribe", summary="The unsubscribe page (one button)")
     async def unsubscribe_page(request: Request) -> Response:
-        try:
-            token = token_of(request)
-            read_token(key, token, "unsubscribe", store.clock())
-        except Refused as err:
-            return refused(err)
-        except BadToken as exc:
-            return _page("This link does not work", str(exc), status=400)
+        link = read_link(request, "unsubscribe")
+        if isinstance(link, Response):
+            return link
         return _page(
-            "Unsubscribe", "Stop receiving status updates at this address?", f"/status/unsubscribe?token={token}"
+            "Unsubscribe", "Stop receiving status updates at this address?", f"/status/unsubscribe?token={link[0]}"
         )
 
     @router.post("/status/unsubscribe", summary="Unsubscribe (RFC 8058 one-click included)")
@@ -197,12 +208,12 @@ def subscribe_router(
             # RFC 8058: the token is in the URL; the body (`List-Unsubscribe=One-Click`) may come as a form
             # or as multipart/form-data, so it is only read when the URL has no token (the page's button).
             fields = {} if request.query_params.get("token") else await _read_fields(request)
-            subscriber_id = read_token(key, token_of(request, fields), "unsubscribe", store.clock())
         except Refused as err:
             return refused(err)
-        except BadToken as exc:
-            return _page("This link does not work", str(exc), status=400)
-        subscriber = await asyncio.to_thread(store.unsubscribe, subscriber_id)
+        link = read_link(request, "unsubscribe", fields)
+        if isinstance(link, Response):
+            return link
+        subscriber = await asyncio.to_thread(store.unsubscribe, link[1])
         if subscriber is None:
             return _page("This link does not work", "no such subscription", status=404)
         return _page("Unsubscribed", "You will receive no more status updates.")
@@ -210,11 +221,9 @@ def subscribe_router(
     @router.post("/status/webhooks", status_code=201, summary="Subscribe a webhook (signed with HMAC-SHA256)")
     async def webhooks(request: Request) -> Response:
         try:
-            fields = await _read_fields(request)
-            try:
-                url = webhook_url(fields.get("url", ""), private=settings.status_webhook_private)
-            except ValueError as exc:
-                raise Refused(422, f"url: {exc}") from None
+            url = await _checked_field(
+                request, "url", lambda value: webhook_url(value, private=settings.status_webhook_private)
+            )
         except Refused as err:
             return refused(err)
         subscriber = await asyncio.to_thread(store.add_webhook, url)
