@@ -46,6 +46,7 @@ from warroom.statuspage.subscribers import (
     resolve_webhook,
     sign_token,
 )
+from warroom.telemetry import metrics
 
 log = logging.getLogger("warroom.statuspage.subscribers")
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -170,6 +171,7 @@ class SubscriberFanout:
         incident = await asyncio.to_thread(self.page.record, notification, text)
         counts = await self.fan_out(incident)
         self.last = counts
+        metrics.record_subscriber_deliveries(counts)
         summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "none"
         return f"built-in status page: {incident.label} — {incident.title}; subscribers: {summary}"
 

@@ -24,6 +24,7 @@ from warroom.models import Notification
 from warroom.statuspage.page import create_status_app
 from warroom.statuspage.store import StatusStore
 from warroom.statuspage.subscribers import State, SubscriberStore, resolve_webhook, sign_token
+from warroom.telemetry.metrics import REGISTRY
 
 
 @pytest_asyncio.fixture
@@ -148,6 +149,7 @@ async def test_failing_subscribers_never_fail_the_post(tmp_path: Path, smtp_serv
         out.store.add_webhook(fine.url)
         where = await out.deliver(note(), "IDENTIFIED: Checkout delays\nA fix is rolling out.")
     assert where.endswith("subscribers: 2 failed, 1 sent"), where
+    assert REGISTRY.get_sample_value("warroom_status_subscriber_deliveries_total", {"outcome": "failed"})
     assert len(broken.got) == 1 and len(fine.got) == 1
     assert out.page.snapshot().current[0].status == "identified", "the post itself is recorded"
     assert "one@example.com" not in where and broken.url not in where
@@ -211,8 +213,11 @@ async def test_a_fan_out_mails_everyone_over_one_connection(tmp_path: Path, smtp
     for address in addresses:
         confirmed(out.store, address)
     received, logins = len(smtp_server.received), len(smtp_server.logins)
+    sent_before = REGISTRY.get_sample_value("warroom_status_subscriber_deliveries_total", {"outcome": "sent"})
     where = await out.deliver(note(), "IDENTIFIED: Checkout delays\nA fix is rolling out.")
     assert where.endswith("subscribers: 25 sent"), where
+    sent = REGISTRY.get_sample_value("warroom_status_subscriber_deliveries_total", {"outcome": "sent"})
+    assert sent is not None and sent_before is not None and sent - sent_before == 25
     assert len(smtp_server.logins) - logins == 1, "one login: one connection"
     got = smtp_server.received[received:]
     assert sorted(m["rcpt_tos"][0] for m in got) == sorted(addresses)

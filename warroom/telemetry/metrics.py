@@ -102,6 +102,24 @@ CLEAN_WINDOW_VERDICTS = Counter(
     registry=REGISTRY,
 )
 
+SUBSCRIBER_OUTCOMES = {
+    "sent": "sent",
+    "failed": "failed",
+    "rate-limited": "rate_limited",
+    "already sent": "already_sent",
+    "skipped (no SMTP)": "skipped",
+    "store unavailable": "store_unavailable",
+}
+"""The status page fan-out's words for what happened to a subscriber → the label value."""
+STATUS_SUBSCRIBER_DELIVERIES = Counter(
+    "warroom_status_subscriber_deliveries_total",
+    "Status-page updates to subscribers (e-mail and webhook), by outcome",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
+for _outcome in SUBSCRIBER_OUTCOMES.values():
+    STATUS_SUBSCRIBER_DELIVERIES.labels(outcome=_outcome)
 for _channel in CHANNELS:
     NOTIFICATIONS_SENT.labels(channel=_channel)
     NOTIFICATIONS_FAILED.labels(channel=_channel)
@@ -153,6 +171,12 @@ def record_notification(
 
 def record_delivery(channel: str, ok: bool) -> None:
     (NOTIFICATIONS_SENT if ok else NOTIFICATIONS_FAILED).labels(channel=channel).inc()
+
+
+def record_subscriber_deliveries(counts: Mapping[str, int]) -> None:
+    """One status-page fan-out's counts (`SubscriberFanout.fan_out`), by outcome."""
+    for what, n in counts.items():
+        STATUS_SUBSCRIBER_DELIVERIES.labels(outcome=SUBSCRIBER_OUTCOMES.get(what, "failed")).inc(n)
 
 
 def record_clean_window(clean: bool) -> None:
