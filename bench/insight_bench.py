@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -182,6 +183,10 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
         + ("one after another" if args.sequential else "side by side")
         + ("; quick run" if args.quick else "")
     )
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    for signum in (signal.SIGINT, signal.SIGTERM):  # unwind: the workers and the dev server stop too
+        asyncio.get_running_loop().add_signal_handler(signum, main_task.cancel)
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     async with rb.DevServer(workdir / "temporal") as server:
         client = await server.client("insight-bench")
