@@ -1,4 +1,5 @@
-"""Putting alerts into incidents: update-with-start on the group's workflow id.
+"""Putting alerts into incidents: update-with-start on the group's workflow id, a request's alerts in
+one `ingest_alerts` update (one history event, one round trip; batches of MAX_ALERTS_PER_UPDATE).
 
 The update returns only once the alert is in the incident's history, and only then does the
 intake answer 2xx. Everything Temporal can throw at us becomes `TemporalUnavailable`, which the
@@ -104,7 +105,7 @@ class Recorder:
         self.timeout = timeout
         self.closing_wait = closing_wait
         self.publish = publish_search_attributes
-        self.max_concurrent = max_concurrent
+        self.max_concurrent = max_concurrent  # unused since one update carries a request's alerts (kept: a setting)
         self.per_incident = KeyedGate(IN_FLIGHT_PER_INCIDENT)
 
     async def client(self) -> Client:
