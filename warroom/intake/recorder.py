@@ -130,6 +130,8 @@ class Recorder:
 
     async def record(self, prepared: Prepared) -> Recorded:
         try:
+            # Not `asyncio.timeout`: the SDK turns the cancellation into WorkflowUpdateRPCTimeoutOrCancelledError,
+            # which that context manager passes on with the request task's cancellation still pending.
             return await asyncio.wait_for(self._record(prepared), self.timeout)
         except TemporalUnavailable:
             raise
