@@ -316,19 +316,19 @@ async def storm(stack: Stack, client: Client, total: int, per: int, keys: int, c
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="N=100, a storm of 200 notifications, 2 rounds")
+    parser.add_argument("--quick", action="store_true", help="N=100, a storm of 200 notifications, 4 rounds")
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--storm", type=int, default=600, help="notifications")
     parser.add_argument("--per", type=int, default=5, help="alerts per notification")
     parser.add_argument("--keys", type=int, default=20)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=4, help="alternations of SDK and intake in the storm")
+    parser.add_argument("--rounds", type=int, default=6, help="alternations of SDK and intake in the storm")
     parser.add_argument("--httpx", action="store_true", help="send with httpx instead of the minimal client")
     args = parser.parse_args()
     global USE_HTTPX
     USE_HTTPX = args.httpx
     if args.quick:
-        args.n, args.storm, args.rounds = 100, 200, 2
+        args.n, args.storm, args.rounds = 100, 200, 4
     with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
         stack = Stack(Path(tmp))
         try:
