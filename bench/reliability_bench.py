@@ -24,7 +24,9 @@ SQLite file in a temp dir, search attributes registered) and stops it at the end
    Baseline, interleaved one for one: a trivial workflow whose update handler sets a flag, after
    which it runs one activity sending the same rollback JSON patch (computed beforehand) to
    production/baseline-app through the same KubeGateway client. Same timing, same quiet wait.
-   Goal: p99 ≤ 500 ms and ≤ 3 API calls (GET deployment, LIST replica sets, PATCH). Since the step
+   Goal (raised by issue 18): p99 ≤ 100 ms (was 500) and ≤ 3 API calls (GET deployment, LIST replica
+   sets, PATCH); it also splits the time into the apply activity's dispatch (accepted → its first
+   request) and its reads before the PATCH. Since the step
    catalog the IC approves the preview (a server-side dry run) by its digest, and the rollback runs as
    the catalog's `rollback` step (kube_step_apply) in the incident itself.
 
@@ -639,6 +641,14 @@ class Emulator:
 
         return sum(1 for r in window if about(r)), len(window)
 
+    def first_about(self, name: str, start: int) -> Any:
+        """The first request about deployment `name` at index ≥ start (the apply activity's first read)."""
+        return next(
+            r
+            for r in self.requests[start:]
+            if f"/deployments/{name}" in r.path or f"labelSelector=app={name}" in r.query.split("&")
+        )
+
 
 async def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
@@ -710,12 +720,13 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
             warroom_sent_ms: list[float] = []
             baseline_ms: list[float] = []
             baseline_sent_ms: list[float] = []
+            dispatch_ms: list[float] = []
             calls: list[int] = []
             all_calls: list[int] = []
             setup_s: list[float] = []
             progress = Counter("pairs measured", n)
 
-            async def one_incident(i: int) -> tuple[float, float, int, int]:
+            async def one_incident(i: int) -> tuple[float, float, int, int, float]:
                 await asyncio.to_thread(emu.deploy, "bench-app", f"{REGISTRY}:v2.14.3-{run}-{i + warmup + 1}")
                 started = time.monotonic()
                 incident_id = f"bench-{run}-{i + warmup}"
@@ -758,6 +769,7 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
                     accepted = time.monotonic()
                     index, patch = await emu.patch_after(mark, "bench-app")
                     about, everything = emu.calls_about("bench-app", mark, index)
+                    first = emu.first_about("bench-app", mark)
 
                     async def rolled_out() -> bool:
                         kinds = {e.kind for e in (await Incidents(client).state(incident_id)).timeline}
@@ -766,7 +778,13 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
                     await wait_until(rolled_out, 120, "the rollout status after the rollback", 0.25)
                 finally:
                     await handle.terminate(reason="benchmark sample taken")  # its phases go with it
-                return (patch.at - accepted) * 1000, (patch.at - sent) * 1000, about, everything
+                return (
+                    (patch.at - accepted) * 1000,
+                    (patch.at - sent) * 1000,
+                    about,
+                    everything,
+                    (first.at - accepted) * 1000,
+                )
 
             async def one_baseline(i: int) -> tuple[float, float]:
                 await asyncio.to_thread(emu.deploy, "baseline-app", f"{REGISTRY}:v2.14.3-{run}-{i + warmup + 1}")
@@ -806,6 +824,7 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
                         continue
                     warroom_ms.append(w[0])
                     warroom_sent_ms.append(w[1])
+                    dispatch_ms.append(w[4])
                     calls.append(w[2])
                     all_calls.append(w[3])
                     baseline_ms.append(b[0])
@@ -840,14 +859,20 @@ async def approval_section(args: argparse.Namespace, workdir: Path) -> dict[str,
         f"p99 {percentile(warroom_sent_ms, 99):.1f} ms; baseline p50 {statistics.median(baseline_sent_ms):.1f} ms "
         f"p99 {percentile(baseline_sent_ms, 99):.1f} ms"
     )
+    reads_ms = [w - d for w, d in zip(warroom_ms, dispatch_ms, strict=True)]
+    print(
+        f"  where it goes: accepted → the apply activity's first request p50 {statistics.median(dispatch_ms):.1f} ms "
+        f"p99 {percentile(dispatch_ms, 99):.1f} ms; its reads (GET deployment, LIST replica sets) → the PATCH "
+        f"p50 {statistics.median(reads_ms):.1f} ms p99 {percentile(reads_ms, 99):.1f} ms"
+    )
     print(
         f"  Kubernetes API calls about bench-app from the approval to the PATCH (PATCH included): "
         f"min {min(calls)}, median {statistics.median(calls):g}, max {max(calls)} "
         f"(all paths: max {max(all_calls)}); baseline: 1"
     )
-    ok_latency, ok_calls = w99 <= 500, max(calls) <= 3
+    ok_latency, ok_calls = w99 <= 100, max(calls) <= 3
     print(
-        f"  goal p99 ≤ 500 ms: {w99:.1f} ms {verdict(ok_latency)}   goal ≤ 3 calls: max {max(calls)} {verdict(ok_calls)}"
+        f"  goal p99 ≤ 100 ms: {w99:.1f} ms {verdict(ok_latency)}   goal ≤ 3 calls: max {max(calls)} {verdict(ok_calls)}"
     )
     return {"p99_ms": w99, "max_calls": max(calls), "pass": ok_latency and ok_calls}
 

@@ -36,6 +36,7 @@ WORKFLOWS = {
             "declare",
             "deny",
             "ingest_alert",
+            "ingest_alerts",
             "mark_mitigated",
             "post_update",
             "propose_step",

@@ -163,6 +163,9 @@ class IncidentWorkflow(RunbookAdoption):
     def ingest_alert(self, alert: Alert) -> AlertReceipt:
         """Start the incident with no alert in its input and deliver the first one here, so every
         alert (the first included) is counted once and the caller gets a receipt from history."""
+        return self._take_alert(alert)
+
+    def _take_alert(self, alert: Alert) -> AlertReceipt:
         repeated = changes.on_alert(self.state, self.runbook, alert, workflow.now())
         return AlertReceipt(
             incident_id=self.state.incident_id,
@@ -177,6 +180,14 @@ class IncidentWorkflow(RunbookAdoption):
     @ingest_alert.validator
     def _validate_ingest_alert(self, alert: Alert) -> None:
         self._check(authority.may_ingest_alert, self.state, alert)
+
+    @workflow.update(description="A notification's alerts in one history event (update-with-start): a receipt each.")
+    def ingest_alerts(self, alerts: list[Alert]) -> list[AlertReceipt]:
+        return [self._take_alert(alert) for alert in alerts]
+
+    @ingest_alerts.validator
+    def _validate_ingest_alerts(self, alerts: list[Alert]) -> None:
+        self._check(authority.may_ingest_alerts, self.state, alerts)
 
     @workflow.signal(description="Internal: a phase workflow reports a fired timer or a message sent.")
     def phase_event(self, event: PhaseEvent) -> None:

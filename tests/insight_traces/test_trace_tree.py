@@ -150,7 +150,7 @@ async def test_an_alert_is_one_trace_down_to_kubernetes_and_ansible(
         "StartUpdateWithStartWorkflow:Incident"
     )
     handled = [
-        s for s in everything if s.name == "HandleUpdate:ingest_alert" and attr(s, "temporalWorkflowID") == incident
+        s for s in everything if s.name == "HandleUpdate:ingest_alerts" and attr(s, "temporalWorkflowID") == incident
     ]
     assert handled and all(s.context.trace_id == root.context.trace_id for s in handled)
     # Every span of this incident (and its phases) is in the intake request's trace.

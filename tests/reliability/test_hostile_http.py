@@ -226,11 +226,12 @@ async def recorded(intake: Intake, workflow_id: str) -> tuple[list[str], list[st
             texts.append(start["summary"])
         elif event.HasField("workflow_execution_update_accepted_event_attributes"):
             request = event.workflow_execution_update_accepted_event_attributes.accepted_request
-            if request.input.name != "ingest_alert":
+            if request.input.name not in ("ingest_alert", "ingest_alerts"):
                 continue
-            alert = json.loads(request.input.args.payloads[0].data)
-            names += [alert[k] for k in ("service", "namespace", "deployment") if alert.get(k)]
-            texts += [alert["summary"], *alert["labels"].values(), *alert["annotations"].values()]
+            arg = json.loads(request.input.args.payloads[0].data)  # one alert, or a notification's list
+            for alert in arg if isinstance(arg, list) else [arg]:
+                names += [alert[k] for k in ("service", "namespace", "deployment") if alert.get(k)]
+                texts += [alert["summary"], *alert["labels"].values(), *alert["annotations"].values()]
     return names, texts
 
 

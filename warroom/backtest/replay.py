@@ -89,13 +89,14 @@ def test_server_binary() -> str:
 
 
 _FAIL = WorkflowIDConflictPolicy.FAIL
-OPENING_ALERT = "ingest_alert"
+OPENING_ALERTS = frozenset({"ingest_alert", "ingest_alerts"})
+"""The intake's updates: one alert (older intakes), or a notification's alerts in one update."""
 
 
 def _opened_the_incident(first: RecordedInput) -> bool:
-    """The intake opened the incident with its first alert (update-with-start): accepted with the start."""
+    """The intake opened the incident with its first alert or batch (update-with-start): accepted with the start."""
     return (
-        first.kind == "update" and first.name == OPENING_ALERT and first.workflow == "incident" and first.offset < 1.0
+        first.kind == "update" and first.name in OPENING_ALERTS and first.workflow == "incident" and first.offset < 1.0
     )
 
 

@@ -1,4 +1,5 @@
-"""Putting alerts into incidents: update-with-start on the group's workflow id.
+"""Putting alerts into incidents: update-with-start on the group's workflow id, a request's alerts in
+one `ingest_alerts` update (one history event, one round trip; batches of MAX_ALERTS_PER_UPDATE).
 
 The update returns only once the alert is in the incident's history, and only then does the
 intake answer 2xx. Everything Temporal can throw at us becomes `TemporalUnavailable`, which the
@@ -14,7 +15,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
@@ -24,9 +24,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from warroom import search
 from warroom.enums import Phase
 from warroom.models import Alert, AlertReceipt, IncidentInput, IncidentState
+from warroom.policy.authority import MAX_ALERTS_PER_UPDATE
 from workflows.incident import IncidentWorkflow
-
-T = TypeVar("T")
 
 log = logging.getLogger("warroom.intake")
 ClientFactory = Callable[[], Awaitable[Client]]
@@ -106,7 +105,7 @@ class Recorder:
         self.timeout = timeout
         self.closing_wait = closing_wait
         self.publish = publish_search_attributes
-        self.max_concurrent = max_concurrent
+        self.max_concurrent = max_concurrent  # unused since one update carries a request's alerts (kept: a setting)
         self.per_incident = KeyedGate(IN_FLIGHT_PER_INCIDENT)
 
     async def client(self) -> Client:
@@ -131,6 +130,8 @@ class Recorder:
 
     async def record(self, prepared: Prepared) -> Recorded:
         try:
+            # Not `asyncio.timeout`: the SDK turns the cancellation into WorkflowUpdateRPCTimeoutOrCancelledError,
+            # which that context manager passes on with the request task's cancellation still pending.
             return await asyncio.wait_for(self._record(prepared), self.timeout)
         except TemporalUnavailable:
             raise
@@ -141,30 +142,27 @@ class Recorder:
             raise TemporalUnavailable(f"Temporal refused or failed: {type(exc).__name__}: {exc}") from None
 
     async def _record(self, prepared: Prepared) -> Recorded:
+        """A notification's alerts in one update (more than MAX_ALERTS_PER_UPDATE: one per batch, in order)."""
         client = await self.client()
-        first, rest = prepared.alerts[0], prepared.alerts[1:]
+        batches = [
+            prepared.alerts[i : i + MAX_ALERTS_PER_UPDATE]
+            for i in range(0, len(prepared.alerts), MAX_ALERTS_PER_UPDATE)
+        ]
+        receipts: list[AlertReceipt] = []
         if prepared.resolve_only:
             # A resolved alert with no open incident has nothing to resolve: do not open one just
             # to close it again.
-            receipt = await self._to_existing(client, prepared.workflow_id, first)
-            if receipt is None:
+            for batch in batches:
+                recorded = await self._to_existing(client, prepared.workflow_id, batch)
+                if recorded is None:
+                    break
+                receipts += recorded
+            if not receipts:
                 return Recorded([], ignored="no open incident for this group: nothing to resolve")
-            others = await self._bounded([self._to_existing(client, prepared.workflow_id, a) for a in rest])
-            return Recorded([receipt, *(r for r in others if r is not None)])
-        receipts = [await self._with_start(client, prepared, first)]
-        receipts += await self._bounded([self._with_start(client, prepared, a) for a in rest])
+            return Recorded(receipts)
+        for batch in batches:
+            receipts += await self._with_start(client, prepared, batch)
         return Recorded(receipts)
-
-    async def _bounded(self, calls: list[Awaitable[T]]) -> list[T]:
-        if not calls:
-            return []
-        gate = asyncio.Semaphore(self.max_concurrent)
-
-        async def one(call: Awaitable[T]) -> T:
-            async with gate:
-                return await call
-
-        return list(await asyncio.gather(*(one(c) for c in calls)))
 
     def _operation(self, prepared: Prepared) -> WithStartWorkflowOperation[IncidentWorkflow, IncidentState]:
         inp = prepared.incident
@@ -179,16 +177,14 @@ class Recorder:
             static_summary=f"{prepared.source} alert, {inp.service}: {inp.summary}"[:200],
         )
 
-    async def _with_start(self, client: Client, prepared: Prepared, alert: Alert) -> AlertReceipt:
+    async def _with_start(self, client: Client, prepared: Prepared, alerts: list[Alert]) -> list[AlertReceipt]:
         for attempt in (1, 2):
             operation = self._operation(prepared)
             _retrieve_outcome(operation)
             try:
                 async with self.per_incident.hold(prepared.workflow_id):
                     return await client.execute_update_with_start_workflow(
-                        IncidentWorkflow.ingest_alert,
-                        alert,
-                        start_workflow_operation=operation,
+                        IncidentWorkflow.ingest_alerts, alerts, start_workflow_operation=operation
                     )
             except WorkflowUpdateFailedError as err:
                 if not _closed(err) or attempt == 2:
@@ -212,11 +208,11 @@ class Recorder:
         except Exception:
             pass  # finished one way or another (failed, terminated): a new run may start
 
-    async def _to_existing(self, client: Client, workflow_id: str, alert: Alert) -> AlertReceipt | None:
+    async def _to_existing(self, client: Client, workflow_id: str, alerts: list[Alert]) -> list[AlertReceipt] | None:
         try:
             async with self.per_incident.hold(workflow_id):
                 return await client.get_workflow_handle(workflow_id).execute_update(
-                    IncidentWorkflow.ingest_alert, alert
+                    IncidentWorkflow.ingest_alerts, alerts
                 )
         except WorkflowUpdateFailedError as err:
             if _closed(err):

@@ -114,6 +114,21 @@ def may_ingest_alert(state: IncidentState, alert: Alert) -> None:
         raise Rejected("incident closed; the next alert opens a new one", "IncidentClosed")
 
 
+MAX_ALERTS_PER_UPDATE = 100
+"""Alerts one `ingest_alerts` update carries: its history event stays far below Temporal's payload
+limits (an Alert is at most ~150 KB, a notification body at most 256 KB); the intake splits a larger
+notification into batches of this size."""
+
+
+def may_ingest_alerts(state: IncidentState, alerts: list[Alert]) -> None:
+    """A notification's alerts, recorded together: one to MAX_ALERTS_PER_UPDATE, to an open incident."""
+    if not alerts:
+        raise Rejected("an empty batch records nothing: send at least one alert", "EmptyBatch")
+    if len(alerts) > MAX_ALERTS_PER_UPDATE:
+        raise Rejected(f"{len(alerts)} alerts in one batch; at most {MAX_ALERTS_PER_UPDATE}: split it", "TooManyAlerts")
+    may_ingest_alert(state, alerts[0])
+
+
 def may_acknowledge(state: IncidentState, req: Acknowledge) -> None:
     """Anyone may acknowledge an open incident. Taking command is said out loud (`take_command`),
     only while nobody commands, and not by the Operations Lead."""
@@ -366,6 +381,7 @@ def may_adopt_runbook(state: IncidentState, req: AdoptRunbook, current: RunbookC
 
 
 __all__ = [
+    "MAX_ALERTS_PER_UPDATE",
     "Rejected",
     "forbid_commander_as_ops_lead",
     "may_acknowledge",
@@ -379,6 +395,7 @@ __all__ = [
     "may_cancel_step",
     "may_decide_step",
     "may_ingest_alert",
+    "may_ingest_alerts",
     "may_mark_mitigated",
     "may_post_update",
     "may_propose_step",
