@@ -86,7 +86,6 @@ class Intake:
             timeout=settings.temporal_timeout,
             closing_wait=settings.closing_wait,
             publish_search_attributes=settings.publish_search_attributes,
-            max_concurrent=settings.max_concurrent_updates,
         )
         self.in_flight = KeyedGate(1)
         self.replays = {

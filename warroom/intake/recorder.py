@@ -96,7 +96,6 @@ class Recorder:
         timeout: float,
         closing_wait: float,
         publish_search_attributes: bool,
-        max_concurrent: int,
     ) -> None:
         self._factory = client_factory
         self._client: Client | None = None
@@ -105,7 +104,6 @@ class Recorder:
         self.timeout = timeout
         self.closing_wait = closing_wait
         self.publish = publish_search_attributes
-        self.max_concurrent = max_concurrent  # unused since one update carries a request's alerts (kept: a setting)
         self.per_incident = KeyedGate(IN_FLIGHT_PER_INCIDENT)
 
     async def client(self) -> Client:

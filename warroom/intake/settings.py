@@ -116,7 +116,6 @@ class IntakeSettings(BaseSettings):
         5.0, ge=0, description="seconds to wait for a closing incident to finish before reopening"
     )
     retry_after: int = Field(5, ge=1, description="Retry-After seconds on 503")
-    max_concurrent_updates: int = Field(16, ge=1, description="updates in flight for one request (alerts of one group)")
 
     chat: ChatSettings = Field(
         default_factory=ChatSettings, description="Slack and Mattermost (WARROOM_SLACK_*, WARROOM_MATTERMOST_*)"
