@@ -29,9 +29,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from temporalio import activity
 
 from activities.channels.email import SmtpMailer
@@ -46,6 +45,9 @@ from warroom.statuspage.subscribers import (
     public_address,
     sign_token,
 )
+
+if TYPE_CHECKING:  # httpx loads when first used: a worker with no HTTP integration never imports it
+    import httpx
 
 log = logging.getLogger("warroom.statuspage.subscribers")
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -147,7 +149,11 @@ class SubscriberFanout:
         self.store = store
         self.settings = settings
         self.mail = mail
-        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(8.0, connect=4.0), follow_redirects=False)
+        if http is None:
+            import httpx
+
+            http = httpx.AsyncClient(timeout=httpx.Timeout(8.0, connect=4.0), follow_redirects=False)
+        self.http = http
         self.concurrency = concurrency
         self.budget = budget
         self.last: Counter[str] = Counter()
