@@ -75,13 +75,16 @@ def build_worker(
     http_steps: HttpStepActivities | None = None,
     oncall: OncallResolver | None = None,
     runner: WorkflowRunner | None = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     """One worker for every phase; more workers on the same task queue share the load.
 
     `sandboxed=False` (WARROOM_WORKFLOW_SANDBOX=false) runs the same workflows without the SDK's
     sandbox: the suite runs them sandboxed and replays every committed history both ways, so the
     sandbox's checks are made in CI rather than paid for on every workflow task in production. `runner`
-    replaces the runner outright (benchmarks compare the SDK's default sandbox)."""
+    replaces the runner outright (benchmarks compare the SDK's default sandbox). `max_cached_workflows`
+    (WARROOM_MAX_CACHED_WORKFLOWS) sizes the sticky cache: the SDK's default, 1,000 runs, is 500 open
+    incidents held without replays."""
     acts = build_activities(
         notifier,
         templates_dir,
@@ -99,6 +102,7 @@ def build_worker(
         activities=acts,
         activity_executor=ThreadPoolExecutor(max_workers=16),
         workflow_runner=runner or workflow_runner(sandboxed),
+        max_cached_workflows=max_cached_workflows,
     )
 
 
@@ -269,6 +273,7 @@ async def _run_worker(settings: Settings, ready: asyncio.Event | None, prepared:
         prepared.ansible,
         sandboxed=settings.workflow_sandbox,
         oncall=oncall,
+        max_cached_workflows=settings.max_cached_workflows,
     )
     log = logging.getLogger("warroom")
     log.info(

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,7 @@ def test_building_the_default_activities_loads_none_either(tmp_path: Path) -> No
     """Every activity registered as an idle worker has them (local sink, no integration configured)."""
     code = f"""
 from pathlib import Path
+from typing import Any
 from activities.notify import LocalSink
 from activities.channels import ChannelSettings, build_router
 from activities.registry import build_activities
@@ -55,3 +57,19 @@ assert len(build_activities(router)) > 20
 def test_a_library_loads_when_it_is_used(code: str, package: str) -> None:
     """The control: the probe sees a library that is loaded (else the tests above could not fail)."""
     assert package in loaded_after(code)
+
+
+async def test_the_sticky_cache_is_sized_from_settings(dev_env: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """WARROOM_MAX_CACHED_WORKFLOWS reaches the SDK worker (README, Scale: memory against replays)."""
+    from activities.notify import LocalSink
+    from warroom.settings import Settings
+    from warroom.worker import build_worker
+
+    monkeypatch.setenv("WARROOM_MAX_CACHED_WORKFLOWS", "64")
+    settings = Settings()
+    worker = build_worker(
+        dev_env.client, "sticky-cache", LocalSink(tmp_path), max_cached_workflows=settings.max_cached_workflows
+    )
+    assert worker.config()["max_cached_workflows"] == 64
+    default = build_worker(dev_env.client, "sticky-cache-default", LocalSink(tmp_path))
+    assert default.config()["max_cached_workflows"] == 1000
