@@ -96,7 +96,7 @@ class LocalSink:
             }
         async with self._lock:
             logged = await asyncio.to_thread(
-                _append_once, path, record, self.ledger_file(notification.incident_id), entry
+                _append_once, path, record, self.ledger_file(notification.incident_id), entry, _is_retry()
             )
         if not logged:
             log.info(
@@ -120,11 +120,16 @@ def delivery_key() -> str | None:
     return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
 
 
-def _append_once(path: Path, record: str, ledger: Path, entry: dict[str, object] | None) -> bool:
-    """Append `record` unless the ledger holds `entry`'s key; False when it did. An exclusive lock on
-    the ledger makes the check and both writes one step for every process sharing the directory
-    (several workers on one volume). The record is written before its ledger line: a crash between
-    the two can log a message twice, never lose one."""
+def _is_retry() -> bool:
+    return activity.in_activity() and activity.info().attempt > 1
+
+
+def _append_once(path: Path, record: str, ledger: Path, entry: dict[str, object] | None, retry: bool) -> bool:
+    """Append `record` unless the ledger holds `entry`'s key; False when it did. Only a retry reads the
+    ledger (a first attempt cannot find its key there), so an incident's thousandth message costs what
+    its first did. An exclusive lock on the ledger makes the check and both writes one step for every
+    process sharing the directory (several workers on one volume). The record is written before its
+    ledger line: a crash between the two can log a message twice, never lose one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if entry is None:
         with path.open("a", encoding="utf-8") as handle:
@@ -132,10 +137,11 @@ def _append_once(path: Path, record: str, ledger: Path, entry: dict[str, object]
         return True
     with ledger.open("a+", encoding="utf-8") as book:
         fcntl.flock(book, fcntl.LOCK_EX)
-        book.seek(0)
-        needle = json.dumps(entry["key"])
-        if any(line.startswith('{"key": ' + needle + ",") for line in book):
-            return False
+        if retry:
+            book.seek(0)
+            needle = '{"key": ' + json.dumps(entry["key"]) + ","
+            if any(line.startswith(needle) for line in book):
+                return False
         with path.open("a", encoding="utf-8") as handle:
             handle.write(record)
         book.write(json.dumps({**entry, "t": time.time()}) + "\n")

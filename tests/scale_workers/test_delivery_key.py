@@ -56,7 +56,8 @@ async def test_another_message_is_logged(tmp_path: Path) -> None:
     """The control: a second scheduled message (another activity id) is a second page."""
     await attempt(tmp_path, "7", 1)
     await attempt(tmp_path, "8", 1)
-    assert (tmp_path / "channels" / "inc-42.log").read_text().count("[page]") == 2
+    await attempt(tmp_path, "9", 2)  # a retry whose first attempt died before delivering
+    assert (tmp_path / "channels" / "inc-42.log").read_text().count("[page]") == 3
 
 
 async def test_outside_an_activity_every_call_logs(tmp_path: Path) -> None:
