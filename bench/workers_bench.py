@@ -354,10 +354,20 @@ def report(o: Outcome) -> bool:
             continue
         what = "retried after the kill" if retried else "not retried"
         p50, p99, worst = statistics.median(late), percentile(late, 99), max(late)
-        fits = worst <= bound_ms(retried)
+        beyond = [ms - o.backlog_ms[i] for i, ms in o.late_ms.items() if (i in o.retried) == retried]
+        fits = max(beyond) <= bound_ms(retried)
         print(
             f"  lateness, {len(late):4d} {what:<22}: p50 {p50 / 1000:6.2f} s   p99 {p99 / 1000:6.2f} s   "
-            f"max {worst / 1000:6.2f} s   (bound {bound_ms(retried) / 1000:.0f} s: {'within' if fits else 'OVER'})"
+            f"max {worst / 1000:6.2f} s"
+        )
+        if any(o.backlog_ms.values()):
+            print(
+                f"    beyond the start-up backlog          : p50 {statistics.median(beyond) / 1000:6.2f} s   "
+                f"p99 {percentile(beyond, 99) / 1000:6.2f} s   max {max(beyond) / 1000:6.2f} s"
+            )
+        print(
+            f"    bound {bound_ms(retried) / 1000:.0f} s (sticky + task timeouts{', notify start-to-close' if retried else ''}): "
+            f"{'within' if fits else 'OVER'}"
         )
     return ok
 
