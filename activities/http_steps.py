@@ -24,10 +24,9 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote, urlsplit
 
-import httpx
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from temporalio import activity
@@ -36,6 +35,9 @@ from activities.channels._http import parse_retry_after, redact, short
 from warroom.contracts.errors import ActivityFailure, StepRefused, boundary
 from warroom.contracts.steps import HTTP_STEP_APPLY, OUTPUT_MAX, HttpStepRequest, StepOutcome
 from warroom.validation import json_object, sendable_secret
+
+if TYPE_CHECKING:  # httpx loads when first used: a worker with no HTTP integration never imports it
+    import httpx
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f\\]")
 _HEADER_BREAK = re.compile(r"[\x00-\x1f\x7f]")
@@ -165,6 +167,8 @@ class HttpStepActivities:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
+            import httpx
+
             # trust_env=False: a step goes where its URL says, not through a proxy the environment names
             self._client = httpx.AsyncClient(
                 follow_redirects=False, trust_env=False, transport=self._transport, headers={"User-Agent": "warroom"}
@@ -198,6 +202,8 @@ class HttpStepActivities:
 
     async def _send(self, req: HttpStepRequest, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
         """One request; the body read up to READ_MAX bytes."""
+        import httpx
+
         timeout = httpx.Timeout(req.timeout_seconds, connect=min(5.0, req.timeout_seconds))
         async with self.client.stream(req.method, req.url, json=req.body, headers=headers, timeout=timeout) as response:
             raw = b""
@@ -208,6 +214,8 @@ class HttpStepActivities:
         return response, raw[:READ_MAX]
 
     async def _apply(self, req: HttpStepRequest) -> StepOutcome:
+        import httpx
+
         _check_url(req.url)
         allowed = self.settings.step_origins
         if allowed and origin_of(req.url) not in allowed:

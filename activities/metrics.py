@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from temporalio import activity
 
 from warroom.config import MetricsQueries
@@ -27,6 +26,9 @@ from warroom.contracts.steps import PROMQL_CHECK, PromqlCheckRequest, PromqlChec
 from warroom.enums import format_duration
 from warroom.policy.clean_window import CleanWindowVerdict, MetricSample, clean_window_verdict, judged_against
 from warroom.telemetry import metrics as telemetry
+
+if TYPE_CHECKING:  # httpx loads when first used: a worker with no HTTP integration never imports it
+    import httpx
 
 _SERVICE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -59,13 +61,19 @@ class PrometheusSource:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.queries = queries
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        if http is None:
+            import httpx
+
+            http = httpx.AsyncClient(timeout=timeout)
+        self._http = http
 
     async def _get(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = (await self._data(path, params))["result"]
         return result
 
     async def _data(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        import httpx
+
         try:
             response = await self._http.get(f"{self.base_url}{path}", params=params)
         except httpx.HTTPError as exc:

@@ -7,8 +7,11 @@ Slack, PagerDuty, Statuspage and e-mail adapters implement the same `Notifier` p
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import logging
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -65,23 +68,85 @@ class LocalSink:
             return await self.tickets.deliver(notification, text)
         return await self.append(notification, text)
 
+    def ledger_file(self, incident_id: str) -> Path:
+        """`<incident>.delivered.jsonl`: one line per message this sink logged, with its delivery key."""
+        return self.channel_file(incident_id).with_suffix(".delivered.jsonl")
+
     async def append(self, notification: Notification, text: str) -> str:
-        """Log the message (the router's copy of what an adapter delivered, and the sink itself)."""
+        """Log the message (the router's copy of what an adapter delivered, and the sink itself), once
+        per delivery key: a notify activity retried after its worker died (delivered, completion lost)
+        finds its key in the incident's ledger and logs nothing again. The key is the activity's
+        identity (workflow, run, activity id), the same on every attempt on any worker sharing the
+        data dir; outside an activity (tests, the CLI) there is none and every call logs."""
         path = self.channel_file(notification.incident_id, notification.channel)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         who = ",".join(notification.audience) or "-"
         record = f"[{stamp}] [{notification.channel}] [{who}]\n{text}\n\n"
+        key = delivery_key()
+        entry: dict[str, object] | None = None
+        if key is not None:
+            context = notification.context
+            entry = {
+                "key": key,
+                "id": notification.incident_id,
+                "channel": notification.channel,
+                "template": notification.template,
+                "deadline_kind": context.get("deadline_kind"),
+                "deadline_due_at": context.get("deadline_due_at"),
+            }
         async with self._lock:
-            await asyncio.to_thread(_append, path, record)
+            logged = await asyncio.to_thread(
+                _append_once, path, record, self.ledger_file(notification.incident_id), entry, _is_retry()
+            )
+        if not logged:
+            log.info(
+                "%s %s: delivery %s already logged (a retried attempt)",
+                notification.incident_id,
+                notification.channel,
+                key,
+            )
+            return str(path)
         if self.echo:
             log.info("%s %s → %s: %s", notification.incident_id, notification.channel, who, text.splitlines()[0])
         return str(path)
 
 
-def _append(path: Path, record: str) -> None:
+def delivery_key() -> str | None:
+    """The running notify activity's idempotency key: one per scheduled message, hence per (incident,
+    deadline), unchanged across its retries; None outside an activity."""
+    if not activity.in_activity():
+        return None
+    info = activity.info()
+    return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+
+
+def _is_retry() -> bool:
+    return activity.in_activity() and activity.info().attempt > 1
+
+
+def _append_once(path: Path, record: str, ledger: Path, entry: dict[str, object] | None, retry: bool) -> bool:
+    """Append `record` unless the ledger holds `entry`'s key; False when it did. Only a retry reads the
+    ledger (a first attempt cannot find its key there), so an incident's thousandth message costs what
+    its first did. An exclusive lock on the ledger makes the check and both writes one step for every
+    process sharing the directory (several workers on one volume). The record is written before its
+    ledger line: a crash between the two can log a message twice, never lose one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(record)
+    if entry is None:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(record)
+        return True
+    with ledger.open("a+", encoding="utf-8") as book:
+        fcntl.flock(book, fcntl.LOCK_EX)
+        if retry:
+            book.seek(0)
+            needle = '{"key": ' + json.dumps(entry["key"]) + ","
+            if any(line.startswith(needle) for line in book):
+                return False
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(record)
+        book.write(json.dumps({**entry, "t": time.time()}) + "\n")
+        book.flush()
+    return True
 
 
 class NotifyActivities:

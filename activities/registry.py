@@ -9,7 +9,7 @@ contracts (`warroom.contracts`), where each is written once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 
@@ -18,13 +18,15 @@ from activities.diagnosis_metrics import DiagnosisMetricsActivities
 from activities.http_steps import HttpStepActivities
 from activities.metrics import MetricsActivities, PrometheusSource
 from activities.notify import Notifier, NotifyActivities
-from activities.oncall import OncallResolver
 from activities.sequence import next_channel_number
 from warroom.contracts import kubernetes as kube_contracts
 from warroom.contracts import metrics as metrics_contracts
 from warroom.contracts import steps as step_contracts
 from warroom.contracts.base import AnyContract
 from warroom.contracts.errors import NotConfigured, boundary
+
+if TYPE_CHECKING:  # only a worker with WARROOM_ONCALL builds a resolver (and loads iCalendar for it)
+    from activities.oncall import OncallResolver
 
 METRICS: tuple[AnyContract, ...] = metrics_contracts.ALL
 """Registered as stand-ins when no Prometheus URL is set."""

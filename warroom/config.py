@@ -8,11 +8,12 @@ keeps the thresholds it started with even when the file changes.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, model_validator
 
 from warroom.catalog import StepCatalog
 from warroom.enums import Duration, Severity
@@ -361,6 +362,11 @@ class DatabaseChecks(_Strict):
 _DB_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
+_SHARED_RUNBOOKS: dict[str, RunbookConfig] = {}
+"""Decoded runbooks by their JSON (RunbookConfig._one_per_content); a worker sees a handful of distinct ones."""
+_SHARED_RUNBOOKS_MAX = 64
+
+
 class RunbookConfig(_Strict):
     """The whole runbook. Every section defaults to the seed runbook's values."""
 
@@ -382,6 +388,26 @@ class RunbookConfig(_Strict):
     kubernetes_checks: KubernetesChecks = KubernetesChecks()
     database_checks: DatabaseChecks = DatabaseChecks()
     steps: StepCatalog = StepCatalog()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_per_content(cls, data: Any, handler: ModelWrapValidatorHandler[RunbookConfig]) -> RunbookConfig:
+        """Every incident's input carries its runbook, and so does each of its phases': decoded from
+        identical JSON, they are one object per process (frozen, so safe to share) instead of one per
+        workflow run, about 30 KiB each (#18, memory). Anything but plain JSON validates as before."""
+        if not isinstance(data, dict):
+            return handler(data)
+        try:
+            key = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):  # a model or a timedelta inside: not the decoder's JSON
+            return handler(data)
+        shared = _SHARED_RUNBOOKS.get(key)
+        if shared is None:
+            shared = handler(data)
+            if len(_SHARED_RUNBOOKS) >= _SHARED_RUNBOOKS_MAX:
+                _SHARED_RUNBOOKS.pop(next(iter(_SHARED_RUNBOOKS)))
+            _SHARED_RUNBOOKS[key] = shared
+        return shared
 
     @model_validator(mode="before")
     @classmethod

@@ -64,6 +64,16 @@ class Settings(BaseSettings):
             "per open incident (bench/reliability_bench.py --memory). The test suite always runs sandboxed."
         ),
     )
+    max_cached_workflows: int = Field(
+        1000,
+        ge=0,
+        le=100_000,
+        description=(
+            "the worker's sticky cache, in workflow runs (an open incident is two: the incident and its phase); "
+            "a cached run answers its next task without replaying its history, an evicted one replays it. "
+            "Memory grows about linearly with it (README, Scale); 0 replays every task"
+        ),
+    )
     kubeconfig: ConfigPath | None = Field(
         None, description="kubeconfig for diagnostics and rollback ($KUBECONFIG also works)"
     )

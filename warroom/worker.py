@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
@@ -24,13 +24,15 @@ from activities.channels import ChannelSettings, build_router
 from activities.http_steps import HttpStepActivities
 from activities.metrics import PrometheusSource
 from activities.notify import LocalSink, Notifier
-from activities.oncall import OncallResolver
 from activities.registry import build_activities
 from warroom.config import RunbookConfig
 from warroom.errors import ConfigInvalid
-from warroom.oncall.directory import Directory
 from warroom.settings import Settings
 from workflows.registry import WORKFLOWS
+
+if TYPE_CHECKING:  # the roster's resolver (iCalendar, vendor APIs) loads only on a worker with WARROOM_ONCALL
+    from activities.oncall import OncallResolver
+    from warroom.oncall.directory import Directory
 
 SHARED_WITH_WORKFLOWS = (
     "warroom.catalog",
@@ -73,13 +75,16 @@ def build_worker(
     http_steps: HttpStepActivities | None = None,
     oncall: OncallResolver | None = None,
     runner: WorkflowRunner | None = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     """One worker for every phase; more workers on the same task queue share the load.
 
     `sandboxed=False` (WARROOM_WORKFLOW_SANDBOX=false) runs the same workflows without the SDK's
     sandbox: the suite runs them sandboxed and replays every committed history both ways, so the
     sandbox's checks are made in CI rather than paid for on every workflow task in production. `runner`
-    replaces the runner outright (benchmarks compare the SDK's default sandbox)."""
+    replaces the runner outright (benchmarks compare the SDK's default sandbox). `max_cached_workflows`
+    (WARROOM_MAX_CACHED_WORKFLOWS) sizes the sticky cache: the SDK's default, 1,000 runs, is 500 open
+    incidents held without replays."""
     acts = build_activities(
         notifier,
         templates_dir,
@@ -97,6 +102,7 @@ def build_worker(
         activities=acts,
         activity_executor=ThreadPoolExecutor(max_workers=16),
         workflow_runner=runner or workflow_runner(sandboxed),
+        max_cached_workflows=max_cached_workflows,
     )
 
 
@@ -160,6 +166,7 @@ def ansible_from_settings(settings: Settings) -> PlaybookRunner:
 
 def oncall_from_settings(settings: Settings, directory: Directory) -> OncallResolver:
     """The roster's resolver, with readers for schedules PagerDuty or Opsgenie keep (when a token is set)."""
+    from activities.oncall import OncallResolver
     from activities.oncall_vendors import OpsgenieOnCall, PagerDutyOnCall, VendorOnCall
 
     vendors: dict[str, VendorOnCall] = {}
@@ -201,12 +208,15 @@ def prepare(settings: Settings) -> Prepared:
     settings (its `loc` is the field: WARROOM_<FIELD>); `warroom worker` turns each into one line
     and exit code 2, so a bad value cannot hide behind "Temporal unreachable".
     """
-    from warroom.oncall.load import load_directory
     from warroom.runbook import load_runbook
 
     runbook = load_runbook(settings.runbook)  # a bad file stops the worker here, with the field named
     channels = ChannelSettings(data_dir=settings.data_dir)
-    oncall = load_directory(settings.oncall) if settings.oncall else None  # a bad file stops the worker here too
+    oncall = None
+    if settings.oncall:
+        from warroom.oncall.load import load_directory
+
+        oncall = load_directory(settings.oncall)  # a bad file stops the worker here too
     return Prepared(runbook, channels, kube_from_settings(settings), ansible_from_settings(settings), oncall)
 
 
@@ -263,6 +273,7 @@ async def _run_worker(settings: Settings, ready: asyncio.Event | None, prepared:
         prepared.ansible,
         sandboxed=settings.workflow_sandbox,
         oncall=oncall,
+        max_cached_workflows=settings.max_cached_workflows,
     )
     log = logging.getLogger("warroom")
     log.info(

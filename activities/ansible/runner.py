@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import CancelledError
@@ -147,6 +146,8 @@ class Runner:
         timeout: float,
         check: bool = False,
     ) -> tuple[PlaybookResult, list[Change]]:
+        import ansible_runner  # here, not at import: a worker that runs no playbook never loads it
+
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="warroom-ansible-", dir=self.settings.temp_root) as tmp:
             run_dir = Path(tmp)

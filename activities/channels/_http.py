@@ -20,11 +20,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from warroom.contracts.errors import ActivityFailure
+
+if TYPE_CHECKING:  # httpx loads when a client is first made: a worker with no HTTP integration never does
+    import httpx
 
 log = logging.getLogger("warroom.channels")
 
@@ -173,7 +174,7 @@ class HttpClient:
         sleep: Sleep | None = None,
         user_agent: str = "warroom",
     ) -> None:
-        self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
+        self._timeouts = (timeout, connect_timeout)
         self.retry = retry or DeliveryRetry()
         self._transport = transport
         self._sleep = sleep or asyncio.sleep
@@ -183,8 +184,10 @@ class HttpClient:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
+            import httpx
+
             self._client = httpx.AsyncClient(
-                timeout=self.timeout,
+                timeout=httpx.Timeout(self._timeouts[0], connect=self._timeouts[1]),
                 transport=self._transport,
                 follow_redirects=False,
                 headers={"User-Agent": self._user_agent},
@@ -213,6 +216,8 @@ class HttpClient:
 
         `label` names the endpoint in logs and errors ("chat.postMessage"); the URL never appears.
         """
+        import httpx
+
         usable = [secret for secret in secrets if secret and len(secret) >= 4]
         _REDACT.secrets.update(usable)
         policy = self.retry

@@ -21,8 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from activities.channels._http import ChannelError, DeliveryRetry, HttpClient, Sleep
 from activities.channels.email import SmtpMailer
@@ -41,6 +40,9 @@ from warroom.contracts.errors import boundary
 from warroom.models import Notification
 from warroom.statuspage.store import StatusStore
 from warroom.statuspage.subscribers import SubscriberStore
+
+if TYPE_CHECKING:  # httpx loads when first used: a worker with no HTTP integration never imports it
+    import httpx
 
 log = logging.getLogger("warroom.channels")
 RESOLVE_PAGE_ON = frozenset({"resolved"})

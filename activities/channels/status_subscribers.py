@@ -29,9 +29,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from temporalio import activity
 
 from activities.channels.email import SmtpMailer
@@ -47,6 +46,9 @@ from warroom.statuspage.subscribers import (
     sign_token,
 )
 from warroom.telemetry import metrics
+
+if TYPE_CHECKING:  # httpx loads when first used: a worker with no HTTP integration never imports it
+    import httpx
 
 log = logging.getLogger("warroom.statuspage.subscribers")
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -162,7 +164,11 @@ class SubscriberFanout:
         self.store = store
         self.settings = settings
         self.mail = mail
-        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(8.0, connect=4.0), follow_redirects=False)
+        if http is None:
+            import httpx
+
+            http = httpx.AsyncClient(timeout=httpx.Timeout(8.0, connect=4.0), follow_redirects=False)
+        self.http = http
         self.concurrency = concurrency
         self.budget = budget
         self.last: Counter[str] = Counter()

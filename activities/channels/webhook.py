@@ -14,7 +14,6 @@ import hmac
 import json
 import time
 
-import httpx
 from pydantic import SecretStr
 
 from activities.channels._http import HttpClient
@@ -48,6 +47,8 @@ class WebhookChannel:
             payload["recipients"] = [r.model_dump(mode="json", exclude_none=True) for r in notification.recipients]
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"}
+        import httpx
+
         url = httpx.URL(self._url.get_secret_value())
         secrets = [str(url), url.path if len(url.path) > 8 else None, url.query.decode() or None]
         if self._secret is not None:

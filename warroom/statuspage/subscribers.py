@@ -27,7 +27,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-import httpx
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -138,6 +137,8 @@ def webhook_url(value: str, private: bool = False) -> str:
     match = re.fullmatch(r"(https?)://([^/?#@\s]+)([/?#][^\s]*)?", text, re.IGNORECASE)
     if not match:
         raise ValueError("must be an http:// or https:// URL with a host and no user:password@")
+    import httpx  # here: the worker's router imports this module, and needs no httpx without HTTP adapters
+
     host = httpx.URL(text).host
     if not private and (host == "localhost" or host.endswith(".localhost") or not _public_literal(host)):
         raise ValueError("must be a public address: private, loopback and link-local hosts are refused")
@@ -161,6 +162,8 @@ async def resolve_webhook(url: str, *, private_allowed: bool) -> list[str]:
     lookup by the HTTP client cannot answer differently (DNS rebinding between check and use)."""
     import asyncio
     import socket
+
+    import httpx
 
     parsed = httpx.URL(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
