@@ -23,7 +23,7 @@ PHASE_SIGNALS = {"signals": ["incident_changed", "runbook_adopted"], "queries": 
 
 WORKFLOWS = {
     "Incident": {
-        "signals": ["alert", "phase_event"],
+        "signals": ["alert", "phase_event", "phase_finished"],
         "queries": ["state"],
         "updates": [
             "acknowledge",

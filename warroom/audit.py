@@ -119,14 +119,38 @@ REQUEST_FIELDS = (
 )
 
 
+async def run_histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run of the incident, first to latest: a long incident continues as new
+    (workflows/_continuation.py), and each run's history holds only its own part."""
+    latest = await client.get_workflow_handle(workflow_id).fetch_history()
+    started = latest.events[0].workflow_execution_started_event_attributes if latest.events else None
+    if started is None or not started.continued_execution_run_id:
+        return [latest]
+    runs: list[WorkflowHistory] = []
+    run_id = started.first_execution_run_id
+    while run_id:  # follow the chain from its first run: the latest may have continued meanwhile
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs.append(history)
+        last = history.events[-1] if history.events else None
+        run_id = ""
+        if last is not None and last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return runs
+
+
 async def incident_histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
-    """The incident's history followed by each phase child's, in the order they started."""
-    parent = await client.get_workflow_handle(workflow_id).fetch_history()
-    histories = [parent]
-    for event in parent.events:
-        if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
-            child_id = event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id
-            histories.append(await client.get_workflow_handle(child_id).fetch_history())
+    """Each run of the incident's history, then each phase child's, in the order they started
+    (a phase an earlier run started is read once, whichever run re-attached to it)."""
+    runs = await run_histories(client, workflow_id)
+    histories = list(runs)
+    seen: set[str] = set()
+    for run in runs:
+        for event in run.events:
+            if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+                child_id = event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id
+                if child_id not in seen:
+                    seen.add(child_id)
+                    histories.append(await client.get_workflow_handle(child_id).fetch_history())
     return histories
 
 
@@ -166,6 +190,8 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
             if isinstance(first, dict) and "service" in first
             else ""
         )
+        if isinstance(first, dict) and isinstance(first.get("continued"), dict):
+            detail = f"run {first['continued'].get('run')} of the incident, continued with its state: {detail}"
         return started.identity, f"{started.workflow_type.name} started" + (f": {detail}" if detail else "")
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
         accepted = event.workflow_execution_update_accepted_event_attributes
@@ -198,6 +224,9 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
             )
         if signaled.signal_name == "phase_event" and isinstance(body, dict):
             return "warroom", f"{body.get('kind')}: {body.get('message', '')}"
+        if signaled.signal_name == "phase_finished" and isinstance(body, dict):
+            ended = _fields(body.get("result") or {}, "outcome", "message") or f"failed: {body.get('failure')}"
+            return "warroom", f"phase finished: {body.get('workflow_id')}: {ended}"
         if signaled.signal_name == "incident_changed" and isinstance(body, dict):
             return "warroom", f"state forwarded to the phase (version {body.get('version')})"
         return signaled.identity, f"signal {signaled.signal_name}"
@@ -277,6 +306,8 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
         return "warroom", "search attributes: " + ", ".join(values)
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
         return "warroom", "workflow completed"
+    if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+        return "warroom", "continued as new: the history grew long; the next run carries the state"
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
         terminated = event.workflow_execution_terminated_event_attributes
         return terminated.identity, f"terminated: {terminated.reason}"

@@ -7,12 +7,45 @@ here and defines only its `@workflow.run`, which must take the same `inp: PhaseI
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from temporalio import workflow
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from warroom.config import RunbookConfig
-    from warroom.models import IncidentState, PhaseInput
+    from warroom.models import IncidentState, PhaseFinished, PhaseInput, PhaseResult
     from workflows._runtime import PhaseRuntime
+
+W = TypeVar("W")
+PHASE_FINISHED = "phase_finished"
+"""The incident's signal a phase sends at its end when its input asks (`PhaseInput.report_result`)."""
+
+
+def reports_result(
+    run_fn: Callable[[W, PhaseInput], Awaitable[PhaseResult]],
+) -> Callable[[W, PhaseInput], Awaitable[PhaseResult]]:
+    """Wrap a phase's run so that, when asked, it tells the incident how it ended, by the incident's
+    workflow id: that reaches the current run, which a continue-as-new may have made a run that did
+    not start this phase and so cannot await it. Put it under `@workflow.run`."""
+
+    @functools.wraps(run_fn)
+    async def run(self: W, inp: PhaseInput) -> PhaseResult:
+        if not inp.report_result:
+            return await run_fn(self, inp)
+        parent = workflow.get_external_workflow_handle(inp.parent_workflow_id)
+        me = workflow.info().workflow_id
+        try:
+            result = await run_fn(self, inp)
+        except FailureError as err:  # the phase fails (a bug in workflow code fails its task instead)
+            await parent.signal(PHASE_FINISHED, PhaseFinished(workflow_id=me, failure=str(err) or type(err).__name__))
+            raise
+        await parent.signal(PHASE_FINISHED, PhaseFinished(workflow_id=me, result=result))
+        return result
+
+    return run
 
 
 class PhaseWorkflow:
