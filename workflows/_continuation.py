@@ -145,7 +145,7 @@ class Continuation(RunbookAdoption):
 
     def _ready(self, phase: Phase) -> bool:
         """Due (the server suggests it, or the limit is passed) and quiet: the phase's child is
-        running, no handler is unfinished, no step is in flight."""
+        running and has not told its end, no handler is unfinished, no step is in flight."""
         if not self._continues:
             return False
         info = workflow.info()
@@ -156,6 +156,8 @@ class Continuation(RunbookAdoption):
             self.state.phase == phase
             and child is not None
             and not child.done()
+            # its end already told (the child's completion event not yet here): the next run would wait forever
+            and phase_workflow_id(self.state.workflow_id, phase) not in self._finished
             and workflow.all_handlers_finished()
             and all(task.done() for task in self.steps.tasks.values())
         )

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import assert_eventually, failed_workflow_tasks, incident_input, not_yet, running_worker, state_of
@@ -25,6 +25,7 @@ from warroom.enums import Phase, Role, Severity, Update
 from warroom.intake.recorder import Prepared, Recorder
 from warroom.models import Alert, AssignRole, Declare, ImpactSignals
 from warroom.pir_draft import pir_draft
+from warroom.report.collect import _latest_runs, read_state
 from warroom.runbook import load_runbook
 
 LIMIT = 200
@@ -143,6 +144,12 @@ async def test_an_alert_storm_continues_as_new_and_keeps_everything(
         checks = await verify(histories, converter=client.data_converter)
         assert [c.workflow_id for c in checks if not c.ok] == [], [c.problem for c in checks if not c.ok]
         assert len(checks) == len(histories)
+
+        # The report counts the incident once, from its latest run, whose input carries the whole state.
+        listed = [(wf.id, wf.status) async for wf in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+        assert len(listed) == len(runs)
+        assert await _latest_runs(client, listed) == [(workflow_id, WorkflowExecutionStatus.RUNNING)]
+        assert (await read_state(client, workflow_id, completed=False)).alerts_received == 200
 
         draft = pir_draft(state, inp.runbook)
         assert "incident opened" in draft and "declared P2" in draft
