@@ -9,6 +9,7 @@ histories against the current workflow code and reports any non-determinism.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -16,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowHistory, WorkflowHistoryEventFilterType
 from temporalio.converter import DataConverter
 
 from warroom.chat.desk import chat_origin
@@ -121,37 +122,41 @@ REQUEST_FIELDS = (
 
 async def run_histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
     """Every run of the incident, first to latest: a long incident continues as new
-    (workflows/_continuation.py), and each run's history holds only its own part."""
-    latest = await client.get_workflow_handle(workflow_id).fetch_history()
-    started = latest.events[0].workflow_execution_started_event_attributes if latest.events else None
-    if started is None or not started.continued_execution_run_id:
-        return [latest]
-    runs: list[WorkflowHistory] = []
-    run_id = started.first_execution_run_id
-    while run_id:  # follow the chain from its first run: the latest may have continued meanwhile
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        runs.append(history)
-        last = history.events[-1] if history.events else None
-        run_id = ""
-        if last is not None and last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-    return runs
+    (workflows/_continuation.py), and each run's history holds only its own part. The chain is
+    followed by close events (one small read per run), then the runs are read at once."""
+    handle = client.get_workflow_handle(workflow_id)
+    latest = (await handle.describe()).run_id
+    started = (await client.get_workflow_handle(workflow_id, run_id=latest).fetch_history()).events
+    origin = started[0].workflow_execution_started_event_attributes if started else None
+    if origin is None or not origin.continued_execution_run_id:
+        return [WorkflowHistory(workflow_id, started)]
+    run_ids = [origin.first_execution_run_id]
+    while run_ids[-1] != latest:
+        closing = await client.get_workflow_handle(workflow_id, run_id=run_ids[-1]).fetch_history(
+            event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT
+        )
+        last = closing.events[-1] if closing.events else None
+        if last is None or last.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            break  # a chain broken by hand (a run reset or terminated): what there is
+        run_ids.append(last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id)
+    earlier = run_ids[:-1] if run_ids[-1] == latest else run_ids
+    reads = [client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history() for run_id in earlier]
+    return [*await asyncio.gather(*reads), WorkflowHistory(workflow_id, started)]
 
 
 async def incident_histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
     """Each run of the incident's history, then each phase child's, in the order they started
     (a phase an earlier run started is read once, whichever run re-attached to it)."""
     runs = await run_histories(client, workflow_id)
-    histories = list(runs)
-    seen: set[str] = set()
+    children: list[str] = []
     for run in runs:
         for event in run.events:
             if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
                 child_id = event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id
-                if child_id not in seen:
-                    seen.add(child_id)
-                    histories.append(await client.get_workflow_handle(child_id).fetch_history())
-    return histories
+                if child_id not in children:
+                    children.append(child_id)
+    phases = await asyncio.gather(*(client.get_workflow_handle(c).fetch_history() for c in children))
+    return [*runs, *phases]
 
 
 async def audit_rows(histories: list[WorkflowHistory], converter: DataConverter) -> list[AuditRow]:
