@@ -19,7 +19,7 @@ from temporalio import activity, workflow
 import activities
 import workflows
 
-PHASE_SIGNALS = {"signals": ["incident_changed", "runbook_adopted"], "queries": [], "updates": []}
+PHASE_SIGNALS = {"signals": ["incident_changed", "parent_continues", "runbook_adopted"], "queries": [], "updates": []}
 
 WORKFLOWS = {
     "Incident": {

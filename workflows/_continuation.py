@@ -7,8 +7,10 @@ the run hands its whole state (timeline, roles, counts, the `fired` set, steps) 
 under the same workflow id, as `IncidentInput.continued`.
 
 The running phase is not touched. A run under "incident-continue-as-new" starts its phases with
-parent close policy ABANDON and asks them (`PhaseInput.report_result`) to signal `phase_finished`
-to the incident's workflow id at their end: that reaches whichever run is current. The next run
+parent close policy ABANDON; before it continues, it tells the running phase (`parent_continues`,
+acknowledged by the server before the run closes), which then signals `phase_finished` to the
+incident's workflow id at its end: that reaches whichever run is current. A phase never told ends
+as before, at no extra cost. The next run
 re-attaches to the phase by its workflow id (`incident_changed` goes to it as an external signal,
 once at once, then on every relevant change) and waits for that signal instead of the child's
 completion, which only the starting run could await. The phase's timers (deadlines) never stop, so
@@ -37,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.models import Continued, IncidentInput, PhaseFinished, PhaseResult
     from workflows import _ledger as ledger
     from workflows._adoption import RunbookAdoption
-    from workflows._phase import PHASE_FINISHED
+    from workflows._phase import PARENT_CONTINUES, PHASE_FINISHED
     from workflows._steps import StepRunner
 
 CONTINUE_AS_NEW = "incident-continue-as-new"
@@ -100,10 +102,26 @@ class Continuation(RunbookAdoption):
         if not self._continues:
             return await self._phase(run_fn, phase)
         task = asyncio.create_task(self._phase(run_fn, phase))
-        await workflow.wait_condition(lambda: task.done() or self._ready(phase))
-        if task.done():
-            return task.result()
-        self._continue_as_new(phase)
+        told = False
+        while True:
+            await workflow.wait_condition(lambda: task.done() or self._ready(phase))
+            if task.done():
+                return task.result()
+            if told:
+                self._continue_as_new(phase)
+            told = await self._tell_phase()
+            if not told:  # it has just ended: its result arrives as the child's
+                await workflow.wait_condition(task.done)
+
+    async def _tell_phase(self) -> bool:
+        """Tell the running phase this run continues as new, so it reports its end by signal; False
+        when it has already ended (the signal fails), so its end reaches this run as its completion."""
+        assert self.running is not None
+        try:
+            await self.running.signal(PARENT_CONTINUES)
+        except Exception:
+            return False
+        return True
 
     async def _reattached(self, phase: Phase) -> PhaseResult:
         """`_phase` for the phase an earlier run started: forward what it acts on, wait for its end."""

@@ -113,14 +113,9 @@ class IncidentWorkflow(Continuation):
         runbook = self.runbook
         child = await workflow.start_child_workflow(
             run_fn,
-            # report_result and ABANDON: the phase may outlive this run (workflows._continuation)
-            PhaseInput(
-                parent_workflow_id=self.state.workflow_id,
-                state=snapshot,
-                runbook=runbook,
-                report_result=self._continues,
-            ),
+            PhaseInput(parent_workflow_id=self.state.workflow_id, state=snapshot, runbook=runbook),
             id=phase_workflow_id(self.state.workflow_id, phase),
+            # It may outlive this run (workflows._continuation).
             parent_close_policy=ParentClosePolicy.ABANDON if self._continues else ParentClosePolicy.TERMINATE,
             static_summary=f"{phase.value} phase of {self.state.incident_id}",
         )

@@ -96,7 +96,9 @@ async def test_an_alert_storm_continues_as_new_and_keeps_everything(
         switches = [run.events[-1].event_time.ToDatetime(tzinfo=UTC) for run in runs[:-1]]
         assert any(sent < switch < done for switch in switches for sent, done in spans)
         for run in runs:
-            assert len(run.events) < LIMIT + 40, "each run stays near the limit"
+            # Past the limit, the run waits for a quiet point and tells its phase (two round trips):
+            # the updates landing meanwhile (eight in flight here) are all the overshoot.
+            assert len(run.events) < LIMIT + 100, "each run stays near the limit"
         state = await state_of(handle)
         assert state.alerts_received == 160, "every update-with-start landed, none twice"
         assert state.roles[Role.COMMUNICATIONS_LEAD] == "carol"
