@@ -216,7 +216,13 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
             return "", f"update failed: {outcome.failure.message}"
         result = await _decode(converter, outcome.success)
         value = result[0] if result else None
-        return "", value.get("message", json.dumps(value)) if isinstance(value, dict) else str(value)
+        if isinstance(value, dict) and "alerts_received" in value:  # ingest_alert's receipt: storms make many
+            return "", f"alert recorded: {value['alerts_received']} received" + (
+                " (a repeat)" if value.get("repeated") else ""
+            )
+        if isinstance(value, dict):
+            return "", value["message"] if "message" in value else json.dumps(value)
+        return "", str(value)
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
         signaled = event.workflow_execution_signaled_event_attributes
         args = await _decode(converter, signaled.input)
