@@ -19,11 +19,11 @@ from temporalio import activity, workflow
 import activities
 import workflows
 
-PHASE_SIGNALS = {"signals": ["incident_changed", "runbook_adopted"], "queries": [], "updates": []}
+PHASE_SIGNALS = {"signals": ["incident_changed", "parent_continues", "runbook_adopted"], "queries": [], "updates": []}
 
 WORKFLOWS = {
     "Incident": {
-        "signals": ["alert", "phase_event"],
+        "signals": ["alert", "phase_event", "phase_finished"],
         "queries": ["state"],
         "updates": [
             "acknowledge",

@@ -9,6 +9,7 @@ histories against the current workflow code and reports any non-determinism.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -16,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowHistory, WorkflowHistoryEventFilterType
 from temporalio.converter import DataConverter
 
 from warroom.chat.desk import chat_origin
@@ -119,15 +120,43 @@ REQUEST_FIELDS = (
 )
 
 
+async def run_histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run of the incident, first to latest: a long incident continues as new
+    (workflows/_continuation.py), and each run's history holds only its own part. The chain is
+    followed by close events (one small read per run), then the runs are read at once."""
+    handle = client.get_workflow_handle(workflow_id)
+    latest = (await handle.describe()).run_id
+    started = (await client.get_workflow_handle(workflow_id, run_id=latest).fetch_history()).events
+    origin = started[0].workflow_execution_started_event_attributes if started else None
+    if origin is None or not origin.continued_execution_run_id:
+        return [WorkflowHistory(workflow_id, started)]
+    run_ids = [origin.first_execution_run_id]
+    while run_ids[-1] != latest:
+        closing = await client.get_workflow_handle(workflow_id, run_id=run_ids[-1]).fetch_history(
+            event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT
+        )
+        last = closing.events[-1] if closing.events else None
+        if last is None or last.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            break  # a chain broken by hand (a run reset or terminated): what there is
+        run_ids.append(last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id)
+    earlier = run_ids[:-1] if run_ids[-1] == latest else run_ids
+    reads = [client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history() for run_id in earlier]
+    return [*await asyncio.gather(*reads), WorkflowHistory(workflow_id, started)]
+
+
 async def incident_histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
-    """The incident's history followed by each phase child's, in the order they started."""
-    parent = await client.get_workflow_handle(workflow_id).fetch_history()
-    histories = [parent]
-    for event in parent.events:
-        if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
-            child_id = event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id
-            histories.append(await client.get_workflow_handle(child_id).fetch_history())
-    return histories
+    """Each run of the incident's history, then each phase child's, in the order they started
+    (a phase an earlier run started is read once, whichever run re-attached to it)."""
+    runs = await run_histories(client, workflow_id)
+    children: list[str] = []
+    for run in runs:
+        for event in run.events:
+            if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+                child_id = event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id
+                if child_id not in children:
+                    children.append(child_id)
+    phases = await asyncio.gather(*(client.get_workflow_handle(c).fetch_history() for c in children))
+    return [*runs, *phases]
 
 
 async def audit_rows(histories: list[WorkflowHistory], converter: DataConverter) -> list[AuditRow]:
@@ -166,6 +195,8 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
             if isinstance(first, dict) and "service" in first
             else ""
         )
+        if isinstance(first, dict) and isinstance(first.get("continued"), dict):
+            detail = f"run {first['continued'].get('run')} of the incident, continued with its state: {detail}"
         return started.identity, f"{started.workflow_type.name} started" + (f": {detail}" if detail else "")
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
         accepted = event.workflow_execution_update_accepted_event_attributes
@@ -185,7 +216,13 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
             return "", f"update failed: {outcome.failure.message}"
         result = await _decode(converter, outcome.success)
         value = result[0] if result else None
-        return "", value.get("message", json.dumps(value)) if isinstance(value, dict) else str(value)
+        if isinstance(value, dict) and "alerts_received" in value:  # ingest_alert's receipt: storms make many
+            return "", f"alert recorded: {value['alerts_received']} received" + (
+                " (a repeat)" if value.get("repeated") else ""
+            )
+        if isinstance(value, dict):
+            return "", value["message"] if "message" in value else json.dumps(value)
+        return "", str(value)
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
         signaled = event.workflow_execution_signaled_event_attributes
         args = await _decode(converter, signaled.input)
@@ -198,6 +235,9 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
             )
         if signaled.signal_name == "phase_event" and isinstance(body, dict):
             return "warroom", f"{body.get('kind')}: {body.get('message', '')}"
+        if signaled.signal_name == "phase_finished" and isinstance(body, dict):
+            ended = _fields(body.get("result") or {}, "outcome", "message") or f"failed: {body.get('failure')}"
+            return "warroom", f"phase finished: {body.get('workflow_id')}: {ended}"
         if signaled.signal_name == "incident_changed" and isinstance(body, dict):
             return "warroom", f"state forwarded to the phase (version {body.get('version')})"
         return signaled.identity, f"signal {signaled.signal_name}"
@@ -277,6 +317,8 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
         return "warroom", "search attributes: " + ", ".join(values)
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
         return "warroom", "workflow completed"
+    if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+        return "warroom", "continued as new: the history grew long; the next run carries the state"
     if kind == t.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
         terminated = event.workflow_execution_terminated_event_attributes
         return terminated.identity, f"terminated: {terminated.reason}"

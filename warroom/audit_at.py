@@ -107,6 +107,13 @@ def started_at(histories: list[WorkflowHistory]) -> datetime:
     return _time(histories[0].events[0])
 
 
+def _run_at(histories: list[WorkflowHistory], at: datetime) -> WorkflowHistory:
+    """The run of the incident that was current at `at`: a long incident continues as new, and
+    `incident_histories` lists its runs first, in order (phases' ids carry `--`)."""
+    runs = [h for h in histories if "--" not in h.workflow_id and h.events]
+    return next((run for run in reversed(runs) if _time(run.events[0]) <= at), histories[0])
+
+
 def _cut(history: WorkflowHistory, at: datetime) -> WorkflowHistory:
     """The history as the workflow had processed it at `at`: up to the last completed workflow task
     at or before it (the first one if `at` falls in the milliseconds before it) and what that task
@@ -137,14 +144,14 @@ async def _replay(history: WorkflowHistory, converter: DataConverter) -> Any:
 async def snapshot_at(
     histories: list[WorkflowHistory], at: datetime, converter: DataConverter | None = None
 ) -> Snapshot:
-    """The incident (histories as `warroom.audit.incident_histories` returns them) as it stood at
-    `at`; before its start is an error, after its close is its final state."""
+    """The incident (histories as `warroom.audit.incident_histories` returns them: each run, then
+    the phases) as it stood at `at`; before its start is an error, after its close is its final state."""
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
     start = started_at(histories)
     if at < start:
         raise BadInput(f"{at:%Y-%m-%d %H:%M:%S} UTC is before the incident started ({start:%Y-%m-%d %H:%M:%S} UTC)")
     converter = converter or DATA_CONVERTER
-    instance = await _replay(_cut(histories[0], at), converter)
+    instance = await _replay(_cut(_run_at(histories, at), at), converter)
     state: IncidentState = instance.current_state()
     readings = await _readings(histories, at, converter)
     return Snapshot(at=at, state=state, runbook=instance.runbook, readings=readings)

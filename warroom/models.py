@@ -149,6 +149,10 @@ class IncidentInput(Model):
     target: CheckedTarget | None = None
     impact_started_at: datetime | None = Field(None, description="when the symptom began, if a person knows")
     publish_search_attributes: bool = True
+    history_limit: int = Field(
+        10_000, ge=100, le=50_000, description="history events before a run continues as new (tests set it small)"
+    )
+    continued: Continued | None = Field(None, description="set by continue-as-new: what the previous run hands on")
 
 
 # --- Update requests (human input) ------------------------------------------------------------
@@ -391,6 +395,15 @@ class IncidentState(Model):
         return [s for s in self.steps if s.status == "pending"]
 
 
+class Continued(Model):
+    """What one run of an incident hands the next when its history grows long (continue-as-new)."""
+
+    state: IncidentState
+    phase_running: Phase | None = Field(None, description="the phase child an earlier run started, still running")
+    opened_by_alert: bool = False
+    run: int = Field(2, ge=2, description="this run's place in the chain")
+
+
 class ChecksReport(Model):
     """What a phase learned about the post-mitigation checks (see `PostMitigation`)."""
 
@@ -424,11 +437,20 @@ class PhaseInput(Model):
     parent_workflow_id: str
     state: IncidentState
     runbook: RunbookConfig
+    report_result: bool = Field(False, description="always signal `phase_finished` at the end (else once told to)")
 
 
 class PhaseResult(Model):
     outcome: str
     message: str = ""
+
+
+class PhaseFinished(Model):
+    """A phase's end, told to whichever run of the incident is current (it may not be the parent run)."""
+
+    workflow_id: str
+    result: PhaseResult | None = None
+    failure: str | None = Field(None, description="the phase failed: why")
 
 
 # --- Activities ------------------------------------------------------------------------------

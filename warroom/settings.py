@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     pagerduty_api_url: HttpUrl = Field("https://api.pagerduty.com", description="PagerDuty REST API base URL")
     opsgenie_api_key: SecretStr | None = Field(None, description="API key: who Opsgenie schedules have on call")
     opsgenie_api_url: HttpUrl = Field("https://api.opsgenie.com", description="Opsgenie API base URL")
+    incident_history_limit: int = Field(
+        10_000,
+        ge=100,
+        le=50_000,
+        description="history events after which an incident continues as new, state, phase and timers carried "
+        "(Temporal refuses 51,200; replay slows long before)",
+    )
     health_port: int | None = Field(
         None, ge=1, le=65535, description="worker: answer GET /healthz on this port (a Kubernetes probe); default off"
     )

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.models import PhaseInput, PhaseResult
     from warroom.policy.timers import IC_SILENCE_KINDS, LATE_KINDS, LIVE_KINDS, WAR_ROOM_KINDS
     from workflows._diagnosis import run_diagnosis
-    from workflows._phase import PhaseWorkflow
+    from workflows._phase import PhaseWorkflow, reports_result
     from workflows._rollback import RollbackProposal
     from workflows._runtime import run_alongside
 
@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn(name="CommandPhase")
 class CommandPhase(PhaseWorkflow):
     @workflow.run
+    @reports_result
     async def run(self, inp: PhaseInput) -> PhaseResult:
         def over() -> bool:
             s = self.rt.state

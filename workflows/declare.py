@@ -13,13 +13,14 @@ with workflow.unsafe.imports_passed_through():
     from warroom.enums import Role
     from warroom.models import PhaseEvent, PhaseInput, PhaseResult
     from warroom.policy.escalation import escalation_plan
-    from workflows._phase import PhaseWorkflow
+    from workflows._phase import PhaseWorkflow, reports_result
     from workflows._ticket import open_ticket
 
 
 @workflow.defn(name="DeclarePhase")
 class DeclarePhase(PhaseWorkflow):
     @workflow.run
+    @reports_result
     async def run(self, inp: PhaseInput) -> PhaseResult:
         rt = self.rt
         state = rt.state

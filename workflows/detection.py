@@ -12,12 +12,13 @@ with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase
     from warroom.models import PhaseInput, PhaseResult
     from warroom.policy.timers import ACK_KINDS
-    from workflows._phase import PhaseWorkflow
+    from workflows._phase import PhaseWorkflow, reports_result
 
 
 @workflow.defn(name="DetectionPhase")
 class DetectionPhase(PhaseWorkflow):
     @workflow.run
+    @reports_result
     async def run(self, inp: PhaseInput) -> PhaseResult:
         def over() -> bool:
             s = self.rt.state

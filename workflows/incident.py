@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from warroom.enums import Phase, Role, StepAction, format_duration
@@ -50,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import _changes as changes
     from workflows import _ledger as ledger
     from workflows import _step_ledger as steps
-    from workflows._adoption import RunbookAdoption
+    from workflows._continuation import Continuation
     from workflows._runtime import send
     from workflows._steps import StepRunner
     from workflows.command import CommandPhase
@@ -62,16 +63,21 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name="Incident")
-class IncidentWorkflow(RunbookAdoption):
+class IncidentWorkflow(Continuation):
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
         self.runbook = inp.runbook
         self.publish = inp.publish_search_attributes
-        self._opened_by_alert = not inp.declared
-        # 👉 Incidents started before a runbook rule was revised keep the rule they started with.
-        revisions = [rule for rule in REVISIONS if workflow.patched(rule)]
-        self.state = ledger.opened(inp, workflow.info().workflow_id, workflow.now(), revisions)
+        if inp.continued:  # a later run of a long incident: everything as the previous run left it
+            self._opened_by_alert = inp.continued.opened_by_alert
+            self.state = inp.continued.state
+        else:
+            self._opened_by_alert = not inp.declared
+            # 👉 Incidents started before a runbook rule was revised keep the rule they started with.
+            revisions = [rule for rule in REVISIONS if workflow.patched(rule)]
+            self.state = ledger.opened(inp, workflow.info().workflow_id, workflow.now(), revisions)
         self.steps = StepRunner(self)
+        self._init_continuation(inp)
 
     # --- The lifecycle --------------------------------------------------------------------------
 
@@ -80,19 +86,22 @@ class IncidentWorkflow(RunbookAdoption):
         # Incidents recorded before this forwarded every change; replay keeps them so.
         self._forward_only_relevant = workflow.patched("forward-phase-relevant-state")
         self._publish()
-        if self.state.declared_at is None:
-            detection = await self._phase(DetectionPhase.run, Phase.DETECTION)
+        # A continued run (workflows._continuation) resumes at the phase an earlier run left running.
+        if self._resume == Phase.DETECTION or (self._resume is None and self.state.declared_at is None):
+            detection = await self._run_phase(DetectionPhase.run, Phase.DETECTION)
             if detection.outcome == "dismissed":
                 return await self._close(detection.message)
         # 👉 Incidents started before the day's channel sequence named their channel at declaration.
         if CHANNEL_SEQUENCE in self.state.revisions and not self.state.channel:
             await name_channel(self.state)
-        await self._phase(DeclarePhase.run, Phase.DECLARE)
-        await self._phase(CommandPhase.run, Phase.COMMAND)
-        await self._phase(ResolvePhase.run, Phase.RESOLVE)
+        for run_fn, phase in (DeclarePhase.run, Phase.DECLARE), (CommandPhase.run, Phase.COMMAND):
+            if self._phase_due(phase):
+                await self._run_phase(run_fn, phase)
+        if self._phase_due(Phase.RESOLVE):
+            await self._run_phase(ResolvePhase.run, Phase.RESOLVE)
         assert self.state.severity is not None
-        if self.state.severity in self.runbook.retrospective.required_for:
-            await self._phase(RetrospectivePhase.run, Phase.RETROSPECTIVE)
+        if self.state.severity in self.runbook.retrospective.required_for and self._phase_due(Phase.RETROSPECTIVE):
+            await self._run_phase(RetrospectivePhase.run, Phase.RETROSPECTIVE)
         if self.state.pir.action_items and all(i.done_at for i in self.state.pir.action_items):
             return await self._close("post-incident review complete, every action item done")
         return await self._close("post-incident review complete" if self.state.pir.completed_at else "resolved")
@@ -106,6 +115,8 @@ class IncidentWorkflow(RunbookAdoption):
             run_fn,
             PhaseInput(parent_workflow_id=self.state.workflow_id, state=snapshot, runbook=runbook),
             id=phase_workflow_id(self.state.workflow_id, phase),
+            # It may outlive this run (workflows._continuation).
+            parent_close_policy=ParentClosePolicy.ABANDON if self._continues else ParentClosePolicy.TERMINATE,
             static_summary=f"{phase.value} phase of {self.state.incident_id}",
         )
         self.running = child

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.clean_window import CleanWindowVerdict, clean_window_verdict, incident_deploy
     from warroom.policy.timers import LATE_KINDS, LIVE_KINDS, monitoring_key
     from workflows._activities import call
-    from workflows._phase import PhaseWorkflow
+    from workflows._phase import PhaseWorkflow, reports_result
     from workflows._ticket import add_timeline
 
 
@@ -44,6 +44,7 @@ class ResolvePhase(PhaseWorkflow):
         return self.rt.state.resolved_at is not None or self.rt.state.phase == Phase.CLOSED
 
     @workflow.run
+    @reports_result
     async def run(self, inp: PhaseInput) -> PhaseResult:
         rt = self.rt
         # 👉 Incidents recorded before the relapse watch announced the monitoring period from the

@@ -16,13 +16,14 @@ with workflow.unsafe.imports_passed_through():
     from warroom.messages import ContextValue, public_context
     from warroom.models import PhaseEvent, PhaseInput, PhaseResult, Step
     from warroom.policy.timers import ACTION_KINDS, CUSTOMER_KINDS, RETRO_KINDS
-    from workflows._phase import PhaseWorkflow
+    from workflows._phase import PhaseWorkflow, reports_result
     from workflows._runtime import run_alongside
 
 
 @workflow.defn(name="RetrospectivePhase")
 class RetrospectivePhase(PhaseWorkflow):
     @workflow.run
+    @reports_result
     async def run(self, inp: PhaseInput) -> PhaseResult:
         def over() -> bool:
             s = self.rt.state

@@ -167,6 +167,7 @@ def declare(
             target=target,
             impact_started_at=impact_started_at,
             signals=ImpactSignals(data_loss=data_loss, security=security, third_party_vendor=vendor),
+            history_limit=settings.incident_history_limit,
         )
     except ValidationError as exc:
         raise invalid_input(exc) from None

@@ -170,6 +170,7 @@ class Intake:
         try:
             alerts = sorted((a.to_alert() for a in delivery.alerts), key=lambda a: not a.firing)
             incident = delivery.incident_input(self.runbook, self.settings.publish_search_attributes)
+            incident.history_limit = self.settings.temporal.incident_history_limit
         except ValidationError as exc:  # normalization bounds everything; this is the last guard
             raise _invalid(PayloadInvalid(exc).errors) from None
         return Prepared(source=delivery.source, workflow_id=delivery.workflow_id, incident=incident, alerts=alerts)

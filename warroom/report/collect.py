@@ -5,7 +5,8 @@ A completed incident's record comes from its result (the workflow returns its fi
 its close event is read, not its history, and nothing is replayed. An open one, or one that ended
 without a result (terminated), is rebuilt by replaying its history through the current code, as
 `warroom audit --at` does: no worker needed. Phase histories are never read: the incident's state
-already holds what the report counts.
+already holds what the report counts. A long incident's runs (continue-as-new) count once: its
+latest run holds the state carried through the chain.
 """
 
 from __future__ import annotations
@@ -138,6 +139,22 @@ async def replayed_state(history: WorkflowHistory, converter: DataConverter) -> 
     return state
 
 
+async def _latest_runs(
+    client: Client, listed: list[tuple[str, WorkflowExecutionStatus | None]]
+) -> list[tuple[str, WorkflowExecutionStatus | None]]:
+    """One entry per incident: a long incident continues as new (workflows/_continuation.py), each
+    run is listed, and its latest run carries the whole state. An incident whose latest run the
+    query did not match (it started later) is described for that run's status."""
+    latest: dict[str, WorkflowExecutionStatus | None] = {}
+    for workflow_id, status in listed:
+        if status != WorkflowExecutionStatus.CONTINUED_AS_NEW or workflow_id not in latest:
+            latest[workflow_id] = status
+    for workflow_id, status in latest.items():
+        if status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
+            latest[workflow_id] = (await client.get_workflow_handle(workflow_id).describe()).status
+    return list(latest.items())
+
+
 async def collect(client: Client, query: str, progress: Progress | None = None) -> Collected:
     """Every incident matching `query` as a record, oldest first, and the time each source took."""
     collected = Collected(query=query)
@@ -146,6 +163,7 @@ async def collect(client: Client, query: str, progress: Progress | None = None) 
     try:
         async for wf in client.list_workflows(query):
             listed.append((wf.id, wf.status))
+        listed = await _latest_runs(client, listed)
     except RPCError as exc:
         raise TemporalRefused(f"Temporal refused the report's query: {exc.message} ({exc.status.name})") from None
     collected.visibility_seconds = time.perf_counter() - begun
