@@ -23,7 +23,7 @@ PHASE_SIGNALS = {"signals": ["incident_changed", "runbook_adopted"], "queries": 
 
 WORKFLOWS = {
     "Incident": {
-        "signals": ["alert", "phase_event"],
+        "signals": ["alert", "phase_event", "phase_events"],
         "queries": ["state"],
         "updates": [
             "acknowledge",
@@ -77,6 +77,7 @@ ACTIVITIES = [
     "metrics_promql_check",
     "next_channel_number",
     "notify",
+    "notify_batch",
     "read_diagnosis_metrics",
     "read_error_ratio",
 ]
