@@ -55,3 +55,15 @@ def escalation_cost(
         )
 
     return count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+
+
+def timer_cost(events: Sequence[Any]) -> tuple[int, int] | None:
+    """The baseline's (workflow tasks, activities) from its last timer's firing on (None: no timer fired)."""
+    fired = [_at(e) for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
+    if not fired:
+        return None
+    start = fired[-1]
+    return (
+        sum(1 for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and _at(e) >= start),
+        sum(1 for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and _at(e) >= start),
+    )
