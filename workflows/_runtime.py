@@ -230,10 +230,12 @@ class PhaseRuntime:
                     outcomes[i] = await self._send_again(notes[i])
             events = report_events(reports, [(n.channel, n.template) for n in notes], outcomes)
             await workflow.get_external_workflow_handle(self.parent_id).signal("phase_events", events)
-        for report in reports:  # what the incident takes from the report and does not echo back
-            for who in report.event.escalated_to:
-                if who not in self.state.escalated_to:
-                    self.state.escalated_to.append(who)
+        # What the incident takes from the report and does not echo back (`ledger.known_to_reporter`).
+        escalated = list(self.state.escalated_to)
+        for who in (w for report in reports for w in report.event.escalated_to):
+            if who not in escalated:
+                escalated.append(who)
+        self.state = self.state.model_copy(update={"fired": sorted(self._fired), "escalated_to": escalated})
 
     async def _send_again(self, note: Notification) -> MessageOutcome:
         try:

@@ -175,3 +175,25 @@ async def test_a_message_that_fails_is_reported_never_fatal(
         names = [name for name, _ in scheduled(phase)]
         assert names.count("notify_batch") == 2 and names.count("notify") == (0 if failed else 1)
         assert state.phase == Phase.COMMAND
+
+
+PRE_LEAN = Path(__file__).with_name("histories")
+"""Recorded by tests/scale_lean/record_pre_lean.py with the code before "lean-deadlines" (main 641f61f)."""
+
+
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsandboxed"])
+async def test_an_escalation_recorded_before_the_patch_replays_the_old_way(sandboxed: bool) -> None:
+    """The same scenario under the old code: two `notify` activities, the report signalled by the
+    phase and echoed back; the current code replays it command for command."""
+    incident, phase = (
+        WorkflowHistory.from_json(p.stem, p.read_text())
+        for p in (PRE_LEAN / "incident-order-api-pre-lean.json", PRE_LEAN / "incident-order-api-pre-lean--command.json")
+    )
+    names = [name for name, _ in scheduled(phase)]
+    assert "notify_batch" not in names
+    assert [b["template"] for n, b in scheduled(phase) if n == "notify"][-2:] == ["escalation", "ic_stuck"]
+    cost = escalation_cost(phase.events, incident.events, within=MINUTE)
+    assert cost is not None and cost[0] > 3 and cost[1] == 2, cost
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER, workflow_runner=workflow_runner(sandboxed))
+    for history in (phase, incident):
+        await replayer.replay_workflow(history)
