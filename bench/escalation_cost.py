@@ -4,8 +4,9 @@ escalation timer's TimerFired in the phase to the last event the escalation caus
 
 The escalation is the phase's first notify/notify_batch activity whose input names the
 "escalation" template; its timer is the last TimerFired before it. Every WorkflowTaskCompleted
-and ActivityTaskScheduled of either history from that instant on (within `within`, if given) is
-the escalation's: the bench and the tests read the histories when nothing else is due.
+and ActivityTaskScheduled of either history from that instant on, until the phase's next timer
+fires (another deadline) or `within` runs out, is the escalation's: the bench and the tests read
+the histories when nothing else is going on.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def escalation_cost(
     if start is None:
         return None
     end = start + within if within is not None else None
+    # The phase's next deadline (its next TimerFired) is not the escalation's doing.
+    later = [_at(e) for e in phase if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED and _at(e) > start]
+    if later and (end is None or later[0] < end):
+        end = later[0]
 
     def count(kind: int) -> int:
         return sum(
