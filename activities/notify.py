@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from temporalio import activity
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from activities.tickets import LocalTickets
 from warroom.contracts.errors import ActivityFailure, boundary
@@ -104,8 +104,9 @@ class NotifyActivities:
     @activity.defn(name=NOTIFY_BATCH.name)
     async def notify_batch(self, batch: NotifyBatch) -> BatchDelivered:
         """Every message of the batch, each tried once, then the report signalled to the incident
-        (`phase_events`, which ignores a report it already took, so a retry after the signal is
-        harmless). A message that may still go out on retry leaves the report to the workflow."""
+        (`phase_events`, which ignores a report it already took: a retry after the signal is
+        harmless). A message that may still go out on retry, or a signal that failed, leaves the
+        report to the workflow: the activity never fails after delivering, so nothing is sent twice."""
         with boundary():
             outcomes = [await self._try(n) for n in batch.notifications]
             if batch.report_to is None or any(o.retryable for o in outcomes):
@@ -115,9 +116,8 @@ class NotifyActivities:
             try:
                 await activity.client().get_workflow_handle(batch.report_to).signal("phase_events", events)
             except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                return BatchDelivered(outcomes=outcomes)  # the incident is gone: the workflow decides
+                log.warning("report to %s not signalled (%s): the workflow reports it", batch.report_to, err)
+                return BatchDelivered(outcomes=outcomes)
         return BatchDelivered(outcomes=outcomes, reported=True)
 
     async def _try(self, notification: Notification) -> MessageOutcome:

@@ -42,8 +42,8 @@ class NotifyBatch(BaseModel):
 
 class BatchDelivered(BaseModel):
     """Each message's outcome, by position; `reported`: the activity signalled the report. It does
-    not when a message failed but may still go out on retry: the workflow sends those again with
-    `notify` and reports itself."""
+    not when a message failed but may still go out on retry (the workflow sends those again with
+    `notify`) or the signal failed: the workflow then reports itself."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -52,7 +52,8 @@ class BatchDelivered(BaseModel):
 
 
 NOTIFY_BATCH = ActivityContract("notify_batch", NotifyBatch, BatchDelivered, timedelta(seconds=60), NOTIFY_RETRY)
-"""Each message is tried once per attempt (a failure comes back in its outcome, not as the
-activity's failure); the activity retries only when the report could not be signalled."""
+"""Each message is tried once (a failure comes back in its outcome, not as the activity's failure,
+and so does a report that could not be signalled): the activity is retried whole only when it did
+not finish (a worker lost, a timeout), as a `notify` would be."""
 
 ALL: tuple[AnyContract, ...] = (NOTIFY, NOTIFY_BATCH)
