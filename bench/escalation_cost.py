@@ -24,6 +24,19 @@ def _at(event: Any) -> datetime:
     return event.event_time.ToDatetime()
 
 
+ESCALATION_COMPANIONS = (b'"ic_stuck"',)
+"""Messages that go with the escalation (the IC's stuck line): part of its cost, on either path."""
+
+
+def _other_message(event: Any, template: str) -> bool:
+    """A notify activity sending none of the escalation's messages."""
+    attrs = event.activity_task_scheduled_event_attributes
+    if attrs.activity_type.name not in NOTIFY_TYPES:
+        return False
+    needles = (f'"{template}"'.encode(), *ESCALATION_COMPANIONS)
+    return not any(n in p.data for p in attrs.input.payloads for n in needles)
+
+
 def escalation_start(phase: Sequence[Any], template: str = "escalation") -> datetime | None:
     """When the timer that fired the escalation fired (None: no escalation in this history)."""
     needle = f'"{template}"'.encode()
@@ -46,8 +59,17 @@ def escalation_cost(
     if start is None:
         return None
     end = start + within if within is not None else None
-    # The phase's next deadline (its next TimerFired) is not the escalation's doing.
-    later = [_at(e) for e in phase if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED and _at(e) > start]
+    # The phase's next deadline is not the escalation's doing: its timer firing, or a message of another
+    # template sent at once (a deadline that fell due while the escalation's report was under way).
+    later = [
+        _at(e)
+        for e in phase
+        if _at(e) > start
+        and (
+            e.event_type == EventType.EVENT_TYPE_TIMER_FIRED
+            or (e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and _other_message(e, template))
+        )
+    ]
     if later and (end is None or later[0] < end):
         end = later[0]
 
