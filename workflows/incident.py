@@ -97,8 +97,7 @@ class IncidentWorkflow(RunbookAdoption):
             return await self._close("post-incident review complete, every action item done")
         return await self._close("post-incident review complete" if self.state.pir.completed_at else "resolved")
 
-    _forwarded: dict[str, Any] | None = None
-    """What the running phase knows of the state (`ledger.phase_view`): a change to it is forwarded."""
+    _forwarded: dict[str, Any] | None = None  # what the running phase knows (`ledger.phase_view`)
 
     async def _phase(self, run_fn: Any, phase: Phase) -> PhaseResult:
         """Run one phase as a child workflow, forwarding every state change to it until it returns."""
@@ -189,13 +188,9 @@ class IncidentWorkflow(RunbookAdoption):
             steps.take_proposal(self.state, self.runbook, event.propose)
             self.steps.start(event.propose.step_id)
 
-    @workflow.signal(
-        name="phase_events",
-        description="Internal: a phase's fired deadlines, reported by the activity that sent their messages.",
-    )
+    @workflow.signal(description="Internal: a phase's fired deadlines, from the activity that sent their messages.")
     def phase_events(self, events: list[PhaseEvent]) -> None:
-        """Take the report once (an activity retried after signalling sends it again), and do not
-        echo back to the phase what it reported itself (`ledger.known_to_reporter`)."""
+        """Taken once (a retried activity sends it again); what the phase reported is not echoed back."""
         if deadline_report.repeated(self.state.fired, events):
             return
         before = ledger.phase_view(self.state)
