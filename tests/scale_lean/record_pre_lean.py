@@ -3,7 +3,10 @@
 Run it with the code BEFORE the "lean-deadlines" patch on the path (the point is a history the old
 path wrote), e.g. from a checkout of main at 641f61f:
 
-    PYTHONPATH=/path/to/that/checkout .venv/bin/python tests/scale_lean/record_pre_lean.py
+    git archive 641f61f | tar -x -C /tmp/pre-lean && cd /tmp/pre-lean
+    PYTHONPATH=/tmp/pre-lean /path/to/warroom/.venv/bin/python /path/to/warroom/tests/scale_lean/record_pre_lean.py
+
+(from that directory: the current one comes first on the path, before the venv's editable install).
 
 It runs the scenario of test_lean_escalation.py (a declared P2 commanded by alice, escalating after
 3 minutes) on the time-skipping server and writes the incident's and its Command phase's histories.
