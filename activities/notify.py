@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from temporalio import activity
+from temporalio.service import RPCError
 
 from activities.tickets import LocalTickets
 from warroom.contracts.errors import ActivityFailure, boundary
-from warroom.contracts.notify import NOTIFY
+from warroom.contracts.notify import NOTIFY, NOTIFY_BATCH, BatchDelivered, NotifyBatch
 from warroom.models import Delivery, Notification
 from warroom.oncall.models import OncallResult
+from warroom.policy.deadline_report import MessageOutcome, report_events
 from warroom.telemetry import metrics as telemetry
 from warroom.templates import render
 
@@ -162,24 +164,55 @@ class NotifyActivities:
     @activity.defn(name=NOTIFY.name)
     async def notify(self, notification: Notification) -> Delivery:
         with boundary():
-            resolved = await self._resolve(notification)
-            if resolved is not None:
-                notification = notification.model_copy(
-                    update={"audience": resolved.audience or notification.audience, "recipients": resolved.resolutions}
-                )
-            context = dict(notification.context)
-            telemetry.record_notification(notification.channel, context, first_attempt=telemetry.first_attempt())
-            context.setdefault("audience", _audience_text(notification, resolved))
+            return await self._deliver(notification)
+
+    @activity.defn(name=NOTIFY_BATCH.name)
+    async def notify_batch(self, batch: NotifyBatch) -> BatchDelivered:
+        """Every message of the batch, each tried once, then the report signalled to the incident
+        (`phase_events`, which ignores a report it already took: a retry after the signal is
+        harmless). A message that may still go out on retry, or a signal that failed, leaves the
+        report to the workflow: the activity never fails after delivering, so nothing is sent twice."""
+        with boundary():
+            outcomes = [await self._try(n) for n in batch.notifications]
+            if batch.report_to is None or any(o.retryable for o in outcomes):
+                return BatchDelivered(outcomes=outcomes)
+            channels = [(n.channel, n.template) for n in batch.notifications]
+            events = report_events(batch.reports, channels, outcomes)
             try:
-                text = render(notification.template, context, self.templates_dir)
-            except Exception as exc:  # a template bug will not fix itself on retry
-                raise TemplateError(f"template {notification.template!r} failed: {exc}") from exc
-            try:
-                destination = await self.notifier.deliver(notification, text)
-            except BaseException:
-                telemetry.record_delivery(notification.channel, ok=False)
-                raise
-            telemetry.record_delivery(notification.channel, ok=True)
+                await activity.client().get_workflow_handle(batch.report_to).signal("phase_events", events)
+            except RPCError as err:
+                log.warning("report to %s not signalled (%s): the workflow reports it", batch.report_to, err)
+                return BatchDelivered(outcomes=outcomes)
+        return BatchDelivered(outcomes=outcomes, reported=True)
+
+    async def _try(self, notification: Notification) -> MessageOutcome:
+        """One delivery attempt; its failure is the outcome, not the activity's."""
+        try:
+            return MessageOutcome(delivery=await self._deliver(notification))
+        except ActivityFailure as exc:
+            return MessageOutcome(error=str(exc), retryable=exc.retryable)
+        except Exception as exc:  # as Temporal would: an unexpected error is worth another attempt
+            return MessageOutcome(error=str(exc), retryable=True)
+
+    async def _deliver(self, notification: Notification) -> Delivery:
+        resolved = await self._resolve(notification)
+        if resolved is not None:
+            notification = notification.model_copy(
+                update={"audience": resolved.audience or notification.audience, "recipients": resolved.resolutions}
+            )
+        context = dict(notification.context)
+        telemetry.record_notification(notification.channel, context, first_attempt=telemetry.first_attempt())
+        context.setdefault("audience", _audience_text(notification, resolved))
+        try:
+            text = render(notification.template, context, self.templates_dir)
+        except Exception as exc:  # a template bug will not fix itself on retry
+            raise TemplateError(f"template {notification.template!r} failed: {exc}") from exc
+        try:
+            destination = await self.notifier.deliver(notification, text)
+        except BaseException:
+            telemetry.record_delivery(notification.channel, ok=False)
+            raise
+        telemetry.record_delivery(notification.channel, ok=True)
         return Delivery(
             channel=notification.channel,
             destination=destination,

@@ -57,7 +57,8 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """Every activity of every family: the configured implementation, else a `not_configured` stand-in.
     `oncall`: pages resolve roles to people (WARROOM_ONCALL); without it they name roles, as before."""
-    acts: list[Callable[..., Any]] = [NotifyActivities(notifier, templates_dir, oncall).notify, *extra_activities]
+    notify = NotifyActivities(notifier, templates_dir, oncall)
+    acts: list[Callable[..., Any]] = [notify.notify, notify.notify_batch, *extra_activities]
     acts.append(next_channel_number)  # needs only the worker's own Temporal client
     acts += (ansible or PlaybookRunner(AnsibleSettings())).activities()
     acts += (http_steps or HttpStepActivities()).activities()

@@ -23,7 +23,7 @@ PHASE_SIGNALS = {"signals": ["incident_changed", "parent_continues", "runbook_ad
 
 WORKFLOWS = {
     "Incident": {
-        "signals": ["alert", "phase_event", "phase_finished"],
+        "signals": ["alert", "phase_event", "phase_events", "phase_finished"],
         "queries": ["state"],
         "updates": [
             "acknowledge",
@@ -78,6 +78,7 @@ ACTIVITIES = [
     "metrics_promql_check",
     "next_channel_number",
     "notify",
+    "notify_batch",
     "read_diagnosis_metrics",
     "read_error_ratio",
 ]

@@ -238,6 +238,8 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
         if signaled.signal_name == "phase_finished" and isinstance(body, dict):
             ended = _fields(body.get("result") or {}, "outcome", "message") or f"failed: {body.get('failure')}"
             return "warroom", f"phase finished: {body.get('workflow_id')}: {ended}"
+        if signaled.signal_name == "phase_events" and isinstance(body, list):
+            return "warroom", "; ".join(f"{e.get('kind')}: {e.get('message', '')}" for e in body if isinstance(e, dict))
         if signaled.signal_name == "incident_changed" and isinstance(body, dict):
             return "warroom", f"state forwarded to the phase (version {body.get('version')})"
         return signaled.identity, f"signal {signaled.signal_name}"
@@ -246,7 +248,9 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
         scheduled[event.event_id] = scheduling.activity_type.name
         args = await _decode(converter, scheduling.input)
         body = args[0] if args else {}
-        detail = _fields(body, "channel", "template", "audience") if isinstance(body, dict) else ""
+        messages = body.get("notifications") if isinstance(body, dict) else None  # notify_batch
+        each = messages if isinstance(messages, list) else [body]
+        detail = "; ".join(_fields(m, "channel", "template", "audience") for m in each if isinstance(m, dict))
         return "warroom", f"{scheduling.activity_type.name} scheduled: {detail}"
     if kind == t.EVENT_TYPE_ACTIVITY_TASK_STARTED:
         attempt = event.activity_task_started_event_attributes
@@ -259,6 +263,10 @@ async def _describe(event: HistoryEvent, converter: DataConverter, scheduled: di
         if isinstance(value, dict) and "text" in value:
             first_line = str(value["text"]).splitlines()[0] if value["text"] else ""
             return done.identity, f"{name} done → {value.get('destination', '')}: {first_line}"
+        if isinstance(value, dict) and isinstance(value.get("outcomes"), list):  # notify_batch
+            sent = sum(1 for o in value["outcomes"] if isinstance(o, dict) and o.get("delivery"))
+            how = "; reported to the incident" if value.get("reported") else ""
+            return done.identity, f"{name} done: {sent} of {len(value['outcomes'])} delivered{how}"
         if isinstance(value, dict) and {"outcome", "summary"} <= value.keys():  # a step applied
             output = str(value.get("output") or "").replace("\n", " ")[:120]
             return done.identity, f"{name} done: {value['outcome']}: {value['summary']}" + (

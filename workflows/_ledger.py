@@ -399,6 +399,20 @@ def phase_view(state: IncidentState) -> dict[str, Any]:
     return state.model_dump(exclude=_NOT_FOR_PHASES)
 
 
+_REPORTER_KNOWS = {"fired", "escalated_to"}
+"""What a phase applies to its own copy when it reports fired deadlines (`PhaseRuntime.fire_all`)."""
+
+
+def known_to_reporter(
+    forwarded: dict[str, Any] | None, before: dict[str, Any], after: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The phase's view once its report is taken: `after` when it knew everything `before` and the
+    report changed only what it applies itself (no echo); else `forwarded`, so the change goes down."""
+    if forwarded != before or any(after[k] != before[k] for k in after if k not in _REPORTER_KNOWS):
+        return forwarded
+    return after
+
+
 def snapshot(state: IncidentState) -> IncidentState:
     """The state as phases receive it: without the timeline, which only the incident keeps."""
     return state.model_copy(update={"timeline": []})

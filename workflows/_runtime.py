@@ -2,7 +2,9 @@
 
 A phase keeps the latest incident state the parent sent it (signal `incident_changed`), fires
 the deadlines that `pending_deadlines` says are due, and reports each one back to the parent
-(signal `phase_event`), which owns the timeline.
+(signal `phase_event`), which owns the timeline. Since "lean-deadlines" the deadlines due at one
+instant go out in one `notify_batch` activity, which reports them itself (signal `phase_events`):
+one activity and no workflow task of the phase's own for the report.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from warroom.config import RunbookConfig
-    from warroom.contracts.notify import NOTIFY
+    from warroom.contracts.notify import NOTIFY, NOTIFY_BATCH, NotifyBatch
     from warroom.messages import ContextValue, internal_context, public_context
     from warroom.models import Channel, Deadline, Delivery, IncidentState, Notification, PhaseEvent, PhaseInput
-    from warroom.oncall.models import OncallResult
+    from warroom.policy.deadline_report import DeadlineReport, MessageOutcome, gap_events, report_events
     from warroom.policy.escalation import escalation_plan
     from warroom.policy.handoff import handoff_facts
     from warroom.policy.revisions import ONCALL_RESOLUTION
@@ -68,6 +70,35 @@ NEXT = "next runbook deadline"
 """The deadline timer's summary, as the Web UI shows it."""
 PAGED_CHANNELS: frozenset[Channel] = frozenset({"page", "stakeholders"})
 """Where an audience names roles that resolve to the people on call (WARROOM_ONCALL)."""
+LEAN_DEADLINES = "lean-deadlines"
+"""The patch of the one-activity deadline: 👉 incidents recorded before it sent one `notify` per
+message and reported each deadline from the phase, and the incident echoed the report back."""
+
+
+def notification(
+    state: IncidentState,
+    runbook: RunbookConfig,
+    channel: Channel,
+    template: str,
+    audience: list[str] | None = None,
+    public: bool = False,
+    **extra: ContextValue,
+) -> Notification:
+    """One message, its context rendered from the incident as it is now."""
+    now = workflow.now()
+    if public:
+        details = state.severity is not None and escalation_plan(state.severity, state.signals, runbook).public_details
+        context = public_context(state, runbook, now, details, **extra)
+    else:
+        context = internal_context(state, runbook, now, **extra)
+    return Notification(
+        incident_id=state.incident_id,
+        channel=channel,
+        template=template,
+        audience=audience or [],
+        context=context,
+        page_at=now if channel in PAGED_CHANNELS and ONCALL_RESOLUTION in state.revisions else None,
+    )
 
 
 async def send(
@@ -80,39 +111,8 @@ async def send(
     **extra: ContextValue,
 ) -> Delivery:
     """Render-and-deliver as an activity; raises ActivityError once the retries are spent."""
-    now = workflow.now()
-    if public:
-        details = state.severity is not None and escalation_plan(state.severity, state.signals, runbook).public_details
-        context = public_context(state, runbook, now, details, **extra)
-    else:
-        context = internal_context(state, runbook, now, **extra)
-    note = Notification(
-        incident_id=state.incident_id,
-        channel=channel,
-        template=template,
-        audience=audience or [],
-        context=context,
-        page_at=now if channel in PAGED_CHANNELS and ONCALL_RESOLUTION in state.revisions else None,
-    )
+    note = notification(state, runbook, channel, template, audience, public, **extra)
     return await call(NOTIFY, note, summary=f"{channel}: {template}")
-
-
-def gap_events(result: OncallResult, template: str) -> list[PhaseEvent]:
-    """A role that resolved to nobody is never silent: one timeline event per gap, naming who was paged instead."""
-    events = []
-    for gap in result.gaps:
-        stand_in = next((r for r in result.resolutions if r.instead_of == gap.role), None)
-        instead = f"paged {stand_in.describe} instead" if stand_in else "nobody on the escalation chain either"
-        where = f" of team {gap.team}" if gap.team else ""
-        schedule = f" (schedule {gap.schedule})" if gap.schedule else ""
-        events.append(
-            PhaseEvent(
-                kind="oncall_gap",
-                message=f"{gap.role}{where} resolved to nobody{schedule} for {template!r}: {instead}",
-                data={"role": gap.role, "team": gap.team or "", "paged_instead": stand_in.person if stand_in else ""},
-            )
-        )
-    return events
 
 
 async def run_alongside(main: asyncio.Task[None], helpers: list[asyncio.Task[None]]) -> None:
@@ -143,7 +143,9 @@ class PhaseRuntime:
         if state.version < self.state.version:
             return
         self._fired |= set(state.fired)
-        self.state = state.model_copy(update={"fired": sorted(self._fired)})
+        # Whom this phase escalated to and the parent has not echoed (it does not, since "lean-deadlines").
+        escalated = state.escalated_to + [w for w in self.state.escalated_to if w not in state.escalated_to]
+        self.state = state.model_copy(update={"fired": sorted(self._fired), "escalated_to": escalated})
 
     def adopt(self, runbook: RunbookConfig) -> None:
         """The incident adopted another runbook (`adopt_runbook`): follow it from now on."""
@@ -177,10 +179,7 @@ class PhaseRuntime:
     async def report(self, event: PhaseEvent) -> None:
         await workflow.get_external_workflow_handle(self.parent_id).signal("phase_event", event)
 
-    async def fire(self, deadline: Deadline) -> None:
-        self._fired.add(deadline.key)
-        channel, template = DEADLINE_MESSAGES[deadline.kind]
-        public = channel == "status_page"
+    def _deadline_context(self, deadline: Deadline) -> dict[str, ContextValue]:
         extra: dict[str, ContextValue] = {
             "reason": deadline.reason,
             "waited": deadline.reason,
@@ -191,6 +190,65 @@ class PhaseRuntime:
         }
         if deadline.kind == "handoff_brief":  # the current state, for the next on-call
             extra.update(handoff_facts(self.state, self.runbook, workflow.now()))
+        return extra
+
+    async def fire_all(self, due: list[Deadline]) -> None:
+        """Fire the deadlines due at this instant with one `notify_batch`: every message they send,
+        then their report, which the activity signals to the incident itself (`phase_events`).
+        Messages that may still go out on retry are sent again one by one (`notify`, its retries)
+        and the phase reports; a failed message stays a `notification_failed` event, never fatal."""
+        notes: list[Notification] = []
+        reports: list[DeadlineReport] = []
+        for deadline in due:
+            self._fired.add(deadline.key)
+            channel, template = DEADLINE_MESSAGES[deadline.kind]
+            public = channel == "status_page"
+            first = len(notes)
+            extra = self._deadline_context(deadline)
+            notes.append(notification(self.state, self.runbook, channel, template, deadline.audience, public, **extra))
+            if deadline.kind == "escalate" and workflow.patched("ic-stuck-line") and not self._stuck_line_due():
+                notes.append(notification(self.state, self.runbook, "incident", "ic_stuck", waited=deadline.reason))
+            event = PhaseEvent(
+                kind=deadline.kind,
+                deadline_key=deadline.key,
+                message=deadline.reason,
+                escalated_to=deadline.audience if deadline.kind in ESCALATING else [],
+                data={"audience": ", ".join(deadline.audience), "due_at": deadline.at.isoformat()},
+                public_post=public,
+            )
+            reports.append(DeadlineReport(event=event, messages=list(range(first, len(notes)))))
+        batch = NotifyBatch(notifications=notes, reports=reports, report_to=self.parent_id)
+        summary = " + ".join(f"{n.channel}: {n.template}" for n in notes)
+        try:
+            result = await call(NOTIFY_BATCH, batch, summary=summary)
+            outcomes, reported = result.outcomes, result.reported
+        except ActivityError as err:
+            outcomes, reported = [MessageOutcome(error=str(err.cause or err), retryable=True) for _ in notes], False
+        if not reported:
+            for i, outcome in enumerate(outcomes):
+                if outcome.retryable:
+                    outcomes[i] = await self._send_again(notes[i])
+            events = report_events(reports, [(n.channel, n.template) for n in notes], outcomes)
+            await workflow.get_external_workflow_handle(self.parent_id).signal("phase_events", events)
+        # What the incident takes from the report and does not echo back (`ledger.known_to_reporter`).
+        escalated = list(self.state.escalated_to)
+        for who in (w for report in reports for w in report.event.escalated_to):
+            if who not in escalated:
+                escalated.append(who)
+        self.state = self.state.model_copy(update={"fired": sorted(self._fired), "escalated_to": escalated})
+
+    async def _send_again(self, note: Notification) -> MessageOutcome:
+        try:
+            return MessageOutcome(delivery=await call(NOTIFY, note, summary=f"{note.channel}: {note.template}"))
+        except ActivityError as err:
+            return MessageOutcome(error=str(err.cause or err))
+
+    async def fire(self, deadline: Deadline) -> None:
+        """One deadline, one `notify` per message, reported by the phase (before "lean-deadlines")."""
+        self._fired.add(deadline.key)
+        channel, template = DEADLINE_MESSAGES[deadline.kind]
+        public = channel == "status_page"
+        extra = self._deadline_context(deadline)
         delivery = await self.notify(channel, template, deadline.audience, public=public, **extra)
         if deadline.kind == "escalate" and workflow.patched("ic-stuck-line") and not self._stuck_line_due():
             # The IC script's "when the team is stuck" line goes to the channel with the escalation.
@@ -265,8 +323,11 @@ class PhaseRuntime:
         state = self.state.model_copy(update={"fired": sorted(self._fired)})
         planned = pending_deadlines(state, self.runbook)
         due = due_now(planned, now, kinds)
-        for deadline in due:
-            await self.fire(deadline)
+        if due and workflow.patched(LEAN_DEADLINES):
+            await self.fire_all(due)
+        else:
+            for deadline in due:
+                await self.fire(deadline)
         return bool(due), None if due else next_wakeup(planned, now, kinds)
 
     async def _run_deadlines_recreating_timers(self, kinds: set[str], until: Callable[[], bool]) -> None:

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
         StepDecision,
         UpdateResult,
     )
-    from warroom.policy import authority
+    from warroom.policy import authority, deadline_report
     from warroom.policy.revisions import CHANNEL_SEQUENCE, REVISIONS
     from warroom.policy.steps import approvals_needed
     from warroom.policy.timers import pending_deadlines
@@ -106,10 +106,12 @@ class IncidentWorkflow(Continuation):
             return await self._close("post-incident review complete, every action item done")
         return await self._close("post-incident review complete" if self.state.pir.completed_at else "resolved")
 
+    _forwarded: dict[str, Any] | None = None  # what the running phase knows (`ledger.phase_view`)
+
     async def _phase(self, run_fn: Any, phase: Phase) -> PhaseResult:
         """Run one phase as a child workflow, forwarding every state change to it until it returns."""
         self._set_phase(phase)
-        snapshot, sent, forwarded = self._snapshot(), self.state.version, ledger.phase_view(self.state)
+        snapshot, sent, self._forwarded = self._snapshot(), self.state.version, ledger.phase_view(self.state)
         runbook = self.runbook
         child = await workflow.start_child_workflow(
             run_fn,
@@ -125,7 +127,7 @@ class IncidentWorkflow(Continuation):
         # A change made while the child was starting (an alert resolving at once) is forwarded below;
         # 👉 incidents recorded before this fix compared against the state after the start.
         if not workflow.patched("forward-changes-during-phase-start"):
-            sent, forwarded = self.state.version, ledger.phase_view(self.state)
+            sent, self._forwarded = self.state.version, ledger.phase_view(self.state)
         while not child.done():
             await workflow.wait_condition(lambda: child.done() or self.state.version != sent)
             if child.done():
@@ -133,9 +135,9 @@ class IncidentWorkflow(Continuation):
             sent = self.state.version
             view = ledger.phase_view(self.state)
             # 👉 An alert storm changes counts and the timeline, which no phase reads: don't wake it.
-            if view == forwarded and self._forward_only_relevant:
+            if view == self._forwarded and self._forward_only_relevant:
                 continue
-            forwarded = view
+            self._forwarded = view
             try:
                 await child.signal("incident_changed", self._snapshot())
             except Exception:
@@ -207,6 +209,16 @@ class IncidentWorkflow(Continuation):
         if event.propose and event.propose.entry:  # the rollback rule proposes through the catalog
             steps.take_proposal(self.state, self.runbook, event.propose)
             self.steps.start(event.propose.step_id)
+
+    @workflow.signal(description="Internal: a phase's fired deadlines, from the activity that sent their messages.")
+    def phase_events(self, events: list[PhaseEvent]) -> None:
+        """Taken once (a retried activity sends it again); what the phase reported is not echoed back."""
+        if deadline_report.repeated(self.state.fired, events):
+            return
+        before = ledger.phase_view(self.state)
+        for event in events:
+            self.phase_event(event)
+        self._forwarded = ledger.known_to_reporter(self._forwarded, before, ledger.phase_view(self.state))
 
     # --- Updates: human input -------------------------------------------------------------------
 

@@ -99,13 +99,15 @@ async def test_an_unapproved_email_is_escalated_at_24_hours(resolved_p1, skippin
 
 
 async def notifications_sent(env: WorkflowEnvironment, workflow_id: str) -> list[tuple[str, datetime]]:
-    """(channel: template, when) of each notification a workflow scheduled, from its history."""
+    """(channel: template, when) of each notification a workflow scheduled, from its history (each
+    message of a fired deadline's `notify_batch`, whose summary joins theirs with " + ")."""
     history = await env.client.get_workflow_handle(workflow_id).fetch_history()
     return [
-        (json.loads(e.user_metadata.summary.data), e.event_time.ToDatetime(tzinfo=UTC))
+        (what, e.event_time.ToDatetime(tzinfo=UTC))
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and e.activity_task_scheduled_event_attributes.activity_type.name == "notify"
+        and e.activity_task_scheduled_event_attributes.activity_type.name in ("notify", "notify_batch")
+        for what in json.loads(e.user_metadata.summary.data).split(" + ")
     ]
 
 

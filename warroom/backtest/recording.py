@@ -7,7 +7,8 @@ its backtest (whose clock starts elsewhere) compare instant for instant.
 What counts as a decision, kept deliberately simple:
 
     notify            kind `escalation` when the template is `escalation`, else the channel
-                      (`incident` → `channel`); key `kind:template:audience`
+                      (`incident` → `channel`); key `kind:template:audience` (each message of a
+                      `notify_batch` too: it is recorded and decided as the `notify` calls it stands for)
     step activities   kube_step_apply, ansible_step_apply, http_step_apply, kube_rollback: kind `step`,
                       key the activity's match key (its type and target, never a timestamp)
     phase children   kind `phase`, key the phase
@@ -32,13 +33,15 @@ from temporalio.converter import DataConverter
 
 from warroom.backtest.models import Decision, RecordedActivity, RecordedFailure, RecordedInput, Recording
 
-INTERNAL_SIGNALS = frozenset({"phase_event", "incident_changed"})
+INTERNAL_SIGNALS = frozenset({"phase_event", "phase_events", "incident_changed"})
 """Signals the workflows send each other: the backtest's own workflows send them again."""
 
 STEP_ACTIVITIES = frozenset({"kube_step_apply", "ansible_step_apply", "http_step_apply", "kube_rollback"})
 """Activities that change the world: running one is a decision."""
 
 PATCH_MARKER = "core_patch"
+NOTIFY_BATCH = "notify_batch"
+"""Several messages in one activity (a fired deadline's): each one recorded and decided as a `notify`."""
 
 _T = EventType
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -120,6 +123,7 @@ async def record(histories: list[WorkflowHistory], converter: DataConverter) -> 
     for history in histories:
         where = label(history.workflow_id)
         scheduled: dict[int, RecordedActivity] = {}
+        batches: dict[int, list[RecordedActivity]] = {}
         for event in history.events:
             offset = (_time(event.event_time) - started_at).total_seconds()
             kind = event.event_type
@@ -153,6 +157,15 @@ async def record(histories: list[WorkflowHistory], converter: DataConverter) -> 
                 attrs = event.activity_task_scheduled_event_attributes
                 request_body = await _first(converter, attrs.input)
                 activity_type = attrs.activity_type.name
+                if activity_type == NOTIFY_BATCH:
+                    batches[event.event_id] = [
+                        RecordedActivity(
+                            offset=offset, workflow=where, activity_type="notify", key=match_key("notify", n), input=n
+                        )
+                        for n in _notifications(request_body)
+                    ]
+                    recording.activities += batches[event.event_id]
+                    continue
                 scheduled[event.event_id] = RecordedActivity(
                     offset=offset,
                     workflow=where,
@@ -163,16 +176,24 @@ async def record(histories: list[WorkflowHistory], converter: DataConverter) -> 
                 recording.activities.append(scheduled[event.event_id])
             elif kind == _T.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
                 done = event.activity_task_completed_event_attributes
+                if done.scheduled_event_id in batches:
+                    _batch_done(batches[done.scheduled_event_id], await _first(converter, done.result), offset)
                 if done.scheduled_event_id in scheduled:
                     scheduled[done.scheduled_event_id].result = await _first(converter, done.result)
                     _finish(scheduled[done.scheduled_event_id], offset)
             elif kind == _T.EVENT_TYPE_ACTIVITY_TASK_FAILED:
                 failed = event.activity_task_failed_event_attributes
+                for message in batches.get(failed.scheduled_event_id, []):
+                    message.failure = _failure(failed.failure)
+                    _finish(message, offset)
                 if failed.scheduled_event_id in scheduled:
                     scheduled[failed.scheduled_event_id].failure = _failure(failed.failure)
                     _finish(scheduled[failed.scheduled_event_id], offset)
             elif kind == _T.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
                 timed_out = event.activity_task_timed_out_event_attributes
+                for message in batches.get(timed_out.scheduled_event_id, []):
+                    message.failure = _failure(timed_out.failure)
+                    _finish(message, offset)
                 if timed_out.scheduled_event_id in scheduled:
                     scheduled[timed_out.scheduled_event_id].failure = _failure(timed_out.failure)
                     _finish(scheduled[timed_out.scheduled_event_id], offset)
@@ -191,6 +212,25 @@ async def record(histories: list[WorkflowHistory], converter: DataConverter) -> 
 
 def _finish(activity: RecordedActivity, offset: float) -> None:
     activity.duration = max(0.0, offset - activity.offset)
+
+
+def _notifications(request: Any) -> list[Any]:
+    """The messages of a `notify_batch` request, each a `notify` request."""
+    found = request.get("notifications") if isinstance(request, dict) else None
+    return list(found) if isinstance(found, list) else []
+
+
+def _batch_done(messages: list[RecordedActivity], result: Any, offset: float) -> None:
+    """Each message's own outcome: its Delivery, or its failure (final: the batch tried it)."""
+    outcomes = result.get("outcomes") if isinstance(result, dict) else None
+    for message, outcome in zip(messages, outcomes if isinstance(outcomes, list) else [], strict=False):
+        if isinstance(outcome, dict) and outcome.get("delivery") is not None:
+            message.result = outcome["delivery"]
+        elif isinstance(outcome, dict):
+            message.failure = RecordedFailure(
+                type="NotDelivered", message=str(outcome.get("error")), non_retryable=True
+            )
+        _finish(message, offset)
 
 
 def _closes(kind: int) -> bool:
@@ -226,10 +266,11 @@ async def decisions(histories: list[WorkflowHistory], converter: DataConverter) 
             if kind == _T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 attrs = event.activity_task_scheduled_event_attributes
                 name = attrs.activity_type.name
-                if name == "notify":
+                if name in ("notify", NOTIFY_BATCH):
                     body = await _first(converter, attrs.input)
-                    what, key = notify_decision(body)
-                    found.append(Decision(offset=offset, workflow=where, kind=what, key=key))
+                    for message in _notifications(body) if name == NOTIFY_BATCH else [body]:
+                        what, key = notify_decision(message)
+                        found.append(Decision(offset=offset, workflow=where, kind=what, key=key))
                 elif name in STEP_ACTIVITIES:
                     key = match_key(name, await _first(converter, attrs.input))
                     found.append(Decision(offset=offset, workflow=where, kind="step", key=key))

@@ -57,7 +57,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from warroom.audit import incident_histories
 from warroom.backtest.models import Divergence, RecordedActivity, RecordedInput, Recording
-from warroom.backtest.recording import label, match_key, waited
+from warroom.backtest.recording import NOTIFY_BATCH, label, match_key, waited
 from warroom.client import DATA_CONVERTER
 from warroom.config import RunbookConfig
 from warroom.enums import Phase
@@ -210,6 +210,8 @@ class _Answers:
         return (at - self.started_at).total_seconds() if self.started_at else 0.0
 
     def answer(self, activity_type: str, workflow_id: str, body: Any, scheduled: datetime, attempt: int = 1) -> Any:
+        if activity_type == NOTIFY_BATCH:
+            return self.answer_batch(workflow_id, body, scheduled)
         where, key = label(workflow_id), match_key(activity_type, body)
         found = self.queues.get((where, key))
         queue: deque[RecordedActivity] | None = None
@@ -258,6 +260,17 @@ class _Answers:
             non_retryable=True,
             category=_EXPECTED,
         )
+
+    def answer_batch(self, workflow_id: str, body: Any, scheduled: datetime) -> Any:
+        """Each message answered as its `notify` (recorded, or not sent); the report is left to the
+        workflow (`reported` false): nothing here signals the incident."""
+        outcomes: list[dict[str, Any]] = []
+        for message in body.get("notifications", []) if isinstance(body, dict) else []:
+            try:  # as a later attempt: a recorded duration would hold the whole batch
+                outcomes.append({"delivery": self.answer("notify", workflow_id, message, scheduled, attempt=2)})
+            except ApplicationError as err:
+                outcomes.append({"error": err.message, "retryable": False})
+        return {"outcomes": outcomes, "reported": False}
 
 
 def child_start_pending(events: Sequence[HistoryEvent]) -> bool:
