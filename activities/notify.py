@@ -7,6 +7,7 @@ Slack, PagerDuty, Statuspage and e-mail adapters implement the same `Notifier` p
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import fcntl
 import json
 import logging
@@ -113,13 +114,19 @@ class LocalSink:
         return str(path)
 
 
+_BATCH_INDEX: contextvars.ContextVar[int | None] = contextvars.ContextVar("batch_index", default=None)
+"""Which message of a `notify_batch` is being delivered: each has a key of its own."""
+
+
 def delivery_key() -> str | None:
     """The running notify activity's idempotency key: one per scheduled message, hence per (incident,
-    deadline), unchanged across its retries; None outside an activity."""
+    deadline), unchanged across its retries (`#n` for the n-th message of a batch, so a batch retried
+    after a kill logs again only the messages its first attempt did not); None outside an activity."""
     if not activity.in_activity():
         return None
     info = activity.info()
-    return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+    index = _BATCH_INDEX.get()
+    return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}" + ("" if index is None else f"#{index}")
 
 
 def _is_retry() -> bool:
@@ -173,7 +180,13 @@ class NotifyActivities:
         harmless). A message that may still go out on retry, or a signal that failed, leaves the
         report to the workflow: the activity never fails after delivering, so nothing is sent twice."""
         with boundary():
-            outcomes = [await self._try(n) for n in batch.notifications]
+            outcomes = []
+            for index, notification in enumerate(batch.notifications):
+                token = _BATCH_INDEX.set(index)
+                try:
+                    outcomes.append(await self._try(notification))
+                finally:
+                    _BATCH_INDEX.reset(token)
             if batch.report_to is None or any(o.retryable for o in outcomes):
                 return BatchDelivered(outcomes=outcomes)
             channels = [(n.channel, n.template) for n in batch.notifications]

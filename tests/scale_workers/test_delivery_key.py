@@ -13,6 +13,7 @@ from pathlib import Path
 from temporalio.testing import ActivityEnvironment
 
 from activities.notify import LocalSink, NotifyActivities
+from warroom.contracts.notify import NotifyBatch
 from warroom.models import Notification
 
 PAGE = Notification(
@@ -66,3 +67,20 @@ async def test_outside_an_activity_every_call_logs(tmp_path: Path) -> None:
         await sink.deliver(PAGE, "text")
     assert (tmp_path / "channels" / "inc-42.log").read_text().count("[page]") == 2
     assert not (tmp_path / "channels" / "inc-42.delivered.jsonl").exists()
+
+
+async def test_a_batch_retried_after_a_kill_logs_only_what_its_first_attempt_did_not(tmp_path: Path) -> None:
+    """Each message of a notify_batch has its own key (`#n`): two pages of one batch are two
+    deliveries, and a retry after the first attempt logged only the first logs only the second."""
+    vp = PAGE.model_copy(update={"audience": ["vp-engineering"]})  # a second message of the same batch
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id="phase-inc-42", workflow_run_id="run-1", activity_id="7")
+    first = NotifyBatch(notifications=[PAGE])  # the first attempt died after its first message
+    await env.run(NotifyActivities(LocalSink(tmp_path, echo=False)).notify_batch, first)
+    env.info = dataclasses.replace(env.info, attempt=2)
+    retry = NotifyBatch(notifications=[PAGE, vp])
+    await env.run(NotifyActivities(LocalSink(tmp_path, echo=False)).notify_batch, retry)
+    log = (tmp_path / "channels" / "inc-42.log").read_text()
+    assert log.count("[page] [engineering-manager]") == 1 and log.count("[page] [vp-engineering]") == 1
+    ledger = [json.loads(line) for line in (tmp_path / "channels" / "inc-42.delivered.jsonl").read_text().splitlines()]
+    assert [e["key"] for e in ledger] == ["phase-inc-42/run-1/7#0", "phase-inc-42/run-1/7#1"]
