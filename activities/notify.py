@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from temporalio import activity
-from temporalio.service import RPCError
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.tickets import LocalTickets
 from warroom.contracts.errors import ActivityFailure, boundary
@@ -129,6 +130,19 @@ def delivery_key() -> str | None:
     return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}" + ("" if index is None else f"#{index}")
 
 
+async def _running(workflow_id: str) -> bool:
+    """Whether the workflow's latest run is running; an error asking counts as running (when in doubt, page)."""
+    try:
+        client = activity.client()
+    except RuntimeError:  # no client (an activity environment without one): nothing to ask
+        return True
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        return err.status != RPCStatusCode.NOT_FOUND
+    return described.status == WorkflowExecutionStatus.RUNNING
+
+
 def _is_retry() -> bool:
     return activity.in_activity() and activity.info().attempt > 1
 
@@ -180,6 +194,9 @@ class NotifyActivities:
         harmless). A message that may still go out on retry, or a signal that failed, leaves the
         report to the workflow: the activity never fails after delivering, so nothing is sent twice."""
         with boundary():
+            if batch.report_to is not None and not await _running(batch.report_to):
+                log.warning("%s is no longer running: its phase's messages are not sent", batch.report_to)
+                return BatchDelivered(outcomes=[], incident_closed=True)
             outcomes = []
             for index, notification in enumerate(batch.notifications):
                 token = _BATCH_INDEX.set(index)

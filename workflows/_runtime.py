@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from warroom.config import RunbookConfig
@@ -222,6 +222,8 @@ class PhaseRuntime:
         try:
             result = await call(NOTIFY_BATCH, batch, summary=summary)
             outcomes, reported = result.outcomes, result.reported
+            if result.incident_closed:
+                raise ApplicationError(f"{self.parent_id} is no longer running: this phase ends", type="IncidentGone")
         except ActivityError as err:
             outcomes, reported = [MessageOutcome(error=str(err.cause or err), retryable=True) for _ in notes], False
         if not reported:

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHistory
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHistory
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -197,3 +199,40 @@ async def test_an_escalation_recorded_before_the_patch_replays_the_old_way(sandb
     replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER, workflow_runner=workflow_runner(sandboxed))
     for history in (phase, incident):
         await replayer.replay_workflow(history)
+
+
+async def test_a_phase_whose_incident_was_terminated_by_hand_pages_nobody_and_ends(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """Phases outlive their incident (parent close policy ABANDON, for continue-as-new): one left
+    behind by a terminated incident sends nothing when its escalation falls due, and ends saying why.
+    On the dev server, with a 20-s escalation: the time-skipping server strands on the abandoned phase."""
+    base = runbook()
+    matrix = dict(base.severity_matrix)
+    matrix[Severity.P2] = matrix[Severity.P2].model_copy(update={"escalate_after": 20 * SECOND})
+    quick = base.model_copy(update={"severity_matrix": matrix})
+    async with running_worker(dev_env.client, tmp_path) as harness:
+        handle = await harness.start(
+            incident_input(runbook=quick, declared=True, declared_by="alice", severity=Severity.P2, commander="alice")
+        )
+
+        phase = dev_env.client.get_workflow_handle(phase_workflow_id(handle.id, Phase.COMMAND))
+
+        async def in_command() -> None:
+            try:
+                assert (await phase.describe()).status == WorkflowExecutionStatus.RUNNING
+            except RPCError as err:
+                raise AssertionError(f"the Command phase has not started: {err}") from None
+
+        await assert_eventually(in_command)
+        await handle.terminate(reason="a bogus incident, ended by hand")
+        assert (await phase.describe()).status == WorkflowExecutionStatus.RUNNING, "the phase outlived its incident"
+
+        async def ended() -> None:
+            assert (await phase.describe()).status == WorkflowExecutionStatus.FAILED
+
+        await assert_eventually(ended, timeout=90)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await phase.result()
+        assert isinstance(failed.value.cause, ApplicationError) and failed.value.cause.type == "IncidentGone"
+        assert harness.sink.count("escalation") == 0 and harness.sink.count("ic_stuck") == 0

@@ -49,6 +49,9 @@ class BatchDelivered(BaseModel):
 
     outcomes: list[MessageOutcome]
     reported: bool = False
+    incident_closed: bool = False
+    """The incident (`report_to`) is no longer running, so nothing was sent: a phase left behind by
+    an incident terminated by hand (phases outlive their incident since continue-as-new) ends."""
 
 
 NOTIFY_BATCH = ActivityContract("notify_batch", NotifyBatch, BatchDelivered, timedelta(seconds=60), NOTIFY_RETRY)
