@@ -21,8 +21,6 @@ with workflow.unsafe.imports_passed_through():
     from warroom.ids import phase_workflow_id
     from warroom.models import (
         Acknowledge,
-        Alert,
-        AlertReceipt,
         AssignRole,
         CancelStep,
         CompleteActionItem,
@@ -31,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         IncidentInput,
         IncidentState,
         MarkMitigated,
-        PhaseEvent,
         PhaseInput,
         PhaseResult,
         ProposeStep,
@@ -43,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         StepDecision,
         UpdateResult,
     )
-    from warroom.policy import authority, deadline_report
+    from warroom.policy import authority
     from warroom.policy.revisions import CHANNEL_SEQUENCE, REVISIONS
     from warroom.policy.steps import approvals_needed
     from warroom.policy.timers import pending_deadlines
@@ -51,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import _changes as changes
     from workflows import _ledger as ledger
     from workflows import _step_ledger as steps
-    from workflows._continuation import Continuation
+    from workflows._incident_inputs import IncidentInputs
     from workflows._runtime import send
     from workflows._steps import StepRunner
     from workflows.command import CommandPhase
@@ -63,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name="Incident")
-class IncidentWorkflow(Continuation):
+class IncidentWorkflow(IncidentInputs):
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
         self.runbook = inp.runbook
@@ -105,8 +102,6 @@ class IncidentWorkflow(Continuation):
         if self.state.pir.action_items and all(i.done_at for i in self.state.pir.action_items):
             return await self._close("post-incident review complete, every action item done")
         return await self._close("post-incident review complete" if self.state.pir.completed_at else "resolved")
-
-    _forwarded: dict[str, Any] | None = None  # what the running phase knows (`ledger.phase_view`)
 
     async def _phase(self, run_fn: Any, phase: Phase) -> PhaseResult:
         """Run one phase as a child workflow, forwarding every state change to it until it returns."""
@@ -165,60 +160,6 @@ class IncidentWorkflow(Continuation):
     @workflow.query(name="state", description="The incident's state, timeline and next deadlines.")
     def current_state(self) -> IncidentState:
         return self.state.model_copy(update={"deadlines": pending_deadlines(self.state, self.runbook)})
-
-    @workflow.signal(description="A new alert for this incident (firing or resolved).")
-    def alert(self, alert: Alert) -> None:
-        if self.state.phase == Phase.CLOSED:
-            return
-        changes.on_alert(self.state, self.runbook, alert, workflow.now())
-
-    @workflow.update(description="The intake's alert (update-with-start): returns once the alert is recorded.")
-    def ingest_alert(self, alert: Alert) -> AlertReceipt:
-        """Start the incident with no alert in its input and deliver the first one here, so every
-        alert (the first included) is counted once and the caller gets a receipt from history."""
-        return self._take_alert(alert)
-
-    def _take_alert(self, alert: Alert) -> AlertReceipt:
-        repeated = changes.on_alert(self.state, self.runbook, alert, workflow.now())
-        return AlertReceipt(
-            incident_id=self.state.incident_id,
-            workflow_id=self.state.workflow_id,
-            phase=self.state.phase,
-            severity=self.state.severity,
-            alerts_received=self.state.alerts_received,
-            new_incident=self._opened_by_alert and self.state.alerts_received == 1,
-            repeated=repeated,
-        )
-
-    @ingest_alert.validator
-    def _validate_ingest_alert(self, alert: Alert) -> None:
-        self._check(authority.may_ingest_alert, self.state, alert)
-
-    @workflow.update(description="A notification's alerts in one history event (update-with-start): a receipt each.")
-    def ingest_alerts(self, alerts: list[Alert]) -> list[AlertReceipt]:
-        return [self._take_alert(alert) for alert in alerts]
-
-    @ingest_alerts.validator
-    def _validate_ingest_alerts(self, alerts: list[Alert]) -> None:
-        self._check(authority.may_ingest_alerts, self.state, alerts)
-
-    @workflow.signal(description="Internal: a phase workflow reports a fired timer or a message sent.")
-    def phase_event(self, event: PhaseEvent) -> None:
-        if ledger.apply_phase_event(self.state, event, workflow.now()):
-            self._publish()
-        if event.propose and event.propose.entry:  # the rollback rule proposes through the catalog
-            steps.take_proposal(self.state, self.runbook, event.propose)
-            self.steps.start(event.propose.step_id)
-
-    @workflow.signal(description="Internal: a phase's fired deadlines, from the activity that sent their messages.")
-    def phase_events(self, events: list[PhaseEvent]) -> None:
-        """Taken once (a retried activity sends it again); what the phase reported is not echoed back."""
-        if deadline_report.repeated(self.state.fired, events):
-            return
-        before = ledger.phase_view(self.state)
-        for event in events:
-            self.phase_event(event)
-        self._forwarded = ledger.known_to_reporter(self._forwarded, before, ledger.phase_view(self.state))
 
     # --- Updates: human input -------------------------------------------------------------------
 
