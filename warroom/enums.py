@@ -100,6 +100,7 @@ class Update(StrEnum):
     COMPLETE_PIR = "complete_pir"
     COMPLETE_ACTION_ITEM = "complete_action_item"
     INGEST_ALERT = "ingest_alert"
+    INGEST_ALERTS = "ingest_alerts"
     ADOPT_RUNBOOK = "adopt_runbook"
 
 

@@ -85,7 +85,7 @@ REQUESTS: dict[Update, type[BaseModel]] = {
     Update.COMPLETE_ACTION_ITEM: CompleteActionItem,
     Update.ADOPT_RUNBOOK: AdoptRunbook,
 }
-"""The request model of every update people send (the intake's `ingest_alert` is not one)."""
+"""The request model of every update people send (the intake's `ingest_alert` and `ingest_alerts` are not)."""
 
 
 class IncidentRow(BaseModel):

@@ -32,7 +32,7 @@ def test_every_update_and_query_is_the_workflows_with_its_request_type() -> None
     for update, request in REQUESTS.items():
         handler = definition.updates[update.value]
         assert (handler.arg_types, handler.ret_type) == ([request], UpdateResult), update
-    assert set(Update) - set(REQUESTS) == {Update.INGEST_ALERT}  # the intake's, not people's
+    assert set(Update) - set(REQUESTS) == {Update.INGEST_ALERT, Update.INGEST_ALERTS}  # the intake's, not people's
     assert {q.value for q in Query} == set(definition.queries)
     assert definition.queries[Query.STATE].ret_type is IncidentState
 
