@@ -245,6 +245,8 @@ class SubscriberFanout:
 
     async def _post(self, sub: Subscriber, incident: PublicIncident, key: str) -> None:
         assert sub.secret is not None
+        import httpx  # loaded when first used (a worker with no HTTP integration never imports it)
+
         # Resolved now (a name may point inside since it subscribed), and connected to as resolved.
         addresses = await resolve_webhook(sub.address, private_allowed=self.settings.status_webhook_private)
         url = httpx.URL(sub.address)
