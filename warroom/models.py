@@ -437,7 +437,6 @@ class PhaseInput(Model):
     parent_workflow_id: str
     state: IncidentState
     runbook: RunbookConfig
-    report_result: bool = Field(False, description="always signal `phase_finished` at the end (else once told to)")
 
 
 class PhaseResult(Model):

@@ -39,11 +39,11 @@ def reports_result(
         try:
             result = await run_fn(self, inp)
         except FailureError as err:  # the phase fails (a bug in workflow code fails its task instead)
-            if self.reports_to_later_runs or inp.report_result:
+            if self.reports_to_later_runs:
                 finished = PhaseFinished(workflow_id=me, failure=str(err) or type(err).__name__)
                 await workflow.get_external_workflow_handle(inp.parent_workflow_id).signal(PHASE_FINISHED, finished)
             raise
-        if self.reports_to_later_runs or inp.report_result:
+        if self.reports_to_later_runs:
             finished = PhaseFinished(workflow_id=me, result=result)
             await workflow.get_external_workflow_handle(inp.parent_workflow_id).signal(PHASE_FINISHED, finished)
         return result
