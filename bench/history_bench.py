@@ -100,12 +100,30 @@ def audit(stack: Stack, workflow_id: str, *flags: str) -> tuple[float, int, str]
     return took, 0, said
 
 
+async def profile(client: Client, workflow_id: str) -> None:
+    """cProfile of the audit's fetch and rows (this process runs nothing else meanwhile: the stack is subprocesses)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    rows = await audit_rows(await incident_histories(client, workflow_id), client.data_converter)
+    profiler.disable()
+    print(f"profiled audit: {len(rows)} rows")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=20_000)
     parser.add_argument("--limit", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="2,000 alerts, limit 500")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile the in-process audit (fetch and rows): top 30 by cumulative",
+    )
     args = parser.parse_args()
     if args.quick:
         args.alerts, args.limit = 2_000, 500
@@ -158,6 +176,8 @@ async def main() -> None:
                 f"audit in process: fetch {len(histories)} histories {fetched:.1f} s, {len(rows)} rows {described:.1f} s, "
                 f"replay {replayed:.1f} s ({sum(c.ok for c in checks)} of {len(checks)} replay)"
             )
+            if args.profile:
+                await profile(client, workflow_id)
             seconds, code, said = audit(stack, workflow_id)
             print(f"warroom audit of the whole chain: {seconds:.1f} s (goal < 10 s), exit {code}, {said}")
             seconds, code, said = audit(stack, workflow_id, "--verify")

@@ -25,6 +25,7 @@ from activities.http_steps import HttpStepActivities
 from activities.metrics import PrometheusSource
 from activities.notify import LocalSink, Notifier
 from activities.registry import build_activities
+from warroom import compiled_once
 from warroom.config import RunbookConfig
 from warroom.errors import ConfigInvalid
 from warroom.settings import Settings
@@ -58,6 +59,7 @@ def workflow_runner(sandboxed: bool = True) -> SandboxedWorkflowRunner | Unsandb
     """The SDK's sandbox sharing the domain modules (SHARED_WITH_WORKFLOWS), or no sandbox."""
     if not sandboxed:
         return UnsandboxedWorkflowRunner()
+    compiled_once.install()  # the sandbox re-imports workflows/ per run: compile it once
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*SHARED_WITH_WORKFLOWS)
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
