@@ -59,7 +59,7 @@ class CompiledOnceFinder:
 def install() -> None:
     """Put the finder first on the import path, once per process."""
     if CompiledOnceFinder not in sys.meta_path:
-        sys.meta_path.insert(0, CompiledOnceFinder)  # type: ignore[arg-type]
+        sys.meta_path.insert(0, CompiledOnceFinder)
 
 
 def cached_modules() -> int:
