@@ -7,7 +7,7 @@ in containers and CI) compiled every workflow module at every incident start, ab
 worker's CPU when 200 incidents were declared together (bench/reliability_bench.py --timers).
 
 `install()` adds one import finder for the `workflows` package whose loader keeps each module's
-code object, keyed by file and modification time. A code object is immutable: every run still
+code object, keyed by file, modification time and size. A code object is immutable: every run still
 executes it into its own fresh module, so the sandbox's isolation is unchanged. The source is
 compiled once, and `PYTHONDONTWRITEBYTECODE` is respected (nothing is written to disk).
 """
@@ -23,7 +23,7 @@ from types import CodeType, ModuleType
 PACKAGES = ("workflows",)
 """What the sandbox re-imports per run; the shared domain modules are passed through instead."""
 
-_codes: dict[tuple[str, int], CodeType] = {}
+_codes: dict[tuple[str, int, int], CodeType] = {}
 
 
 class _CompiledOnceLoader(SourceFileLoader):
@@ -31,7 +31,8 @@ class _CompiledOnceLoader(SourceFileLoader):
 
     def get_code(self, fullname: str) -> CodeType:
         path = self.get_filename(fullname)
-        key = (path, os.stat(path).st_mtime_ns)
+        stat = os.stat(path)
+        key = (path, stat.st_mtime_ns, stat.st_size)
         code = _codes.get(key)
         if code is None:
             loaded = super().get_code(fullname)
