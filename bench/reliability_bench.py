@@ -947,9 +947,11 @@ async def start_timers(
 
 
 def due_after(args: argparse.Namespace) -> list[float]:
-    """Each incident's escalate_after: all the same, or spread over --spread seconds."""
+    """Each incident's escalate_after: all the same, or spread over --spread seconds. Whole seconds: a
+    runbook keeps durations as text ("7m30s"), so a fractional one would be cut to the second and the
+    lateness computed from it would be off by up to a second (early, it looked negative)."""
     n, after, spread = args.open_incidents, args.escalate_after, args.spread
-    return [after + (spread * i / (n - 1) if n > 1 else 0.0) for i in range(n)]
+    return [float(round(after + (spread * i / (n - 1) if n > 1 else 0.0))) for i in range(n)]
 
 
 async def timers_section(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
