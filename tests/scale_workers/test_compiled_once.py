@@ -76,7 +76,7 @@ def test_without_it_every_import_compiles_the_source_again() -> None:
 
 
 def test_an_edited_module_is_compiled_again(tmp_path: Path) -> None:
-    """Keyed by modification time: a worker restarted on new code never runs the old code."""
+    """Keyed by modification time and size: a worker restarted on new code never runs the old code."""
     package = tmp_path / "workflows"
     package.mkdir()
     (package / "__init__.py").write_text("")
@@ -99,7 +99,7 @@ def test_an_edited_module_is_compiled_again(tmp_path: Path) -> None:
     assert out == "1 2"
 
 
-def test_the_sandboxed_runner_installs_it_and_the_unsandboxed_one_does_not_need_it() -> None:
+def test_the_sandboxed_runner_installs_it_first_on_the_import_path() -> None:
     workflow_runner(sandboxed=True)
     assert compiled_once.CompiledOnceFinder in sys.meta_path
     assert sys.meta_path.index(compiled_once.CompiledOnceFinder) == 0
