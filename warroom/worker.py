@@ -44,6 +44,7 @@ SHARED_WITH_WORKFLOWS = (
     "warroom.messages",
     "warroom.models",
     "warroom.oncall.models",
+    "warroom.patches",
     "warroom.policy",
     "warroom.primitives",
     "warroom.search",

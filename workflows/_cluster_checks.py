@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.diagnosis import Findings
     from warroom.policy.diagnosis_cluster import EventSignals, ResourceSignals
     from workflows._activities import call
+    from workflows._patches import patched
     from workflows._runtime import PhaseRuntime
 
 EVENT_SAMPLES = 5
@@ -137,13 +138,13 @@ async def run_cluster_checks(rt: PhaseRuntime, target: DeploymentTarget) -> Clus
         lag_above = rt.runbook.database_checks.replication_lag_above.total_seconds()
         found.dependencies = database_signals(name, report, lag_above)
 
-    if workflow.patched("diagnosis-kubernetes-events"):
+    if patched("diagnosis-kubernetes-events"):
         checks.append(_reported(events, "events", found))
-    if workflow.patched("diagnosis-kubernetes-usage"):
+    if patched("diagnosis-kubernetes-usage"):
         checks.append(_reported(usage, "resource usage", found))
     # A service the runbook names no database for never asks (its incidents replay either way).
     named = rt.runbook.database_checks.for_service(rt.state.service)
-    if named is not None and workflow.patched("diagnosis-database"):
+    if named is not None and patched("diagnosis-database"):
         checks.append(_reported(lambda: database(*named), "database", found))
     await asyncio.gather(*(check() for check in checks))
     return found

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.models import Continued, IncidentInput, PhaseFinished, PhaseResult
     from workflows import _ledger as ledger
     from workflows._adoption import RunbookAdoption
+    from workflows._patches import patched
     from workflows._phase import PARENT_CONTINUES, PHASE_FINISHED
     from workflows._steps import StepRunner
 
@@ -76,7 +77,7 @@ class Continuation(RunbookAdoption):
     def _init_continuation(self, inp: IncidentInput) -> None:
         """Called by `__init__`: whether this incident may continue as new, and where a continued run resumes."""
         self._input = inp
-        self._continues = workflow.patched(CONTINUE_AS_NEW)
+        self._continues = patched(CONTINUE_AS_NEW)
         self._resume = inp.continued.phase_running if inp.continued else None
         self._run_number = inp.continued.run if inp.continued else 1
         self._finished: dict[str, PhaseFinished] = {}

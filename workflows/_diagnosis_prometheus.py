@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.diagnosis import CACHE_CHECKS, CacheSignals, Findings
     from warroom.policy.error_classes import dominant_error_class
     from workflows._activities import call
+    from workflows._patches import patched
     from workflows._runtime import PhaseRuntime
 
 PrometheusResult = DiagnosisMetricsReading | ActivityError
@@ -35,7 +36,7 @@ def prometheus_check(rt: PhaseRuntime) -> asyncio.Task[PrometheusResult] | None:
     """Start the readings alongside the other checks.
 
     👉 Incidents recorded before the tree read them replay without the call (None)."""
-    if not workflow.patched("diagnosis-prometheus-classes"):
+    if not patched("diagnosis-prometheus-classes"):
         return None
     return asyncio.create_task(_read(DiagnosisMetricsRequest(service=rt.state.service)))
 

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.escalation import escalation_plan
     from warroom.policy.rollback import RollbackDecision, decide_rollback
     from workflows._activities import call
+    from workflows._patches import patched
     from workflows._runtime import PhaseRuntime
 
 
@@ -84,11 +85,11 @@ class RollbackProposal:
             await rt.notify("incident", "rollback_not_indicated", reasons=decision.reasons, target=str(self.target))
             return
         # 👉 Incidents recorded before the status page said "Identified" replay without the post.
-        if workflow.patched("status-identified-when-the-rollback-rule-holds") and recent.deployed_at:
+        if patched("status-identified-when-the-rollback-rule-holds") and recent.deployed_at:
             await self._identified(recent.deployed_at)
         # 👉 Incidents recorded before the step catalog ran the rollback here; it now runs as the
         # catalog's `rollback` step in the incident (preview, veto window, apply, rollout status).
-        if workflow.patched("rollback-via-catalog"):
+        if patched("rollback-via-catalog"):
             await self._propose_to_catalog(recent, evidence)
             return
         await self._propose_and_execute(recent, evidence)

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.timers import due_now, next_wakeup, pending_deadlines
     from warroom.policy.war_room import stuck_line_due
     from workflows._activities import call
+    from workflows._patches import patched
 
 # What a fired deadline sends: (channel, template).
 DEADLINE_MESSAGES: dict[str, tuple[Channel, str]] = {
@@ -206,7 +207,7 @@ class PhaseRuntime:
             first = len(notes)
             extra = self._deadline_context(deadline)
             notes.append(notification(self.state, self.runbook, channel, template, deadline.audience, public, **extra))
-            if deadline.kind == "escalate" and workflow.patched("ic-stuck-line") and not self._stuck_line_due():
+            if deadline.kind == "escalate" and patched("ic-stuck-line") and not self._stuck_line_due():
                 notes.append(notification(self.state, self.runbook, "incident", "ic_stuck", waited=deadline.reason))
             event = PhaseEvent(
                 kind=deadline.kind,
@@ -252,7 +253,7 @@ class PhaseRuntime:
         public = channel == "status_page"
         extra = self._deadline_context(deadline)
         delivery = await self.notify(channel, template, deadline.audience, public=public, **extra)
-        if deadline.kind == "escalate" and workflow.patched("ic-stuck-line") and not self._stuck_line_due():
+        if deadline.kind == "escalate" and patched("ic-stuck-line") and not self._stuck_line_due():
             # The IC script's "when the team is stuck" line goes to the channel with the escalation.
             await self.notify("incident", "ic_stuck", waited=deadline.reason)
         await self.report(
@@ -279,7 +280,7 @@ class PhaseRuntime:
         """The no-progress deadline posts the stuck line at this very moment: the escalation leaves it
         to that one. 👉 Incidents recorded before the no-progress line always posted it here."""
         state = self.state.model_copy(update={"fired": sorted(self._fired)})
-        return stuck_line_due(state, self.runbook, workflow.now()) and workflow.patched("silent-ic")
+        return stuck_line_due(state, self.runbook, workflow.now()) and patched("silent-ic")
 
     async def run_deadlines(self, kinds: set[str], until: Callable[[], bool]) -> None:
         """Fire due deadlines of `kinds` until `until()` holds, re-planning on every state change.
@@ -287,7 +288,7 @@ class PhaseRuntime:
         One timer stands for the next deadline and is kept across state changes that do not move
         it: a state change cancels it only when the next deadline moved. 👉 Incidents recorded
         before "deadline-timer-kept" re-created it on every state change."""
-        if not workflow.patched("deadline-timer-kept"):
+        if not patched("deadline-timer-kept"):
             await self._run_deadlines_recreating_timers(kinds, until)
             return
         timer: asyncio.Task[None] | None = None
@@ -325,7 +326,7 @@ class PhaseRuntime:
         state = self.state.model_copy(update={"fired": sorted(self._fired)})
         planned = pending_deadlines(state, self.runbook)
         due = due_now(planned, now, kinds)
-        if due and workflow.patched(LEAN_DEADLINES):
+        if due and patched(LEAN_DEADLINES):
             await self.fire_all(due)
         else:
             for deadline in due:

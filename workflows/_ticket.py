@@ -25,13 +25,14 @@ with workflow.unsafe.imports_passed_through():
     from warroom.models import IncidentState, Notification, PhaseEvent
     from warroom.policy.mttx import mttx
     from workflows._activities import call
+    from workflows._patches import patched
     from workflows._runtime import PhaseRuntime
 
 
 async def open_ticket(rt: PhaseRuntime) -> None:
     """Declare: open the incident's ticket (a retry finds the one already opened) and post its link."""
     # 👉 Incidents declared before tickets existed replay without one.
-    if not workflow.patched("incident-ticket"):
+    if not patched("incident-ticket"):
         return
     ref = await _deliver(rt, OPEN, "opened", opened_at=_at(rt.state.opened_at))
     if ref is None:
@@ -43,7 +44,7 @@ async def open_ticket(rt: PhaseRuntime) -> None:
 async def add_timeline(rt: PhaseRuntime) -> None:
     """Resolution: add the timeline to the ticket (opening one if declaration could not)."""
     # 👉 Incidents resolved before tickets existed replay without the timeline.
-    if not workflow.patched("incident-ticket-timeline"):
+    if not patched("incident-ticket-timeline"):
         return
     extra = timeline_context(rt.state, rt.runbook, workflow.now())
     ref = await _deliver(rt, TIMELINE, "updated with the timeline", **extra)

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.models import PhaseInput, PhaseResult
     from warroom.policy.timers import IC_SILENCE_KINDS, LATE_KINDS, LIVE_KINDS, WAR_ROOM_KINDS
     from workflows._diagnosis import run_diagnosis
+    from workflows._patches import patched
     from workflows._phase import PhaseWorkflow, reports_result
     from workflows._rollback import RollbackProposal
     from workflows._runtime import run_alongside
@@ -32,21 +33,21 @@ class CommandPhase(PhaseWorkflow):
 
         kinds = set(LIVE_KINDS)
         # 👉 Incidents recorded before the IC was prompted for roles and setup replay without it.
-        if workflow.patched("war-room-prompts"):
+        if patched("war-room-prompts"):
             kinds |= WAR_ROOM_KINDS
         # 👉 Likewise before a silent IC notified the team lead and no progress posted the stuck line.
-        if workflow.patched("silent-ic"):
+        if patched("silent-ic"):
             kinds |= IC_SILENCE_KINDS
         # 👉 Incidents recorded before had no handoff brief for a long incident.
-        if workflow.patched("resolution-timers"):
+        if patched("resolution-timers"):
             kinds |= LATE_KINDS
         cadences = asyncio.create_task(self.rt.run_deadlines(kinds, until=over))
         target = self.rt.state.target
         # 👉 Incidents without a Deployment, or recorded before the rule ran here, never call patched().
         helpers: list[asyncio.Task[None]] = []
-        if target and workflow.patched("rollback-rule"):
+        if target and patched("rollback-rule"):
             helpers.append(asyncio.create_task(RollbackProposal(self.rt, target).run()))
-        if target and workflow.patched("diagnosis"):
+        if target and patched("diagnosis"):
             helpers.append(asyncio.create_task(run_diagnosis(self.rt, target)))
         await run_alongside(cadences, helpers)  # mitigation by hand first: the helpers have nothing left to do
         return PhaseResult(outcome="mitigation_applied")

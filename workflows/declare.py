@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.enums import Role
     from warroom.models import PhaseEvent, PhaseInput, PhaseResult
     from warroom.policy.escalation import escalation_plan
+    from workflows._patches import patched
     from workflows._phase import PhaseWorkflow, reports_result
     from workflows._ticket import open_ticket
 
@@ -42,7 +43,7 @@ class DeclarePhase(PhaseWorkflow):
         # on-call by default. One who already took command (or named themselves) needs no page.
         # 👉 Incidents recorded before that paged whoever commanded.
         commander = state.roles.get(Role.INCIDENT_COMMANDER)
-        if commander in state.acknowledgements and workflow.patched("no-ic-page-for-who-commands"):
+        if commander in state.acknowledgements and patched("no-ic-page-for-who-commands"):
             await rt.report(PhaseEvent(kind="ic_in_command", message=f"{commander} already commands: no IC page"))
         else:
             rotation = rt.runbook.roles.incident_commander_page

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import _ledger as ledger
     from workflows import _step_ledger as steps
     from workflows._incident_inputs import IncidentInputs
+    from workflows._patches import patched
     from workflows._runtime import send
     from workflows._steps import StepRunner
     from workflows.command import CommandPhase
@@ -71,7 +72,7 @@ class IncidentWorkflow(IncidentInputs):
         else:
             self._opened_by_alert = not inp.declared
             # 👉 Incidents started before a runbook rule was revised keep the rule they started with.
-            revisions = [rule for rule in REVISIONS if workflow.patched(rule)]
+            revisions = [rule for rule in REVISIONS if patched(rule)]
             self.state = ledger.opened(inp, workflow.info().workflow_id, workflow.now(), revisions)
         self.steps = StepRunner(self)
         self._init_continuation(inp)
@@ -81,7 +82,7 @@ class IncidentWorkflow(IncidentInputs):
     @workflow.run
     async def run(self, inp: IncidentInput) -> IncidentState:
         # Incidents recorded before this forwarded every change; replay keeps them so.
-        self._forward_only_relevant = workflow.patched("forward-phase-relevant-state")
+        self._forward_only_relevant = patched("forward-phase-relevant-state")
         self._publish()
         # A continued run (workflows._continuation) resumes at the phase an earlier run left running.
         if self._resume == Phase.DETECTION or (self._resume is None and self.state.declared_at is None):
@@ -121,7 +122,7 @@ class IncidentWorkflow(IncidentInputs):
             await self.hand_runbook()
         # A change made while the child was starting (an alert resolving at once) is forwarded below;
         # 👉 incidents recorded before this fix compared against the state after the start.
-        if not workflow.patched("forward-changes-during-phase-start"):
+        if not patched("forward-changes-during-phase-start"):
             sent, self._forwarded = self.state.version, ledger.phase_view(self.state)
         while not child.done():
             await workflow.wait_condition(lambda: child.done() or self.state.version != sent)
@@ -169,7 +170,7 @@ class IncidentWorkflow(IncidentInputs):
     async def acknowledge(self, req: Acknowledge) -> UpdateResult:
         first = self.state.acknowledged_at is None
         # 👉 Incidents recorded before the IC was its own role: the first to acknowledge took command.
-        if workflow.patched("ack-is-not-command"):
+        if patched("ack-is-not-command"):
             message, commander_changed = ledger.acknowledge(self.state, req, workflow.now())
         else:
             self.state.acknowledged_at = self.state.acknowledged_at or workflow.now()
@@ -183,7 +184,7 @@ class IncidentWorkflow(IncidentInputs):
             self._publish()
         result = self._done("acknowledged", message, req.by)
         # 👉 Incidents recorded before pages were acknowledged upstream replay without this activity.
-        if first and workflow.patched("page-acknowledged"):
+        if first and patched("page-acknowledged"):
             try:  # tell the paging system (PagerDuty: acknowledge the dedup key) so it stops re-paging
                 await send(
                     self._snapshot(), self.runbook, "page", "page_acknowledged", [req.by], page_action="acknowledge"
@@ -266,7 +267,7 @@ class IncidentWorkflow(IncidentInputs):
             self._publish()
         result = self._done(None, message, req.by)
         # 👉 Incidents recorded before the seed's "reference number in incident channel" replay without it.
-        if changes.vendor_ticket_to_post(self.state, ticket) and workflow.patched("vendor-ticket-posted"):
+        if changes.vendor_ticket_to_post(self.state, ticket) and patched("vendor-ticket-posted"):
             await self._post("vendor_ticket_recorded", vendor_ticket=self.state.vendor_ticket, recorded_by=req.by)
         return result
 
@@ -310,7 +311,7 @@ class IncidentWorkflow(IncidentInputs):
     def propose_step(self, req: ProposeStep) -> UpdateResult:
         step_id = f"s{len(self.state.steps) + 1}"
         # 👉 Incidents recorded before the step catalog only recorded proposals.
-        runs = (req.step is not None or req.action != StepAction.CUSTOM) and workflow.patched("step-catalog")
+        runs = (req.step is not None or req.action != StepAction.CUSTOM) and patched("step-catalog")
         step = steps.proposed(self.state, self.runbook, req, step_id, workflow.now()) if runs else None
         self.state.steps.append(
             step

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.policy.clean_window import CleanWindowVerdict, clean_window_verdict, incident_deploy
     from warroom.policy.timers import LATE_KINDS, LIVE_KINDS, monitoring_key
     from workflows._activities import call
+    from workflows._patches import patched
     from workflows._phase import PhaseWorkflow, reports_result
     from workflows._ticket import add_timeline
 
@@ -49,10 +50,10 @@ class ResolvePhase(PhaseWorkflow):
         rt = self.rt
         # 👉 Incidents recorded before the relapse watch announced the monitoring period from the
         # deadline loop and stopped watching at mitigation.
-        self._watch = workflow.patched("relapse-watch")
+        self._watch = patched("relapse-watch")
         kinds = LIVE_KINDS - {"monitoring_done"} if self._watch else LIVE_KINDS
         # 👉 Incidents recorded before had no resolution target page and no handoff brief.
-        if workflow.patched("resolution-timers"):
+        if patched("resolution-timers"):
             kinds |= LATE_KINDS
         cadences = asyncio.create_task(rt.run_deadlines(kinds, until=self._finished))
         await rt.notify("incident", "mitigation_applied")
@@ -70,7 +71,7 @@ class ResolvePhase(PhaseWorkflow):
             return PhaseResult(outcome="closed")
         await rt.notify("incident", "resolved")
         # Everyone told of the incident (at start, by escalation, by a special case) hears it is over.
-        if rt.state.escalated_to and workflow.patched("resolved-notice-to-stakeholders"):
+        if rt.state.escalated_to and patched("resolved-notice-to-stakeholders"):
             told = list(rt.state.escalated_to)
             sent = await rt.notify("stakeholders", "stakeholder_resolved", told)
             await rt.report(
@@ -141,7 +142,7 @@ class ResolvePhase(PhaseWorkflow):
         """With no metrics source and no alert source, the IC's word verifies a mitigation, never silence."""
         if self._ask_ic is None:
             # 👉 Incidents recorded before this were mitigated by 5 minutes of silence.
-            self._ask_ic = workflow.patched("unverifiable-mitigation")
+            self._ask_ic = patched("unverifiable-mitigation")
         return self._ask_ic
 
     async def _confirmed_by_hand(self) -> bool:
@@ -224,7 +225,7 @@ class ResolvePhase(PhaseWorkflow):
         window = rt.runbook.resolve.clean_window
         if self._use_metrics is None:
             # 👉 Incidents recorded before Prometheus judged the window replay on the alerts-only path.
-            self._use_metrics = workflow.patched("metrics-clean-window")
+            self._use_metrics = patched("metrics-clean-window")
         while rt.state.mitigated_at is None and not self._finished():
             s = rt.state
             now = workflow.now()

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from warroom.messages import ContextValue, public_context
     from warroom.models import PhaseEvent, PhaseInput, PhaseResult, Step
     from warroom.policy.timers import ACTION_KINDS, CUSTOMER_KINDS, RETRO_KINDS
+    from workflows._patches import patched
     from workflows._phase import PhaseWorkflow, reports_result
     from workflows._runtime import run_alongside
 
@@ -29,13 +30,13 @@ class RetrospectivePhase(PhaseWorkflow):
             s = self.rt.state
             return s.pir.completed_at is not None or s.phase == Phase.CLOSED
 
-        emails = asyncio.create_task(self._customer_emails()) if workflow.patched("customer-email") else None
+        emails = asyncio.create_task(self._customer_emails()) if patched("customer-email") else None
         review = asyncio.create_task(self.rt.run_deadlines(RETRO_KINDS, until=over))
         await run_alongside(review, [emails] if emails else [])
         if self.rt.state.phase == Phase.CLOSED:
             return PhaseResult(outcome="closed")
         # 👉 Incidents recorded before action items were tracked ended here; replay keeps them so.
-        if workflow.patched("track-action-items"):
+        if patched("track-action-items"):
 
             def all_done() -> bool:
                 s = self.rt.state

@@ -32,6 +32,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
 from warroom.backtest.models import Decision, RecordedActivity, RecordedFailure, RecordedInput, Recording
+from warroom.patches import taken
 
 INTERNAL_SIGNALS = frozenset({"phase_event", "phase_events", "incident_changed"})
 """Signals the workflows send each other: the backtest's own workflows send them again."""
@@ -202,8 +203,8 @@ async def record(histories: list[WorkflowHistory], converter: DataConverter) -> 
                 if marker.marker_name == PATCH_MARKER and "patch-data" in marker.details:
                     data = await _first(converter, marker.details["patch-data"])
                     patch = data.get("id") if isinstance(data, dict) else None
-                    if patch and patch not in recording.patches:
-                        recording.patches.append(patch)
+                    if patch:  # the bundle stands for every id it covers (warroom.patches)
+                        recording.patches = taken([*recording.patches, patch])
             elif where == "incident" and _closes(kind):
                 recording.ended_offset = offset
     recording.inputs.sort(key=lambda i: i.offset)

@@ -1,6 +1,7 @@
 """Revised runbook rules, by the `workflow.patched` id that turns each on for new incidents.
 
-An incident asks `workflow.patched` for every id in `REVISIONS` once, when it starts, and keeps
+An incident asks `workflow.patched` for every id in `REVISIONS` once, when it starts (a new one
+through the patch bundle, warroom.patches: one marker for all of them), and keeps
 the ids it got in `IncidentState.revisions`; the ledger and the policies read that list. New
 incidents follow every revision; a replayed incident keeps the rules its history was written
 under, and so does every phase of it (phases see the same state), for its whole life.
