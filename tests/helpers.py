@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -10,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError
 
 from activities.notify import LocalSink
@@ -287,3 +289,13 @@ class Scene:
             assert (await state_of(self.handle)).phase == phase
 
         await assert_eventually(check)
+
+
+def patch_markers(history: WorkflowHistory) -> list[str]:
+    """The patch ids of a history's markers, in order (`warroom.patches.taken` expands the bundle)."""
+    return [
+        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and "patch-data" in e.marker_recorded_event_attributes.details
+    ]

@@ -13,12 +13,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.kubernetes import KubeActivities, KubeGateway, KubeSettings
 from sandbox.cluster import RunningCluster, load_scenario, serve
-from tests.helpers import free_port, incident_input, running_worker
+from tests.helpers import free_port, incident_input, patch_markers, running_worker
 from tests.rig import timeline_has
 from warroom.config import DatabaseChecks, DatabaseTarget, RunbookConfig
 from warroom.enums import Phase, Severity
 from warroom.ids import phase_workflow_id
 from warroom.models import DeploymentTarget
+from warroom.patches import taken
 from warroom.runbook import load_runbook
 
 pytestmark = pytest.mark.e2e
@@ -99,10 +100,5 @@ async def test_events_and_kubectl_top_reach_the_diagnosis(
             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
         ]
         assert {"kube_events", "kube_resource_usage"} <= set(scheduled)
-        markers = " ".join(
-            str(e.marker_recorded_event_attributes)
-            for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-        )
-        assert "diagnosis-kubernetes-events" in markers and "diagnosis-kubernetes-usage" in markers
+        assert {"diagnosis-kubernetes-events", "diagnosis-kubernetes-usage"} <= set(taken(patch_markers(history)))
     gateway.close()

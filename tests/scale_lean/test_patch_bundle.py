@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from tests.helpers import Harness, assert_eventually, incident_input, running_worker, state_of
+from tests.helpers import Harness, assert_eventually, incident_input, patch_markers, running_worker, state_of
 from warroom.client import DATA_CONVERTER
 from warroom.enums import Phase, Severity
 from warroom.ids import phase_workflow_id
@@ -26,16 +25,6 @@ from workflows.registry import WORKFLOWS
 
 ROOT = Path(__file__).resolve().parents[2]
 PRE_BUNDLE = Path(__file__).parent / "histories" / "incident-order-api-pre-lean.json"
-
-
-def patch_markers(history: WorkflowHistory) -> list[str]:
-    """The patch ids of a history's markers, in order."""
-    return [
-        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-        and "patch-data" in e.marker_recorded_event_attributes.details
-    ]
 
 
 def change_version_upserts(history: WorkflowHistory) -> int:
