@@ -2,8 +2,16 @@
 
 The drill was recorded on the dev server (tests/backtest/drill/): its readings carry absolute times
 (the deploy's, the clean window's), and its activities took real seconds. Under its own runbook the
-backtest reproduces every decision at the same instant; under a rollback rule that asks for an
-approval, the rollback no longer runs by itself.
+backtest reproduces every decision but one at the same instant; under a rollback rule that asks for
+an approval, the rollback no longer runs by itself.
+
+The one: the drill runs its timers 30 times faster than an incident, so the dev server's own latency
+counts. Its Command phase started 0.56 s after the incident (workflow tasks at real speed; the
+time-skipping server takes none), so the rollback, proposed once the migration check answered, came
+about a second later than the backtest's. The backtest's rollback mitigates at 9.9 s, before the
+war-room check falls due at 10.0 s, and the check is never sent. Before the backtest told apart the
+two deploy reads scheduled together by activity id, the rule's read sometimes took the diagnosis's
+1.6-s answer, which hid this half the time and failed it the other half.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from warroom.enums import Severity
 
 DRILL = Path(__file__).with_name("drill")
 PHASES = ["detection", "declare", "command", "resolve", "retrospective"]
+COMPRESSED = [("removed", "channel:war_room_check:drill-ic")]
+"""What the drill's time compression changes under its own runbook (see the module docstring)."""
 
 
 def drill_histories() -> list[WorkflowHistory]:
@@ -51,7 +61,7 @@ def runbook() -> RunbookConfig:
 async def test_the_drill_is_reproduced_under_its_own_runbook(backtester: Backtester, runbook: RunbookConfig) -> None:
     result = await backtest_incident(backtester, drill_histories(), runbook, DATA_CONVERTER)
     assert result.divergences == []
-    assert result.differences == [], [
+    assert [(d.change, d.decision.key) for d in result.differences] == COMPRESSED, [
         (d.change, d.decision.key, d.original_offset, d.backtest_offset) for d in result.differences
     ]
     kinds = {d.kind for d in result.original}
@@ -88,4 +98,6 @@ async def test_a_longer_veto_window_runs_the_rollback_later(backtester: Backtest
         backtester, drill_histories(), runbook.model_copy(update={"rollback": rule}), DATA_CONVERTER
     )
     moved = [d for d in result.differences if d.change == "moved" and d.decision.key.startswith("kube_step_apply")]
-    assert len(moved) == 1 and moved[0].shift is not None and 4.0 <= moved[0].shift <= 6.0, result.differences
+    # The 5 s the window adds, less the second by which the backtest's rollback already runs before
+    # the original's under its own runbook (COMPRESSED).
+    assert len(moved) == 1 and moved[0].shift is not None and 3.5 <= moved[0].shift <= 5.5, result.differences

@@ -40,6 +40,12 @@ class RecordedActivity(BaseModel):
     input: Any = None
     result: Any = None
     failure: RecordedFailure | None = None
+    activity_id: str | None = Field(
+        None,
+        description="the original's activity id: of calls with the same key at the same instant (the rollback "
+        "rule's and the diagnosis's deploy read), the one scheduled as this id gets this answer, whichever reaches "
+        "the backtest's worker first",
+    )
     duration: float = Field(
         0.0,
         description="seconds from scheduled to its result: the time-skipping server cannot replay it (it "

@@ -173,6 +173,7 @@ async def record(histories: list[WorkflowHistory], converter: DataConverter) -> 
                     activity_type=activity_type,
                     key=match_key(activity_type, request_body),
                     input=request_body,
+                    activity_id=attrs.activity_id,
                 )
                 recording.activities.append(scheduled[event.event_id])
             elif kind == _T.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:

@@ -209,7 +209,15 @@ class _Answers:
     def offset(self, at: datetime) -> float:
         return (at - self.started_at).total_seconds() if self.started_at else 0.0
 
-    def answer(self, activity_type: str, workflow_id: str, body: Any, scheduled: datetime, attempt: int = 1) -> Any:
+    def answer(
+        self,
+        activity_type: str,
+        workflow_id: str,
+        body: Any,
+        scheduled: datetime,
+        attempt: int = 1,
+        activity_id: str | None = None,
+    ) -> Any:
         if activity_type == NOTIFY_BATCH:
             return self.answer_batch(workflow_id, body, scheduled)
         where, key = label(workflow_id), match_key(activity_type, body)
@@ -219,7 +227,12 @@ class _Answers:
             # The recorded call nearest in time answers: a reading polled on a cadence is answered
             # with the reading taken then, whatever order the polls come in.
             at = self.offset(scheduled)
-            nearest = min(range(len(found)), key=lambda i: abs(found[i].offset - at))
+            # Calls scheduled together with the same key (two deploy reads) are told apart by activity id:
+            # the order they reach this worker in is the server's, not the workflow's.
+            nearest = min(
+                range(len(found)),
+                key=lambda i: (round(abs(found[i].offset - at), 2), found[i].activity_id != activity_id),
+            )
             found.rotate(-nearest)
             taken = found[0].offset
             # A reading at another instant was never taken: not recorded, never guessed.
@@ -378,7 +391,7 @@ class Backtester:
             if self._answers is None:
                 raise ApplicationError("backtest: no recording is running", type="NotRecorded", non_retryable=True)
             return self._answers.answer(
-                info.activity_type, info.workflow_id or "", body, info.scheduled_time, info.attempt
+                info.activity_type, info.workflow_id or "", body, info.scheduled_time, info.attempt, info.activity_id
             )
 
         return recorded
