@@ -26,12 +26,9 @@ read who acted from the payload's `by`, which is sent as recorded).
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import sys
-import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -50,14 +47,14 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import RawValue, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from warroom.audit import incident_histories
-from warroom.backtest.models import Divergence, RecordedActivity, RecordedInput, Recording
-from warroom.backtest.recording import NOTIFY_BATCH, label, match_key, waited
+from warroom.backtest.answers import READING_SLACK, Answers, shifted
+from warroom.backtest.models import Divergence, RecordedInput, Recording
 from warroom.client import DATA_CONVERTER
 from warroom.config import RunbookConfig
 from warroom.enums import Phase
@@ -66,10 +63,6 @@ from warroom.ids import phase_workflow_id
 from warroom.models import IncidentInput
 from workflows.registry import WORKFLOWS
 
-NOT_SENT = "backtest: not sent"
-_EXPECTED = ApplicationErrorCategory.BENIGN
-"""A replayed failure or an unrecorded call is the backtest working: the SDK logs it at debug, not
-as a warning with a traceback per call."""
 SETTLE_SECONDS = 15.0
 """Real seconds to wait, at most, for the workflows to finish what the last input started (a loaded machine
 needed more than 5: a resolution accepted but its messages not yet sent came out as "removed")."""
@@ -116,29 +109,6 @@ class _Stranded(Exception):
         self.offset = offset
 
 
-_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-
-
-def shifted(value: Any, delta: timedelta) -> Any:
-    """`value` (JSON) with every ISO date-time moved by `delta`. The test server's clock starts now, not
-    when the incident began, so the recorded times (a deploy's, an alert's) move with it: a rule that
-    asks "deployed within 30 minutes?" then sees what it saw."""
-    if isinstance(value, str) and _ISO_TIME.match(value):
-        moment = datetime.fromisoformat(value) + delta
-        text = moment.isoformat()
-        return text.replace("+00:00", "Z") if value.endswith("Z") else text
-    if isinstance(value, dict):
-        return {k: shifted(v, delta) for k, v in value.items()}
-    if isinstance(value, list):
-        return [shifted(v, delta) for v in value]
-    return value
-
-
-READINGS = frozenset({"read_error_ratio", "check_clean_window", "read_diagnosis_metrics", "metrics_promql_check"})
-"""Activities that read the world at an instant: answered only by a reading taken then."""
-READING_SLACK = 2.0
-"""Seconds a reading may be from the instant asked (more when the original waited on activities before it,
-and later by the real time the run has taken: see `_Answers.drift`)."""
 RUN_SECONDS = 120.0
 """Real seconds one incident's backtest may take; the slowest known takes about 10."""
 STALL_SECONDS = 15.0
@@ -149,141 +119,6 @@ made a 100-incident backtest minutes slower."""
 STRANDED = "the time-skipping test server stranded this run"
 STRANDED_RETRIES = 2
 """Fresh-server attempts after a stranding; seen over hundreds of runs: one in ~50 strands, rarely twice."""
-SLOW_SECONDS = 0.5
-"""A recorded activity that took at least this long is answered as late (see `_Answers.answer`)."""
-
-
-def _times(recorded: Any, asked: Any, found: dict[datetime, str]) -> None:
-    """Pair each date-time of the recorded call's input with the one at the same place in the call now."""
-    if isinstance(recorded, str) and isinstance(asked, str) and _ISO_TIME.match(recorded) and _ISO_TIME.match(asked):
-        found[datetime.fromisoformat(recorded)] = asked
-    elif isinstance(recorded, dict) and isinstance(asked, dict):
-        for key in recorded.keys() & asked.keys():
-            _times(recorded[key], asked[key], found)
-    elif isinstance(recorded, list) and isinstance(asked, list):
-        for old, new in zip(recorded, asked, strict=False):
-            _times(old, new, found)
-
-
-def retimed(result: Any, recorded_input: Any, asked: Any, delta: timedelta) -> Any:
-    """The recorded result for the call made now: a time it echoes from its input ("clean since the
-    mitigation at ...") becomes the time this call gave; any other time moves by `delta`."""
-    echoes: dict[datetime, str] = {}
-    _times(recorded_input, asked, echoes)
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, str) and _ISO_TIME.match(value):
-            moment = datetime.fromisoformat(value)
-            return echoes[moment] if moment in echoes else shifted(value, delta)
-        if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        return value
-
-    return walk(result)
-
-
-class _Answers:
-    """The recorded activities of one run, as queues by (workflow label, match key), and what was
-    asked of it that it could not answer."""
-
-    def __init__(self, recording: Recording) -> None:
-        self.incident_id = recording.incident_id
-        self.queues: dict[tuple[str, str], deque[RecordedActivity]] = {}
-        for recorded in recording.activities:
-            self.queues.setdefault((recorded.workflow, recorded.key), deque()).append(recorded)
-        self.busy = waited(recording.activities)
-        self.started_at: datetime | None = None
-        self.delta = timedelta(0)
-        """How far the backtest's clock is from the original's: recorded times move by it."""
-        self.divergences: list[Divergence] = []
-        self._real_start = time.monotonic()
-
-    def drift(self) -> float:
-        """How far the test server's clock may have run ahead of the recording: it moves with real
-        time whenever it is not skipping (while a workflow task or an activity is in flight), so on a
-        loaded machine a reading is asked later than it was taken, by up to the real time spent."""
-        return time.monotonic() - self._real_start
-
-    def offset(self, at: datetime) -> float:
-        return (at - self.started_at).total_seconds() if self.started_at else 0.0
-
-    def answer(
-        self,
-        activity_type: str,
-        workflow_id: str,
-        body: Any,
-        scheduled: datetime,
-        attempt: int = 1,
-        activity_id: str | None = None,
-    ) -> Any:
-        if activity_type == NOTIFY_BATCH:
-            return self.answer_batch(workflow_id, body, scheduled)
-        where, key = label(workflow_id), match_key(activity_type, body)
-        found = self.queues.get((where, key))
-        queue: deque[RecordedActivity] | None = None
-        if found:
-            # The recorded call nearest in time answers: a reading polled on a cadence is answered
-            # with the reading taken then, whatever order the polls come in.
-            at = self.offset(scheduled)
-            # Calls scheduled together with the same key (two deploy reads) are told apart by activity id:
-            # the order they reach this worker in is the server's, not the workflow's.
-            nearest = min(
-                range(len(found)),
-                key=lambda i: (round(abs(found[i].offset - at), 2), found[i].activity_id != activity_id),
-            )
-            found.rotate(-nearest)
-            taken = found[0].offset
-            # A reading at another instant was never taken: not recorded, never guessed.
-            earliest, latest = taken - READING_SLACK - self.busy(taken), taken + READING_SLACK + self.drift()
-            if activity_type not in READINGS or earliest <= at <= latest:
-                queue = found
-        if queue and attempt == 1 and queue[0].duration >= SLOW_SECONDS:
-            # The original waited this long for its answer. The test server skips no time while an
-            # activity runs, but it does skip a retry's backoff: the answer comes on the next attempt,
-            # as late as it came then, so the timers racing it fire as they did.
-            raise ApplicationError(
-                f"backtest: answered after {queue[0].duration:.1f}s, as recorded",
-                type="RecordedDuration",
-                next_retry_delay=timedelta(seconds=queue[0].duration),
-                category=_EXPECTED,
-            )
-        if queue:
-            recorded = queue.popleft()
-            if recorded.failure is not None:
-                failure = recorded.failure
-                raise ApplicationError(
-                    failure.message, type=failure.type or "RecordedFailure", non_retryable=True, category=_EXPECTED
-                )
-            return retimed(recorded.result, recorded.input, body, self.delta)
-        if activity_type == "notify" and isinstance(body, dict):
-            return {"channel": body.get("channel"), "destination": NOT_SENT, "text": "", "delivered_at": scheduled}
-        self.divergences.append(
-            Divergence(
-                incident_id=self.incident_id,
-                offset=self.offset(scheduled),
-                kind="not_recorded",
-                detail=f"{where}: {activity_type} was never recorded ({key})",
-            )
-        )
-        raise ApplicationError(
-            f"backtest: {activity_type} was never recorded ({key})",
-            type="NotRecorded",
-            non_retryable=True,
-            category=_EXPECTED,
-        )
-
-    def answer_batch(self, workflow_id: str, body: Any, scheduled: datetime) -> Any:
-        """Each message answered as its `notify` (recorded, or not sent); the report is left to the
-        workflow (`reported` false): nothing here signals the incident."""
-        outcomes: list[dict[str, Any]] = []
-        for message in body.get("notifications", []) if isinstance(body, dict) else []:
-            try:  # as a later attempt: a recorded duration would hold the whole batch
-                outcomes.append({"delivery": self.answer("notify", workflow_id, message, scheduled, attempt=2)})
-            except ApplicationError as err:
-                outcomes.append({"error": err.message, "retryable": False})
-        return {"outcomes": outcomes, "reported": False}
 
 
 def child_start_pending(events: Sequence[HistoryEvent]) -> bool:
@@ -314,7 +149,7 @@ class Backtester:
     def __init__(self, env: WorkflowEnvironment) -> None:
         self.env = env
         self._lock = asyncio.Lock()
-        self._answers: _Answers | None = None
+        self._answers: Answers | None = None
 
     @classmethod
     @asynccontextmanager
@@ -341,7 +176,7 @@ class Backtester:
         self, recording: Recording, runbook: RunbookConfig
     ) -> tuple[list[WorkflowHistory], list[Divergence]]:
         async with self._lock:
-            self._answers = answers = _Answers(recording)
+            self._answers = answers = Answers(recording)
             queue = f"backtest-{uuid.uuid4().hex[:8]}"
             worker = Worker(
                 self.env.client,
@@ -396,7 +231,7 @@ class Backtester:
 
         return recorded
 
-    async def _drive(self, recording: Recording, runbook: RunbookConfig, queue: str, answers: _Answers) -> None:
+    async def _drive(self, recording: Recording, runbook: RunbookConfig, queue: str, answers: Answers) -> None:
         # The test server defines no custom search attributes; what an incident publishes decides nothing.
         answers.started_at = await self.env.get_current_time()
         answers.delta = answers.started_at - recording.started_at
@@ -425,9 +260,9 @@ class Backtester:
         if recording.ended_offset is not None:
             await self._finish(recording, answers, end)
 
-    async def _finish(self, recording: Recording, answers: _Answers, end: float) -> None:
+    async def _finish(self, recording: Recording, answers: Answers, end: float) -> None:
         """The original ended at `end`; the backtest's clock ran ahead of the recording by up to the real
-        time spent (`_Answers.drift`), so what the original did last may be due a little later here:
+        time spent (`Answers.drift`), so what the original did last may be due a little later here:
         skip on, a second at a time, until the incident completes or that margin is used up."""
         handle = self.env.client.get_workflow_handle(recording.workflow_id)
         grace = end + READING_SLACK + answers.drift()
@@ -441,7 +276,7 @@ class Backtester:
             await self._sleep_until(min(now + 1.0, grace), answers)
             await self._settle(recording.workflow_id)
 
-    async def _sleep_until(self, offset: float, answers: _Answers) -> None:
+    async def _sleep_until(self, offset: float, answers: Answers) -> None:
         try:
             async with asyncio.timeout(STALL_SECONDS):
                 now = answers.offset(await self.env.get_current_time())
@@ -460,7 +295,7 @@ class Backtester:
         self,
         recording: Recording,
         recorded: RecordedInput,
-        answers: _Answers,
+        answers: Answers,
         start: WithStartWorkflowOperation[Any, Any] | None = None,
     ) -> None:
         workflow_id = recording.workflow_id
