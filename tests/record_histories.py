@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.oncall import OncallResolver
@@ -41,10 +42,10 @@ from warroom.oncall.directory import Directory
 from warroom.oncall.models import OncallConfig
 
 OUT = Path(__file__).with_name("histories")
-NAME = "order-api-step-catalog"
+NAME = "order-api-patch-bundle"
 """Each recording gets a new name; older ones (e.g. order-api-recorded, before action items were
-tracked; order-api-action-items, before the step catalog) stay committed so the code keeps
-replaying what older workers wrote."""
+tracked; order-api-action-items, before the step catalog; order-api-step-catalog, a patch marker per
+change, before one marker per run) stay committed so the code keeps replaying what older workers wrote."""
 
 
 async def _preview_of(handle: Any, step_id: str) -> str:
@@ -75,13 +76,17 @@ ROSTER = {
 """The roster of `--oncall` recordings: the escalation pages dana, the team lead, by name."""
 
 
-async def record(name: str = NAME, oncall: bool = False) -> list[Path]:
+async def _time_skipping() -> WorkflowEnvironment:
     binary = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent)) or shutil.which(
         "temporal-test-server"
     )
-    env = await WorkflowEnvironment.start_time_skipping(
+    return await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary, data_converter=pydantic_data_converter
     )
+
+
+async def record(name: str = NAME, oncall: bool = False) -> list[Path]:
+    env = await _time_skipping()
     written: list[Path] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -173,8 +178,79 @@ async def record(name: str = NAME, oncall: bool = False) -> list[Path]:
     return written
 
 
+CHAIN = "order-api-continued"
+CHAIN_OUT = OUT / "chain"
+"""A P2 incident that continues as new in Command (history limit 100): each run of the incident and
+each phase, so the replay test covers a later run started from `Continued` and a phase told to
+report its end to whichever run is current (workflows._continuation)."""
+
+
+async def record_chain(name: str = CHAIN) -> list[Path]:
+    """Record the continued chain into tests/histories/chain/ (its runs as `<id>.run<N>.json`), open."""
+    from warroom.audit import incident_histories
+
+    env = await _time_skipping()
+    written: list[Path] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            async with running_worker(env.client, Path(tmp)) as harness:
+                inp = incident_input(
+                    name, declared=True, declared_by="alice", severity=Severity.P2, commander="alice", history_limit=100
+                )
+                handle = await harness.start(inp)
+                await handle.execute_update(Update.ACKNOWLEDGE, Acknowledge(by="alice"))
+                first = (await handle.describe()).run_id
+                for n in range(80):  # status updates until the run continues as new, then two more
+                    await handle.execute_update(
+                        Update.POST_UPDATE,
+                        StatusUpdate(by="alice", error_rate=8 - n % 5, hypothesis="pool leak", next_action="watch"),
+                    )
+                    if n % 10 == 9:
+                        await env.sleep(MINUTE)
+                    if (await handle.describe()).run_id != first:
+                        break
+                else:
+                    raise RuntimeError("the incident never continued as new")
+                for _ in range(2):
+                    await handle.execute_update(Update.POST_UPDATE, StatusUpdate(by="alice", error_rate=3))
+                await handle.execute_update(Update.MARK_MITIGATED, MarkMitigated(by="alice", action="pool resized"))
+                # The Command phase the first run started reports its end to the second, which starts
+                # Resolve. Recorded here, still open: after this switch the time-skipping server no longer
+                # skips time (`env.sleep` times out, nothing pending); tests/scale_history covers timers
+                # after a switch on the dev server.
+                resolve = env.client.get_workflow_handle(f"{handle.id}--{Phase.RESOLVE.value}")
+                for _ in range(100):
+                    try:
+                        if len((await resolve.fetch_history()).events) >= 10:
+                            break
+                    except RPCError:
+                        pass
+                    await asyncio.sleep(0.1)
+                else:
+                    raise RuntimeError("the second run never started Resolve")
+                await asyncio.sleep(1)  # the phase's first messages
+                histories = await incident_histories(env.client, handle.id)
+                CHAIN_OUT.mkdir(parents=True, exist_ok=True)
+                runs = [h for h in histories if "--" not in h.workflow_id]
+                if len(runs) < 2:
+                    raise RuntimeError(f"{len(runs)} run: no chain to record")
+                for i, history in enumerate(histories):
+                    stem = history.workflow_id if "--" in history.workflow_id else f"{history.workflow_id}.run{i + 1}"
+                    path = CHAIN_OUT / f"{stem}.json"
+                    path.write_text(history.to_json())
+                    written.append(path)
+    finally:
+        await env.shutdown()
+    return written
+
+
 if __name__ == "__main__":
     # python -m tests.record_histories [NAME [--oncall]]: --oncall pages through a roster (issue #14)
-    args = [a for a in sys.argv[1:] if a != "--oncall"]
-    for path in asyncio.run(record(args[0] if args else NAME, "--oncall" in sys.argv)):
+    # python -m tests.record_histories --chain [NAME]: an incident that continues as new
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if "--chain" in sys.argv:
+        recorded = asyncio.run(record_chain(args[0] if args else CHAIN))
+    else:
+        recorded = asyncio.run(record(args[0] if args else NAME, "--oncall" in sys.argv))
+    for path in recorded:
         print(path)

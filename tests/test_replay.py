@@ -18,14 +18,38 @@ from warroom.worker import workflow_runner
 from workflows.registry import WORKFLOWS
 
 HERE = Path(__file__).parent
-HISTORIES = sorted(HERE.joinpath("histories").glob("*.json")) + sorted(
-    HERE.joinpath("backtest", "drill").glob("*.json")
+CHAIN = sorted(HERE.joinpath("histories", "chain").glob("*.json"))
+"""An incident that continued as new: each run, and the phases, one told to report to the next run."""
+HISTORIES = (
+    sorted(HERE.joinpath("histories").glob("*.json"))
+    + CHAIN
+    + sorted(HERE.joinpath("backtest", "drill").glob("*.json"))
 )
-"""The recorded incidents, and a recorded drill (real Prometheus readings and Kubernetes calls)."""
+"""The recorded incidents, the continued chain, and a recorded drill (real Prometheus readings and
+Kubernetes calls)."""
 
 
 def test_there_are_histories_to_replay() -> None:
     assert len(HISTORIES) >= 10, "record them with `python -m tests.record_histories`"
+
+
+def test_the_chain_is_a_continued_incident_and_a_told_phase() -> None:
+    """The chain's later run starts from the earlier one's hand-over, and a phase the first run started
+    reports its end to the second (`python -m tests.record_histories --chain`)."""
+    histories = {p.stem: WorkflowHistory.from_json(p.stem, p.read_text()) for p in CHAIN}
+    first, second = histories["incident-order-api-continued.run1"], histories["incident-order-api-continued.run2"]
+    assert first.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+    assert second.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+    told = [
+        e.signal_external_workflow_execution_initiated_event_attributes.signal_name
+        for h in histories.values()
+        if "--" in h.workflow_id
+        for e in h.events
+        if e.HasField("signal_external_workflow_execution_initiated_event_attributes")
+    ]
+    assert "phase_finished" in told
+    signals = [e.workflow_execution_signaled_event_attributes.signal_name for e in second.events]
+    assert "phase_finished" in signals
 
 
 RUNNERS = {
@@ -40,7 +64,8 @@ RUNNERS = {
 async def test_history_replays_under_current_code(path: Path, runner_name: str) -> None:
     """Every runner a worker may use (WARROOM_WORKFLOW_SANDBOX), and the SDK's strictest, make the same
     commands from the same history."""
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    workflow_id = path.stem.rsplit(".run", 1)[0]  # a chain's runs share one id (`<id>.run<N>.json`)
+    history = WorkflowHistory.from_json(workflow_id, path.read_text())
     runner = RUNNERS[runner_name]()
     await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=runner).replay_workflow(
         history
