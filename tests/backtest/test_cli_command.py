@@ -139,6 +139,22 @@ def test_committed_histories_are_grouped_by_incident_in_the_order_its_phases_sta
     ]
 
 
+def test_a_continued_incident_s_runs_are_grouped_first_to_latest_and_its_last_run_decides_open() -> None:
+    chain = histories_in(HISTORIES / "chain")
+    assert list(chain) == ["order-api-continued"]
+    ids = [h.workflow_id for h in chain["order-api-continued"]]
+    assert ids == ["incident-order-api-continued"] * 2 + [
+        f"incident-order-api-continued--{p}" for p in ("declare", "command", "resolve")
+    ]
+    first, second = chain["order-api-continued"][:2]
+    assert second.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+    assert first.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+    now = datetime(2026, 12, 8, tzinfo=UTC)
+    assert from_folder(HISTORIES / "chain", [], None, now) == ([], ["order-api-continued"])
+    with pytest.raises(BadInput, match="still open"):
+        from_folder(HISTORIES / "chain", ["order-api-continued"], None, now)
+
+
 def test_a_folder_selects_its_closed_incidents_oldest_first_and_names_the_open_ones() -> None:
     now = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
     selected, skipped = from_folder(HISTORIES, [], None, now)

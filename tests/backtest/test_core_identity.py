@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from tests.backtest.test_core_recording import history_set, incident_ids
+from tests.backtest.test_core_recording import HISTORIES, history_set, incident_ids
 from warroom.backtest.compare import backtest_incident, backtest_many
 from warroom.backtest.recording import record
 from warroom.backtest.replay import Backtester
+from warroom.cli.backtest import histories_in
 from warroom.client import DATA_CONVERTER
 from warroom.config import RunbookConfig
 
@@ -123,3 +124,22 @@ async def test_two_servers_at_once_reproduce_every_decision_in_the_order_given()
     ]
     assert [done for done, _ in finished] == list(range(1, len(reproduced) + 1))
     assert sorted(seconds) == list(range(len(reproduced)))
+
+
+async def test_a_continued_incident_is_recorded_across_its_runs_and_reproduced(backtester: Backtester) -> None:
+    """The committed chain (tests/histories/chain): what reached either run is one recording, the
+    signals between a run, its phase and the next run are not inputs from outside, a run that
+    continued as new did not end the incident, and its own runbook reproduces every decision."""
+    histories = histories_in(HISTORIES / "chain")["order-api-continued"]
+    assert [h.workflow_id for h in histories][:2] == ["incident-order-api-continued"] * 2
+    recording = await record(histories, DATA_CONVERTER)
+    names = [i.name for i in recording.inputs]
+    assert "parent_continues" not in names and "phase_finished" not in names
+    assert names[-1] == "mark_mitigated", "the second run's updates are in the recording"
+    assert recording.ended_offset is None, "still open in its second run"
+    runbook = RunbookConfig.model_validate(recording.input["runbook"])
+    result = await backtest_incident(backtester, histories, runbook, DATA_CONVERTER)
+    assert any(d.workflow == "resolve" for d in result.original), "the second run's phase decided things"
+    assert result.divergences == []
+    assert result.differences == [], [(d.change, d.decision.key, d.shift) for d in result.differences]
+    assert len(result.backtest) == len(result.original)

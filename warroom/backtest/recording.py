@@ -1,7 +1,7 @@
 """Histories → what the runbook saw (`record`) and what it did, when (`decisions`).
 
-The histories are the incident's followed by each phase child's, as `warroom.audit.incident_histories`
-returns them. Offsets are seconds since the incident's WorkflowExecutionStarted, so an original and
+The histories are the incident's runs, first to latest (a long incident continues as new), followed
+by each phase child's, as `warroom.audit.incident_histories` returns them. Offsets are seconds since the incident's WorkflowExecutionStarted, so an original and
 its backtest (whose clock starts elsewhere) compare instant for instant.
 
 What counts as a decision, kept deliberately simple:
@@ -34,8 +34,9 @@ from temporalio.converter import DataConverter
 from warroom.backtest.models import Decision, RecordedActivity, RecordedFailure, RecordedInput, Recording
 from warroom.patches import taken
 
-INTERNAL_SIGNALS = frozenset({"phase_event", "phase_events", "incident_changed"})
-"""Signals the workflows send each other: the backtest's own workflows send them again."""
+INTERNAL_SIGNALS = frozenset({"phase_event", "phase_events", "incident_changed", "parent_continues", "phase_finished"})
+"""Signals the workflows send each other (a run continuing as new tells its phase, which reports its
+end to the next run): the backtest's own workflows send them again."""
 
 STEP_ACTIVITIES = frozenset({"kube_step_apply", "ansible_step_apply", "http_step_apply", "kube_rollback"})
 """Activities that change the world: running one is a decision."""
@@ -242,8 +243,7 @@ def _closes(kind: int) -> bool:
         _T.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
         _T.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
         _T.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-        _T.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-    )
+    )  # not CONTINUED_AS_NEW: the incident goes on in its next run (the histories hold every run)
 
 
 def notify_decision(request: Any) -> tuple[str, str]:

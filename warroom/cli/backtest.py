@@ -10,6 +10,7 @@ condition holds; else 0.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,8 +54,10 @@ CLOSING_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
 }
+"""How an incident's latest run ends (a run that continued as new did not end the incident)."""
+RUN_FILE = re.compile(r"^(?P<workflow_id>.+)\.run(?P<number>\d+)$")
+"""A run of an incident that continued as new, saved as `incident-<id>.run<N>.json` (tests/histories/chain)."""
 
 
 class BacktestFormat(StrEnum):
@@ -142,22 +145,32 @@ def _still_open(incident: str) -> str:
 
 def histories_in(folder: Path) -> dict[str, list[WorkflowHistory]]:
     """Committed history files grouped by incident, as tests/histories holds them: `incident-<id>.json`
-    and one `incident-<id>--<phase>.json` per phase, ordered as the incident started its phases."""
+    (or, for one that continued as new, each run as `incident-<id>.run<N>.json`) and one
+    `incident-<id>--<phase>.json` per phase: its runs first to latest, then its phases as they started."""
     if not folder.is_dir():
         raise BadInput(f"--histories {folder}: not a folder")
     files = {path.stem: path for path in sorted(folder.glob("*.json"))}
-    grouped: dict[str, list[WorkflowHistory]] = {}
+    runs: dict[str, list[tuple[int, Path]]] = {}
     for stem, path in files.items():
-        if "--" in stem or not stem.startswith(WORKFLOW_PREFIX):
-            continue
-        parent = _read_history(stem, path)
-        histories = [parent]
-        for child in _children(parent):
+        match = RUN_FILE.match(stem)
+        workflow_id, number = (match["workflow_id"], int(match["number"])) if match else (stem, 0)
+        if "--" not in workflow_id and workflow_id.startswith(WORKFLOW_PREFIX):
+            runs.setdefault(workflow_id, []).append((number, path))
+    grouped: dict[str, list[WorkflowHistory]] = {}
+    for workflow_id, found in runs.items():
+        chain = [_read_history(workflow_id, path) for _, path in sorted(found)]
+        histories = list(chain)
+        for child in dict.fromkeys(c for one_run in chain for c in _children(one_run)):
             if child not in files:
-                raise BadInput(f"--histories {folder}: {child}.json is missing (a phase {stem} started)")
+                raise BadInput(f"--histories {folder}: {child}.json is missing (a phase {workflow_id} started)")
             histories.append(_read_history(child, files[child]))
-        grouped[incident_id_of(stem)] = histories
+        grouped[incident_id_of(workflow_id)] = histories
     return grouped
+
+
+def latest_run(histories: list[WorkflowHistory]) -> WorkflowHistory:
+    """The incident's latest run among its histories (runs first, then phases)."""
+    return [h for h in histories if "--" not in h.workflow_id][-1]
 
 
 def _read_history(workflow_id: str, path: Path) -> WorkflowHistory:
@@ -194,13 +207,13 @@ def from_folder(
         for incident in dict.fromkeys(incident_id_of(workflow_id_for(i)) for i in incidents):
             if incident not in grouped:
                 raise IncidentNotFound(f"no incident {incident} in {folder} (it has {', '.join(grouped) or 'none'})")
-            if not is_closed(grouped[incident][0]):
+            if not is_closed(latest_run(grouped[incident])):
                 raise BadInput(_still_open(incident))
             selected.append(Selected(incident, grouped[incident]))
         return selected, []
     cutoff = now - _span(since) if since else None
     chosen = {i: h for i, h in grouped.items() if cutoff is None or started(h[0]) > cutoff}
-    closed = sorted((i for i, h in chosen.items() if is_closed(h[0])), key=lambda i: started(chosen[i][0]))
+    closed = sorted((i for i, h in chosen.items() if is_closed(latest_run(h))), key=lambda i: started(chosen[i][0]))
     return [Selected(i, chosen[i]) for i in closed], sorted(set(chosen) - set(closed))
 
 
