@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -74,6 +75,11 @@ ROSTER = {
     ],
 }
 """The roster of `--oncall` recordings: the escalation pages dana, the team lead, by name."""
+
+
+def _write(path: Path, history: WorkflowHistory) -> Path:
+    path.write_text(history.to_json())
+    return path
 
 
 async def _time_skipping() -> WorkflowEnvironment:
@@ -170,9 +176,7 @@ async def record(name: str = NAME, oncall: bool = False) -> list[Path]:
                 ]
                 for workflow_id in ids:
                     history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-                    path = OUT / f"{workflow_id}.json"
-                    path.write_text(history.to_json())
-                    written.append(path)
+                    written.append(_write(OUT / f"{workflow_id}.json", history))
     finally:
         await env.shutdown()
     return written
@@ -236,9 +240,7 @@ async def record_chain(name: str = CHAIN) -> list[Path]:
                     raise RuntimeError(f"{len(runs)} run: no chain to record")
                 for i, history in enumerate(histories):
                     stem = history.workflow_id if "--" in history.workflow_id else f"{history.workflow_id}.run{i + 1}"
-                    path = CHAIN_OUT / f"{stem}.json"
-                    path.write_text(history.to_json())
-                    written.append(path)
+                    written.append(_write(CHAIN_OUT / f"{stem}.json", history))
     finally:
         await env.shutdown()
     return written
