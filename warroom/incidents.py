@@ -101,6 +101,11 @@ class IncidentRow(BaseModel):
     status: str | None
 
 
+CLOSED_STATUS = "ExecutionStatus != 'Running' AND ExecutionStatus != 'ContinuedAsNew'"
+"""A closed incident's latest run: a run that continued as new is not the end of its incident
+(workflows/_continuation.py), whose next run may still be running."""
+
+
 def list_query(
     severity: Severity | None = None,
     service: str | None = None,
@@ -121,7 +126,7 @@ def list_query(
     if phase:
         clauses.append(f"{search.PHASE.name} = '{phase.value}'")
     if open_ is not None:
-        clauses.append("ExecutionStatus = 'Running'" if open_ else "ExecutionStatus != 'Running'")
+        clauses.append("ExecutionStatus = 'Running'" if open_ else CLOSED_STATUS)
     return " AND ".join(clauses)
 
 

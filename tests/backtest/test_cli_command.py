@@ -178,7 +178,8 @@ def test_a_folder_missing_a_phase_the_incident_started_is_refused(tmp_path: Path
 def test_since_selects_closed_incidents_by_their_start_time() -> None:
     now = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
     assert since_query("30d", now) == (
-        "WorkflowType = 'Incident' AND ExecutionStatus != 'Running' AND StartTime > '2026-11-06T20:00:00Z'"
+        "WorkflowType = 'Incident' AND ExecutionStatus != 'Running' AND ExecutionStatus != 'ContinuedAsNew' "
+        "AND StartTime > '2026-11-06T20:00:00Z'"
     )
 
 

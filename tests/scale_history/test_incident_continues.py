@@ -22,7 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 from tests.helpers import assert_eventually, failed_workflow_tasks, incident_input, not_yet, running_worker, state_of
 from warroom.audit import audit_rows, incident_histories, run_histories, verify
 from warroom.audit_at import state_at
+from warroom.cli.backtest import CLOSED
 from warroom.enums import Phase, Role, Severity, Update
+from warroom.incidents import Incidents, list_query
 from warroom.intake.recorder import Prepared, Recorder
 from warroom.models import Alert, AssignRole, Declare, ImpactSignals
 from warroom.pir_draft import pir_draft
@@ -156,6 +158,14 @@ async def test_an_alert_storm_continues_as_new_and_keeps_everything(
         assert len(listed) == len(runs)
         assert await _latest_runs(client, listed) == [(workflow_id, WorkflowExecutionStatus.RUNNING)]
         assert (await read_state(client, workflow_id, completed=False)).alerts_received == 200
+        # `warroom list --closed` and `warroom backtest` do not take a run that continued as new for a
+        # closed incident: this one is still open in its latest run.
+        ours = f"WorkflowId = '{workflow_id}'"
+        assert [r.workflow_id for r in await Incidents(client).list(f"{list_query(open_=True)} AND {ours}")] == [
+            workflow_id
+        ]
+        assert await Incidents(client).list(f"{list_query(open_=False)} AND {ours}") == []
+        assert await Incidents(client).list(f"{CLOSED} AND {ours}") == []
 
         draft = pir_draft(state, inp.runbook)
         assert "incident opened" in draft and "declared P2" in draft

@@ -39,13 +39,14 @@ from warroom.config import RunbookConfig
 from warroom.enums import parse_duration
 from warroom.errors import BadInput, IncidentNotFound, TemporalRefused
 from warroom.ids import WORKFLOW_PREFIX, incident_id_of, workflow_id_for
+from warroom.incidents import CLOSED_STATUS
 from warroom.runbook import load_runbook
 from warroom.settings import Settings
 
 DEFAULT_SINCE = "30d"
 DEFAULT_LIMIT = 100
 
-CLOSED = "WorkflowType = 'Incident' AND ExecutionStatus != 'Running'"
+CLOSED = f"WorkflowType = 'Incident' AND {CLOSED_STATUS}"
 """What a backtest re-runs: incidents that have finished (an open one is `warroom runbook preview`'s)."""
 
 CLOSING_EVENTS = {
