@@ -29,6 +29,12 @@ HISTORIES = (
 Kubernetes calls)."""
 
 
+def history_of(path: Path) -> WorkflowHistory:
+    """A committed history under its workflow id: a chain's runs share one (`<id>.run<N>.json`), and
+    the workflows derive their children's ids from it."""
+    return WorkflowHistory.from_json(path.stem.rsplit(".run", 1)[0], path.read_text())
+
+
 def test_there_are_histories_to_replay() -> None:
     assert len(HISTORIES) >= 10, "record them with `python -m tests.record_histories`"
 
@@ -64,8 +70,7 @@ RUNNERS = {
 async def test_history_replays_under_current_code(path: Path, runner_name: str) -> None:
     """Every runner a worker may use (WARROOM_WORKFLOW_SANDBOX), and the SDK's strictest, make the same
     commands from the same history."""
-    workflow_id = path.stem.rsplit(".run", 1)[0]  # a chain's runs share one id (`<id>.run<N>.json`)
-    history = WorkflowHistory.from_json(workflow_id, path.read_text())
+    history = history_of(path)
     runner = RUNNERS[runner_name]()
     await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=runner).replay_workflow(
         history

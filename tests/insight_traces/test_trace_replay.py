@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from tests.test_replay import HISTORIES
+from tests.test_replay import HISTORIES, history_of
 from warroom.telemetry import tracing
 from workflows.registry import WORKFLOWS
 
@@ -18,7 +17,7 @@ from workflows.registry import WORKFLOWS
 @pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsandboxed"])
 async def test_every_history_replays_traced_without_a_span(spans: InMemorySpanExporter, sandboxed: bool) -> None:
     assert len(HISTORIES) >= 10
-    histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in HISTORIES]
+    histories = [history_of(p) for p in HISTORIES]
     replayer = Replayer(
         workflows=WORKFLOWS,
         data_converter=pydantic_data_converter,
