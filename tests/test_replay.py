@@ -14,6 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from warroom.cli.backtest import run_of
 from warroom.worker import workflow_runner
 from workflows.registry import WORKFLOWS
 
@@ -32,7 +33,8 @@ Kubernetes calls)."""
 def history_of(path: Path) -> WorkflowHistory:
     """A committed history under its workflow id: a chain's runs share one (`<id>.run<N>.json`), and
     the workflows derive their children's ids from it."""
-    return WorkflowHistory.from_json(path.stem.rsplit(".run", 1)[0], path.read_text())
+    workflow_id, _ = run_of(path.stem)
+    return WorkflowHistory.from_json(workflow_id, path.read_text())
 
 
 def test_there_are_histories_to_replay() -> None:

@@ -61,6 +61,12 @@ RUN_FILE = re.compile(r"^(?P<workflow_id>.+)\.run(?P<number>\d+)$")
 """A run of an incident that continued as new, saved as `incident-<id>.run<N>.json` (tests/histories/chain)."""
 
 
+def run_of(stem: str) -> tuple[str, int]:
+    """A saved history's workflow id, and its run's place in a chain (0 when the file holds the only run)."""
+    match = RUN_FILE.match(stem)
+    return (match["workflow_id"], int(match["number"])) if match else (stem, 0)
+
+
 class BacktestFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
@@ -153,8 +159,7 @@ def histories_in(folder: Path) -> dict[str, list[WorkflowHistory]]:
     files = {path.stem: path for path in sorted(folder.glob("*.json"))}
     runs: dict[str, list[tuple[int, Path]]] = {}
     for stem, path in files.items():
-        match = RUN_FILE.match(stem)
-        workflow_id, number = (match["workflow_id"], int(match["number"])) if match else (stem, 0)
+        workflow_id, number = run_of(stem)
         if "--" not in workflow_id and workflow_id.startswith(WORKFLOW_PREFIX):
             runs.setdefault(workflow_id, []).append((number, path))
     grouped: dict[str, list[WorkflowHistory]] = {}
