@@ -18,6 +18,7 @@ from activities.diagnosis_metrics import DiagnosisMetricsActivities
 from activities.http_steps import HttpStepActivities
 from activities.metrics import MetricsActivities, PrometheusSource
 from activities.notify import Notifier, NotifyActivities
+from activities.phases import phase_status
 from activities.sequence import next_channel_number
 from warroom.contracts import kubernetes as kube_contracts
 from warroom.contracts import metrics as metrics_contracts
@@ -59,7 +60,7 @@ def build_activities(
     `oncall`: pages resolve roles to people (WARROOM_ONCALL); without it they name roles, as before."""
     notify = NotifyActivities(notifier, templates_dir, oncall)
     acts: list[Callable[..., Any]] = [notify.notify, notify.notify_batch, *extra_activities]
-    acts.append(next_channel_number)  # needs only the worker's own Temporal client
+    acts += [next_channel_number, phase_status]  # need only the worker's own Temporal client
     acts += (ansible or PlaybookRunner(AnsibleSettings())).activities()
     acts += (http_steps or HttpStepActivities()).activities()
     if metrics is not None:

@@ -17,11 +17,19 @@ from activities.kubernetes import KubeActivities, KubeGateway
 from activities.metrics import PrometheusSource
 from activities.notify import LocalSink
 from activities.registry import build_activities
-from warroom.contracts import ansible, kubernetes, metrics, notify, sequence, steps
+from warroom.contracts import ansible, kubernetes, metrics, notify, phases, sequence, steps
 from warroom.contracts.base import AnyContract
 from warroom.runbook import load_runbook
 
-CONTRACTS: list[AnyContract] = [*kubernetes.ALL, *ansible.ALL, *metrics.ALL, *notify.ALL, *sequence.ALL, *steps.ALL]
+CONTRACTS: list[AnyContract] = [
+    *kubernetes.ALL,
+    *ansible.ALL,
+    *metrics.ALL,
+    *notify.ALL,
+    *phases.ALL,
+    *sequence.ALL,
+    *steps.ALL,
+]
 
 
 def definitions(acts: list[Callable[..., Any]]) -> dict[str, activity._Definition]:

@@ -79,6 +79,7 @@ ACTIVITIES = [
     "next_channel_number",
     "notify",
     "notify_batch",
+    "phase_status",
     "read_diagnosis_metrics",
     "read_error_ratio",
 ]

@@ -152,6 +152,11 @@ class IncidentInput(Model):
     history_limit: int = Field(
         10_000, ge=100, le=50_000, description="history events before a run continues as new (tests set it small)"
     )
+    phase_probe_every: timedelta = Field(
+        timedelta(minutes=15),
+        ge=timedelta(seconds=1),
+        description="how often a continued run asks whether the phase it re-attached to still runs (tests set it small)",
+    )
     continued: Continued | None = Field(None, description="set by continue-as-new: what the previous run hands on")
 
 

@@ -14,7 +14,9 @@ as before, at no extra cost. The next run
 re-attaches to the phase by its workflow id (`incident_changed` goes to it as an external signal,
 once at once, then on every relevant change) and waits for that signal instead of the child's
 completion, which only the starting run could await. The phase's timers (deadlines) never stop, so
-an escalation due after the switch fires once, from the phase that planned it.
+an escalation due after the switch fires once, from the phase that planned it. A phase that closes
+without that signal (terminated or cancelled by hand) is found by a probe every
+`IncidentInput.phase_probe_every` ("reattached-phase-probe"): the run fails with `PhaseFailed`.
 
 The switch waits for a quiet point: the phase's child started and running, no update or signal
 handler unfinished, no step in flight (steps run inside the incident, `workflows._steps`). An
@@ -31,19 +33,23 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from warroom.contracts.phases import PHASE_STATUS, PhaseStatusRequest
     from warroom.enums import Phase
     from warroom.ids import phase_workflow_id
     from warroom.models import Continued, IncidentInput, PhaseFinished, PhaseResult
     from workflows import _ledger as ledger
+    from workflows._activities import call
     from workflows._adoption import RunbookAdoption
     from workflows._patches import patched
     from workflows._phase import PARENT_CONTINUES, PHASE_FINISHED
     from workflows._steps import StepRunner
 
 CONTINUE_AS_NEW = "incident-continue-as-new"
+PHASE_PROBE = "reattached-phase-probe"
+"""A continued run asks now and then whether the phase it waits for still runs (`_probe`)."""
 PHASES = [Phase.DETECTION, Phase.DECLARE, Phase.COMMAND, Phase.RESOLVE, Phase.RETROSPECTIVE]
 
 
@@ -128,6 +134,7 @@ class Continuation(RunbookAdoption):
         """`_phase` for the phase an earlier run started: forward what it acts on, wait for its end."""
         child = ReattachedPhase(phase_workflow_id(self.state.workflow_id, phase), self._finished)
         self.running = child  # type: ignore[assignment]  # what `adopt_runbook` reaches
+        probe = asyncio.create_task(self._probe(child)) if patched(PHASE_PROBE) else None
         sent: int | None = None
         forwarded: dict[str, Any] | None = None
         while not child.done():
@@ -140,9 +147,30 @@ class Continuation(RunbookAdoption):
             await workflow.wait_condition(lambda: child.done() or self.state.version != sent or self._ready(phase))
             if not child.done() and self._ready(phase):
                 self._continue_as_new(phase)
+        if probe is not None:
+            probe.cancel()
         result = child.result()
         self._record("phase_completed", f"{phase.value} phase: {result.outcome}", phase=phase.value)
         return result
+
+    async def _probe(self, child: ReattachedPhase) -> None:
+        """Every `phase_probe_every`, ask whether the phase still runs. One that closed without telling
+        its end (terminated or cancelled by hand, timed out) would leave this run waiting for ever; told
+        so, the run fails with `PhaseFailed`, as a run whose own phase child was terminated fails. A
+        phase that ended normally told its end before it closed, so its signal is here first."""
+        while not child.done():
+            await workflow.sleep(self._input.phase_probe_every)
+            if child.done():
+                return
+            try:
+                status = await call(
+                    PHASE_STATUS, PhaseStatusRequest(workflow_id=child.id), summary=f"is {child.id} running?"
+                )
+            except ActivityError:
+                continue  # Temporal could not say: ask again next time rather than fail a running incident
+            if not status.running and not child.done():
+                failure = f"it closed ({status.status.lower()}) without reporting its end"
+                self._finished[child.id] = PhaseFinished(workflow_id=child.id, failure=failure)
 
     async def _forward(self, child: ReattachedPhase, ended: Callable[[], Awaitable[bool]]) -> None:
         try:

@@ -16,13 +16,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.testing import WorkflowEnvironment
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.phases import phase_status
 from tests.helpers import assert_eventually, failed_workflow_tasks, incident_input, not_yet, running_worker, state_of
 from warroom.audit import audit_rows, incident_histories, run_histories, verify
 from warroom.audit_at import state_at
 from warroom.cli.backtest import CLOSED
+from warroom.contracts.phases import PhaseStatus, PhaseStatusRequest
 from warroom.enums import Phase, Role, Severity, Update
 from warroom.incidents import Incidents, list_query
 from warroom.intake.recorder import Prepared, Recorder
@@ -177,3 +181,64 @@ async def test_an_alert_storm_continues_as_new_and_keeps_everything(
         late = await state_at(histories, rows[-1].at, client.data_converter)
         assert late.alerts_received == 200
     assert time.monotonic() - begun < 60
+
+
+async def test_a_phase_closed_by_hand_after_the_switch_fails_the_incident_instead_of_leaving_it_waiting(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The continued run waits for the Detection phase's `phase_finished` signal, which a phase
+    terminated by hand never sends: the run's probe (every second here, 15 minutes by default) finds it
+    closed and the incident fails with `PhaseFailed`, as one whose own phase child is terminated does.
+    While the phase runs, the probes change nothing."""
+    client = dev_env.client
+    async with running_worker(client, tmp_path) as harness:
+        inp = incident_input(on_call="oncall-bob", history_limit=100, phase_probe_every=timedelta(seconds=1))
+        workflow_id = f"incident-{inp.incident_id}"
+        rec = recorder(client, harness.queue)
+        prepared = Prepared(source="generic", workflow_id=workflow_id, incident=inp, alerts=[])
+        handle = client.get_workflow_handle(workflow_id)
+        phase = client.get_workflow_handle(f"{workflow_id}--detection")
+        harness.handles += [handle, phase]
+        await rec.record(dataclasses.replace(prepared, alerts=[quiet_alert(0)]))
+        sent = 1
+        while len(await run_histories(client, workflow_id)) < 2:
+            assert sent < 300, "the incident never continued as new"
+            batch = range(sent, sent + 8)
+            await asyncio.gather(*(rec.record(dataclasses.replace(prepared, alerts=[quiet_alert(n)])) for n in batch))
+            sent += 8
+
+        async def probes() -> int:
+            latest = (await run_histories(client, workflow_id))[-1]
+            scheduled = [e.activity_task_scheduled_event_attributes for e in latest.events]
+            return sum(a.activity_type.name == "phase_status" for a in scheduled)
+
+        async def probed_twice() -> None:
+            assert await probes() >= 2 or not_yet()
+
+        await assert_eventually(probed_twice, timeout=20)
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert (await phase.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert (await state_of(handle)).alerts_received == sent
+
+        await phase.terminate("cleaned up by hand")
+
+        async def failed() -> None:
+            assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED or not_yet()
+
+        await assert_eventually(failed, timeout=20)
+        with pytest.raises(WorkflowFailureError) as raised:
+            await handle.result()
+        cause = raised.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "PhaseFailed", cause
+        assert f"{workflow_id}--detection failed: it closed (terminated) without reporting its end" in str(cause)
+        assert await failed_workflow_tasks(client, workflow_id) == []
+        histories = await incident_histories(client, workflow_id)
+        checks = await verify(histories, converter=client.data_converter)
+        assert [c.problem for c in checks if not c.ok] == []
+
+
+async def test_the_probe_takes_a_phase_temporal_no_longer_knows_for_closed(dev_env: WorkflowEnvironment) -> None:
+    """Its retention passed, the phase is as gone as one that ended: never `running`."""
+    env = ActivityEnvironment(client=dev_env.client)
+    status = await env.run(phase_status, PhaseStatusRequest(workflow_id="incident-never-was--command"))
+    assert status == PhaseStatus(running=False, status="NOT_FOUND")
