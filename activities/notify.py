@@ -7,7 +7,6 @@ Slack, PagerDuty, Statuspage and e-mail adapters implement the same `Notifier` p
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import fcntl
 import json
 import logging
@@ -21,6 +20,7 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.delivery import BATCH_INDEX, delivery_key, is_retry
 from activities.tickets import LocalTickets
 from warroom.contracts.errors import ActivityFailure, boundary
 from warroom.contracts.notify import NOTIFY, NOTIFY_BATCH, BatchDelivered, NotifyBatch
@@ -100,7 +100,7 @@ class LocalSink:
             }
         async with self._lock:
             logged = await asyncio.to_thread(
-                _append_once, path, record, self.ledger_file(notification.incident_id), entry, _is_retry()
+                _append_once, path, record, self.ledger_file(notification.incident_id), entry, is_retry()
             )
         if not logged:
             log.info(
@@ -115,21 +115,6 @@ class LocalSink:
         return str(path)
 
 
-_BATCH_INDEX: contextvars.ContextVar[int | None] = contextvars.ContextVar("batch_index", default=None)
-"""Which message of a `notify_batch` is being delivered: each has a key of its own."""
-
-
-def delivery_key() -> str | None:
-    """The running notify activity's idempotency key: one per scheduled message, hence per (incident,
-    deadline), unchanged across its retries (`#n` for the n-th message of a batch, so a batch retried
-    after a kill logs again only the messages its first attempt did not); None outside an activity."""
-    if not activity.in_activity():
-        return None
-    info = activity.info()
-    index = _BATCH_INDEX.get()
-    return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}" + ("" if index is None else f"#{index}")
-
-
 async def _running(workflow_id: str) -> bool:
     """Whether the workflow's latest run is running; an error asking counts as running (when in doubt, page)."""
     try:
@@ -141,10 +126,6 @@ async def _running(workflow_id: str) -> bool:
     except RPCError as err:
         return err.status != RPCStatusCode.NOT_FOUND
     return described.status == WorkflowExecutionStatus.RUNNING
-
-
-def _is_retry() -> bool:
-    return activity.in_activity() and activity.info().attempt > 1
 
 
 def _append_once(path: Path, record: str, ledger: Path, entry: dict[str, object] | None, retry: bool) -> bool:
@@ -199,11 +180,11 @@ class NotifyActivities:
                 return BatchDelivered(outcomes=[], incident_closed=True)
             outcomes = []
             for index, notification in enumerate(batch.notifications):
-                token = _BATCH_INDEX.set(index)
+                token = BATCH_INDEX.set(index)
                 try:
                     outcomes.append(await self._try(notification))
                 finally:
-                    _BATCH_INDEX.reset(token)
+                    BATCH_INDEX.reset(token)
             if batch.report_to is None or any(o.retryable for o in outcomes):
                 return BatchDelivered(outcomes=outcomes)
             channels = [(n.channel, n.template) for n in batch.notifications]

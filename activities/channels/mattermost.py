@@ -7,7 +7,9 @@ warroom's buttons from forgeries. The context also carries the post's text, so t
 answer a press with the post as it stays (text kept, buttons replaced by who decided).
 
 The channel name is deterministic (from the incident's `channel`), so after a worker restart the
-name lookup finds the channel opened before instead of opening another.
+name lookup finds the channel opened before instead of opening another. Each post carries its
+delivery key (`props.warroom_delivery`, `activities.delivery`); a retried activity first looks for
+it among the channel's latest posts, so a message whose first attempt landed is not posted twice.
 """
 
 from __future__ import annotations
@@ -18,14 +20,19 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from activities.channels._http import ChannelAuthError, ChannelRejected, HttpClient
+from activities.channels._http import ChannelAuthError, ChannelError, ChannelRejected, HttpClient
 from activities.channels.buttons import Button, buttons_for
+from activities.delivery import delivery_key, is_retry
 from warroom.contracts.chat import sign_context
 from warroom.models import Notification
 
 log = logging.getLogger("warroom.channels.mattermost")
 SERVICE = "mattermost"
 NAME_MAX = 64
+KEY_PROP = "warroom_delivery"
+"""The post's prop that holds its delivery key."""
+RECENT_POSTS = 200
+"""How far back a retry looks for its post (Mattermost's largest page)."""
 _INVALID = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -75,8 +82,30 @@ class MattermostChannel:
         name = channel_name(notification)
         restricted = notification.context.get("restricted") is True
         channel_id = await self.ensure_channel(name, private=self.private or restricted)
-        post_id = await self.post(channel_id, text, buttons_for(notification))
+        key = delivery_key()
+        if key is not None and is_retry():
+            posted = await self.posted(channel_id, key)
+            if posted is not None:
+                return f"mattermost ~{name} ({channel_id}) post={posted} (posted by an earlier attempt)"
+        post_id = await self.post(channel_id, text, buttons_for(notification), key=key)
         return f"mattermost ~{name} ({channel_id}) post={post_id}"
+
+    async def posted(self, channel_id: str, key: str) -> str | None:
+        """The id of the channel's recent post carrying `key`, if any. A channel that cannot be read
+        counts as not posted: a message twice is better than a message lost."""
+        try:
+            body = await self._call(
+                "GET", f"/channels/{channel_id}/posts?per_page={RECENT_POSTS}", "posts.get_for_channel", shape="posts"
+            )
+        except ChannelError as err:
+            log.warning("could not look for an earlier attempt's post in %s (%s): posting", channel_id, err)
+            return None
+        posts = body.get("posts")
+        for post in posts.values() if isinstance(posts, dict) else []:
+            props = post.get("props") if isinstance(post, dict) else None
+            if isinstance(props, dict) and props.get(KEY_PROP) == key:
+                return str(post.get("id", ""))
+        return None
 
     async def team_id(self) -> str:
         if self._team_id is None:
@@ -102,11 +131,18 @@ class MattermostChannel:
         self._channels[name] = channel_id
         return channel_id
 
-    async def post(self, channel_id: str, text: str, buttons: list[Button] | None = None) -> str:
+    async def post(
+        self, channel_id: str, text: str, buttons: list[Button] | None = None, *, key: str | None = None
+    ) -> str:
         payload: dict[str, Any] = {"channel_id": channel_id, "message": text}
+        props: dict[str, Any] = {}
         actions = self._actions(text, buttons or [])
         if actions:
-            payload["props"] = {"attachments": [{"actions": actions}]}
+            props["attachments"] = [{"actions": actions}]
+        if key is not None:
+            props[KEY_PROP] = key
+        if props:
+            payload["props"] = props
         try:
             body = await self._call("POST", "/posts", "posts.create", payload)
         except ChannelAuthError as err:
@@ -148,7 +184,10 @@ class MattermostChannel:
             raise
         return str(body["id"])
 
-    async def _call(self, method: str, path: str, label: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def _call(
+        self, method: str, path: str, label: str, payload: dict[str, Any] | None = None, *, shape: str = "id"
+    ) -> dict[str, Any]:
+        """One API call's JSON object; `shape` names a key it must have (`id` or `channel_id` by default)."""
         token = self._token.get_secret_value()
         headers = {"Authorization": f"Bearer {token}"}
         response = await self.http.request(
@@ -158,6 +197,7 @@ class MattermostChannel:
             body = response.json()
         except ValueError:
             raise ChannelRejected(SERVICE, f"{label}: the answer was not JSON (HTTP {response.status_code})") from None
-        if not isinstance(body, dict) or not ("id" in body or "channel_id" in body):
+        expected = ("id", "channel_id") if shape == "id" else (shape,)
+        if not isinstance(body, dict) or not any(k in body for k in expected):
             raise ChannelRejected(SERVICE, f"{label}: unexpected answer")
         return body

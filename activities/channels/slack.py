@@ -10,6 +10,11 @@ the same typed errors as HTTP failures (`ratelimited`/`internal_error` retry, `i
 `missing_scope` are configuration, the rest are rejections). The channel name is deterministic
 (from the incident's `channel`), so after a worker restart `conversations.create` answers
 `name_taken` and the adapter finds the existing channel and joins it instead of opening another.
+
+Each message carries its delivery key as message metadata (`warroom_delivery`, `activities.delivery`).
+A retried activity first reads the channel's latest messages (`conversations.history`, the
+`channels:history`/`groups:history` scopes) for it, so a message whose first attempt landed is not
+posted twice; without those scopes it posts, as before (at least once, never lost).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from activities.channels._http import (
     HttpClient,
 )
 from activities.channels.buttons import Button, buttons_for
+from activities.delivery import delivery_key, is_retry
 from warroom.models import Notification
 
 log = logging.getLogger("warroom.channels.slack")
@@ -58,13 +64,20 @@ AUTH = {
     "org_login_required",
 }
 LIST_PAGES = 50  # conversations.list pages (200 channels each) searched for a taken name
-SCOPES = "channels:manage, channels:read, channels:join, groups:write, groups:read, chat:write, pins:write"
+SCOPES = (
+    "channels:manage, channels:read, channels:join, channels:history, groups:write, groups:read, groups:history, "
+    "chat:write, pins:write"
+)
 """The bot scopes warroom uses (deploy/slack/app-manifest.yaml asks for these and `commands`)."""
 
 SECTION_LIMIT = 3000
 """Slack's limit on a section block's text."""
 MAX_BLOCKS = 50
 """Slack's limit on the blocks of one message."""
+KEY_EVENT = "warroom_delivery"
+"""The metadata event type whose payload's `key` is the message's delivery key."""
+RECENT_MESSAGES = 200
+"""How far back a retry looks for its message (`conversations.history`'s recommended page at most)."""
 ACTIONS_BLOCK_ID = "warroom_actions"
 """The block that holds warroom's buttons: the intake removes it when the decision is made."""
 
@@ -186,10 +199,12 @@ class SlackChannel:
         restricted = notification.context.get("restricted") is True
         channel_id = await self.ensure_channel(name, private=self.private or restricted)
         body = mentions(notification) + escape(text)
-        ts = await self.post(channel_id, body, message_blocks(notification, body))
-        pinned = ""
+        key = delivery_key()
+        earlier = await self.posted(channel_id, key) if key is not None and is_retry() else None
+        ts = earlier or await self.post(channel_id, body, message_blocks(notification, body), key=key)
+        pinned = " (posted by an earlier attempt)" if earlier else ""
         if notification.template in self.pin_templates:
-            pinned = " (pinned)" if await self._pin(channel_id, ts) else " (pin failed)"
+            pinned += " (pinned)" if await self._pin(channel_id, ts) else " (pin failed)"
         return f"slack #{name} ({channel_id}) ts={ts}{pinned}"
 
     async def ensure_channel(self, name: str, private: bool | None = None) -> str:
@@ -207,11 +222,32 @@ class SlackChannel:
         self._channels[name] = channel_id
         return channel_id
 
-    async def post(self, channel_id: str, text: str, blocks: list[dict[str, Any]] | None = None) -> str:
+    async def posted(self, channel_id: str, key: str) -> str | None:
+        """The ts of the channel's recent message carrying `key`, if any. A history the bot may not
+        read (no `channels:history` scope) counts as not posted: a message twice beats one lost."""
+        params = {"channel": channel_id, "limit": RECENT_MESSAGES, "include_all_metadata": "true"}
+        try:
+            body = await self._call("conversations.history", params=params)
+        except ChannelError as err:
+            log.warning("could not look for an earlier attempt's message in %s (%s): posting", channel_id, err)
+            return None
+        for message in body.get("messages") or []:
+            metadata = message.get("metadata") if isinstance(message, dict) else None
+            if isinstance(metadata, dict) and metadata.get("event_type") == KEY_EVENT:
+                payload = metadata.get("event_payload")
+                if isinstance(payload, dict) and payload.get("key") == key:
+                    return str(message.get("ts", ""))
+        return None
+
+    async def post(
+        self, channel_id: str, text: str, blocks: list[dict[str, Any]] | None = None, *, key: str | None = None
+    ) -> str:
         """Post `text` (with `blocks`, `text` is the notification's fallback: the whole message)."""
         payload: dict[str, Any] = {"channel": channel_id, "text": text, "unfurl_links": False, "unfurl_media": False}
         if blocks:
             payload["blocks"] = blocks
+        if key is not None:
+            payload["metadata"] = {"event_type": KEY_EVENT, "event_payload": {"key": key}}
         try:
             body = await self._call("chat.postMessage", payload)
         except ChannelRejected as err:

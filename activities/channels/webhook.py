@@ -5,6 +5,9 @@ POST <url> with a JSON body whose `text` is the rendered message (what most chat
 plus the fields a relay needs to route it. With a secret configured, the body is signed:
 `X-Warroom-Timestamp: <unix seconds>` and `X-Warroom-Signature: sha256=<hex HMAC of "<ts>.<body>">`.
 The URL itself is treated as a secret: it appears in no error, log line or return value.
+
+`Idempotency-Key: <key>` names the message (`activities.delivery`): a retry after a lost worker sends
+the same key again, so a relay that remembers keys can drop the copy; a webhook can't be asked.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from pydantic import SecretStr
 
 from activities.channels._http import HttpClient
+from activities.delivery import delivery_key
 from warroom.models import Notification
 
 SERVICE = "webhook"
@@ -47,6 +51,9 @@ class WebhookChannel:
             payload["recipients"] = [r.model_dump(mode="json", exclude_none=True) for r in notification.recipients]
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"}
+        key = delivery_key()
+        if key is not None:
+            headers["Idempotency-Key"] = key
         import httpx
 
         url = httpx.URL(self._url.get_secret_value())

@@ -34,6 +34,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat.update": {"chat:write"},
     "chat.postEphemeral": {"chat:write"},
     "pins.add": {"pins:write"},
+    "conversations.history": {"channels:history", "groups:history"},  # a retry finds its first attempt's copy
     "views.open": set(),  # a trigger_id from an interaction is the permission
 }
 """Each Web API method warroom calls → the bot scopes it needs (docs.slack.dev/reference/methods)."""

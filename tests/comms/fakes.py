@@ -193,8 +193,22 @@ class FakeSlack(Fake):
             return {"ok": False, "error": "not_in_channel"}
         ts = f"1700000000.{next(self._ts):06d}"
         message = {"channel": channel["id"], "text": body["text"], "ts": ts, "blocks": body.get("blocks")}
+        if body.get("metadata"):
+            message["metadata"] = body["metadata"]
         self.messages.append(message)
         return {"ok": True, "channel": channel["id"], "ts": ts}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Newest first; metadata only with `include_all_metadata` (as at Slack)."""
+        channel = self.channels.get(params.get("channel", ""))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if not channel["is_member"]:
+            return {"ok": False, "error": "not_in_channel"}
+        with_metadata = params.get("include_all_metadata") == "true"
+        found = [m for m in reversed(self.messages) if m["channel"] == channel["id"]][: int(params.get("limit", 100))]
+        shown = [{k: v for k, v in m.items() if k != "metadata" or with_metadata} for m in found]
+        return {"ok": True, "messages": shown, "has_more": False}
 
     def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
         found = next(
@@ -815,6 +829,13 @@ class FakeMattermost(Fake):
             return reply(201, {"channel_id": parts[1], "user_id": self.bot_id})
         if request.method == "POST" and parts == ["channels"]:
             return self._create_channel(body)
+        if request.method == "GET" and len(parts) == 3 and parts[0] == "channels" and parts[2] == "posts":
+            channel = self.channels.get(parts[1])
+            if channel is None or self.bot_id not in channel["members"]:
+                return self.error(403, "You do not have the appropriate permissions.")
+            newest = [p for p in reversed(self.posts.values()) if p["channel_id"] == parts[1]]
+            page = newest[: int(request.url.params.get("per_page", 60))]
+            return reply(200, {"order": [p["id"] for p in page], "posts": {p["id"]: p for p in page}})
         if request.method == "POST" and parts == ["posts"]:
             channel = self.channels.get(body.get("channel_id", ""))
             if channel is None or self.bot_id not in channel["members"]:

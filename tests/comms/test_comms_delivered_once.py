@@ -1,0 +1,132 @@
+"""A message retried after a lost worker is not delivered twice where the channel can tell.
+
+The notify activity's first attempt posts, then its worker dies before the completion reaches
+Temporal; the retry (attempt 2, same activity) carries the same delivery key. Slack and Mattermost
+find the key on the channel's latest message and post nothing again; a generic webhook passes it on
+as `Idempotency-Key` for the relay to drop the copy. Each adapter runs inside a real activity context
+(`ActivityEnvironment`), against the vendor's fake behind a real HTTP server."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from temporalio.testing import ActivityEnvironment
+
+from activities.channels._http import DeliveryRetry, HttpClient
+from activities.channels.mattermost import MattermostChannel
+from activities.channels.slack import SlackChannel
+from activities.channels.webhook import WebhookChannel
+from activities.delivery import BATCH_INDEX
+from tests.comms.fakes import MATTERMOST_TOKEN, SLACK_TOKEN, WEBHOOK_URL, FakeMattermost, Vendors, served
+from warroom.models import Notification
+
+NOTE = Notification(
+    incident_id="order-api-1",
+    channel="incident",
+    template="ic_stuck",
+    context={"channel": "#incident-2026-11-28-order-api-1407"},
+)
+CHANNEL = "incident-2026-11-28-order-api-1407"
+
+
+def attempt(number: int, activity_id: str = "7") -> ActivityEnvironment:
+    """The context of attempt `number` of one scheduled notify activity."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info, workflow_id="incident-order-api-1--command", workflow_run_id="r1", activity_id=activity_id
+    )
+    env.info = dataclasses.replace(env.info, attempt=number)
+    return env
+
+
+async def deliver(env: ActivityEnvironment, send: Callable[[], Awaitable[str]], index: int | None = None) -> str:
+    async def in_activity() -> str:
+        token = BATCH_INDEX.set(index)
+        try:
+            return await send()
+        finally:
+            BATCH_INDEX.reset(token)
+
+    result: str = await env.run(in_activity)
+    return result
+
+
+def http() -> HttpClient:
+    return HttpClient(retry=DeliveryRetry(backoff=0.01))
+
+
+async def test_slack_a_retry_finds_its_first_attempt_s_message_and_posts_nothing(vendors: Vendors) -> None:
+    with served(vendors.slack) as base:
+        slack = SlackChannel(http(), SecretStr(SLACK_TOKEN), api_url=f"{base}/api")
+        first = await deliver(attempt(1), lambda: slack.deliver(NOTE, "⏰ 30 min without mitigation"))
+        again = await deliver(
+            attempt(2),
+            lambda: SlackChannel(http(), SecretStr(SLACK_TOKEN), api_url=f"{base}/api").deliver(
+                NOTE, "⏰ 30 min without mitigation"
+            ),
+        )
+        other = await deliver(attempt(2), lambda: slack.deliver(NOTE, "📣 the VP is told"), index=1)
+    assert vendors.slack.texts(CHANNEL) == ["⏰ 30 min without mitigation", "📣 the VP is told"]
+    ts = vendors.slack.messages[0]["ts"]
+    assert first.endswith(f"ts={ts}") and again.endswith(f"ts={ts} (posted by an earlier attempt)")
+    assert "earlier" not in other, "another message of the batch is a message of its own"
+    assert vendors.slack.messages[0]["metadata"] == {
+        "event_type": "warroom_delivery",
+        "event_payload": {"key": "incident-order-api-1--command/r1/7"},
+    }
+    assert vendors.slack.calls.count("conversations.history") == 2, "only a retry looks"
+
+
+async def test_slack_without_the_history_scope_a_retry_posts_rather_than_loses_the_message(
+    vendors: Vendors, caplog: pytest.LogCaptureFixture
+) -> None:
+    vendors.slack.failing["conversations.history"] = {"ok": False, "error": "missing_scope"}
+    with served(vendors.slack) as base:
+        slack = SlackChannel(http(), SecretStr(SLACK_TOKEN), api_url=f"{base}/api")
+        await deliver(attempt(1), lambda: slack.deliver(NOTE, "⏰ page"))
+        with caplog.at_level(logging.WARNING, logger="warroom.channels.slack"):
+            again = await deliver(attempt(2), lambda: slack.deliver(NOTE, "⏰ page"))
+    assert vendors.slack.texts(CHANNEL) == ["⏰ page", "⏰ page"]
+    assert "earlier" not in again
+    assert "missing_scope" in caplog.text and SLACK_TOKEN not in caplog.text
+
+
+async def test_mattermost_a_retry_finds_its_first_attempt_s_post_and_posts_nothing() -> None:
+    fake = FakeMattermost()
+
+    def adapter(base: str) -> MattermostChannel:
+        return MattermostChannel(http(), SecretStr(MATTERMOST_TOKEN), api_url=base, team="acme")
+
+    with served(fake) as base:
+        first = await deliver(attempt(1), lambda: adapter(base).deliver(NOTE, "⏰ 30 min without mitigation"))
+        again = await deliver(attempt(2), lambda: adapter(base).deliver(NOTE, "⏰ 30 min without mitigation"))
+        other = await deliver(attempt(2, activity_id="8"), lambda: adapter(base).deliver(NOTE, "⏰ 60 min"))
+    posts = fake.in_channel(CHANNEL)
+    assert [p["message"] for p in posts] == ["⏰ 30 min without mitigation", "⏰ 60 min"]
+    assert posts[0]["props"] == {"warroom_delivery": "incident-order-api-1--command/r1/7"}
+    assert first.endswith(f"post={posts[0]['id']}")
+    assert again.endswith(f"post={posts[0]['id']} (posted by an earlier attempt)")
+    assert "earlier" not in other
+    assert sum(c.endswith("/posts") and c.startswith("GET") for c in fake.calls) == 2, "only a retry looks"
+
+
+async def test_a_webhook_names_the_message_so_its_relay_can_drop_the_copy(vendors: Vendors) -> None:
+    with served(vendors.webhook) as base:
+        hook = WebhookChannel(http(), SecretStr(base + httpx.URL(WEBHOOK_URL).path))
+        await deliver(attempt(1), lambda: hook.deliver(NOTE, "⏰ page"))
+        await deliver(attempt(2), lambda: hook.deliver(NOTE, "⏰ page"))
+        await deliver(attempt(1), lambda: hook.deliver(NOTE, "📣 VP"), index=1)
+        await hook.deliver(NOTE, "outside an activity")
+    keys: list[Any] = [r.headers.get("Idempotency-Key") for r in vendors.webhook.requests]
+    assert keys == [
+        "incident-order-api-1--command/r1/7",
+        "incident-order-api-1--command/r1/7",
+        "incident-order-api-1--command/r1/7#1",
+        None,
+    ]
