@@ -102,6 +102,14 @@ class AlertDigest(Model):
     firing: bool
 
 
+class Flap(Model):
+    """One alert's state changes in its current flap window (`workflows._ledger.take_alert`)."""
+
+    since: datetime
+    changes: int = 0
+    entry: int | None = Field(None, description="the timeline index of the window's `alert_flapping` entry")
+
+
 class DeploymentTarget(Model):
     """The Kubernetes Deployment behind the service, for diagnostics and rollback.
 
@@ -374,6 +382,9 @@ class IncidentState(Model):
     )
     firing_alerts: list[str] = Field(default_factory=list, description="fingerprints firing now (at most 100)")
     recent_alerts: list[AlertDigest] = Field(default_factory=list, description="the last 20 alerts received")
+    flapping: dict[str, Flap] = Field(
+        default_factory=dict, description="fingerprint → its state changes in the current flap window"
+    )
     dismissed: bool = False
     escalated_to: list[str] = Field(default_factory=list)
     fired: list[str] = Field(default_factory=list, description="keys of deadlines that have fired")

@@ -8,6 +8,7 @@ which the live phases fire at once. Plain functions of (state, now, input), as i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from warroom.config import RunbookConfig
@@ -16,16 +17,22 @@ from warroom.models import Alert, Deadline, ImpactSignals, IncidentState, SetFla
 from warroom.policy.escalation import SPECIAL_CASES, SpecialCase, severity_change, special_case_notices
 from warroom.policy.revisions import SEVERITY_CHANGE_START_ACTIONS, SPECIAL_CASES_MID_INCIDENT
 from warroom.policy.war_room import COMMS_LEAD_ASKED
-from workflows._ledger import declare_if_warranted, note_synthetic, record, take_alert
+from workflows._ledger import declare_if_warranted, never_collapse, note_synthetic, record, take_alert
 
 _OWED_KIND = {"data_loss": "data_loss_notice", "security": "security_handoff"}
 
 
-def on_alert(state: IncidentState, runbook: RunbookConfig, alert: Alert, now: datetime) -> bool:
+def on_alert(
+    state: IncidentState,
+    runbook: RunbookConfig,
+    alert: Alert,
+    now: datetime,
+    collapse: Callable[[], bool] = never_collapse,
+) -> bool:
     """An alert after the start: it may declare the incident, or dismiss it when every alert resolved
-    before anyone declared or acknowledged. True when it was a repeat."""
+    before anyone declared or acknowledged. True when it was a repeat. `collapse`: `take_alert`'s."""
     before = state.signals
-    repeated = take_alert(state, alert, now)
+    repeated = take_alert(state, alert, now, collapse)
     raise_special_cases(state, runbook, before, now, f"alert {alert.fingerprint}")
     note_synthetic(state, runbook, alert)
     if state.declared_at is None:

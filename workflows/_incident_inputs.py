@@ -16,6 +16,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows import _ledger as ledger
     from workflows import _step_ledger as steps
     from workflows._continuation import Continuation
+    from workflows._patches import patched
+
+COLLAPSE_FLAPPING = "collapse-flapping-alerts"
+"""A flapping alert's changes past the first few in a window are counted in one timeline entry
+(`workflows._ledger.FLAP_LISTED`). Asked only when that first happens: one marker, in flapping incidents only."""
 
 
 class IncidentInputs(Continuation):
@@ -25,11 +30,14 @@ class IncidentInputs(Continuation):
     _forwarded: dict[str, Any] | None = None
     """What the running phase knows of the state (`ledger.phase_view`): a change to it is forwarded."""
 
+    def _collapse_flapping(self) -> bool:
+        return patched(COLLAPSE_FLAPPING)
+
     @workflow.signal(description="A new alert for this incident (firing or resolved).")
     def alert(self, alert: Alert) -> None:
         if self.state.phase == Phase.CLOSED:
             return
-        changes.on_alert(self.state, self.runbook, alert, workflow.now())
+        changes.on_alert(self.state, self.runbook, alert, workflow.now(), self._collapse_flapping)
 
     @workflow.update(description="The intake's alert (update-with-start): returns once the alert is recorded.")
     def ingest_alert(self, alert: Alert) -> AlertReceipt:
@@ -38,7 +46,7 @@ class IncidentInputs(Continuation):
         return self._take_alert(alert)
 
     def _take_alert(self, alert: Alert) -> AlertReceipt:
-        repeated = changes.on_alert(self.state, self.runbook, alert, workflow.now())
+        repeated = changes.on_alert(self.state, self.runbook, alert, workflow.now(), self._collapse_flapping)
         return AlertReceipt(
             incident_id=self.state.incident_id,
             workflow_id=self.state.workflow_id,

@@ -9,8 +9,8 @@ severity) is in `workflows._changes`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio.common import SearchAttributeUpdate
@@ -24,6 +24,7 @@ from warroom.models import (
     Alert,
     AlertDigest,
     ChecksReport,
+    Flap,
     IncidentInput,
     IncidentState,
     PhaseEvent,
@@ -43,6 +44,12 @@ from warroom.policy.war_room import digest, reports_progress
 
 MAX_TRACKED_ALERTS = 100
 """Fingerprints kept in `firing_alerts`; an alert storm beyond this is counted, not tracked."""
+FLAP_WINDOW = timedelta(minutes=30)
+FLAP_LISTED = 4
+"""An alert's first `FLAP_LISTED` state changes in a `FLAP_WINDOW` are each a timeline entry; past
+that, the window has one `alert_flapping` entry whose count keeps up. A day of an alert flapping every
+minute is some 240 entries instead of 2,880: the timeline is the incident's state, carried whole to
+every phase, every query and across continue-as-new (whose input Temporal caps at 2 MB)."""
 
 # What the status page says after a phase event that posted to it (`public_post`), by the event's kind.
 PUBLIC_STATUS_POSTED = {
@@ -224,8 +231,16 @@ def declare_if_warranted(state: IncidentState, runbook: RunbookConfig, now: date
         declare(state, runbook, now, SYSTEM, None, "; ".join(decision.reasons))
 
 
-def take_alert(state: IncidentState, alert: Alert, now: datetime) -> bool:
-    """Count the alert and track its fingerprint; True when it was a repeat (it changed no alert's state)."""
+def never_collapse() -> bool:
+    """`take_alert`'s default: list every change (pure callers, tests)."""
+    return False
+
+
+def take_alert(
+    state: IncidentState, alert: Alert, now: datetime, collapse: Callable[[], bool] = never_collapse
+) -> bool:
+    """Count the alert and track its fingerprint; True when it was a repeat (it changed no alert's state).
+    `collapse`: whether a flapping alert's changes may be counted in one entry (`_record_change`)."""
     state.alerts_received += 1
     digest = AlertDigest(
         at=now, source=alert.source, fingerprint=alert.fingerprint, summary=alert.summary, firing=alert.firing
@@ -245,25 +260,43 @@ def take_alert(state: IncidentState, alert: Alert, now: datetime) -> bool:
             state.impact_started_at = alert.starts_at or now
         if not was_firing and len(firing) < MAX_TRACKED_ALERTS:
             firing.append(alert.fingerprint)
-            record(
-                state,
-                now,
-                "alert_firing",
-                f"alert firing: {alert.summary}",
-                source=alert.source,
-                fingerprint=alert.fingerprint,
-            )
+            _record_change(state, alert, now, collapse)
     elif was_firing:
         firing.remove(alert.fingerprint)
+        _record_change(state, alert, now, collapse)
+    return repeated
+
+
+def _record_change(state: IncidentState, alert: Alert, now: datetime, collapse: Callable[[], bool]) -> None:
+    """`alert_firing` or `alert_resolved`, or, for an alert flapping past `FLAP_LISTED` changes in its
+    window, the window's one `alert_flapping` entry, its count brought up to date. `collapse` is asked
+    only then (the workflow's patch: incidents recorded before list every change, as they did)."""
+    flap = state.flapping.get(alert.fingerprint)
+    if flap is None or now - flap.since >= FLAP_WINDOW:
+        for ended in [k for k, f in state.flapping.items() if now - f.since >= FLAP_WINDOW]:
+            del state.flapping[ended]
+        flap = state.flapping[alert.fingerprint] = Flap(since=now)
+    flap.changes += 1
+    word = "firing" if alert.firing else "resolved"
+    if flap.changes <= FLAP_LISTED or not collapse():
         record(
             state,
             now,
-            "alert_resolved",
-            f"alert resolved: {alert.summary}",
+            f"alert_{word}",
+            f"alert {word}: {alert.summary}",
             source=alert.source,
             fingerprint=alert.fingerprint,
         )
-    return repeated
+        return
+    message = f"alert flapping: {alert.summary} ({flap.changes} changes since {flap.since:%H:%M} UTC, now {word})"
+    data = {"changes": str(flap.changes), "last_change_at": now.isoformat()}
+    if flap.entry is None:
+        record(state, now, "alert_flapping", message, source=alert.source, fingerprint=alert.fingerprint, **data)
+        flap.entry = len(state.timeline) - 1
+    else:
+        entry = state.timeline[flap.entry]
+        entry.message, entry.data = message, {**entry.data, **data}
+        state.version += 1
 
 
 def note_synthetic(state: IncidentState, runbook: RunbookConfig, alert: Alert) -> None:

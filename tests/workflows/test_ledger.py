@@ -110,6 +110,53 @@ def test_an_alert_storm_is_counted_and_tracked_up_to_the_limit() -> None:
     assert len(state.recent_alerts) == 20 and state.recent_alerts[-1].fingerprint == "f104"
 
 
+def flap(state: IncidentState, times: int, start: datetime = AT, every: timedelta = timedelta(minutes=1)) -> None:
+    """f1 fires and resolves in turn, `times` changes, one a minute; f2 fires once, in the middle."""
+    for n in range(times):
+        ledger.take_alert(state, alert("f1", firing=n % 2 == 0), start + n * every, collapse=lambda: True)
+        if n == times // 2:
+            ledger.take_alert(state, alert("f2"), start + n * every, collapse=lambda: True)
+
+
+def test_a_flapping_alert_lists_its_first_changes_then_counts_the_rest_in_one_entry() -> None:
+    state = opened()
+    flap(state, 20)
+    assert kinds(state) == ["opened", *["alert_firing", "alert_resolved"] * 2, "alert_flapping", "alert_firing"]
+    flapping = state.timeline[5]
+    assert flapping.at == AT + timedelta(minutes=4), "where the flapping began"
+    assert flapping.message == "alert flapping: alert f1 (20 changes since 14:23 UTC, now resolved)"
+    assert (
+        flapping.data["changes"] == "20" and flapping.data["last_change_at"] == (AT + timedelta(minutes=19)).isoformat()
+    )
+    assert state.firing_alerts == ["f2"], "tracking is exact whatever the timeline lists"
+    assert state.alerts_received == 21
+
+
+def test_a_new_window_lists_changes_again_and_old_windows_are_forgotten() -> None:
+    state = opened()
+    flap(state, 10)  # 14:23 to 14:32
+    flap(state, 10, start=AT + ledger.FLAP_WINDOW)  # 14:53: a new window
+    assert kinds(state).count("alert_flapping") == 2
+    assert [e.data["changes"] for e in state.timeline if e.kind == "alert_flapping"] == ["10", "10"]
+    assert len(state.timeline) == 1 + 2 * (ledger.FLAP_LISTED + 1) + 1  # f2 fired once (the second, a repeat)
+    ledger.take_alert(state, alert("f3"), AT + 3 * ledger.FLAP_WINDOW)
+    assert set(state.flapping) == {"f3"}, "a fingerprint's window ends with it: the state stays bounded"
+
+
+def test_a_day_of_flapping_is_a_bounded_timeline() -> None:
+    state = opened()
+    flap(state, 24 * 60)
+    per_window = ledger.FLAP_LISTED + 1
+    assert len(state.timeline) <= 1 + per_window * (24 * 60 // 30) + 1
+
+
+def test_an_incident_recorded_before_lists_every_change() -> None:
+    state = opened()
+    for n in range(20):
+        ledger.take_alert(state, alert("f1", firing=n % 2 == 0), AT + n * timedelta(minutes=1))
+    assert kinds(state) == ["opened", *["alert_firing", "alert_resolved"] * 10]
+
+
 def test_every_alert_resolving_before_anyone_declared_dismisses_the_incident() -> None:
     state = opened(alert=alert())
     changes.on_alert(state, RUNBOOK, alert(firing=False), AT)
