@@ -68,6 +68,7 @@ _NOT_FOR_PHASES = {
     "alerts_received",
     "alerts_repeated",
     "recent_alerts",
+    "flapping",
     "version",
     "deadlines",
     "last_firing_alert_at",
