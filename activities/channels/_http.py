@@ -87,6 +87,15 @@ class ChannelConfigError(ChannelError):
     type = "ChannelConfigError"
 
 
+class AlreadyDelivered(Exception):
+    """Not a failure: a try whose answer was lost had landed (`HttpClient.request`'s `landed` said so)."""
+
+
+Landed = Callable[[], Awaitable[bool]]
+"""Asked before re-sending after an answer that was lost (a read timeout, a reset, a 5xx): whether the
+request landed anyway (an adapter looks for its delivery key). True ends the retries."""
+
+
 # --- Helpers ---------------------------------------------------------------------------------
 
 
@@ -211,10 +220,13 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
         secrets: Iterable[str | None] = (),
+        landed: Landed | None = None,
     ) -> httpx.Response:
         """Send with retries; return a 2xx/3xx response or raise a `ChannelError`.
 
         `label` names the endpoint in logs and errors ("chat.postMessage"); the URL never appears.
+        `landed`: asked before re-sending a request whose answer was lost (it may have been taken);
+        True raises `AlreadyDelivered` instead of sending it twice.
         """
         import httpx
 
@@ -227,6 +239,7 @@ class HttpClient:
             attempt += 1
             error: ChannelError
             server_delay: float | None = None
+            lost = False  # the request may have been taken: only its answer is missing
             try:
                 response = await self.client.request(
                     method, url, json=json, params=params, headers=headers, content=content
@@ -235,8 +248,10 @@ class HttpClient:
                 raise ChannelConfigError(service, f"{label}: the configured URL is not valid") from None
             except httpx.TimeoutException as exc:
                 error = ChannelUnavailable(service, f"{label}: timed out ({type(exc).__name__})")
-            except httpx.HTTPError as exc:  # connect refused, reset, protocol error: nothing was accepted
+                lost = not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
+            except httpx.HTTPError as exc:  # refused, reset, protocol error
                 error = ChannelUnavailable(service, f"{label}: {type(exc).__name__}")
+                lost = not isinstance(exc, httpx.ConnectError)  # a reset after sending may have been taken
             else:
                 status = response.status_code
                 if status < 400:
@@ -248,6 +263,7 @@ class HttpClient:
                         service, f"{label}: HTTP 429 rate limited", status=status, retry_after=server_delay
                     )
                 elif status >= 500:
+                    lost = True
                     server_delay = parse_retry_after(response.headers.get("Retry-After"))
                     error = ChannelUnavailable(
                         service,
@@ -274,6 +290,9 @@ class HttpClient:
                 raise error
             log.info("%s %s attempt %d failed (%s); retrying in %.2fs", service, label, attempt, error, delay)
             await self._sleep(delay)
+            if lost and landed is not None and await landed():
+                log.info("%s %s: attempt %d had landed; not sent again", service, label, attempt)
+                raise AlreadyDelivered(label)
 
 
 def _safe_text(response: httpx.Response) -> str:

@@ -9,7 +9,8 @@ answer a press with the post as it stays (text kept, buttons replaced by who dec
 The channel name is deterministic (from the incident's `channel`), so after a worker restart the
 name lookup finds the channel opened before instead of opening another. Each post carries its
 delivery key (`props.warroom_delivery`, `activities.delivery`); a retried activity first looks for
-it among the channel's latest posts, so a message whose first attempt landed is not posted twice.
+it among the channel's latest posts, so a message whose first attempt landed is not posted twice;
+so does the HTTP client before re-sending a post whose answer was lost (a 5xx, a read timeout).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from activities.channels._http import ChannelAuthError, ChannelError, ChannelRejected, HttpClient
+from activities.channels._http import (
+    AlreadyDelivered,
+    ChannelAuthError,
+    ChannelError,
+    ChannelRejected,
+    HttpClient,
+    Landed,
+)
 from activities.channels.buttons import Button, buttons_for
 from activities.delivery import delivery_key, is_retry
 from warroom.contracts.chat import sign_context
@@ -139,17 +147,27 @@ class MattermostChannel:
         actions = self._actions(text, buttons or [])
         if actions:
             props["attachments"] = [{"actions": actions}]
+        landed: Landed | None = None
+        found: list[str] = []
         if key is not None:
             props[KEY_PROP] = key
+
+            async def landed() -> bool:  # a try whose answer was lost: is the post there?
+                found.extend(filter(None, [await self.posted(channel_id, key)]))
+                return bool(found)
+
         if props:
             payload["props"] = props
         try:
-            body = await self._call("POST", "/posts", "posts.create", payload)
-        except ChannelAuthError as err:
-            if err.status != 403:
-                raise
-            await self._join(channel_id)  # a channel opened by someone else: join it, then post
-            body = await self._call("POST", "/posts", "posts.create", payload)
+            try:
+                body = await self._call("POST", "/posts", "posts.create", payload, landed=landed)
+            except ChannelAuthError as err:
+                if err.status != 403:
+                    raise
+                await self._join(channel_id)  # a channel opened by someone else: join it, then post
+                body = await self._call("POST", "/posts", "posts.create", payload, landed=landed)
+        except AlreadyDelivered:
+            return found[0]
         return str(body.get("id", ""))
 
     async def _join(self, channel_id: str) -> None:
@@ -185,13 +203,27 @@ class MattermostChannel:
         return str(body["id"])
 
     async def _call(
-        self, method: str, path: str, label: str, payload: dict[str, Any] | None = None, *, shape: str = "id"
+        self,
+        method: str,
+        path: str,
+        label: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        shape: str = "id",
+        landed: Landed | None = None,
     ) -> dict[str, Any]:
         """One API call's JSON object; `shape` names a key it must have (`id` or `channel_id` by default)."""
         token = self._token.get_secret_value()
         headers = {"Authorization": f"Bearer {token}"}
         response = await self.http.request(
-            SERVICE, label, method, f"{self.api_url}/api/v4{path}", json=payload, headers=headers, secrets=[token]
+            SERVICE,
+            label,
+            method,
+            f"{self.api_url}/api/v4{path}",
+            json=payload,
+            headers=headers,
+            secrets=[token],
+            landed=landed,
         )
         try:
             body = response.json()

@@ -14,7 +14,9 @@ the same typed errors as HTTP failures (`ratelimited`/`internal_error` retry, `i
 Each message carries its delivery key as message metadata (`warroom_delivery`, `activities.delivery`).
 A retried activity first reads the channel's latest messages (`conversations.history`, the
 `channels:history`/`groups:history` scopes) for it, so a message whose first attempt landed is not
-posted twice; without those scopes it posts, as before (at least once, never lost).
+posted twice; without those scopes it posts, as before (at least once, never lost). The same look-up
+runs inside one attempt before the HTTP client re-sends a post whose answer was lost (a 5xx, a read
+timeout: `HttpClient.request`'s `landed`).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from typing import Any
 from pydantic import SecretStr
 
 from activities.channels._http import (
+    AlreadyDelivered,
     ChannelAuthError,
     ChannelError,
     ChannelRateLimited,
     ChannelRejected,
     ChannelUnavailable,
     HttpClient,
+    Landed,
 )
 from activities.channels.buttons import Button, buttons_for
 from activities.delivery import delivery_key, is_retry
@@ -246,15 +250,25 @@ class SlackChannel:
         payload: dict[str, Any] = {"channel": channel_id, "text": text, "unfurl_links": False, "unfurl_media": False}
         if blocks:
             payload["blocks"] = blocks
+        landed: Landed | None = None
+        found: list[str] = []
         if key is not None:
             payload["metadata"] = {"event_type": KEY_EVENT, "event_payload": {"key": key}}
+
+            async def landed() -> bool:  # a try whose answer was lost: is the message there?
+                found.extend(filter(None, [await self.posted(channel_id, key)]))
+                return bool(found)
+
         try:
-            body = await self._call("chat.postMessage", payload)
-        except ChannelRejected as err:
-            if err.code != "not_in_channel":
-                raise
-            await self._call("conversations.join", {"channel": channel_id})
-            body = await self._call("chat.postMessage", payload)
+            try:
+                body = await self._call("chat.postMessage", payload, landed=landed)
+            except ChannelRejected as err:
+                if err.code != "not_in_channel":
+                    raise
+                await self._call("conversations.join", {"channel": channel_id})
+                body = await self._call("chat.postMessage", payload, landed=landed)
+        except AlreadyDelivered:
+            return found[0]
         return str(body.get("ts", ""))
 
     async def _pin(self, channel_id: str, ts: str) -> bool:
@@ -294,7 +308,11 @@ class SlackChannel:
         )
 
     async def _call(
-        self, method: str, payload: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        payload: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        landed: Landed | None = None,
     ) -> dict[str, Any]:
         token = self._token.get_secret_value()
         headers = {"Authorization": f"Bearer {token}"}
@@ -306,7 +324,7 @@ class SlackChannel:
         else:
             headers["Content-Type"] = "application/json; charset=utf-8"
             response = await self.http.request(
-                SERVICE, method, "POST", url, json=payload, headers=headers, secrets=[token]
+                SERVICE, method, "POST", url, json=payload, headers=headers, secrets=[token], landed=landed
             )
         try:
             body = response.json()

@@ -72,6 +72,8 @@ class Fake:
     def __init__(self) -> None:
         self.queued: list[httpx.Response] = []
         self.requests: list[httpx.Request] = []
+        self.lose_answers: dict[str, int] = {}
+        """"<METHOD> <path>" → how many of its next requests are taken, then answered 502 (the answer lost)."""
 
     def fail_next(self, *responses: httpx.Response) -> None:
         self.queued.extend(responses)
@@ -80,6 +82,11 @@ class Fake:
         self.requests.append(request)
         if self.queued:
             return self.queued.pop(0)
+        route = f"{request.method} {request.url.path}"
+        if self.lose_answers.get(route, 0) > 0:
+            self.lose_answers[route] -= 1
+            self.handle(request)
+            return reply(502, {"ok": False, "error": "bad gateway"})
         return self.handle(request)
 
     def handle(self, request: httpx.Request) -> httpx.Response:

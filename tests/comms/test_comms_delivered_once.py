@@ -116,6 +116,32 @@ async def test_mattermost_a_retry_finds_its_first_attempt_s_post_and_posts_nothi
     assert sum(c.endswith("/posts") and c.startswith("GET") for c in fake.calls) == 2, "only a retry looks"
 
 
+async def test_slack_a_post_whose_answer_was_lost_is_found_not_sent_again(vendors: Vendors) -> None:
+    """Inside one attempt: the HTTP client's own retry after a 5xx first looks for the key."""
+    vendors.slack.lose_answers["POST /api/chat.postMessage"] = 1
+    with served(vendors.slack) as base:
+        slack = SlackChannel(http(), SecretStr(SLACK_TOKEN), api_url=f"{base}/api")
+        where = await deliver(attempt(1), lambda: slack.deliver(NOTE, "⏰ page"))
+        vendors.slack.fail_next(httpx.Response(500))  # this one is not taken: it is sent again
+        await deliver(attempt(1, activity_id="8"), lambda: slack.deliver(NOTE, "📣 VP"))
+    assert vendors.slack.texts(CHANNEL) == ["⏰ page", "📣 VP"]
+    assert where.endswith(f"ts={vendors.slack.messages[0]['ts']}")
+    assert vendors.slack.calls.count("conversations.history") == 2
+
+
+async def test_mattermost_a_post_whose_answer_was_lost_is_found_not_sent_again() -> None:
+    fake = FakeMattermost()
+    fake.lose_answers["POST /api/v4/posts"] = 1
+    with served(fake) as base:
+        mattermost = MattermostChannel(http(), SecretStr(MATTERMOST_TOKEN), api_url=base, team="acme")
+        where = await deliver(attempt(1), lambda: mattermost.deliver(NOTE, "⏰ page"))
+        fake.fail_next(httpx.Response(500))
+        await deliver(attempt(1, activity_id="8"), lambda: mattermost.deliver(NOTE, "📣 VP"))
+    posts = fake.in_channel(CHANNEL)
+    assert [p["message"] for p in posts] == ["⏰ page", "📣 VP"]
+    assert where.endswith(f"post={posts[0]['id']}")
+
+
 async def test_a_webhook_names_the_message_so_its_relay_can_drop_the_copy(vendors: Vendors) -> None:
     with served(vendors.webhook) as base:
         hook = WebhookChannel(http(), SecretStr(base + httpx.URL(WEBHOOK_URL).path))
