@@ -10,11 +10,14 @@ after the first divergence: nothing moves before the recording stops being follo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
+from temporalio.exceptions import ApplicationError
 
 from tests.backtest.test_core_recording import HISTORIES, history_set, incident_ids
+from warroom.backtest.answers import Answers
 from warroom.backtest.compare import backtest_incident, backtest_many
 from warroom.backtest.recording import record
 from warroom.backtest.replay import Backtester
@@ -143,3 +146,22 @@ async def test_a_continued_incident_is_recorded_across_its_runs_and_reproduced(b
     assert result.divergences == []
     assert result.differences == [], [(d.change, d.decision.key, d.shift) for d in result.differences]
     assert len(result.backtest) == len(result.original)
+
+
+async def test_a_continued_run_s_probe_the_recording_never_made_is_answered_running() -> None:
+    """A backtest runs longer than the original, or at other moments: a re-attached run's probe of
+    its phase (`phase_status`) finds the phase the backtest itself runs, not a divergence. Any other
+    activity the recording lacks still is one."""
+    histories = histories_in(HISTORIES / "chain")["order-api-continued"]
+    answers = Answers(await record(histories, DATA_CONVERTER))
+    answers.started_at = datetime.now(UTC)
+    request = {"workflow_id": "incident-order-api-continued--resolve"}
+    at = answers.started_at + timedelta(hours=1)
+    assert answers.answer("phase_status", "incident-order-api-continued", request, at) == {
+        "running": True,
+        "status": "RUNNING",
+    }
+    assert answers.divergences == []
+    with pytest.raises(ApplicationError, match="never recorded"):
+        answers.answer("kube_rollback", "incident-order-api-continued--command", {"service": "order-api"}, at)
+    assert [d.kind for d in answers.divergences] == ["not_recorded"]

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from warroom.backtest.models import Divergence, RecordedActivity, Recording
 from warroom.backtest.recording import NOTIFY_BATCH, label, match_key, waited
+from warroom.contracts.phases import PHASE_STATUS, PhaseStatus
 
 NOT_SENT = "backtest: not sent"
 _EXPECTED = ApplicationErrorCategory.BENIGN
@@ -157,6 +158,10 @@ class Answers:
             return retimed(recorded.result, recorded.input, body, self.delta)
         if activity_type == "notify" and isinstance(body, dict):
             return {"channel": body.get("channel"), "destination": NOT_SENT, "text": "", "delivered_at": scheduled}
+        if activity_type == PHASE_STATUS.name:
+            # A continued run's probe of its phase, at a moment the recording never asked: the phase
+            # runs here, on the backtest's server, and nobody terminates it by hand.
+            return PhaseStatus(running=True, status="RUNNING").model_dump()
         self.divergences.append(
             Divergence(
                 incident_id=self.incident_id,
