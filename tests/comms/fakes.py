@@ -192,12 +192,19 @@ class FakeSlack(Fake):
         channel["is_member"] = True
         return {"ok": True, "channel": channel, **({"warning": "already_in_channel"} if already else {})}
 
-    def _chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel = self.channels.get(body.get("channel", ""))
+    def _joined(self, channel_id: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """The channel the bot is in, or Slack's answer why not."""
+        channel = self.channels.get(channel_id)
         if channel is None:
-            return {"ok": False, "error": "channel_not_found"}
+            return None, {"ok": False, "error": "channel_not_found"}
         if not channel["is_member"]:
-            return {"ok": False, "error": "not_in_channel"}
+            return None, {"ok": False, "error": "not_in_channel"}
+        return channel, {"ok": True}
+
+    def _chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel, refused = self._joined(body.get("channel", ""))
+        if channel is None:
+            return refused
         ts = f"1700000000.{next(self._ts):06d}"
         message = {"channel": channel["id"], "text": body["text"], "ts": ts, "blocks": body.get("blocks")}
         if body.get("metadata"):
@@ -207,11 +214,9 @@ class FakeSlack(Fake):
 
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         """Newest first; metadata only with `include_all_metadata` (as at Slack)."""
-        channel = self.channels.get(params.get("channel", ""))
+        channel, refused = self._joined(params.get("channel", ""))
         if channel is None:
-            return {"ok": False, "error": "channel_not_found"}
-        if not channel["is_member"]:
-            return {"ok": False, "error": "not_in_channel"}
+            return refused
         with_metadata = params.get("include_all_metadata") == "true"
         found = [m for m in reversed(self.messages) if m["channel"] == channel["id"]][: int(params.get("limit", 100))]
         shown = [{k: v for k, v in m.items() if k != "metadata" or with_metadata} for m in found]
