@@ -96,6 +96,18 @@ Landed = Callable[[], Awaitable[bool]]
 request landed anyway (an adapter looks for its delivery key). True ends the retries."""
 
 
+class Landing:
+    """A `Landed` for one keyed post: asks the adapter's look-up and keeps the id it found."""
+
+    def __init__(self, find: Callable[[], Awaitable[str | None]]) -> None:
+        self._find = find
+        self.found: str | None = None
+
+    async def __call__(self) -> bool:
+        self.found = await self._find()
+        return self.found is not None
+
+
 # --- Helpers ---------------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from activities.channels._http import (
     ChannelRejected,
     HttpClient,
     Landed,
+    Landing,
 )
 from activities.channels.buttons import Button, buttons_for
 from activities.delivery import delivery_key, is_retry
@@ -147,14 +148,10 @@ class MattermostChannel:
         actions = self._actions(text, buttons or [])
         if actions:
             props["attachments"] = [{"actions": actions}]
-        landed: Landed | None = None
-        found: list[str] = []
+        landed: Landing | None = None
         if key is not None:
             props[KEY_PROP] = key
-
-            async def landed() -> bool:  # a try whose answer was lost: is the post there?
-                found.extend(filter(None, [await self.posted(channel_id, key)]))
-                return bool(found)
+            landed = Landing(lambda: self.posted(channel_id, key))
 
         if props:
             payload["props"] = props
@@ -166,8 +163,9 @@ class MattermostChannel:
                     raise
                 await self._join(channel_id)  # a channel opened by someone else: join it, then post
                 body = await self._call("POST", "/posts", "posts.create", payload, landed=landed)
-        except AlreadyDelivered:
-            return found[0]
+        except AlreadyDelivered:  # a try whose answer was lost had landed: that is the post
+            assert landed is not None and landed.found is not None
+            return landed.found
         return str(body.get("id", ""))
 
     async def _join(self, channel_id: str) -> None:

@@ -36,6 +36,7 @@ from activities.channels._http import (
     ChannelUnavailable,
     HttpClient,
     Landed,
+    Landing,
 )
 from activities.channels.buttons import Button, buttons_for
 from activities.delivery import delivery_key, is_retry
@@ -250,14 +251,10 @@ class SlackChannel:
         payload: dict[str, Any] = {"channel": channel_id, "text": text, "unfurl_links": False, "unfurl_media": False}
         if blocks:
             payload["blocks"] = blocks
-        landed: Landed | None = None
-        found: list[str] = []
+        landed: Landing | None = None
         if key is not None:
             payload["metadata"] = {"event_type": KEY_EVENT, "event_payload": {"key": key}}
-
-            async def landed() -> bool:  # a try whose answer was lost: is the message there?
-                found.extend(filter(None, [await self.posted(channel_id, key)]))
-                return bool(found)
+            landed = Landing(lambda: self.posted(channel_id, key))
 
         try:
             try:
@@ -267,8 +264,9 @@ class SlackChannel:
                     raise
                 await self._call("conversations.join", {"channel": channel_id})
                 body = await self._call("chat.postMessage", payload, landed=landed)
-        except AlreadyDelivered:
-            return found[0]
+        except AlreadyDelivered:  # a try whose answer was lost had landed: that is the post
+            assert landed is not None and landed.found is not None
+            return landed.found
         return str(body.get("ts", ""))
 
     async def _pin(self, channel_id: str, ts: str) -> bool:
