@@ -46,6 +46,16 @@ NOTIFY_BATCH = "notify_batch"
 """Several messages in one activity (a fired deadline's): each one recorded and decided as a `notify`."""
 
 _T = EventType
+CLOSING_EVENTS = frozenset(
+    {
+        _T.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+        _T.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+        _T.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+        _T.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+        _T.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+    }
+)
+"""How a run ends the incident. Not CONTINUED_AS_NEW: the incident goes on in its next run."""
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _UNMATCHED_FIELDS = frozenset({"idempotency_key", "expected", "restarted_at", "incident_id"})
 """Request fields that say when or which attempt, not what is asked."""
@@ -207,7 +217,7 @@ async def record(histories: list[WorkflowHistory], converter: DataConverter) -> 
                     patch = data.get("id") if isinstance(data, dict) else None
                     if patch:  # the bundle stands for every id it covers (warroom.patches)
                         recording.patches = taken([*recording.patches, patch])
-            elif where == "incident" and _closes(kind):
+            elif where == "incident" and kind in CLOSING_EVENTS:
                 recording.ended_offset = offset
     recording.inputs.sort(key=lambda i: i.offset)
     return recording
@@ -234,16 +244,6 @@ def _batch_done(messages: list[RecordedActivity], result: Any, offset: float) ->
                 type="NotDelivered", message=str(outcome.get("error")), non_retryable=True
             )
         _finish(message, offset)
-
-
-def _closes(kind: int) -> bool:
-    return kind in (
-        _T.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-        _T.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-        _T.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-        _T.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-        _T.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-    )  # not CONTINUED_AS_NEW: the incident goes on in its next run (the histories hold every run)
 
 
 def notify_decision(request: Any) -> tuple[str, str]:

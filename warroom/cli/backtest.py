@@ -25,6 +25,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
 from warroom.backtest.models import BacktestReport, IncidentBacktest
+from warroom.backtest.recording import CLOSING_EVENTS
 from warroom.backtest.report import (
     FAIL_ON,
     FAIL_ON_HELP,
@@ -49,14 +50,6 @@ DEFAULT_LIMIT = 100
 CLOSED = f"WorkflowType = 'Incident' AND {CLOSED_STATUS}"
 """What a backtest re-runs: incidents that have finished (an open one is `warroom runbook preview`'s)."""
 
-CLOSING_EVENTS = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-}
-"""How an incident's latest run ends (a run that continued as new did not end the incident)."""
 RUN_FILE = re.compile(r"^(?P<workflow_id>.+)\.run(?P<number>\d+)$")
 """A run of an incident that continued as new, saved as `incident-<id>.run<N>.json` (tests/histories/chain)."""
 
