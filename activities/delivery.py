@@ -5,11 +5,16 @@ worker. The key is the activity's identity (workflow, run, activity id, and `#n`
 of a batch): the same on every attempt, different for every scheduled message. A channel that can look
 up what it sent finds the key on a retry and sends nothing again; one that cannot passes it on
 (`Idempotency-Key`) so the receiver can. Outside an activity (tests, the CLI) there is no key.
+
+A look-up reads what the channel received since the message was first scheduled (`delivery_since`),
+not a fixed number of latest messages: however busy the channel was between two attempts, an earlier
+attempt's message is in that window.
 """
 
 from __future__ import annotations
 
 import contextvars
+from datetime import datetime, timedelta
 
 from temporalio import activity
 
@@ -29,3 +34,15 @@ def delivery_key() -> str | None:
 def is_retry() -> bool:
     """Whether an earlier attempt of this activity may have delivered already (only then is a look-up worth it)."""
     return activity.in_activity() and activity.info().attempt > 1
+
+
+CLOCK_SKEW = timedelta(minutes=2)
+"""Margin for the Temporal server's clock against the chat's: the look-up starts this much earlier."""
+
+
+def delivery_since() -> datetime | None:
+    """When the running message's activity was first scheduled (less `CLOCK_SKEW`): no attempt of
+    it can have delivered before. None outside an activity."""
+    if not activity.in_activity():
+        return None
+    return activity.info().scheduled_time - CLOCK_SKEW

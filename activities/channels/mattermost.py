@@ -9,7 +9,7 @@ answer a press with the post as it stays (text kept, buttons replaced by who dec
 The channel name is deterministic (from the incident's `channel`), so after a worker restart the
 name lookup finds the channel opened before instead of opening another. Each post carries its
 delivery key (`props.warroom_delivery`, `activities.delivery`); a retried activity first looks for
-it among the channel's latest posts, so a message whose first attempt landed is not posted twice;
+it among the channel's posts since its first attempt was scheduled (`since`), so a message whose first attempt landed is not posted twice;
 so does the HTTP client before re-sending a post whose answer was lost (a 5xx, a read timeout).
 """
 
@@ -31,7 +31,7 @@ from activities.channels._http import (
     Landing,
 )
 from activities.channels.buttons import Button, buttons_for
-from activities.delivery import delivery_key, is_retry
+from activities.delivery import delivery_key, delivery_since, is_retry
 from warroom.contracts.chat import sign_context
 from warroom.models import Notification
 
@@ -41,7 +41,9 @@ NAME_MAX = 64
 KEY_PROP = "warroom_delivery"
 """The post's prop that holds its delivery key."""
 RECENT_POSTS = 200
-"""How far back a retry looks for its post (Mattermost's largest page)."""
+"""How far back a look-up outside an activity (no first-scheduled time) reads (Mattermost's largest page)."""
+SINCE_LIMIT = 1000
+"""The most posts Mattermost answers to `since`."""
 _INVALID = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -100,11 +102,14 @@ class MattermostChannel:
         return f"mattermost ~{name} ({channel_id}) post={post_id}"
 
     async def posted(self, channel_id: str, key: str) -> str | None:
-        """The id of the channel's recent post carrying `key`, if any. A channel that cannot be read
+        """The id of the channel's post carrying `key`, if any, among those since the message was first
+        scheduled (`delivery_since`; Mattermost answers up to 1,000). A channel that cannot be read
         counts as not posted: a message twice is better than a message lost."""
+        since = delivery_since()
+        query = f"since={max(1, int(since.timestamp() * 1000))}" if since is not None else f"per_page={RECENT_POSTS}"
         try:
             body = await self._call(
-                "GET", f"/channels/{channel_id}/posts?per_page={RECENT_POSTS}", "posts.get_for_channel", shape="posts"
+                "GET", f"/channels/{channel_id}/posts?{query}", "posts.get_for_channel", shape="posts"
             )
         except ChannelError as err:
             log.warning("could not look for an earlier attempt's post in %s (%s): posting", channel_id, err)
@@ -114,6 +119,12 @@ class MattermostChannel:
             props = post.get("props") if isinstance(post, dict) else None
             if isinstance(props, dict) and props.get(KEY_PROP) == key:
                 return str(post.get("id", ""))
+        if isinstance(posts, dict) and len(posts) >= SINCE_LIMIT:
+            log.warning(
+                "%s had %d posts or more since the message was scheduled, its own not among them: posting",
+                channel_id,
+                SINCE_LIMIT,
+            )
         return None
 
     async def team_id(self) -> str:

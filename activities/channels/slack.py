@@ -12,8 +12,8 @@ the same typed errors as HTTP failures (`ratelimited`/`internal_error` retry, `i
 `name_taken` and the adapter finds the existing channel and joins it instead of opening another.
 
 Each message carries its delivery key as message metadata (`warroom_delivery`, `activities.delivery`).
-A retried activity first reads the channel's latest messages (`conversations.history`, the
-`channels:history`/`groups:history` scopes) for it, so a message whose first attempt landed is not
+A retried activity first reads the channel's messages since its first attempt was scheduled
+(`conversations.history` with `oldest`, the `channels:history`/`groups:history` scopes) for it, so a message whose first attempt landed is not
 posted twice; without those scopes it posts, as before (at least once, never lost). The same look-up
 runs inside one attempt before the HTTP client re-sends a post whose answer was lost (a 5xx, a read
 timeout: `HttpClient.request`'s `landed`).
@@ -39,7 +39,7 @@ from activities.channels._http import (
     Landing,
 )
 from activities.channels.buttons import Button, buttons_for
-from activities.delivery import delivery_key, is_retry
+from activities.delivery import delivery_key, delivery_since, is_retry
 from warroom.models import Notification
 
 log = logging.getLogger("warroom.channels.slack")
@@ -81,8 +81,10 @@ MAX_BLOCKS = 50
 """Slack's limit on the blocks of one message."""
 KEY_EVENT = "warroom_delivery"
 """The metadata event type whose payload's `key` is the message's delivery key."""
-RECENT_MESSAGES = 200
-"""How far back a retry looks for its message (`conversations.history`'s recommended page at most)."""
+HISTORY_PAGE = 200
+"""Messages per `conversations.history` page (Slack's recommended most)."""
+HISTORY_PAGES = 25
+"""How many pages a look-up reads at most (5,000 messages since the message was first scheduled)."""
 ACTIONS_BLOCK_ID = "warroom_actions"
 """The block that holds warroom's buttons: the intake removes it when the decision is made."""
 
@@ -228,20 +230,34 @@ class SlackChannel:
         return channel_id
 
     async def posted(self, channel_id: str, key: str) -> str | None:
-        """The ts of the channel's recent message carrying `key`, if any. A history the bot may not
-        read (no `channels:history` scope) counts as not posted: a message twice beats one lost."""
-        params = {"channel": channel_id, "limit": RECENT_MESSAGES, "include_all_metadata": "true"}
-        try:
-            body = await self._call("conversations.history", params=params)
-        except ChannelError as err:
-            log.warning("could not look for an earlier attempt's message in %s (%s): posting", channel_id, err)
-            return None
-        for message in body.get("messages") or []:
-            metadata = message.get("metadata") if isinstance(message, dict) else None
-            if isinstance(metadata, dict) and metadata.get("event_type") == KEY_EVENT:
-                payload = metadata.get("event_payload")
-                if isinstance(payload, dict) and payload.get("key") == key:
-                    return str(message.get("ts", ""))
+        """The ts of the channel's message carrying `key`, if any, among those since the message was
+        first scheduled (`delivery_since`), page by page. A history the bot may not read (no
+        `channels:history` scope) counts as not posted: a message twice beats one lost."""
+        params = {"channel": channel_id, "limit": HISTORY_PAGE, "include_all_metadata": "true"}
+        since = delivery_since()
+        if since is not None:
+            params["oldest"] = f"{max(0.0, since.timestamp()):.6f}"
+        for _ in range(HISTORY_PAGES):
+            try:
+                body = await self._call("conversations.history", params=params)
+            except ChannelError as err:
+                log.warning("could not look for an earlier attempt's message in %s (%s): posting", channel_id, err)
+                return None
+            for message in body.get("messages") or []:
+                metadata = message.get("metadata") if isinstance(message, dict) else None
+                if isinstance(metadata, dict) and metadata.get("event_type") == KEY_EVENT:
+                    payload = metadata.get("event_payload")
+                    if isinstance(payload, dict) and payload.get("key") == key:
+                        return str(message.get("ts", ""))
+            cursor = (body.get("response_metadata") or {}).get("next_cursor") or ""
+            if not body.get("has_more") or not cursor:
+                return None
+            params["cursor"] = cursor
+        log.warning(
+            "looked through %d messages of %s for an earlier attempt's message without reaching its time: posting",
+            HISTORY_PAGE * HISTORY_PAGES,
+            channel_id,
+        )
         return None
 
     async def post(

@@ -16,6 +16,7 @@ import json
 import re
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -113,6 +114,7 @@ class FakeSlack(Fake):
         self.failing: dict[str, dict[str, Any]] = {}  # method → the ok:false answer it gives
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
+        self.taken_at: dict[str, float] = {}  # ts → when taken: the fake's ts is a counter, not a clock
 
     def add_channel(self, name: str, *, member: bool = False, archived: bool = False) -> str:
         cid = f"C{next(self._ids):06d}"
@@ -132,6 +134,13 @@ class FakeSlack(Fake):
         channel = self.by_name(channel_name)
         assert channel, f"no channel {channel_name}"
         return [m["text"] for m in self.messages if m["channel"] == channel["id"]]
+
+    def add_message(self, channel_id: str, text: str, *, taken_at: float | None = None) -> str:
+        """Someone else's message in a channel (taken now, or at `taken_at`); its ts."""
+        ts = f"1700000000.{next(self._ts):06d}"
+        self.messages.append({"channel": channel_id, "text": text, "ts": ts, "blocks": None})
+        self.taken_at[ts] = time.time() if taken_at is None else taken_at
+        return ts
 
     def message(self, channel_id: str, ts: str) -> dict[str, Any]:
         found = next((m for m in self.messages if m["channel"] == channel_id and m["ts"] == ts), None)
@@ -210,17 +219,32 @@ class FakeSlack(Fake):
         if body.get("metadata"):
             message["metadata"] = body["metadata"]
         self.messages.append(message)
+        self.taken_at[ts] = time.time()
         return {"ok": True, "channel": channel["id"], "ts": ts}
 
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Newest first; metadata only with `include_all_metadata` (as at Slack)."""
+        """Newest first, `limit` a page, then `cursor`; `oldest` (compared with when a message was
+        taken); metadata only with `include_all_metadata` (as at Slack)."""
         channel, refused = self._joined(params.get("channel", ""))
         if channel is None:
             return refused
         with_metadata = params.get("include_all_metadata") == "true"
-        found = [m for m in reversed(self.messages) if m["channel"] == channel["id"]][: int(params.get("limit", 100))]
-        shown = [{k: v for k, v in m.items() if k != "metadata" or with_metadata} for m in found]
-        return {"ok": True, "messages": shown, "has_more": False}
+        oldest = float(params.get("oldest", 0))
+        found = [
+            m
+            for m in reversed(self.messages)
+            if m["channel"] == channel["id"] and self.taken_at.get(m["ts"], 0.0) > oldest
+        ]
+        start, limit = int(params.get("cursor") or 0), int(params.get("limit", 100))
+        page = found[start : start + limit]
+        shown = [{k: v for k, v in m.items() if k != "metadata" or with_metadata} for m in page]
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": shown,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
         found = next(
@@ -809,7 +833,15 @@ class FakeMattermost(Fake):
 
     def add_post(self, channel_id: str, message: str, props: dict[str, Any] | None = None) -> str:
         post_id = mattermost_id("p", next(self._ids))
-        self.posts[post_id] = {"id": post_id, "channel_id": channel_id, "message": message, "props": props or {}}
+        now = int(time.time() * 1000)
+        self.posts[post_id] = {
+            "id": post_id,
+            "channel_id": channel_id,
+            "message": message,
+            "props": props or {},
+            "create_at": now,
+            "update_at": now,
+        }
         return post_id
 
     @staticmethod
@@ -846,7 +878,11 @@ class FakeMattermost(Fake):
             if channel is None or self.bot_id not in channel["members"]:
                 return self.error(403, "You do not have the appropriate permissions.")
             newest = [p for p in reversed(self.posts.values()) if p["channel_id"] == parts[1]]
-            page = newest[: int(request.url.params.get("per_page", 60))]
+            if "since" in request.url.params:  # every post changed since then, at most 1,000 (no paging)
+                since = int(request.url.params["since"])
+                page = [p for p in newest if p["update_at"] > since][:1000]
+            else:
+                page = newest[: int(request.url.params.get("per_page", 60))]
             return reply(200, {"order": [p["id"] for p in page], "posts": {p["id"]: p for p in page}})
         if request.method == "POST" and parts == ["posts"]:
             channel = self.channels.get(body.get("channel_id", ""))
@@ -860,6 +896,7 @@ class FakeMattermost(Fake):
                 return self.error(404, "Unable to find the existing post or comment to update.")
             self.patches.append({"post_id": parts[1], **body})
             post.update({k: v for k, v in body.items() if k in ("message", "props")})
+            post["update_at"] = int(time.time() * 1000)
             return reply(200, post)
         if request.method == "POST" and parts == ["actions", "dialogs", "open"]:
             dialog = body.get("dialog")

@@ -2,7 +2,8 @@
 
 The notify activity's first attempt posts, then its worker dies before the completion reaches
 Temporal; the retry (attempt 2, same activity) carries the same delivery key. Slack and Mattermost
-find the key on the channel's latest message and post nothing again; a generic webhook passes it on
+find the key among the channel's messages since the activity was first scheduled, however many, and
+post nothing again; a generic webhook passes it on
 as `Idempotency-Key` for the relay to drop the copy. Each adapter runs inside a real activity context
 (`ActivityEnvironment`), against the vendor's fake behind a real HTTP server."""
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -33,15 +36,21 @@ NOTE = Notification(
     context={"channel": "#incident-2026-11-28-order-api-1407"},
 )
 CHANNEL = "incident-2026-11-28-order-api-1407"
+SCHEDULED = datetime.now(UTC)
+"""When the notify activities of these tests were first scheduled (before any of their attempts)."""
 
 
 def attempt(number: int, activity_id: str = "7") -> ActivityEnvironment:
     """The context of attempt `number` of one scheduled notify activity."""
     env = ActivityEnvironment()
     env.info = dataclasses.replace(
-        env.info, workflow_id="incident-order-api-1--command", workflow_run_id="r1", activity_id=activity_id
+        env.info,
+        workflow_id="incident-order-api-1--command",
+        workflow_run_id="r1",
+        activity_id=activity_id,
+        scheduled_time=SCHEDULED,
+        attempt=number,
     )
-    env.info = dataclasses.replace(env.info, attempt=number)
     return env
 
 
@@ -83,6 +92,39 @@ async def test_slack_a_retry_finds_its_first_attempt_s_message_and_posts_nothing
     assert vendors.slack.calls.count("conversations.history") == 2, "only a retry looks"
 
 
+async def test_slack_a_retry_pages_back_to_its_first_schedule_however_busy_the_channel(vendors: Vendors) -> None:
+    """450 messages came between the two attempts (more than a page); the 1,000 from before the
+    activity was scheduled are not read."""
+    with served(vendors.slack) as base:
+        slack = SlackChannel(http(), SecretStr(SLACK_TOKEN), api_url=f"{base}/api")
+        channel_id = await slack.ensure_channel(CHANNEL)
+        for i in range(1000):
+            vendors.slack.add_message(channel_id, f"yesterday {i}", taken_at=time.time() - 86_400)
+        await deliver(attempt(1), lambda: slack.deliver(NOTE, "⏰ page"))
+        for i in range(450):
+            vendors.slack.add_message(channel_id, f"chatter {i}")
+        again = await deliver(attempt(2), lambda: slack.deliver(NOTE, "⏰ page"))
+    assert "(posted by an earlier attempt)" in again
+    assert vendors.slack.texts(CHANNEL).count("⏰ page") == 1
+    assert vendors.slack.calls.count("conversations.history") == 3, "451 messages since: three pages of 200"
+
+
+async def test_slack_a_look_up_that_cannot_reach_the_first_schedule_posts_and_says_why(
+    vendors: Vendors, caplog: pytest.LogCaptureFixture
+) -> None:
+    with served(vendors.slack) as base:
+        slack = SlackChannel(http(), SecretStr(SLACK_TOKEN), api_url=f"{base}/api")
+        channel_id = await slack.ensure_channel(CHANNEL)
+        await deliver(attempt(1), lambda: slack.deliver(NOTE, "⏰ page"))
+        for i in range(5000):
+            vendors.slack.add_message(channel_id, f"storm {i}")
+        with caplog.at_level(logging.WARNING, logger="warroom.channels.slack"):
+            again = await deliver(attempt(2), lambda: slack.deliver(NOTE, "⏰ page"))
+    assert "earlier" not in again and vendors.slack.texts(CHANNEL).count("⏰ page") == 2
+    assert vendors.slack.calls.count("conversations.history") == 25
+    assert "looked through 5000 messages" in caplog.text
+
+
 async def test_slack_without_the_history_scope_a_retry_posts_rather_than_loses_the_message(
     vendors: Vendors, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -114,6 +156,20 @@ async def test_mattermost_a_retry_finds_its_first_attempt_s_post_and_posts_nothi
     assert again.endswith(f"post={posts[0]['id']} (posted by an earlier attempt)")
     assert "earlier" not in other
     assert sum(c.endswith("/posts") and c.startswith("GET") for c in fake.calls) == 2, "only a retry looks"
+
+
+async def test_mattermost_a_retry_finds_its_post_behind_more_than_a_page_of_others() -> None:
+    fake = FakeMattermost()
+    with served(fake) as base:
+        mattermost = MattermostChannel(http(), SecretStr(MATTERMOST_TOKEN), api_url=base, team="acme")
+        await deliver(attempt(1), lambda: mattermost.deliver(NOTE, "⏰ page"))
+        channel_id = fake.in_channel(CHANNEL)[0]["channel_id"]
+        for i in range(450):
+            fake.add_post(channel_id, f"chatter {i}")
+        again = await deliver(attempt(2), lambda: mattermost.deliver(NOTE, "⏰ page"))
+    assert "(posted by an earlier attempt)" in again
+    assert [p["message"] for p in fake.in_channel(CHANNEL)].count("⏰ page") == 1
+    assert any(c.startswith("GET") and c.endswith("/posts") for c in fake.calls)
 
 
 async def test_slack_a_post_whose_answer_was_lost_is_found_not_sent_again(vendors: Vendors) -> None:
