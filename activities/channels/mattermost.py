@@ -9,8 +9,9 @@ answer a press with the post as it stays (text kept, buttons replaced by who dec
 The channel name is deterministic (from the incident's `channel`), so after a worker restart the
 name lookup finds the channel opened before instead of opening another. Each post carries its
 delivery key (`props.warroom_delivery`, `activities.delivery`); a retried activity first looks for
-it among the channel's posts since its first attempt was scheduled (`since`), so a message whose first attempt landed is not posted twice;
-so does the HTTP client before re-sending a post whose answer was lost (a 5xx, a read timeout).
+it among the channel's posts since its first attempt was scheduled (`since`), so a message whose
+first attempt landed is not posted twice; so does the HTTP client before re-sending a post whose
+answer was lost (a 5xx, a read timeout).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ the same typed errors as HTTP failures (`ratelimited`/`internal_error` retry, `i
 
 Each message carries its delivery key as message metadata (`warroom_delivery`, `activities.delivery`).
 A retried activity first reads the channel's messages since its first attempt was scheduled
-(`conversations.history` with `oldest`, the `channels:history`/`groups:history` scopes) for it, so a message whose first attempt landed is not
-posted twice; without those scopes it posts, as before (at least once, never lost). The same look-up
+(`conversations.history` with `oldest`, the `channels:history`/`groups:history` scopes) for it,
+so a message whose first attempt landed is not posted twice; without those scopes it posts, as before (at least once, never lost). The same look-up
 runs inside one attempt before the HTTP client re-sends a post whose answer was lost (a 5xx, a read
 timeout: `HttpClient.request`'s `landed`).
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import SecretStr
@@ -68,7 +69,7 @@ AUTH = {
     "ekm_access_denied",
     "org_login_required",
 }
-LIST_PAGES = 50  # conversations.list pages (200 channels each) searched for a taken name
+LIST_PAGES = 50  # conversations.list pages (PAGE channels each) searched for a taken name
 SCOPES = (
     "channels:manage, channels:read, channels:join, channels:history, groups:write, groups:read, groups:history, "
     "chat:write, pins:write"
@@ -81,12 +82,21 @@ MAX_BLOCKS = 50
 """Slack's limit on the blocks of one message."""
 KEY_EVENT = "warroom_delivery"
 """The metadata event type whose payload's `key` is the message's delivery key."""
-HISTORY_PAGE = 200
-"""Messages per `conversations.history` page (Slack's recommended most)."""
+PAGE = 200
+"""Items per page of a paginated read (`conversations.list`, `conversations.history`: Slack's recommended most)."""
 HISTORY_PAGES = 25
 """How many pages a look-up reads at most (5,000 messages since the message was first scheduled)."""
 ACTIONS_BLOCK_ID = "warroom_actions"
 """The block that holds warroom's buttons: the intake removes it when the decision is made."""
+
+
+def _carries(message: dict[str, Any], key: str) -> bool:
+    """Whether a message's metadata is warroom's delivery key `key`."""
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != KEY_EVENT:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, dict) and payload.get("key") == key
 
 
 def channel_name(notification: Notification) -> str:
@@ -233,31 +243,26 @@ class SlackChannel:
         """The ts of the channel's message carrying `key`, if any, among those since the message was
         first scheduled (`delivery_since`), page by page. A history the bot may not read (no
         `channels:history` scope) counts as not posted: a message twice beats one lost."""
-        params = {"channel": channel_id, "limit": HISTORY_PAGE, "include_all_metadata": "true"}
+        params: dict[str, Any] = {"channel": channel_id, "limit": PAGE, "include_all_metadata": "true"}
         since = delivery_since()
         if since is not None:
             params["oldest"] = f"{max(0.0, since.timestamp()):.6f}"
-        for _ in range(HISTORY_PAGES):
-            try:
-                body = await self._call("conversations.history", params=params)
-            except ChannelError as err:
-                log.warning("could not look for an earlier attempt's message in %s (%s): posting", channel_id, err)
-                return None
-            for message in body.get("messages") or []:
-                metadata = message.get("metadata") if isinstance(message, dict) else None
-                if isinstance(metadata, dict) and metadata.get("event_type") == KEY_EVENT:
-                    payload = metadata.get("event_payload")
-                    if isinstance(payload, dict) and payload.get("key") == key:
-                        return str(message.get("ts", ""))
-            cursor = (body.get("response_metadata") or {}).get("next_cursor") or ""
-            if not body.get("has_more") or not cursor:
-                return None
-            params["cursor"] = cursor
-        log.warning(
-            "looked through %d messages of %s for an earlier attempt's message without reaching its time: posting",
-            HISTORY_PAGE * HISTORY_PAGES,
-            channel_id,
-        )
+        read = 0
+        try:
+            async for messages in self._pages("conversations.history", params, "messages", HISTORY_PAGES):
+                read += 1
+                found = next((m for m in messages if _carries(m, key)), None)
+                if found is not None:
+                    return str(found.get("ts", ""))
+        except ChannelError as err:
+            log.warning("could not look for an earlier attempt's message in %s (%s): posting", channel_id, err)
+            return None
+        if read == HISTORY_PAGES:
+            log.warning(
+                "looked through %d messages of %s for an earlier attempt's message without reaching its time: posting",
+                PAGE * HISTORY_PAGES,
+                channel_id,
+            )
         return None
 
     async def post(
@@ -298,28 +303,30 @@ class SlackChannel:
 
     async def _join_existing(self, name: str) -> str:
         """`name_taken`: find the channel of that name and join it (a bot only sees public ones to join)."""
-        cursor = ""
-        for _ in range(LIST_PAGES):
-            params: dict[str, Any] = {
-                "types": "public_channel,private_channel",
-                "exclude_archived": "true",
-                "limit": 200,
-            }
-            if cursor:
-                params["cursor"] = cursor
-            body = await self._call("conversations.list", params=params)
-            for channel in body.get("channels", []):
+        params = {"types": "public_channel,private_channel", "exclude_archived": "true", "limit": PAGE}
+        async for channels in self._pages("conversations.list", params, "channels", LIST_PAGES):
+            for channel in channels:
                 if channel.get("name") == name:
                     if not channel.get("is_member") and not channel.get("is_private"):
                         await self._call("conversations.join", {"channel": channel["id"]})
                     return str(channel["id"])
-            cursor = (body.get("response_metadata") or {}).get("next_cursor") or ""
-            if not cursor:
-                break
         raise ChannelRejected(
             SERVICE,
             f"channel #{name} exists but cannot be found or joined (archived, or private without the bot in it)",
         )
+
+    async def _pages(
+        self, method: str, params: dict[str, Any], items: str, pages: int
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Each page's `items` of a cursor-paginated read method, at most `pages` pages."""
+        params = dict(params)
+        for _ in range(pages):
+            body = await self._call(method, params=params)
+            yield [item for item in body.get(items) or [] if isinstance(item, dict)]
+            cursor = (body.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                return
+            params["cursor"] = cursor
 
     async def _call(
         self,

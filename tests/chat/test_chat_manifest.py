@@ -87,13 +87,13 @@ def test_every_url_is_a_route_of_the_intake(monkeypatch: pytest.MonkeyPatch) -> 
         assert (urlsplit(url).path, "POST") in routes, f"{url}: the intake has no POST route for it"
 
 
-_CALL = re.compile(r"""(?:_call|api_call)\(\s*["']([a-z]+\.[A-Za-z]+)["']""")
+_CALL = re.compile(r"""(?:_call|_pages|api_call)\(\s*["']([a-z]+\.[A-Za-z]+)["']""")
 _SDK = re.compile(r"\.(chat|conversations|pins|views|users|reactions|auth|team|files)_([a-zA-Z]+)\(")
 
 
 def methods_in_code() -> set[str]:
-    """The Web API methods named in warroom's code: the adapter's `_call("…")` and the intake's
-    slack_sdk calls (`client.chat_update(…)`)."""
+    """The Web API methods named in warroom's code: the adapter's `_call("…")` and `_pages("…")`, and
+    the intake's slack_sdk calls (`client.chat_update(…)`)."""
     found: set[str] = set()
     for folder in ("activities", "warroom"):
         for path in (ROOT / folder).rglob("*.py"):
