@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import gc
 import importlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -45,19 +46,11 @@ class Steps:
 '''
 
 
-def rss_kib() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
 async def measure(steps: int, runs: int, workdir: Path) -> tuple[float, int]:
     """In this process: KiB of RSS per cached run after `steps` steps each, and the events per run."""
     from temporalio.worker import Worker
 
-    from bench.reliability_bench import DevServer
+    from bench.reliability_bench import DevServer, rss_kib
 
     (workdir / f"{MODULE}.py").write_text(SOURCE, encoding="utf-8")
     sys.path.insert(0, str(workdir))
@@ -80,11 +73,11 @@ async def measure(steps: int, runs: int, workdir: Path) -> tuple[float, int]:
             await start("warm", 10)  # first-use imports and the sandbox's first module load, not counted
             await settled("warm", 10)
             gc.collect()
-            before = rss_kib()
+            before = rss_kib(os.getpid())["VmRSS"]
             await start("run", runs)
             await settled("run", runs)
             gc.collect()
-            return (rss_kib() - before) / runs, events
+            return (rss_kib(os.getpid())["VmRSS"] - before) / runs, events
 
 
 def one(args: argparse.Namespace) -> int:

@@ -14,8 +14,8 @@ the same typed errors as HTTP failures (`ratelimited`/`internal_error` retry, `i
 Each message carries its delivery key as message metadata (`warroom_delivery`, `activities.delivery`).
 A retried activity first reads the channel's messages since its first attempt was scheduled
 (`conversations.history` with `oldest`, the `channels:history`/`groups:history` scopes) for it,
-so a message whose first attempt landed is not posted twice; without those scopes it posts, as before (at least once, never lost). The same look-up
-runs inside one attempt before the HTTP client re-sends a post whose answer was lost (a 5xx, a read
+so a message whose first attempt landed is not posted twice; without those scopes it posts, as
+before (at least once, never lost). The same look-up runs inside one attempt before the HTTP client re-sends a post whose answer was lost (a 5xx, a read
 timeout: `HttpClient.request`'s `landed`).
 """
 
