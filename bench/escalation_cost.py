@@ -17,7 +17,14 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 
+from warroom.compression import decode_one
+
 NOTIFY_TYPES = {"notify", "notify_batch"}
+
+
+def _data(payloads: Any) -> list[bytes]:
+    """The payloads' bytes as the converter wrote them, decompressed (warroom/compression.py)."""
+    return [decode_one(p).data for p in payloads]
 
 
 def _at(event: Any) -> datetime:
@@ -34,7 +41,7 @@ def _other_message(event: Any, template: str) -> bool:
     if attrs.activity_type.name not in NOTIFY_TYPES:
         return False
     needles = (f'"{template}"'.encode(), *ESCALATION_COMPANIONS)
-    return not any(n in p.data for p in attrs.input.payloads for n in needles)
+    return not any(n in data for data in _data(attrs.input.payloads) for n in needles)
 
 
 def escalation_start(phase: Sequence[Any], template: str = "escalation") -> datetime | None:
@@ -46,7 +53,7 @@ def escalation_start(phase: Sequence[Any], template: str = "escalation") -> date
             timer = _at(event)
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes
-            if attrs.activity_type.name in NOTIFY_TYPES and any(needle in p.data for p in attrs.input.payloads):
+            if attrs.activity_type.name in NOTIFY_TYPES and any(needle in data for data in _data(attrs.input.payloads)):
                 return timer
     return None
 

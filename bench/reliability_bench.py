@@ -58,6 +58,8 @@ SQLite file in a temp dir, search attributes registered) and stops it at the end
    trivial workflows wait on a 1-hour timer. All workers keep the SDK's default sticky cache
    (max_cached_workflows=1000): an open incident is two workflow runs (Incident + CommandPhase),
    so 1,000 incidents are 2,000 runs competing for it. Goal: warroom RSS ≤ 1.6x trivial.
+   --memory-kinds warroom-uncompressed: payloads written uncompressed (WARROOM_PAYLOAD_COMPRESSION=false,
+   worker and starter alike), what a cached run held before warroom/compression.py.
    --memory-kinds trivial-pairs adds the floor of that shape: 1,000 trivial workflows that each start
    one trivial child and wait for it (2,000 runs, nothing else in either), measured the same way.
 
@@ -343,11 +345,12 @@ class DevServer:
         if self.proc is not None:
             CHILDREN.stop(self.proc)
 
-    async def client(self, identity: str = "reliability-bench") -> Client:
+    async def client(self, identity: str = "reliability-bench", compress: bool = True) -> Client:
         from warroom.client import connect
         from warroom.settings import Settings
 
-        return await connect(Settings(temporal_address=self.address), identity=identity, wait=30)
+        settings = Settings(temporal_address=self.address, payload_compression=compress)
+        return await connect(settings, identity=identity, wait=30)
 
 
 class WorkerProcess:
@@ -508,7 +511,11 @@ async def serve_worker(args: argparse.Namespace) -> None:
         from warroom.worker import build_worker
 
         client = await connect(
-            Settings(temporal_address=args.address, task_queue=args.task_queue),
+            Settings(
+                temporal_address=args.address,
+                task_queue=args.task_queue,
+                payload_compression=args.serve_worker != "warroom-uncompressed",
+            ),
             identity="bench-warroom-worker",
             wait=30,
         )
@@ -1193,11 +1200,12 @@ async def memory_section(args: argparse.Namespace, workdir: Path) -> dict[str, A
                     def in_command() -> int:
                         return len({r["id"] for r in worker.records() if r["template"] == "ic_opening"})
 
+                    starter = await server.client(compress=kind != "warroom-uncompressed")
                     progress = Counter("incidents in Command (Declare's last message posted)", n)
                     for first in range(0, n, 50):
                         size = min(50, n - first)
                         await start_incidents(
-                            client, worker.queue, memory_runbook(), size, f"mem-{run}-{kind}-{first:04d}", ""
+                            starter, worker.queue, memory_runbook(), size, f"mem-{run}-{kind}-{first:04d}", ""
                         )
                         await wait_until(
                             lambda: progress.update(in_command()) or in_command() >= first + size or worker.check(),
@@ -1224,6 +1232,7 @@ async def memory_section(args: argparse.Namespace, workdir: Path) -> dict[str, A
         "warroom": "warroom worker (default: sandboxed)",
         "warroom-strict": "warroom worker, SDK's default sandbox (before)",
         "warroom-unsandboxed": "warroom worker, WARROOM_WORKFLOW_SANDBOX=false",
+        "warroom-uncompressed": "warroom worker, WARROOM_PAYLOAD_COMPRESSION=false (before)",
         "trivial-pairs": "trivial pairs (entity + child, the floor)",
     }
     for kind, r in results.items():
@@ -1241,7 +1250,12 @@ async def memory_section(args: argparse.Namespace, workdir: Path) -> dict[str, A
             f"{(w['loaded'] - w['idle']) / n:.0f} KiB vs {(t['loaded'] - t['idle']) / n:.0f} KiB per trivial workflow)"
         )
         summary[kind] = ratio
-    names = {"warroom": "default", "warroom-strict": "SDK's default sandbox", "warroom-unsandboxed": "unsandboxed"}
+    names = {
+        "warroom": "default",
+        "warroom-strict": "SDK's default sandbox",
+        "warroom-unsandboxed": "unsandboxed",
+        "warroom-uncompressed": "payloads uncompressed",
+    }
     measured = [k for k in args.memory_kinds if k in names]
     ok = summary.get("warroom", 0.0) <= 1.6
     print(
@@ -1311,7 +1325,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--serve-worker",
-        choices=("warroom", "warroom-strict", "warroom-unsandboxed", "trivial", "trivial-pairs"),
+        choices=(
+            "warroom",
+            "warroom-strict",
+            "warroom-unsandboxed",
+            "warroom-uncompressed",
+            "trivial",
+            "trivial-pairs",
+        ),
         help=argparse.SUPPRESS,
     )
     parser.add_argument("--address", help=argparse.SUPPRESS)

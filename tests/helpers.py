@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError
 
 from activities.notify import LocalSink
+from warroom.compression import decode_one
 from warroom.config import RunbookConfig
 from warroom.devserver import free_port as free_port  # the one definition, re-exported for the tests
 from warroom.ids import phase_workflow_id
@@ -26,6 +28,11 @@ from warroom.worker import build_worker
 from workflows.incident import IncidentWorkflow
 
 T = TypeVar("T")
+
+
+def payload_json(payload: Payload) -> Any:
+    """A history payload's JSON, decompressed first when warroom's codec compressed it (warroom/compression.py)."""
+    return json.loads(decode_one(payload).data)
 
 
 class RecordingSink(LocalSink):
@@ -294,7 +301,7 @@ class Scene:
 def patch_markers(history: WorkflowHistory) -> list[str]:
     """The patch ids of a history's markers, in order (`warroom.patches.taken` expands the bundle)."""
     return [
-        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        payload_json(e.marker_recorded_event_attributes.details["patch-data"].payloads[0])["id"]
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
         and "patch-data" in e.marker_recorded_event_attributes.details

@@ -22,6 +22,8 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError
 
+from warroom.compression import ChainCodec, CompressionCodec
+
 # (module, attribute): where the suite keeps the secrets it configures.
 SOURCES = [
     ("tests.intake.support", "CREDENTIALS"),
@@ -115,15 +117,16 @@ def payload_encodings(history: WorkflowHistory) -> list[bytes]:
 
 
 async def history_text(history: WorkflowHistory, codec: PayloadCodec | None = None) -> str:
-    """Every string of a history, payloads base64-decoded; with `codec`, encoded payloads (an
-    encrypted one, say) are first decoded by it, as the Web UI's codec server would show them."""
+    """Every string of a history, payloads base64-decoded after warroom's compression is undone (a
+    secret in a compressed payload is still found); with `codec`, encoded payloads (an encrypted
+    one, say) are first decoded by it, as the Web UI's codec server would show them."""
     document = json.loads(history.to_json())
-    if codec is not None:
-        nodes = list(_payload_nodes(document))
-        payloads = [json_format.ParseDict(node, Payload()) for node in nodes]
-        for node, decoded in zip(nodes, await codec.decode(payloads), strict=True):
-            node.clear()
-            node.update(json_format.MessageToDict(decoded))
+    decoder = ChainCodec([CompressionCodec(), *([codec] if codec is not None else [])])
+    nodes = list(_payload_nodes(document))
+    payloads = [json_format.ParseDict(node, Payload()) for node in nodes]
+    for node, decoded in zip(nodes, await decoder.decode(payloads), strict=True):
+        node.clear()
+        node.update(json_format.MessageToDict(decoded))
     return "\n".join(_texts(document))
 
 

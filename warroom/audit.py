@@ -348,14 +348,15 @@ async def verify(
     histories: list[WorkflowHistory], workflows: list[type] | None = None, converter: DataConverter | None = None
 ) -> list[Verification]:
     """Replay each history under the current code (or `workflows`); non-determinism is reported, not raised."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
+
+    from warroom.client import DATA_CONVERTER
 
     if workflows is None:
         from workflows.registry import WORKFLOWS
 
         workflows = list(WORKFLOWS)
-    replayer = Replayer(workflows=workflows, data_converter=converter or pydantic_data_converter)
+    replayer = Replayer(workflows=workflows, data_converter=converter or DATA_CONVERTER)
     results = []
     for history in histories:
         outcome = await replayer.replay_workflow(history, raise_on_replay_failure=False)

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 
+from warroom.compression import CompressionCodec
 from warroom.errors import ConnectionFailed
 from warroom.failures import with_refusals
 from warroom.settings import Settings
 from warroom.telemetry import tracing
 
-DATA_CONVERTER = with_refusals(pydantic_data_converter)
-"""Pydantic payloads, and refused updates without a stack trace (warroom/failures.py): the worker,
-the CLI, the intake and the tests' Temporal environments all use it."""
+DATA_CONVERTER = with_refusals(dataclasses.replace(pydantic_data_converter, payload_codec=CompressionCodec()))
+"""Pydantic payloads, the large ones compressed (warroom/compression.py), and refused updates
+without a stack trace (warroom/failures.py): the worker, the CLI, the intake and the tests'
+Temporal environments all use it."""
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """DATA_CONVERTER as configured: compression off with WARROOM_PAYLOAD_COMPRESSION=false (it still
+    reads compressed payloads), then encryption with WARROOM_CODEC_KEYS when set."""
+    converter = dataclasses.replace(
+        pydantic_data_converter, payload_codec=CompressionCodec(compress=settings.payload_compression)
+    )
+    if settings.codec_keys is not None:
+        from warroom.codec import encrypted_converter, parse_key_ring
+
+        converter = encrypted_converter(converter, parse_key_ring(settings.codec_keys.get_secret_value()))
+    return with_refusals(converter)
 
 
 async def connect(
@@ -42,12 +60,7 @@ async def _connect(settings: Settings, identity: str | None = None, runtime: Run
             client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
             server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
         )
-    converter = DATA_CONVERTER
-    if settings.codec_keys is not None:
-        from warroom.codec import encrypted_converter, parse_key_ring
-
-        keys = parse_key_ring(settings.codec_keys.get_secret_value())
-        converter = with_refusals(encrypted_converter(DATA_CONVERTER, keys))
+    converter = data_converter(settings)
     try:
         return await Client.connect(
             settings.temporal_address,

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
+from warroom.compression import ChainCodec, CompressionCodec, CompressionError
+
 if TYPE_CHECKING:  # the codec server is optional: clients and workers never import FastAPI
     from fastapi import FastAPI
 
@@ -88,11 +90,15 @@ class EncryptionCodec(PayloadCodec):
 
 
 def encrypted_converter(base: DataConverter, keys: dict[str, bytes]) -> DataConverter:
-    """`base` (the pydantic converter) plus encryption of payloads and failure attributes."""
+    """`base` (the pydantic converter) plus encryption of payloads and failure attributes; a codec
+    `base` already has (compression) runs first, as encrypted bytes do not compress."""
     import dataclasses
 
+    codec: PayloadCodec = EncryptionCodec(keys)
+    if base.payload_codec is not None:
+        codec = ChainCodec([base.payload_codec, codec])
     return dataclasses.replace(
-        base, payload_codec=EncryptionCodec(keys), failure_converter_class=DefaultFailureConverterWithEncodedAttributes
+        base, payload_codec=codec, failure_converter_class=DefaultFailureConverterWithEncodedAttributes
     )
 
 
@@ -107,13 +113,14 @@ BODY_TIMEOUT = 30.0
 
 
 def codec_app(
-    keys: dict[str, bytes],
+    keys: dict[str, bytes] | None,
     token: str | None,
     allowed_origins: Iterable[str] = ("http://127.0.0.1:8233", "http://localhost:8233"),
     body_limit: int = BODY_LIMIT,
     body_timeout: float = BODY_TIMEOUT,
 ) -> "FastAPI":
-    """The Temporal remote codec protocol (POST /encode, /decode) for the Web UI and `temporal --codec-endpoint`.
+    """The Temporal remote codec protocol (POST /encode, /decode) for the Web UI and `temporal --codec-endpoint`:
+    compression (warroom/compression.py), then encryption under `keys` when given.
 
     The UI calls it from the operator's browser with CORS; `token`, when set, must arrive as
     `Authorization: Bearer <token>` (the UI's "pass access token" codec setting). Whatever the
@@ -131,7 +138,9 @@ def codec_app(
 
     from warroom.http_framing import RejectAmbiguousFraming
 
-    codec = EncryptionCodec(keys)
+    codec: PayloadCodec = CompressionCodec()
+    if keys is not None:
+        codec = ChainCodec([codec, EncryptionCodec(keys)])
     app = FastAPI(title="warroom codec server", docs_url=None, redoc_url=None)
     app.add_middleware(RejectAmbiguousFraming)
     app.add_middleware(
@@ -174,7 +183,7 @@ def codec_app(
             raise HTTPException(422, f"body is not Temporal Payloads JSON: {str(exc)[:300]}") from None
         try:
             result = await (codec.decode(payloads.payloads) if decode else codec.encode(payloads.payloads))
-        except CodecError as exc:
+        except (CodecError, CompressionError) as exc:
             raise HTTPException(422, str(exc)) from None
         return json_format.MessageToDict(Payloads(payloads=result))
 

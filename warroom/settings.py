@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         default_factory=dict, description='PostgreSQL passwords by name, JSON: {"orders-db": "..."}'
     )
     codec_keys: SecretStr | None = Field(None, description="id:base64key,... to encrypt payloads (first key encrypts)")
+    payload_compression: bool = Field(
+        True, description="zlib-compress payloads over 1 KiB (less worker memory per open incident); always read"
+    )
     oncall: ConfigPath | None = Field(
         None, description="people, teams and schedules (YAML): pages name the person on call; default: role names"
     )
@@ -129,6 +132,12 @@ class Settings(BaseSettings):
             except OSError as exc:
                 raise ValueError(f"cannot read {str(value)!r}: {exc.strerror}") from None
         return value
+
+    @field_validator("codec_keys", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # docker-compose passes `${WARROOM_CODEC_KEYS:-}`: empty means no encryption, not an empty ring.
+        return None if value == "" else value
 
     @field_validator("codec_keys")
     @classmethod

@@ -38,7 +38,7 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import Harness, running_worker
+from tests.helpers import Harness, payload_json, running_worker
 from tests.intake.support import Intake, open_intake, payload
 from warroom.codec import BODY_LIMIT, ENCODING, KEY_ID, codec_app, new_key, parse_key_ring
 from warroom.intake.normalize import is_dns_label
@@ -221,14 +221,14 @@ async def recorded(intake: Intake, workflow_id: str) -> tuple[list[str], list[st
     texts: list[str] = []
     for event in history.events:
         if event.HasField("workflow_execution_started_event_attributes"):
-            start = json.loads(event.workflow_execution_started_event_attributes.input.payloads[0].data)
+            start = payload_json(event.workflow_execution_started_event_attributes.input.payloads[0])
             names += [start["service"], *(start.get("target") or {}).values()]
             texts.append(start["summary"])
         elif event.HasField("workflow_execution_update_accepted_event_attributes"):
             request = event.workflow_execution_update_accepted_event_attributes.accepted_request
             if request.input.name not in ("ingest_alert", "ingest_alerts"):
                 continue
-            arg = json.loads(request.input.args.payloads[0].data)  # one alert, or a notification's list
+            arg = payload_json(request.input.args.payloads[0])  # one alert, or a notification's list
             for alert in arg if isinstance(arg, list) else [arg]:
                 names += [alert[k] for k in ("service", "namespace", "deployment") if alert.get(k)]
                 texts += [alert["summary"], *alert["labels"].values(), *alert["annotations"].values()]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from tests.helpers import payload_json
 from tests.intake.support import payload
 
 
@@ -38,6 +38,6 @@ async def intake_updates(client: Client, workflow_id: str) -> list[tuple[str, in
             continue
         request = event.workflow_execution_update_accepted_event_attributes.accepted_request
         if request.input.name in ("ingest_alert", "ingest_alerts"):
-            arg = json.loads(request.input.args.payloads[0].data)
+            arg = payload_json(request.input.args.payloads[0])
             found.append((request.input.name, len(arg) if isinstance(arg, list) else 1))
     return found

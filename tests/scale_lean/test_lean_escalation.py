@@ -3,7 +3,6 @@ that activity, no echo of it back to the phase; at most 3 workflow tasks, counte
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.helpers import (
     assert_eventually,
     incident_input,
     not_yet,
+    payload_json,
     running_worker,
     state_of,
 )
@@ -97,7 +97,7 @@ def scheduled(history: WorkflowHistory) -> list[tuple[str, Any]]:
     return [
         (
             e.activity_task_scheduled_event_attributes.activity_type.name,
-            json.loads(e.activity_task_scheduled_event_attributes.input.payloads[0].data),
+            payload_json(e.activity_task_scheduled_event_attributes.input.payloads[0]),
         )
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED

@@ -218,15 +218,9 @@ def from_folder(
 
 def file_converter(settings: Settings) -> DataConverter:
     """The converter the worker wrote with: warroom's, decrypting with WARROOM_CODEC_KEYS when set."""
-    from warroom.client import DATA_CONVERTER
-    from warroom.failures import with_refusals
+    from warroom.client import data_converter
 
-    if settings.codec_keys is None:
-        return DATA_CONVERTER
-    from warroom.codec import encrypted_converter, parse_key_ring
-
-    keys = parse_key_ring(settings.codec_keys.get_secret_value())
-    return with_refusals(encrypted_converter(DATA_CONVERTER, keys))
+    return data_converter(settings)
 
 
 # --- Running and reporting -------------------------------------------------------------------

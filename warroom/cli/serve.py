@@ -119,9 +119,10 @@ def codec_server(
         typer.Option("--ui-origin", help="Web UI origin allowed by CORS (repeatable)", show_default=False),
     ] = None,
 ) -> None:
-    """Serve the codec endpoint so the Temporal Web UI (Settings → Codec Server) shows encrypted incidents.
+    """Serve the codec endpoint so the Temporal Web UI (Settings → Codec Server) shows compressed and encrypted payloads.
 
-    Keys from WARROOM_CODEC_KEYS; callers must send WARROOM_CODEC_TOKEN as a bearer token when it is set.
+    Large payloads (state, runbook) are compressed by default; with WARROOM_CODEC_KEYS set it also
+    decrypts. Callers must send WARROOM_CODEC_TOKEN as a bearer token when it is set.
 
     Example: warroom codec-server --port 8234 --ui-origin http://127.0.0.1:8233
     """
@@ -130,12 +131,12 @@ def codec_server(
     from warroom.codec import CodecError, codec_app, parse_key_ring
 
     settings = settings_of(ctx)
-    if settings.codec_keys is None:
-        raise ConfigInvalid("set WARROOM_CODEC_KEYS (id:base64key,...; `warroom codec-key` makes a key)")
-    try:
-        keys = parse_key_ring(settings.codec_keys.get_secret_value())
-    except CodecError as exc:
-        raise ConfigInvalid(str(exc)) from None
+    keys = None
+    if settings.codec_keys is not None:
+        try:
+            keys = parse_key_ring(settings.codec_keys.get_secret_value())
+        except CodecError as exc:
+            raise ConfigInvalid(str(exc)) from None
     token = os.environ.get("WARROOM_CODEC_TOKEN")
     if token is not None and (len(token) > 4096 or any(ord(c) < 32 or ord(c) == 127 for c in token)):
         raise ConfigInvalid(
