@@ -1,12 +1,13 @@
 """Payload compression: the incidents' large payloads (runbook, state) stored zlib-compressed.
 
-Why: a worker keeps every cached run's history payloads in memory several times over (the SDK
-core's copy and the bridge's), so the bytes an open incident carries set most of what it costs a
-worker (bench/payload_memory_bench.py); JSON state and runbooks shrink about 2.5x. The format is
-Temporal's own `binary/zlib` (the Go SDK's ZlibCodec, the features repo's spec): the inner
-Payload serialized, then zlib. Only payloads over COMPRESS_OVER bytes that come out smaller are
-compressed, so small ones (update arguments, ids) stay readable in the Web UI without the codec
-server. Decoding is always on: histories written before, or with compression off, read the same.
+Why: a worker keeps a cached run's history payloads in memory, more than one copy of each
+(bench/payload_memory_bench.py), and an incident's largest payloads, its start input and each
+phase's, carry the runbook and the state; JSON like that shrinks about 3x
+(bench/compression_bench.py). Histories shrink with it. The format is Temporal's own `binary/zlib`
+(the Go SDK's ZlibCodec, the features repo's spec): the inner Payload serialized, then zlib. Only
+payloads over COMPRESS_OVER bytes that come out smaller are compressed, so small ones (update
+arguments, ids) stay readable in the Web UI without the codec server. Decoding is always on:
+histories written before, or with compression off, read the same.
 """
 
 from __future__ import annotations
