@@ -22,6 +22,10 @@ ENCODING = b"binary/zlib"
 COMPRESS_OVER = 1024
 """Bytes of a serialized payload above which it is compressed: below, the saving is a few bytes
 and the payload would no longer read as JSON in the Web UI."""
+COMPRESSED_ENCODING = b"json/plain"
+"""Only warroom's own JSON is compressed. The SDK's protobuf payloads stay as they are: the Web UI
+reads a workflow's handler list (the `__temporal_workflow_metadata` query, `json/protobuf`) to
+offer "Send an Update", and must do so without a codec server."""
 LEVEL = 6
 DECOMPRESSED_LIMIT = 8 * 1024 * 1024
 """Bytes one payload may decompress to: four times Temporal's default 2 MB payload limit, so a
@@ -47,7 +51,7 @@ class CompressionCodec(PayloadCodec):
         return [decode_one(payload) for payload in payloads]
 
     def encode_one(self, payload: Payload) -> Payload:
-        if not self.compress:
+        if not self.compress or payload.metadata.get("encoding") != COMPRESSED_ENCODING:
             return payload
         plain = payload.SerializeToString()
         if len(plain) <= self.over:

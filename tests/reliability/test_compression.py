@@ -13,6 +13,7 @@ import httpx
 import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
+from temporalio.api.sdk.v1 import WorkflowDefinition, WorkflowInteractionDefinition, WorkflowMetadata
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import assert_eventually, incident_input, running_worker, state_of
@@ -50,11 +51,17 @@ async def test_a_large_payload_is_compressed_and_reads_back_the_same() -> None:
     assert await CompressionCodec().decode([packed]) == [plain]
 
 
-async def test_small_and_dense_payloads_stay_as_they_are() -> None:
+async def test_small_dense_and_sdk_payloads_stay_as_they_are() -> None:
     small = CONVERTER.to_payloads([{"by": "alice", "step_id": "rollback-1"}])[0]
-    dense = Payload(metadata={"encoding": b"binary/plain"}, data=os.urandom(4 * COMPRESS_OVER))
-    assert await CompressionCodec().encode([small, dense]) == [small, dense]
+    dense = Payload(metadata={"encoding": b"json/plain"}, data=os.urandom(4 * COMPRESS_OVER))
+    handlers = [
+        WorkflowInteractionDefinition(name=f"update_{i}", description="approve or deny a step " * 5) for i in range(20)
+    ]
+    metadata = CONVERTER.to_payloads([WorkflowMetadata(definition=WorkflowDefinition(update_definitions=handlers))])[0]
+    assert metadata.metadata["encoding"] == b"json/protobuf" and metadata.ByteSize() > 2 * COMPRESS_OVER
+    assert await CompressionCodec().encode([small, dense, metadata]) == [small, dense, metadata]
     assert small.metadata["encoding"] == b"json/plain"  # the Web UI shows it without a codec server
+    # and reads a workflow's handlers (the `__temporal_workflow_metadata` query) to offer "Send an Update"
 
 
 async def test_with_compression_off_nothing_is_compressed_but_compressed_payloads_still_read() -> None:
