@@ -1,14 +1,15 @@
 """What a cached workflow run's payloads cost a worker in memory, with and without compression.
 
-    python bench/payload_memory_bench.py [--runs 300] [--sizes 0,8000,32000] [--signals 2]
+    python bench/payload_memory_bench.py [--runs 300] [--sizes 8000,32000] [--signals 2]
 
 The bare SDK, unsandboxed, on the dev server: a workflow that takes one string argument and waits
 an hour stays in the sticky cache. For each input size, one worker process (its own, so the
 allocator starts fresh) starts `--runs` of them and reads its RSS and glibc's heap in use
 (mallinfo2) before and after; the baseline, measured in the same run, is the same workflow with
-an empty input. The text is the incident runbook's JSON repeated, so it compresses as an
-incident's payloads do. Then the same with `--signals` signals of the same size each, and with
-warroom's compression codec on client and worker (warroom/compression.py).
+an empty input. The text is the incident runbook's JSON repeated: it compresses better than one
+runbook does (the repeats), so the compressed rows are a lower bound. Then the same with
+`--signals` signals of the same size each, and with warroom's compression codec on client and
+worker (warroom/compression.py).
 
 What it shows (README, Compressed payloads): each byte a cached run took in as a payload costs the
 worker several bytes for as long as the run stays cached.
@@ -78,13 +79,6 @@ def heap_in_use_kib() -> float:
     return (info.uordblks + info.hblkhd) / 1024
 
 
-def rss_kib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return float(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
 def text(size: int) -> str:
     from warroom.runbook import load_runbook
 
@@ -94,7 +88,7 @@ def text(size: int) -> str:
 
 async def measure(size: int, runs: int, signals: int, compressed: bool) -> dict[str, float]:
     """One configuration in this process: KiB per cached run, RSS and heap in use."""
-    from reliability_bench import DevServer
+    from reliability_bench import DevServer, rss_kib
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -123,7 +117,7 @@ async def measure(size: int, runs: int, signals: int, compressed: bool) -> dict[
                 await client.start_workflow("PayloadHolder", data, id=f"warm-{i}", task_queue="payloads")
             await asyncio.sleep(3)
             gc.collect()
-            rss, heap = rss_kib(), heap_in_use_kib()
+            rss, heap = rss_kib(os.getpid())["VmRSS"], heap_in_use_kib()
             handles = [
                 await client.start_workflow("PayloadHolder", data, id=f"run-{i}", task_queue="payloads")
                 for i in range(runs)
@@ -133,7 +127,7 @@ async def measure(size: int, runs: int, signals: int, compressed: bool) -> dict[
                     await handle.signal("poke", data)
             await asyncio.sleep(6)
             gc.collect()
-            return {"rss": (rss_kib() - rss) / runs, "heap": (heap_in_use_kib() - heap) / runs}
+            return {"rss": (rss_kib(os.getpid())["VmRSS"] - rss) / runs, "heap": (heap_in_use_kib() - heap) / runs}
 
 
 def run_child(args: argparse.Namespace, size: int, signals: int, compressed: bool) -> dict[str, float]:

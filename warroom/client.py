@@ -15,7 +15,12 @@ from warroom.failures import with_refusals
 from warroom.settings import Settings
 from warroom.telemetry import tracing
 
-DATA_CONVERTER = with_refusals(dataclasses.replace(pydantic_data_converter, payload_codec=CompressionCodec()))
+
+def _pydantic(compress: bool) -> DataConverter:
+    return dataclasses.replace(pydantic_data_converter, payload_codec=CompressionCodec(compress=compress))
+
+
+DATA_CONVERTER = with_refusals(_pydantic(compress=True))
 """Pydantic payloads, the large ones compressed (warroom/compression.py), and refused updates
 without a stack trace (warroom/failures.py): the worker, the CLI, the intake and the tests'
 Temporal environments all use it."""
@@ -24,9 +29,7 @@ Temporal environments all use it."""
 def data_converter(settings: Settings) -> DataConverter:
     """DATA_CONVERTER as configured: compression off with WARROOM_PAYLOAD_COMPRESSION=false (it still
     reads compressed payloads), then encryption with WARROOM_CODEC_KEYS when set."""
-    converter = dataclasses.replace(
-        pydantic_data_converter, payload_codec=CompressionCodec(compress=settings.payload_compression)
-    )
+    converter = _pydantic(compress=settings.payload_compression)
     if settings.codec_keys is not None:
         from warroom.codec import encrypted_converter, parse_key_ring
 
